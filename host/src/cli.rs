@@ -1,0 +1,159 @@
+//! The `pulse` command line: `pulse run` serves cycles, `pulse verify` checks the cache.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use tracing::info;
+
+use crate::cache::CacheWriter;
+use crate::config::{parse_flag, Config, Interval, SourceKind, SymbolCount, Ttl};
+use crate::pipeline::{CycleSettings, Pipeline};
+use crate::plugin::{PluginEngine, Registry};
+use crate::source::Source;
+
+/// Runs market-analysis WebAssembly plugins every cycle and keeps memcached fresh.
+#[derive(Debug, Parser)]
+#[command(name = "pulse", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the daemon: load the plugins and push a cycle every interval.
+    Run(RunArgs),
+    /// Read the dashboard keys back, check them, and summarise them.
+    Verify {
+        /// memcached servers, HOST:PORT[,HOST:PORT...].
+        #[arg(long, value_delimiter = ',', default_value = "127.0.0.1:11211")]
+        memcached: Vec<String>,
+    },
+}
+
+/// Flags of `pulse run`; each overrides the config file.
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// TOML config file.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Plugin directory (`*.wasm`).
+    #[arg(long = "plugins")]
+    plugin_dir: Option<PathBuf>,
+    /// memcached servers, HOST:PORT[,HOST:PORT...].
+    #[arg(long, value_delimiter = ',')]
+    memcached: Option<Vec<String>>,
+    /// Seconds between cycles (default 2).
+    #[arg(long, value_parser = parse_flag::<Interval, f64>)]
+    interval: Option<Interval>,
+    /// Default TTL of cache entries, in seconds (default 10).
+    #[arg(long, value_parser = parse_flag::<Ttl, i64>)]
+    ttl: Option<Ttl>,
+    /// Analyse the top N symbols by 24 h turnover (default 30).
+    #[arg(long, value_parser = parse_flag::<SymbolCount, i64>)]
+    symbols: Option<SymbolCount>,
+    /// Market source (default simulated).
+    #[arg(long, value_enum)]
+    source: Option<SourceKind>,
+    /// Stop after this many cycles (default: run until Ctrl-C).
+    #[arg(long)]
+    cycles: Option<u64>,
+}
+
+impl RunArgs {
+    fn config(&self) -> Result<Config> {
+        let mut config = match &self.config {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        if let Some(v) = &self.plugin_dir {
+            config.plugin_dir.clone_from(v);
+        }
+        if let Some(v) = &self.memcached {
+            config.memcached.clone_from(v);
+        }
+        if let Some(v) = self.interval {
+            config.interval = v;
+        }
+        if let Some(v) = self.ttl {
+            config.ttl = v;
+        }
+        if let Some(v) = self.symbols {
+            config.symbols = v;
+        }
+        if let Some(v) = self.source {
+            config.source = v;
+        }
+        Ok(config)
+    }
+}
+
+impl Cli {
+    /// Runs the chosen command to completion.
+    pub async fn run(self) -> Result<()> {
+        match self.command {
+            Command::Run(args) => {
+                let cycles = args.cycles;
+                run(args.config()?, cycles).await
+            }
+            Command::Verify { memcached } => crate::verify::run(&memcached).await,
+        }
+    }
+}
+
+/// Loads the plugins and runs cycles until Ctrl-C, SIGTERM or `cycles` cycles.
+async fn run(config: Config, cycles: Option<u64>) -> Result<()> {
+    let engine = PluginEngine::new(&config.limits)?;
+    let registry = {
+        let (engine, dir, config) = (engine.clone(), config.plugin_dir.clone(), config.clone());
+        tokio::task::spawn_blocking(move || Registry::load_dir(&engine, &dir, &config)).await??
+    };
+    info!(
+        analyzers = registry.analyzers.len(),
+        aggregators = registry.aggregators.len(),
+        dir = %config.plugin_dir.display(),
+        "plugins loaded"
+    );
+    let (_registry_tx, registry_rx) = tokio::sync::watch::channel(Arc::new(registry));
+    let write_timeout = (config.interval.0 / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
+    let writer = CacheWriter::connect(&config.memcached, write_timeout).await?;
+    let settings = CycleSettings {
+        interval: config.interval.0,
+        ttl: config.ttl.0,
+        symbols: config.symbols.0,
+        max_value_bytes: usize::try_from(config.limits.max_value_bytes.0).context("max_value_bytes is too large")?,
+    };
+    info!(
+        source = %config.source,
+        memcached = %config.memcached.join(","),
+        interval_s = settings.interval.as_secs_f64(),
+        ttl_s = settings.ttl,
+        symbols = settings.symbols,
+        "pulse running; check the cache with `pulse verify --memcached {}`",
+        config.memcached.join(",")
+    );
+    Pipeline::new(settings, Source::from_config(&config)?, registry_rx, writer)
+        .run(cycles, shutdown_signal())
+        .await
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => return ctrl_c.await.unwrap_or(()),
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    ctrl_c.await.unwrap_or(());
+}

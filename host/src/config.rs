@@ -1,0 +1,267 @@
+//! The daemon's settings: a TOML file, overridden by command-line flags.
+//!
+//! Every value is checked while it is parsed, so a bad file fails at start-up with its path,
+//! line and reason, and a running daemon never holds an invalid setting.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+
+/// Everything `pulse run` needs to know, after the file and the flags are merged.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Time between cycles.
+    pub interval: Interval,
+    /// TTL for cache entries that do not name their own.
+    pub ttl: Ttl,
+    /// How many symbols (the top ones by 24 h turnover) each cycle analyses.
+    pub symbols: SymbolCount,
+    /// Where market snapshots come from.
+    pub source: SourceKind,
+    /// The directory whose `*.wasm` files are loaded as plugins.
+    pub plugin_dir: PathBuf,
+    /// memcached servers; keys are spread across them by rendezvous hashing.
+    pub memcached: Vec<String>,
+    /// Settings of the simulated market.
+    pub simulated: SimulatedConfig,
+    /// Resource limits applied to every plugin call.
+    pub limits: Limits,
+    /// Per-plugin config tables, keyed by the plugin's name; handed to its `init` as JSON.
+    pub plugin: BTreeMap<String, toml::Table>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            interval: Interval(Duration::from_secs(2)),
+            ttl: Ttl(10),
+            symbols: SymbolCount(30),
+            source: SourceKind::Simulated,
+            plugin_dir: PathBuf::from("target/plugins"),
+            memcached: vec!["127.0.0.1:11211".to_string()],
+            simulated: SimulatedConfig::default(),
+            limits: Limits::default(),
+            plugin: BTreeMap::new(),
+        }
+    }
+}
+
+/// Settings of the simulated market.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SimulatedConfig {
+    /// The same seed gives the same market, cycle after cycle.
+    pub seed: u64,
+}
+
+impl Default for SimulatedConfig {
+    fn default() -> Self {
+        Self { seed: 42 }
+    }
+}
+
+/// Resource limits for plugin calls.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Wall-clock budget of one plugin call (instantiate, `init` and the call), in milliseconds.
+    pub call_timeout_ms: PositiveU64,
+    /// Largest linear memory a plugin may grow to, in MiB.
+    pub memory_mib: PositiveU64,
+    /// Largest cache value accepted from a plugin, in bytes (memcached's default item limit is 1 MiB).
+    pub max_value_bytes: PositiveU64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            call_timeout_ms: PositiveU64(1000),
+            memory_mib: PositiveU64(128),
+            max_value_bytes: PositiveU64(1_000_000),
+        }
+    }
+}
+
+/// The market sources Pulse knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// A deterministic random walk over realistic symbols; needs no network.
+    Simulated,
+}
+
+impl fmt::Display for SourceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SourceKind::Simulated => "simulated",
+        })
+    }
+}
+
+/// Time between cycles: more than 0 and at most an hour.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(try_from = "f64")]
+pub struct Interval(pub Duration);
+
+impl TryFrom<f64> for Interval {
+    type Error = String;
+
+    fn try_from(seconds: f64) -> Result<Self, String> {
+        if seconds.is_finite() && seconds >= 0.01 && seconds <= 3600.0 {
+            Ok(Self(Duration::from_secs_f64(seconds)))
+        } else {
+            Err(format!("interval must be between 0.01 and 3600 seconds, got {seconds}"))
+        }
+    }
+}
+
+/// A cache TTL in seconds: at least 1 (0 would mean "never expire", hiding a dead daemon) and
+/// at most 30 days (memcached reads larger numbers as absolute Unix times).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "i64")]
+pub struct Ttl(pub u32);
+
+/// The largest relative TTL memcached accepts, in seconds.
+pub const MAX_TTL_SECS: u32 = 30 * 24 * 3600;
+
+impl TryFrom<i64> for Ttl {
+    type Error = String;
+
+    fn try_from(seconds: i64) -> Result<Self, String> {
+        match u32::try_from(seconds) {
+            Ok(s) if (1..=MAX_TTL_SECS).contains(&s) => Ok(Self(s)),
+            _ => Err(format!(
+                "ttl must be between 1 and {MAX_TTL_SECS} seconds, got {seconds}"
+            )),
+        }
+    }
+}
+
+/// How many symbols a cycle analyses: 1 to 100,000.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "i64")]
+pub struct SymbolCount(pub usize);
+
+impl TryFrom<i64> for SymbolCount {
+    type Error = String;
+
+    fn try_from(n: i64) -> Result<Self, String> {
+        match usize::try_from(n) {
+            Ok(n) if (1..=100_000).contains(&n) => Ok(Self(n)),
+            _ => Err(format!("symbols must be between 1 and 100000, got {n}")),
+        }
+    }
+}
+
+/// A whole number above zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "i64")]
+pub struct PositiveU64(pub u64);
+
+impl TryFrom<i64> for PositiveU64 {
+    type Error = String;
+
+    fn try_from(n: i64) -> Result<Self, String> {
+        match u64::try_from(n) {
+            Ok(n) if n > 0 => Ok(Self(n)),
+            _ => Err(format!("must be a whole number above 0, got {n}")),
+        }
+    }
+}
+
+/// Parses a command-line value with the same rules as the config file.
+pub fn parse_flag<T, N>(text: &str) -> Result<T, String>
+where
+    T: TryFrom<N, Error = String>,
+    N: std::str::FromStr,
+    N::Err: fmt::Display,
+{
+    let n: N = text.trim().parse().map_err(|e| format!("{e}"))?;
+    T::try_from(n)
+}
+
+impl Config {
+    /// Reads a config file; errors name the file, and the line and column for TOML errors.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+        Self::from_toml(&text).with_context(|| format!("bad config file {}", path.display()))
+    }
+
+    /// Parses config text; anything not set keeps its default.
+    pub fn from_toml(text: &str) -> Result<Self> {
+        let config: Config = toml::from_str(text)?;
+        if config.memcached.is_empty() {
+            anyhow::bail!("memcached must name at least one HOST:PORT");
+        }
+        Ok(config)
+    }
+
+    /// The JSON handed to a plugin's `init`: its `[plugin.NAME]` table, or `{}`.
+    pub fn plugin_config_json(&self, name: &str) -> String {
+        self.plugin
+            .get(name)
+            .map(|table| serde_json::to_string(table).expect("a TOML table always converts to JSON"))
+            .unwrap_or_else(|| "{}".to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_apply_to_an_empty_file() {
+        let config = Config::from_toml("").unwrap();
+        assert_eq!(config.interval.0, Duration::from_secs(2));
+        assert_eq!(config.ttl.0, 10);
+        assert_eq!(config.symbols.0, 30);
+        assert_eq!(config.source, SourceKind::Simulated);
+        assert_eq!(config.memcached, vec!["127.0.0.1:11211"]);
+    }
+
+    #[test]
+    fn unknown_keys_fail_with_line_and_name() {
+        let err = format!("{:#}", Config::from_toml("ttl = 10\nintervall = 3\n").unwrap_err());
+        assert!(err.contains("line 2"), "{err}");
+        assert!(err.contains("intervall"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_fail_with_line_and_reason() {
+        let err = format!("{:#}", Config::from_toml("symbols = 5\n\nttl = 0\n").unwrap_err());
+        assert!(err.contains("line 3"), "{err}");
+        assert!(err.contains("ttl must be between 1"), "{err}");
+        let err = format!(
+            "{:#}",
+            Config::from_toml("[limits]\ncall_timeout_ms = -5\n").unwrap_err()
+        );
+        assert!(err.contains("line 2") && err.contains("above 0"), "{err}");
+        let err = format!("{:#}", Config::from_toml("source = \"nasdaq\"\n").unwrap_err());
+        assert!(err.contains("nasdaq") && err.contains("simulated"), "{err}");
+    }
+
+    #[test]
+    fn plugin_tables_reach_plugins_as_json() {
+        let config = Config::from_toml("[plugin.trend]\nfast = 3\nslow = 9\n").unwrap();
+        let json: serde_json::Value = serde_json::from_str(&config.plugin_config_json("trend")).unwrap();
+        assert_eq!(json, serde_json::json!({"fast": 3, "slow": 9}));
+        assert_eq!(config.plugin_config_json("other"), "{}");
+    }
+
+    #[test]
+    fn flags_follow_the_file_rules() {
+        assert_eq!(parse_flag::<Ttl, i64>("15"), Ok(Ttl(15)));
+        assert!(parse_flag::<Ttl, i64>("0").unwrap_err().contains("ttl"));
+        assert!(parse_flag::<Interval, f64>("abc").is_err());
+        assert_eq!(
+            parse_flag::<Interval, f64>("0.5").unwrap().0,
+            Duration::from_millis(500)
+        );
+    }
+}

@@ -1,0 +1,136 @@
+//! The rolling per-symbol history that plugins read; plugins keep no state of their own.
+
+use std::collections::{HashMap, VecDeque};
+
+use crate::market::Snapshot;
+
+/// One history sample of one symbol.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Sample {
+    price: f64,
+    volume_24h: f64,
+    timestamp_ms: i64,
+}
+
+/// The last `capacity` samples of every symbol in the latest snapshot.
+///
+/// A symbol that leaves the snapshot loses its history; if it comes back, it starts again.
+#[derive(Debug, Default)]
+pub struct History {
+    capacity: usize,
+    series: HashMap<String, VecDeque<Sample>>,
+}
+
+/// One depth's worth of history for a list of symbols, flattened column-wise as the WIT
+/// `history` record wants it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Columns {
+    /// Samples per symbol, in the order of the symbols asked for.
+    pub lengths: Vec<u32>,
+    /// Price of every sample.
+    pub price: Vec<f64>,
+    /// 24 h base volume of every sample.
+    pub volume_24h: Vec<f64>,
+    /// Time of every sample, ms since the Unix epoch.
+    pub timestamp_ms: Vec<i64>,
+}
+
+impl History {
+    /// Sets how many samples per symbol are kept (the deepest plugin's need).
+    pub fn set_capacity(&mut self, capacity: usize) {
+        self.capacity = capacity;
+        for series in self.series.values_mut() {
+            while series.len() > capacity {
+                series.pop_front();
+            }
+        }
+    }
+
+    /// Appends the snapshot's samples and forgets symbols that are no longer in it.
+    pub fn record(&mut self, snapshot: &Snapshot) {
+        if self.capacity == 0 {
+            self.series.clear();
+            return;
+        }
+        let mut next = HashMap::with_capacity(snapshot.tickers.len());
+        for ticker in &snapshot.tickers {
+            let mut series = self
+                .series
+                .remove(&ticker.symbol)
+                .unwrap_or_else(|| VecDeque::with_capacity(self.capacity));
+            if series.len() == self.capacity {
+                series.pop_front();
+            }
+            series.push_back(Sample {
+                price: ticker.price,
+                volume_24h: ticker.volume_24h,
+                timestamp_ms: snapshot.timestamp_ms,
+            });
+            next.insert(ticker.symbol.clone(), series);
+        }
+        self.series = next;
+    }
+
+    /// The last `depth` samples (or fewer) of each symbol, in the given order.
+    pub fn columns<'a>(&self, symbols: impl ExactSizeIterator<Item = &'a str>, depth: usize) -> Columns {
+        let mut columns = Columns {
+            lengths: Vec::with_capacity(symbols.len()),
+            ..Columns::default()
+        };
+        if depth == 0 {
+            columns.lengths.resize(symbols.len(), 0);
+            return columns;
+        }
+        for symbol in symbols {
+            let series = self.series.get(symbol);
+            let len = series.map_or(0, |s| s.len().min(depth));
+            columns.lengths.push(len as u32);
+            for sample in series.into_iter().flat_map(|s| s.range(s.len() - len..)) {
+                columns.price.push(sample.price);
+                columns.volume_24h.push(sample.volume_24h);
+                columns.timestamp_ms.push(sample.timestamp_ms);
+            }
+        }
+        columns
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::market::Ticker;
+
+    fn snapshot(ts: i64, prices: &[(&str, f64)]) -> Snapshot {
+        Snapshot {
+            timestamp_ms: ts,
+            tickers: prices
+                .iter()
+                .map(|&(s, p)| Ticker {
+                    symbol: s.into(),
+                    price: p,
+                    change_24h: 0.0,
+                    volume_24h: 1.0,
+                    turnover_24h: p,
+                    high_24h: p,
+                    low_24h: p,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn keeps_the_last_samples_oldest_first_and_drops_departed_symbols() {
+        let mut history = History::default();
+        history.set_capacity(3);
+        for t in 1..=5 {
+            history.record(&snapshot(t, &[("A", t as f64), ("B", 10.0 * t as f64)]));
+        }
+        history.record(&snapshot(6, &[("A", 6.0), ("C", 1.0)]));
+        let columns = history.columns(["A", "B", "C"].into_iter(), 2);
+        assert_eq!(columns.lengths, [2, 0, 1]);
+        assert_eq!(columns.price, [5.0, 6.0, 1.0]);
+        assert_eq!(columns.timestamp_ms, [5, 6, 6]);
+        let deep = history.columns(["A"].into_iter(), 10);
+        assert_eq!(deep.price, [4.0, 5.0, 6.0]);
+    }
+}

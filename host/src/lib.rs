@@ -1,0 +1,17 @@
+//! Pulse: runs market-analysis WebAssembly plugins every cycle and keeps a memcached cache
+//! fresh for dashboards.
+//!
+//! Data flows one way, one module per step:
+//! [`source`] → [`history`] → analyzers → aggregators ([`plugin`]) → [`cache`], driven by
+//! [`pipeline`]; [`status`] publishes the daemon's own health and [`verify`] checks the result.
+
+pub mod cache;
+pub mod cli;
+pub mod config;
+pub mod history;
+pub mod market;
+pub mod pipeline;
+pub mod plugin;
+pub mod source;
+pub mod status;
+pub mod verify;

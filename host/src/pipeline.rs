@@ -1,0 +1,384 @@
+//! The cycle: snapshot → history → analyzers → aggregators → cache, every interval.
+//!
+//! Data flows one way. The pipeline owns the source, the history and the status board; it
+//! takes the current plugin registry at the start of each cycle, so a registry replaced
+//! between cycles serves whole cycles only.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use tokio::sync::watch;
+use tracing::{debug, error, info, warn};
+
+use crate::cache::{validate, CacheWriter, ValidEntry, WriteReport};
+use crate::history::History;
+use crate::market::Snapshot;
+use crate::plugin::bindings::{self, AnalyzerOutput, Market};
+use crate::plugin::{LoadedPlugin, Registry};
+use crate::source::{now_ms, Source};
+use crate::status::{CallOutcome, CycleFacts, StatusBoard};
+
+/// Settings the cycle needs, fixed for the daemon's life.
+#[derive(Debug, Clone)]
+pub struct CycleSettings {
+    /// Time between cycles.
+    pub interval: Duration,
+    /// TTL of entries that name none, and of `pulse:status`.
+    pub ttl: u32,
+    /// Top-N symbols by turnover to analyse.
+    pub symbols: usize,
+    /// Largest cache value accepted, in bytes.
+    pub max_value_bytes: usize,
+}
+
+/// What one cycle did.
+#[derive(Debug, Clone)]
+pub struct CycleReport {
+    /// The cycle's number, from 1.
+    pub cycle: u64,
+    /// Symbols analysed.
+    pub symbols: usize,
+    /// Entries dropped by validation.
+    pub dropped: usize,
+    /// The write's outcome.
+    pub write: WriteReport,
+}
+
+/// Runs cycles; owns everything that changes from one cycle to the next.
+pub struct Pipeline {
+    settings: CycleSettings,
+    source: Source,
+    history: History,
+    registry: watch::Receiver<Arc<Registry>>,
+    writer: CacheWriter,
+    status: StatusBoard,
+    cycle: u64,
+    skipped_ticks: u64,
+    written_last_cycle: usize,
+    push_log: LogGate,
+}
+
+impl Pipeline {
+    /// A pipeline that reads plugins from `registry` at each cycle start.
+    pub fn new(
+        settings: CycleSettings,
+        source: Source,
+        registry: watch::Receiver<Arc<Registry>>,
+        writer: CacheWriter,
+    ) -> Self {
+        Self {
+            settings,
+            source,
+            history: History::default(),
+            registry,
+            writer,
+            status: StatusBoard::default(),
+            cycle: 0,
+            skipped_ticks: 0,
+            written_last_cycle: 0,
+            push_log: LogGate::new(Duration::from_secs(60)),
+        }
+    }
+
+    /// Runs a cycle every interval until `shutdown` resolves or `max_cycles` have run.
+    /// Ticks missed because a cycle overran are skipped and counted, never bunched.
+    pub async fn run(mut self, max_cycles: Option<u64>, shutdown: impl Future<Output = ()>) -> Result<()> {
+        tokio::pin!(shutdown);
+        let interval = self.settings.interval;
+        let mut next = tokio::time::Instant::now();
+        loop {
+            tokio::select! {
+                () = &mut shutdown => {
+                    info!(cycles = self.cycle, "shutting down");
+                    return Ok(());
+                }
+                () = tokio::time::sleep_until(next) => {}
+            }
+            let report = self.run_cycle().await;
+            self.log_cycle(report);
+            if max_cycles.is_some_and(|max| self.cycle >= max) {
+                return Ok(());
+            }
+            next += interval;
+            let now = tokio::time::Instant::now();
+            if now > next {
+                let missed = ((now - next).as_nanos() / interval.as_nanos()) as u64 + 1;
+                self.skipped_ticks += missed;
+                next += interval * missed as u32;
+                warn!(
+                    missed,
+                    total = self.skipped_ticks,
+                    "cycle overran its interval; skipped ticks"
+                );
+            }
+        }
+    }
+
+    /// Runs one cycle now.
+    pub async fn run_cycle(&mut self) -> Result<CycleReport> {
+        let started = Instant::now();
+        self.cycle += 1;
+        let registry = self.registry.borrow_and_update().clone();
+        let snapshot = self
+            .source
+            .snapshot()
+            .await
+            .with_context(|| format!("cannot take a snapshot from the {} source", self.source.name()))?
+            .into_top(self.settings.symbols);
+        self.history.set_capacity(registry.max_history_depth());
+        self.history.record(&snapshot);
+        let markets = MarketsByDepth::new(&snapshot, &self.history, self.cycle, self.source.name(), &registry);
+
+        let outputs = self.run_analyzers(&registry, &markets).await;
+        let (mut entries, dropped) = self.run_aggregators(&registry, &markets, outputs).await;
+        entries.push(self.status.entry(
+            &CycleFacts {
+                cycle: self.cycle,
+                timestamp_ms: snapshot.timestamp_ms,
+                source: self.source.name(),
+                symbols: snapshot.tickers.len(),
+                interval: self.settings.interval,
+                ttl: self.settings.ttl,
+                skipped_ticks: self.skipped_ticks,
+                duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+                written_last_cycle: self.written_last_cycle,
+                dropped,
+            },
+            registry.plugins().map(|p| &**p),
+        ));
+        let write = self.writer.write(&entries).await;
+        self.written_last_cycle = write.written;
+        Ok(CycleReport {
+            cycle: self.cycle,
+            symbols: snapshot.tickers.len(),
+            dropped,
+            write,
+        })
+    }
+
+    /// Calls every analyzer in parallel; failed ones are logged and left out.
+    async fn run_analyzers(&mut self, registry: &Registry, markets: &MarketsByDepth) -> Arc<Vec<AnalyzerOutput>> {
+        let calls = registry.analyzers.iter().map(|plugin| {
+            let market = markets.for_plugin(plugin);
+            call_blocking(plugin.clone(), move |p| p.analyze(&market))
+        });
+        let mut outputs = Vec::with_capacity(registry.analyzers.len());
+        for (plugin, (outcome, result)) in registry.analyzers.iter().zip(join_in_order(calls).await) {
+            self.status.record(&plugin.name, &outcome);
+            match result {
+                Ok(analyses) => outputs.push(AnalyzerOutput {
+                    plugin: plugin.name.to_string(),
+                    version: plugin.info.version.clone(),
+                    analyses,
+                }),
+                Err(e) => error!(plugin = %plugin.name, cycle = self.cycle, "analyzer failed: {e:#}"),
+            }
+        }
+        Arc::new(outputs)
+    }
+
+    /// Calls every aggregator in parallel and validates their entries; returns the entries
+    /// to write and how many were dropped.
+    async fn run_aggregators(
+        &mut self,
+        registry: &Registry,
+        markets: &MarketsByDepth,
+        outputs: Arc<Vec<AnalyzerOutput>>,
+    ) -> (Vec<ValidEntry>, usize) {
+        let calls = registry.aggregators.iter().map(|plugin| {
+            let market = markets.for_plugin(plugin);
+            let outputs = outputs.clone();
+            call_blocking(plugin.clone(), move |p| p.aggregate(&market, &outputs))
+        });
+        let mut entries = Vec::new();
+        let mut dropped = 0;
+        for (plugin, (outcome, result)) in registry.aggregators.iter().zip(join_in_order(calls).await) {
+            self.status.record(&plugin.name, &outcome);
+            let produced = match result {
+                Ok(produced) => produced,
+                Err(e) => {
+                    error!(plugin = %plugin.name, cycle = self.cycle, "aggregator failed: {e:#}");
+                    continue;
+                }
+            };
+            for entry in produced {
+                match validate(entry, &plugin.info, self.settings.ttl, self.settings.max_value_bytes) {
+                    Ok(valid) => entries.push(valid),
+                    Err(e) => {
+                        dropped += 1;
+                        warn!(plugin = %plugin.name, cycle = self.cycle, "dropped cache entry: {e:#}");
+                    }
+                }
+            }
+        }
+        (entries, dropped)
+    }
+
+    fn log_cycle(&mut self, report: Result<CycleReport>) {
+        match report {
+            Ok(r) if r.write.failed == 0 => {
+                debug!(
+                    cycle = r.cycle,
+                    written = r.write.written,
+                    dropped = r.dropped,
+                    "cycle done"
+                );
+                if self.push_log.recovered() {
+                    info!("unified cache writes recovered");
+                }
+                if self.push_log.due() {
+                    info!("Pushed {} symbols to unified cache", r.symbols);
+                }
+            }
+            Ok(r) => {
+                let reason = r.write.first_error.unwrap_or_default();
+                if self.push_log.failing() {
+                    error!(
+                        cycle = r.cycle,
+                        failed = r.write.failed,
+                        written = r.write.written,
+                        "Error pushing to unified cache: {reason}"
+                    );
+                }
+            }
+            Err(e) => error!(cycle = self.cycle, "cycle failed: {e:#}"),
+        }
+    }
+}
+
+/// The cycle's market for each history depth plugins asked for, built once per cycle.
+struct MarketsByDepth(BTreeMap<u32, Arc<Market>>);
+
+impl MarketsByDepth {
+    fn new(snapshot: &Snapshot, history: &History, cycle: u64, source: &str, registry: &Registry) -> Self {
+        let t = &snapshot.tickers;
+        let column = |f: fn(&crate::market::Ticker) -> f64| t.iter().map(f).collect::<Vec<f64>>();
+        let base = Market {
+            cycle,
+            timestamp_ms: snapshot.timestamp_ms,
+            source: source.to_string(),
+            symbols: t.iter().map(|t| t.symbol.clone()).collect(),
+            price: column(|t| t.price),
+            change_24h: column(|t| t.change_24h),
+            volume_24h: column(|t| t.volume_24h),
+            turnover_24h: column(|t| t.turnover_24h),
+            high_24h: column(|t| t.high_24h),
+            low_24h: column(|t| t.low_24h),
+            history: bindings::History {
+                lengths: Vec::new(),
+                price: Vec::new(),
+                volume_24h: Vec::new(),
+                timestamp_ms: Vec::new(),
+            },
+        };
+        let depths: std::collections::BTreeSet<u32> = registry.plugins().map(|p| p.info.history_depth).collect();
+        let markets = depths
+            .into_iter()
+            .map(|depth| {
+                let columns = history.columns(t.iter().map(|t| t.symbol.as_str()), depth as usize);
+                let market = Market {
+                    history: bindings::History {
+                        lengths: columns.lengths,
+                        price: columns.price,
+                        volume_24h: columns.volume_24h,
+                        timestamp_ms: columns.timestamp_ms,
+                    },
+                    ..base.clone()
+                };
+                (depth, Arc::new(market))
+            })
+            .collect();
+        Self(markets)
+    }
+
+    fn for_plugin(&self, plugin: &LoadedPlugin) -> Arc<Market> {
+        self.0[&plugin.info.history_depth].clone()
+    }
+}
+
+/// Starts a plugin call on the blocking pool at once (sync WASI must not run on a tokio
+/// worker); the returned future yields its timed outcome.
+fn call_blocking<R: Send + 'static>(
+    plugin: Arc<LoadedPlugin>,
+    call: impl FnOnce(&LoadedPlugin) -> Result<R> + Send + 'static,
+) -> impl Future<Output = (CallOutcome, Result<R>)> {
+    let started_ms = now_ms();
+    let started = Instant::now();
+    let task = tokio::task::spawn_blocking(move || {
+        let result = call(&plugin);
+        (started.elapsed(), result)
+    });
+    async move {
+        let (elapsed, result) = task.await.unwrap_or_else(|e| {
+            (
+                started.elapsed(),
+                Err(anyhow::anyhow!("plugin call panicked in the host: {e}")),
+            )
+        });
+        let outcome = CallOutcome {
+            started_ms,
+            duration_ms: elapsed.as_secs_f64() * 1000.0,
+            error: result.as_ref().err().map(|e| format!("{e:#}")),
+        };
+        (outcome, result)
+    }
+}
+
+/// Awaits calls that are already running, keeping their order.
+async fn join_in_order<F: Future>(calls: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let calls: Vec<F> = calls.collect();
+    let mut out = Vec::with_capacity(calls.len());
+    for call in calls {
+        out.push(call.await);
+    }
+    out
+}
+
+/// Keeps repetitive cycle logs to one line a period, and notes when failures start and end.
+struct LogGate {
+    period: Duration,
+    last_success_log: Option<Instant>,
+    last_failure_log: Option<Instant>,
+    failing: bool,
+}
+
+impl LogGate {
+    fn new(period: Duration) -> Self {
+        Self {
+            period,
+            last_success_log: None,
+            last_failure_log: None,
+            failing: false,
+        }
+    }
+
+    /// True when a success line is due (the first, then once a period).
+    fn due(&mut self) -> bool {
+        Self::take(&mut self.last_success_log, self.period)
+    }
+
+    /// Marks success; true if this ends a run of failures.
+    fn recovered(&mut self) -> bool {
+        let was = self.failing;
+        self.failing = false;
+        self.last_failure_log = None;
+        was
+    }
+
+    /// Marks failure; true when a failure line is due (the first of a run, then once a period).
+    fn failing(&mut self) -> bool {
+        self.failing = true;
+        Self::take(&mut self.last_failure_log, self.period)
+    }
+
+    fn take(last: &mut Option<Instant>, period: Duration) -> bool {
+        let due = last.is_none_or(|t| t.elapsed() >= period);
+        if due {
+            *last = Some(Instant::now());
+        }
+        due
+    }
+}

@@ -1,0 +1,27 @@
+//! Host-side bindings generated from `wit/`. The aggregator world reuses the analyzer
+//! world's types, so one `Market` value can be handed to both.
+
+/// The `analyzer` world and the shared `types` and `host` interfaces.
+pub mod analyzer {
+    wasmtime::component::bindgen!({
+        world: "analyzer",
+        path: "../wit",
+    });
+}
+
+/// The `aggregator` world.
+pub mod aggregator {
+    wasmtime::component::bindgen!({
+        world: "aggregator",
+        path: "../wit",
+        with: {
+            "pulse:plugin/types": super::analyzer::pulse::plugin::types,
+            "pulse:plugin/host": super::analyzer::pulse::plugin::host,
+        },
+    });
+}
+
+pub use analyzer::pulse::plugin::host::Level;
+pub use analyzer::pulse::plugin::types::{
+    Analyses, AnalyzerOutput, CacheEntry, History, Market, PluginInfo, Signal, Value, Verdict,
+};

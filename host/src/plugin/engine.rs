@@ -1,0 +1,109 @@
+//! The one wasmtime engine and linker shared by every plugin, with the epoch ticker that
+//! enforces call deadlines.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Engine, Store};
+
+use super::bindings::analyzer::pulse::plugin::host;
+use super::state::HostState;
+use crate::config::Limits;
+
+/// How often the engine's epoch advances; call deadlines are counted in these ticks.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Compiles plugins and creates the sandboxed stores their calls run in.
+pub struct PluginEngine {
+    engine: Engine,
+    linker: Linker<HostState>,
+    deadline_ticks: u64,
+    memory_bytes: usize,
+    /// Held for its `Drop`, which stops the ticker thread with the engine.
+    _ticker: Ticker,
+}
+
+impl PluginEngine {
+    /// An engine whose stores enforce `limits`.
+    pub fn new(limits: &Limits) -> Result<Arc<Self>> {
+        let mut config = wasmtime::Config::new();
+        config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config)
+            .map_err(anyhow::Error::from)
+            .context("cannot create the wasmtime engine")?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(anyhow::Error::from)
+            .context("cannot link WASI")?;
+        host::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)
+            .map_err(anyhow::Error::from)
+            .context("cannot link the host interface")?;
+        let timeout = Duration::from_millis(limits.call_timeout_ms.0);
+        Ok(Arc::new(Self {
+            _ticker: Ticker::start(engine.clone())?,
+            engine,
+            linker,
+            deadline_ticks: timeout.as_millis().div_ceil(EPOCH_TICK.as_millis()) as u64 + 1,
+            memory_bytes: usize::try_from(limits.memory_mib.0 * 1024 * 1024).unwrap_or(usize::MAX),
+        }))
+    }
+
+    /// The wasmtime engine, for compiling components.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The linker holding WASI and the host interface, for pre-instantiating components.
+    pub fn linker(&self) -> &Linker<HostState> {
+        &self.linker
+    }
+
+    /// A fresh store for one call of `plugin`, with its deadline and memory cap set.
+    pub fn store(&self, plugin: Arc<str>) -> Store<HostState> {
+        let mut store = Store::new(&self.engine, HostState::new(plugin, self.memory_bytes));
+        store.limiter(|state| state.limiter());
+        store.set_epoch_deadline(self.deadline_ticks);
+        store.epoch_deadline_trap();
+        store
+    }
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until dropped.
+struct Ticker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Ticker {
+    fn start(engine: Engine) -> Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("pulse-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .context("cannot start the epoch ticker thread")?;
+        Ok(Self {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,306 @@
+//! One plugin, compiled and checked: what it is, what it says about itself, and how to call it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Context, Result};
+use wasmtime::component::Component;
+use wasmtime::Trap;
+
+use super::bindings::aggregator::{Aggregator, AggregatorPre};
+use super::bindings::analyzer::{Analyzer, AnalyzerPre};
+use super::bindings::{Analyses, AnalyzerOutput, CacheEntry, Market, PluginInfo};
+use super::engine::PluginEngine;
+
+/// Deepest history a plugin may ask for, in samples.
+pub const MAX_HISTORY_DEPTH: u32 = 10_000;
+
+/// Which world a plugin exports, with the pre-instantiated component for it.
+#[derive(Clone)]
+pub enum PluginKind {
+    /// Scores symbols.
+    Analyzer(AnalyzerPre<super::state::HostState>),
+    /// Writes cache entries.
+    Aggregator(AggregatorPre<super::state::HostState>),
+}
+
+impl PluginKind {
+    /// `analyzer` or `aggregator`, for logs and status.
+    pub fn label(&self) -> &'static str {
+        match self {
+            PluginKind::Analyzer(_) => "analyzer",
+            PluginKind::Aggregator(_) => "aggregator",
+        }
+    }
+}
+
+/// A compiled plugin that has described itself and accepted its config.
+pub struct LoadedPlugin {
+    /// The plugin's name from `describe()`.
+    pub name: Arc<str>,
+    /// The plugin's metadata from `describe()`.
+    pub info: PluginInfo,
+    /// The file it was loaded from.
+    pub path: PathBuf,
+    /// Its world and pre-instantiated component.
+    pub kind: PluginKind,
+    config_json: String,
+    engine: Arc<PluginEngine>,
+}
+
+impl LoadedPlugin {
+    /// Compiles `path`, tells its world, calls `describe()` and then `init` with the config
+    /// chosen by `config_for(name)`. Errors name the stage and the reason.
+    pub fn load(engine: &Arc<PluginEngine>, path: &Path, config_for: impl Fn(&str) -> String) -> Result<Self> {
+        let bytes = std::fs::read(path).context("cannot read the file")?;
+        check_header(&bytes)?;
+        let component = Component::new(engine.engine(), &bytes)
+            .map_err(anyhow::Error::from)
+            .context("not a valid WebAssembly component")?;
+        let kind = classify(engine, &component)?;
+        let probe = Arc::<str>::from(path.display().to_string());
+        let info = describe(engine, &kind, probe)?;
+        check_info(&info, &kind)?;
+        let plugin = Self {
+            name: Arc::from(info.name.as_str()),
+            config_json: config_for(&info.name),
+            info,
+            path: path.to_path_buf(),
+            kind,
+            engine: engine.clone(),
+        };
+        plugin.trial_init()?;
+        Ok(plugin)
+    }
+
+    /// Calls `init` on a fresh instance, so a bad config is reported at load time.
+    fn trial_init(&self) -> Result<()> {
+        let mut store = self.engine.store(self.name.clone());
+        let result = match &self.kind {
+            PluginKind::Analyzer(pre) => pre
+                .instantiate(&mut store)
+                .and_then(|i| i.call_init(&mut store, &self.config_json)),
+            PluginKind::Aggregator(pre) => pre
+                .instantiate(&mut store)
+                .and_then(|i| i.call_init(&mut store, &self.config_json)),
+        };
+        store.data().flush_output();
+        result
+            .map_err(|e| explain_trap(e.into()))
+            .context("init trapped")?
+            .map_err(|e| anyhow!("init rejected its config: {e}"))
+    }
+
+    /// Runs the analyzer on a fresh instance. The result is checked against the market's shape.
+    pub fn analyze(&self, market: &Market) -> Result<Analyses> {
+        let PluginKind::Analyzer(pre) = &self.kind else {
+            bail!("{} is not an analyzer", self.name);
+        };
+        let analyses = self.call(pre, |instance: &Analyzer, store| {
+            instance
+                .call_init(&mut *store, &self.config_json)?
+                .map_err(|e| anyhow!("init failed: {e}"))?;
+            instance
+                .call_analyze(&mut *store, market)?
+                .map_err(|e| anyhow!("analyze failed: {e}"))
+        })?;
+        check_analyses(&analyses, market.symbols.len())?;
+        Ok(analyses)
+    }
+
+    /// Runs the aggregator on a fresh instance; its entries are validated by the cache writer.
+    pub fn aggregate(&self, market: &Market, results: &[AnalyzerOutput]) -> Result<Vec<CacheEntry>> {
+        let PluginKind::Aggregator(pre) = &self.kind else {
+            bail!("{} is not an aggregator", self.name);
+        };
+        self.call(pre, |instance: &Aggregator, store| {
+            instance
+                .call_init(&mut *store, &self.config_json)?
+                .map_err(|e| anyhow!("init failed: {e}"))?;
+            instance
+                .call_aggregate(&mut *store, market, results)?
+                .map_err(|e| anyhow!("aggregate failed: {e}"))
+        })
+    }
+
+    /// Instantiates, runs `body`, and logs what the plugin printed, whatever the outcome.
+    fn call<P: Instantiate, R>(
+        &self,
+        pre: &P,
+        body: impl FnOnce(&P::Instance, &mut wasmtime::Store<super::state::HostState>) -> Result<R>,
+    ) -> Result<R> {
+        let mut store = self.engine.store(self.name.clone());
+        let result = pre
+            .instantiate_in(&mut store)
+            .map_err(anyhow::Error::from)
+            .and_then(|instance| body(&instance, &mut store));
+        store.data().flush_output();
+        result.map_err(explain_trap)
+    }
+}
+
+/// Pre-instantiated worlds that can be instantiated into a store.
+trait Instantiate {
+    type Instance;
+    fn instantiate_in(&self, store: &mut wasmtime::Store<super::state::HostState>) -> wasmtime::Result<Self::Instance>;
+}
+
+impl Instantiate for AnalyzerPre<super::state::HostState> {
+    type Instance = Analyzer;
+    fn instantiate_in(&self, store: &mut wasmtime::Store<super::state::HostState>) -> wasmtime::Result<Analyzer> {
+        self.instantiate(store)
+    }
+}
+
+impl Instantiate for AggregatorPre<super::state::HostState> {
+    type Instance = Aggregator;
+    fn instantiate_in(&self, store: &mut wasmtime::Store<super::state::HostState>) -> wasmtime::Result<Aggregator> {
+        self.instantiate(store)
+    }
+}
+
+/// Rejects files that are not WebAssembly components before handing them to the compiler,
+/// with a reason an author can act on.
+fn check_header(bytes: &[u8]) -> Result<()> {
+    match bytes {
+        [0, b'a', b's', b'm', _, _, 0, 0, ..] => {
+            bail!("a core WebAssembly module, not a component: build it with `--target wasm32-wasip2`")
+        }
+        [0, b'a', b's', b'm', _, _, 1, 0, ..] => Ok(()),
+        [0, b'a', b's', b'm', ..] => bail!("truncated WebAssembly header"),
+        _ => bail!("not a WebAssembly file (no `\\0asm` header)"),
+    }
+}
+
+/// Tells an analyzer from an aggregator by its exports, and checks them against the host's
+/// WIT (`pulse:plugin@0.1.0`).
+fn classify(engine: &PluginEngine, component: &Component) -> Result<PluginKind> {
+    let ty = component.component_type();
+    let exports: Vec<&str> = ty.exports(engine.engine()).map(|(name, _)| name).collect();
+    let pre = engine
+        .linker()
+        .instantiate_pre(component)
+        .map_err(anyhow::Error::from)
+        .context("imports something the host does not provide (only WASI and pulse:plugin/host@0.1.0 are offered)")?;
+    if exports.contains(&"analyze") {
+        let pre = AnalyzerPre::new(pre)
+            .map_err(anyhow::Error::from)
+            .context("exports `analyze` but does not match the analyzer world of pulse:plugin@0.1.0")?;
+        Ok(PluginKind::Analyzer(pre))
+    } else if exports.contains(&"aggregate") {
+        let pre = AggregatorPre::new(pre)
+            .map_err(anyhow::Error::from)
+            .context("exports `aggregate` but does not match the aggregator world of pulse:plugin@0.1.0")?;
+        Ok(PluginKind::Aggregator(pre))
+    } else {
+        bail!(
+            "exports neither the analyzer nor the aggregator world of pulse:plugin@0.1.0 (its exports: {})",
+            if exports.is_empty() {
+                "none".to_string()
+            } else {
+                exports.join(", ")
+            }
+        )
+    }
+}
+
+fn describe(engine: &PluginEngine, kind: &PluginKind, label: Arc<str>) -> Result<PluginInfo> {
+    let mut store = engine.store(label);
+    let result = match kind {
+        PluginKind::Analyzer(pre) => pre.instantiate(&mut store).and_then(|i| i.call_describe(&mut store)),
+        PluginKind::Aggregator(pre) => pre.instantiate(&mut store).and_then(|i| i.call_describe(&mut store)),
+    };
+    store.data().flush_output();
+    result.map_err(|e| explain_trap(e.into())).context("describe() trapped")
+}
+
+fn check_info(info: &PluginInfo, kind: &PluginKind) -> Result<()> {
+    let name_ok = (1..=64).contains(&info.name.len())
+        && info
+            .name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if !name_ok {
+        bail!(
+            "describe(): name {:?} must be 1-64 characters of a-z, 0-9, '-' or '_'",
+            info.name
+        );
+    }
+    if info.version.is_empty() || info.version.len() > 64 {
+        bail!("describe(): version of {} must be 1-64 characters", info.name);
+    }
+    if info.history_depth > MAX_HISTORY_DEPTH {
+        bail!(
+            "describe(): history-depth {} of {} is above the limit of {MAX_HISTORY_DEPTH}",
+            info.history_depth,
+            info.name
+        );
+    }
+    match kind {
+        PluginKind::Analyzer(_) if !info.key_prefixes.is_empty() => {
+            bail!(
+                "describe(): analyzer {} declares key-prefixes, but only aggregators write keys",
+                info.name
+            )
+        }
+        PluginKind::Aggregator(_) if info.key_prefixes.is_empty() => {
+            bail!(
+                "describe(): aggregator {} declares no key-prefixes, so it could write nothing",
+                info.name
+            )
+        }
+        _ => {}
+    }
+    for prefix in &info.key_prefixes {
+        crate::cache::check_key_prefix(prefix).with_context(|| format!("describe(): key prefix {prefix:?}"))?;
+    }
+    Ok(())
+}
+
+/// Checks that an analyzer's result is aligned with the market and its scores are in range.
+fn check_analyses(analyses: &Analyses, symbols: usize) -> Result<()> {
+    if analyses.verdicts.len() != symbols {
+        bail!("returned {} verdicts for {symbols} symbols", analyses.verdicts.len());
+    }
+    let expected = symbols * analyses.component_names.len();
+    if analyses.components.len() != expected {
+        bail!(
+            "returned {} component values; {symbols} symbols x {} names needs {expected}",
+            analyses.components.len(),
+            analyses.component_names.len()
+        );
+    }
+    if let Some(v) = analyses
+        .verdicts
+        .iter()
+        .flatten()
+        .find(|v| !(0.0..=100.0).contains(&v.score))
+    {
+        bail!("returned a score of {}, outside 0..100", v.score);
+    }
+    Ok(())
+}
+
+/// Turns wasmtime's traps into reasons an operator can read.
+fn explain_trap(error: anyhow::Error) -> anyhow::Error {
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => error.context("exceeded its call deadline"),
+        Some(Trap::UnreachableCodeReached) => error.context("trapped: unreachable (a panic or abort in the plugin)"),
+        Some(_) => error.context("trapped"),
+        None => error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_check_names_the_problem() {
+        let msg = |b: &[u8]| check_header(b).unwrap_err().to_string();
+        assert!(msg(b"hello world").contains("not a WebAssembly file"));
+        assert!(msg(b"\0asm\x01\0\0\0").contains("core WebAssembly module"));
+        assert!(msg(b"\0asm").contains("truncated"));
+        assert!(check_header(b"\0asm\x0d\0\x01\0").is_ok());
+    }
+}

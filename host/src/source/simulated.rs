@@ -1,0 +1,147 @@
+//! A deterministic simulated market: a random walk over symbols with realistic price levels
+//! and turnover, carrying 24 h statistics. The same seed gives the same prices step by step.
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+use crate::market::{Snapshot, Ticker};
+
+/// The largest symbols by turnover, with a typical price and 24 h turnover in USDT.
+const MAJORS: &[(&str, f64, f64)] = &[
+    ("BTCUSDT", 95_000.0, 9.0e9),
+    ("ETHUSDT", 3_400.0, 5.5e9),
+    ("SOLUSDT", 180.0, 2.4e9),
+    ("XRPUSDT", 2.3, 1.6e9),
+    ("DOGEUSDT", 0.32, 1.2e9),
+    ("BNBUSDT", 650.0, 8.0e8),
+    ("SUIUSDT", 3.6, 7.0e8),
+    ("ADAUSDT", 0.9, 6.0e8),
+    ("LINKUSDT", 19.0, 4.5e8),
+    ("AVAXUSDT", 36.0, 4.0e8),
+    ("PEPEUSDT", 0.000018, 3.8e8),
+    ("LTCUSDT", 105.0, 3.2e8),
+    ("WIFUSDT", 2.1, 3.0e8),
+    ("TRXUSDT", 0.25, 2.8e8),
+    ("DOTUSDT", 7.2, 2.5e8),
+    ("NEARUSDT", 5.4, 2.3e8),
+    ("BCHUSDT", 450.0, 2.1e8),
+    ("APTUSDT", 9.5, 2.0e8),
+    ("ARBUSDT", 0.75, 1.9e8),
+    ("OPUSDT", 1.9, 1.7e8),
+    ("FILUSDT", 5.5, 1.5e8),
+    ("INJUSDT", 23.0, 1.4e8),
+    ("TONUSDT", 5.6, 1.3e8),
+    ("ATOMUSDT", 6.8, 1.2e8),
+    ("UNIUSDT", 12.5, 1.1e8),
+    ("ETCUSDT", 27.0, 1.0e8),
+    ("HBARUSDT", 0.28, 9.5e7),
+    ("AAVEUSDT", 310.0, 9.0e7),
+    ("SEIUSDT", 0.45, 8.5e7),
+    ("TIAUSDT", 5.1, 8.0e7),
+];
+
+/// Standard deviation of one step's log return (about 0.15 % per 2 s cycle).
+const STEP_SIGMA: f64 = 0.0015;
+
+/// One simulated symbol's state.
+struct Walk {
+    symbol: String,
+    price: f64,
+    open_24h: f64,
+    high_24h: f64,
+    low_24h: f64,
+    turnover_24h: f64,
+    drift: f64,
+}
+
+/// The simulated market; [`step`](Self::step) moves it one cycle forward.
+pub struct SimulatedMarket {
+    rng: SmallRng,
+    walks: Vec<Walk>,
+}
+
+impl SimulatedMarket {
+    /// A market of `symbols` symbols: the majors first, then synthetic ones (`SIM00031USDT`, ...)
+    /// with falling turnover.
+    pub fn new(seed: u64, symbols: usize) -> Self {
+        let mut rng = SmallRng::seed_from_u64(seed);
+        let walks = (0..symbols)
+            .map(|i| {
+                let (symbol, price, turnover) = match MAJORS.get(i) {
+                    Some(&(s, p, t)) => (s.to_string(), p, t),
+                    None => (
+                        format!("SIM{:05}USDT", i + 1),
+                        10f64.powf(rng.random_range(-3.0..3.0)),
+                        8.0e7 / (i as f64 - MAJORS.len() as f64 + 2.0).sqrt(),
+                    ),
+                };
+                let change: f64 = rng.random_range(-8.0..8.0);
+                let open_24h = price / (1.0 + change / 100.0);
+                Walk {
+                    symbol,
+                    price,
+                    open_24h,
+                    high_24h: price.max(open_24h) * (1.0 + rng.random_range(0.002..0.03)),
+                    low_24h: price.min(open_24h) * (1.0 - rng.random_range(0.002..0.03)),
+                    turnover_24h: turnover,
+                    drift: rng.random_range(-1.0..1.0) * STEP_SIGMA * 0.2,
+                }
+            })
+            .collect();
+        Self { rng, walks }
+    }
+
+    /// Moves every symbol one step and returns the market at `timestamp_ms`.
+    pub fn step(&mut self, timestamp_ms: i64) -> Snapshot {
+        let tickers = self
+            .walks
+            .iter_mut()
+            .map(|w| {
+                let shock = standard_normal(&mut self.rng) * STEP_SIGMA + w.drift;
+                w.price *= shock.exp();
+                w.high_24h = w.high_24h.max(w.price);
+                w.low_24h = w.low_24h.min(w.price);
+                w.turnover_24h *= 1.0 + self.rng.random_range(-0.002..0.002);
+                Ticker {
+                    symbol: w.symbol.clone(),
+                    price: w.price,
+                    change_24h: (w.price / w.open_24h - 1.0) * 100.0,
+                    volume_24h: w.turnover_24h / w.price,
+                    turnover_24h: w.turnover_24h,
+                    high_24h: w.high_24h,
+                    low_24h: w.low_24h,
+                }
+            })
+            .collect();
+        Snapshot { timestamp_ms, tickers }
+    }
+}
+
+/// A standard normal draw (Box-Muller).
+fn standard_normal(rng: &mut SmallRng) -> f64 {
+    let u1: f64 = rng.random_range(f64::EPSILON..1.0);
+    let u2: f64 = rng.random();
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_seed_same_market_and_prices_move() {
+        let (mut a, mut b) = (SimulatedMarket::new(7, 40), SimulatedMarket::new(7, 40));
+        let first = a.step(1);
+        assert_eq!(first, b.step(1));
+        assert_eq!(first.tickers.len(), 40);
+        assert_eq!(first.tickers[0].symbol, "BTCUSDT");
+        assert_eq!(first.tickers[39].symbol, "SIM00040USDT");
+        let second = a.step(2);
+        assert_ne!(first.tickers[0].price, second.tickers[0].price);
+        for t in &second.tickers {
+            assert!(t.low_24h <= t.price && t.price <= t.high_24h, "{t:?}");
+            assert!(t.price > 0.0 && t.turnover_24h > 0.0);
+        }
+        assert_ne!(SimulatedMarket::new(8, 40).step(1), first);
+    }
+}

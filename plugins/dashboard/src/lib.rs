@@ -1,0 +1,364 @@
+//! The dashboard aggregator: blends every analyzer's verdicts into one score per symbol and
+//! writes the `market:*` and `analysis:*` keys that dashboards read. Field names and units are
+//! documented in `docs/cache-keys.md`; one name means one thing in every key.
+
+use std::collections::BTreeMap;
+
+use pulse_sdk::{verdict, Aggregator, AnalyzerOutput, CacheEntry, ComponentsView, MarketView, PluginInfo, Signal};
+use serde::{Deserialize, Serialize};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct Config {
+    /// How many gainers and losers `market:movers` lists.
+    movers: usize,
+    /// A symbol counts as up or down in `market:breadth` beyond this 24 h change, in percent.
+    flat_threshold_pct: f64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            movers: 5,
+            flat_threshold_pct: 1.0,
+        }
+    }
+}
+
+/// One symbol's blended verdict: the mean of the analyzers' scores.
+struct Blend {
+    score: f64,
+    signal: Signal,
+}
+
+#[derive(Serialize)]
+struct Overview<'a> {
+    total_symbols: usize,
+    total_volume_24h: f64,
+    market_regime: &'a str,
+    trend_strength: f64,
+    current_volatility: f64,
+    btc_dominance: f64,
+    average_change_24h: f64,
+    timestamp: i64,
+    cycle: u64,
+}
+
+#[derive(Serialize)]
+struct Ticker<'a> {
+    price: f64,
+    change_24h: f64,
+    volume_24h: f64,
+    high_24h: f64,
+    low_24h: f64,
+    signal: &'a str,
+    score: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct Mover<'a> {
+    symbol: &'a str,
+    price: f64,
+    change_24h: f64,
+    volume_24h: f64,
+}
+
+#[derive(Serialize)]
+struct Movers<'a> {
+    gainers: Vec<Mover<'a>>,
+    losers: Vec<Mover<'a>>,
+    timestamp: i64,
+}
+
+#[derive(Serialize)]
+struct Breadth<'a> {
+    up_count: usize,
+    down_count: usize,
+    flat_count: usize,
+    breadth_percentage: f64,
+    market_sentiment: &'a str,
+    timestamp: i64,
+}
+
+type Components<'a> = BTreeMap<&'a str, BTreeMap<&'a str, f64>>;
+
+#[derive(Serialize)]
+struct SignalEntry<'a> {
+    symbol: &'a str,
+    score: f64,
+    signal: &'a str,
+    sentiment: &'a str,
+    price: f64,
+    change_24h: f64,
+    volume_24h: f64,
+    components: Components<'a>,
+}
+
+#[derive(Serialize)]
+struct Signals<'a> {
+    signals: Vec<SignalEntry<'a>>,
+    count: usize,
+    timestamp: i64,
+}
+
+#[derive(Serialize)]
+struct AnalyzerVerdict<'a> {
+    version: &'a str,
+    score: Option<f64>,
+    signal: Option<&'a str>,
+    components: BTreeMap<&'a str, f64>,
+}
+
+#[derive(Serialize)]
+struct Breakdown<'a> {
+    symbol: &'a str,
+    score: Option<f64>,
+    signal: &'a str,
+    analyzers: BTreeMap<&'a str, AnalyzerVerdict<'a>>,
+    cycle: u64,
+    timestamp: i64,
+}
+
+struct Dashboard;
+
+impl Aggregator for Dashboard {
+    type Config = Config;
+
+    fn describe() -> PluginInfo {
+        let mut info = pulse_sdk::plugin_info(
+            "dashboard",
+            env!("CARGO_PKG_VERSION"),
+            "Writes market:* and analysis:* dashboard keys",
+            0,
+        );
+        info.key_prefixes = vec!["market:".into(), "analysis:".into()];
+        info
+    }
+
+    fn aggregate(market: &MarketView, results: &[AnalyzerOutput], config: &Config) -> Result<Vec<CacheEntry>, String> {
+        let n = market.len();
+        let timestamp = market.timestamp_ms.div_euclid(1000);
+        let blends: Vec<Option<Blend>> = (0..n).map(|i| blend(results, i)).collect();
+        let mut entries = Vec::with_capacity(8 + n);
+
+        // Regime: buys against sells among the blended signals.
+        let bull = blends.iter().flatten().filter(|b| b.signal.is_buy()).count();
+        let bear = blends.iter().flatten().filter(|b| b.signal.is_sell()).count();
+        let trend_strength = if bull + bear == 0 {
+            50.0
+        } else {
+            bull.max(bear) as f64 / (bull + bear) as f64 * 100.0
+        };
+        let regime = if bull > bear && trend_strength >= 60.0 {
+            "BULLISH"
+        } else if bear > bull && trend_strength >= 60.0 {
+            "BEARISH"
+        } else {
+            "NEUTRAL"
+        };
+
+        let total_volume: f64 = market.turnover_24h.iter().sum();
+        let btc_volume: f64 = (0..n)
+            .filter(|&i| market.symbols[i].starts_with("BTC"))
+            .map(|i| market.turnover_24h[i])
+            .sum();
+        let mean = |values: &mut dyn Iterator<Item = f64>| {
+            let (sum, count) = values.fold((0.0, 0usize), |(s, c), v| (s + v, c + 1));
+            if count == 0 {
+                0.0
+            } else {
+                sum / count as f64
+            }
+        };
+        entries.push(CacheEntry::json(
+            "market:overview",
+            &Overview {
+                total_symbols: n,
+                total_volume_24h: total_volume,
+                market_regime: regime,
+                trend_strength,
+                current_volatility: mean(&mut market.change_24h.iter().map(|c| c.abs())),
+                btc_dominance: if total_volume > 0.0 {
+                    btc_volume / total_volume * 100.0
+                } else {
+                    0.0
+                },
+                average_change_24h: mean(&mut market.change_24h.iter().copied()),
+                timestamp,
+                cycle: market.cycle,
+            },
+        )?);
+
+        let tickers: BTreeMap<&str, Ticker> = (0..n)
+            .map(|i| {
+                let blend = blends[i].as_ref();
+                let ticker = Ticker {
+                    price: market.price[i],
+                    change_24h: market.change_24h[i],
+                    volume_24h: market.turnover_24h[i],
+                    high_24h: market.high_24h[i],
+                    low_24h: market.low_24h[i],
+                    signal: blend.map_or(Signal::Neutral, |b| b.signal).as_str(),
+                    score: blend.map(|b| b.score),
+                };
+                (market.symbols[i].as_str(), ticker)
+            })
+            .collect();
+        entries.push(CacheEntry::json("market:tickers", &tickers)?);
+
+        let mover = |i: usize| Mover {
+            symbol: &market.symbols[i],
+            price: market.price[i],
+            change_24h: market.change_24h[i],
+            volume_24h: market.turnover_24h[i],
+        };
+        let mut by_change: Vec<usize> = (0..n).filter(|&i| market.change_24h[i].is_finite()).collect();
+        by_change.sort_by(|&a, &b| market.change_24h[b].total_cmp(&market.change_24h[a]));
+        let gainers = by_change
+            .iter()
+            .copied()
+            .filter(|&i| market.change_24h[i] > 0.0)
+            .take(config.movers)
+            .map(mover)
+            .collect();
+        let losers = by_change
+            .iter()
+            .rev()
+            .copied()
+            .filter(|&i| market.change_24h[i] < 0.0)
+            .take(config.movers)
+            .map(mover)
+            .collect();
+        entries.push(CacheEntry::json(
+            "market:movers",
+            &Movers {
+                gainers,
+                losers,
+                timestamp,
+            },
+        )?);
+
+        let up = market
+            .change_24h
+            .iter()
+            .filter(|&&c| c > config.flat_threshold_pct)
+            .count();
+        let down = market
+            .change_24h
+            .iter()
+            .filter(|&&c| c < -config.flat_threshold_pct)
+            .count();
+        let breadth_percentage = if up + down == 0 {
+            50.0
+        } else {
+            up as f64 / (up + down) as f64 * 100.0
+        };
+        entries.push(CacheEntry::json(
+            "market:breadth",
+            &Breadth {
+                up_count: up,
+                down_count: down,
+                flat_count: n - up - down,
+                breadth_percentage,
+                market_sentiment: if breadth_percentage > 60.0 {
+                    "bullish"
+                } else if breadth_percentage < 40.0 {
+                    "bearish"
+                } else {
+                    "neutral"
+                },
+                timestamp,
+            },
+        )?);
+
+        let mut signals: Vec<SignalEntry> = (0..n)
+            .filter_map(|i| {
+                let blend = blends[i].as_ref()?;
+                Some(SignalEntry {
+                    symbol: &market.symbols[i],
+                    score: blend.score,
+                    signal: blend.signal.as_str(),
+                    sentiment: sentiment(blend.score),
+                    price: market.price[i],
+                    change_24h: market.change_24h[i],
+                    volume_24h: market.turnover_24h[i],
+                    components: results
+                        .iter()
+                        .map(|r| (r.plugin.as_str(), ComponentsView::new(&r.analyses, i).iter().collect()))
+                        .collect(),
+                })
+            })
+            .collect();
+        signals.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.symbol.cmp(b.symbol)));
+        entries.push(CacheEntry::json(
+            "analysis:signals",
+            &Signals {
+                count: signals.len(),
+                signals,
+                timestamp,
+            },
+        )?);
+        entries.push(CacheEntry::text("analysis:market_regime", regime));
+
+        for i in 0..n {
+            let analyzers = results
+                .iter()
+                .map(|r| {
+                    let v = r.analyses.verdicts.get(i).copied().flatten();
+                    let verdict = AnalyzerVerdict {
+                        version: &r.version,
+                        score: v.map(|v| v.score),
+                        signal: v.map(|v| v.signal.as_str()),
+                        components: ComponentsView::new(&r.analyses, i).iter().collect(),
+                    };
+                    (r.plugin.as_str(), verdict)
+                })
+                .collect();
+            let blend = blends[i].as_ref();
+            entries.push(CacheEntry::json(
+                format!("analysis:breakdown:{}", market.symbols[i]),
+                &Breakdown {
+                    symbol: &market.symbols[i],
+                    score: blend.map(|b| b.score),
+                    signal: blend.map_or(Signal::Neutral, |b| b.signal).as_str(),
+                    analyzers,
+                    cycle: market.cycle,
+                    timestamp,
+                },
+            )?);
+        }
+        Ok(entries)
+    }
+}
+
+/// The mean of the analyzers' scores for symbol `i`; `None` when none has an opinion.
+fn blend(results: &[AnalyzerOutput], i: usize) -> Option<Blend> {
+    let scores: Vec<f64> = results
+        .iter()
+        .filter_map(|r| r.analyses.verdicts.get(i).copied().flatten())
+        .map(|v| v.score)
+        .filter(|s| s.is_finite())
+        .collect();
+    if scores.is_empty() {
+        return None;
+    }
+    let v = verdict(scores.iter().sum::<f64>() / scores.len() as f64);
+    Some(Blend {
+        score: v.score,
+        signal: v.signal,
+    })
+}
+
+/// Sentiment of a score, as the replaced system's readers expect: BULLISH at 70 or more,
+/// BEARISH at 30 or less.
+fn sentiment(score: f64) -> &'static str {
+    if score >= 70.0 {
+        "BULLISH"
+    } else if score <= 30.0 {
+        "BEARISH"
+    } else {
+        "NEUTRAL"
+    }
+}
+
+pulse_sdk::aggregator!(Dashboard);

@@ -1,0 +1,91 @@
+//! Small, allocation-free indicators over a price series (oldest first).
+
+/// Exponential moving average with smoothing `2 / (period + 1)`, seeded with the first value.
+/// `None` when the series is shorter than `period`.
+pub fn ema(values: &[f64], period: usize) -> Option<f64> {
+    if period == 0 || values.len() < period {
+        return None;
+    }
+    let alpha = 2.0 / (period as f64 + 1.0);
+    let mut ema = values[0];
+    for &v in &values[1..] {
+        ema += alpha * (v - ema);
+    }
+    Some(ema)
+}
+
+/// Wilder's relative strength index over `period` changes, 0..100.
+/// `None` when there are fewer than `period + 1` values.
+pub fn rsi(values: &[f64], period: usize) -> Option<f64> {
+    if period == 0 || values.len() < period + 1 {
+        return None;
+    }
+    let (mut gain, mut loss) = (0.0, 0.0);
+    for w in values[..=period].windows(2) {
+        let d = w[1] - w[0];
+        if d > 0.0 {
+            gain += d;
+        } else {
+            loss -= d;
+        }
+    }
+    let n = period as f64;
+    let (mut avg_gain, mut avg_loss) = (gain / n, loss / n);
+    for w in values[period..].windows(2) {
+        let d = w[1] - w[0];
+        avg_gain = (avg_gain * (n - 1.0) + d.max(0.0)) / n;
+        avg_loss = (avg_loss * (n - 1.0) + (-d).max(0.0)) / n;
+    }
+    Some(match (avg_gain, avg_loss) {
+        (g, l) if g == 0.0 && l == 0.0 => 50.0,
+        (_, l) if l == 0.0 => 100.0,
+        (g, l) => 100.0 - 100.0 / (1.0 + g / l),
+    })
+}
+
+/// Standard deviation of log returns, in percent per sample. `None` with fewer than 3 values.
+pub fn volatility(values: &[f64]) -> Option<f64> {
+    if values.len() < 3 {
+        return None;
+    }
+    let returns = values
+        .windows(2)
+        .filter(|w| w[0] > 0.0 && w[1] > 0.0)
+        .map(|w| (w[1] / w[0]).ln());
+    let (mut n, mut mean, mut m2) = (0.0, 0.0, 0.0);
+    for r in returns {
+        n += 1.0;
+        let delta = r - mean;
+        mean += delta / n;
+        m2 += delta * (r - mean);
+    }
+    (n >= 2.0).then(|| (m2 / (n - 1.0)).sqrt() * 100.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rsi_is_100_on_a_rising_series_and_0_on_a_falling_one() {
+        let up: Vec<f64> = (0..20).map(f64::from).collect();
+        let down: Vec<f64> = up.iter().rev().copied().collect();
+        assert_eq!(rsi(&up, 14), Some(100.0));
+        assert_eq!(rsi(&down, 14), Some(0.0));
+        assert_eq!(rsi(&up[..14], 14), None);
+    }
+
+    #[test]
+    fn ema_follows_the_series_and_needs_a_full_period() {
+        assert_eq!(ema(&[1.0, 1.0, 1.0], 3), Some(1.0));
+        assert_eq!(ema(&[1.0, 1.0], 3), None);
+        let rising = ema(&[1.0, 2.0, 3.0, 4.0], 3).unwrap();
+        assert!(rising > 2.5 && rising < 4.0, "{rising}");
+    }
+
+    #[test]
+    fn volatility_is_zero_on_a_flat_series() {
+        assert_eq!(volatility(&[5.0, 5.0, 5.0, 5.0]), Some(0.0));
+        assert!(volatility(&[1.0, 2.0, 1.0, 2.0]).unwrap() > 10.0);
+    }
+}

@@ -1,0 +1,160 @@
+//! The guest SDK for Pulse plugins.
+//!
+//! A plugin is a type implementing [`Analyzer`] or [`Aggregator`], exported with
+//! [`analyzer!`] or [`aggregator!`]. The SDK owns the WIT bindings, parses the plugin's
+//! config once per instance, and gives typed views of the column-wise market data, so a
+//! plugin's crate holds its logic and little else.
+//!
+//! ```ignore
+//! struct Momentum;
+//! impl pulse_sdk::Analyzer for Momentum {
+//!     type Config = MyConfig;
+//!     fn describe() -> pulse_sdk::PluginInfo { pulse_sdk::plugin_info("momentum", env!("CARGO_PKG_VERSION"), "...", 30) }
+//!     fn analyze(market: &pulse_sdk::MarketView, config: &MyConfig) -> Result<pulse_sdk::Analyses, String> { ... }
+//! }
+//! pulse_sdk::analyzer!(Momentum);
+//! ```
+
+mod analyses;
+pub mod indicators;
+mod log;
+mod market;
+mod output;
+
+pub use analyses::{verdict, AnalysesBuilder};
+pub use bindings::analyzer::pulse::plugin::types::{
+    Analyses, AnalyzerOutput, CacheEntry, History, Market, PluginInfo, Signal, Value, Verdict,
+};
+pub use log::{debug, error, info, warn};
+pub use market::{MarketView, Series};
+pub use output::ComponentsView;
+
+/// The generated WIT bindings. Plugins use the re-exports above instead.
+#[doc(hidden)]
+pub mod bindings {
+    /// Bindings of the `analyzer` world; its types are shared with the aggregator's.
+    pub mod analyzer {
+        wit_bindgen::generate!({
+            world: "analyzer",
+            path: "../../wit",
+            pub_export_macro: true,
+            export_macro_name: "export_analyzer_world",
+            default_bindings_module: "pulse_sdk::bindings::analyzer",
+        });
+    }
+    /// Bindings of the `aggregator` world, reusing the analyzer's types.
+    pub mod aggregator {
+        wit_bindgen::generate!({
+            world: "aggregator",
+            path: "../../wit",
+            pub_export_macro: true,
+            export_macro_name: "export_aggregator_world",
+            default_bindings_module: "pulse_sdk::bindings::aggregator",
+            with: {
+                "pulse:plugin/types@0.1.0": crate::bindings::analyzer::pulse::plugin::types,
+                "pulse:plugin/host@0.1.0": crate::bindings::analyzer::pulse::plugin::host,
+            },
+        });
+    }
+}
+
+/// A plugin that scores every symbol each cycle.
+pub trait Analyzer {
+    /// The plugin's config table from the daemon's config file. Unknown or mistyped fields
+    /// fail `init`, which the daemon reports with the plugin's name.
+    type Config: serde::de::DeserializeOwned + Default;
+    /// Name, version and the history depth the plugin needs.
+    fn describe() -> PluginInfo;
+    /// Scores the market: one entry per symbol, in the market's order.
+    fn analyze(market: &MarketView, config: &Self::Config) -> Result<Analyses, String>;
+}
+
+/// A plugin that turns the market and the analyzers' results into cache entries.
+pub trait Aggregator {
+    /// The plugin's config table from the daemon's config file.
+    type Config: serde::de::DeserializeOwned + Default;
+    /// Name, version and the key prefixes the plugin writes.
+    fn describe() -> PluginInfo;
+    /// Builds this cycle's cache entries; the host validates and writes them.
+    fn aggregate(
+        market: &MarketView,
+        results: &[AnalyzerOutput],
+        config: &Self::Config,
+    ) -> Result<Vec<CacheEntry>, String>;
+}
+
+/// Builds a [`PluginInfo`] for an analyzer (no cache keys).
+pub fn plugin_info(name: &str, version: &str, description: &str, history_depth: u32) -> PluginInfo {
+    PluginInfo {
+        name: name.to_string(),
+        version: version.to_string(),
+        description: description.to_string(),
+        history_depth,
+        key_prefixes: Vec::new(),
+    }
+}
+
+/// Parses a plugin's JSON config into its typed form; `init` uses it.
+#[doc(hidden)]
+pub fn parse_config<C: serde::de::DeserializeOwned>(json: &str) -> Result<C, String> {
+    serde_json::from_str(json).map_err(|e| format!("bad plugin config: {e}"))
+}
+
+/// Exports a type implementing [`Analyzer`] as this component's `analyzer` world.
+#[macro_export]
+macro_rules! analyzer {
+    ($plugin:ty) => {
+        static __PULSE_CONFIG: ::std::sync::OnceLock<<$plugin as $crate::Analyzer>::Config> =
+            ::std::sync::OnceLock::new();
+
+        struct __PulseAnalyzer;
+
+        impl $crate::bindings::analyzer::Guest for __PulseAnalyzer {
+            fn describe() -> $crate::PluginInfo {
+                <$plugin as $crate::Analyzer>::describe()
+            }
+            fn init(config: ::std::string::String) -> ::std::result::Result<(), ::std::string::String> {
+                let parsed = $crate::parse_config(&config)?;
+                let _ = __PULSE_CONFIG.set(parsed);
+                Ok(())
+            }
+            fn analyze(market: $crate::Market) -> ::std::result::Result<$crate::Analyses, ::std::string::String> {
+                let view = $crate::MarketView::new(market);
+                <$plugin as $crate::Analyzer>::analyze(&view, __PULSE_CONFIG.get_or_init(Default::default))
+            }
+        }
+
+        $crate::bindings::analyzer::export_analyzer_world!(__PulseAnalyzer with_types_in $crate::bindings::analyzer);
+    };
+}
+
+/// Exports a type implementing [`Aggregator`] as this component's `aggregator` world.
+#[macro_export]
+macro_rules! aggregator {
+    ($plugin:ty) => {
+        static __PULSE_CONFIG: ::std::sync::OnceLock<<$plugin as $crate::Aggregator>::Config> =
+            ::std::sync::OnceLock::new();
+
+        struct __PulseAggregator;
+
+        impl $crate::bindings::aggregator::Guest for __PulseAggregator {
+            fn describe() -> $crate::PluginInfo {
+                <$plugin as $crate::Aggregator>::describe()
+            }
+            fn init(config: ::std::string::String) -> ::std::result::Result<(), ::std::string::String> {
+                let parsed = $crate::parse_config(&config)?;
+                let _ = __PULSE_CONFIG.set(parsed);
+                Ok(())
+            }
+            fn aggregate(
+                market: $crate::Market,
+                results: ::std::vec::Vec<$crate::AnalyzerOutput>,
+            ) -> ::std::result::Result<::std::vec::Vec<$crate::CacheEntry>, ::std::string::String> {
+                let view = $crate::MarketView::new(market);
+                <$plugin as $crate::Aggregator>::aggregate(&view, &results, __PULSE_CONFIG.get_or_init(Default::default))
+            }
+        }
+
+        $crate::bindings::aggregator::export_aggregator_world!(__PulseAggregator with_types_in $crate::bindings::aggregator);
+    };
+}

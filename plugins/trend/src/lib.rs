@@ -1,0 +1,81 @@
+//! Trend and momentum: an EMA crossover and RSI over the rolling history, blended with the
+//! 24 h change so that a verdict exists from the first cycle on.
+
+use pulse_sdk::indicators::{ema, rsi};
+use pulse_sdk::{verdict, Analyses, AnalysesBuilder, Analyzer, MarketView, PluginInfo};
+use serde::Deserialize;
+
+/// Periods, in samples of the rolling history (one sample per cycle).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct Config {
+    fast: usize,
+    slow: usize,
+    rsi_period: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            fast: 5,
+            slow: 15,
+            rsi_period: 14,
+        }
+    }
+}
+
+struct Trend;
+
+impl Analyzer for Trend {
+    type Config = Config;
+
+    fn describe() -> PluginInfo {
+        pulse_sdk::plugin_info("trend", env!("CARGO_PKG_VERSION"), "EMA crossover and RSI momentum", 30)
+    }
+
+    fn analyze(market: &MarketView, config: &Config) -> Result<Analyses, String> {
+        if config.fast == 0 || config.fast >= config.slow {
+            return Err(format!(
+                "config: fast ({}) must be at least 1 and below slow ({})",
+                config.fast, config.slow
+            ));
+        }
+        let mut out = AnalysesBuilder::new(
+            &["ema_fast", "ema_slow", "ema_gap_pct", "rsi", "momentum"],
+            market.len(),
+        );
+        for i in 0..market.len() {
+            let prices = market.history(i).price;
+            let fast = ema(prices, config.fast);
+            let slow = ema(prices, config.slow);
+            let gap_pct = match (fast, slow) {
+                (Some(f), Some(s)) if s > 0.0 => Some((f - s) / s * 100.0),
+                _ => None,
+            };
+            let rsi = rsi(prices, config.rsi_period);
+            // 24 h change mapped to -1..1: ±10 % saturates.
+            let momentum = (market.change_24h[i] / 10.0).tanh();
+            let mut score = 50.0 + 30.0 * momentum;
+            if let Some(gap) = gap_pct {
+                score += 15.0 * (gap / 0.5).tanh();
+            }
+            if let Some(r) = rsi {
+                score += 0.3 * (r - 50.0);
+            }
+            let nan = f64::NAN;
+            out.push(
+                verdict(score),
+                &[
+                    fast.unwrap_or(nan),
+                    slow.unwrap_or(nan),
+                    gap_pct.unwrap_or(nan),
+                    rsi.unwrap_or(nan),
+                    momentum,
+                ],
+            );
+        }
+        Ok(out.finish())
+    }
+}
+
+pulse_sdk::analyzer!(Trend);

@@ -1,0 +1,205 @@
+//! Real parts for integration tests: a memcached of the test's own on a free loopback port,
+//! an independent memcached reader, the real `pulse` binary, and the real plugin components.
+
+#![allow(dead_code)] // each test file uses its own subset of these helpers
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A memcached process owned by one test; killed when dropped.
+pub struct Memcached {
+    child: Child,
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+}
+
+impl Memcached {
+    /// Starts memcached on a free loopback port and waits until it answers.
+    pub fn start() -> Self {
+        let port = free_port();
+        Self::start_on(port)
+    }
+
+    /// Starts memcached on `port` (for restarts on the same address).
+    pub fn start_on(port: u16) -> Self {
+        let child = Command::new("memcached")
+            .args([
+                "-l",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-U",
+                "0",
+                "-m",
+                "64",
+                "-u",
+                "root",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start memcached ({e}); install it with `apt-get install -y memcached` or run scripts/setup"
+                )
+            });
+        let addr = format!("127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(&addr).is_err() {
+            assert!(Instant::now() < deadline, "memcached did not start listening on {addr}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self { child, addr }
+    }
+
+    /// Reads `key` with a plain `get` over the text protocol: a client independent of Pulse's.
+    pub fn get(&self, key: &str) -> Option<Vec<u8>> {
+        let mut stream = TcpStream::connect(&self.addr).expect("connect to memcached");
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        write!(stream, "get {key}\r\n").unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut header = String::new();
+        reader.read_line(&mut header).unwrap();
+        if header == "END\r\n" {
+            return None;
+        }
+        let parts: Vec<&str> = header.split_whitespace().collect();
+        assert_eq!(parts.first(), Some(&"VALUE"), "unexpected memcached reply {header:?}");
+        let len: usize = parts[3].parse().unwrap();
+        let mut value = vec![0; len + 2];
+        reader.read_exact(&mut value).unwrap();
+        value.truncate(len);
+        Some(value)
+    }
+
+    /// Reads `key` and parses it as JSON, failing the test if it is missing or not JSON.
+    pub fn json(&self, key: &str) -> serde_json::Value {
+        let bytes = self.get(key).unwrap_or_else(|| panic!("{key} is missing"));
+        serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{key} is not JSON ({e}): {bytes:?}"))
+    }
+}
+
+impl Drop for Memcached {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The repository's root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// The built component of plugin crate `name` (`trend`, `dashboard`, `wrong_world`, ...).
+pub fn plugin_wasm(name: &str) -> PathBuf {
+    let path = repo_root().join(format!("target/wasm32-wasip2/release/{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "{} is missing: build the plugins first with scripts/build-plugins",
+        path.display()
+    );
+    path
+}
+
+/// A temporary plugin directory holding copies of the named plugin components.
+pub fn plugin_dir(names: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for name in names {
+        std::fs::copy(plugin_wasm(name), dir.path().join(format!("{name}.wasm"))).unwrap();
+    }
+    dir
+}
+
+/// A running `pulse` daemon whose log goes to a file; stopped with SIGTERM when dropped.
+pub struct Daemon {
+    child: Child,
+    log: PathBuf,
+    _log_dir: tempfile::TempDir,
+}
+
+impl Daemon {
+    /// Starts `pulse run` with `args`.
+    pub fn start(args: &[&str]) -> Self {
+        let log_dir = tempfile::tempdir().unwrap();
+        let log = log_dir.path().join("pulse.log");
+        let child = Command::new(env!("CARGO_BIN_EXE_pulse"))
+            .arg("run")
+            .args(args)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start pulse");
+        Self {
+            child,
+            log,
+            _log_dir: log_dir,
+        }
+    }
+
+    /// Everything the daemon has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and returns whether the daemon exited successfully.
+    pub fn stop(&mut self) -> bool {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.success();
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("pulse did not stop within 10 s of SIGTERM; log:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits for the daemon to exit on its own (e.g. after `--cycles`) and returns success.
+    pub fn wait(&mut self) -> bool {
+        self.child.wait().unwrap().success()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Polls `check` until it returns `Some`, failing with `what` after `timeout`.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The cycle number in `pulse:status`, if present.
+pub fn status_cycle(memcached: &Memcached) -> Option<u64> {
+    let bytes = memcached.get("pulse:status")?;
+    let status: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    status["cycle"].as_u64()
+}
