@@ -112,7 +112,7 @@ impl TryFrom<f64> for Interval {
     type Error = String;
 
     fn try_from(seconds: f64) -> Result<Self, String> {
-        if seconds.is_finite() && seconds >= 0.01 && seconds <= 3600.0 {
+        if (0.01..=3600.0).contains(&seconds) {
             Ok(Self(Duration::from_secs_f64(seconds)))
         } else {
             Err(format!("interval must be between 0.01 and 3600 seconds, got {seconds}"))

@@ -300,7 +300,7 @@ impl Aggregator for Dashboard {
         )?);
         entries.push(CacheEntry::text("analysis:market_regime", regime));
 
-        for i in 0..n {
+        for (i, (symbol, blend)) in market.symbols.iter().zip(&blends).enumerate() {
             let analyzers = results
                 .iter()
                 .map(|r| {
@@ -314,11 +314,11 @@ impl Aggregator for Dashboard {
                     (r.plugin.as_str(), verdict)
                 })
                 .collect();
-            let blend = blends[i].as_ref();
+            let blend = blend.as_ref();
             entries.push(CacheEntry::json(
-                format!("analysis:breakdown:{}", market.symbols[i]),
+                format!("analysis:breakdown:{symbol}"),
                 &Breakdown {
-                    symbol: &market.symbols[i],
+                    symbol,
                     score: blend.map(|b| b.score),
                     signal: blend.map_or(Signal::Neutral, |b| b.signal).as_str(),
                     analyzers,

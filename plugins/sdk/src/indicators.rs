@@ -36,10 +36,14 @@ pub fn rsi(values: &[f64], period: usize) -> Option<f64> {
         avg_gain = (avg_gain * (n - 1.0) + d.max(0.0)) / n;
         avg_loss = (avg_loss * (n - 1.0) + (-d).max(0.0)) / n;
     }
-    Some(match (avg_gain, avg_loss) {
-        (g, l) if g == 0.0 && l == 0.0 => 50.0,
-        (_, l) if l == 0.0 => 100.0,
-        (g, l) => 100.0 - 100.0 / (1.0 + g / l),
+    Some(if avg_loss == 0.0 {
+        if avg_gain == 0.0 {
+            50.0
+        } else {
+            100.0
+        }
+    } else {
+        100.0 - 100.0 / (1.0 + avg_gain / avg_loss)
     })
 }
 

@@ -5,7 +5,7 @@
 //! config once per instance, and gives typed views of the column-wise market data, so a
 //! plugin's crate holds its logic and little else.
 //!
-//! ```ignore
+//! ```text
 //! struct Momentum;
 //! impl pulse_sdk::Analyzer for Momentum {
 //!     type Config = MyConfig;
