@@ -1,17 +1,16 @@
 //! The `pulse` command line: `pulse run` serves cycles, `pulse verify` checks the cache.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::cache::CacheWriter;
 use crate::config::{parse_flag, Config, Interval, SourceKind, SymbolCount, Ttl};
 use crate::pipeline::{CycleSettings, Pipeline};
-use crate::plugin::{PluginEngine, Registry};
+use crate::plugin::{PluginEngine, Reloader};
 use crate::source::Source;
 
 /// Runs market-analysis WebAssembly plugins every cycle and keeps memcached fresh.
@@ -58,6 +57,9 @@ struct RunArgs {
     /// Market source (default simulated).
     #[arg(long, value_enum)]
     source: Option<SourceKind>,
+    /// Directory for compiled plugins (default ~/.cache/pulse/compiled).
+    #[arg(long)]
+    compile_cache: Option<PathBuf>,
     /// Stop after this many cycles (default: run until Ctrl-C).
     #[arg(long)]
     cycles: Option<u64>,
@@ -71,6 +73,9 @@ impl RunArgs {
         };
         if let Some(v) = &self.plugin_dir {
             config.plugin_dir.clone_from(v);
+        }
+        if let Some(v) = &self.compile_cache {
+            config.compile_cache = Some(v.clone());
         }
         if let Some(v) = &self.memcached {
             config.memcached.clone_from(v);
@@ -107,17 +112,23 @@ impl Cli {
 /// Loads the plugins and runs cycles until Ctrl-C, SIGTERM or `cycles` cycles.
 async fn run(config: Config, cycles: Option<u64>) -> Result<()> {
     let engine = PluginEngine::new(&config.limits)?;
-    let registry = {
-        let (engine, dir, config) = (engine.clone(), config.plugin_dir.clone(), config.clone());
-        tokio::task::spawn_blocking(move || Registry::load_dir(&engine, &dir, &config)).await??
-    };
+    let (trial_tx, trial_rx) = tokio::sync::watch::channel(None);
+    let (mut reloader, registry_rx) = Reloader::new(engine, &config, trial_rx);
+    let reloader = tokio::task::spawn_blocking(move || reloader.reconcile().map(|()| reloader)).await??;
+    let registry = reloader.current();
     info!(
         analyzers = registry.analyzers.len(),
         aggregators = registry.aggregators.len(),
         dir = %config.plugin_dir.display(),
-        "plugins loaded"
+        "plugins loaded; watching the directory for changes"
     );
-    let (_registry_tx, registry_rx) = tokio::sync::watch::channel(Arc::new(registry));
+    if registry.aggregators.is_empty() {
+        warn!("no aggregator loaded: cycles write only pulse:status until one is added");
+    }
+    for name in config.plugin.keys().filter(|name| registry.get(name).is_none()) {
+        warn!("config has a [plugin.{name}] table but no loaded plugin is named {name}");
+    }
+    let _watch = reloader.watch()?;
     let write_timeout = (config.interval.0 / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
     let writer = CacheWriter::connect(&config.memcached, write_timeout).await?;
     let settings = CycleSettings {
@@ -135,7 +146,7 @@ async fn run(config: Config, cycles: Option<u64>) -> Result<()> {
         "pulse running; check the cache with `pulse verify --memcached {}`",
         config.memcached.join(",")
     );
-    Pipeline::new(settings, Source::from_config(&config)?, registry_rx, writer)
+    Pipeline::new(settings, Source::from_config(&config)?, registry_rx, trial_tx, writer)
         .run(cycles, shutdown_signal())
         .await
 }

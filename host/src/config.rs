@@ -25,6 +25,9 @@ pub struct Config {
     pub source: SourceKind,
     /// The directory whose `*.wasm` files are loaded as plugins.
     pub plugin_dir: PathBuf,
+    /// Where compiled plugins are kept between runs; default `$XDG_CACHE_HOME/pulse` or
+    /// `~/.cache/pulse`.
+    pub compile_cache: Option<PathBuf>,
     /// memcached servers; keys are spread across them by rendezvous hashing.
     pub memcached: Vec<String>,
     /// Settings of the simulated market.
@@ -43,6 +46,7 @@ impl Default for Config {
             symbols: SymbolCount(30),
             source: SourceKind::Simulated,
             plugin_dir: PathBuf::from("target/plugins"),
+            compile_cache: None,
             memcached: vec!["127.0.0.1:11211".to_string()],
             simulated: SimulatedConfig::default(),
             limits: Limits::default(),
@@ -200,6 +204,16 @@ impl Config {
             anyhow::bail!("memcached must name at least one HOST:PORT");
         }
         Ok(config)
+    }
+
+    /// The compile cache directory: the configured one, else the user's cache directory.
+    pub fn compile_cache_dir(&self) -> Option<PathBuf> {
+        self.compile_cache.clone().or_else(|| {
+            let base = std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+            Some(base.join("pulse").join("compiled"))
+        })
     }
 
     /// The JSON handed to a plugin's `init`: its `[plugin.NAME]` table, or `{}`.

@@ -17,7 +17,7 @@ use crate::cache::{validate, CacheWriter, ValidEntry, WriteReport};
 use crate::history::History;
 use crate::market::Snapshot;
 use crate::plugin::bindings::{self, AnalyzerOutput, Market};
-use crate::plugin::{LoadedPlugin, Registry};
+use crate::plugin::{LoadedPlugin, Registry, TrialInput};
 use crate::source::{now_ms, Source};
 use crate::status::{CallOutcome, CycleFacts, StatusBoard};
 
@@ -53,6 +53,7 @@ pub struct Pipeline {
     source: Source,
     history: History,
     registry: watch::Receiver<Arc<Registry>>,
+    trial: watch::Sender<Option<TrialInput>>,
     writer: CacheWriter,
     status: StatusBoard,
     cycle: u64,
@@ -62,11 +63,13 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// A pipeline that reads plugins from `registry` at each cycle start.
+    /// A pipeline that reads plugins from `registry` at each cycle start and leaves each
+    /// cycle's market and analyzer outputs in `trial`, for staging new plugin versions.
     pub fn new(
         settings: CycleSettings,
         source: Source,
         registry: watch::Receiver<Arc<Registry>>,
+        trial: watch::Sender<Option<TrialInput>>,
         writer: CacheWriter,
     ) -> Self {
         Self {
@@ -74,6 +77,7 @@ impl Pipeline {
             source,
             history: History::default(),
             registry,
+            trial,
             writer,
             status: StatusBoard::default(),
             cycle: 0,
@@ -133,6 +137,10 @@ impl Pipeline {
         let markets = MarketsByDepth::new(&snapshot, &self.history, self.cycle, self.source.name(), &registry);
 
         let outputs = self.run_analyzers(&registry, &markets).await;
+        self.trial.send_replace(Some(TrialInput {
+            market: markets.deepest(),
+            outputs: outputs.clone(),
+        }));
         let (mut entries, dropped) = self.run_aggregators(&registry, &markets, outputs).await;
         entries.push(self.status.entry(
             &CycleFacts {
@@ -274,7 +282,8 @@ impl MarketsByDepth {
                 timestamp_ms: Vec::new(),
             },
         };
-        let depths: std::collections::BTreeSet<u32> = registry.plugins().map(|p| p.info.history_depth).collect();
+        let depths: std::collections::BTreeSet<u32> =
+            registry.plugins().map(|p| p.info.history_depth).chain([0]).collect();
         let markets = depths
             .into_iter()
             .map(|depth| {
@@ -296,6 +305,11 @@ impl MarketsByDepth {
 
     fn for_plugin(&self, plugin: &LoadedPlugin) -> Arc<Market> {
         self.0[&plugin.info.history_depth].clone()
+    }
+
+    /// The market with the deepest history.
+    fn deepest(&self) -> Arc<Market> {
+        self.0.values().next_back().expect("depth 0 is always built").clone()
     }
 }
 

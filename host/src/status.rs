@@ -37,6 +37,7 @@ struct PluginStatus<'a> {
     name: &'a str,
     version: &'a str,
     kind: &'static str,
+    hash: &'a str,
     file: String,
     #[serde(flatten)]
     stats: &'a PluginStats,
@@ -125,6 +126,7 @@ impl StatusBoard {
                     name: &p.name,
                     version: &p.info.version,
                     kind: p.kind.label(),
+                    hash: &p.identity.hash,
                     file: p.path.display().to_string(),
                     stats: self.plugins.get(&*p.name).unwrap_or(&none),
                 })

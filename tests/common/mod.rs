@@ -131,9 +131,12 @@ impl Daemon {
     pub fn start(args: &[&str]) -> Self {
         let log_dir = tempfile::tempdir().unwrap();
         let log = log_dir.path().join("pulse.log");
+        let compile_cache = repo_root().join("target/test-compile-cache");
         let child = Command::new(env!("CARGO_BIN_EXE_pulse"))
             .arg("run")
             .args(args)
+            .arg("--compile-cache")
+            .arg(compile_cache)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
             .stdout(Stdio::null())

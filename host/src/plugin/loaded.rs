@@ -4,9 +4,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
+use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 use wasmtime::Trap;
 
+use super::artifacts::ArtifactCache;
 use super::bindings::aggregator::{Aggregator, AggregatorPre};
 use super::bindings::analyzer::{Analyzer, AnalyzerPre};
 use super::bindings::{Analyses, AnalyzerOutput, CacheEntry, Market, PluginInfo};
@@ -34,7 +36,82 @@ impl PluginKind {
     }
 }
 
-/// A compiled plugin that has described itself and accepted its config.
+/// A plugin file as found on disk, before staging.
+#[derive(Debug, Clone)]
+pub struct PluginSource {
+    /// The `.wasm` file.
+    pub path: PathBuf,
+    /// Its contents.
+    pub bytes: Arc<[u8]>,
+    /// What tells one version from another: content hash and side config.
+    pub identity: Identity,
+}
+
+/// A plugin version's identity: a change to either part restages the plugin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// SHA-256 of the wasm file, in hex.
+    pub hash: String,
+    /// Contents of `NAME.toml` beside `NAME.wasm`, if there is one.
+    pub side_config: Option<String>,
+}
+
+impl PluginSource {
+    /// Reads `path` and its side config `<stem>.toml`, if any.
+    pub fn read(path: &Path) -> Result<Self> {
+        let bytes: Arc<[u8]> = std::fs::read(path).context("cannot read the file")?.into();
+        let side = path.with_extension("toml");
+        let side_config = match std::fs::read_to_string(&side) {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(anyhow!("cannot read its config {}: {e}", side.display())),
+        };
+        Ok(Self {
+            path: path.to_path_buf(),
+            identity: Identity {
+                hash: format!("{:x}", Sha256::digest(&bytes)),
+                side_config,
+            },
+            bytes,
+        })
+    }
+}
+
+/// Why staging a plugin failed, and at which stage.
+#[derive(Debug)]
+pub struct StageError {
+    /// `read`, `compile`, `world`, `describe`, `config`, `init` or `trial`.
+    pub stage: &'static str,
+    /// The reason.
+    pub error: anyhow::Error,
+}
+
+impl std::fmt::Display for StageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} failed: {:#}", self.stage, self.error)
+    }
+}
+
+trait Stage<T> {
+    fn stage(self, stage: &'static str) -> Result<T, StageError>;
+}
+
+impl<T> Stage<T> for Result<T> {
+    fn stage(self, stage: &'static str) -> Result<T, StageError> {
+        self.map_err(|error| StageError { stage, error })
+    }
+}
+
+/// What a trial call is made on: the last cycle's market and analyzer outputs.
+#[derive(Clone)]
+pub struct TrialInput {
+    /// The last market, with the deepest history any plugin had.
+    pub market: Arc<Market>,
+    /// The last cycle's analyzer outputs, for aggregators.
+    pub outputs: Arc<Vec<AnalyzerOutput>>,
+}
+
+/// A compiled plugin that has described itself, accepted its config and passed its trial.
 pub struct LoadedPlugin {
     /// The plugin's name from `describe()`.
     pub name: Arc<str>,
@@ -42,6 +119,8 @@ pub struct LoadedPlugin {
     pub info: PluginInfo,
     /// The file it was loaded from.
     pub path: PathBuf,
+    /// The version's content hash and side config.
+    pub identity: Identity,
     /// Its world and pre-instantiated component.
     pub kind: PluginKind,
     config_json: String,
@@ -49,31 +128,56 @@ pub struct LoadedPlugin {
 }
 
 impl LoadedPlugin {
-    /// Compiles `path`, tells its world, calls `describe()` and then `init` with the config
-    /// chosen by `config_for(name)`. Errors name the stage and the reason.
-    pub fn load(engine: &Arc<PluginEngine>, path: &Path, config_for: impl Fn(&str) -> String) -> Result<Self> {
-        let bytes = std::fs::read(path).context("cannot read the file")?;
-        check_header(&bytes)?;
-        let component = Component::new(engine.engine(), &bytes)
-            .map_err(anyhow::Error::from)
-            .context("not a valid WebAssembly component")?;
-        let kind = classify(engine, &component)?;
-        let probe = Arc::<str>::from(path.display().to_string());
-        let info = describe(engine, &kind, probe)?;
-        check_info(&info, &kind)?;
+    /// Stages `source`: compiles it (or loads it from `artifacts`), tells its world, calls
+    /// `describe()`, `init` with the config `config_for(name)` returns, and, given a `trial`
+    /// input, one real call. Returns the plugin and whether compilation was skipped.
+    pub fn stage(
+        engine: &Arc<PluginEngine>,
+        artifacts: &ArtifactCache,
+        source: &PluginSource,
+        config_for: impl Fn(&str) -> Result<String>,
+        trial: Option<&TrialInput>,
+    ) -> Result<(Self, bool), StageError> {
+        check_header(&source.bytes).stage("compile")?;
+        let (component, cached) = artifacts
+            .component(engine.engine(), &source.bytes, &source.identity.hash)
+            .context("not a valid WebAssembly component")
+            .stage("compile")?;
+        let kind = classify(engine, &component).stage("world")?;
+        let probe = Arc::<str>::from(source.path.display().to_string());
+        let info = describe(engine, &kind, probe).stage("describe")?;
+        check_info(&info, &kind).stage("describe")?;
         let plugin = Self {
             name: Arc::from(info.name.as_str()),
-            config_json: config_for(&info.name),
+            config_json: config_for(&info.name).stage("config")?,
             info,
-            path: path.to_path_buf(),
+            path: source.path.clone(),
+            identity: source.identity.clone(),
             kind,
             engine: engine.clone(),
         };
-        plugin.trial_init()?;
-        Ok(plugin)
+        plugin.trial_init().stage("init")?;
+        if let Some(input) = trial {
+            plugin.trial(input).stage("trial")?;
+        }
+        Ok((plugin, cached))
     }
 
-    /// Calls `init` on a fresh instance, so a bad config is reported at load time.
+    /// One real call on the last cycle's data; its result is checked and discarded.
+    fn trial(&self, input: &TrialInput) -> Result<()> {
+        let market = with_history_depth(&input.market, self.info.history_depth as usize);
+        match self.kind {
+            PluginKind::Analyzer(_) => self.analyze(&market).map(drop),
+            PluginKind::Aggregator(_) => self.aggregate(&market, &input.outputs).map(drop),
+        }
+    }
+
+    /// The first 12 hex digits of the content hash, for logs.
+    pub fn short_hash(&self) -> &str {
+        &self.identity.hash[..12]
+    }
+
+    /// Calls `init` on a fresh instance, so a bad config is reported while staging.
     fn trial_init(&self) -> Result<()> {
         let mut store = self.engine.store(self.name.clone());
         let result = match &self.kind {
@@ -156,6 +260,32 @@ impl Instantiate for AggregatorPre<super::state::HostState> {
     type Instance = Aggregator;
     fn instantiate_in(&self, store: &mut wasmtime::Store<super::state::HostState>) -> wasmtime::Result<Aggregator> {
         self.instantiate(store)
+    }
+}
+
+/// `market` with at most the last `depth` samples of each symbol's history.
+fn with_history_depth(market: &Market, depth: usize) -> Market {
+    let history = &market.history;
+    let mut trimmed = super::bindings::History {
+        lengths: Vec::with_capacity(history.lengths.len()),
+        price: Vec::new(),
+        volume_24h: Vec::new(),
+        timestamp_ms: Vec::new(),
+    };
+    let mut start = 0usize;
+    for &len in &history.lengths {
+        let len = len as usize;
+        let keep = len.min(depth);
+        let range = start + len - keep..start + len;
+        trimmed.lengths.push(keep as u32);
+        trimmed.price.extend_from_slice(&history.price[range.clone()]);
+        trimmed.volume_24h.extend_from_slice(&history.volume_24h[range.clone()]);
+        trimmed.timestamp_ms.extend_from_slice(&history.timestamp_ms[range]);
+        start += len;
+    }
+    Market {
+        history: trimmed,
+        ..market.clone()
     }
 }
 

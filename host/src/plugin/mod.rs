@@ -1,12 +1,15 @@
-//! WebAssembly plugins: the engine that compiles and sandboxes them, one loaded plugin, and
-//! the registry of everything loaded from the plugin directory.
+//! WebAssembly plugins: the engine that compiles and sandboxes them, the compile cache, one
+//! loaded plugin, the registry of a generation, and the reloader that hot-swaps them.
 
+mod artifacts;
 pub mod bindings;
 mod engine;
 mod loaded;
 mod registry;
+mod reload;
 mod state;
 
 pub use engine::PluginEngine;
-pub use loaded::{LoadedPlugin, PluginKind};
+pub use loaded::{Identity, LoadedPlugin, PluginKind, PluginSource, StageError, TrialInput};
 pub use registry::Registry;
+pub use reload::{DirectoryWatch, Reloader};

@@ -1,0 +1,324 @@
+//! Hot swap: keeps the published registry in step with the plugin directory.
+//!
+//! The directory itself is watched (a watch on a file dies when a rename replaces it), with
+//! events debounced so a temp-write-then-rename or a `cp` in place is acted on once, when
+//! the write is complete. Each change is reconciled against the directory's contents:
+//! new files are loaded, changed ones (wasm or `NAME.toml` beside it) restaged, removed ones
+//! unloaded. Staging runs here, off the cycle's path; the new generation is published at
+//! once and the pipeline picks it up at its next cycle boundary. If staging fails, the old
+//! version keeps serving.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context, Result};
+use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
+use notify::RecursiveMode;
+use notify_debouncer_full::{new_debouncer, DebounceEventResult, DebouncedEvent};
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
+use super::artifacts::ArtifactCache;
+use super::engine::PluginEngine;
+use super::loaded::{Identity, LoadedPlugin, PluginSource, TrialInput};
+use super::registry::Registry;
+use crate::config::Config;
+
+/// Quiet time after the last file event before the directory is reconciled.
+const DEBOUNCE: Duration = Duration::from_millis(250);
+
+/// Owns the plugin directory's state and publishes each new registry generation.
+pub struct Reloader {
+    engine: Arc<PluginEngine>,
+    artifacts: ArtifactCache,
+    dir: PathBuf,
+    plugin_tables: BTreeMap<String, toml::Table>,
+    published: watch::Sender<Arc<Registry>>,
+    trial: watch::Receiver<Option<TrialInput>>,
+    /// Versions that failed staging, so an unchanged bad file is not retried on every event.
+    rejected: HashMap<PathBuf, Identity>,
+    /// Non-plugin files already warned about.
+    ignored: HashSet<PathBuf>,
+}
+
+/// Keeps the directory watch alive; dropping it stops watching.
+pub struct DirectoryWatch {
+    _debouncer: notify_debouncer_full::Debouncer<notify::RecommendedWatcher, notify_debouncer_full::RecommendedCache>,
+}
+
+impl Reloader {
+    /// A reloader for `config.plugin_dir` with an empty registry; trial calls use what
+    /// `trial` last held. Returns the receiver the pipeline reads registries from.
+    pub fn new(
+        engine: Arc<PluginEngine>,
+        config: &Config,
+        trial: watch::Receiver<Option<TrialInput>>,
+    ) -> (Self, watch::Receiver<Arc<Registry>>) {
+        let (published, registry) = watch::channel(Arc::new(Registry::default()));
+        let artifacts = ArtifactCache::new(engine.engine(), config.compile_cache_dir());
+        let reloader = Self {
+            engine,
+            artifacts,
+            dir: config.plugin_dir.clone(),
+            plugin_tables: config.plugin.clone(),
+            published,
+            trial,
+            rejected: HashMap::new(),
+            ignored: HashSet::new(),
+        };
+        (reloader, registry)
+    }
+
+    /// The registry now published.
+    pub fn current(&self) -> Arc<Registry> {
+        self.published.borrow().clone()
+    }
+
+    /// Brings the registry in line with the directory and publishes it if anything changed.
+    /// Fails only if the directory cannot be listed.
+    pub fn reconcile(&mut self) -> Result<()> {
+        let current = self.current();
+        let files = self.scan()?;
+        let trial = self.trial.borrow().clone();
+        let mut kept = Vec::new();
+        let mut staged = Vec::new();
+        for path in &files {
+            let old = current.by_path(path).cloned();
+            let source = match PluginSource::read(path) {
+                Ok(source) => source,
+                Err(e) => {
+                    reject(path, "read", &e, old.as_deref());
+                    kept.extend(old);
+                    continue;
+                }
+            };
+            if old.as_ref().is_some_and(|old| old.identity == source.identity)
+                || self.rejected.get(path) == Some(&source.identity)
+            {
+                kept.extend(old);
+                continue;
+            }
+            let started = Instant::now();
+            let config_for = |name: &str| self.config_json(name, &source);
+            match LoadedPlugin::stage(&self.engine, &self.artifacts, &source, config_for, trial.as_ref()) {
+                Ok((plugin, cached)) => {
+                    self.rejected.remove(path);
+                    staged.push(Staged {
+                        plugin: Arc::new(plugin),
+                        old,
+                        time: started.elapsed(),
+                        cached,
+                    });
+                }
+                Err(e) => {
+                    reject(path, e.stage, &e.error, old.as_deref());
+                    self.rejected.insert(path.clone(), source.identity);
+                    kept.extend(old);
+                }
+            }
+        }
+        self.rejected.retain(|path, _| files.contains(path));
+
+        let mut changed = false;
+        for gone in current.plugins().filter(|p| !files.contains(&p.path)) {
+            info!(
+                plugin = %gone.name,
+                version = %gone.info.version,
+                hash = gone.short_hash(),
+                file = %gone.path.display(),
+                "unloaded plugin {} {}: its file was removed",
+                gone.name,
+                gone.info.version
+            );
+            changed = true;
+        }
+        let mut next = Registry::default();
+        for plugin in kept {
+            if let Err(e) = next.admit(plugin.clone()) {
+                error!(plugin = %plugin.name, "unloaded plugin {}: {e:#}", plugin.name);
+                changed = true;
+            }
+        }
+        for s in staged {
+            match next.admit(s.plugin.clone()) {
+                Ok(()) => {
+                    s.log();
+                    changed = true;
+                }
+                Err(e) => {
+                    reject(&s.plugin.path, "admit", &e, s.old.as_deref());
+                    self.rejected.insert(s.plugin.path.clone(), s.plugin.identity.clone());
+                    if let Some(old) = s.old {
+                        next.admit(old)
+                            .unwrap_or_else(|e| error!("cannot keep the previous version: {e:#}"));
+                    }
+                }
+            }
+        }
+        if changed {
+            self.published.send_replace(Arc::new(next));
+        }
+        Ok(())
+    }
+
+    /// Watches the directory and reconciles on every settled change, on a thread of its own.
+    pub fn watch(mut self) -> Result<DirectoryWatch> {
+        let (tx, rx) = std::sync::mpsc::channel::<DebounceEventResult>();
+        let mut debouncer = new_debouncer(DEBOUNCE, None, tx).context("cannot start the plugin directory watcher")?;
+        debouncer
+            .watch(&self.dir, RecursiveMode::NonRecursive)
+            .with_context(|| format!("cannot watch plugin directory {}", self.dir.display()))?;
+        std::thread::Builder::new()
+            .name("pulse-reload".into())
+            .spawn(move || {
+                for result in rx {
+                    match result {
+                        Ok(events) if events.iter().any(is_settled_plugin_change) => {
+                            if let Err(e) = self.reconcile() {
+                                error!("cannot reload plugins: {e:#}");
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(errors) => {
+                            for e in errors {
+                                warn!(dir = %self.dir.display(), "plugin directory watch error: {e}");
+                            }
+                        }
+                    }
+                }
+            })
+            .context("cannot start the reload thread")?;
+        Ok(DirectoryWatch { _debouncer: debouncer })
+    }
+
+    /// The `*.wasm` files of the directory, sorted, hidden files left out.
+    fn scan(&mut self) -> Result<Vec<PathBuf>> {
+        let dir = &self.dir;
+        let entries =
+            std::fs::read_dir(dir).with_context(|| format!("cannot read plugin directory {}", dir.display()))?;
+        let mut files = Vec::new();
+        for entry in entries {
+            let path = entry
+                .with_context(|| format!("cannot list plugin directory {}", dir.display()))?
+                .path();
+            if is_hidden(&path) || !path.is_file() {
+                continue;
+            }
+            match path.extension().and_then(|e| e.to_str()) {
+                Some("wasm") => files.push(path),
+                Some("toml") if path.with_extension("wasm").exists() => {}
+                _ => {
+                    if self.ignored.insert(path.clone()) {
+                        warn!(file = %path.display(), "ignoring {}: plugins must end in .wasm", path.display());
+                    }
+                }
+            }
+        }
+        files.sort();
+        Ok(files)
+    }
+
+    /// A plugin's config as JSON: its side file `NAME.toml` if there is one, else its
+    /// `[plugin.NAME]` table from the daemon's config, else `{}`.
+    fn config_json(&self, name: &str, source: &PluginSource) -> Result<String> {
+        let table = match &source.identity.side_config {
+            Some(text) => {
+                let side = source.path.with_extension("toml");
+                if self.plugin_tables.contains_key(name) {
+                    warn!(
+                        plugin = name,
+                        "{} overrides the [plugin.{name}] table of the daemon's config",
+                        side.display()
+                    );
+                }
+                toml::from_str::<toml::Table>(text).map_err(|e| anyhow!("bad config file {}: {e}", side.display()))?
+            }
+            None => self.plugin_tables.get(name).cloned().unwrap_or_default(),
+        };
+        Ok(serde_json::to_string(&table)?)
+    }
+}
+
+/// A version that passed staging, waiting to be admitted.
+struct Staged {
+    plugin: Arc<LoadedPlugin>,
+    old: Option<Arc<LoadedPlugin>>,
+    time: Duration,
+    cached: bool,
+}
+
+impl Staged {
+    fn log(&self) {
+        let p = &self.plugin;
+        let staging_ms = self.time.as_secs_f64() * 1000.0;
+        let compiled = if self.cached { "from compile cache" } else { "compiled" };
+        match &self.old {
+            None => info!(
+                plugin = %p.name,
+                version = %p.info.version,
+                kind = p.kind.label(),
+                hash = p.short_hash(),
+                file = %p.path.display(),
+                staging_ms,
+                "loaded plugin {} {} ({compiled})",
+                p.name,
+                p.info.version
+            ),
+            Some(old) => info!(
+                plugin = %p.name,
+                version = %p.info.version,
+                kind = p.kind.label(),
+                hash = p.short_hash(),
+                old_version = %old.info.version,
+                old_hash = old.short_hash(),
+                file = %p.path.display(),
+                staging_ms,
+                "swapped plugin {} {} -> {} ({compiled}); it serves from the next cycle",
+                old.name,
+                old.info.version,
+                p.info.version
+            ),
+        }
+    }
+}
+
+fn reject(path: &Path, stage: &str, error: &anyhow::Error, still_serving: Option<&LoadedPlugin>) {
+    let file = path.display();
+    match still_serving {
+        Some(old) => error!(
+            %file,
+            stage,
+            "rejected plugin {file} at {stage}: {error:#}; still serving {} {} ({})",
+            old.name,
+            old.info.version,
+            old.short_hash()
+        ),
+        None => error!(%file, stage, "rejected plugin {file} at {stage}: {error:#}"),
+    }
+}
+
+fn is_hidden(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_none_or(|n| n.starts_with('.') || n.ends_with('~'))
+}
+
+/// True for an event that may change what the directory serves, once a write is complete:
+/// a file created, removed or renamed, or closed after writing. A bare data write (a `cp`
+/// in progress) is not, since its close will follow.
+fn is_settled_plugin_change(event: &DebouncedEvent) -> bool {
+    let settled = matches!(
+        event.kind,
+        EventKind::Create(_)
+            | EventKind::Remove(_)
+            | EventKind::Modify(ModifyKind::Name(_))
+            | EventKind::Access(AccessKind::Close(AccessMode::Write))
+    );
+    settled
+        && event
+            .paths
+            .iter()
+            .any(|p| !is_hidden(p) && p.extension().is_some_and(|e| e == "wasm" || e == "toml"))
+}
