@@ -83,6 +83,12 @@ pub trait Aggregator {
     ) -> Result<Vec<CacheEntry>, String>;
 }
 
+/// The config of a plugin that takes none: any table is rejected, so a typo cannot pass
+/// silently.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoConfig {}
+
 /// Builds a [`PluginInfo`] for an analyzer (no cache keys).
 pub fn plugin_info(name: &str, version: &str, description: &str, history_depth: u32) -> PluginInfo {
     PluginInfo {
