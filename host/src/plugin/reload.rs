@@ -88,6 +88,8 @@ impl Reloader {
             let old = current.by_path(path).cloned();
             let source = match PluginSource::read(path) {
                 Ok(source) => source,
+                // Removed between listing and reading: the next event reconciles it.
+                Err(_) if !path.exists() => continue,
                 Err(e) => {
                     reject(path, "read", &e, old.as_deref());
                     kept.extend(old);
@@ -122,23 +124,10 @@ impl Reloader {
         self.rejected.retain(|path, _| files.contains(path));
 
         let mut changed = false;
-        for gone in current.plugins().filter(|p| !files.contains(&p.path)) {
-            info!(
-                plugin = %gone.name,
-                version = %gone.info.version,
-                hash = gone.short_hash(),
-                file = %gone.path.display(),
-                "unloaded plugin {} {}: its file was removed",
-                gone.name,
-                gone.info.version
-            );
-            changed = true;
-        }
         let mut next = Registry::default();
         for plugin in kept {
             if let Err(e) = next.admit(plugin.clone()) {
-                error!(plugin = %plugin.name, "unloaded plugin {}: {e:#}", plugin.name);
-                changed = true;
+                error!(plugin = %plugin.name, "cannot keep plugin {}: {e:#}", plugin.name);
             }
         }
         for s in staged {
@@ -156,6 +145,23 @@ impl Reloader {
                     }
                 }
             }
+        }
+        for gone in current.plugins().filter(|p| next.by_path(&p.path).is_none()) {
+            let why = if files.contains(&gone.path) {
+                "it clashes with another plugin"
+            } else {
+                "its file was removed"
+            };
+            info!(
+                plugin = %gone.name,
+                version = %gone.info.version,
+                hash = gone.short_hash(),
+                file = %gone.path.display(),
+                "unloaded plugin {} {}: {why}",
+                gone.name,
+                gone.info.version
+            );
+            changed = true;
         }
         if changed {
             self.published.send_replace(Arc::new(next));
