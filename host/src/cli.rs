@@ -1,13 +1,12 @@
 //! The `pulse` command line: `pulse run` serves cycles, `pulse verify` checks the cache.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use tracing::{info, warn};
 
-use crate::cache::CacheWriter;
+use crate::cache::{CacheWriter, Placement};
 use crate::config::{parse_flag, Config, Interval, SourceKind, SymbolCount, Ttl};
 use crate::pipeline::{CycleSettings, Pipeline};
 use crate::plugin::{PluginEngine, Reloader};
@@ -27,9 +26,12 @@ enum Command {
     Run(RunArgs),
     /// Read the dashboard keys back, check them, and summarise them.
     Verify {
-        /// memcached servers, HOST:PORT[,HOST:PORT...].
+        /// memcached servers, HOST:PORT[,HOST:PORT...], as the daemon was given them.
         #[arg(long, value_delimiter = ',', default_value = "127.0.0.1:11211")]
         memcached: Vec<String>,
+        /// The daemon runs with --mirror (every key on every server).
+        #[arg(long)]
+        mirror: bool,
     },
 }
 
@@ -45,6 +47,9 @@ struct RunArgs {
     /// memcached servers, HOST:PORT[,HOST:PORT...].
     #[arg(long, value_delimiter = ',')]
     memcached: Option<Vec<String>>,
+    /// Write every key to every memcached server instead of spreading keys across them.
+    #[arg(long)]
+    mirror: bool,
     /// Seconds between cycles (default 2).
     #[arg(long, value_parser = parse_flag::<Interval, f64>)]
     interval: Option<Interval>,
@@ -80,6 +85,9 @@ impl RunArgs {
         if let Some(v) = &self.memcached {
             config.memcached.clone_from(v);
         }
+        if self.mirror {
+            config.cache.mirror = true;
+        }
         if let Some(v) = self.interval {
             config.interval = v;
         }
@@ -92,6 +100,7 @@ impl RunArgs {
         if let Some(v) = self.source {
             config.source = v;
         }
+        crate::config::check_servers(&config.memcached)?;
         Ok(config)
     }
 }
@@ -104,7 +113,10 @@ impl Cli {
                 let cycles = args.cycles;
                 run(args.config()?, cycles).await
             }
-            Command::Verify { memcached } => crate::verify::run(&memcached).await,
+            Command::Verify { memcached, mirror } => {
+                crate::config::check_servers(&memcached)?;
+                crate::verify::run(Placement::new(memcached, mirror)).await
+            }
         }
     }
 }
@@ -129,8 +141,8 @@ async fn run(config: Config, cycles: Option<u64>) -> Result<()> {
         warn!("config has a [plugin.{name}] table but no loaded plugin is named {name}");
     }
     let _watch = reloader.watch()?;
-    let write_timeout = (config.interval.0 / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
-    let writer = CacheWriter::connect(&config.memcached, write_timeout).await?;
+    let placement = Placement::new(config.memcached.clone(), config.cache.mirror);
+    let writer = CacheWriter::connect(placement, config.write_deadline()).await?;
     let settings = CycleSettings {
         interval: config.interval.0,
         ttl: config.ttl.0,

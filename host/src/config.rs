@@ -30,6 +30,8 @@ pub struct Config {
     pub compile_cache: Option<PathBuf>,
     /// memcached servers; keys are spread across them by rendezvous hashing.
     pub memcached: Vec<String>,
+    /// How entries are spread over the memcached servers and how long a write may take.
+    pub cache: CacheConfig,
     /// Settings of the simulated market.
     pub simulated: SimulatedConfig,
     /// Resource limits applied to every plugin call.
@@ -48,11 +50,23 @@ impl Default for Config {
             plugin_dir: PathBuf::from("target/plugins"),
             compile_cache: None,
             memcached: vec!["127.0.0.1:11211".to_string()],
+            cache: CacheConfig::default(),
             simulated: SimulatedConfig::default(),
             limits: Limits::default(),
             plugin: BTreeMap::new(),
         }
     }
+}
+
+/// Cache write settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// Write every key to every server (any replica can answer) instead of spreading keys by
+    /// rendezvous hashing.
+    pub mirror: bool,
+    /// How long a cycle waits for its writes, in milliseconds; default half the interval.
+    pub write_deadline_ms: Option<PositiveU64>,
 }
 
 /// Settings of the simulated market.
@@ -178,6 +192,25 @@ impl TryFrom<i64> for PositiveU64 {
     }
 }
 
+/// Checks a memcached server list: at least one, each `host:port`, no duplicates.
+pub fn check_servers(servers: &[String]) -> Result<()> {
+    if servers.is_empty() {
+        anyhow::bail!("memcached must name at least one HOST:PORT");
+    }
+    for (i, server) in servers.iter().enumerate() {
+        let port_ok = server
+            .rsplit_once(':')
+            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0));
+        if !port_ok {
+            anyhow::bail!("memcached server {server:?} is not HOST:PORT");
+        }
+        if servers[..i].contains(server) {
+            anyhow::bail!("memcached server {server:?} is listed twice");
+        }
+    }
+    Ok(())
+}
+
 /// Parses a command-line value with the same rules as the config file.
 pub fn parse_flag<T, N>(text: &str) -> Result<T, String>
 where
@@ -200,10 +233,15 @@ impl Config {
     /// Parses config text; anything not set keeps its default.
     pub fn from_toml(text: &str) -> Result<Self> {
         let config: Config = toml::from_str(text)?;
-        if config.memcached.is_empty() {
-            anyhow::bail!("memcached must name at least one HOST:PORT");
-        }
+        check_servers(&config.memcached)?;
         Ok(config)
+    }
+
+    /// How long a cycle waits for its cache writes.
+    pub fn write_deadline(&self) -> Duration {
+        self.cache
+            .write_deadline_ms
+            .map_or(self.interval.0 / 2, |ms| Duration::from_millis(ms.0))
     }
 
     /// The compile cache directory: the configured one, else the user's cache directory.
@@ -258,6 +296,21 @@ mod tests {
         assert!(err.contains("line 2") && err.contains("above 0"), "{err}");
         let err = format!("{:#}", Config::from_toml("source = \"nasdaq\"\n").unwrap_err());
         assert!(err.contains("nasdaq") && err.contains("simulated"), "{err}");
+    }
+
+    #[test]
+    fn server_lists_must_be_host_port_without_duplicates() {
+        assert!(check_servers(&["127.0.0.1:11211".into(), "cache-b:11212".into()]).is_ok());
+        for bad in [
+            vec![],
+            vec!["127.0.0.1".to_string()],
+            vec!["a:1".into(), "a:1".into()],
+            vec![":11211".into()],
+        ] {
+            assert!(check_servers(&bad).is_err(), "{bad:?}");
+        }
+        let err = format!("{:#}", Config::from_toml("memcached = [\"localhost\"]").unwrap_err());
+        assert!(err.contains("not HOST:PORT"), "{err}");
     }
 
     #[test]

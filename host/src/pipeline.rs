@@ -154,6 +154,7 @@ impl Pipeline {
                 duration_ms: started.elapsed().as_secs_f64() * 1000.0,
                 written_last_cycle: self.written_last_cycle,
                 dropped,
+                cache: self.writer.stats(),
             },
             registry.plugins().map(|p| &**p),
         ));

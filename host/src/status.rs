@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::cache::{ValidEntry, HOST_PREFIX};
+use crate::cache::{ValidEntry, WriterStats, HOST_PREFIX};
 use crate::plugin::LoadedPlugin;
 
 /// The key the host writes its status to.
@@ -59,6 +59,7 @@ struct StatusDoc<'a> {
     entries_dropped: usize,
     pulse_version: &'static str,
     plugins: Vec<PluginStatus<'a>>,
+    cache: &'a WriterStats,
 }
 
 /// Facts about the cycle being finished, for its status entry.
@@ -84,6 +85,8 @@ pub struct CycleFacts<'a> {
     pub written_last_cycle: usize,
     /// Entries dropped by validation this cycle.
     pub dropped: usize,
+    /// The cache writer's totals and server states.
+    pub cache: WriterStats,
 }
 
 /// Keeps per-plugin counters and renders the status entry.
@@ -131,6 +134,7 @@ impl StatusBoard {
                     stats: self.plugins.get(&*p.name).unwrap_or(&none),
                 })
                 .collect(),
+            cache: &facts.cache,
         };
         debug_assert!(STATUS_KEY.starts_with(HOST_PREFIX));
         ValidEntry {

@@ -13,6 +13,7 @@ use memcache::exp::{AsyncMetaClient, Get, MetaClientBuilder};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+use crate::cache::Placement;
 use crate::source::now_ms;
 use crate::status::STATUS_KEY;
 
@@ -156,14 +157,18 @@ const REGIMES: [&str; 3] = ["BULLISH", "BEARISH", "NEUTRAL"];
 
 /// Reads and checks the keys on `servers`; prints a summary and returns an error listing every
 /// problem found.
-pub async fn run(servers: &[String]) -> Result<()> {
-    let client = MetaClientBuilder::new()
-        .connect_timeout(Some(Duration::from_secs(2)))
-        .io_timeout(Some(Duration::from_secs(2)))
-        .connect_multiple_async(servers.iter().map(String::as_str))
-        .await
-        .with_context(|| format!("cannot resolve memcached address {}", servers.join(",")))?;
-    let reader = Reader { client };
+pub async fn run(placement: Placement) -> Result<()> {
+    let mut clients = Vec::new();
+    for server in placement.servers() {
+        let client = MetaClientBuilder::new()
+            .connect_timeout(Some(Duration::from_secs(2)))
+            .io_timeout(Some(Duration::from_secs(2)))
+            .connect_async(server.as_str())
+            .await
+            .with_context(|| format!("cannot resolve memcached address {server}"))?;
+        clients.push(client);
+    }
+    let reader = Reader { placement, clients };
     let mut problems = Vec::new();
     let summary = check_all(&reader, &mut problems).await?;
     print!("{summary}");
@@ -178,18 +183,27 @@ pub async fn run(servers: &[String]) -> Result<()> {
     }
 }
 
+/// Reads each key from the server the writer put it on (the first that answers, when mirrored).
 struct Reader {
-    client: AsyncMetaClient,
+    placement: Placement,
+    clients: Vec<AsyncMetaClient>,
 }
 
 impl Reader {
     async fn raw(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        let result = self
-            .client
-            .run(Get::new(key))
-            .await
-            .with_context(|| format!("cannot read {key} from memcached"))?;
-        Ok(result.value)
+        let mut last_error = None;
+        for server in self.placement.targets(key) {
+            match self.clients[server].run(Get::new(key)).await {
+                Ok(result) => return Ok(result.value),
+                Err(e) => {
+                    last_error = Some(anyhow::Error::from(e).context(format!(
+                        "cannot read {key} from memcached {}",
+                        self.placement.servers()[server]
+                    )))
+                }
+            }
+        }
+        Err(last_error.unwrap_or_else(|| anyhow::anyhow!("no memcached server for {key}")))
     }
 
     /// Reads `key` as `T`; a missing or malformed value is recorded as a problem.

@@ -25,19 +25,15 @@ impl Memcached {
 
     /// Starts memcached on `port` (for restarts on the same address).
     pub fn start_on(port: u16) -> Self {
+        Self::start_with(port, &[])
+    }
+
+    /// Starts memcached on `port` with extra command-line options.
+    pub fn start_with(port: u16, options: &[&str]) -> Self {
+        let port = port.to_string();
         let child = Command::new("memcached")
-            .args([
-                "-l",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-                "-U",
-                "0",
-                "-m",
-                "64",
-                "-u",
-                "root",
-            ])
+            .args(["-l", "127.0.0.1", "-p", &port, "-U", "0", "-m", "64", "-u", "root"])
+            .args(options)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -48,7 +44,11 @@ impl Memcached {
             });
         let addr = format!("127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(10);
+        let mut child = child;
         while TcpStream::connect(&addr).is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("memcached {options:?} on {addr} exited at start ({status}); run it by hand to see why");
+            }
             assert!(Instant::now() < deadline, "memcached did not start listening on {addr}");
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -173,6 +173,11 @@ impl Daemon {
         }
     }
 
+    /// Whether the daemon is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
     /// Waits for the daemon to exit on its own (e.g. after `--cycles`) and returns success.
     pub fn wait(&mut self) -> bool {
         self.child.wait().unwrap().success()
@@ -201,6 +206,14 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Opt
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Wall-clock time in milliseconds since the Unix epoch.
+pub fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
 }
 
 /// The cycle number in `pulse:status`, if present.

@@ -23,13 +23,14 @@ pub struct ValidEntry {
     pub ttl: u32,
 }
 
-/// Checks a key against memcached's rules: 1-250 bytes, no whitespace or control characters.
+/// Checks a key against memcached's rules, kept to what every client can read: 1-250 bytes
+/// of printable ASCII without spaces.
 pub fn check_key(key: &str) -> Result<()> {
     if key.is_empty() || key.len() > MAX_KEY_BYTES {
         bail!("key must be 1-{MAX_KEY_BYTES} bytes, it has {}", key.len());
     }
-    if let Some(c) = key.chars().find(|c| c.is_whitespace() || c.is_control()) {
-        bail!("key {key:?} contains {c:?}; memcached keys may not hold whitespace or control characters");
+    if let Some(c) = key.chars().find(|c| !c.is_ascii_graphic()) {
+        bail!("key {key:?} contains {c:?}; keys must be printable ASCII without whitespace");
     }
     Ok(())
 }
@@ -144,6 +145,7 @@ mod tests {
     #[test]
     fn bad_entries_are_rejected_with_a_reason() {
         assert!(reason(entry("market:a b", Value::Text("x".into()), None)).contains("whitespace"));
+        assert!(reason(entry("market:é", Value::Text("x".into()), None)).contains("printable ASCII"));
         assert!(reason(entry(&"market:".repeat(40), Value::Text("x".into()), None)).contains("1-250 bytes"));
         assert!(reason(entry("analysis:x", Value::Text("x".into()), None)).contains("outside the prefixes"));
         assert!(reason(entry("market:a", Value::Json("{oops".into()), None)).contains("not valid JSON"));

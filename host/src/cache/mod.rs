@@ -1,7 +1,11 @@
-//! The cache side: checking what plugins ask to write, and writing it to memcached.
+//! The cache side: checking what plugins ask to write, deciding which server holds each key,
+//! and writing to memcached.
 
 mod entry;
+mod placement;
+mod server;
 mod writer;
 
 pub use entry::{check_key_prefix, validate, ValidEntry, HOST_PREFIX};
-pub use writer::{CacheWriter, WriteReport};
+pub use placement::Placement;
+pub use writer::{CacheWriter, WriteReport, WriterStats};

@@ -1,27 +1,37 @@
-//! Writes validated entries to memcached through the pipelined meta protocol.
+//! Writes each cycle's validated entries to memcached.
 //!
-//! One batch per cycle, split per server and pipelined. Connections are dialed lazily and
-//! every exchange has a short deadline, so a slow or absent memcached costs a cycle at most
-//! the timeout, and a restarted one is used again at the next cycle.
+//! All entries of a cycle go out as one pipelined meta-protocol batch per server
+//! (`memcache::exp`, `ms` with the entry's exact TTL). The meta protocol was chosen over ASCII
+//! `set … noreply` because it answers every key, so a per-key failure (e.g. an item too large
+//! for the server) is reported for that key, not lost or blamed on the batch; its batches
+//! carry opaque tokens, so a reply is never paired with the wrong key. The cycle waits for the
+//! batch until its write deadline at most; whatever was not confirmed by then counts as failed.
+//! A server that fails is skipped until its background probe sees it answer again.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
-use memcache::exp::{AsyncMetaClient, MetaClientBuilder, Set};
+use anyhow::Result;
+use memcache::exp::Error as McError;
+use serde::Serialize;
+use tokio::task::JoinSet;
 
 use super::entry::ValidEntry;
+use super::placement::Placement;
+use super::server::{Outcomes, Server};
 
 /// Sends cache entries to one or more memcached servers.
-#[derive(Clone)]
 pub struct CacheWriter {
-    client: AsyncMetaClient,
-    timeout: Duration,
+    placement: Placement,
+    servers: Vec<Arc<Server>>,
+    deadline: Duration,
+    stats: WriterStats,
 }
 
-/// What one batch achieved.
+/// What one cycle's write achieved.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct WriteReport {
-    /// Entries memcached stored.
+    /// Entries memcached stored (an entry mirrored to three servers counts three times).
     pub written: usize,
     /// Entries that were not stored.
     pub failed: usize,
@@ -29,51 +39,182 @@ pub struct WriteReport {
     pub first_error: Option<String>,
 }
 
-impl CacheWriter {
-    /// A writer for `servers` (`HOST:PORT` each) whose connects and exchanges give up after
-    /// `timeout`. Addresses are resolved now; nothing is dialed until the first write.
-    pub async fn connect(servers: &[String], timeout: Duration) -> Result<Self> {
-        let client = MetaClientBuilder::new()
-            .connect_timeout(Some(timeout))
-            .io_timeout(Some(timeout))
-            .connect_multiple_async(servers.iter().map(String::as_str))
-            .await
-            .with_context(|| format!("cannot resolve memcached address {}", servers.join(",")))?;
-        Ok(Self { client, timeout })
-    }
-
-    /// Writes every entry with its own TTL, in one pipelined batch per server.
-    pub async fn write(&self, entries: &[ValidEntry]) -> WriteReport {
-        let mut report = WriteReport::default();
-        if entries.is_empty() {
-            return report;
+impl WriteReport {
+    fn fail(&mut self, stats: &mut WriterStats, kind: &'static str, count: usize, reason: impl FnOnce() -> String) {
+        self.failed += count;
+        *stats.errors.entry(kind).or_default() += count as u64;
+        if self.first_error.is_none() {
+            self.first_error = Some(reason());
         }
-        let sets = entries.iter().map(|e| Set::new(&e.key, &e.value).ttl_raw(e.ttl));
-        let results = match tokio::time::timeout(self.timeout * 2, self.client.run_many(sets)).await {
-            Ok(Ok(results)) => results,
-            Ok(Err(e)) => return report.all_failed(entries.len(), e.to_string()),
-            Err(_) => return report.all_failed(entries.len(), format!("no answer within {:?}", self.timeout * 2)),
-        };
-        for (entry, result) in entries.iter().zip(results) {
-            match result {
-                Ok(r) if r.applied() => report.written += 1,
-                Ok(r) => report.fail(format!("{}: not stored ({:?})", entry.key, r.status)),
-                Err(e) => report.fail(format!("{}: {e}", entry.key)),
-            }
-        }
-        report
     }
 }
 
-impl WriteReport {
-    fn fail(&mut self, reason: String) {
-        self.failed += 1;
-        self.first_error.get_or_insert(reason);
+/// Totals since start, published in `pulse:status`.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct WriterStats {
+    /// Entries stored.
+    pub keys_written: u64,
+    /// Value bytes stored.
+    pub bytes_written: u64,
+    /// Failed entries by kind: `server_down`, `timeout`, `io`, `server_error`, `other`.
+    pub errors: std::collections::BTreeMap<&'static str, u64>,
+    /// Times a server came back after being down.
+    pub reconnects: u64,
+    /// Duration of the last cycle's write, in milliseconds.
+    pub last_write_ms: f64,
+    /// Each server and whether it is up.
+    pub servers: Vec<ServerState>,
+}
+
+/// One server in [`WriterStats`].
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerState {
+    /// `host:port`.
+    pub addr: String,
+    /// False while the server is skipped and probed.
+    pub up: bool,
+}
+
+impl CacheWriter {
+    /// A writer over `placement`'s servers that waits at most `deadline` per cycle.
+    /// Addresses are resolved now; nothing is dialed until the first write.
+    pub async fn connect(placement: Placement, deadline: Duration) -> Result<Self> {
+        let mut servers = Vec::with_capacity(placement.servers().len());
+        for addr in placement.servers() {
+            servers.push(Arc::new(Server::connect(addr, deadline).await?));
+        }
+        Ok(Self {
+            placement,
+            servers,
+            deadline,
+            stats: WriterStats::default(),
+        })
     }
 
-    fn all_failed(mut self, count: usize, reason: String) -> Self {
-        self.failed = count;
-        self.first_error = Some(reason);
-        self
+    /// Totals since start, with each server's current state.
+    pub fn stats(&self) -> WriterStats {
+        WriterStats {
+            reconnects: self.servers.iter().map(|s| s.reconnects()).sum(),
+            servers: self
+                .servers
+                .iter()
+                .map(|s| ServerState {
+                    addr: s.addr.clone(),
+                    up: s.is_up(),
+                })
+                .collect(),
+            ..self.stats.clone()
+        }
+    }
+
+    /// Writes every entry to its server(s), one pipelined batch per server, waiting at most
+    /// the write deadline.
+    pub async fn write(&mut self, entries: &[ValidEntry]) -> WriteReport {
+        let started = Instant::now();
+        let mut report = WriteReport::default();
+        let mut batches: Vec<Vec<usize>> = vec![Vec::new(); self.servers.len()];
+        for (i, entry) in entries.iter().enumerate() {
+            for server in self.placement.targets(&entry.key) {
+                batches[server].push(i);
+            }
+        }
+        let shared: Arc<[ValidEntry]> = entries.into();
+        let mut tasks = JoinSet::new();
+        let mut outstanding = std::collections::HashMap::new();
+        for (server, batch) in self.servers.iter().zip(batches) {
+            if batch.is_empty() {
+                continue;
+            }
+            if !server.is_up() {
+                report.fail(&mut self.stats, "server_down", batch.len(), || {
+                    format!("memcached {} is down; {} entries skipped", server.addr, batch.len())
+                });
+                continue;
+            }
+            let (task_server, entries) = (server.clone(), shared.clone());
+            let count = batch.len();
+            let task = tasks.spawn(async move { task_server.store(&entries, batch).await });
+            outstanding.insert(task.id(), (server.clone(), count));
+        }
+        let deadline = tokio::time::Instant::from_std(started + self.deadline);
+        while let Ok(Some(joined)) = tokio::time::timeout_at(deadline, tasks.join_next_with_id()).await {
+            let (id, outcome) = match joined {
+                Ok((id, outcome)) => (id, Ok(outcome)),
+                Err(e) => (e.id(), Err(e)),
+            };
+            let Some((server, count)) = outstanding.remove(&id) else {
+                continue;
+            };
+            match outcome {
+                Ok(outcomes) => self.settle(&mut report, &server, count, &shared, outcomes),
+                Err(e) => report.fail(&mut self.stats, "other", count, || {
+                    format!("memcached {}: write task failed: {e}", server.addr)
+                }),
+            }
+        }
+        tasks.abort_all();
+        for (server, count) in outstanding.into_values() {
+            let reason = format!("no answer within the {:?} write deadline", self.deadline);
+            server.mark_down(&reason);
+            report.fail(&mut self.stats, "timeout", count, || {
+                format!("memcached {}: {reason}", server.addr)
+            });
+        }
+        self.stats.last_write_ms = started.elapsed().as_secs_f64() * 1000.0;
+        report
+    }
+
+    fn settle(
+        &mut self,
+        report: &mut WriteReport,
+        server: &Server,
+        count: usize,
+        entries: &[ValidEntry],
+        outcomes: memcache::exp::Result<Outcomes>,
+    ) {
+        let outcomes = match outcomes {
+            Ok(outcomes) => outcomes,
+            Err(e) => {
+                server.mark_down(&e.to_string());
+                let kind = error_kind(&e);
+                report.fail(&mut self.stats, kind, count, || {
+                    format!("memcached {}: {e}", server.addr)
+                });
+                return;
+            }
+        };
+        for (i, result) in outcomes {
+            let entry = &entries[i];
+            match result {
+                Ok(r) if r.applied() => {
+                    report.written += 1;
+                    self.stats.keys_written += 1;
+                    self.stats.bytes_written += entry.value.len() as u64;
+                }
+                Ok(r) => report.fail(&mut self.stats, "other", 1, || {
+                    format!("{}: not stored ({:?})", entry.key, r.status)
+                }),
+                Err(e) => {
+                    let kind = error_kind(&e);
+                    if matches!(kind, "io" | "timeout") {
+                        server.mark_down(&e.to_string());
+                    }
+                    report.fail(&mut self.stats, kind, 1, || {
+                        format!("{} on memcached {}: {e}", entry.key, server.addr)
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// The kind of a failed write, for counters.
+fn error_kind(error: &McError) -> &'static str {
+    match error {
+        McError::Io(_) => "io",
+        McError::Timeout { .. } => "timeout",
+        McError::Ambiguous { source, .. } => error_kind(source),
+        McError::Server(_) => "server_error",
+        _ => "other",
     }
 }

@@ -1,0 +1,147 @@
+//! One memcached server: its connection pool and whether it is up.
+//!
+//! A server that fails a write is marked down and skipped by the cycles, which stay on time;
+//! a background probe retries it with capped exponential backoff and jitter, and marks it up
+//! as soon as it answers. Each change of state is logged once.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use memcache::exp::{AsyncMetaClient, Error as McError, MetaClientBuilder, MutationResult, Set};
+use tracing::{info, warn};
+
+/// First wait before probing a server that went down.
+const FIRST_PROBE: Duration = Duration::from_millis(25);
+/// Longest wait between probes: short, so a restarted server is writable again within about
+/// this long plus one cycle.
+const MAX_PROBE: Duration = Duration::from_millis(250);
+
+/// The outcome of each entry of a batch, by index into the cycle's entries.
+pub type Outcomes = Vec<(usize, memcache::exp::Result<MutationResult>)>;
+
+/// A memcached server as the writer sees it.
+pub struct Server {
+    /// `host:port`, as configured.
+    pub addr: String,
+    /// Its connections (dialed lazily, redialed after failure).
+    pub client: AsyncMetaClient,
+    health: Arc<Mutex<Health>>,
+    /// Times the server came back after being down.
+    reconnects: Arc<std::sync::atomic::AtomicU64>,
+}
+
+#[derive(Debug, Clone)]
+enum Health {
+    Up,
+    Down { since: Instant },
+}
+
+impl Server {
+    /// A server whose exchanges give up after `timeout`.
+    pub async fn connect(addr: &str, timeout: Duration) -> Result<Self> {
+        let client = MetaClientBuilder::new()
+            .connect_timeout(Some(timeout))
+            .io_timeout(Some(timeout))
+            .max_idle(4)
+            .connect_async(addr)
+            .await
+            .with_context(|| format!("cannot resolve memcached address {addr}"))?;
+        Ok(Self {
+            addr: addr.to_string(),
+            client,
+            health: Arc::new(Mutex::new(Health::Up)),
+            reconnects: Arc::default(),
+        })
+    }
+
+    /// Stores `entries[i]` for every `i` in `batch`, pipelined, and reports each one.
+    ///
+    /// memcache::exp 0.21 ends a batch at the first `SERVER_ERROR` reply (which carries no
+    /// opaque token) and reports every later command as failed too, although the server
+    /// executed them. Since a set is idempotent, the commands after the refused one are simply
+    /// sent again as a new batch, so only the refused key is reported as failed.
+    pub async fn store(&self, entries: &[super::ValidEntry], mut batch: Vec<usize>) -> memcache::exp::Result<Outcomes> {
+        let mut outcomes = Vec::with_capacity(batch.len());
+        loop {
+            let sets = batch
+                .iter()
+                .map(|&i| Set::new(&entries[i].key, &entries[i].value).ttl_raw(entries[i].ttl));
+            let results = self.client.run_many(sets).await?;
+            let refused = results.iter().position(|r| matches!(r, Err(e) if is_server_error(e)));
+            let Some(refused) = refused else {
+                outcomes.extend(batch.into_iter().zip(results));
+                return Ok(outcomes);
+            };
+            let rest = batch.split_off(refused + 1);
+            outcomes.extend(batch.into_iter().zip(results));
+            if rest.is_empty() {
+                return Ok(outcomes);
+            }
+            batch = rest;
+        }
+    }
+
+    /// Whether cycles should write to it now.
+    pub fn is_up(&self) -> bool {
+        matches!(*self.health.lock().unwrap(), Health::Up)
+    }
+
+    /// How many times it came back after being down.
+    pub fn reconnects(&self) -> u64 {
+        self.reconnects.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Marks the server down after a failed write and starts probing it in the background.
+    /// Does nothing if it is already down (its probe is running).
+    pub fn mark_down(&self, reason: &str) {
+        {
+            let mut health = self.health.lock().unwrap();
+            if matches!(*health, Health::Down { .. }) {
+                return;
+            }
+            *health = Health::Down { since: Instant::now() };
+        }
+        warn!(server = %self.addr, "memcached {} down: {reason}", self.addr);
+        let (client, health, reconnects, addr) = (
+            self.client.clone(),
+            self.health.clone(),
+            self.reconnects.clone(),
+            self.addr.clone(),
+        );
+        tokio::spawn(async move {
+            let mut wait = FIRST_PROBE;
+            loop {
+                tokio::time::sleep(jittered(wait)).await;
+                if client.noop().await.is_ok() {
+                    break;
+                }
+                wait = (wait * 2).min(MAX_PROBE);
+            }
+            let since = match std::mem::replace(&mut *health.lock().unwrap(), Health::Up) {
+                Health::Down { since } => since,
+                Health::Up => Instant::now(),
+            };
+            reconnects.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            info!(
+                server = %addr,
+                "memcached {addr} back after {:.1} s",
+                since.elapsed().as_secs_f64()
+            );
+        });
+    }
+}
+
+/// A `SERVER_ERROR` reply, possibly reported as an ambiguous outcome.
+fn is_server_error(error: &McError) -> bool {
+    match error {
+        McError::Server(_) => true,
+        McError::Ambiguous { source, .. } => is_server_error(source),
+        _ => false,
+    }
+}
+
+/// `wait` plus or minus up to 20 %, so probes of many daemons do not beat in step.
+fn jittered(wait: Duration) -> Duration {
+    wait.mul_f64(rand::random_range(0.8..1.2))
+}
