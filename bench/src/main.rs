@@ -4,6 +4,7 @@
 
 mod harness;
 mod swap;
+mod write;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -21,10 +22,14 @@ enum Scenario {
     /// Hot-swap latency: from a plugin file's rename to the first cycle it serves, and the
     /// staging time alone.
     Swap(swap::Args),
+    /// Cache write throughput: one cycle's batch through Pulse's writer beside a raw pipelined
+    /// `set … noreply` burst on the same server.
+    Write(write::Args),
 }
 
 fn main() -> Result<()> {
     match Cli::parse().scenario {
         Scenario::Swap(args) => swap::run(&args),
+        Scenario::Write(args) => write::run(&args),
     }
 }

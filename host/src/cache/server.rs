@@ -43,7 +43,7 @@ impl Server {
         let client = MetaClientBuilder::new()
             .connect_timeout(Some(timeout))
             .io_timeout(Some(timeout))
-            .max_idle(4)
+            .max_idle(8)
             .connect_async(addr)
             .await
             .with_context(|| format!("cannot resolve memcached address {addr}"))?;
