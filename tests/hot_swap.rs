@@ -211,7 +211,7 @@ fn two_hundred_swaps_leave_resident_memory_flat() {
         compile_cache: Some(cache.path().to_path_buf()),
         ..Default::default()
     };
-    let engine = pulse::plugin::PluginEngine::new(&config.limits).unwrap();
+    let engine = pulse::plugin::PluginEngine::new().unwrap();
     let (_trial, trial_rx) = tokio::sync::watch::channel(None);
     let (mut reloader, registry) = pulse::plugin::Reloader::new(engine, &config, trial_rx);
     let versions = [

@@ -123,7 +123,7 @@ impl Cli {
 
 /// Loads the plugins and runs cycles until Ctrl-C, SIGTERM or `cycles` cycles.
 async fn run(config: Config, cycles: Option<u64>) -> Result<()> {
-    let engine = PluginEngine::new(&config.limits)?;
+    let engine = PluginEngine::new()?;
     let (trial_tx, trial_rx) = tokio::sync::watch::channel(None);
     let (mut reloader, registry_rx) = Reloader::new(engine, &config, trial_rx);
     let reloader = tokio::task::spawn_blocking(move || reloader.reconcile().map(|()| reloader)).await??;
@@ -147,7 +147,10 @@ async fn run(config: Config, cycles: Option<u64>) -> Result<()> {
         interval: config.interval.0,
         ttl: config.ttl.0,
         symbols: config.symbols.0,
-        max_value_bytes: usize::try_from(config.limits.max_value_bytes.0).context("max_value_bytes is too large")?,
+        max_value_bytes: usize::try_from(config.sandbox.max_value_bytes.0).context("max_value_bytes is too large")?,
+        min_ttl: config.sandbox.min_ttl.0,
+        max_ttl: config.sandbox.max_ttl.0,
+        quarantine_after: config.sandbox.quarantine_after.0,
     };
     info!(
         source = %config.source,

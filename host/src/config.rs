@@ -34,8 +34,8 @@ pub struct Config {
     pub cache: CacheConfig,
     /// Settings of the simulated market.
     pub simulated: SimulatedConfig,
-    /// Resource limits applied to every plugin call.
-    pub limits: Limits,
+    /// Limits and grants for plugins.
+    pub sandbox: Sandbox,
     /// Per-plugin config tables, keyed by the plugin's name; handed to its `init` as JSON.
     pub plugin: BTreeMap<String, toml::Table>,
 }
@@ -52,7 +52,7 @@ impl Default for Config {
             memcached: vec!["127.0.0.1:11211".to_string()],
             cache: CacheConfig::default(),
             simulated: SimulatedConfig::default(),
-            limits: Limits::default(),
+            sandbox: Sandbox::default(),
             plugin: BTreeMap::new(),
         }
     }
@@ -83,24 +83,100 @@ impl Default for SimulatedConfig {
     }
 }
 
-/// Resource limits for plugin calls.
+/// What plugins may do: limits for every call, and each plugin's overrides and key grants.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Limits {
+pub struct Sandbox {
     /// Wall-clock budget of one plugin call (instantiate, `init` and the call), in milliseconds.
     pub call_timeout_ms: PositiveU64,
-    /// Largest linear memory a plugin may grow to, in MiB.
+    /// Largest linear memory a plugin instance may grow to, in MiB.
     pub memory_mib: PositiveU64,
-    /// Largest cache value accepted from a plugin, in bytes (memcached's default item limit is 1 MiB).
+    /// Largest cache value accepted, in bytes; keep it below memcached's item size (`-I`,
+    /// 1 MiB by default), which also counts the key and a small header.
     pub max_value_bytes: PositiveU64,
+    /// Shortest TTL an entry may ask for, in seconds.
+    pub min_ttl: Ttl,
+    /// Longest TTL an entry may ask for, in seconds.
+    pub max_ttl: Ttl,
+    /// Most cache entries one aggregator call may return.
+    pub max_entries: PositiveU64,
+    /// Most bytes (keys and values) one aggregator call may return.
+    pub max_output_bytes: PositiveU64,
+    /// Consecutive failed cycles after which a plugin is quarantined.
+    pub quarantine_after: PositiveU64,
+    /// Per-plugin overrides and grants, keyed by plugin name.
+    pub plugin: BTreeMap<String, PluginSandbox>,
 }
 
-impl Default for Limits {
+impl Default for Sandbox {
     fn default() -> Self {
         Self {
-            call_timeout_ms: PositiveU64(1000),
-            memory_mib: PositiveU64(128),
+            call_timeout_ms: PositiveU64(250),
+            memory_mib: PositiveU64(64),
             max_value_bytes: PositiveU64(1_000_000),
+            min_ttl: Ttl(1),
+            max_ttl: Ttl(3600),
+            max_entries: PositiveU64(100_000),
+            max_output_bytes: PositiveU64(64 << 20),
+            quarantine_after: PositiveU64(5),
+            plugin: BTreeMap::new(),
+        }
+    }
+}
+
+/// One plugin's overrides of the sandbox defaults, and what it may write.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginSandbox {
+    /// Its own call deadline, in milliseconds.
+    pub call_timeout_ms: Option<PositiveU64>,
+    /// Its own memory cap, in MiB.
+    pub memory_mib: Option<PositiveU64>,
+    /// Key prefixes it may write under (aggregators).
+    pub key_prefixes: Option<Vec<String>>,
+    /// Keys it may write as plain text instead of JSON.
+    pub text_keys: Option<Vec<String>>,
+}
+
+/// The limits and grants that apply to one plugin, defaults and overrides resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginPolicy {
+    /// Call deadline.
+    pub call_timeout: Duration,
+    /// Memory cap in bytes.
+    pub memory_bytes: usize,
+    /// Key prefixes it may write under.
+    pub key_prefixes: Vec<String>,
+    /// Keys it may write as plain text.
+    pub text_keys: Vec<String>,
+    /// Most cache entries one call may return.
+    pub max_entries: usize,
+    /// Most bytes of keys and values one call may return.
+    pub max_output_bytes: usize,
+}
+
+/// The bundled aggregator's grant when the config names none: the dashboard keys.
+const DASHBOARD_GRANT: (&str, &[&str], &[&str]) = ("dashboard", &["market:", "analysis:"], &["analysis:market_regime"]);
+
+impl Sandbox {
+    /// The policy for the plugin called `name`.
+    pub fn policy(&self, name: &str) -> PluginPolicy {
+        let own = self.plugin.get(name).cloned().unwrap_or_default();
+        let (default_prefixes, default_text): (Vec<String>, Vec<String>) = if name == DASHBOARD_GRANT.0 {
+            (
+                DASHBOARD_GRANT.1.iter().map(|s| s.to_string()).collect(),
+                DASHBOARD_GRANT.2.iter().map(|s| s.to_string()).collect(),
+            )
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        PluginPolicy {
+            call_timeout: Duration::from_millis(own.call_timeout_ms.unwrap_or(self.call_timeout_ms).0),
+            memory_bytes: usize::try_from(own.memory_mib.unwrap_or(self.memory_mib).0 << 20).unwrap_or(usize::MAX),
+            key_prefixes: own.key_prefixes.unwrap_or(default_prefixes),
+            text_keys: own.text_keys.unwrap_or(default_text),
+            max_entries: usize::try_from(self.max_entries.0).unwrap_or(usize::MAX),
+            max_output_bytes: usize::try_from(self.max_output_bytes.0).unwrap_or(usize::MAX),
         }
     }
 }
@@ -291,7 +367,7 @@ mod tests {
         assert!(err.contains("ttl must be between 1"), "{err}");
         let err = format!(
             "{:#}",
-            Config::from_toml("[limits]\ncall_timeout_ms = -5\n").unwrap_err()
+            Config::from_toml("[sandbox]\ncall_timeout_ms = -5\n").unwrap_err()
         );
         assert!(err.contains("line 2") && err.contains("above 0"), "{err}");
         let err = format!("{:#}", Config::from_toml("source = \"nasdaq\"\n").unwrap_err());
@@ -311,6 +387,26 @@ mod tests {
         }
         let err = format!("{:#}", Config::from_toml("memcached = [\"localhost\"]").unwrap_err());
         assert!(err.contains("not HOST:PORT"), "{err}");
+    }
+
+    #[test]
+    fn plugin_policies_resolve_overrides_and_grants() {
+        let config = Config::from_toml(
+            "[sandbox]\ncall_timeout_ms = 100\n[sandbox.plugin.slow]\ncall_timeout_ms = 900\nmemory_mib = 8\n\
+             [sandbox.plugin.writer]\nkey_prefixes = [\"fault:\"]\n",
+        )
+        .unwrap();
+        let slow = config.sandbox.policy("slow");
+        assert_eq!(
+            (slow.call_timeout, slow.memory_bytes),
+            (Duration::from_millis(900), 8 << 20)
+        );
+        assert_eq!(config.sandbox.policy("other").call_timeout, Duration::from_millis(100));
+        assert_eq!(config.sandbox.policy("writer").key_prefixes, ["fault:"]);
+        assert!(config.sandbox.policy("other").key_prefixes.is_empty());
+        let dashboard = config.sandbox.policy("dashboard");
+        assert_eq!(dashboard.key_prefixes, ["market:", "analysis:"]);
+        assert_eq!(dashboard.text_keys, ["analysis:market_regime"]);
     }
 
     #[test]

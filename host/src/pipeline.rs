@@ -13,7 +13,7 @@ use anyhow::{Context, Result};
 use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
-use crate::cache::{validate, CacheWriter, ValidEntry, WriteReport};
+use crate::cache::{validate, CacheWriter, EntryRules, ValidEntry, WriteReport};
 use crate::history::History;
 use crate::market::Snapshot;
 use crate::plugin::bindings::{self, AnalyzerOutput, Market};
@@ -32,6 +32,12 @@ pub struct CycleSettings {
     pub symbols: usize,
     /// Largest cache value accepted, in bytes.
     pub max_value_bytes: usize,
+    /// Shortest TTL an entry may ask for.
+    pub min_ttl: u32,
+    /// Longest TTL an entry may ask for.
+    pub max_ttl: u32,
+    /// Failed cycles in a row before a plugin is quarantined.
+    pub quarantine_after: u64,
 }
 
 /// What one cycle did.
@@ -56,6 +62,7 @@ pub struct Pipeline {
     trial: watch::Sender<Option<TrialInput>>,
     writer: CacheWriter,
     status: StatusBoard,
+    drop_notes: std::collections::HashMap<String, String>,
     cycle: u64,
     skipped_ticks: u64,
     written_last_cycle: usize,
@@ -73,13 +80,14 @@ impl Pipeline {
         writer: CacheWriter,
     ) -> Self {
         Self {
+            status: StatusBoard::new(settings.quarantine_after),
             settings,
             source,
             history: History::default(),
             registry,
             trial,
             writer,
-            status: StatusBoard::default(),
+            drop_notes: std::collections::HashMap::new(),
             cycle: 0,
             skipped_ticks: 0,
             written_last_cycle: 0,
@@ -168,44 +176,64 @@ impl Pipeline {
         })
     }
 
-    /// Calls every analyzer in parallel; failed ones are logged and left out.
+    /// Calls every analyzer the breaker admits, in parallel; failed ones are logged and left out.
     async fn run_analyzers(&mut self, registry: &Registry, markets: &MarketsByDepth) -> Arc<Vec<AnalyzerOutput>> {
-        let calls = registry.analyzers.iter().map(|plugin| {
+        let admitted: Vec<&Arc<LoadedPlugin>> = registry
+            .analyzers
+            .iter()
+            .filter(|p| self.status.admits(p, self.cycle))
+            .collect();
+        let calls = admitted.iter().map(|plugin| {
             let market = markets.for_plugin(plugin);
-            call_blocking(plugin.clone(), move |p| p.analyze(&market))
+            call_blocking((*plugin).clone(), move |p| p.analyze(&market))
         });
-        let mut outputs = Vec::with_capacity(registry.analyzers.len());
-        for (plugin, (outcome, result)) in registry.analyzers.iter().zip(join_in_order(calls).await) {
-            self.status.record(&plugin.name, &outcome);
+        let mut outputs = Vec::with_capacity(admitted.len());
+        for (plugin, (outcome, result)) in admitted.iter().zip(join_in_order(calls).await) {
+            self.status.record(&plugin.name, self.cycle, &outcome);
             match result {
-                Ok(analyses) => outputs.push(AnalyzerOutput {
-                    plugin: plugin.name.to_string(),
-                    version: plugin.info.version.clone(),
-                    analyses,
-                }),
+                Ok((analyses, dropped)) => {
+                    if dropped > 0 {
+                        self.status.dropped(&plugin.name, dropped);
+                        self.note_drops(
+                            &plugin.name,
+                            dropped,
+                            "verdicts whose score is not a finite number in 0..100",
+                        );
+                    }
+                    outputs.push(AnalyzerOutput {
+                        plugin: plugin.name.to_string(),
+                        version: plugin.info.version.clone(),
+                        analyses,
+                    });
+                }
                 Err(e) => error!(plugin = %plugin.name, cycle = self.cycle, "analyzer failed: {e:#}"),
             }
         }
         Arc::new(outputs)
     }
 
-    /// Calls every aggregator in parallel and validates their entries; returns the entries
-    /// to write and how many were dropped.
+    /// Calls every aggregator the breaker admits, in parallel, and validates their entries;
+    /// returns the entries to write and how many were dropped.
     async fn run_aggregators(
         &mut self,
         registry: &Registry,
         markets: &MarketsByDepth,
         outputs: Arc<Vec<AnalyzerOutput>>,
     ) -> (Vec<ValidEntry>, usize) {
-        let calls = registry.aggregators.iter().map(|plugin| {
+        let admitted: Vec<&Arc<LoadedPlugin>> = registry
+            .aggregators
+            .iter()
+            .filter(|p| self.status.admits(p, self.cycle))
+            .collect();
+        let calls = admitted.iter().map(|plugin| {
             let market = markets.for_plugin(plugin);
             let outputs = outputs.clone();
-            call_blocking(plugin.clone(), move |p| p.aggregate(&market, &outputs))
+            call_blocking((*plugin).clone(), move |p| p.aggregate(&market, &outputs))
         });
         let mut entries = Vec::new();
         let mut dropped = 0;
-        for (plugin, (outcome, result)) in registry.aggregators.iter().zip(join_in_order(calls).await) {
-            self.status.record(&plugin.name, &outcome);
+        for (plugin, (outcome, result)) in admitted.iter().zip(join_in_order(calls).await) {
+            self.status.record(&plugin.name, self.cycle, &outcome);
             let produced = match result {
                 Ok(produced) => produced,
                 Err(e) => {
@@ -213,17 +241,43 @@ impl Pipeline {
                     continue;
                 }
             };
+            let rules = EntryRules {
+                owner: &plugin.name,
+                key_prefixes: &plugin.info.key_prefixes,
+                text_keys: &plugin.policy.text_keys,
+                default_ttl: self.settings.ttl,
+                min_ttl: self.settings.min_ttl,
+                max_ttl: self.settings.max_ttl,
+                max_value_bytes: self.settings.max_value_bytes,
+            };
+            let mut first_reason = None;
+            let mut own_dropped = 0;
             for entry in produced {
-                match validate(entry, &plugin.info, self.settings.ttl, self.settings.max_value_bytes) {
+                match validate(entry, &rules) {
                     Ok(valid) => entries.push(valid),
                     Err(e) => {
-                        dropped += 1;
-                        warn!(plugin = %plugin.name, cycle = self.cycle, "dropped cache entry: {e:#}");
+                        own_dropped += 1;
+                        first_reason.get_or_insert_with(|| format!("{e:#}"));
                     }
                 }
             }
+            if let Some(reason) = first_reason {
+                dropped += own_dropped;
+                self.status.dropped(&plugin.name, own_dropped);
+                self.note_drops(&plugin.name, own_dropped, &format!("cache entries; first: {reason}"));
+            }
         }
         (entries, dropped)
+    }
+
+    /// Logs a plugin's dropped outputs when they differ from its previous cycle's, so a plugin
+    /// that misbehaves every cycle costs one log line, not one per cycle.
+    fn note_drops(&mut self, plugin: &str, count: usize, what: &str) {
+        let note = format!("dropped {count} {what}");
+        if self.drop_notes.get(plugin) != Some(&note) {
+            warn!(plugin, cycle = self.cycle, "{note}");
+            self.drop_notes.insert(plugin.to_string(), note);
+        }
     }
 
     fn log_cycle(&mut self, report: Result<CycleReport>) {

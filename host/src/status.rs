@@ -1,11 +1,20 @@
-//! What the daemon knows about its own health, published each cycle as `pulse:status`.
+//! What the daemon knows about its own health, published each cycle as `pulse:status`, and
+//! the per-plugin circuit breaker that decides whether a plugin is called at all.
+//!
+//! A plugin that fails `quarantine_after` cycles in a row is quarantined: not called, shown in
+//! `pulse:status`. It is retried after 2 cycles, then 4, 8, ... up to [`MAX_BACKOFF_CYCLES`],
+//! and at once when its file or config changes (a new version starts with a clean record).
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
+use tracing::{error, info, warn};
 
 use crate::cache::{ValidEntry, WriterStats, HOST_PREFIX};
-use crate::plugin::LoadedPlugin;
+use crate::plugin::{Identity, LoadedPlugin};
+
+/// Longest wait between retries of a quarantined plugin, in cycles (5 minutes at 2 s).
+pub const MAX_BACKOFF_CYCLES: u64 = 150;
 
 /// The key the host writes its status to.
 pub const STATUS_KEY: &str = "pulse:status";
@@ -21,14 +30,24 @@ pub struct CallOutcome {
     pub error: Option<String>,
 }
 
-/// Per-plugin counters, kept across cycles.
+/// Per-plugin counters and breaker state, kept across cycles.
 #[derive(Debug, Clone, Default, Serialize)]
 struct PluginStats {
     calls: u64,
     failures: u64,
+    consecutive_failures: u64,
+    /// Verdicts or cache entries dropped by the output checks.
+    dropped: u64,
     last_call: Option<i64>,
     last_duration_ms: Option<f64>,
     last_error: Option<String>,
+    quarantined: bool,
+    /// The cycle at which a quarantined plugin is tried again.
+    retry_at_cycle: Option<u64>,
+    #[serde(skip)]
+    backoff_cycles: u64,
+    #[serde(skip)]
+    identity: Option<Identity>,
 }
 
 /// One plugin as `pulse:status` shows it.
@@ -89,23 +108,83 @@ pub struct CycleFacts<'a> {
     pub cache: WriterStats,
 }
 
-/// Keeps per-plugin counters and renders the status entry.
-#[derive(Debug, Default)]
+/// Keeps per-plugin counters and breakers, and renders the status entry.
+#[derive(Debug)]
 pub struct StatusBoard {
     plugins: BTreeMap<String, PluginStats>,
+    quarantine_after: u64,
 }
 
 impl StatusBoard {
-    /// Records one call of `plugin`.
-    pub fn record(&mut self, plugin: &str, outcome: &CallOutcome) {
+    /// A board that quarantines a plugin after `quarantine_after` failed cycles in a row.
+    pub fn new(quarantine_after: u64) -> Self {
+        Self {
+            plugins: BTreeMap::new(),
+            quarantine_after,
+        }
+    }
+
+    /// Whether `plugin` is called in `cycle`: false while it is quarantined and not yet due
+    /// for a retry. A new version (file or config changed) starts with a clean record.
+    pub fn admits(&mut self, plugin: &LoadedPlugin, cycle: u64) -> bool {
+        let stats = self.plugins.entry(plugin.name.to_string()).or_default();
+        if stats.identity.as_ref() != Some(&plugin.identity) {
+            if stats.quarantined {
+                info!(plugin = %plugin.name, "plugin {} changed; lifting its quarantine", plugin.name);
+            }
+            *stats = PluginStats {
+                identity: Some(plugin.identity.clone()),
+                ..PluginStats::default()
+            };
+        }
+        stats.retry_at_cycle.is_none_or(|at| cycle >= at)
+    }
+
+    /// Records one call of `plugin` in `cycle` and moves its breaker.
+    pub fn record(&mut self, plugin: &str, cycle: u64, outcome: &CallOutcome) {
+        let quarantine_after = self.quarantine_after;
         let stats = self.plugins.entry(plugin.to_string()).or_default();
         stats.calls += 1;
         stats.last_call = Some(outcome.started_ms);
         stats.last_duration_ms = Some(outcome.duration_ms);
         stats.last_error.clone_from(&outcome.error);
-        if outcome.error.is_some() {
-            stats.failures += 1;
+        let Some(error) = &outcome.error else {
+            if stats.quarantined {
+                info!(plugin, "plugin {plugin} succeeded on retry; quarantine lifted");
+            }
+            stats.consecutive_failures = 0;
+            stats.quarantined = false;
+            stats.retry_at_cycle = None;
+            stats.backoff_cycles = 0;
+            return;
+        };
+        stats.failures += 1;
+        stats.consecutive_failures += 1;
+        if stats.quarantined {
+            stats.backoff_cycles = (stats.backoff_cycles * 2).min(MAX_BACKOFF_CYCLES);
+            stats.retry_at_cycle = Some(cycle + stats.backoff_cycles);
+            warn!(
+                plugin,
+                "quarantined plugin {plugin} failed its retry; next retry in {} cycles: {error}", stats.backoff_cycles
+            );
+        } else if stats.consecutive_failures >= quarantine_after {
+            stats.quarantined = true;
+            stats.backoff_cycles = 2;
+            stats.retry_at_cycle = Some(cycle + stats.backoff_cycles);
+            error!(
+                plugin,
+                failures = stats.consecutive_failures,
+                "quarantined plugin {plugin} after {} failed cycles in a row; it is not called until a retry in {} cycles \
+                 succeeds or its file changes. Last error: {error}",
+                stats.consecutive_failures,
+                stats.backoff_cycles
+            );
         }
+    }
+
+    /// Counts `count` outputs of `plugin` dropped by the checks.
+    pub fn dropped(&mut self, plugin: &str, count: usize) {
+        self.plugins.entry(plugin.to_string()).or_default().dropped += count as u64;
     }
 
     /// The `pulse:status` entry for the loaded plugins.

@@ -4,7 +4,7 @@
 use anyhow::{bail, Result};
 
 use crate::config::MAX_TTL_SECS;
-use crate::plugin::bindings::{CacheEntry, PluginInfo, Value};
+use crate::plugin::bindings::{CacheEntry, Value};
 
 /// Keys under this prefix are written by the host alone (e.g. `pulse:status`).
 pub const HOST_PREFIX: &str = "pulse:";
@@ -44,32 +44,57 @@ pub fn check_key_prefix(prefix: &str) -> Result<()> {
     Ok(())
 }
 
-/// Checks a plugin's entry and prepares it for writing with `default_ttl` where it names none.
-pub fn validate(entry: CacheEntry, owner: &PluginInfo, default_ttl: u32, max_value_bytes: usize) -> Result<ValidEntry> {
+/// What one aggregator's entries are checked against.
+#[derive(Debug, Clone)]
+pub struct EntryRules<'a> {
+    /// The writing plugin's name, for messages.
+    pub owner: &'a str,
+    /// Prefixes it declared (and was granted).
+    pub key_prefixes: &'a [String],
+    /// Keys it may write as plain text.
+    pub text_keys: &'a [String],
+    /// TTL of entries that name none.
+    pub default_ttl: u32,
+    /// Shortest TTL allowed.
+    pub min_ttl: u32,
+    /// Longest TTL allowed.
+    pub max_ttl: u32,
+    /// Largest value allowed, in bytes.
+    pub max_value_bytes: usize,
+}
+
+/// Checks a plugin's entry and prepares it for writing.
+pub fn validate(entry: CacheEntry, rules: &EntryRules<'_>) -> Result<ValidEntry> {
     let key = entry.key;
     check_key(&key)?;
-    if !owner.key_prefixes.iter().any(|p| key.starts_with(p.as_str())) {
+    if !rules.key_prefixes.iter().any(|p| key.starts_with(p.as_str())) {
         bail!(
-            "key {key:?} is outside the prefixes {} declared ({:?})",
-            owner.name,
-            owner.key_prefixes
+            "key {key:?} is outside the prefixes {} may write ({:?})",
+            rules.owner,
+            rules.key_prefixes
         );
     }
-    let ttl = entry.ttl_seconds.unwrap_or(default_ttl);
-    if ttl == 0 || ttl > MAX_TTL_SECS {
-        bail!("{key}: ttl {ttl} s is outside 1..={MAX_TTL_SECS}");
+    let ttl = entry.ttl_seconds.unwrap_or(rules.default_ttl);
+    if ttl < rules.min_ttl || ttl > rules.max_ttl.min(MAX_TTL_SECS) {
+        bail!("{key}: ttl {ttl} s is outside {}..={} s", rules.min_ttl, rules.max_ttl);
     }
     let value = match entry.value {
         Value::Json(text) => {
             check_json_once(&key, &text)?;
             text
         }
-        Value::Text(text) => text,
+        Value::Text(text) if rules.text_keys.contains(&key) => text,
+        Value::Text(_) => bail!(
+            "{key}: plain-text value, but {} may write plain text only to {:?}; send JSON",
+            rules.owner,
+            rules.text_keys
+        ),
     };
-    if value.len() > max_value_bytes {
+    if value.len() > rules.max_value_bytes {
         bail!(
-            "{key}: value is {} bytes, above the {max_value_bytes}-byte limit (memcached's item limit is 1 MiB by default)",
-            value.len()
+            "{key}: value is {} bytes, above the {}-byte limit (memcached's item limit is 1 MiB by default)",
+            value.len(),
+            rules.max_value_bytes
         );
     }
     Ok(ValidEntry {
@@ -100,13 +125,15 @@ fn check_json_once(key: &str, text: &str) -> Result<()> {
 mod tests {
     use super::*;
 
-    fn owner() -> PluginInfo {
-        PluginInfo {
-            name: "dash".into(),
-            version: "1".into(),
-            description: String::new(),
-            history_depth: 0,
-            key_prefixes: vec!["market:".into()],
+    fn rules<'a>(prefixes: &'a [String], text: &'a [String]) -> EntryRules<'a> {
+        EntryRules {
+            owner: "dash",
+            key_prefixes: prefixes,
+            text_keys: text,
+            default_ttl: 10,
+            min_ttl: 1,
+            max_ttl: 3600,
+            max_value_bytes: 100,
         }
     }
 
@@ -118,27 +145,21 @@ mod tests {
         }
     }
 
+    fn check(e: CacheEntry) -> Result<ValidEntry> {
+        let prefixes = ["market:".to_string()];
+        let text = ["market:b".to_string()];
+        validate(e, &rules(&prefixes, &text))
+    }
+
     fn reason(e: CacheEntry) -> String {
-        validate(e, &owner(), 10, 100).unwrap_err().to_string()
+        check(e).unwrap_err().to_string()
     }
 
     #[test]
     fn good_entries_pass_with_their_own_or_the_default_ttl() {
-        let ok = validate(
-            entry("market:a", Value::Json("{\"x\":1}".into()), None),
-            &owner(),
-            10,
-            100,
-        )
-        .unwrap();
+        let ok = check(entry("market:a", Value::Json("{\"x\":1}".into()), None)).unwrap();
         assert_eq!((ok.ttl, ok.value.as_slice()), (10, b"{\"x\":1}".as_slice()));
-        let ok = validate(
-            entry("market:b", Value::Text("BULLISH".into()), Some(30)),
-            &owner(),
-            10,
-            100,
-        )
-        .unwrap();
+        let ok = check(entry("market:b", Value::Text("BULLISH".into()), Some(30))).unwrap();
         assert_eq!((ok.ttl, ok.value.as_slice()), (30, b"BULLISH".as_slice()));
     }
 
@@ -150,20 +171,16 @@ mod tests {
         assert!(reason(entry("analysis:x", Value::Text("x".into()), None)).contains("outside the prefixes"));
         assert!(reason(entry("market:a", Value::Json("{oops".into()), None)).contains("not valid JSON"));
         assert!(reason(entry("market:a", Value::Json("\"{\\\"x\\\":1}\"".into()), None)).contains("encoded twice"));
-        assert!(reason(entry("market:a", Value::Text("x".repeat(101)), None)).contains("above the 100-byte limit"));
+        let big = Value::Json(format!("\"{}\"", "x".repeat(100)));
+        assert!(reason(entry("market:a", big, None)).contains("above the 100-byte limit"));
+        assert!(reason(entry("market:a", Value::Text("x".into()), None)).contains("plain text only to"));
         assert!(reason(entry("market:a", Value::Text("x".into()), Some(0))).contains("ttl 0"));
         assert!(reason(entry("market:a", Value::Text("x".into()), Some(MAX_TTL_SECS + 1))).contains("ttl"));
     }
 
     #[test]
     fn a_plain_json_string_is_not_double_encoding() {
-        assert!(validate(
-            entry("market:a", Value::Json("\"hello\"".into()), None),
-            &owner(),
-            10,
-            100
-        )
-        .is_ok());
+        assert!(check(entry("market:a", Value::Json("\"hello\"".into()), None)).is_ok());
     }
 
     #[test]

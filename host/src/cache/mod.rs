@@ -6,6 +6,6 @@ mod placement;
 mod server;
 mod writer;
 
-pub use entry::{check_key_prefix, validate, ValidEntry, HOST_PREFIX};
+pub use entry::{check_key_prefix, validate, EntryRules, ValidEntry, HOST_PREFIX};
 pub use placement::Placement;
 pub use writer::{CacheWriter, WriteReport, WriterStats};

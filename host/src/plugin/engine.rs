@@ -12,24 +12,24 @@ use wasmtime::{Engine, Store};
 
 use super::bindings::analyzer::pulse::plugin::host;
 use super::state::HostState;
-use crate::config::Limits;
+use crate::config::PluginPolicy;
 
-/// How often the engine's epoch advances; call deadlines are counted in these ticks.
-const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// How often the engine's epoch advances; call deadlines are counted in these ticks, so a
+/// call is cut off at most one tick after its deadline.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Compiles plugins and creates the sandboxed stores their calls run in.
 pub struct PluginEngine {
     engine: Engine,
     linker: Linker<HostState>,
-    deadline_ticks: u64,
-    memory_bytes: usize,
     /// Held for its `Drop`, which stops the ticker thread with the engine.
     _ticker: Ticker,
 }
 
 impl PluginEngine {
-    /// An engine whose stores enforce `limits`.
-    pub fn new(limits: &Limits) -> Result<Arc<Self>> {
+    /// The engine, its linker (WASI with nothing granted, plus the host interface) and the
+    /// epoch ticker.
+    pub fn new() -> Result<Arc<Self>> {
         let mut config = wasmtime::Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
@@ -43,13 +43,10 @@ impl PluginEngine {
         host::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)
             .map_err(anyhow::Error::from)
             .context("cannot link the host interface")?;
-        let timeout = Duration::from_millis(limits.call_timeout_ms.0);
         Ok(Arc::new(Self {
             _ticker: Ticker::start(engine.clone())?,
             engine,
             linker,
-            deadline_ticks: timeout.as_millis().div_ceil(EPOCH_TICK.as_millis()) as u64 + 1,
-            memory_bytes: usize::try_from(limits.memory_mib.0 * 1024 * 1024).unwrap_or(usize::MAX),
         }))
     }
 
@@ -63,11 +60,12 @@ impl PluginEngine {
         &self.linker
     }
 
-    /// A fresh store for one call of `plugin`, with its deadline and memory cap set.
-    pub fn store(&self, plugin: Arc<str>) -> Store<HostState> {
-        let mut store = Store::new(&self.engine, HostState::new(plugin, self.memory_bytes));
+    /// A fresh store for one call of `plugin`, with the deadline and memory cap of `policy`.
+    pub fn store(&self, plugin: Arc<str>, policy: &PluginPolicy) -> Store<HostState> {
+        let mut store = Store::new(&self.engine, HostState::new(plugin, policy.memory_bytes));
         store.limiter(|state| state.limiter());
-        store.set_epoch_deadline(self.deadline_ticks);
+        let ticks = policy.call_timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos()).max(1);
+        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
         store.epoch_deadline_trap();
         store
     }

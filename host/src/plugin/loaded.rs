@@ -11,8 +11,9 @@ use wasmtime::Trap;
 use super::artifacts::ArtifactCache;
 use super::bindings::aggregator::{Aggregator, AggregatorPre};
 use super::bindings::analyzer::{Analyzer, AnalyzerPre};
-use super::bindings::{Analyses, AnalyzerOutput, CacheEntry, Market, PluginInfo};
+use super::bindings::{Analyses, AnalyzerOutput, CacheEntry, Market, PluginInfo, Value};
 use super::engine::PluginEngine;
+use crate::config::{PluginPolicy, Sandbox};
 
 /// Deepest history a plugin may ask for, in samples.
 pub const MAX_HISTORY_DEPTH: u32 = 10_000;
@@ -123,6 +124,8 @@ pub struct LoadedPlugin {
     pub identity: Identity,
     /// Its world and pre-instantiated component.
     pub kind: PluginKind,
+    /// Its limits and grants.
+    pub policy: PluginPolicy,
     config_json: String,
     engine: Arc<PluginEngine>,
 }
@@ -135,6 +138,7 @@ impl LoadedPlugin {
         engine: &Arc<PluginEngine>,
         artifacts: &ArtifactCache,
         source: &PluginSource,
+        sandbox: &Sandbox,
         config_for: impl Fn(&str) -> Result<String>,
         trial: Option<&TrialInput>,
     ) -> Result<(Self, bool), StageError> {
@@ -145,11 +149,13 @@ impl LoadedPlugin {
             .stage("compile")?;
         let kind = classify(engine, &component).stage("world")?;
         let probe = Arc::<str>::from(source.path.display().to_string());
-        let info = describe(engine, &kind, probe).stage("describe")?;
-        check_info(&info, &kind).stage("describe")?;
+        let info = describe(engine, &kind, probe, &sandbox.policy("")).stage("describe")?;
+        let policy = sandbox.policy(&info.name);
+        check_info(&info, &kind, &policy).stage("describe")?;
         let plugin = Self {
             name: Arc::from(info.name.as_str()),
             config_json: config_for(&info.name).stage("config")?,
+            policy,
             info,
             path: source.path.clone(),
             identity: source.identity.clone(),
@@ -179,7 +185,7 @@ impl LoadedPlugin {
 
     /// Calls `init` on a fresh instance, so a bad config is reported while staging.
     fn trial_init(&self) -> Result<()> {
-        let mut store = self.engine.store(self.name.clone());
+        let mut store = self.engine.store(self.name.clone(), &self.policy);
         let result = match &self.kind {
             PluginKind::Analyzer(pre) => pre
                 .instantiate(&mut store)
@@ -195,8 +201,10 @@ impl LoadedPlugin {
             .map_err(|e| anyhow!("init rejected its config: {e}"))
     }
 
-    /// Runs the analyzer on a fresh instance. The result is checked against the market's shape.
-    pub fn analyze(&self, market: &Market) -> Result<Analyses> {
+    /// Runs the analyzer on a fresh instance. The result must be aligned with the market;
+    /// verdicts whose score is not a finite number in 0..100 are dropped (set to no opinion)
+    /// and counted in the second value.
+    pub fn analyze(&self, market: &Market) -> Result<(Analyses, usize)> {
         let PluginKind::Analyzer(pre) = &self.kind else {
             bail!("{} is not an analyzer", self.name);
         };
@@ -208,23 +216,40 @@ impl LoadedPlugin {
                 .call_analyze(&mut *store, market)?
                 .map_err(|e| anyhow!("analyze failed: {e}"))
         })?;
-        check_analyses(&analyses, market.symbols.len())?;
-        Ok(analyses)
+        let mut analyses = analyses;
+        let dropped = check_analyses(&mut analyses, market.symbols.len())?;
+        Ok((analyses, dropped))
     }
 
-    /// Runs the aggregator on a fresh instance; its entries are validated by the cache writer.
+    /// Runs the aggregator on a fresh instance. Output beyond the entry or byte caps is
+    /// refused whole; each entry is then validated on its own before it is written.
     pub fn aggregate(&self, market: &Market, results: &[AnalyzerOutput]) -> Result<Vec<CacheEntry>> {
         let PluginKind::Aggregator(pre) = &self.kind else {
             bail!("{} is not an aggregator", self.name);
         };
-        self.call(pre, |instance: &Aggregator, store| {
+        let entries = self.call(pre, |instance: &Aggregator, store| {
             instance
                 .call_init(&mut *store, &self.config_json)?
                 .map_err(|e| anyhow!("init failed: {e}"))?;
             instance
                 .call_aggregate(&mut *store, market, results)?
                 .map_err(|e| anyhow!("aggregate failed: {e}"))
-        })
+        })?;
+        if entries.len() > self.policy.max_entries {
+            bail!(
+                "returned {} cache entries, above the limit of {}",
+                entries.len(),
+                self.policy.max_entries
+            );
+        }
+        let bytes: usize = entries.iter().map(|e| e.key.len() + value_len(&e.value)).sum();
+        if bytes > self.policy.max_output_bytes {
+            bail!(
+                "returned {bytes} bytes of cache entries, above the limit of {}",
+                self.policy.max_output_bytes
+            );
+        }
+        Ok(entries)
     }
 
     /// Instantiates, runs `body`, and logs what the plugin printed, whatever the outcome.
@@ -233,7 +258,7 @@ impl LoadedPlugin {
         pre: &P,
         body: impl FnOnce(&P::Instance, &mut wasmtime::Store<super::state::HostState>) -> Result<R>,
     ) -> Result<R> {
-        let mut store = self.engine.store(self.name.clone());
+        let mut store = self.engine.store(self.name.clone(), &self.policy);
         let result = pre
             .instantiate_in(&mut store)
             .map_err(anyhow::Error::from)
@@ -334,8 +359,8 @@ fn classify(engine: &PluginEngine, component: &Component) -> Result<PluginKind> 
     }
 }
 
-fn describe(engine: &PluginEngine, kind: &PluginKind, label: Arc<str>) -> Result<PluginInfo> {
-    let mut store = engine.store(label);
+fn describe(engine: &PluginEngine, kind: &PluginKind, label: Arc<str>, policy: &PluginPolicy) -> Result<PluginInfo> {
+    let mut store = engine.store(label, policy);
     let result = match kind {
         PluginKind::Analyzer(pre) => pre.instantiate(&mut store).and_then(|i| i.call_describe(&mut store)),
         PluginKind::Aggregator(pre) => pre.instantiate(&mut store).and_then(|i| i.call_describe(&mut store)),
@@ -344,7 +369,7 @@ fn describe(engine: &PluginEngine, kind: &PluginKind, label: Arc<str>) -> Result
     result.map_err(|e| explain_trap(e.into())).context("describe() trapped")
 }
 
-fn check_info(info: &PluginInfo, kind: &PluginKind) -> Result<()> {
+fn check_info(info: &PluginInfo, kind: &PluginKind, policy: &PluginPolicy) -> Result<()> {
     let name_ok = (1..=64).contains(&info.name.len())
         && info
             .name
@@ -383,12 +408,27 @@ fn check_info(info: &PluginInfo, kind: &PluginKind) -> Result<()> {
     }
     for prefix in &info.key_prefixes {
         crate::cache::check_key_prefix(prefix).with_context(|| format!("describe(): key prefix {prefix:?}"))?;
+        if !policy
+            .key_prefixes
+            .iter()
+            .any(|granted| prefix.starts_with(granted.as_str()))
+        {
+            bail!(
+                "{} wants to write under {prefix:?} but is granted only {:?}; an operator grants it with \
+                 `[sandbox.plugin.{}] key_prefixes = [{prefix:?}]` in the daemon's config",
+                info.name,
+                policy.key_prefixes,
+                info.name
+            );
+        }
     }
     Ok(())
 }
 
-/// Checks that an analyzer's result is aligned with the market and its scores are in range.
-fn check_analyses(analyses: &Analyses, symbols: usize) -> Result<()> {
+/// Checks that an analyzer's result is aligned with the market (one verdict per input symbol,
+/// a full row of components each), and drops verdicts whose score is not a finite number in
+/// 0..100. Returns how many were dropped.
+fn check_analyses(analyses: &mut Analyses, symbols: usize) -> Result<usize> {
     if analyses.verdicts.len() != symbols {
         bail!("returned {} verdicts for {symbols} symbols", analyses.verdicts.len());
     }
@@ -400,15 +440,20 @@ fn check_analyses(analyses: &Analyses, symbols: usize) -> Result<()> {
             analyses.component_names.len()
         );
     }
-    if let Some(v) = analyses
-        .verdicts
-        .iter()
-        .flatten()
-        .find(|v| !(0.0..=100.0).contains(&v.score))
-    {
-        bail!("returned a score of {}, outside 0..100", v.score);
+    let mut dropped = 0;
+    for verdict in &mut analyses.verdicts {
+        if verdict.is_some_and(|v| !(0.0..=100.0).contains(&v.score)) {
+            *verdict = None;
+            dropped += 1;
+        }
     }
-    Ok(())
+    Ok(dropped)
+}
+
+fn value_len(value: &Value) -> usize {
+    match value {
+        Value::Json(s) | Value::Text(s) => s.len(),
+    }
 }
 
 /// Turns wasmtime's traps into reasons an operator can read.

@@ -24,7 +24,7 @@ use super::artifacts::ArtifactCache;
 use super::engine::PluginEngine;
 use super::loaded::{Identity, LoadedPlugin, PluginSource, TrialInput};
 use super::registry::Registry;
-use crate::config::Config;
+use crate::config::{Config, Sandbox};
 
 /// Quiet time after the last file event before the directory is reconciled.
 const DEBOUNCE: Duration = Duration::from_millis(250);
@@ -35,6 +35,7 @@ pub struct Reloader {
     artifacts: ArtifactCache,
     dir: PathBuf,
     plugin_tables: BTreeMap<String, toml::Table>,
+    sandbox: Sandbox,
     published: watch::Sender<Arc<Registry>>,
     trial: watch::Receiver<Option<TrialInput>>,
     /// Versions that failed staging, so an unchanged bad file is not retried on every event.
@@ -63,6 +64,7 @@ impl Reloader {
             artifacts,
             dir: config.plugin_dir.clone(),
             plugin_tables: config.plugin.clone(),
+            sandbox: config.sandbox.clone(),
             published,
             trial,
             rejected: HashMap::new(),
@@ -104,7 +106,14 @@ impl Reloader {
             }
             let started = Instant::now();
             let config_for = |name: &str| self.config_json(name, &source);
-            match LoadedPlugin::stage(&self.engine, &self.artifacts, &source, config_for, trial.as_ref()) {
+            match LoadedPlugin::stage(
+                &self.engine,
+                &self.artifacts,
+                &source,
+                &self.sandbox,
+                config_for,
+                trial.as_ref(),
+            ) {
                 Ok((plugin, cached)) => {
                     self.rejected.remove(path);
                     staged.push(Staged {
