@@ -110,6 +110,29 @@ pub fn plugin_wasm(name: &str) -> PathBuf {
     path
 }
 
+/// The built component of fault fixture `name` (`fault_loop`, ...), an example of `faults`.
+pub fn fault_wasm(name: &str) -> PathBuf {
+    let path = repo_root().join(format!("target/wasm32-wasip2/release/examples/{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "{} is missing: build the plugins first with scripts/build-plugins",
+        path.display()
+    );
+    path
+}
+
+/// Resident memory of process `pid`, in bytes.
+pub fn resident_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("VmRSS in /proc/PID/status");
+    kib * 1024
+}
+
 /// A temporary plugin directory holding copies of the named plugin components.
 pub fn plugin_dir(names: &[&str]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -171,6 +194,11 @@ impl Daemon {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Whether the daemon is still running.

@@ -33,6 +33,8 @@ impl PluginEngine {
         let mut config = wasmtime::Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
+        // A trap is reported as one log line; a wasm backtrace would spread it over many.
+        config.wasm_backtrace_max_frames(None);
         let engine = Engine::new(&config)
             .map_err(anyhow::Error::from)
             .context("cannot create the wasmtime engine")?;

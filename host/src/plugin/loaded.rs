@@ -462,6 +462,9 @@ fn explain_trap(error: anyhow::Error) -> anyhow::Error {
         Some(Trap::Interrupt) => error.context("exceeded its call deadline"),
         Some(Trap::UnreachableCodeReached) => error.context("trapped: unreachable (a panic or abort in the plugin)"),
         Some(_) => error.context("trapped"),
+        None if format!("{error:#}").contains("forcing trap when growing memory") => {
+            error.context("exceeded its memory cap")
+        }
         None => error,
     }
 }

@@ -1,0 +1,181 @@
+//! Faulty plugins beside the bundled ones, against a real memcached: every fault is contained,
+//! logged and counted, and the good plugins keep the dashboard fresh in every cycle.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{fault_wasm, plugin_dir, resident_bytes, wait_for, Daemon, Memcached};
+use serde_json::Value;
+
+const FAULTS: [&str; 9] = [
+    "fault_loop",
+    "fault_bomb",
+    "fault_trap",
+    "fault_panic_init",
+    "fault_slow",
+    "fault_liar",
+    "fault_huge",
+    "fault_flood",
+    "fault_writer",
+];
+
+fn plugin_status<'a>(status: &'a Value, name: &str) -> &'a Value {
+    status["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("{name} is not in pulse:status: {status}"))
+}
+
+#[test]
+fn faulty_plugins_are_contained_and_the_dashboard_stays_fresh() {
+    let memcached = Arc::new(Memcached::start());
+    let plugins = plugin_dir(&["trend", "volatility", "dashboard"]);
+    for fault in FAULTS {
+        std::fs::copy(fault_wasm(fault), plugins.path().join(format!("{fault}.wasm"))).unwrap();
+    }
+    let config = plugins.path().join(".pulse.toml");
+    std::fs::write(
+        &config,
+        "[sandbox.plugin.fault-writer]\nkey_prefixes = [\"fault:\"]\n\
+         [sandbox.plugin.fault-flood]\nkey_prefixes = [\"flood:\"]\n",
+    )
+    .unwrap();
+    let interval_ms = 600;
+    let mut daemon = Daemon::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--plugins",
+        plugins.path().to_str().unwrap(),
+        "--memcached",
+        &memcached.addr,
+        "--interval",
+        &(interval_ms as f64 / 1000.0).to_string(),
+    ]);
+
+    // Sample which cycle the host's status and the dashboard's overview come from.
+    let seen = Arc::new(Mutex::new((BTreeSet::new(), BTreeSet::new())));
+    let stop = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let (memcached, seen, stop) = (memcached.clone(), seen.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let status = common::status_cycle(&memcached);
+                let overview = memcached
+                    .get("market:overview")
+                    .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                    .and_then(|v| v["cycle"].as_u64());
+                let mut seen = seen.lock().unwrap();
+                seen.0.extend(status);
+                seen.1.extend(overview);
+                drop(seen);
+                std::thread::sleep(Duration::from_millis(40));
+            }
+        })
+    };
+    let mut peak_rss = 0;
+    wait_for("cycle 10", Duration::from_secs(60), || {
+        peak_rss = peak_rss.max(resident_bytes(daemon.pid()));
+        common::status_cycle(&memcached).filter(|&c| c >= 10)
+    });
+    stop.store(true, Ordering::Relaxed);
+    sampler.join().unwrap();
+
+    // The good plugins' keys were fresh in every cycle, and no cycle was missed.
+    let (status_cycles, overview_cycles) = seen.lock().unwrap().clone();
+    for (what, cycles) in [("pulse:status", &status_cycles), ("market:overview", &overview_cycles)] {
+        let (first, last) = (*cycles.first().unwrap(), *cycles.last().unwrap());
+        let missing: Vec<u64> = (first..=last).filter(|c| !cycles.contains(c)).collect();
+        assert!(missing.is_empty(), "{what} skipped cycles {missing:?}");
+        assert!(last >= 9, "{what} reached only cycle {last}");
+    }
+    let status = memcached.json("pulse:status");
+    assert_eq!(status["skipped_ticks"], 0, "a cycle overran: {status}");
+    assert!(
+        memcached.json("market:overview")["total_symbols"] == 30,
+        "the dashboard's overview was overwritten"
+    );
+    let signals = memcached.json("analysis:signals");
+    assert_eq!(signals["count"], 30);
+
+    // The looping plugin is cut off at its deadline (250 ms) plus one 10 ms epoch tick.
+    let looped = plugin_status(&status, "fault-loop");
+    let took = looped["last_duration_ms"].as_f64().unwrap();
+    println!(
+        "fault-loop was cut off after {took:.1} ms; daemon peak RSS {} MiB",
+        peak_rss >> 20
+    );
+    assert!(
+        (250.0..=250.0 + 10.0 + 60.0).contains(&took),
+        "fault-loop ran {took} ms"
+    );
+
+    // Each failing plugin is counted and, after 5 failed cycles, quarantined.
+    for name in ["fault-loop", "fault-bomb", "fault-trap", "fault-huge", "fault-flood"] {
+        let p = plugin_status(&status, name);
+        assert!(p["failures"].as_u64().unwrap() >= 5, "{name}: {p}");
+        assert_eq!(p["quarantined"], true, "{name}: {p}");
+    }
+    for name in ["fault-liar", "fault-writer"] {
+        let p = plugin_status(&status, name);
+        assert_eq!(p["failures"], 0, "{name}: {p}");
+        assert!(p["dropped"].as_u64().unwrap() > 0, "{name}: {p}");
+    }
+    let slow = plugin_status(&status, "fault-slow");
+    assert_eq!(slow["failures"], 0, "{slow}");
+    assert!(slow["last_duration_ms"].as_f64().unwrap() >= 100.0, "{slow}");
+    assert!(
+        !status["plugins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "fault-panic-init"),
+        "a plugin whose init panics must never serve"
+    );
+
+    // The writer's one good key is written; the bad ones are not.
+    assert!(memcached.get("fault:ok").is_some());
+    for key in [
+        "fault:notjson",
+        "fault:double",
+        "fault:text",
+        "fault:big",
+        "fault:ttl",
+        "flood:0",
+    ] {
+        assert!(memcached.get(key).is_none(), "{key} should have been dropped");
+    }
+
+    // One clear line per fault.
+    let log = daemon.log();
+    let expect = |plugin: &str, needle: &str| {
+        assert!(
+            log.lines().any(|l| l.contains(plugin) && l.contains(needle)),
+            "no log line for {plugin} containing {needle:?}"
+        );
+    };
+    expect("fault-loop", "exceeded its call deadline");
+    expect(
+        "fault-bomb",
+        "exceeded its memory cap: forcing trap when growing memory",
+    );
+    expect("fault-trap", "unreachable");
+    expect("fault_panic_init.wasm", "at init");
+    expect("fault-liar", "dropped 3 verdicts");
+    expect("fault-huge", "returned 200000 verdicts for 30 symbols");
+    expect(
+        "fault-flood",
+        "returned 200000 cache entries, above the limit of 100000",
+    );
+    expect("fault-writer", "dropped 8 cache entries");
+    expect("fault-loop", "quarantined plugin fault-loop after 5 failed cycles");
+
+    // Memory stays bounded: the bomb's 64 MiB instances are freed after each call.
+    assert!(peak_rss < 400 << 20, "daemon peak RSS {} MiB", peak_rss >> 20);
+    assert!(daemon.stop());
+}
