@@ -60,7 +60,9 @@ fn daemon_keeps_every_dashboard_key_fresh_and_keys_expire_after_it_stops() {
             "btc_dominance",
             "average_change_24h",
             "timestamp",
-            "cycle"
+            "cycle",
+            "stale",
+            "snapshot_age_ms"
         ])
     );
     assert_eq!(overview["total_symbols"], 30);

@@ -1,16 +1,18 @@
 //! The `pulse` command line: `pulse run` serves cycles, `pulse verify` checks the cache.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use tracing::{info, warn};
 
 use crate::cache::{CacheWriter, Placement};
-use crate::config::{parse_flag, Config, Interval, SourceKind, SymbolCount, Ttl};
+use crate::config::{parse_flag, Config, Interval, PositiveU64, Speed, SymbolCount, Ttl};
 use crate::pipeline::{CycleSettings, Pipeline};
 use crate::plugin::{PluginEngine, Reloader};
 use crate::source::Source;
+use crate::source::{ReplayEnd, SourceSpec};
 
 /// Runs market-analysis WebAssembly plugins every cycle and keeps memcached fresh.
 #[derive(Debug, Parser)]
@@ -23,7 +25,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the daemon: load the plugins and push a cycle every interval.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Read the dashboard keys back, check them, and summarise them.
     Verify {
         /// memcached servers, HOST:PORT[,HOST:PORT...], as the daemon was given them.
@@ -59,9 +61,30 @@ struct RunArgs {
     /// Analyse the top N symbols by 24 h turnover (default 30).
     #[arg(long, value_parser = parse_flag::<SymbolCount, i64>)]
     symbols: Option<SymbolCount>,
-    /// Market source (default simulated).
+    /// Market source: simulated (default), replay:FILE, bybit, bybit:spot or binance.
+    #[arg(long)]
+    source: Option<SourceSpec>,
+    /// What a replay does at the end of its file: loop (default) or stop.
     #[arg(long, value_enum)]
-    source: Option<SourceKind>,
+    replay_end: Option<ReplayEnd>,
+    /// Replay this many times faster than the interval.
+    #[arg(long, value_parser = parse_flag::<Speed, f64>)]
+    speed: Option<Speed>,
+    /// Record every snapshot to this JSON Lines file (replayable with replay:FILE).
+    #[arg(long)]
+    record: Option<PathBuf>,
+    /// Base URL of the exchange API, for a mirror or a test server.
+    #[arg(long)]
+    exchange_url: Option<String>,
+    /// Only these symbols, SYMBOL[,SYMBOL...].
+    #[arg(long, value_delimiter = ',')]
+    include: Option<Vec<String>>,
+    /// Never these symbols, SYMBOL[,SYMBOL...].
+    #[arg(long, value_delimiter = ',')]
+    exclude: Option<Vec<String>>,
+    /// Seconds a snapshot may age (while the source fails) before market keys stop (default 30).
+    #[arg(long, value_parser = parse_flag::<PositiveU64, i64>)]
+    max_age: Option<PositiveU64>,
     /// Directory for compiled plugins (default ~/.cache/pulse/compiled).
     #[arg(long)]
     compile_cache: Option<PathBuf>,
@@ -97,8 +120,30 @@ impl RunArgs {
         if let Some(v) = self.symbols {
             config.symbols = v;
         }
-        if let Some(v) = self.source {
-            config.source = v;
+        if let Some(v) = &self.source {
+            config.source = v.clone();
+        }
+        let market = &mut config.market;
+        if let Some(v) = self.replay_end {
+            market.replay_end = v;
+        }
+        if let Some(v) = self.speed {
+            market.speed = v;
+        }
+        if let Some(v) = &self.record {
+            market.record = Some(v.clone());
+        }
+        if let Some(v) = &self.exchange_url {
+            market.exchange_url = Some(v.clone());
+        }
+        if let Some(v) = &self.include {
+            market.include.clone_from(v);
+        }
+        if let Some(v) = &self.exclude {
+            market.exclude.clone_from(v);
+        }
+        if let Some(v) = self.max_age {
+            market.max_age = v;
         }
         crate::config::check_servers(&config.memcached)?;
         Ok(config)
@@ -144,9 +189,10 @@ async fn run(config: Config, cycles: Option<u64>) -> Result<()> {
     let placement = Placement::new(config.memcached.clone(), config.cache.mirror);
     let writer = CacheWriter::connect(placement, config.write_deadline()).await?;
     let settings = CycleSettings {
-        interval: config.interval.0,
+        interval: config.cycle_interval(),
+        selection: config.selection(),
+        max_age: Duration::from_secs(config.market.max_age.0),
         ttl: config.ttl.0,
-        symbols: config.symbols.0,
         max_value_bytes: usize::try_from(config.sandbox.max_value_bytes.0).context("max_value_bytes is too large")?,
         min_ttl: config.sandbox.min_ttl.0,
         max_ttl: config.sandbox.max_ttl.0,
@@ -157,7 +203,7 @@ async fn run(config: Config, cycles: Option<u64>) -> Result<()> {
         memcached = %config.memcached.join(","),
         interval_s = settings.interval.as_secs_f64(),
         ttl_s = settings.ttl,
-        symbols = settings.symbols,
+        symbols = config.symbols.0,
         "pulse running; check the cache with `pulse verify --memcached {}`",
         config.memcached.join(",")
     );

@@ -11,6 +11,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde::Deserialize;
 
+use crate::market::Selection;
+use crate::source::{ReplayEnd, SourceSpec};
+
 /// Everything `pulse run` needs to know, after the file and the flags are merged.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -22,7 +25,9 @@ pub struct Config {
     /// How many symbols (the top ones by 24 h turnover) each cycle analyses.
     pub symbols: SymbolCount,
     /// Where market snapshots come from.
-    pub source: SourceKind,
+    pub source: SourceSpec,
+    /// Which symbols to analyse, how to replay or record, and how stale data may get.
+    pub market: MarketConfig,
     /// The directory whose `*.wasm` files are loaded as plugins.
     pub plugin_dir: PathBuf,
     /// Where compiled plugins are kept between runs; default `$XDG_CACHE_HOME/pulse` or
@@ -46,7 +51,8 @@ impl Default for Config {
             interval: Interval(Duration::from_secs(2)),
             ttl: Ttl(10),
             symbols: SymbolCount(30),
-            source: SourceKind::Simulated,
+            source: SourceSpec::Simulated,
+            market: MarketConfig::default(),
             plugin_dir: PathBuf::from("target/plugins"),
             compile_cache: None,
             memcached: vec!["127.0.0.1:11211".to_string()],
@@ -75,11 +81,78 @@ pub struct CacheConfig {
 pub struct SimulatedConfig {
     /// The same seed gives the same market, cycle after cycle.
     pub seed: u64,
+    /// Standard deviation of a symbol's log return per cycle (0.0015 is 0.15 %).
+    pub volatility: f64,
+    /// Largest steady drift of a symbol's log return per cycle; each symbol draws its own.
+    pub drift: f64,
 }
 
 impl Default for SimulatedConfig {
     fn default() -> Self {
-        Self { seed: 42 }
+        Self {
+            seed: 42,
+            volatility: 0.0015,
+            drift: 0.0003,
+        }
+    }
+}
+
+/// Symbol selection, replay and recording, exchange access and staleness.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MarketConfig {
+    /// Only symbols quoted in this currency (a symbol suffix); empty for any.
+    pub quote: String,
+    /// If not empty, only these symbols.
+    pub include: Vec<String>,
+    /// Never these symbols.
+    pub exclude: Vec<String>,
+    /// What a replay does at the end of its file.
+    pub replay_end: ReplayEnd,
+    /// Replay this many times faster than the interval (cycles every `interval / speed`).
+    pub speed: Speed,
+    /// Record every snapshot to this JSON Lines file.
+    pub record: Option<PathBuf>,
+    /// Base URL of the exchange API (a mirror, or a test server).
+    pub exchange_url: Option<String>,
+    /// Per-request timeout of exchange polls, in milliseconds; default half the interval, at
+    /// most 5 s.
+    pub request_timeout_ms: Option<PositiveU64>,
+    /// Age in seconds past which a snapshot is too stale to serve: market keys are no longer
+    /// written and expire.
+    pub max_age: PositiveU64,
+}
+
+impl Default for MarketConfig {
+    fn default() -> Self {
+        Self {
+            quote: "USDT".to_string(),
+            include: Vec::new(),
+            exclude: Vec::new(),
+            replay_end: ReplayEnd::Loop,
+            speed: Speed(1.0),
+            record: None,
+            exchange_url: None,
+            request_timeout_ms: None,
+            max_age: PositiveU64(30),
+        }
+    }
+}
+
+/// A replay speed factor above 0.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(try_from = "f64")]
+pub struct Speed(pub f64);
+
+impl TryFrom<f64> for Speed {
+    type Error = String;
+
+    fn try_from(factor: f64) -> Result<Self, String> {
+        if factor.is_finite() && (0.01..=10_000.0).contains(&factor) {
+            Ok(Self(factor))
+        } else {
+            Err(format!("speed must be between 0.01 and 10000, got {factor}"))
+        }
     }
 }
 
@@ -178,22 +251,6 @@ impl Sandbox {
             max_entries: usize::try_from(self.max_entries.0).unwrap_or(usize::MAX),
             max_output_bytes: usize::try_from(self.max_output_bytes.0).unwrap_or(usize::MAX),
         }
-    }
-}
-
-/// The market sources Pulse knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum SourceKind {
-    /// A deterministic random walk over realistic symbols; needs no network.
-    Simulated,
-}
-
-impl fmt::Display for SourceKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            SourceKind::Simulated => "simulated",
-        })
     }
 }
 
@@ -313,6 +370,30 @@ impl Config {
         Ok(config)
     }
 
+    /// The time between cycles, sped up for a replay.
+    pub fn cycle_interval(&self) -> Duration {
+        self.interval.0.div_f64(self.market.speed.0)
+    }
+
+    /// Per-request timeout of exchange polls.
+    pub fn request_timeout(&self) -> Duration {
+        self.market
+            .request_timeout_ms
+            .map_or((self.interval.0 / 2).min(Duration::from_secs(5)), |ms| {
+                Duration::from_millis(ms.0)
+            })
+    }
+
+    /// Which symbols a cycle analyses.
+    pub fn selection(&self) -> Selection {
+        Selection {
+            top: self.symbols.0,
+            quote: self.market.quote.clone(),
+            include: self.market.include.clone(),
+            exclude: self.market.exclude.clone(),
+        }
+    }
+
     /// How long a cycle waits for its cache writes.
     pub fn write_deadline(&self) -> Duration {
         self.cache
@@ -349,7 +430,7 @@ mod tests {
         assert_eq!(config.interval.0, Duration::from_secs(2));
         assert_eq!(config.ttl.0, 10);
         assert_eq!(config.symbols.0, 30);
-        assert_eq!(config.source, SourceKind::Simulated);
+        assert_eq!(config.source, SourceSpec::Simulated);
         assert_eq!(config.memcached, vec!["127.0.0.1:11211"]);
     }
 

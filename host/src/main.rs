@@ -12,6 +12,8 @@ async fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+    // HTTPS to exchanges uses rustls with the ring provider, chosen once per process.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     match pulse::cli::Cli::parse().run().await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -1,9 +1,15 @@
-//! One market snapshot as the host holds it, whatever the source.
+//! One market snapshot as the host holds it, whatever the source, and the rules that pick the
+//! symbols a cycle analyses.
+//!
+//! A snapshot serialises as one line of the replay format (`docs/sources.md`).
 
-use tracing::warn;
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 
 /// One symbol's 24 h ticker.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Ticker {
     /// Exchange symbol, e.g. `BTCUSDT`.
     pub symbol: String,
@@ -32,14 +38,21 @@ impl Ticker {
             self.high_24h,
             self.low_24h,
         ];
-        if self.symbol.is_empty() || self.symbol.len() > 64 || !self.symbol.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            Some("symbol is empty, too long, or not ASCII letters and digits")
+        if !(2..=30).contains(&self.symbol.len())
+            || !self
+                .symbol
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        {
+            Some("symbol not 2-30 capital letters and digits")
         } else if numbers.iter().any(|n| !n.is_finite()) {
-            Some("a number is not finite")
+            Some("a number is missing or not finite")
         } else if self.price <= 0.0 {
-            Some("price is not positive")
+            Some("price not positive")
         } else if self.volume_24h < 0.0 || self.turnover_24h < 0.0 {
-            Some("volume is negative")
+            Some("negative volume")
+        } else if self.high_24h < self.low_24h {
+            Some("24 h high below low")
         } else {
             None
         }
@@ -47,7 +60,8 @@ impl Ticker {
 }
 
 /// The market at one instant.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Snapshot {
     /// When the snapshot was taken, milliseconds since the Unix epoch.
     pub timestamp_ms: i64,
@@ -55,33 +69,47 @@ pub struct Snapshot {
     pub tickers: Vec<Ticker>,
 }
 
+/// Which symbols a cycle analyses.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// How many, by 24 h turnover, largest first.
+    pub top: usize,
+    /// Only symbols with this quote currency suffix (e.g. `USDT`); empty for any.
+    pub quote: String,
+    /// If not empty, only these symbols.
+    pub include: Vec<String>,
+    /// Never these symbols.
+    pub exclude: Vec<String>,
+}
+
+/// Rows dropped from a snapshot, counted by reason.
+pub type Rejections = BTreeMap<&'static str, usize>;
+
 impl Snapshot {
-    /// Keeps the `n` tickers with the largest 24 h turnover, largest first, after dropping
-    /// tickers that cannot be analysed (each reason is logged once per snapshot, with a count).
-    pub fn into_top(mut self, n: usize) -> Snapshot {
-        let before = self.tickers.len();
-        let mut first_defect = None;
+    /// Keeps the valid tickers `selection` admits, the `top` largest by 24 h turnover first.
+    /// Returns the rows dropped as invalid, counted by reason (filtered-out symbols are not
+    /// counted: they are not errors).
+    pub fn select(mut self, selection: &Selection) -> (Snapshot, Rejections) {
+        let mut rejections = Rejections::new();
         self.tickers.retain(|t| match t.defect() {
-            None => true,
             Some(reason) => {
-                first_defect.get_or_insert((t.symbol.clone(), reason));
+                *rejections.entry(reason).or_default() += 1;
                 false
             }
+            None => {
+                t.symbol.ends_with(selection.quote.as_str())
+                    && (selection.include.is_empty() || selection.include.contains(&t.symbol))
+                    && !selection.exclude.contains(&t.symbol)
+            }
         });
-        if let Some((symbol, reason)) = first_defect {
-            warn!(
-                dropped = before - self.tickers.len(),
-                "dropped tickers that cannot be analysed; first was {symbol:?}: {reason}"
-            );
-        }
         self.tickers.sort_by(|a, b| {
             b.turnover_24h
                 .total_cmp(&a.turnover_24h)
                 .then_with(|| a.symbol.cmp(&b.symbol))
         });
         self.tickers.dedup_by(|a, b| a.symbol == b.symbol);
-        self.tickers.truncate(n);
-        self
+        self.tickers.truncate(selection.top);
+        (self, rejections)
     }
 }
 
@@ -102,7 +130,9 @@ mod tests {
     }
 
     #[test]
-    fn top_keeps_the_largest_turnover_and_drops_bad_tickers() {
+    fn selects_the_top_by_turnover_and_counts_bad_rows_by_reason() {
+        let mut inverted = ticker("FUSDT", 5.0, 1e9);
+        inverted.high_24h = 1.0;
         let snapshot = Snapshot {
             timestamp_ms: 0,
             tickers: vec![
@@ -111,9 +141,33 @@ mod tests {
                 ticker("CUSDT", 2.0, 30.0),
                 ticker("DUSDT", -1.0, 1e9),
                 ticker("EUSDT", 3.0, 20.0),
+                inverted,
+                ticker("bad sym", 3.0, 1e9),
+                ticker("GBTC", 3.0, 1e9),
             ],
         };
-        let top: Vec<String> = snapshot.into_top(2).tickers.into_iter().map(|t| t.symbol).collect();
-        assert_eq!(top, ["CUSDT", "EUSDT"]);
+        let selection = Selection {
+            top: 2,
+            quote: "USDT".into(),
+            ..Selection::default()
+        };
+        let (top, rejected) = snapshot.clone().select(&selection);
+        let symbols: Vec<&str> = top.tickers.iter().map(|t| t.symbol.as_str()).collect();
+        assert_eq!(symbols, ["CUSDT", "EUSDT"]);
+        assert_eq!(rejected.get("a number is missing or not finite"), Some(&1));
+        assert_eq!(rejected.get("price not positive"), Some(&1));
+        assert_eq!(rejected.get("24 h high below low"), Some(&1));
+        assert_eq!(rejected.get("symbol not 2-30 capital letters and digits"), Some(&1));
+        assert_eq!(rejected.values().sum::<usize>(), 4);
+
+        let picky = Selection {
+            top: 10,
+            quote: String::new(),
+            include: vec!["AUSDT".into(), "GBTC".into(), "EUSDT".into()],
+            exclude: vec!["EUSDT".into()],
+        };
+        let (picked, _) = snapshot.select(&picky);
+        let symbols: Vec<&str> = picked.tickers.iter().map(|t| t.symbol.as_str()).collect();
+        assert_eq!(symbols, ["GBTC", "AUSDT"]);
     }
 }

@@ -9,13 +9,13 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
 use crate::cache::{validate, CacheWriter, EntryRules, ValidEntry, WriteReport};
 use crate::history::History;
-use crate::market::Snapshot;
+use crate::market::{Selection, Snapshot};
 use crate::plugin::bindings::{self, AnalyzerOutput, Market};
 use crate::plugin::{LoadedPlugin, Registry, TrialInput};
 use crate::source::{now_ms, Source};
@@ -28,8 +28,10 @@ pub struct CycleSettings {
     pub interval: Duration,
     /// TTL of entries that name none, and of `pulse:status`.
     pub ttl: u32,
-    /// Top-N symbols by turnover to analyse.
-    pub symbols: usize,
+    /// Which symbols to analyse.
+    pub selection: Selection,
+    /// How old the last good snapshot may get before market keys stop.
+    pub max_age: Duration,
     /// Largest cache value accepted, in bytes.
     pub max_value_bytes: usize,
     /// Shortest TTL an entry may ask for.
@@ -66,6 +68,8 @@ pub struct Pipeline {
     cycle: u64,
     skipped_ticks: u64,
     written_last_cycle: usize,
+    last_good: Option<(Snapshot, Instant)>,
+    staleness: Staleness,
     push_log: LogGate,
 }
 
@@ -91,6 +95,8 @@ impl Pipeline {
             cycle: 0,
             skipped_ticks: 0,
             written_last_cycle: 0,
+            last_good: None,
+            staleness: Staleness::default(),
             push_log: LogGate::new(Duration::from_secs(60)),
         }
     }
@@ -109,8 +115,18 @@ impl Pipeline {
                 }
                 () = tokio::time::sleep_until(next) => {}
             }
-            let report = self.run_cycle().await;
-            self.log_cycle(report);
+            match self.run_cycle().await {
+                Ok(None) => {
+                    info!(
+                        cycles = self.cycle,
+                        "the {} source has ended; stopping",
+                        self.source.name()
+                    );
+                    return Ok(());
+                }
+                Ok(Some(report)) => self.log_cycle(report),
+                Err(e) => error!(cycle = self.cycle, "cycle failed: {e:#}"),
+            }
             if max_cycles.is_some_and(|max| self.cycle >= max) {
                 return Ok(());
             }
@@ -129,33 +145,59 @@ impl Pipeline {
         }
     }
 
-    /// Runs one cycle now.
-    pub async fn run_cycle(&mut self) -> Result<CycleReport> {
+    /// Runs one cycle now; `None` when the source has ended (a replay that stops).
+    pub async fn run_cycle(&mut self) -> Result<Option<CycleReport>> {
         let started = Instant::now();
-        self.cycle += 1;
         let registry = self.registry.borrow_and_update().clone();
-        let snapshot = self
-            .source
-            .snapshot()
-            .await
-            .with_context(|| format!("cannot take a snapshot from the {} source", self.source.name()))?
-            .into_top(self.settings.symbols);
-        self.history.set_capacity(registry.max_history_depth());
-        self.history.record(&snapshot);
-        let markets = MarketsByDepth::new(&snapshot, &self.history, self.cycle, self.source.name(), &registry);
+        let fresh = match self.source.snapshot().await {
+            Ok(None) => return Ok(None),
+            Ok(Some(snapshot)) => self.select(snapshot),
+            Err(e) => Err(e),
+        };
+        self.cycle += 1;
+        let served = match fresh {
+            Ok(snapshot) => {
+                self.staleness.recovered(self.source.name());
+                self.history.set_capacity(registry.max_history_depth());
+                self.history.record(&snapshot);
+                self.last_good = Some((snapshot.clone(), Instant::now()));
+                Some((snapshot, Duration::ZERO))
+            }
+            Err(e) => {
+                let age = self.last_good.as_ref().map(|(_, at)| at.elapsed());
+                self.staleness
+                    .failed(self.source.name(), &e, age, self.settings.max_age);
+                self.last_good
+                    .as_ref()
+                    .filter(|(_, at)| at.elapsed() <= self.settings.max_age)
+                    .map(|(snapshot, at)| (snapshot.clone(), at.elapsed()))
+            }
+        };
 
-        let outputs = self.run_analyzers(&registry, &markets).await;
-        self.trial.send_replace(Some(TrialInput {
-            market: markets.deepest(),
-            outputs: outputs.clone(),
-        }));
-        let (mut entries, dropped) = self.run_aggregators(&registry, &markets, outputs).await;
+        let (mut entries, dropped, symbols, age) = match &served {
+            Some((snapshot, age)) => {
+                let markets =
+                    MarketsByDepth::new(snapshot, &self.history, self.cycle, self.source.name(), *age, &registry);
+                let outputs = self.run_analyzers(&registry, &markets).await;
+                self.trial.send_replace(Some(TrialInput {
+                    market: markets.deepest(),
+                    outputs: outputs.clone(),
+                }));
+                let (entries, dropped) = self.run_aggregators(&registry, &markets, outputs).await;
+                (entries, dropped, snapshot.tickers.len(), Some(*age))
+            }
+            // No snapshot young enough: write only the status and let the market keys expire.
+            None => (Vec::new(), 0, 0, self.last_good.as_ref().map(|(_, at)| at.elapsed())),
+        };
         entries.push(self.status.entry(
             &CycleFacts {
                 cycle: self.cycle,
-                timestamp_ms: snapshot.timestamp_ms,
+                timestamp_ms: now_ms(),
+                snapshot_timestamp_ms: served.as_ref().map(|(s, _)| s.timestamp_ms),
+                snapshot_age_ms: age.map(|a| a.as_millis() as u64),
                 source: self.source.name(),
-                symbols: snapshot.tickers.len(),
+                source_error: self.staleness.error(),
+                symbols,
                 interval: self.settings.interval,
                 ttl: self.settings.ttl,
                 skipped_ticks: self.skipped_ticks,
@@ -168,12 +210,31 @@ impl Pipeline {
         ));
         let write = self.writer.write(&entries).await;
         self.written_last_cycle = write.written;
-        Ok(CycleReport {
+        Ok(Some(CycleReport {
             cycle: self.cycle,
-            symbols: snapshot.tickers.len(),
+            symbols,
             dropped,
             write,
-        })
+        }))
+    }
+
+    /// Validates and selects the cycle's symbols; logs one line summarising dropped rows.
+    fn select(&self, snapshot: Snapshot) -> Result<Snapshot> {
+        let offered = snapshot.tickers.len();
+        let (selected, rejected) = snapshot.select(&self.settings.selection);
+        if !rejected.is_empty() {
+            let reasons: Vec<String> = rejected.iter().map(|(why, n)| format!("{n} {why}")).collect();
+            warn!(
+                source = self.source.name(),
+                "dropped {} of {offered} market rows: {}",
+                rejected.values().sum::<usize>(),
+                reasons.join(", ")
+            );
+        }
+        if selected.tickers.is_empty() {
+            anyhow::bail!("no usable ticker among the {offered} the source returned");
+        }
+        Ok(selected)
     }
 
     /// Calls every analyzer the breaker admits, in parallel; failed ones are logged and left out.
@@ -280,9 +341,9 @@ impl Pipeline {
         }
     }
 
-    fn log_cycle(&mut self, report: Result<CycleReport>) {
+    fn log_cycle(&mut self, report: CycleReport) {
         match report {
-            Ok(r) if r.write.failed == 0 => {
+            r if r.write.failed == 0 => {
                 debug!(
                     cycle = r.cycle,
                     written = r.write.written,
@@ -296,7 +357,7 @@ impl Pipeline {
                     info!("Pushed {} symbols to unified cache", r.symbols);
                 }
             }
-            Ok(r) => {
+            r => {
                 let reason = r.write.first_error.unwrap_or_default();
                 if self.push_log.failing() {
                     error!(
@@ -307,7 +368,6 @@ impl Pipeline {
                     );
                 }
             }
-            Err(e) => error!(cycle = self.cycle, "cycle failed: {e:#}"),
         }
     }
 }
@@ -316,12 +376,20 @@ impl Pipeline {
 struct MarketsByDepth(BTreeMap<u32, Arc<Market>>);
 
 impl MarketsByDepth {
-    fn new(snapshot: &Snapshot, history: &History, cycle: u64, source: &str, registry: &Registry) -> Self {
+    fn new(
+        snapshot: &Snapshot,
+        history: &History,
+        cycle: u64,
+        source: &str,
+        age: Duration,
+        registry: &Registry,
+    ) -> Self {
         let t = &snapshot.tickers;
         let column = |f: fn(&crate::market::Ticker) -> f64| t.iter().map(f).collect::<Vec<f64>>();
         let base = Market {
             cycle,
             timestamp_ms: snapshot.timestamp_ms,
+            snapshot_age_ms: age.as_millis() as u64,
             source: source.to_string(),
             symbols: t.iter().map(|t| t.symbol.clone()).collect(),
             price: column(|t| t.price),
@@ -404,6 +472,59 @@ async fn join_in_order<F: Future>(calls: impl Iterator<Item = F>) -> Vec<F::Outp
         out.push(call.await);
     }
     out
+}
+
+/// Tracks a failing source: logs the outage once, crossing the max age once, and the end.
+#[derive(Default)]
+struct Staleness {
+    since: Option<Instant>,
+    error: Option<String>,
+    past_max_age: bool,
+}
+
+impl Staleness {
+    fn failed(&mut self, source: &str, error: &anyhow::Error, age: Option<Duration>, max_age: Duration) {
+        let reason = format!("{error:#}");
+        if self.since.is_none() {
+            self.since = Some(Instant::now());
+            match age {
+                Some(age) => error!(
+                    source,
+                    "market source {source} failed: {reason}; serving the last good snapshot ({:.1} s old)",
+                    age.as_secs_f64()
+                ),
+                None => error!(
+                    source,
+                    "market source {source} failed: {reason}; no snapshot to serve yet"
+                ),
+            }
+        }
+        if !self.past_max_age && age.is_some_and(|a| a > max_age) {
+            self.past_max_age = true;
+            error!(
+                source,
+                "the last good snapshot is older than {} s: market keys are no longer written and expire",
+                max_age.as_secs()
+            );
+        }
+        self.error = Some(reason);
+    }
+
+    fn recovered(&mut self, source: &str) {
+        if let Some(since) = self.since.take() {
+            info!(
+                source,
+                "market source {source} recovered after {:.1} s",
+                since.elapsed().as_secs_f64()
+            );
+        }
+        self.error = None;
+        self.past_max_age = false;
+    }
+
+    fn error(&self) -> Option<String> {
+        self.error.clone()
+    }
 }
 
 /// Keeps repetitive cycle logs to one line a period, and notes when failures start and end.

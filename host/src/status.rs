@@ -69,6 +69,10 @@ struct StatusDoc<'a> {
     timestamp: i64,
     timestamp_ms: i64,
     source: &'a str,
+    source_error: Option<&'a str>,
+    snapshot_timestamp_ms: Option<i64>,
+    snapshot_age_ms: Option<u64>,
+    stale: bool,
     symbols: usize,
     interval_ms: u128,
     ttl: u32,
@@ -86,10 +90,16 @@ struct StatusDoc<'a> {
 pub struct CycleFacts<'a> {
     /// The cycle's number.
     pub cycle: u64,
-    /// Snapshot time, ms since the Unix epoch.
+    /// When the status was written, ms since the Unix epoch.
     pub timestamp_ms: i64,
+    /// Time of the snapshot served, if any.
+    pub snapshot_timestamp_ms: Option<i64>,
+    /// Age of the snapshot served (0 when fresh), or of the last good one when none is served.
+    pub snapshot_age_ms: Option<u64>,
     /// Source name.
     pub source: &'a str,
+    /// Why the source failed this cycle, if it did.
+    pub source_error: Option<String>,
     /// Symbols analysed.
     pub symbols: usize,
     /// Configured interval.
@@ -195,6 +205,10 @@ impl StatusBoard {
             timestamp: facts.timestamp_ms.div_euclid(1000),
             timestamp_ms: facts.timestamp_ms,
             source: facts.source,
+            source_error: facts.source_error.as_deref(),
+            snapshot_timestamp_ms: facts.snapshot_timestamp_ms,
+            snapshot_age_ms: facts.snapshot_age_ms,
+            stale: facts.source_error.is_some(),
             symbols: facts.symbols,
             interval_ms: facts.interval.as_millis(),
             ttl: facts.ttl,

@@ -31,6 +31,8 @@ struct Overview {
     average_change_24h: f64,
     timestamp: i64,
     cycle: u64,
+    stale: bool,
+    snapshot_age_ms: u64,
 }
 
 // Fields that are only type-checked are never read back.
@@ -286,6 +288,12 @@ async fn check_all(reader: &Reader, problems: &mut Vec<String>) -> Result<String
             0.0,
             f64::MAX,
         );
+        if o.stale {
+            problems.push(format!(
+                "market:overview is stale: the source failed and its snapshot is {:.1} s old",
+                o.snapshot_age_ms as f64 / 1000.0
+            ));
+        }
         if !REGIMES.contains(&o.market_regime.as_str()) {
             problems.push(format!(
                 "market:overview.market_regime {:?} is not one of {REGIMES:?}",

@@ -4,6 +4,7 @@
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
+use crate::config::SimulatedConfig;
 use crate::market::{Snapshot, Ticker};
 
 /// The largest symbols by turnover, with a typical price and 24 h turnover in USDT.
@@ -40,9 +41,6 @@ const MAJORS: &[(&str, f64, f64)] = &[
     ("TIAUSDT", 5.1, 8.0e7),
 ];
 
-/// Standard deviation of one step's log return (about 0.15 % per 2 s cycle).
-const STEP_SIGMA: f64 = 0.0015;
-
 /// One simulated symbol's state.
 struct Walk {
     symbol: String,
@@ -58,13 +56,14 @@ struct Walk {
 pub struct SimulatedMarket {
     rng: SmallRng,
     walks: Vec<Walk>,
+    volatility: f64,
 }
 
 impl SimulatedMarket {
     /// A market of `symbols` symbols: the majors first, then synthetic ones (`SIM00031USDT`, ...)
     /// with falling turnover.
-    pub fn new(seed: u64, symbols: usize) -> Self {
-        let mut rng = SmallRng::seed_from_u64(seed);
+    pub fn new(config: &SimulatedConfig, symbols: usize) -> Self {
+        let mut rng = SmallRng::seed_from_u64(config.seed);
         let walks = (0..symbols)
             .map(|i| {
                 let (symbol, price, turnover) = match MAJORS.get(i) {
@@ -84,11 +83,15 @@ impl SimulatedMarket {
                     high_24h: price.max(open_24h) * (1.0 + rng.random_range(0.002..0.03)),
                     low_24h: price.min(open_24h) * (1.0 - rng.random_range(0.002..0.03)),
                     turnover_24h: turnover,
-                    drift: rng.random_range(-1.0..1.0) * STEP_SIGMA * 0.2,
+                    drift: rng.random_range(-1.0..=1.0) * config.drift,
                 }
             })
             .collect();
-        Self { rng, walks }
+        Self {
+            rng,
+            walks,
+            volatility: config.volatility,
+        }
     }
 
     /// Moves every symbol one step and returns the market at `timestamp_ms`.
@@ -97,7 +100,7 @@ impl SimulatedMarket {
             .walks
             .iter_mut()
             .map(|w| {
-                let shock = standard_normal(&mut self.rng) * STEP_SIGMA + w.drift;
+                let shock = standard_normal(&mut self.rng) * self.volatility + w.drift;
                 w.price *= shock.exp();
                 w.high_24h = w.high_24h.max(w.price);
                 w.low_24h = w.low_24h.min(w.price);
@@ -130,7 +133,14 @@ mod tests {
 
     #[test]
     fn same_seed_same_market_and_prices_move() {
-        let (mut a, mut b) = (SimulatedMarket::new(7, 40), SimulatedMarket::new(7, 40));
+        let seeded = |seed| SimulatedConfig {
+            seed,
+            ..SimulatedConfig::default()
+        };
+        let (mut a, mut b) = (
+            SimulatedMarket::new(&seeded(7), 40),
+            SimulatedMarket::new(&seeded(7), 40),
+        );
         let first = a.step(1);
         assert_eq!(first, b.step(1));
         assert_eq!(first.tickers.len(), 40);
@@ -142,6 +152,6 @@ mod tests {
             assert!(t.low_24h <= t.price && t.price <= t.high_24h, "{t:?}");
             assert!(t.price > 0.0 && t.turnover_24h > 0.0);
         }
-        assert_ne!(SimulatedMarket::new(8, 40).step(1), first);
+        assert_ne!(SimulatedMarket::new(&seeded(8), 40).step(1), first);
     }
 }

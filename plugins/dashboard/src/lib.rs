@@ -42,6 +42,8 @@ struct Overview<'a> {
     average_change_24h: f64,
     timestamp: i64,
     cycle: u64,
+    stale: bool,
+    snapshot_age_ms: u64,
 }
 
 #[derive(Serialize)]
@@ -186,6 +188,8 @@ impl Aggregator for Dashboard {
                 average_change_24h: mean(&mut market.change_24h.iter().copied()),
                 timestamp,
                 cycle: market.cycle,
+                stale: market.snapshot_age_ms > 0,
+                snapshot_age_ms: market.snapshot_age_ms,
             },
         )?);
 

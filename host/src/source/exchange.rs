@@ -1,0 +1,223 @@
+//! Live 24 h tickers polled from an exchange's public REST API.
+//!
+//! - Bybit v5: `GET /v5/market/tickers?category=linear|spot`. Numbers are strings;
+//!   `price24hPcnt` is a fraction (`0.0123` is +1.23 %); `volume24h` is base volume and
+//!   `turnover24h` quote turnover. Errors come as `retCode != 0` with `retMsg`.
+//! - Binance spot: `GET /api/v3/ticker/24hr`, an array. `priceChangePercent` is already in
+//!   percent; `volume` is base volume and `quoteVolume` quote turnover. Errors come as a non-2xx
+//!   status with `{"code": -1121, "msg": "..."}`.
+//!
+//! A number that does not parse becomes NaN, so the row is dropped and counted by the
+//! snapshot's validation instead of failing the whole poll.
+
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+
+use crate::market::{Snapshot, Ticker};
+
+/// Which exchange API to poll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exchange {
+    /// Bybit v5, linear perpetuals.
+    BybitLinear,
+    /// Bybit v5, spot.
+    BybitSpot,
+    /// Binance spot.
+    Binance,
+}
+
+impl Exchange {
+    /// The public API's base URL.
+    pub fn default_url(self) -> &'static str {
+        match self {
+            Exchange::BybitLinear | Exchange::BybitSpot => "https://api.bybit.com",
+            Exchange::Binance => "https://api.binance.com",
+        }
+    }
+
+    fn path(self) -> &'static str {
+        match self {
+            Exchange::BybitLinear => "/v5/market/tickers?category=linear",
+            Exchange::BybitSpot => "/v5/market/tickers?category=spot",
+            Exchange::Binance => "/api/v3/ticker/24hr",
+        }
+    }
+}
+
+/// Polls one exchange.
+pub struct ExchangeSource {
+    exchange: Exchange,
+    url: String,
+    client: reqwest::Client,
+}
+
+impl ExchangeSource {
+    /// A poller of `exchange` at `base_url` (its public API if `None`) whose requests give up
+    /// after `timeout`.
+    pub fn new(exchange: Exchange, base_url: Option<&str>, timeout: Duration) -> Result<Self> {
+        let base = base_url.unwrap_or(exchange.default_url()).trim_end_matches('/');
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .user_agent(concat!("pulse/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .context("cannot build the HTTPS client")?;
+        Ok(Self {
+            exchange,
+            url: format!("{base}{}", exchange.path()),
+            client,
+        })
+    }
+
+    /// Fetches and parses the tickers now.
+    pub async fn snapshot(&self, timestamp_ms: i64) -> Result<Snapshot> {
+        let response = self
+            .client
+            .get(&self.url)
+            .send()
+            .await
+            .with_context(|| format!("GET {} failed", self.url))?;
+        let status = response.status();
+        let body = response
+            .bytes()
+            .await
+            .with_context(|| format!("GET {}: cannot read the body", self.url))?;
+        if !status.is_success() {
+            let excerpt = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
+            bail!("GET {}: HTTP {status}: {excerpt}", self.url);
+        }
+        let tickers = match self.exchange {
+            Exchange::BybitLinear | Exchange::BybitSpot => parse_bybit(&body),
+            Exchange::Binance => parse_binance(&body),
+        }
+        .with_context(|| format!("GET {}: unexpected body", self.url))?;
+        if tickers.is_empty() {
+            bail!("GET {}: the exchange returned no tickers", self.url);
+        }
+        Ok(Snapshot { timestamp_ms, tickers })
+    }
+}
+
+fn number(text: &str) -> f64 {
+    text.trim().parse().unwrap_or(f64::NAN)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BybitResponse {
+    ret_code: i64,
+    ret_msg: String,
+    result: Option<BybitResult>,
+}
+
+#[derive(Deserialize)]
+struct BybitResult {
+    /// Absent from error bodies (`"result": {}`), which `retCode` reports.
+    #[serde(default)]
+    list: Vec<BybitTicker>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BybitTicker {
+    symbol: String,
+    last_price: String,
+    price_24h_pcnt: String,
+    high_price_24h: String,
+    low_price_24h: String,
+    turnover_24h: String,
+    volume_24h: String,
+}
+
+fn parse_bybit(body: &[u8]) -> Result<Vec<Ticker>> {
+    let response: BybitResponse = serde_json::from_slice(body)?;
+    if response.ret_code != 0 {
+        bail!("Bybit error {}: {}", response.ret_code, response.ret_msg);
+    }
+    let list = response.result.context("Bybit response has no result")?.list;
+    Ok(list
+        .into_iter()
+        .map(|t| Ticker {
+            symbol: t.symbol,
+            price: number(&t.last_price),
+            change_24h: number(&t.price_24h_pcnt) * 100.0,
+            volume_24h: number(&t.volume_24h),
+            turnover_24h: number(&t.turnover_24h),
+            high_24h: number(&t.high_price_24h),
+            low_24h: number(&t.low_price_24h),
+        })
+        .collect())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BinanceTicker {
+    symbol: String,
+    price_change_percent: String,
+    last_price: String,
+    high_price: String,
+    low_price: String,
+    volume: String,
+    quote_volume: String,
+}
+
+fn parse_binance(body: &[u8]) -> Result<Vec<Ticker>> {
+    let list: Vec<BinanceTicker> = serde_json::from_slice(body)?;
+    Ok(list
+        .into_iter()
+        .map(|t| Ticker {
+            symbol: t.symbol,
+            price: number(&t.last_price),
+            change_24h: number(&t.price_change_percent),
+            volume_24h: number(&t.volume),
+            turnover_24h: number(&t.quote_volume),
+            high_24h: number(&t.high_price),
+            low_24h: number(&t.low_price),
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bybit_fields_map_to_one_meaning_each() {
+        let body = br#"{"retCode":0,"retMsg":"OK","result":{"category":"linear","list":[
+            {"symbol":"BTCUSDT","lastPrice":"95000.5","indexPrice":"95001","markPrice":"95000.9",
+             "prevPrice24h":"93000","price24hPcnt":"0.021511","highPrice24h":"96000","lowPrice24h":"92500",
+             "prevPrice1h":"94900","openInterest":"50000","openInterestValue":"4750000000",
+             "turnover24h":"9000000000","volume24h":"95000.2","fundingRate":"0.0001",
+             "nextFundingTime":"1700000000000","bid1Price":"95000","bid1Size":"1","ask1Price":"95001","ask1Size":"2"},
+            {"symbol":"BADUSDT","lastPrice":"","price24hPcnt":"0","highPrice24h":"1","lowPrice24h":"1",
+             "turnover24h":"1","volume24h":"1"}]},"retExtInfo":{},"time":1700000000000}"#;
+        let tickers = parse_bybit(body).unwrap();
+        let btc = &tickers[0];
+        assert_eq!(
+            (btc.symbol.as_str(), btc.price, btc.volume_24h),
+            ("BTCUSDT", 95000.5, 95000.2)
+        );
+        assert!((btc.change_24h - 2.1511).abs() < 1e-9);
+        assert_eq!((btc.turnover_24h, btc.high_24h, btc.low_24h), (9e9, 96000.0, 92500.0));
+        assert!(tickers[1].price.is_nan(), "an empty number must not become 0");
+        let error = parse_bybit(br#"{"retCode":10001,"retMsg":"params error","result":{},"time":1}"#);
+        assert!(error.unwrap_err().to_string().contains("params error"));
+    }
+
+    #[test]
+    fn binance_fields_map_to_one_meaning_each() {
+        let body = br#"[{"symbol":"ETHUSDT","priceChange":"50.0","priceChangePercent":"1.493",
+            "weightedAvgPrice":"3380","prevClosePrice":"3350","lastPrice":"3400.1","lastQty":"0.5",
+            "bidPrice":"3400","bidQty":"1","askPrice":"3400.2","askQty":"2","openPrice":"3350.1",
+            "highPrice":"3420","lowPrice":"3330","volume":"1500000","quoteVolume":"5100000000",
+            "openTime":1,"closeTime":2,"firstId":1,"lastId":2,"count":2}]"#;
+        let eth = &parse_binance(body).unwrap()[0];
+        assert_eq!(
+            (eth.price, eth.change_24h, eth.volume_24h),
+            (3400.1, 1.493, 1_500_000.0)
+        );
+        assert_eq!((eth.turnover_24h, eth.high_24h, eth.low_24h), (5.1e9, 3420.0, 3330.0));
+        assert!(parse_binance(br#"{"code":-1121,"msg":"Invalid symbol."}"#).is_err());
+    }
+}

@@ -1,0 +1,35 @@
+//! Records every snapshot a source yields to a JSON Lines file that `replay:` reads back.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::market::Snapshot;
+
+/// An open recording.
+pub struct Recorder {
+    path: PathBuf,
+    out: BufWriter<File>,
+}
+
+impl Recorder {
+    /// Creates (or truncates) `path`.
+    pub fn create(path: &Path) -> Result<Self> {
+        let file = File::create(path).with_context(|| format!("cannot create recording {}", path.display()))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            out: BufWriter::new(file),
+        })
+    }
+
+    /// Appends one snapshot as one line, flushed so a crash loses at most the line in flight.
+    pub fn write(&mut self, snapshot: &Snapshot) -> Result<()> {
+        serde_json::to_writer(&mut self.out, snapshot)?;
+        self.out.write_all(b"\n")?;
+        self.out
+            .flush()
+            .with_context(|| format!("cannot write recording {}", self.path.display()))
+    }
+}

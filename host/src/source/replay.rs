@@ -1,0 +1,70 @@
+//! Replays a recorded market: JSON Lines, one [`Snapshot`] per line (`docs/sources.md`), one
+//! line per cycle, with the recorded timestamps, so a replay gives the plugins exactly what the
+//! recording saw.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Lines};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::market::Snapshot;
+
+/// What a replay does after its last line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ReplayEnd {
+    /// Start again from the first line.
+    Loop,
+    /// End the run.
+    Stop,
+}
+
+/// A recorded market being replayed.
+pub struct Replay {
+    path: PathBuf,
+    lines: Lines<BufReader<File>>,
+    line: usize,
+    end: ReplayEnd,
+}
+
+impl Replay {
+    /// Opens `path`; fails if it cannot be read.
+    pub fn open(path: &Path, end: ReplayEnd) -> Result<Self> {
+        Ok(Self {
+            lines: Self::lines(path)?,
+            path: path.to_path_buf(),
+            line: 0,
+            end,
+        })
+    }
+
+    fn lines(path: &Path) -> Result<Lines<BufReader<File>>> {
+        let file = File::open(path).with_context(|| format!("cannot open replay file {}", path.display()))?;
+        Ok(BufReader::new(file).lines())
+    }
+
+    /// The next snapshot; `None` once the file is done and the replay stops. A bad line is an
+    /// error naming the file and line (the cycle then serves the last good snapshot).
+    pub fn next_snapshot(&mut self) -> Result<Option<Snapshot>> {
+        loop {
+            let Some(line) = self.lines.next() else {
+                if self.end == ReplayEnd::Stop || self.line == 0 {
+                    return Ok(None);
+                }
+                self.lines = Self::lines(&self.path)?;
+                self.line = 0;
+                continue;
+            };
+            self.line += 1;
+            let line = line.with_context(|| format!("cannot read {} line {}", self.path.display(), self.line))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            return match serde_json::from_str(&line) {
+                Ok(snapshot) => Ok(Some(snapshot)),
+                Err(e) => bail!("{} line {}: not a snapshot: {e}", self.path.display(), self.line),
+            };
+        }
+    }
+}
