@@ -1,13 +1,12 @@
 //! The `pulse` command line: `pulse run` serves cycles, `pulse verify` checks the cache.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use tracing::{info, warn};
 
-use crate::cache::{CacheWriter, Placement};
+use crate::cache::{CacheWriter, Placement, Sink};
 use crate::config::{parse_flag, Config, Interval, PositiveU64, Speed, SymbolCount, Ttl};
 use crate::pipeline::{CycleSettings, Pipeline};
 use crate::plugin::{PluginEngine, Reloader};
@@ -26,6 +25,34 @@ pub struct Cli {
 enum Command {
     /// Run the daemon: load the plugins and push a cycle every interval.
     Run(Box<RunArgs>),
+    /// Check a plugin file the way the daemon stages it, run it once on a simulated market,
+    /// and print its output; exits non-zero with the reason if the daemon would reject it.
+    Check {
+        /// The plugin component (`.wasm`).
+        plugin: PathBuf,
+        /// Daemon config whose sandbox limits, grants and `[plugin.NAME]` table apply.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Simulated symbols to run it on.
+        #[arg(long, default_value_t = 30)]
+        symbols: usize,
+    },
+    /// Backtest: run the plugins over a recorded market (the replay format) as fast as possible
+    /// and write each cycle's cache entries as JSON Lines instead of to memcached.
+    Replay {
+        /// Plugin directory (`*.wasm`).
+        #[arg(long)]
+        plugins: PathBuf,
+        /// Recorded market, JSON Lines (see docs/sources.md).
+        #[arg(long)]
+        input: PathBuf,
+        /// Output file (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Daemon config whose settings, sandbox and plugin tables apply.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Read the dashboard keys back, check them, and summarise them.
     Verify {
         /// memcached servers, HOST:PORT[,HOST:PORT...], as the daemon was given them.
@@ -158,6 +185,29 @@ impl Cli {
                 let cycles = args.cycles;
                 run(args.config()?, cycles).await
             }
+            Command::Check {
+                plugin,
+                config,
+                symbols,
+            } => {
+                let config = match config {
+                    Some(path) => Config::from_file(&path)?,
+                    None => Config::default(),
+                };
+                tokio::task::spawn_blocking(move || crate::check::run(&plugin, &config, symbols.max(1))).await?
+            }
+            Command::Replay {
+                plugins,
+                input,
+                out,
+                config,
+            } => {
+                let config = match config {
+                    Some(path) => Config::from_file(&path)?,
+                    None => Config::default(),
+                };
+                crate::backtest::run(config, plugins, &input, out.as_deref()).await
+            }
             Command::Verify { memcached, mirror } => {
                 crate::config::check_servers(&memcached)?;
                 crate::verify::run(Placement::new(memcached, mirror)).await
@@ -188,16 +238,7 @@ async fn run(config: Config, cycles: Option<u64>) -> Result<()> {
     let _watch = reloader.watch()?;
     let placement = Placement::new(config.memcached.clone(), config.cache.mirror);
     let writer = CacheWriter::connect(placement, config.write_deadline()).await?;
-    let settings = CycleSettings {
-        interval: config.cycle_interval(),
-        selection: config.selection(),
-        max_age: Duration::from_secs(config.market.max_age.0),
-        ttl: config.ttl.0,
-        max_value_bytes: usize::try_from(config.sandbox.max_value_bytes.0).context("max_value_bytes is too large")?,
-        min_ttl: config.sandbox.min_ttl.0,
-        max_ttl: config.sandbox.max_ttl.0,
-        quarantine_after: config.sandbox.quarantine_after.0,
-    };
+    let settings = CycleSettings::from_config(&config);
     info!(
         source = %config.source,
         memcached = %config.memcached.join(","),
@@ -207,9 +248,15 @@ async fn run(config: Config, cycles: Option<u64>) -> Result<()> {
         "pulse running; check the cache with `pulse verify --memcached {}`",
         config.memcached.join(",")
     );
-    Pipeline::new(settings, Source::from_config(&config)?, registry_rx, trial_tx, writer)
-        .run(cycles, shutdown_signal())
-        .await
+    Pipeline::new(
+        settings,
+        Source::from_config(&config)?,
+        registry_rx,
+        trial_tx,
+        Sink::Memcached(writer),
+    )
+    .run(cycles, shutdown_signal())
+    .await
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

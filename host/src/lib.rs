@@ -5,7 +5,9 @@
 //! [`source`] → [`history`] → analyzers → aggregators ([`plugin`]) → [`cache`], driven by
 //! [`pipeline`]; [`status`] publishes the daemon's own health and [`verify`] checks the result.
 
+pub mod backtest;
 pub mod cache;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod history;

@@ -13,10 +13,11 @@ use anyhow::Result;
 use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
-use crate::cache::{validate, CacheWriter, EntryRules, ValidEntry, WriteReport};
+use crate::cache::{validate, EntryRules, Sink, ValidEntry, WriteReport};
 use crate::history::History;
 use crate::market::{Selection, Snapshot};
-use crate::plugin::bindings::{self, AnalyzerOutput, Market};
+use crate::plugin::bindings::{AnalyzerOutput, Market};
+use crate::plugin::input;
 use crate::plugin::{LoadedPlugin, Registry, TrialInput};
 use crate::source::{now_ms, Source};
 use crate::status::{CallOutcome, CycleFacts, StatusBoard};
@@ -42,6 +43,22 @@ pub struct CycleSettings {
     pub quarantine_after: u64,
 }
 
+impl CycleSettings {
+    /// The settings `config` asks for.
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Self {
+            interval: config.cycle_interval(),
+            selection: config.selection(),
+            max_age: Duration::from_secs(config.market.max_age.0),
+            ttl: config.ttl.0,
+            max_value_bytes: usize::try_from(config.sandbox.max_value_bytes.0).unwrap_or(usize::MAX),
+            min_ttl: config.sandbox.min_ttl.0,
+            max_ttl: config.sandbox.max_ttl.0,
+            quarantine_after: config.sandbox.quarantine_after.0,
+        }
+    }
+}
+
 /// What one cycle did.
 #[derive(Debug, Clone)]
 pub struct CycleReport {
@@ -62,7 +79,7 @@ pub struct Pipeline {
     history: History,
     registry: watch::Receiver<Arc<Registry>>,
     trial: watch::Sender<Option<TrialInput>>,
-    writer: CacheWriter,
+    sink: Sink,
     status: StatusBoard,
     drop_notes: std::collections::HashMap<String, String>,
     cycle: u64,
@@ -81,7 +98,7 @@ impl Pipeline {
         source: Source,
         registry: watch::Receiver<Arc<Registry>>,
         trial: watch::Sender<Option<TrialInput>>,
-        writer: CacheWriter,
+        sink: Sink,
     ) -> Self {
         Self {
             status: StatusBoard::new(settings.quarantine_after),
@@ -90,7 +107,7 @@ impl Pipeline {
             history: History::default(),
             registry,
             trial,
-            writer,
+            sink,
             drop_notes: std::collections::HashMap::new(),
             cycle: 0,
             skipped_ticks: 0,
@@ -99,6 +116,11 @@ impl Pipeline {
             staleness: Staleness::default(),
             push_log: LogGate::new(Duration::from_secs(60)),
         }
+    }
+
+    /// The per-plugin counters (calls, time, failures, signals), for summaries.
+    pub fn status(&self) -> &StatusBoard {
+        &self.status
     }
 
     /// Runs a cycle every interval until `shutdown` resolves or `max_cycles` have run.
@@ -204,11 +226,11 @@ impl Pipeline {
                 duration_ms: started.elapsed().as_secs_f64() * 1000.0,
                 written_last_cycle: self.written_last_cycle,
                 dropped,
-                cache: self.writer.stats(),
+                cache: self.sink.stats(),
             },
             registry.plugins().map(|p| &**p),
         ));
-        let write = self.writer.write(&entries).await;
+        let write = self.sink.write(self.cycle, &entries).await;
         self.written_last_cycle = write.written;
         Ok(Some(CycleReport {
             cycle: self.cycle,
@@ -253,6 +275,7 @@ impl Pipeline {
             self.status.record(&plugin.name, self.cycle, &outcome);
             match result {
                 Ok((analyses, dropped)) => {
+                    self.status.signals(&plugin.name, &analyses);
                     if dropped > 0 {
                         self.status.dropped(&plugin.name, dropped);
                         self.note_drops(
@@ -384,44 +407,12 @@ impl MarketsByDepth {
         age: Duration,
         registry: &Registry,
     ) -> Self {
-        let t = &snapshot.tickers;
-        let column = |f: fn(&crate::market::Ticker) -> f64| t.iter().map(f).collect::<Vec<f64>>();
-        let base = Market {
-            cycle,
-            timestamp_ms: snapshot.timestamp_ms,
-            snapshot_age_ms: age.as_millis() as u64,
-            source: source.to_string(),
-            symbols: t.iter().map(|t| t.symbol.clone()).collect(),
-            price: column(|t| t.price),
-            change_24h: column(|t| t.change_24h),
-            volume_24h: column(|t| t.volume_24h),
-            turnover_24h: column(|t| t.turnover_24h),
-            high_24h: column(|t| t.high_24h),
-            low_24h: column(|t| t.low_24h),
-            history: bindings::History {
-                lengths: Vec::new(),
-                price: Vec::new(),
-                volume_24h: Vec::new(),
-                timestamp_ms: Vec::new(),
-            },
-        };
+        let base = input::market(snapshot, cycle, source, age);
         let depths: std::collections::BTreeSet<u32> =
             registry.plugins().map(|p| p.info.history_depth).chain([0]).collect();
         let markets = depths
             .into_iter()
-            .map(|depth| {
-                let columns = history.columns(t.iter().map(|t| t.symbol.as_str()), depth as usize);
-                let market = Market {
-                    history: bindings::History {
-                        lengths: columns.lengths,
-                        price: columns.price,
-                        volume_24h: columns.volume_24h,
-                        timestamp_ms: columns.timestamp_ms,
-                    },
-                    ..base.clone()
-                };
-                (depth, Arc::new(market))
-            })
+            .map(|depth| (depth, Arc::new(input::with_history(&base, history, depth as usize))))
             .collect();
         Self(markets)
     }

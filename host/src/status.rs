@@ -11,7 +11,19 @@ use serde::Serialize;
 use tracing::{error, info, warn};
 
 use crate::cache::{ValidEntry, WriterStats, HOST_PREFIX};
+use crate::plugin::bindings::{Analyses, Signal};
 use crate::plugin::{Identity, LoadedPlugin};
+
+/// A signal's name, as in cache values.
+pub fn signal_name(signal: Signal) -> &'static str {
+    match signal {
+        Signal::StrongBuy => "STRONG_BUY",
+        Signal::Buy => "BUY",
+        Signal::Neutral => "NEUTRAL",
+        Signal::Sell => "SELL",
+        Signal::StrongSell => "STRONG_SELL",
+    }
+}
 
 /// Longest wait between retries of a quarantined plugin, in cycles (5 minutes at 2 s).
 pub const MAX_BACKOFF_CYCLES: u64 = 150;
@@ -38,6 +50,11 @@ struct PluginStats {
     consecutive_failures: u64,
     /// Verdicts or cache entries dropped by the output checks.
     dropped: u64,
+    /// Time spent in calls since start, in milliseconds.
+    total_ms: f64,
+    /// Signals an analyzer has given since start, by name.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    signals: BTreeMap<&'static str, u64>,
     last_call: Option<i64>,
     last_duration_ms: Option<f64>,
     last_error: Option<String>,
@@ -58,6 +75,8 @@ struct PluginStatus<'a> {
     kind: &'static str,
     hash: &'a str,
     file: String,
+    /// Peak linear memory of the last call, in bytes.
+    memory_bytes: usize,
     #[serde(flatten)]
     stats: &'a PluginStats,
 }
@@ -155,6 +174,7 @@ impl StatusBoard {
         let quarantine_after = self.quarantine_after;
         let stats = self.plugins.entry(plugin.to_string()).or_default();
         stats.calls += 1;
+        stats.total_ms += outcome.duration_ms;
         stats.last_call = Some(outcome.started_ms);
         stats.last_duration_ms = Some(outcome.duration_ms);
         stats.last_error.clone_from(&outcome.error);
@@ -192,6 +212,32 @@ impl StatusBoard {
         }
     }
 
+    /// Tallies the signals of an analyzer's result.
+    pub fn signals(&mut self, plugin: &str, analyses: &Analyses) {
+        let stats = self.plugins.entry(plugin.to_string()).or_default();
+        for verdict in analyses.verdicts.iter().flatten() {
+            *stats.signals.entry(signal_name(verdict.signal)).or_default() += 1;
+        }
+    }
+
+    /// One line per plugin: calls, time, failures, drops and signals.
+    pub fn summary(&self) -> String {
+        let mut out = String::new();
+        for (name, s) in &self.plugins {
+            let signals: Vec<String> = s.signals.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            out.push_str(&format!(
+                "{name:<20} {:>6} calls {:>9.1} ms total {:>7.3} ms/call {:>4} failures {:>5} dropped  {}\n",
+                s.calls,
+                s.total_ms,
+                if s.calls == 0 { 0.0 } else { s.total_ms / s.calls as f64 },
+                s.failures,
+                s.dropped,
+                signals.join(", ")
+            ));
+        }
+        out
+    }
+
     /// Counts `count` outputs of `plugin` dropped by the checks.
     pub fn dropped(&mut self, plugin: &str, count: usize) {
         self.plugins.entry(plugin.to_string()).or_default().dropped += count as u64;
@@ -224,6 +270,7 @@ impl StatusBoard {
                     kind: p.kind.label(),
                     hash: &p.identity.hash,
                     file: p.path.display().to_string(),
+                    memory_bytes: p.last_peak_memory(),
                     stats: self.plugins.get(&*p.name).unwrap_or(&none),
                 })
                 .collect(),

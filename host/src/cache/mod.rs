@@ -4,8 +4,10 @@
 mod entry;
 mod placement;
 mod server;
+mod sink;
 mod writer;
 
 pub use entry::{check_key_prefix, validate, EntryRules, ValidEntry, HOST_PREFIX};
 pub use placement::Placement;
+pub use sink::{JsonlSink, Sink};
 pub use writer::{CacheWriter, WriteReport, WriterStats};

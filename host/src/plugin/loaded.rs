@@ -126,6 +126,8 @@ pub struct LoadedPlugin {
     pub kind: PluginKind,
     /// Its limits and grants.
     pub policy: PluginPolicy,
+    /// Peak linear memory of its last call, in bytes.
+    last_peak_memory: std::sync::atomic::AtomicUsize,
     config_json: String,
     engine: Arc<PluginEngine>,
 }
@@ -156,6 +158,7 @@ impl LoadedPlugin {
             name: Arc::from(info.name.as_str()),
             config_json: config_for(&info.name).stage("config")?,
             policy,
+            last_peak_memory: Default::default(),
             info,
             path: source.path.clone(),
             identity: source.identity.clone(),
@@ -176,6 +179,11 @@ impl LoadedPlugin {
             PluginKind::Analyzer(_) => self.analyze(&market).map(drop),
             PluginKind::Aggregator(_) => self.aggregate(&market, &input.outputs).map(drop),
         }
+    }
+
+    /// Peak linear memory of the last call, in bytes.
+    pub fn last_peak_memory(&self) -> usize {
+        self.last_peak_memory.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The first 12 hex digits of the content hash, for logs.
@@ -264,6 +272,8 @@ impl LoadedPlugin {
             .map_err(anyhow::Error::from)
             .and_then(|instance| body(&instance, &mut store));
         store.data().flush_output();
+        self.last_peak_memory
+            .store(store.data().peak_memory(), std::sync::atomic::Ordering::Relaxed);
         result.map_err(explain_trap)
     }
 }

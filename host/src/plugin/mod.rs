@@ -4,11 +4,13 @@
 mod artifacts;
 pub mod bindings;
 mod engine;
+pub mod input;
 mod loaded;
 mod registry;
 mod reload;
 mod state;
 
+pub use artifacts::ArtifactCache;
 pub use engine::PluginEngine;
 pub use loaded::{Identity, LoadedPlugin, PluginKind, PluginSource, StageError, TrialInput};
 pub use registry::Registry;

@@ -20,7 +20,7 @@ pub struct HostState {
     plugin: Arc<str>,
     wasi: WasiCtx,
     table: ResourceTable,
-    limits: StoreLimits,
+    limits: MeasuredLimits,
     stdout: MemoryOutputPipe,
     stderr: MemoryOutputPipe,
 }
@@ -39,10 +39,13 @@ impl HostState {
             plugin,
             wasi,
             table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(memory_bytes)
-                .trap_on_grow_failure(true)
-                .build(),
+            limits: MeasuredLimits {
+                limits: StoreLimitsBuilder::new()
+                    .memory_size(memory_bytes)
+                    .trap_on_grow_failure(true)
+                    .build(),
+                peak_memory: 0,
+            },
             stdout,
             stderr,
         }
@@ -51,6 +54,11 @@ impl HostState {
     /// The limiter the store consults whenever the plugin grows memory or tables.
     pub fn limiter(&mut self) -> &mut dyn ResourceLimiter {
         &mut self.limits
+    }
+
+    /// The largest linear memory the plugin grew to in this store, in bytes.
+    pub fn peak_memory(&self) -> usize {
+        self.limits.peak_memory
     }
 
     /// Logs what the plugin wrote to stdout (info) and stderr (warn), a line at a time.
@@ -66,6 +74,46 @@ impl HostState {
                 }
             }
         }
+    }
+}
+
+/// [`StoreLimits`] that also remember the peak memory granted.
+struct MeasuredLimits {
+    limits: StoreLimits,
+    peak_memory: usize,
+}
+
+impl ResourceLimiter for MeasuredLimits {
+    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let granted = self.limits.memory_growing(current, desired, maximum)?;
+        if granted {
+            self.peak_memory = self.peak_memory.max(desired);
+        }
+        Ok(granted)
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.limits.memory_grow_failed(error)
+    }
+
+    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
+
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.limits.table_grow_failed(error)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.memories()
     }
 }
 

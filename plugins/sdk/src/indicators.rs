@@ -14,6 +14,36 @@ pub fn ema(values: &[f64], period: usize) -> Option<f64> {
     Some(ema)
 }
 
+/// Simple moving average of the last `period` values. `None` when there are fewer.
+pub fn sma(values: &[f64], period: usize) -> Option<f64> {
+    if period == 0 || values.len() < period {
+        return None;
+    }
+    Some(values[values.len() - period..].iter().sum::<f64>() / period as f64)
+}
+
+/// An ATR-like range from closes only: the mean absolute change over the last `period` steps.
+/// `None` with fewer than `period + 1` values.
+pub fn mean_abs_change(values: &[f64], period: usize) -> Option<f64> {
+    if period == 0 || values.len() < period + 1 {
+        return None;
+    }
+    let tail = &values[values.len() - period - 1..];
+    Some(tail.windows(2).map(|w| (w[1] - w[0]).abs()).sum::<f64>() / period as f64)
+}
+
+/// How many standard deviations the last value is from the mean of `values`.
+/// `None` with fewer than 2 values or when they are all equal.
+pub fn z_score(values: &[f64]) -> Option<f64> {
+    let (&last, n) = (values.last()?, values.len() as f64);
+    if values.len() < 2 {
+        return None;
+    }
+    let mean = values.iter().sum::<f64>() / n;
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    (var > 0.0).then(|| (last - mean) / var.sqrt())
+}
+
 /// Wilder's relative strength index over `period` changes, 0..100.
 /// `None` when there are fewer than `period + 1` values.
 pub fn rsi(values: &[f64], period: usize) -> Option<f64> {
@@ -85,6 +115,27 @@ mod tests {
         assert_eq!(ema(&[1.0, 1.0], 3), None);
         let rising = ema(&[1.0, 2.0, 3.0, 4.0], 3).unwrap();
         assert!(rising > 2.5 && rising < 4.0, "{rising}");
+    }
+
+    #[test]
+    fn sma_averages_the_last_period() {
+        assert_eq!(sma(&[1.0, 2.0, 3.0, 4.0], 2), Some(3.5));
+        assert_eq!(sma(&[1.0], 2), None);
+    }
+
+    #[test]
+    fn mean_abs_change_measures_range_in_either_direction() {
+        assert_eq!(mean_abs_change(&[10.0, 12.0, 11.0, 14.0], 3), Some(2.0));
+        assert_eq!(mean_abs_change(&[10.0, 12.0], 2), None);
+    }
+
+    #[test]
+    fn z_score_is_signed_distance_from_the_mean() {
+        let z = z_score(&[1.0, 2.0, 3.0, 4.0, 10.0]).unwrap();
+        assert!(z > 1.5 && z < 2.0, "{z}");
+        assert!(z_score(&[1.0, 2.0, 3.0, 4.0, -10.0]).unwrap() < -1.5);
+        assert_eq!(z_score(&[5.0, 5.0, 5.0]), None);
+        assert_eq!(z_score(&[5.0]), None);
     }
 
     #[test]

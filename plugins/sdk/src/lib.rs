@@ -20,6 +20,7 @@ pub mod indicators;
 mod log;
 mod market;
 mod output;
+pub mod testing;
 
 pub use analyses::{verdict, AnalysesBuilder};
 pub use bindings::analyzer::pulse::plugin::types::{

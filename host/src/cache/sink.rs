@@ -1,0 +1,95 @@
+//! Where a cycle's entries go: memcached, or, for backtests, a JSON Lines file.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::entry::ValidEntry;
+use super::writer::{CacheWriter, WriteReport, WriterStats};
+use crate::status::STATUS_KEY;
+
+/// The destination of cache entries.
+pub enum Sink {
+    /// memcached, through the cache writer.
+    Memcached(CacheWriter),
+    /// One JSON line per entry, for `pulse replay`.
+    Jsonl(JsonlSink),
+}
+
+impl Sink {
+    /// Writes the cycle's entries.
+    pub async fn write(&mut self, cycle: u64, entries: &[ValidEntry]) -> WriteReport {
+        match self {
+            Sink::Memcached(writer) => writer.write(entries).await,
+            Sink::Jsonl(file) => file.write(cycle, entries),
+        }
+    }
+
+    /// The writer's totals (empty for a file).
+    pub fn stats(&self) -> WriterStats {
+        match self {
+            Sink::Memcached(writer) => writer.stats(),
+            Sink::Jsonl(_) => WriterStats::default(),
+        }
+    }
+}
+
+/// Writes entries as JSON Lines: `{"cycle":1,"key":"market:overview","ttl":10,"value":{...}}`.
+/// JSON values are embedded as JSON, plain-text values as strings. `pulse:status` is left out:
+/// it holds timings, and the file is meant to be compared with `diff` between plugin versions.
+pub struct JsonlSink {
+    out: BufWriter<Box<dyn Write + Send>>,
+}
+
+#[derive(Serialize)]
+struct Line<'a> {
+    cycle: u64,
+    key: &'a str,
+    ttl: u32,
+    value: serde_json::Value,
+}
+
+impl JsonlSink {
+    /// A sink writing to `path`, or to stdout when `None`.
+    pub fn create(path: Option<&std::path::Path>) -> Result<Self> {
+        let out: Box<dyn Write + Send> = match path {
+            Some(path) => {
+                Box::new(File::create(path).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?)
+            }
+            None => Box::new(std::io::stdout()),
+        };
+        Ok(Self {
+            out: BufWriter::new(out),
+        })
+    }
+
+    fn write(&mut self, cycle: u64, entries: &[ValidEntry]) -> WriteReport {
+        let mut report = WriteReport::default();
+        for entry in entries.iter().filter(|e| e.key != STATUS_KEY) {
+            let value = serde_json::from_slice(&entry.value)
+                .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&entry.value).into_owned()));
+            let line = Line {
+                cycle,
+                key: &entry.key,
+                ttl: entry.ttl,
+                value,
+            };
+            let written = serde_json::to_writer(&mut self.out, &line)
+                .map_err(std::io::Error::from)
+                .and_then(|()| self.out.write_all(b"\n"));
+            match written {
+                Ok(()) => report.written += 1,
+                Err(e) => {
+                    report.failed += 1;
+                    report.first_error.get_or_insert_with(|| e.to_string());
+                }
+            }
+        }
+        if let Err(e) = self.out.flush() {
+            report.first_error.get_or_insert_with(|| e.to_string());
+        }
+        report
+    }
+}

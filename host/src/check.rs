@@ -1,0 +1,187 @@
+//! `pulse check PLUGIN.wasm`: tells a plugin author whether the daemon will take a file, and
+//! why not, without a daemon or memcached. It stages the plugin exactly as the daemon does
+//! (world, imports, `describe`, `init`), runs it once on a simulated market with as much history
+//! as it asks for, applies the daemon's output checks, and prints what came out.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+
+use crate::cache::{validate, EntryRules};
+use crate::config::Config;
+use crate::history::History;
+use crate::plugin::bindings::Analyses;
+use crate::plugin::{input, LoadedPlugin, PluginEngine, PluginKind, PluginSource};
+use crate::source::SimulatedMarket;
+use crate::status::signal_name;
+
+/// Checks `path` under `config`'s sandbox with `symbols` simulated symbols; prints a report
+/// and fails with the reason if the daemon would reject the plugin or its output.
+pub fn run(path: &Path, config: &Config, symbols: usize) -> Result<()> {
+    let mut out = String::new();
+    let source = PluginSource::read(path).map_err(|e| anyhow::anyhow!("{}: {e:#}", path.display()))?;
+    let _ = writeln!(
+        out,
+        "file      {} ({} KB, sha256 {})",
+        path.display(),
+        source.bytes.len().div_ceil(1024),
+        &source.identity.hash[..12]
+    );
+    let engine = PluginEngine::new()?;
+    let artifacts = crate::plugin::ArtifactCache::new(engine.engine(), None);
+    let started = Instant::now();
+    let staged = LoadedPlugin::stage(
+        &engine,
+        &artifacts,
+        &source,
+        &config.sandbox,
+        |name| Ok(config.plugin_config_json(name)),
+        None,
+    );
+    let plugin = match staged {
+        Ok((plugin, _)) => plugin,
+        Err(e) => {
+            print!("{out}");
+            bail!("the daemon would reject {}: {e}", path.display());
+        }
+    };
+    let info = &plugin.info;
+    let _ = writeln!(
+        out,
+        "world     {} (pulse:plugin@0.1.0), staged in {:.1} ms",
+        plugin.kind.label(),
+        ms(started.elapsed())
+    );
+    let _ = writeln!(
+        out,
+        "describe  {} {}: {}; history depth {}{}",
+        info.name,
+        info.version,
+        info.description,
+        info.history_depth,
+        if info.key_prefixes.is_empty() {
+            String::new()
+        } else {
+            format!("; writes {:?}", info.key_prefixes)
+        }
+    );
+    let _ = writeln!(
+        out,
+        "init      ok with config {}",
+        config.plugin_config_json(&info.name)
+    );
+    let _ = writeln!(
+        out,
+        "limits    deadline {} ms, memory {} MiB",
+        plugin.policy.call_timeout.as_millis(),
+        plugin.policy.memory_bytes >> 20
+    );
+
+    // A simulated market with as much history as the plugin asks for.
+    let depth = info.history_depth as usize;
+    let mut market = SimulatedMarket::new(&config.simulated, symbols);
+    let mut history = History::default();
+    history.set_capacity(depth);
+    let mut snapshot = market.step(crate::source::now_ms());
+    for step in 1..depth.max(1) {
+        history.record(&snapshot);
+        snapshot = market.step(snapshot.timestamp_ms + 2000 * step as i64);
+    }
+    history.record(&snapshot);
+    let base = input::market(&snapshot, depth as u64, "simulated", Duration::ZERO);
+    let market = input::with_history(&base, &history, depth);
+
+    let started = Instant::now();
+    let mut failures = Vec::new();
+    match plugin.kind {
+        PluginKind::Analyzer(_) => match plugin.analyze(&market) {
+            Ok((analyses, dropped)) => {
+                report_call(&mut out, "analyze", started, &plugin, symbols, depth);
+                report_analyses(&mut out, &market.symbols, &analyses);
+                if dropped > 0 {
+                    failures.push(format!(
+                        "{dropped} verdicts with a score that is not a finite number in 0..100"
+                    ));
+                }
+            }
+            Err(e) => failures.push(format!("analyze failed: {e:#}")),
+        },
+        PluginKind::Aggregator(_) => match plugin.aggregate(&market, &[]) {
+            Ok(entries) => {
+                report_call(&mut out, "aggregate", started, &plugin, symbols, depth);
+                let rules = EntryRules {
+                    owner: &plugin.name,
+                    key_prefixes: &info.key_prefixes,
+                    text_keys: &plugin.policy.text_keys,
+                    default_ttl: config.ttl.0,
+                    min_ttl: config.sandbox.min_ttl.0,
+                    max_ttl: config.sandbox.max_ttl.0,
+                    max_value_bytes: usize::try_from(config.sandbox.max_value_bytes.0).unwrap_or(usize::MAX),
+                };
+                let _ = writeln!(out, "output    {} cache entries (no analyzers ran)", entries.len());
+                let _ = writeln!(out, "  {:<40} {:>6} {:>9}  check", "key", "ttl s", "bytes");
+                for entry in entries {
+                    let key = entry.key.clone();
+                    match validate(entry, &rules) {
+                        Ok(valid) => {
+                            let _ = writeln!(out, "  {:<40} {:>6} {:>9}  ok", key, valid.ttl, valid.value.len());
+                        }
+                        Err(e) => {
+                            let _ = writeln!(out, "  {key:<40} {:>6} {:>9}  DROPPED: {e:#}", "-", "-");
+                            failures.push(format!("entry dropped: {e:#}"));
+                        }
+                    }
+                }
+            }
+            Err(e) => failures.push(format!("aggregate failed: {e:#}")),
+        },
+    }
+    print!("{out}");
+    if failures.is_empty() {
+        println!("OK: the daemon will load {} and use its output", path.display());
+        Ok(())
+    } else {
+        for f in &failures {
+            println!("FAIL: {f}");
+        }
+        bail!("{} failed its check: {}", path.display(), failures[0])
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn report_call(out: &mut String, what: &str, started: Instant, plugin: &LoadedPlugin, symbols: usize, depth: usize) {
+    let _ = writeln!(
+        out,
+        "call      {what} on {symbols} simulated symbols with {depth} samples of history: {:.2} ms, peak memory {:.1} MiB",
+        ms(started.elapsed()),
+        plugin.last_peak_memory() as f64 / 1048576.0
+    );
+}
+
+fn report_analyses(out: &mut String, symbols: &[String], analyses: &Analyses) {
+    let scored = analyses.verdicts.iter().flatten().count();
+    let _ = writeln!(out, "output    {scored} of {} symbols scored", symbols.len());
+    let _ = writeln!(out, "  {:<14} {:>6}  {:<11}  components", "symbol", "score", "signal");
+    let k = analyses.component_names.len();
+    for (i, symbol) in symbols.iter().enumerate().take(10) {
+        let (score, signal) = match analyses.verdicts[i] {
+            Some(v) => (format!("{:.1}", v.score), signal_name(v.signal)),
+            None => ("-".into(), "no opinion"),
+        };
+        let components: Vec<String> = analyses
+            .component_names
+            .iter()
+            .zip(&analyses.components[i * k..(i + 1) * k])
+            .map(|(n, v)| format!("{n}={v:.4}"))
+            .collect();
+        let _ = writeln!(out, "  {symbol:<14} {score:>6}  {signal:<11}  {}", components.join(" "));
+    }
+    if symbols.len() > 10 {
+        let _ = writeln!(out, "  ... {} more", symbols.len() - 10);
+    }
+}
