@@ -53,6 +53,20 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Create a plugin crate: `pulse new analyzer NAME` or `pulse new aggregator NAME`.
+    New {
+        /// analyzer or aggregator.
+        #[arg(value_enum)]
+        kind: crate::scaffold::Kind,
+        /// The plugin's name (a-z, 0-9, '-').
+        name: String,
+        /// Where to create the crate's directory.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// The Pulse SDK (`plugins/sdk`), if not where this `pulse` was built.
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
     /// Read the dashboard keys back, check them, and summarise them.
     Verify {
         /// memcached servers, HOST:PORT[,HOST:PORT...], as the daemon was given them.
@@ -207,6 +221,17 @@ impl Cli {
                     None => Config::default(),
                 };
                 crate::backtest::run(config, plugins, &input, out.as_deref()).await
+            }
+            Command::New { kind, name, dir, sdk } => {
+                let root = crate::scaffold::create(kind, &name, &dir, sdk.as_deref())?;
+                println!(
+                    "created {}\n  cd {}\n  cargo test\n  cargo build --release --target wasm32-wasip2\n  \
+                     pulse check target/wasm32-wasip2/release/{}.wasm",
+                    root.display(),
+                    root.display(),
+                    name.replace('-', "_")
+                );
+                Ok(())
             }
             Command::Verify { memcached, mirror } => {
                 crate::config::check_servers(&memcached)?;

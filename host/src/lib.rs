@@ -14,6 +14,7 @@ pub mod history;
 pub mod market;
 pub mod pipeline;
 pub mod plugin;
+pub mod scaffold;
 pub mod source;
 pub mod status;
 pub mod verify;

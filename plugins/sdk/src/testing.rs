@@ -61,7 +61,9 @@ impl MarketBuilder {
         for (i, &p) in prices.iter().enumerate() {
             m.history.price.push(p);
             m.history.volume_24h.push(1_000.0);
-            m.history.timestamp_ms.push(1_700_000_000_000 - 2_000 * (prices.len() - 1 - i) as i64);
+            m.history
+                .timestamp_ms
+                .push(1_700_000_000_000 - 2_000 * (prices.len() - 1 - i) as i64);
         }
         self
     }

@@ -79,3 +79,34 @@ impl Analyzer for Trend {
 }
 
 pulse_sdk::analyzer!(Trend);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pulse_sdk::testing::MarketBuilder;
+
+    #[test]
+    fn a_rising_symbol_outscores_a_falling_one() {
+        let rising: Vec<f64> = (0..30).map(|i| 100.0 + i as f64).collect();
+        let falling: Vec<f64> = rising.iter().rev().copied().collect();
+        let market = MarketBuilder::new()
+            .symbol("UPUSDT", &rising, 5.0)
+            .symbol("DOWNUSDT", &falling, -5.0)
+            .build();
+        let out = Trend::analyze(&market, &Config::default()).unwrap();
+        let (up, down) = (out.verdicts[0].unwrap(), out.verdicts[1].unwrap());
+        assert!(up.score > 80.0 && down.score < 20.0, "{} vs {}", up.score, down.score);
+        assert_eq!(out.component_names.len() * 2, out.components.len());
+    }
+
+    #[test]
+    fn a_bad_config_is_refused_with_the_reason() {
+        let market = MarketBuilder::new().symbol("AUSDT", &[1.0], 0.0).build();
+        let bad = Config {
+            fast: 20,
+            slow: 10,
+            rsi_period: 14,
+        };
+        assert!(Trend::analyze(&market, &bad).unwrap_err().contains("below slow"));
+    }
+}

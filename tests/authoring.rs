@@ -1,0 +1,188 @@
+//! The plugin author's loop with the real tools: `pulse new`, a native test, a wasm build,
+//! `pulse check`, the running daemon; `pulse check` on faulty plugins; and `pulse replay` as a
+//! deterministic backtest.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use common::{fault_wasm, plugin_dir, plugin_wasm, repo_root, wait_for, Daemon, Memcached};
+
+fn pulse(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pulse"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run pulse")
+}
+
+fn cargo(dir: &Path, args: &[&str]) {
+    let out = Command::new("cargo")
+        .args(args)
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", repo_root().join("target/authoring"))
+        .output()
+        .expect("run cargo");
+    assert!(
+        out.status.success(),
+        "cargo {args:?} failed in {}:\n{}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn a_new_plugin_builds_checks_and_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = pulse(&["new", "analyzer", "demo-signal", "--dir", dir.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let crate_dir = dir.path().join("demo-signal");
+    cargo(&crate_dir, &["test", "--quiet"]);
+    cargo(
+        &crate_dir,
+        &["build", "--quiet", "--release", "--target", "wasm32-wasip2"],
+    );
+    let wasm = repo_root().join("target/authoring/wasm32-wasip2/release/demo_signal.wasm");
+
+    let out = pulse(&["check", wasm.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("demo-signal 0.1.0") && text(&out).contains("distance_pct="),
+        "{}",
+        text(&out)
+    );
+
+    let memcached = Memcached::start();
+    let plugins = plugin_dir(&["dashboard"]);
+    std::fs::copy(&wasm, plugins.path().join("demo_signal.wasm")).unwrap();
+    let _daemon = Daemon::start(&[
+        "--plugins",
+        plugins.path().to_str().unwrap(),
+        "--memcached",
+        &memcached.addr,
+        "--interval",
+        "0.3",
+    ]);
+    let signals = wait_for("the new plugin's output", Duration::from_secs(30), || {
+        let bytes = memcached.get("analysis:signals")?;
+        let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        v["signals"][0]["components"].get("demo-signal").is_some().then_some(v)
+    });
+    assert!(
+        signals["signals"][0]["components"]["demo-signal"]["distance_pct"].is_number(),
+        "{signals}"
+    );
+
+    // The aggregator template builds and passes its own test too.
+    let out = pulse(&["new", "aggregator", "demo-top", "--dir", dir.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    cargo(&dir.path().join("demo-top"), &["test", "--quiet"]);
+}
+
+#[test]
+fn check_names_the_fault_of_every_faulty_plugin() {
+    let grants = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        grants.path(),
+        "[sandbox.plugin.fault-writer]\nkey_prefixes = [\"fault:\"]\n[sandbox.plugin.fault-flood]\nkey_prefixes = [\"flood:\"]\n",
+    )
+    .unwrap();
+    for (fault, reason) in [
+        ("fault_loop", "exceeded its call deadline"),
+        ("fault_bomb", "exceeded its memory cap"),
+        ("fault_trap", "unreachable"),
+        ("fault_panic_init", "init failed"),
+        ("fault_liar", "3 verdicts with a score that is not a finite number"),
+        ("fault_huge", "returned 200000 verdicts for 30 symbols"),
+        ("fault_flood", "returned 200000 cache entries, above the limit"),
+        ("fault_writer", "is outside the prefixes fault-writer may write"),
+    ] {
+        let wasm = fault_wasm(fault);
+        let out = pulse(&[
+            "check",
+            wasm.to_str().unwrap(),
+            "--config",
+            grants.path().to_str().unwrap(),
+        ]);
+        assert!(!out.status.success(), "pulse check passed {fault}:\n{}", text(&out));
+        assert!(
+            text(&out).contains(reason),
+            "{fault}: expected {reason:?} in:\n{}",
+            text(&out)
+        );
+    }
+    let out = pulse(&["check", fault_wasm("fault_writer").to_str().unwrap()]);
+    assert!(
+        text(&out).contains("key_prefixes = [\"fault:\"]"),
+        "without a grant, check says how to grant:\n{}",
+        text(&out)
+    );
+    let out = pulse(&["check", plugin_wasm("wrong_world").to_str().unwrap()]);
+    assert!(
+        !out.status.success() && text(&out).contains("exports neither"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn replay_is_deterministic_and_shows_a_changed_analyzer() {
+    let dir = tempfile::tempdir().unwrap();
+    let recording = dir.path().join("market.jsonl");
+    let memcached = Memcached::start();
+    let plugins = plugin_dir(&["trend", "volatility", "dashboard"]);
+    let mut daemon = Daemon::start(&[
+        "--plugins",
+        plugins.path().to_str().unwrap(),
+        "--memcached",
+        &memcached.addr,
+        "--interval",
+        "0.1",
+        "--cycles",
+        "8",
+        "--record",
+        recording.to_str().unwrap(),
+    ]);
+    assert!(daemon.wait(), "{}", daemon.log());
+
+    let backtest = |plugins: &Path, out: &Path| {
+        let result = pulse(&[
+            "replay",
+            "--plugins",
+            plugins.to_str().unwrap(),
+            "--input",
+            recording.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(result.status.success(), "{}", text(&result));
+        assert!(text(&result).contains("replayed 8 cycles"), "{}", text(&result));
+        std::fs::read_to_string(out).unwrap()
+    };
+    let first = backtest(plugins.path(), &dir.path().join("a.jsonl"));
+    let second = backtest(plugins.path(), &dir.path().join("b.jsonl"));
+    assert_eq!(first, second, "two replays of the same market differ");
+    assert_eq!(
+        first
+            .lines()
+            .filter(|l| l.contains("\"key\":\"market:overview\""))
+            .count(),
+        8
+    );
+    assert!(!first.contains("pulse:status"));
+
+    std::fs::copy(plugin_wasm("trend_v2"), plugins.path().join("trend.wasm")).unwrap();
+    let swapped = backtest(plugins.path(), &dir.path().join("c.jsonl"));
+    assert_ne!(first, swapped, "a different analyzer should change the output");
+    assert!(swapped.contains("v2_marker") && !first.contains("v2_marker"));
+}
