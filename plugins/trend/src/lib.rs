@@ -5,13 +5,16 @@ use pulse_sdk::indicators::{ema, rsi};
 use pulse_sdk::{verdict, Analyses, AnalysesBuilder, Analyzer, MarketView, PluginInfo};
 use serde::Deserialize;
 
-/// Periods, in samples of the rolling history (one sample per cycle).
+/// The analyzer's settings: periods in samples of the rolling history (one per cycle).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, default)]
-struct Config {
-    fast: usize,
-    slow: usize,
-    rsi_period: usize,
+pub struct Config {
+    /// Fast EMA period.
+    pub fast: usize,
+    /// Slow EMA period.
+    pub slow: usize,
+    /// RSI period.
+    pub rsi_period: usize,
 }
 
 impl Default for Config {
@@ -24,7 +27,8 @@ impl Default for Config {
     }
 }
 
-struct Trend;
+/// The analyzer.
+pub struct Trend;
 
 impl Analyzer for Trend {
     type Config = Config;

@@ -1,4 +1,4 @@
-//! The real parts every scenario runs against.
+//! The real parts every scenario runs against, and small measuring helpers.
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use memcache::exp::MetaClient;
+use serde_json::{json, Value};
 
 /// A memcached of the benchmark's own; killed on drop.
 pub struct Memcached {
@@ -28,7 +29,7 @@ impl Memcached {
                 "-U",
                 "0",
                 "-m",
-                "256",
+                "1024",
                 "-u",
                 "root",
             ])
@@ -42,13 +43,6 @@ impl Memcached {
         })?;
         Ok(Self { child, addr })
     }
-
-    /// A client for reading back what the daemon wrote.
-    pub fn client(&self) -> Result<MetaClient> {
-        Ok(MetaClient::builder()
-            .io_timeout(Some(Duration::from_secs(1)))
-            .connect(self.addr.as_str())?)
-    }
 }
 
 impl Drop for Memcached {
@@ -58,7 +52,14 @@ impl Drop for Memcached {
     }
 }
 
-/// The release `pulse` daemon; stopped on drop.
+/// A client for reading back what the daemon wrote.
+pub fn client(addr: &str) -> Result<MetaClient> {
+    Ok(MetaClient::builder()
+        .io_timeout(Some(Duration::from_secs(1)))
+        .connect(addr)?)
+}
+
+/// A `pulse` daemon; stopped on drop.
 pub struct Daemon {
     child: Child,
     /// Where it logs.
@@ -92,17 +93,17 @@ impl Drop for Daemon {
     }
 }
 
-/// The repository's root (the benchmark is run from its build tree).
+/// The repository's root (the benchmark runs from its build tree).
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
-/// `target/release/pulse`, which must be built first.
+/// The `pulse` binary built beside this one.
 fn pulse_binary() -> Result<PathBuf> {
-    let path = repo_root().join("target/release/pulse");
+    let path = std::env::current_exe()?.with_file_name("pulse");
     if !path.is_file() {
         bail!(
-            "{} is missing: run `cargo build --release -p pulse` first",
+            "{} is missing: build it with `cargo build --release -p pulse --features bench`",
             path.display()
         );
     }
@@ -118,6 +119,15 @@ pub fn plugin_wasm(name: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// A temporary plugin directory with the bundled plugins.
+pub fn bundled_plugins() -> Result<tempfile::TempDir> {
+    let dir = tempfile::tempdir()?;
+    for name in ["trend", "volatility", "dashboard"] {
+        std::fs::copy(plugin_wasm(name)?, dir.path().join(format!("{name}.wasm")))?;
+    }
+    Ok(dir)
+}
+
 /// Polls `done` every millisecond until it holds, or fails after `timeout`.
 pub fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) -> Result<Duration> {
     let start = Instant::now();
@@ -130,21 +140,50 @@ pub fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool)
     Ok(start.elapsed())
 }
 
-/// Median, 95th percentile and maximum of `samples`, in milliseconds.
-pub fn summary(samples: &mut [f64]) -> (f64, f64, f64) {
+/// Median, 99th percentile and maximum of `samples`.
+pub fn percentiles(samples: &mut [f64]) -> (f64, f64, f64) {
     samples.sort_by(f64::total_cmp);
     let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
-    (at(0.5), at(0.95), at(1.0))
+    (at(0.5), at(0.99), at(1.0))
+}
+
+/// Peak resident memory of this process so far, in bytes (`VmHWM`).
+pub fn peak_rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        })
+        .map_or(0, |kib| kib * 1024)
+}
+
+/// Cores and CPU model of this machine.
+pub fn machine() -> Value {
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+            })
+        })
+        .unwrap_or_else(|| "unknown".into());
+    json!({
+        "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
+        "cpu_model": model,
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::summary;
+    use super::percentiles;
 
     #[test]
-    fn summary_reads_median_p95_and_max_from_unsorted_samples() {
-        let mut samples: Vec<f64> = (1..=100).rev().map(f64::from).collect();
-        assert_eq!(summary(&mut samples), (51.0, 95.0, 100.0));
-        assert_eq!(summary(&mut [7.0]), (7.0, 7.0, 7.0));
+    fn percentiles_read_median_p99_and_max_from_unsorted_samples() {
+        let mut samples: Vec<f64> = (1..=101).rev().map(f64::from).collect();
+        assert_eq!(percentiles(&mut samples), (51.0, 100.0, 101.0));
+        assert_eq!(percentiles(&mut [7.0]), (7.0, 7.0, 7.0));
     }
 }

@@ -13,18 +13,10 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use memcache::exp::MetaClient;
 
-use crate::harness::{plugin_wasm, summary, wait_until, Daemon, Memcached};
+use serde_json::{json, Value};
 
-/// Options of the swap scenario.
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    /// How many swaps (alternating between two versions).
-    #[arg(long, default_value_t = 20)]
-    swaps: usize,
-    /// Cycle interval of the daemon, in seconds.
-    #[arg(long, default_value_t = 2.0)]
-    interval: f64,
-}
+use crate::harness::{bundled_plugins, client, percentiles, plugin_wasm, wait_until, Daemon};
+use crate::Options;
 
 /// Which `trend` served the latest `analysis:signals`: `true` for the test double (2.0.0).
 fn serving_v2(client: &MetaClient) -> Option<bool> {
@@ -33,42 +25,49 @@ fn serving_v2(client: &MetaClient) -> Option<bool> {
     Some(signals["signals"][0]["components"]["trend"].get("v2_marker").is_some())
 }
 
-/// Runs the scenario and prints its results.
-pub fn run(args: &Args) -> Result<()> {
-    let memcached = Memcached::start()?;
-    let client = memcached.client()?;
-    let plugins = tempfile::tempdir()?;
+/// Runs the scenario at a 2 s and a 0.25 s interval (20 swaps each; `--quick`: 2 at 0.25 s).
+pub fn run(options: &Options) -> Result<Vec<Value>> {
+    let runs: &[(usize, f64)] = if options.quick {
+        &[(2, 0.25)]
+    } else {
+        &[(20, 2.0), (20, 0.25)]
+    };
+    runs.iter()
+        .map(|&(swaps, interval)| run_once(options, swaps, interval))
+        .collect()
+}
+
+fn run_once(options: &Options, swaps: usize, interval: f64) -> Result<Value> {
+    let client = client(&options.memcached)?;
+    let plugins = bundled_plugins()?;
     let cache = tempfile::tempdir()?;
-    for name in ["trend", "volatility", "dashboard"] {
-        std::fs::copy(plugin_wasm(name)?, plugins.path().join(format!("{name}.wasm")))?;
-    }
     let versions = [
         std::fs::read(plugin_wasm("trend_v2")?)?,
         std::fs::read(plugin_wasm("trend")?)?,
     ];
     let log = plugins.path().join(".pulse.log");
-    let interval = args.interval.to_string();
+    let interval_text = interval.to_string();
     let daemon = Daemon::start(
         log,
         &[
             "--plugins",
             plugins.path().to_str().context("temp path is not UTF-8")?,
             "--memcached",
-            &memcached.addr,
+            &options.memcached,
             "--interval",
-            &interval,
+            &interval_text,
             "--compile-cache",
             cache.path().to_str().context("temp path is not UTF-8")?,
         ],
     )?;
-    let timeout = Duration::from_secs_f64(args.interval * 3.0 + 10.0);
+    let timeout = Duration::from_secs_f64(interval * 3.0 + 10.0);
     wait_until("the first cycle", timeout, || serving_v2(&client) == Some(false))?;
 
-    let mut latencies = Vec::with_capacity(args.swaps);
-    for swap in 0..args.swaps {
+    let mut latencies = Vec::with_capacity(swaps);
+    for swap in 0..swaps {
         // Each swap just follows a cycle; sweep the rename's phase evenly across the interval,
         // so the wait for the next cycle boundary is sampled fairly instead of always ~0.
-        std::thread::sleep(Duration::from_secs_f64(args.interval * swap as f64 / args.swaps as f64));
+        std::thread::sleep(Duration::from_secs_f64(interval * swap as f64 / swaps as f64));
         let to_v2 = swap % 2 == 0;
         let tmp = plugins.path().join(".trend.wasm.tmp");
         std::fs::write(&tmp, &versions[swap % 2])?;
@@ -93,17 +92,21 @@ pub fn run(args: &Args) -> Result<()> {
             compiled.push(ms);
         }
     }
-    println!("### Hot swap ({} swaps, interval {} s)\n", args.swaps, args.interval);
-    println!("| measure | n | median ms | p95 ms | max ms |");
-    println!("|---|---|---|---|---|");
-    let row = |name: &str, samples: &mut Vec<f64>| {
-        if !samples.is_empty() {
-            let (median, p95, max) = summary(samples);
-            println!("| {name} | {} | {median:.1} | {p95:.1} | {max:.1} |", samples.len());
+    let stat = |samples: &mut Vec<f64>| {
+        if samples.is_empty() {
+            return Value::Null;
         }
+        let (p50, p99, max) = percentiles(samples);
+        json!({"n": samples.len(), "p50_ms": p50, "p99_ms": p99, "max_ms": max})
     };
-    row("rename → first cycle served by the new version", &mut latencies);
-    row("staging, compiled", &mut compiled);
-    row("staging, from compile cache", &mut cached);
-    Ok(())
+    let result = json!({
+        "scenario": "swap",
+        "swaps": swaps,
+        "interval_s": interval,
+        "rename_to_served": stat(&mut latencies),
+        "staging_compiled": stat(&mut compiled),
+        "staging_cached": stat(&mut cached),
+    });
+    eprintln!("swap at {interval} s: {result}");
+    Ok(result)
 }

@@ -11,43 +11,36 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Result};
 use pulse::cache::{CacheWriter, Placement, ValidEntry};
 
-use crate::harness::{summary, Memcached};
+use serde_json::{json, Value};
 
-/// Options of the write scenario.
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    /// Keys per batch.
-    #[arg(long, default_value_t = 10_000)]
-    keys: usize,
-    /// Bytes per value.
-    #[arg(long, default_value_t = 200)]
-    value_bytes: usize,
-    /// Batches timed per method.
-    #[arg(long, default_value_t = 20)]
-    rounds: usize,
-}
+use crate::harness::percentiles;
+use crate::Options;
 
-/// Runs the scenario and prints its results.
-pub fn run(args: &Args) -> Result<()> {
-    let memcached = Memcached::start()?;
-    let entries: Vec<ValidEntry> = (0..args.keys)
+/// Runs the scenario: 10,000 keys of 200 bytes, 40 rounds (`--quick`: 100 keys, 2 rounds).
+pub fn run(options: &Options) -> Result<Vec<Value>> {
+    let (keys, value_bytes, rounds) = if options.quick {
+        (100, 200, 2)
+    } else {
+        (10_000, 200, 40)
+    };
+    let entries: Vec<ValidEntry> = (0..keys)
         .map(|i| ValidEntry {
-            key: format!("analysis:breakdown:SYM{i:05}USDT"),
-            value: vec![b'x'; args.value_bytes],
+            key: format!("bench:write:SYM{i:05}USDT"),
+            value: format!("{{\"v\":\"{}\"}}", "x".repeat(value_bytes - 8)).into_bytes(),
             ttl: 10,
         })
         .collect();
     let runtime = tokio::runtime::Runtime::new()?;
     let mut writer = runtime.block_on(CacheWriter::connect(
-        Placement::new(vec![memcached.addr.clone()], false),
+        Placement::new(vec![options.memcached.clone()], false),
         Duration::from_secs(5),
     ))?;
-    let mut raw = TcpStream::connect(&memcached.addr)?;
+    let mut raw = TcpStream::connect(&options.memcached)?;
     raw.set_nodelay(true)?;
     let burst = raw_burst(&entries);
 
     let (mut pulse_ms, mut raw_ms) = (Vec::new(), Vec::new());
-    for _ in 0..args.rounds {
+    for _ in 0..rounds {
         let started = Instant::now();
         let report = runtime.block_on(writer.write(&entries));
         pulse_ms.push(started.elapsed().as_secs_f64() * 1000.0);
@@ -58,32 +51,29 @@ pub fn run(args: &Args) -> Result<()> {
         send_raw(&mut raw, &burst)?;
         raw_ms.push(started.elapsed().as_secs_f64() * 1000.0);
     }
-    println!(
-        "### Cache write ({} keys x {} B, {} rounds, one memcached on loopback)\n",
-        args.keys, args.value_bytes, args.rounds
+    let (pulse_p50, pulse_p99, _) = percentiles(&mut pulse_ms);
+    let (raw_p50, raw_p99, _) = percentiles(&mut raw_ms);
+    let rate = |ms: f64| keys as f64 / ms * 1000.0;
+    let result = json!({
+        "scenario": "cache-write",
+        "keys": keys,
+        "value_bytes": value_bytes,
+        "rounds": rounds,
+        "pulse_keys_per_s": rate(pulse_p50),
+        "pulse_batch_ms_p50": pulse_p50,
+        "pulse_batch_ms_p99": pulse_p99,
+        "raw_keys_per_s": rate(raw_p50),
+        "raw_batch_ms_p50": raw_p50,
+        "raw_batch_ms_p99": raw_p99,
+        "ratio_pulse_to_raw": raw_p50 / pulse_p50,
+    });
+    eprintln!(
+        "cache-write: Pulse {:.0} keys/s, raw burst {:.0} keys/s, ratio {:.2} (goal >= 0.5)",
+        rate(pulse_p50),
+        rate(raw_p50),
+        raw_p50 / pulse_p50
     );
-    println!("| method | median keys/s | median batch ms | p95 batch ms |");
-    println!("|---|---|---|---|");
-    let mut medians = Vec::new();
-    for (name, samples) in [
-        (
-            "Pulse writer (meta protocol, pipelined, per-key replies)",
-            &mut pulse_ms,
-        ),
-        ("raw `set … noreply` burst + one barrier", &mut raw_ms),
-    ] {
-        let (median, p95, _) = summary(samples);
-        println!(
-            "| {name} | {:.0} | {median:.1} | {p95:.1} |",
-            args.keys as f64 / median * 1000.0
-        );
-        medians.push(median);
-    }
-    println!(
-        "\nRatio Pulse / raw (keys/s): **{:.2}** (goal: at least 0.5).",
-        medians[1] / medians[0]
-    );
-    Ok(())
+    Ok(vec![result])
 }
 
 /// The whole batch as one buffer of ASCII `set … noreply` commands plus a `mn` barrier.

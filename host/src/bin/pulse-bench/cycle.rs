@@ -1,0 +1,125 @@
+//! The full cycle in process: simulated snapshot, history, the bundled plugins, aggregation and
+//! the memcached write, back to back, at N symbols. Each symbol count runs in a process of its
+//! own so that its peak RSS is its own.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use pulse::cache::{CacheWriter, Placement, Sink};
+use pulse::config::{Config, SymbolCount};
+use pulse::pipeline::{CycleSettings, Pipeline};
+use pulse::plugin::{PluginEngine, Reloader};
+use pulse::source::Source;
+use serde_json::{json, Value};
+
+use crate::harness::{bundled_plugins, peak_rss_bytes, percentiles, repo_root};
+use crate::Options;
+
+/// Runs at `--symbols`, or at 30, 1,000, 10,000 and 100,000 (each in a child process).
+pub fn run(options: &Options) -> Result<Vec<Value>> {
+    if let Some(symbols) = options.symbols {
+        return Ok(vec![measure(options, symbols)?]);
+    }
+    let sizes: &[usize] = if options.quick {
+        &[30]
+    } else {
+        &[30, 1_000, 10_000, 100_000]
+    };
+    let mut results = Vec::new();
+    for &symbols in sizes {
+        let mut child = Command::new(std::env::current_exe()?);
+        child.args([
+            "--scenario",
+            "cycle",
+            "--symbols",
+            &symbols.to_string(),
+            "--memcached",
+            &options.memcached,
+        ]);
+        if options.quick {
+            child.arg("--quick");
+        }
+        let out = child.output().context("cannot run pulse-bench for one size")?;
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
+        if !out.status.success() {
+            bail!("the cycle run at {symbols} symbols failed");
+        }
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let mut value: Value = serde_json::from_str(line)?;
+            if let Some(object) = value.as_object_mut() {
+                object.remove("machine");
+            }
+            results.push(value);
+        }
+    }
+    Ok(results)
+}
+
+fn measure(options: &Options, symbols: usize) -> Result<Value> {
+    let cycles = if options.quick { 3 } else { 50 };
+    let plugins = bundled_plugins()?;
+    let mut config = Config {
+        plugin_dir: plugins.path().to_path_buf(),
+        compile_cache: Some(repo_root().join("target/bench-compile-cache")),
+        memcached: vec![options.memcached.clone()],
+        symbols: SymbolCount(symbols),
+        ..Config::default()
+    };
+    config.sandbox.call_timeout_ms = pulse::config::PositiveU64(10_000);
+    config.sandbox.memory_mib = pulse::config::PositiveU64(1024);
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let engine = PluginEngine::new()?;
+        let (trial_tx, trial_rx) = tokio::sync::watch::channel(None);
+        let (mut reloader, registry) = Reloader::new(engine, &config, trial_rx);
+        reloader.reconcile()?;
+        let writer = CacheWriter::connect(
+            Placement::new(config.memcached.clone(), false),
+            Duration::from_secs(5),
+        )
+        .await?;
+        let mut pipeline = Pipeline::new(
+            CycleSettings::from_config(&config),
+            Source::from_config(&config)?,
+            registry,
+            trial_tx,
+            Sink::Memcached(writer),
+        );
+        // Two warm-up cycles: the first instantiations and connections.
+        for _ in 0..2 {
+            pipeline.run_cycle().await?;
+        }
+        let mut times = Vec::with_capacity(cycles);
+        let (mut written, mut dropped, mut failed) = (0usize, 0usize, 0usize);
+        for _ in 0..cycles {
+            let started = Instant::now();
+            let report = pipeline.run_cycle().await?.context("the simulated source never ends")?;
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+            written += report.write.written;
+            dropped += report.dropped;
+            failed += report.write.failed;
+        }
+        let (p50, p99, max) = percentiles(&mut times);
+        let per_cycle = |n: usize| n as f64 / cycles as f64;
+        let result = json!({
+            "scenario": "cycle",
+            "symbols": symbols,
+            "cycles": cycles,
+            "cycle_ms_p50": p50,
+            "cycle_ms_p99": p99,
+            "cycle_ms_max": max,
+            "keys_written_per_cycle": per_cycle(written),
+            "entries_dropped_per_cycle": per_cycle(dropped),
+            "writes_failed_per_cycle": per_cycle(failed),
+            "peak_rss_bytes": peak_rss_bytes(),
+        });
+        eprintln!(
+            "cycle at {symbols} symbols: p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms, {:.0} keys/cycle, {:.0} dropped, peak RSS {} MiB",
+            per_cycle(written),
+            per_cycle(dropped),
+            peak_rss_bytes() >> 20
+        );
+        Ok(result)
+    })
+}

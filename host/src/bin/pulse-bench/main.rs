@@ -1,0 +1,93 @@
+//! `pulse-bench`: measures Pulse with the real plugin components and a real memcached (its own,
+//! on a free loopback port, unless `--memcached` names one). Each scenario run prints one JSON
+//! object on stdout, with units in the field names and the machine it ran on; human-readable
+//! text goes to stderr. See BENCHMARKS.md.
+
+mod cache_write;
+mod cold_start;
+mod cycle;
+mod harness;
+mod native;
+mod swap;
+
+use anyhow::Result;
+use clap::{Parser, ValueEnum};
+use serde_json::Value;
+
+/// Benchmarks for Pulse.
+#[derive(Debug, Parser)]
+#[command(name = "pulse-bench")]
+struct Cli {
+    /// The scenario to run; every scenario when none is named.
+    #[arg(long, value_enum)]
+    scenario: Option<Scenario>,
+    /// Symbol count for `cycle` and `wasm-vs-native` (default: each scenario's standard set).
+    #[arg(long)]
+    symbols: Option<usize>,
+    /// memcached to use (HOST:PORT); default: one started for the run.
+    #[arg(long)]
+    memcached: Option<String>,
+    /// Tiny sizes and few repetitions: checks that every scenario still runs, measures nothing.
+    #[arg(long)]
+    quick: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    /// The full cycle at N symbols: p50/p99/max, keys and bytes per cycle, peak RSS.
+    Cycle,
+    /// The trend analyzer natively and as a component on the same input.
+    WasmVsNative,
+    /// 10,000 keys through Pulse's writer beside a raw `set … noreply` burst.
+    CacheWrite,
+    /// Rename to first cycle served by the new version, and staging alone.
+    Swap,
+    /// Process start to first push, with an empty and a warm compile cache.
+    ColdStart,
+}
+
+/// Options every scenario sees.
+pub struct Options {
+    /// `--symbols`, if given.
+    pub symbols: Option<usize>,
+    /// The memcached to use.
+    pub memcached: String,
+    /// `--quick`.
+    pub quick: bool,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let own = match &cli.memcached {
+        Some(_) => None,
+        None => Some(harness::Memcached::start()?),
+    };
+    let options = Options {
+        symbols: cli.symbols,
+        memcached: cli
+            .memcached
+            .clone()
+            .unwrap_or_else(|| own.as_ref().unwrap().addr.clone()),
+        quick: cli.quick,
+    };
+    let scenarios = match cli.scenario {
+        Some(s) => vec![s],
+        None => Scenario::value_variants().to_vec(),
+    };
+    let machine = harness::machine();
+    for scenario in scenarios {
+        let results: Vec<Value> = match scenario {
+            Scenario::Cycle => cycle::run(&options)?,
+            Scenario::WasmVsNative => native::run(&options)?,
+            Scenario::CacheWrite => cache_write::run(&options)?,
+            Scenario::Swap => swap::run(&options)?,
+            Scenario::ColdStart => cold_start::run(&options)?,
+        };
+        for mut result in results {
+            result["machine"] = machine.clone();
+            println!("{result}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,32 @@
+//! Runs every benchmark scenario once at tiny sizes, so `pulse-bench` cannot rot. It measures
+//! nothing: the figures are in BENCHMARKS.md, from full runs.
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+#[test]
+fn every_scenario_runs_and_reports_json() {
+    let out = Command::new(env!("CARGO_BIN_EXE_pulse-bench"))
+        .arg("--quick")
+        .output()
+        .expect("run pulse-bench");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "pulse-bench --quick failed:\n{stderr}");
+    let results: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let scenarios: BTreeSet<&str> = results.iter().map(|r| r["scenario"].as_str().unwrap()).collect();
+    assert_eq!(
+        scenarios,
+        BTreeSet::from(["cycle", "wasm-vs-native", "cache-write", "swap", "cold-start"])
+    );
+    for r in &results {
+        assert!(r["machine"]["cores"].as_u64().unwrap() >= 1, "{r}");
+    }
+    let cycle = results.iter().find(|r| r["scenario"] == "cycle").unwrap();
+    assert!(cycle["cycle_ms_p99"].as_f64().unwrap() > 0.0 && cycle["keys_written_per_cycle"].as_f64().unwrap() > 30.0);
+    let ratio = results.iter().find(|r| r["scenario"] == "wasm-vs-native").unwrap()["ratio_wasm_to_native"].as_f64();
+    assert!(ratio.unwrap() > 0.0);
+    assert_eq!(results.iter().filter(|r| r["scenario"] == "cold-start").count(), 2);
+}
