@@ -94,7 +94,7 @@ fn check_names_the_fault_of_every_faulty_plugin() {
     let grants = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(
         grants.path(),
-        "[sandbox.plugin.fault-writer]\nkey_prefixes = [\"fault:\"]\n[sandbox.plugin.fault-flood]\nkey_prefixes = [\"flood:\"]\n",
+        "[sandbox.plugin.fault-writer]\nkey_prefixes = [\"fault:\"]\n[sandbox.plugin.fault-flood]\nkey_prefixes = [\"flood:\"]\nmemory_mib = 512\ncall_timeout_ms = 5000\n",
     )
     .unwrap();
     for (fault, reason) in [
@@ -104,7 +104,7 @@ fn check_names_the_fault_of_every_faulty_plugin() {
         ("fault_panic_init", "init failed"),
         ("fault_liar", "3 verdicts with a score that is not a finite number"),
         ("fault_huge", "returned 200000 verdicts for 30 symbols"),
-        ("fault_flood", "returned 200000 cache entries, above the limit"),
+        ("fault_flood", "returned 300000 cache entries, above the limit"),
         ("fault_writer", "is outside the prefixes fault-writer may write"),
     ] {
         let wasm = fault_wasm(fault);

@@ -43,10 +43,10 @@ fn faulty_plugins_are_contained_and_the_dashboard_stays_fresh() {
     std::fs::write(
         &config,
         "[sandbox.plugin.fault-writer]\nkey_prefixes = [\"fault:\"]\n\
-         [sandbox.plugin.fault-flood]\nkey_prefixes = [\"flood:\"]\n",
+         [sandbox.plugin.fault-flood]\nkey_prefixes = [\"flood:\"]\nmemory_mib = 512\ncall_timeout_ms = 5000\n",
     )
     .unwrap();
-    let interval_ms = 600;
+    let interval_ms = 1000;
     let mut daemon = Daemon::start(&[
         "--config",
         config.to_str().unwrap(),
@@ -170,7 +170,7 @@ fn faulty_plugins_are_contained_and_the_dashboard_stays_fresh() {
     expect("fault-huge", "returned 200000 verdicts for 30 symbols");
     expect(
         "fault-flood",
-        "returned 200000 cache entries, above the limit of 100000",
+        "returned 300000 cache entries, above the limit of 250000",
     );
     expect("fault-writer", "dropped 8 cache entries");
     expect("fault-loop", "quarantined plugin fault-loop after 5 failed cycles");

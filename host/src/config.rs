@@ -189,7 +189,7 @@ impl Default for Sandbox {
             max_value_bytes: PositiveU64(1_000_000),
             min_ttl: Ttl(1),
             max_ttl: Ttl(3600),
-            max_entries: PositiveU64(100_000),
+            max_entries: PositiveU64(250_000),
             max_output_bytes: PositiveU64(64 << 20),
             quarantine_after: PositiveU64(5),
             plugin: BTreeMap::new(),

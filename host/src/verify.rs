@@ -105,6 +105,7 @@ struct SignalEntry {
 struct Signals {
     signals: Vec<SignalEntry>,
     count: usize,
+    symbols_scored: usize,
     timestamp: i64,
 }
 
@@ -319,11 +320,11 @@ async fn check_all(reader: &Reader, problems: &mut Vec<String>) -> Result<String
 
     if let Some(t) = &tickers {
         if let Some(o) = &overview {
-            if o.total_symbols != t.len() {
+            if t.is_empty() || t.len() > o.total_symbols {
                 problems.push(format!(
-                    "market:overview.total_symbols is {} but market:tickers has {}",
-                    o.total_symbols,
-                    t.len()
+                    "market:tickers has {} symbols for a market of {}",
+                    t.len(),
+                    o.total_symbols
                 ));
             }
         }
@@ -423,7 +424,7 @@ async fn check_all(reader: &Reader, problems: &mut Vec<String>) -> Result<String
             .map(|e| format!("{} {:.1} {}", e.symbol, e.score, e.signal))
             .collect();
         let _ = writeln!(out, "signals   {} scored; top: {}", s.count, top.join(", "));
-        if s.count != s.signals.len() {
+        if s.count != s.signals.len() || s.count > s.symbols_scored {
             problems.push(format!(
                 "analysis:signals.count is {} but it lists {}",
                 s.count,

@@ -66,7 +66,9 @@ impl PluginEngine {
     pub fn store(&self, plugin: Arc<str>, policy: &PluginPolicy) -> Store<HostState> {
         let mut store = Store::new(&self.engine, HostState::new(plugin, policy.memory_bytes));
         store.limiter(|state| state.limiter());
-        let ticks = policy.call_timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos()).max(1);
+        // The next tick may come at once, so one extra tick keeps the deadline from firing
+        // early: a call is cut off between its deadline and one tick after it.
+        let ticks = policy.call_timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) + 1;
         store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
         store.epoch_deadline_trap();
         store

@@ -14,6 +14,14 @@ struct Config {
     movers: usize,
     /// A symbol counts as up or down in `market:breadth` beyond this 24 h change, in percent.
     flat_threshold_pct: f64,
+    /// Most symbols in `market:tickers` (the largest by turnover), so the value stays far below
+    /// memcached's 1 MiB item limit at any market size; every symbol keeps its breakdown key.
+    max_tickers: usize,
+    /// Most entries in `analysis:signals` (the highest scores).
+    max_signals: usize,
+    /// Most `analysis:breakdown:<SYMBOL>` keys per cycle (the largest by turnover): at 100,000
+    /// symbols, one key each would cost more than the 2 s cycle.
+    max_breakdowns: usize,
 }
 
 impl Default for Config {
@@ -21,6 +29,9 @@ impl Default for Config {
         Self {
             movers: 5,
             flat_threshold_pct: 1.0,
+            max_tickers: 1000,
+            max_signals: 200,
+            max_breakdowns: 10_000,
         }
     }
 }
@@ -100,6 +111,7 @@ struct SignalEntry<'a> {
 struct Signals<'a> {
     signals: Vec<SignalEntry<'a>>,
     count: usize,
+    symbols_scored: usize,
     timestamp: i64,
 }
 
@@ -193,7 +205,8 @@ impl Aggregator for Dashboard {
             },
         )?);
 
-        let tickers: BTreeMap<&str, Ticker> = (0..n)
+        // The market comes sorted by turnover, largest first.
+        let tickers: BTreeMap<&str, Ticker> = (0..n.min(config.max_tickers))
             .map(|i| {
                 let blend = blends[i].as_ref();
                 let ticker = Ticker {
@@ -294,17 +307,26 @@ impl Aggregator for Dashboard {
             })
             .collect();
         signals.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.symbol.cmp(b.symbol)));
+        let symbols_scored = signals.len();
+        signals.truncate(config.max_signals);
         entries.push(CacheEntry::json(
             "analysis:signals",
             &Signals {
                 count: signals.len(),
+                symbols_scored,
                 signals,
                 timestamp,
             },
         )?);
         entries.push(CacheEntry::text("analysis:market_regime", regime));
 
-        for (i, (symbol, blend)) in market.symbols.iter().zip(&blends).enumerate() {
+        for (i, (symbol, blend)) in market
+            .symbols
+            .iter()
+            .zip(&blends)
+            .enumerate()
+            .take(config.max_breakdowns)
+        {
             let analyzers = results
                 .iter()
                 .map(|r| {
