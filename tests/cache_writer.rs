@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{free_port, plugin_dir, wait_for, Daemon, Memcached};
+use common::{dashboard_keys, free_port, plugin_dir, wait_for, Daemon, Memcached};
 use pulse::cache::{CacheWriter, Placement, ValidEntry};
 
 const BUNDLED: [&str; 3] = ["trend", "volatility", "dashboard"];
@@ -23,30 +23,6 @@ fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
-}
-
-/// Every key the bundled plugins write for the simulated top 30, plus the status.
-fn dashboard_keys(memcached: &Memcached) -> Vec<String> {
-    let tickers = memcached.json("market:tickers");
-    let mut keys: Vec<String> = [
-        "pulse:status",
-        "market:overview",
-        "market:tickers",
-        "market:movers",
-        "market:breadth",
-        "analysis:signals",
-        "analysis:market_regime",
-    ]
-    .map(String::from)
-    .to_vec();
-    keys.extend(
-        tickers
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(|s| format!("analysis:breakdown:{s}")),
-    );
-    keys
 }
 
 #[test]

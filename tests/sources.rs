@@ -265,24 +265,10 @@ fn a_recording_replays_into_the_same_keys() {
         "the replay stops after its last line"
     );
 
-    let tickers = live.json("market:tickers");
-    let mut keys: Vec<String> = [
-        "market:overview",
-        "market:tickers",
-        "market:movers",
-        "market:breadth",
-        "analysis:signals",
-        "analysis:market_regime",
-    ]
-    .map(String::from)
-    .to_vec();
-    keys.extend(
-        tickers
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(|s| format!("analysis:breakdown:{s}")),
-    );
+    let keys: Vec<String> = common::dashboard_keys(&live)
+        .into_iter()
+        .filter(|k| k != "pulse:status")
+        .collect();
     for key in &keys {
         let (a, b) = (live.get(key).unwrap(), replayed.get(key).unwrap());
         assert!(

@@ -259,16 +259,21 @@ impl Pipeline {
         Ok(selected)
     }
 
-    /// Calls every analyzer the breaker admits, in parallel; failed ones are logged and left out.
-    async fn run_analyzers(&mut self, registry: &Registry, markets: &MarketsByDepth) -> Arc<Vec<AnalyzerOutput>> {
-        let admitted: Vec<&Arc<LoadedPlugin>> = registry
-            .analyzers
+    /// The plugins the circuit breaker lets run this cycle.
+    fn admitted(&mut self, plugins: &[Arc<LoadedPlugin>]) -> Vec<Arc<LoadedPlugin>> {
+        plugins
             .iter()
             .filter(|p| self.status.admits(p, self.cycle))
-            .collect();
+            .cloned()
+            .collect()
+    }
+
+    /// Calls every analyzer the breaker admits, in parallel; failed ones are logged and left out.
+    async fn run_analyzers(&mut self, registry: &Registry, markets: &MarketsByDepth) -> Arc<Vec<AnalyzerOutput>> {
+        let admitted = self.admitted(&registry.analyzers);
         let calls = admitted.iter().map(|plugin| {
             let market = markets.for_plugin(plugin);
-            call_blocking((*plugin).clone(), move |p| p.analyze(&market))
+            call_blocking(plugin.clone(), move |p| p.analyze(&market))
         });
         let mut outputs = Vec::with_capacity(admitted.len());
         for (plugin, (outcome, result)) in admitted.iter().zip(join_in_order(calls).await) {
@@ -304,15 +309,11 @@ impl Pipeline {
         markets: &MarketsByDepth,
         outputs: Arc<Vec<AnalyzerOutput>>,
     ) -> (Vec<ValidEntry>, usize) {
-        let admitted: Vec<&Arc<LoadedPlugin>> = registry
-            .aggregators
-            .iter()
-            .filter(|p| self.status.admits(p, self.cycle))
-            .collect();
+        let admitted = self.admitted(&registry.aggregators);
         let calls = admitted.iter().map(|plugin| {
             let market = markets.for_plugin(plugin);
             let outputs = outputs.clone();
-            call_blocking((*plugin).clone(), move |p| p.aggregate(&market, &outputs))
+            call_blocking(plugin.clone(), move |p| p.aggregate(&market, &outputs))
         });
         let mut entries = Vec::new();
         let mut dropped = 0;

@@ -244,6 +244,30 @@ pub fn unix_ms() -> i64 {
         .as_millis() as i64
 }
 
+/// Every key the bundled plugins write for the market in `market:tickers`, plus the status.
+pub fn dashboard_keys(memcached: &Memcached) -> Vec<String> {
+    let tickers = memcached.json("market:tickers");
+    let mut keys: Vec<String> = [
+        "pulse:status",
+        "market:overview",
+        "market:tickers",
+        "market:movers",
+        "market:breadth",
+        "analysis:signals",
+        "analysis:market_regime",
+    ]
+    .map(String::from)
+    .to_vec();
+    keys.extend(
+        tickers
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|s| format!("analysis:breakdown:{s}")),
+    );
+    keys
+}
+
 /// The cycle number in `pulse:status`, if present.
 pub fn status_cycle(memcached: &Memcached) -> Option<u64> {
     let bytes = memcached.get("pulse:status")?;
