@@ -11,8 +11,9 @@ use std::time::Duration;
 use common::{fault_wasm, plugin_dir, resident_bytes, wait_for, Daemon, Memcached};
 use serde_json::Value;
 
-const FAULTS: [&str; 9] = [
+const FAULTS: [&str; 10] = [
     "fault_loop",
+    "fault_sleep",
     "fault_bomb",
     "fault_trap",
     "fault_panic_init",
@@ -46,7 +47,7 @@ fn faulty_plugins_are_contained_and_the_dashboard_stays_fresh() {
          [sandbox.plugin.fault-flood]\nkey_prefixes = [\"flood:\"]\nmemory_mib = 512\ncall_timeout_ms = 5000\n",
     )
     .unwrap();
-    let interval_ms = 1000;
+    let interval_ms = 1500;
     let mut daemon = Daemon::start(&[
         "--config",
         config.to_str().unwrap(),
@@ -116,7 +117,14 @@ fn faulty_plugins_are_contained_and_the_dashboard_stays_fresh() {
     );
 
     // Each failing plugin is counted and, after 5 failed cycles, quarantined.
-    for name in ["fault-loop", "fault-bomb", "fault-trap", "fault-huge", "fault-flood"] {
+    for name in [
+        "fault-loop",
+        "fault-sleep",
+        "fault-bomb",
+        "fault-trap",
+        "fault-huge",
+        "fault-flood",
+    ] {
         let p = plugin_status(&status, name);
         assert!(p["failures"].as_u64().unwrap() >= 5, "{name}: {p}");
         assert_eq!(p["quarantined"], true, "{name}: {p}");

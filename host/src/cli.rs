@@ -186,7 +186,7 @@ impl RunArgs {
         if let Some(v) = self.max_age {
             market.max_age = v;
         }
-        crate::config::check_servers(&config.memcached)?;
+        config.check()?;
         Ok(config)
     }
 }

@@ -366,8 +366,24 @@ impl Config {
     /// Parses config text; anything not set keeps its default.
     pub fn from_toml(text: &str) -> Result<Self> {
         let config: Config = toml::from_str(text)?;
-        check_servers(&config.memcached)?;
+        config.check()?;
         Ok(config)
+    }
+
+    /// Checks the settings that depend on each other; run again after flags override the file.
+    pub fn check(&self) -> Result<()> {
+        check_servers(&self.memcached)?;
+        let (min, max) = (self.sandbox.min_ttl.0, self.sandbox.max_ttl.0);
+        if min > max {
+            anyhow::bail!("sandbox.min_ttl ({min} s) is above sandbox.max_ttl ({max} s)");
+        }
+        if !(min..=max).contains(&self.ttl.0) {
+            anyhow::bail!(
+                "ttl {} s is outside sandbox.min_ttl..=sandbox.max_ttl ({min}..={max} s): every entry would be dropped",
+                self.ttl.0
+            );
+        }
+        Ok(())
     }
 
     /// The time between cycles, sped up for a replay.
@@ -398,7 +414,7 @@ impl Config {
     pub fn write_deadline(&self) -> Duration {
         self.cache
             .write_deadline_ms
-            .map_or(self.interval.0 / 2, |ms| Duration::from_millis(ms.0))
+            .map_or(self.cycle_interval() / 2, |ms| Duration::from_millis(ms.0))
     }
 
     /// The compile cache directory: the configured one, else the user's cache directory.
@@ -488,6 +504,17 @@ mod tests {
         let dashboard = config.sandbox.policy("dashboard");
         assert_eq!(dashboard.key_prefixes, ["market:", "analysis:"]);
         assert_eq!(dashboard.text_keys, ["analysis:market_regime"]);
+    }
+
+    #[test]
+    fn ttl_settings_must_agree() {
+        let err = format!("{:#}", Config::from_toml("ttl = 7200\n").unwrap_err());
+        assert!(err.contains("ttl 7200 s is outside"), "{err}");
+        let err = format!(
+            "{:#}",
+            Config::from_toml("[sandbox]\nmin_ttl = 20\nmax_ttl = 10\n").unwrap_err()
+        );
+        assert!(err.contains("min_ttl (20 s) is above"), "{err}");
     }
 
     #[test]

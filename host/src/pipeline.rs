@@ -157,7 +157,7 @@ impl Pipeline {
             if now > next {
                 let missed = ((now - next).as_nanos() / interval.as_nanos()) as u64 + 1;
                 self.skipped_ticks += missed;
-                next += interval * missed as u32;
+                next += interval.saturating_mul(u32::try_from(missed).unwrap_or(u32::MAX));
                 warn!(
                     missed,
                     total = self.skipped_ticks,
@@ -281,14 +281,12 @@ impl Pipeline {
             match result {
                 Ok((analyses, dropped)) => {
                     self.status.signals(&plugin.name, &analyses);
-                    if dropped > 0 {
-                        self.status.dropped(&plugin.name, dropped);
-                        self.note_drops(
-                            &plugin.name,
-                            dropped,
-                            "verdicts whose score is not a finite number in 0..100",
-                        );
-                    }
+                    self.status.dropped(&plugin.name, dropped);
+                    self.note_drops(
+                        &plugin.name,
+                        dropped,
+                        "verdicts whose score is not a finite number in 0..100",
+                    );
                     outputs.push(AnalyzerOutput {
                         plugin: plugin.name.to_string(),
                         version: plugin.info.version.clone(),
@@ -346,11 +344,10 @@ impl Pipeline {
                     }
                 }
             }
-            if let Some(reason) = first_reason {
-                dropped += own_dropped;
-                self.status.dropped(&plugin.name, own_dropped);
-                self.note_drops(&plugin.name, own_dropped, &format!("cache entries; first: {reason}"));
-            }
+            dropped += own_dropped;
+            self.status.dropped(&plugin.name, own_dropped);
+            let what = first_reason.map_or_else(String::new, |reason| format!("cache entries; first: {reason}"));
+            self.note_drops(&plugin.name, own_dropped, &what);
         }
         (entries, dropped)
     }
@@ -358,6 +355,10 @@ impl Pipeline {
     /// Logs a plugin's dropped outputs when they differ from its previous cycle's, so a plugin
     /// that misbehaves every cycle costs one log line, not one per cycle.
     fn note_drops(&mut self, plugin: &str, count: usize, what: &str) {
+        if count == 0 {
+            self.drop_notes.remove(plugin);
+            return;
+        }
         let note = format!("dropped {count} {what}");
         if self.drop_notes.get(plugin) != Some(&note) {
             warn!(plugin, cycle = self.cycle, "{note}");
@@ -428,6 +429,9 @@ impl MarketsByDepth {
     }
 }
 
+/// How long past its deadline a call stuck in a host call is waited for.
+const CALL_GRACE: Duration = Duration::from_millis(100);
+
 /// Starts a plugin call on the blocking pool at once (sync WASI must not run on a tokio
 /// worker); the returned future yields its timed outcome.
 fn call_blocking<R: Send + 'static>(
@@ -436,17 +440,30 @@ fn call_blocking<R: Send + 'static>(
 ) -> impl Future<Output = (CallOutcome, Result<R>)> {
     let started_ms = now_ms();
     let started = Instant::now();
+    // Epoch interruption stops wasm code, not a blocking host call (a guest sleeping through
+    // WASI's clocks). Past its deadline plus this grace, the cycle stops waiting for the call;
+    // the thread is left to finish on its own.
+    let give_up = plugin.policy.call_timeout + CALL_GRACE;
     let task = tokio::task::spawn_blocking(move || {
         let result = call(&plugin);
         (started.elapsed(), result)
     });
+    // Created here, not in the async block, so the clock starts with the call.
+    let task = tokio::time::timeout(give_up, task);
     async move {
-        let (elapsed, result) = task.await.unwrap_or_else(|e| {
-            (
+        let (elapsed, result) = match task.await {
+            Ok(Ok(done)) => done,
+            Ok(Err(e)) => (
                 started.elapsed(),
                 Err(anyhow::anyhow!("plugin call panicked in the host: {e}")),
-            )
-        });
+            ),
+            Err(_) => (
+                started.elapsed(),
+                Err(anyhow::anyhow!(
+                    "exceeded its call deadline inside a blocking host call; abandoned after {give_up:?}"
+                )),
+            ),
+        };
         let outcome = CallOutcome {
             started_ms,
             duration_ms: elapsed.as_secs_f64() * 1000.0,

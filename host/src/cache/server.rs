@@ -17,6 +17,9 @@ const FIRST_PROBE: Duration = Duration::from_millis(25);
 /// this long plus one cycle.
 const MAX_PROBE: Duration = Duration::from_millis(250);
 
+/// How many times a batch is resent after `SERVER_ERROR` replies before the rest is given up.
+const MAX_RESENDS: usize = 16;
+
 /// The outcome of each entry of a batch, by index into the cycle's entries.
 pub type Outcomes = Vec<(usize, memcache::exp::Result<MutationResult>)>;
 
@@ -63,7 +66,7 @@ impl Server {
     /// sent again as a new batch, so only the refused key is reported as failed.
     pub async fn store(&self, entries: &[super::ValidEntry], mut batch: Vec<usize>) -> memcache::exp::Result<Outcomes> {
         let mut outcomes = Vec::with_capacity(batch.len());
-        loop {
+        for _ in 0..MAX_RESENDS {
             let sets = batch
                 .iter()
                 .map(|&i| Set::new(&entries[i].key, &entries[i].value).ttl_raw(entries[i].ttl));
@@ -80,6 +83,10 @@ impl Server {
             }
             batch = rest;
         }
+        // A server refusing key after key (out of memory, items over its -I): stop resending.
+        let reason = format!("not sent: memcached refused {MAX_RESENDS} keys of this batch already");
+        outcomes.extend(batch.into_iter().map(|i| (i, Err(McError::Server(reason.clone())))));
+        Ok(outcomes)
     }
 
     /// Whether cycles should write to it now.

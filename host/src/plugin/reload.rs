@@ -146,8 +146,8 @@ impl Reloader {
                     changed = true;
                 }
                 Err(e) => {
+                    // Not remembered as rejected: the clash may go away with another file.
                     reject(&s.plugin.path, "admit", &e, s.old.as_deref());
-                    self.rejected.insert(s.plugin.path.clone(), s.plugin.identity.clone());
                     if let Some(old) = s.old {
                         next.admit(old)
                             .unwrap_or_else(|e| error!("cannot keep the previous version: {e:#}"));
@@ -156,7 +156,7 @@ impl Reloader {
             }
         }
         for gone in current.plugins().filter(|p| next.by_path(&p.path).is_none()) {
-            let why = if files.contains(&gone.path) {
+            let why = if gone.path.exists() {
                 "it clashes with another plugin"
             } else {
                 "its file was removed"
@@ -331,9 +331,11 @@ fn is_settled_plugin_change(event: &DebouncedEvent) -> bool {
             | EventKind::Modify(ModifyKind::Name(_))
             | EventKind::Access(AccessKind::Close(AccessMode::Write))
     );
-    settled
-        && event
-            .paths
-            .iter()
-            .any(|p| !is_hidden(p) && p.extension().is_some_and(|e| e == "wasm" || e == "toml"))
+    // An overflowed event queue asks for a rescan: reconcile, whatever changed.
+    event.need_rescan()
+        || settled
+            && event
+                .paths
+                .iter()
+                .any(|p| !is_hidden(p) && p.extension().is_some_and(|e| e == "wasm" || e == "toml"))
 }

@@ -47,13 +47,16 @@ impl Replay {
     /// The next snapshot; `None` once the file is done and the replay stops. A bad line is an
     /// error naming the file and line (the cycle then serves the last good snapshot).
     pub fn next_snapshot(&mut self) -> Result<Option<Snapshot>> {
+        // A pass over the whole file that yields nothing ends the replay, even when looping.
+        let mut restarted = false;
         loop {
             let Some(line) = self.lines.next() else {
-                if self.end == ReplayEnd::Stop || self.line == 0 {
+                if self.end == ReplayEnd::Stop || restarted {
                     return Ok(None);
                 }
                 self.lines = Self::lines(&self.path)?;
                 self.line = 0;
+                restarted = true;
                 continue;
             };
             self.line += 1;
@@ -66,5 +69,39 @@ impl Replay {
                 Err(e) => bail!("{} line {}: not a snapshot: {e}", self.path.display(), self.line),
             };
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_without_snapshots_ends_even_when_looping() {
+        let file = tempfile_path("blank");
+        std::fs::write(&file, "\n\n   \n").unwrap();
+        let mut replay = Replay::open(&file, ReplayEnd::Loop).unwrap();
+        assert!(replay.next_snapshot().unwrap().is_none());
+        let _ = std::fs::remove_file(file);
+    }
+
+    #[test]
+    fn a_replay_loops_and_names_a_bad_line() {
+        let file = tempfile_path("loop");
+        std::fs::write(&file, "{\"timestamp_ms\":1,\"tickers\":[]}\n\n{\"oops\":1}\n").unwrap();
+        let mut replay = Replay::open(&file, ReplayEnd::Loop).unwrap();
+        assert_eq!(replay.next_snapshot().unwrap().unwrap().timestamp_ms, 1);
+        let err = replay.next_snapshot().unwrap_err().to_string();
+        assert!(err.contains("line 3"), "{err}");
+        assert_eq!(
+            replay.next_snapshot().unwrap().unwrap().timestamp_ms,
+            1,
+            "it starts over"
+        );
+        let _ = std::fs::remove_file(file);
+    }
+
+    fn tempfile_path(name: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("pulse-replay-{name}-{}.jsonl", std::process::id()))
     }
 }
