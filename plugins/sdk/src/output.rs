@@ -14,7 +14,7 @@ impl<'a> ComponentsView<'a> {
         Self { analyses, row }
     }
 
-    /// `(name, value)` pairs, skipping undefined (NaN) values.
+    /// `(name, value)` pairs of the defined values (NaN ones are left out).
     pub fn iter(&self) -> impl Iterator<Item = (&'a str, f64)> + '_ {
         let k = self.analyses.component_names.len();
         let start = self.row * k;
