@@ -65,14 +65,11 @@ fn a_new_plugin_builds_checks_and_serves() {
     let memcached = Memcached::start();
     let plugins = plugin_dir(&["dashboard"]);
     std::fs::copy(&wasm, plugins.path().join("demo_signal.wasm")).unwrap();
-    let _daemon = Daemon::start(&[
-        "--plugins",
+    let _daemon = Daemon::serve(
         plugins.path().to_str().unwrap(),
-        "--memcached",
         &memcached.addr,
-        "--interval",
-        "0.3",
-    ]);
+        &["--interval", "0.3"],
+    );
     let signals = wait_for("the new plugin's output", Duration::from_secs(30), || {
         let bytes = memcached.get("analysis:signals")?;
         let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
@@ -141,18 +138,18 @@ fn replay_is_deterministic_and_shows_a_changed_analyzer() {
     let recording = dir.path().join("market.jsonl");
     let memcached = Memcached::start();
     let plugins = plugin_dir(&["trend", "volatility", "dashboard"]);
-    let mut daemon = Daemon::start(&[
-        "--plugins",
+    let mut daemon = Daemon::serve(
         plugins.path().to_str().unwrap(),
-        "--memcached",
         &memcached.addr,
-        "--interval",
-        "0.1",
-        "--cycles",
-        "8",
-        "--record",
-        recording.to_str().unwrap(),
-    ]);
+        &[
+            "--interval",
+            "0.1",
+            "--cycles",
+            "8",
+            "--record",
+            recording.to_str().unwrap(),
+        ],
+    );
     assert!(daemon.wait(), "{}", daemon.log());
 
     let backtest = |plugins: &Path, out: &Path| {

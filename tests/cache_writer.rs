@@ -86,16 +86,11 @@ fn the_daemon_rides_out_a_memcached_restart() {
     let port = free_port();
     let memcached = Memcached::start_on(port);
     let plugins = plugin_dir(&BUNDLED);
-    let mut daemon = Daemon::start(&[
-        "--plugins",
+    let mut daemon = Daemon::serve(
         plugins.path().to_str().unwrap(),
-        "--memcached",
         &memcached.addr,
-        "--interval",
-        "0.5",
-        "--ttl",
-        "5",
-    ]);
+        &["--interval", "0.5", "--ttl", "5"],
+    );
     wait_for("cycle 2", Duration::from_secs(30), || {
         common::status_cycle(&memcached).filter(|&c| c >= 2)
     });
@@ -148,14 +143,11 @@ fn with_one_of_two_servers_dead_the_live_ones_keys_stay_fresh() {
     let dead = format!("127.0.0.1:{}", free_port());
     let servers = vec![live.addr.clone(), dead.clone()];
     let plugins = plugin_dir(&BUNDLED);
-    let _daemon = Daemon::start(&[
-        "--plugins",
+    let _daemon = Daemon::serve(
         plugins.path().to_str().unwrap(),
-        "--memcached",
         &servers.join(","),
-        "--interval",
-        "0.3",
-    ]);
+        &["--interval", "0.3"],
+    );
     let placement = Placement::new(servers, false);
     let all: Vec<String> = [
         "market:overview",
@@ -206,15 +198,11 @@ fn memcached_cycle(memcached: &Memcached, key: &str) -> Option<u64> {
 fn mirror_mode_puts_every_key_on_every_server() {
     let (a, b) = (Memcached::start(), Memcached::start());
     let plugins = plugin_dir(&BUNDLED);
-    let _daemon = Daemon::start(&[
-        "--plugins",
+    let _daemon = Daemon::serve(
         plugins.path().to_str().unwrap(),
-        "--memcached",
         &format!("{},{}", a.addr, b.addr),
-        "--mirror",
-        "--interval",
-        "0.3",
-    ]);
+        &["--mirror", "--interval", "0.3"],
+    );
     wait_for("cycle 2 on the first server", Duration::from_secs(30), || {
         common::status_cycle(&a).filter(|&c| c >= 2)
     });
@@ -228,14 +216,11 @@ fn python_hash_client_finds_every_key_with_the_same_server_list() {
     let servers = [Memcached::start(), Memcached::start(), Memcached::start()];
     let list: Vec<String> = servers.iter().map(|m| m.addr.clone()).collect();
     let plugins = plugin_dir(&BUNDLED);
-    let _daemon = Daemon::start(&[
-        "--plugins",
+    let _daemon = Daemon::serve(
         plugins.path().to_str().unwrap(),
-        "--memcached",
         &list.join(","),
-        "--interval",
-        "0.3",
-    ]);
+        &["--interval", "0.3"],
+    );
     let placement = Placement::new(list.clone(), false);
     let status_home = &servers[placement.owner("pulse:status")];
     wait_for("cycle 2", Duration::from_secs(30), || {

@@ -31,18 +31,11 @@ fn verify(memcached: &Memcached) -> std::process::Output {
 fn daemon_keeps_every_dashboard_key_fresh_and_keys_expire_after_it_stops() {
     let memcached = Memcached::start();
     let plugins = plugin_dir(&BUNDLED);
-    let mut daemon = Daemon::start(&[
-        "--plugins",
+    let mut daemon = Daemon::serve(
         plugins.path().to_str().unwrap(),
-        "--memcached",
         &memcached.addr,
-        "--interval",
-        "0.5",
-        "--ttl",
-        "3",
-        "--symbols",
-        "30",
-    ]);
+        &["--interval", "0.5", "--ttl", "3", "--symbols", "30"],
+    );
     wait_for("cycle 4 in pulse:status", Duration::from_secs(30), || {
         status_cycle(&memcached).filter(|&c| c >= 4)
     });
@@ -243,16 +236,11 @@ fn bad_plugin_files_are_rejected_by_name_and_the_good_ones_serve() {
     let plugins = plugin_dir(&["trend", "dashboard", "wrong_world"]);
     std::fs::write(plugins.path().join("junk.wasm"), "this is not wasm").unwrap();
     std::fs::write(plugins.path().join("notes.txt"), "operator notes").unwrap();
-    let mut daemon = Daemon::start(&[
-        "--plugins",
+    let mut daemon = Daemon::serve(
         plugins.path().to_str().unwrap(),
-        "--memcached",
         &memcached.addr,
-        "--interval",
-        "0.2",
-        "--cycles",
-        "3",
-    ]);
+        &["--interval", "0.2", "--cycles", "3"],
+    );
     assert!(daemon.wait(), "pulse failed:\n{}", daemon.log());
     let log = daemon.log();
     let lines_about = |file: &str| log.lines().filter(|l| l.contains(file)).collect::<Vec<_>>();
@@ -289,16 +277,11 @@ fn bad_plugin_files_are_rejected_by_name_and_the_good_ones_serve() {
 fn a_missing_memcached_never_stalls_the_cycle() {
     let closed = format!("127.0.0.1:{}", common::free_port());
     let plugins = plugin_dir(&BUNDLED);
-    let mut daemon = Daemon::start(&[
-        "--plugins",
+    let mut daemon = Daemon::serve(
         plugins.path().to_str().unwrap(),
-        "--memcached",
         &closed,
-        "--interval",
-        "0.2",
-        "--cycles",
-        "5",
-    ]);
+        &["--interval", "0.2", "--cycles", "5"],
+    );
     assert!(daemon.wait(), "pulse failed:\n{}", daemon.log());
     let log = daemon.log();
     assert_eq!(

@@ -68,16 +68,11 @@ fn plugins_swap_roll_back_come_and_go_without_a_missed_cycle() {
     let memcached = Arc::new(Memcached::start());
     let plugins = plugin_dir(&["trend", "volatility", "dashboard"]);
     let dir = plugins.path();
-    let daemon = Daemon::start(&[
-        "--plugins",
+    let daemon = Daemon::serve(
         dir.to_str().unwrap(),
-        "--memcached",
         &memcached.addr,
-        "--interval",
-        "0.3",
-        "--ttl",
-        "5",
-    ]);
+        &["--interval", "0.3", "--ttl", "5"],
+    );
     wait_for("the first cycles", Duration::from_secs(30), || {
         common::status_cycle(&memcached).filter(|&c| c >= 3)
     });

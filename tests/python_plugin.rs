@@ -40,14 +40,11 @@ fn the_python_analyzer_is_loaded_and_called() {
     let memcached = Memcached::start();
     let plugins = plugin_dir(&["trend", "dashboard"]);
     std::fs::copy(&wasm, plugins.path().join("pyrevert.wasm")).unwrap();
-    let daemon = Daemon::start(&[
-        "--plugins",
+    let daemon = Daemon::serve(
         plugins.path().to_str().unwrap(),
-        "--memcached",
         &memcached.addr,
-        "--interval",
-        "0.5",
-    ]);
+        &["--interval", "0.5"],
+    );
     // Compiling the 18 MB component takes seconds the first time; later runs use the cache.
     let breakdown = wait_for("the Python analyzer's output", Duration::from_secs(120), || {
         let bytes = memcached.get("analysis:breakdown:BTCUSDT")?;

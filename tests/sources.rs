@@ -89,24 +89,24 @@ fn an_exchange_outage_serves_the_last_snapshot_marked_stale_then_cuts_off() {
         Mode::Malformed => (200, "{\"retCode\":0,\"result\":".into()),
     });
     let plugins = plugin_dir(&["trend", "volatility", "dashboard"]);
-    let daemon = Daemon::start(&[
-        "--plugins",
+    let daemon = Daemon::serve(
         plugins.path().to_str().unwrap(),
-        "--memcached",
         &memcached.addr,
-        "--source",
-        "bybit",
-        "--exchange-url",
-        &url,
-        "--interval",
-        "0.4",
-        "--ttl",
-        "2",
-        "--max-age",
-        "3",
-        "--symbols",
-        "5",
-    ]);
+        &[
+            "--source",
+            "bybit",
+            "--exchange-url",
+            &url,
+            "--interval",
+            "0.4",
+            "--ttl",
+            "2",
+            "--max-age",
+            "3",
+            "--symbols",
+            "5",
+        ],
+    );
 
     // Parsing and top-N: the five largest by turnover; bad rows dropped and counted.
     wait_for("a fresh status", Duration::from_secs(30), || {
@@ -200,22 +200,22 @@ fn binance_tickers_are_parsed_and_the_top_picked() {
     let body = Value::Array(body).to_string();
     let url = fake_exchange(Arc::new(Mutex::new(Mode::Good)), move |_| (200, body.clone()));
     let plugins = plugin_dir(&["trend", "dashboard"]);
-    let mut daemon = Daemon::start(&[
-        "--plugins",
+    let mut daemon = Daemon::serve(
         plugins.path().to_str().unwrap(),
-        "--memcached",
         &memcached.addr,
-        "--source",
-        "binance",
-        "--exchange-url",
-        &url,
-        "--interval",
-        "0.2",
-        "--cycles",
-        "2",
-        "--exclude",
-        "XRPUSDT",
-    ]);
+        &[
+            "--source",
+            "binance",
+            "--exchange-url",
+            &url,
+            "--interval",
+            "0.2",
+            "--cycles",
+            "2",
+            "--exclude",
+            "XRPUSDT",
+        ],
+    );
     assert!(daemon.wait(), "{}", daemon.log());
     let tickers = memcached.json("market:tickers");
     let symbols: Vec<&String> = tickers.as_object().unwrap().keys().collect();

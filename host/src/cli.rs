@@ -136,10 +136,7 @@ struct RunArgs {
 
 impl RunArgs {
     fn config(&self) -> Result<Config> {
-        let mut config = match &self.config {
-            Some(path) => Config::from_file(path)?,
-            None => Config::default(),
-        };
+        let mut config = Config::load(self.config.as_deref())?;
         if let Some(v) = &self.plugin_dir {
             config.plugin_dir.clone_from(v);
         }
@@ -204,10 +201,7 @@ impl Cli {
                 config,
                 symbols,
             } => {
-                let config = match config {
-                    Some(path) => Config::from_file(&path)?,
-                    None => Config::default(),
-                };
+                let config = Config::load(config.as_deref())?;
                 tokio::task::spawn_blocking(move || crate::check::run(&plugin, &config, symbols.max(1))).await?
             }
             Command::Replay {
@@ -216,10 +210,7 @@ impl Cli {
                 out,
                 config,
             } => {
-                let config = match config {
-                    Some(path) => Config::from_file(&path)?,
-                    None => Config::default(),
-                };
+                let config = Config::load(config.as_deref())?;
                 crate::backtest::run(config, plugins, &input, out.as_deref()).await
             }
             Command::New { kind, name, dir, sdk } => {

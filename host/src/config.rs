@@ -363,6 +363,11 @@ impl Config {
         Self::from_toml(&text).with_context(|| format!("bad config file {}", path.display()))
     }
 
+    /// The config in `path`, or the defaults when there is none.
+    pub fn load(path: Option<&Path>) -> Result<Self> {
+        path.map_or_else(|| Ok(Self::default()), Self::from_file)
+    }
+
     /// Parses config text; anything not set keeps its default.
     pub fn from_toml(text: &str) -> Result<Self> {
         let config: Config = toml::from_str(text)?;

@@ -196,6 +196,13 @@ impl Daemon {
         }
     }
 
+    /// Starts `pulse run --plugins DIR --memcached ADDR` with `extra` flags.
+    pub fn serve(plugins: &str, memcached: &str, extra: &[&str]) -> Self {
+        let mut args = vec!["--plugins", plugins, "--memcached", memcached];
+        args.extend_from_slice(extra);
+        Self::start(&args)
+    }
+
     /// The daemon's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
