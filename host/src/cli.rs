@@ -12,13 +12,26 @@ use crate::pipeline::{CycleSettings, Pipeline};
 use crate::plugin::{PluginEngine, Reloader};
 use crate::source::Source;
 use crate::source::{ReplayEnd, SourceSpec};
+use crate::status::StatusServer;
 
 /// Runs market-analysis WebAssembly plugins every cycle and keeps memcached fresh.
 #[derive(Debug, Parser)]
 #[command(name = "pulse", version)]
 pub struct Cli {
+    /// Log lines as human-readable text or as JSON objects (one a line) for log shippers.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+/// How log lines are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    Text,
+    /// One JSON object per line, with the event's fields (`plugin`, `cycle`, ...) as keys.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -132,6 +145,10 @@ struct RunArgs {
     /// Stop after this many cycles (default: run until Ctrl-C).
     #[arg(long)]
     cycles: Option<u64>,
+    /// Address of the status server: /metrics, /healthz, /plugins (default 127.0.0.1:9464;
+    /// port 0 picks a free one and logs it).
+    #[arg(long)]
+    listen: Option<std::net::SocketAddr>,
 }
 
 impl RunArgs {
@@ -182,6 +199,9 @@ impl RunArgs {
         }
         if let Some(v) = self.max_age {
             market.max_age = v;
+        }
+        if let Some(v) = self.listen {
+            config.listen = v;
         }
         config.check()?;
         Ok(config)
@@ -251,6 +271,7 @@ async fn run(config: Config, cycles: Option<u64>) -> Result<()> {
     for name in config.plugin.keys().filter(|name| registry.get(name).is_none()) {
         warn!("config has a [plugin.{name}] table but no loaded plugin is named {name}");
     }
+    let status_server = StatusServer::bind(config.listen).await?;
     let _watch = reloader.watch()?;
     let placement = Placement::new(config.memcached.clone(), config.cache.mirror);
     let writer = CacheWriter::connect(placement, config.write_deadline()).await?;
@@ -264,15 +285,19 @@ async fn run(config: Config, cycles: Option<u64>) -> Result<()> {
         "pulse running; check the cache with `pulse verify --memcached {}`",
         config.memcached.join(",")
     );
-    Pipeline::new(
+    let pipeline = Pipeline::new(
         settings,
         Source::from_config(&config)?,
         registry_rx,
         trial_tx,
         Sink::Memcached(writer),
-    )
-    .run(cycles, shutdown_signal())
-    .await
+    );
+    info!(
+        "status server on http://{}: /metrics, /healthz, /plugins",
+        status_server.local_addr()?
+    );
+    status_server.spawn(pipeline.telemetry());
+    pipeline.run(cycles, shutdown_signal()).await
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -43,6 +43,9 @@ pub struct Config {
     pub sandbox: Sandbox,
     /// Per-plugin config tables, keyed by the plugin's name; handed to its `init` as JSON.
     pub plugin: BTreeMap<String, toml::Table>,
+    /// Address of the status server (`/metrics`, `/healthz`, `/plugins`); loopback by default
+    /// so it is not exposed unless an operator says so.
+    pub listen: std::net::SocketAddr,
 }
 
 impl Default for Config {
@@ -60,6 +63,7 @@ impl Default for Config {
             simulated: SimulatedConfig::default(),
             sandbox: Sandbox::default(),
             plugin: BTreeMap::new(),
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 9464)),
         }
     }
 }

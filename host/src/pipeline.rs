@@ -20,7 +20,7 @@ use crate::plugin::bindings::{AnalyzerOutput, Market};
 use crate::plugin::input;
 use crate::plugin::{LoadedPlugin, Registry, TrialInput};
 use crate::source::{now_ms, Source};
-use crate::status::{CallOutcome, CycleFacts, StatusBoard};
+use crate::status::{CallOutcome, CycleFacts, Failure, StatusBoard, Telemetry};
 
 /// Settings the cycle needs, fixed for the daemon's life.
 #[derive(Debug, Clone)]
@@ -81,6 +81,7 @@ pub struct Pipeline {
     trial: watch::Sender<Option<TrialInput>>,
     sink: Sink,
     status: StatusBoard,
+    telemetry: Arc<Telemetry>,
     drop_notes: std::collections::HashMap<String, String>,
     cycle: u64,
     skipped_ticks: u64,
@@ -102,6 +103,10 @@ impl Pipeline {
     ) -> Self {
         Self {
             status: StatusBoard::new(settings.quarantine_after),
+            telemetry: Arc::new(Telemetry::new(
+                settings.interval,
+                Duration::from_secs(u64::from(settings.ttl)),
+            )),
             settings,
             source,
             history: History::default(),
@@ -123,8 +128,14 @@ impl Pipeline {
         &self.status
     }
 
+    /// The metrics, health and plugin list the status server shows.
+    pub fn telemetry(&self) -> Arc<Telemetry> {
+        self.telemetry.clone()
+    }
+
     /// Runs a cycle every interval until `shutdown` resolves or `max_cycles` have run.
-    /// Ticks missed because a cycle overran are skipped and counted, never bunched.
+    /// Ticks missed because a cycle overran are skipped and counted, never bunched. A
+    /// shutdown during a cycle lets it finish, its writes included, then returns.
     pub async fn run(mut self, max_cycles: Option<u64>, shutdown: impl Future<Output = ()>) -> Result<()> {
         tokio::pin!(shutdown);
         let interval = self.settings.interval;
@@ -132,7 +143,8 @@ impl Pipeline {
         loop {
             tokio::select! {
                 () = &mut shutdown => {
-                    info!(cycles = self.cycle, "shutting down");
+                    self.telemetry.stopping();
+                    info!(cycles = self.cycle, "shutting down after cycle {}", self.cycle);
                     return Ok(());
                 }
                 () = tokio::time::sleep_until(next) => {}
@@ -157,6 +169,7 @@ impl Pipeline {
             if now > next {
                 let missed = ((now - next).as_nanos() / interval.as_nanos()) as u64 + 1;
                 self.skipped_ticks += missed;
+                self.telemetry.metrics.skipped(missed);
                 next += interval.saturating_mul(u32::try_from(missed).unwrap_or(u32::MAX));
                 warn!(
                     missed,
@@ -176,6 +189,7 @@ impl Pipeline {
             Ok(Some(snapshot)) => self.select(snapshot),
             Err(e) => Err(e),
         };
+        self.telemetry.metrics.poll(self.source.name(), fresh.is_err());
         self.cycle += 1;
         let served = match fresh {
             Ok(snapshot) => {
@@ -211,6 +225,7 @@ impl Pipeline {
             // No snapshot young enough: write only the status and let the market keys expire.
             None => (Vec::new(), 0, 0, self.last_good.as_ref().map(|(_, at)| at.elapsed())),
         };
+        let plugins = self.status.plugins(registry.plugins().map(|p| &**p));
         entries.push(self.status.entry(
             &CycleFacts {
                 cycle: self.cycle,
@@ -228,10 +243,20 @@ impl Pipeline {
                 dropped,
                 cache: self.sink.stats(),
             },
-            registry.plugins().map(|p| &**p),
+            &plugins,
         ));
         let write = self.sink.write(self.cycle, &entries).await;
         self.written_last_cycle = write.written;
+        let metrics = &self.telemetry.metrics;
+        metrics.cycle(started.elapsed().as_secs_f64());
+        metrics.cache(&self.sink.stats());
+        metrics.snapshot_age(age.map_or(0.0, |a| a.as_secs_f64()));
+        metrics.plugins(plugins.iter().map(|p| p.labels()));
+        let write_error = (write.failed > 0).then(|| write.first_error.clone().unwrap_or_default());
+        if write_error.is_none() {
+            metrics.pushed(now_ms());
+        }
+        self.telemetry.cycle_done(self.cycle, plugins, write_error);
         Ok(Some(CycleReport {
             cycle: self.cycle,
             symbols,
@@ -244,6 +269,7 @@ impl Pipeline {
     fn select(&self, snapshot: Snapshot) -> Result<Snapshot> {
         let offered = snapshot.tickers.len();
         let (selected, rejected) = snapshot.select(&self.settings.selection);
+        self.telemetry.metrics.rejected(&rejected);
         if !rejected.is_empty() {
             let reasons: Vec<String> = rejected.iter().map(|(why, n)| format!("{n} {why}")).collect();
             warn!(
@@ -277,11 +303,11 @@ impl Pipeline {
         });
         let mut outputs = Vec::with_capacity(admitted.len());
         for (plugin, (outcome, result)) in admitted.iter().zip(join_in_order(calls).await) {
-            self.status.record(&plugin.name, self.cycle, &outcome);
+            self.record(plugin, &outcome);
             match result {
                 Ok((analyses, dropped)) => {
                     self.status.signals(&plugin.name, &analyses);
-                    self.status.dropped(&plugin.name, dropped);
+                    self.count_drops(&plugin.name, dropped);
                     self.note_drops(
                         &plugin.name,
                         dropped,
@@ -316,7 +342,7 @@ impl Pipeline {
         let mut entries = Vec::new();
         let mut dropped = 0;
         for (plugin, (outcome, result)) in admitted.iter().zip(join_in_order(calls).await) {
-            self.status.record(&plugin.name, self.cycle, &outcome);
+            self.record(plugin, &outcome);
             let produced = match result {
                 Ok(produced) => produced,
                 Err(e) => {
@@ -345,11 +371,23 @@ impl Pipeline {
                 }
             }
             dropped += own_dropped;
-            self.status.dropped(&plugin.name, own_dropped);
+            self.count_drops(&plugin.name, own_dropped);
             let what = first_reason.map_or_else(String::new, |reason| format!("cache entries; first: {reason}"));
             self.note_drops(&plugin.name, own_dropped, &what);
         }
         (entries, dropped)
+    }
+
+    /// Records a call in the status board (which moves the breaker) and the metrics.
+    fn record(&mut self, plugin: &LoadedPlugin, outcome: &CallOutcome) {
+        self.status.record(&plugin.name, self.cycle, outcome);
+        self.telemetry.metrics.call(&plugin.name, plugin.kind.label(), outcome);
+    }
+
+    /// Counts a plugin's outputs dropped by the checks.
+    fn count_drops(&mut self, plugin: &str, count: usize) {
+        self.status.dropped(plugin, count);
+        self.telemetry.metrics.dropped(plugin, count);
     }
 
     /// Logs a plugin's dropped outputs when they differ from its previous cycle's, so a plugin
@@ -451,23 +489,30 @@ fn call_blocking<R: Send + 'static>(
     // Created here, not in the async block, so the clock starts with the call.
     let task = tokio::time::timeout(give_up, task);
     async move {
-        let (elapsed, result) = match task.await {
-            Ok(Ok(done)) => done,
+        let (elapsed, result, abandoned) = match task.await {
+            Ok(Ok((elapsed, result))) => (elapsed, result, false),
             Ok(Err(e)) => (
                 started.elapsed(),
                 Err(anyhow::anyhow!("plugin call panicked in the host: {e}")),
+                false,
             ),
             Err(_) => (
                 started.elapsed(),
                 Err(anyhow::anyhow!(
                     "exceeded its call deadline inside a blocking host call; abandoned after {give_up:?}"
                 )),
+                true,
             ),
         };
         let outcome = CallOutcome {
             started_ms,
             duration_ms: elapsed.as_secs_f64() * 1000.0,
             error: result.as_ref().err().map(|e| format!("{e:#}")),
+            failure: match &result {
+                Ok(_) => None,
+                Err(_) if abandoned => Some(Failure::Timeout),
+                Err(e) => Some(Failure::of(e)),
+            },
         };
         (outcome, result)
     }

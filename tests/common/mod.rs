@@ -151,13 +151,20 @@ pub struct Daemon {
 
 impl Daemon {
     /// Starts `pulse run` with `args`.
+    /// Its status server listens on a free port unless `args` name one (see [`Self::status_url`]).
     pub fn start(args: &[&str]) -> Self {
         let log_dir = tempfile::tempdir().unwrap();
         let log = log_dir.path().join("pulse.log");
         let compile_cache = repo_root().join("target/test-compile-cache");
+        let listen: &[&str] = if args.contains(&"--listen") {
+            &[]
+        } else {
+            &["--listen", "127.0.0.1:0"]
+        };
         let child = Command::new(env!("CARGO_BIN_EXE_pulse"))
             .arg("run")
             .args(args)
+            .args(listen)
             .arg("--compile-cache")
             .arg(compile_cache)
             .env("RUST_LOG", "info")
@@ -201,6 +208,20 @@ impl Daemon {
         let mut args = vec!["--plugins", plugins, "--memcached", memcached];
         args.extend_from_slice(extra);
         Self::start(&args)
+    }
+
+    /// The status server's base URL, `http://127.0.0.1:PORT`, from the daemon's log.
+    pub fn status_url(&self) -> String {
+        wait_for(
+            "the status server's address in the log",
+            Duration::from_secs(30),
+            || {
+                let log = self.log();
+                let start = log.find("status server on http://")? + "status server on http://".len();
+                let len = log[start..].find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ':'))?;
+                Some(format!("http://{}", log[start..start + len].trim_end_matches(':')))
+            },
+        )
     }
 
     /// The daemon's process id.
@@ -280,4 +301,27 @@ pub fn status_cycle(memcached: &Memcached) -> Option<u64> {
     let bytes = memcached.get("pulse:status")?;
     let status: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     status["cycle"].as_u64()
+}
+
+/// `GET url` (plain HTTP on loopback): the status code and the body.
+pub fn http_get(url: &str) -> (u16, String) {
+    let rest = url.strip_prefix("http://").expect("an http:// URL");
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let path = if path.is_empty() { "/" } else { path };
+    let mut stream = TcpStream::connect(host).unwrap_or_else(|e| panic!("cannot connect to {host}: {e}"));
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status code");
+    (status, body.to_string())
 }

@@ -126,6 +126,8 @@ pub struct LoadedPlugin {
     pub kind: PluginKind,
     /// Its limits and grants.
     pub policy: PluginPolicy,
+    /// When this version was staged, ms since the Unix epoch.
+    pub loaded_at_ms: i64,
     /// Peak linear memory of its last call, in bytes.
     last_peak_memory: std::sync::atomic::AtomicUsize,
     config_json: String,
@@ -158,6 +160,7 @@ impl LoadedPlugin {
             name: Arc::from(info.name.as_str()),
             config_json: config_for(&info.name).stage("config")?,
             policy,
+            loaded_at_ms: crate::source::now_ms(),
             last_peak_memory: Default::default(),
             info,
             path: source.path.clone(),

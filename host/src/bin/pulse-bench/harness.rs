@@ -72,6 +72,7 @@ impl Daemon {
         let child = Command::new(pulse_binary()?)
             .arg("run")
             .args(args)
+            .args(["--listen", "127.0.0.1:0"])
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log)?)

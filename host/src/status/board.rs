@@ -1,5 +1,5 @@
-//! What the daemon knows about its own health, published each cycle as `pulse:status`, and
-//! the per-plugin circuit breaker that decides whether a plugin is called at all.
+//! Per-plugin counters and the circuit breaker that decides whether a plugin is called at
+//! all, and the `pulse:status` document built from them each cycle.
 //!
 //! A plugin that fails `quarantine_after` cycles in a row is quarantined: not called, shown in
 //! `pulse:status`. It is retried after 2 cycles, then 4, 8, ... up to [`MAX_BACKOFF_CYCLES`],
@@ -31,6 +31,29 @@ pub const MAX_BACKOFF_CYCLES: u64 = 150;
 /// The key the host writes its status to.
 pub const STATUS_KEY: &str = "pulse:status";
 
+/// How a plugin call failed, for the per-kind counters operators alert on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// Stopped at its deadline (epoch interruption, or abandoned in a blocking host call).
+    Timeout,
+    /// Trapped: a panic, an abort, a memory cap, or another WebAssembly trap.
+    Trap,
+    /// Returned an error, or output the host refused.
+    Error,
+}
+
+impl Failure {
+    /// Classifies a failed call's error.
+    pub fn of(error: &anyhow::Error) -> Self {
+        match error.downcast_ref::<wasmtime::Trap>() {
+            Some(wasmtime::Trap::Interrupt) => Self::Timeout,
+            Some(_) => Self::Trap,
+            None if format!("{error:#}").contains("exceeded its memory cap") => Self::Trap,
+            None => Self::Error,
+        }
+    }
+}
+
 /// The outcome of one plugin call.
 #[derive(Debug, Clone)]
 pub struct CallOutcome {
@@ -40,6 +63,8 @@ pub struct CallOutcome {
     pub duration_ms: f64,
     /// Why it failed, if it did.
     pub error: Option<String>,
+    /// How it failed, if it did.
+    pub failure: Option<Failure>,
 }
 
 /// Per-plugin counters and breaker state, kept across cycles.
@@ -47,6 +72,9 @@ pub struct CallOutcome {
 struct PluginStats {
     calls: u64,
     failures: u64,
+    /// Failures that were traps, and that were timeouts (the rest are errors).
+    traps: u64,
+    timeouts: u64,
     consecutive_failures: u64,
     /// Verdicts or cache entries dropped by the output checks.
     dropped: u64,
@@ -67,18 +95,38 @@ struct PluginStats {
     identity: Option<Identity>,
 }
 
-/// One plugin as `pulse:status` shows it.
-#[derive(Debug, Serialize)]
-struct PluginStatus<'a> {
-    name: &'a str,
-    version: &'a str,
+/// One loaded plugin as `pulse:status` and the status server's `/plugins` show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginStatus {
+    name: String,
+    version: String,
     kind: &'static str,
-    hash: &'a str,
+    hash: String,
     file: String,
+    /// When this version was loaded, ms since the Unix epoch.
+    loaded_at_ms: i64,
     /// Peak linear memory of the last call, in bytes.
     memory_bytes: usize,
     #[serde(flatten)]
-    stats: &'a PluginStats,
+    stats: PluginStats,
+}
+
+impl PluginStatus {
+    /// The plugin's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The metrics' labels for this plugin.
+    pub fn labels(&self) -> super::PluginLabels<'_> {
+        super::PluginLabels {
+            name: &self.name,
+            kind: self.kind,
+            version: &self.version,
+            hash: &self.hash,
+            quarantined: self.stats.quarantined,
+        }
+    }
 }
 
 /// The `pulse:status` document.
@@ -100,7 +148,7 @@ struct StatusDoc<'a> {
     entries_written_last_cycle: usize,
     entries_dropped: usize,
     pulse_version: &'static str,
-    plugins: Vec<PluginStatus<'a>>,
+    plugins: &'a [PluginStatus],
     cache: &'a WriterStats,
 }
 
@@ -178,6 +226,11 @@ impl StatusBoard {
         stats.last_call = Some(outcome.started_ms);
         stats.last_duration_ms = Some(outcome.duration_ms);
         stats.last_error.clone_from(&outcome.error);
+        match outcome.failure {
+            Some(Failure::Trap) => stats.traps += 1,
+            Some(Failure::Timeout) => stats.timeouts += 1,
+            Some(Failure::Error) | None => {}
+        }
         let Some(error) = &outcome.error else {
             if stats.quarantined {
                 info!(plugin, "plugin {plugin} succeeded on retry; quarantine lifted");
@@ -243,9 +296,24 @@ impl StatusBoard {
         self.plugins.entry(plugin.to_string()).or_default().dropped += count as u64;
     }
 
-    /// The `pulse:status` entry for the loaded plugins.
-    pub fn entry<'a>(&self, facts: &CycleFacts<'_>, plugins: impl Iterator<Item = &'a LoadedPlugin>) -> ValidEntry {
-        let none = PluginStats::default();
+    /// Each loaded plugin with its counters.
+    pub fn plugins<'a>(&self, plugins: impl Iterator<Item = &'a LoadedPlugin>) -> Vec<PluginStatus> {
+        plugins
+            .map(|p| PluginStatus {
+                name: p.name.to_string(),
+                version: p.info.version.clone(),
+                kind: p.kind.label(),
+                hash: p.identity.hash.clone(),
+                file: p.path.display().to_string(),
+                loaded_at_ms: p.loaded_at_ms,
+                memory_bytes: p.last_peak_memory(),
+                stats: self.plugins.get(&*p.name).cloned().unwrap_or_default(),
+            })
+            .collect()
+    }
+
+    /// The `pulse:status` entry, with `plugins` as [`Self::plugins`] lists them.
+    pub fn entry(&self, facts: &CycleFacts<'_>, plugins: &[PluginStatus]) -> ValidEntry {
         let doc = StatusDoc {
             cycle: facts.cycle,
             timestamp: facts.timestamp_ms.div_euclid(1000),
@@ -263,17 +331,7 @@ impl StatusBoard {
             entries_written_last_cycle: facts.written_last_cycle,
             entries_dropped: facts.dropped,
             pulse_version: env!("CARGO_PKG_VERSION"),
-            plugins: plugins
-                .map(|p| PluginStatus {
-                    name: &p.name,
-                    version: &p.info.version,
-                    kind: p.kind.label(),
-                    hash: &p.identity.hash,
-                    file: p.path.display().to_string(),
-                    memory_bytes: p.last_peak_memory(),
-                    stats: self.plugins.get(&*p.name).unwrap_or(&none),
-                })
-                .collect(),
+            plugins,
             cache: &facts.cache,
         };
         debug_assert!(STATUS_KEY.starts_with(HOST_PREFIX));

@@ -1,0 +1,349 @@
+//! The daemon's Prometheus metrics: what operators graph and alert on, served at `/metrics`.
+//!
+//! Names follow Prometheus conventions (`pulse_` prefix, base units, `_total` on counters);
+//! docs/operations.md lists them. The pipeline is the only writer; scrapes only read.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::Mutex;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::{Registry, Unit};
+
+use super::board::{CallOutcome, Failure};
+use crate::cache::WriterStats;
+use crate::market::Rejections;
+
+/// Label pairs of one series.
+type Labels = Vec<(&'static str, String)>;
+
+/// A family of histograms that share buckets.
+type Histograms = Family<Labels, Histogram, fn() -> Histogram>;
+
+/// Cycle durations: 0.5 ms to ~16 s.
+fn cycle_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+}
+
+/// Plugin call durations: 0.1 ms to ~3.3 s (deadlines are 250 ms by default).
+fn call_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.0001, 2.0, 16))
+}
+
+/// Every metric the daemon exports, and the registry that encodes them.
+pub struct Metrics {
+    registry: Registry,
+    cycle_duration: Histogram,
+    cycles: Counter,
+    skipped_ticks: Counter,
+    last_push: Gauge<f64, AtomicU64>,
+    plugin_call_duration: Histograms,
+    plugin_calls: Family<Labels, Counter>,
+    plugin_traps: Family<Labels, Counter>,
+    plugin_timeouts: Family<Labels, Counter>,
+    plugin_errors: Family<Labels, Counter>,
+    plugin_dropped: Family<Labels, Counter>,
+    plugin_quarantined: Family<Labels, Gauge>,
+    plugin_info: Family<Labels, Gauge>,
+    cache_keys: Counter,
+    cache_bytes: Counter,
+    cache_errors: Family<Labels, Counter>,
+    cache_reconnects: Counter,
+    cache_server_up: Family<Labels, Gauge>,
+    source_polls: Family<Labels, Counter>,
+    source_failures: Family<Labels, Counter>,
+    source_rows_rejected: Family<Labels, Counter>,
+    snapshot_age: Gauge<f64, AtomicU64>,
+    /// The writer's totals at the last observation, to turn totals into counter increments.
+    cache_seen: Mutex<WriterStats>,
+}
+
+/// One loaded plugin, for `pulse_plugin_info` and `pulse_plugin_quarantined`.
+pub struct PluginLabels<'a> {
+    /// The plugin's name.
+    pub name: &'a str,
+    /// analyzer or aggregator.
+    pub kind: &'static str,
+    /// The version it describes itself with.
+    pub version: &'a str,
+    /// The SHA-256 of its file.
+    pub hash: &'a str,
+    /// Whether the circuit breaker holds it.
+    pub quarantined: bool,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every metric, at zero.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("pulse");
+        let cycle_duration = cycle_histogram();
+        let cycles = Counter::default();
+        let skipped_ticks = Counter::default();
+        let last_push = Gauge::<f64, AtomicU64>::default();
+        let plugin_call_duration = Histograms::new_with_constructor(call_histogram as fn() -> Histogram);
+        let plugin_calls = Family::default();
+        let plugin_traps = Family::default();
+        let plugin_timeouts = Family::default();
+        let plugin_errors = Family::default();
+        let plugin_dropped = Family::default();
+        let plugin_quarantined = Family::default();
+        let plugin_info = Family::default();
+        let cache_keys = Counter::default();
+        let cache_bytes = Counter::default();
+        let cache_errors = Family::default();
+        let cache_reconnects = Counter::default();
+        let cache_server_up = Family::default();
+        let source_polls = Family::default();
+        let source_failures = Family::default();
+        let source_rows_rejected = Family::default();
+        let snapshot_age = Gauge::<f64, AtomicU64>::default();
+
+        let r = &mut registry;
+        r.register_with_unit(
+            "cycle_duration",
+            "Time from snapshot to the end of the cache write, per cycle",
+            Unit::Seconds,
+            cycle_duration.clone(),
+        );
+        r.register("cycles", "Cycles run", cycles.clone());
+        r.register(
+            "cycles_skipped",
+            "Interval ticks skipped because a cycle overran its interval",
+            skipped_ticks.clone(),
+        );
+        r.register_with_unit(
+            "last_push_timestamp",
+            "Unix time of the last cycle whose cache write fully succeeded",
+            Unit::Seconds,
+            last_push.clone(),
+        );
+        r.register_with_unit(
+            "plugin_call_duration",
+            "Duration of plugin calls (fresh instance, init and the call)",
+            Unit::Seconds,
+            plugin_call_duration.clone(),
+        );
+        r.register("plugin_calls", "Plugin calls made", plugin_calls.clone());
+        r.register(
+            "plugin_traps",
+            "Plugin calls that trapped (panic, abort, memory cap)",
+            plugin_traps.clone(),
+        );
+        r.register(
+            "plugin_timeouts",
+            "Plugin calls stopped at their deadline",
+            plugin_timeouts.clone(),
+        );
+        r.register(
+            "plugin_errors",
+            "Plugin calls that returned an error or output the host refused",
+            plugin_errors.clone(),
+        );
+        r.register(
+            "plugin_dropped_outputs",
+            "Verdicts or cache entries dropped by the host's output checks",
+            plugin_dropped.clone(),
+        );
+        r.register(
+            "plugin_quarantined",
+            "1 while the circuit breaker holds the plugin, else 0",
+            plugin_quarantined.clone(),
+        );
+        r.register(
+            "plugin_info",
+            "Loaded plugins (value 1), labelled with kind, version and content hash",
+            plugin_info.clone(),
+        );
+        r.register("cache_keys_written", "Cache entries stored", cache_keys.clone());
+        r.register_with_unit(
+            "cache_written",
+            "Value bytes of the cache entries stored",
+            Unit::Bytes,
+            cache_bytes.clone(),
+        );
+        r.register(
+            "cache_write_errors",
+            "Cache entries not stored, by kind of error",
+            cache_errors.clone(),
+        );
+        r.register(
+            "cache_reconnects",
+            "Reconnections to memcached servers",
+            cache_reconnects.clone(),
+        );
+        r.register(
+            "cache_server_up",
+            "1 while the memcached server accepts writes, else 0",
+            cache_server_up.clone(),
+        );
+        r.register("source_polls", "Market snapshots requested", source_polls.clone());
+        r.register(
+            "source_failures",
+            "Market snapshots that failed (request, parse, or no usable row)",
+            source_failures.clone(),
+        );
+        r.register(
+            "source_rows_rejected",
+            "Market rows dropped by validation, by reason",
+            source_rows_rejected.clone(),
+        );
+        r.register_with_unit(
+            "snapshot_age",
+            "Age of the snapshot the last cycle served (0 when fresh)",
+            Unit::Seconds,
+            snapshot_age.clone(),
+        );
+        Self {
+            registry,
+            cycle_duration,
+            cycles,
+            skipped_ticks,
+            last_push,
+            plugin_call_duration,
+            plugin_calls,
+            plugin_traps,
+            plugin_timeouts,
+            plugin_errors,
+            plugin_dropped,
+            plugin_quarantined,
+            plugin_info,
+            cache_keys,
+            cache_bytes,
+            cache_errors,
+            cache_reconnects,
+            cache_server_up,
+            source_polls,
+            source_failures,
+            source_rows_rejected,
+            snapshot_age,
+            cache_seen: Mutex::new(WriterStats::default()),
+        }
+    }
+
+    /// The metrics in the text exposition format (OpenMetrics, which Prometheus scrapes).
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        out
+    }
+
+    /// Records a finished cycle.
+    pub fn cycle(&self, seconds: f64) {
+        self.cycles.inc();
+        self.cycle_duration.observe(seconds);
+    }
+
+    /// Counts interval ticks skipped because a cycle overran.
+    pub fn skipped(&self, ticks: u64) {
+        self.skipped_ticks.inc_by(ticks);
+    }
+
+    /// Records a cycle whose cache write fully succeeded, at `unix_ms`.
+    pub fn pushed(&self, unix_ms: i64) {
+        self.last_push.set(unix_ms as f64 / 1000.0);
+    }
+
+    /// Records one plugin call.
+    pub fn call(&self, plugin: &str, kind: &'static str, outcome: &CallOutcome) {
+        let labels = vec![("plugin", plugin.to_string())];
+        let with_kind = vec![("plugin", plugin.to_string()), ("kind", kind.to_string())];
+        self.plugin_call_duration
+            .get_or_create(&with_kind)
+            .observe(outcome.duration_ms / 1000.0);
+        self.plugin_calls.get_or_create(&labels).inc();
+        // Every failure series exists from the first call, at 0, so rate() sees its start.
+        for (family, kind) in [
+            (&self.plugin_traps, Failure::Trap),
+            (&self.plugin_timeouts, Failure::Timeout),
+            (&self.plugin_errors, Failure::Error),
+        ] {
+            let counter = family.get_or_create(&labels);
+            if outcome.failure == Some(kind) {
+                counter.inc();
+            }
+        }
+    }
+
+    /// Counts outputs of `plugin` dropped by the host's checks.
+    pub fn dropped(&self, plugin: &str, count: usize) {
+        if count > 0 {
+            self.plugin_dropped
+                .get_or_create(&vec![("plugin", plugin.to_string())])
+                .inc_by(count as u64);
+        }
+    }
+
+    /// Replaces the loaded-plugin series with `plugins`, so unloaded ones disappear.
+    pub fn plugins<'a>(&self, plugins: impl Iterator<Item = PluginLabels<'a>>) {
+        self.plugin_info.clear();
+        self.plugin_quarantined.clear();
+        for p in plugins {
+            let info = vec![
+                ("plugin", p.name.to_string()),
+                ("kind", p.kind.to_string()),
+                ("version", p.version.to_string()),
+                ("hash", p.hash.to_string()),
+            ];
+            self.plugin_info.get_or_create(&info).set(1);
+            self.plugin_quarantined
+                .get_or_create(&vec![("plugin", p.name.to_string())])
+                .set(i64::from(p.quarantined));
+        }
+    }
+
+    /// Records a snapshot request of `source` and whether it failed.
+    pub fn poll(&self, source: &str, failed: bool) {
+        let labels = vec![("source", source.to_string())];
+        self.source_polls.get_or_create(&labels).inc();
+        let failures = self.source_failures.get_or_create(&labels);
+        if failed {
+            failures.inc();
+        }
+    }
+
+    /// Counts market rows dropped by validation, by reason.
+    pub fn rejected(&self, rejected: &Rejections) {
+        for (reason, count) in rejected {
+            self.source_rows_rejected
+                .get_or_create(&vec![("reason", (*reason).to_string())])
+                .inc_by(*count as u64);
+        }
+    }
+
+    /// Sets the age of the snapshot served, or clears it to 0 when none was.
+    pub fn snapshot_age(&self, seconds: f64) {
+        self.snapshot_age.set(seconds);
+    }
+
+    /// Brings the cache series up to the writer's totals and server states.
+    pub fn cache(&self, now: &WriterStats) {
+        let mut seen = self.cache_seen.lock().unwrap_or_else(|e| e.into_inner());
+        self.cache_keys
+            .inc_by(now.keys_written.saturating_sub(seen.keys_written));
+        self.cache_bytes
+            .inc_by(now.bytes_written.saturating_sub(seen.bytes_written));
+        self.cache_reconnects
+            .inc_by(now.reconnects.saturating_sub(seen.reconnects));
+        for (kind, total) in &now.errors {
+            let before = seen.errors.get(kind).copied().unwrap_or(0);
+            self.cache_errors
+                .get_or_create(&vec![("kind", (*kind).to_string())])
+                .inc_by(total.saturating_sub(before));
+        }
+        for server in &now.servers {
+            self.cache_server_up
+                .get_or_create(&vec![("server", server.addr.clone())])
+                .set(i64::from(server.up));
+        }
+        *seen = now.clone();
+    }
+}

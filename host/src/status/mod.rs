@@ -1,0 +1,15 @@
+//! What the daemon knows about its own health: per-plugin counters and the circuit breaker
+//! ([`StatusBoard`], published each cycle as `pulse:status`), the Prometheus [`Metrics`], and
+//! the status HTTP server that serves them with `/healthz` and `/plugins`.
+
+mod board;
+mod metrics;
+mod server;
+mod telemetry;
+
+pub use board::{
+    signal_name, CallOutcome, CycleFacts, Failure, PluginStatus, StatusBoard, MAX_BACKOFF_CYCLES, STATUS_KEY,
+};
+pub use metrics::{Metrics, PluginLabels};
+pub use server::StatusServer;
+pub use telemetry::Telemetry;

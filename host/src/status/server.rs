@@ -1,0 +1,74 @@
+//! The status HTTP server on `--listen`: `/metrics` for Prometheus, `/healthz` for load
+//! balancers and systemd, `/plugins` for people. It only reads [`Telemetry`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use tokio::net::TcpListener;
+
+use super::Telemetry;
+
+/// The content type of the OpenMetrics text format that `prometheus-client` writes.
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// A bound, not yet serving, status server.
+pub struct StatusServer {
+    listener: TcpListener,
+}
+
+impl StatusServer {
+    /// Binds `addr`, so a taken port fails start-up rather than a later scrape.
+    pub async fn bind(addr: SocketAddr) -> Result<Self> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} (--listen) for the status server"))?;
+        Ok(Self { listener })
+    }
+
+    /// The address it listens on (the real port when 0 was asked for).
+    pub fn local_addr(&self) -> Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// Serves requests in the background for the life of the runtime.
+    pub fn spawn(self, telemetry: Arc<Telemetry>) {
+        let app = Router::new()
+            .route("/", get(index))
+            .route("/metrics", get(metrics))
+            .route("/healthz", get(healthz))
+            .route("/plugins", get(plugins))
+            .with_state(telemetry);
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(self.listener, app).await {
+                tracing::error!("status server stopped: {e}");
+            }
+        });
+    }
+}
+
+async fn index() -> &'static str {
+    "pulse status server\n/metrics  Prometheus metrics\n/healthz  200 while cycles run and cache writes succeed, \
+     else 503 with the reason\n/plugins  loaded plugins and their counters (JSON)\n"
+}
+
+async fn metrics(State(telemetry): State<Arc<Telemetry>>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, OPENMETRICS)], telemetry.metrics.encode())
+}
+
+async fn healthz(State(telemetry): State<Arc<Telemetry>>) -> impl IntoResponse {
+    match telemetry.health(Instant::now()) {
+        Ok(summary) => (StatusCode::OK, format!("ok: {summary}\n")),
+        Err(reason) => (StatusCode::SERVICE_UNAVAILABLE, format!("unhealthy: {reason}\n")),
+    }
+}
+
+async fn plugins(State(telemetry): State<Arc<Telemetry>>) -> impl IntoResponse {
+    Json(telemetry.plugins())
+}

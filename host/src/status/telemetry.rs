@@ -1,0 +1,156 @@
+//! What the status server reads between cycles: the metrics, the health verdict and the
+//! plugin list. The pipeline is the only writer, at the end of each cycle.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use super::board::PluginStatus;
+use super::Metrics;
+
+/// How long past its interval a cycle may be late before the daemon counts as stuck: cycles
+/// may overrun (a tick is then skipped), so one missed tick alone is not a failure.
+const LATE_CYCLE_GRACE: Duration = Duration::from_secs(1);
+
+/// The daemon's live state as the status server shows it.
+pub struct Telemetry {
+    /// The Prometheus metrics.
+    pub metrics: Metrics,
+    interval: Duration,
+    ttl: Duration,
+    live: Mutex<Live>,
+}
+
+#[derive(Default)]
+struct Live {
+    /// The last finished cycle's number and end.
+    last_cycle: Option<(u64, Instant)>,
+    /// The end of the last cycle whose cache write fully succeeded.
+    last_push: Option<Instant>,
+    /// The last write's first error, while writes fail.
+    write_error: Option<String>,
+    plugins: Vec<PluginStatus>,
+    stopping: bool,
+}
+
+impl Telemetry {
+    /// State for a daemon that runs a cycle every `interval` and writes entries for `ttl`.
+    pub fn new(interval: Duration, ttl: Duration) -> Self {
+        Self {
+            metrics: Metrics::new(),
+            interval,
+            ttl,
+            live: Mutex::new(Live::default()),
+        }
+    }
+
+    fn live(&self) -> std::sync::MutexGuard<'_, Live> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records a finished cycle: its number, the plugins' state, and the write's first error
+    /// (`None` when every entry was stored).
+    pub fn cycle_done(&self, cycle: u64, plugins: Vec<PluginStatus>, write_error: Option<String>) {
+        let now = Instant::now();
+        let mut live = self.live();
+        live.last_cycle = Some((cycle, now));
+        if write_error.is_none() {
+            live.last_push = Some(now);
+        }
+        live.write_error = write_error;
+        live.plugins = plugins;
+    }
+
+    /// Marks the daemon as shutting down: health turns 503 so balancers move away first.
+    pub fn stopping(&self) {
+        self.live().stopping = true;
+    }
+
+    /// The loaded plugins and their counters, as of the last cycle.
+    pub fn plugins(&self) -> Vec<PluginStatus> {
+        self.live().plugins.clone()
+    }
+
+    /// `Ok` with a summary while cycles run and the last full write is younger than the TTL
+    /// (so the dashboard keys exist); `Err` with the reason otherwise.
+    pub fn health(&self, now: Instant) -> Result<String, String> {
+        let live = self.live();
+        if live.stopping {
+            return Err("shutting down".into());
+        }
+        let Some((cycle, cycle_end)) = live.last_cycle else {
+            return Err("no cycle has finished yet".into());
+        };
+        let since_cycle = now.saturating_duration_since(cycle_end);
+        if since_cycle > self.interval * 2 + LATE_CYCLE_GRACE {
+            return Err(format!(
+                "no cycle has finished for {:.1} s (cycle {cycle} was the last; the interval is {:.1} s)",
+                since_cycle.as_secs_f64(),
+                self.interval.as_secs_f64()
+            ));
+        }
+        let error = live.write_error.as_deref().unwrap_or("none");
+        let Some(push) = live.last_push else {
+            return Err(format!("no cache write has fully succeeded yet; last error: {error}"));
+        };
+        let since_push = now.saturating_duration_since(push);
+        if since_push > self.ttl {
+            return Err(format!(
+                "the last fully successful cache write was {:.1} s ago, longer than the TTL ({} s): dashboard keys \
+                 may have expired; last error: {error}",
+                since_push.as_secs_f64(),
+                self.ttl.as_secs()
+            ));
+        }
+        Ok(format!(
+            "cycle {cycle} finished {:.1} s ago; last full cache write {:.1} s ago",
+            since_cycle.as_secs_f64(),
+            since_push.as_secs_f64()
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn telemetry() -> Telemetry {
+        Telemetry::new(Duration::from_secs(2), Duration::from_secs(10))
+    }
+
+    #[test]
+    fn healthy_only_while_cycles_run_and_writes_are_younger_than_the_ttl() {
+        let t = telemetry();
+        let now = Instant::now();
+        assert!(t.health(now).unwrap_err().contains("no cycle"));
+
+        t.cycle_done(1, Vec::new(), Some("server_down".into()));
+        let err = t.health(Instant::now()).unwrap_err();
+        assert!(
+            err.contains("no cache write has fully succeeded") && err.contains("server_down"),
+            "{err}"
+        );
+
+        t.cycle_done(2, Vec::new(), None);
+        assert!(t.health(Instant::now()).unwrap().starts_with("cycle 2"));
+
+        let err = t.health(Instant::now() + Duration::from_secs(6)).unwrap_err();
+        assert!(err.contains("no cycle has finished for 6"), "{err}");
+
+        // Cycles go on but writes fail: healthy until the last good write is a TTL old.
+        t.cycle_done(3, Vec::new(), Some("timeout".into()));
+        assert!(t.health(Instant::now() + Duration::from_secs(4)).is_ok());
+        let later = Instant::now() + Duration::from_secs(11);
+        {
+            let mut live = t.live();
+            live.last_cycle = Some((8, later));
+        }
+        let err = t.health(later).unwrap_err();
+        assert!(
+            err.contains("longer than the TTL (10 s)") && err.contains("timeout"),
+            "{err}"
+        );
+
+        t.stopping();
+        assert_eq!(t.health(later).unwrap_err(), "shutting down");
+    }
+}

@@ -1,0 +1,222 @@
+//! What operators see: the status server's `/metrics`, `/healthz` and `/plugins` scraped while
+//! the real daemon runs against a real memcached, JSON logs, and a graceful SIGTERM.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use common::{fault_wasm, http_get, plugin_dir, status_cycle, unix_ms, wait_for, Daemon, Memcached};
+use serde_json::Value;
+
+/// One scrape of `/metrics`: each series (`name{labels}`) and its value.
+fn scrape(url: &str) -> BTreeMap<String, f64> {
+    let (status, body) = http_get(&format!("{url}/metrics"));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.trim_end().ends_with("# EOF"), "not OpenMetrics text:\n{body}");
+    body.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let (series, value) = l.rsplit_once(' ').unwrap_or_else(|| panic!("bad line {l:?}"));
+            (
+                series.to_string(),
+                value.parse().unwrap_or_else(|_| panic!("bad value in {l:?}")),
+            )
+        })
+        .collect()
+}
+
+/// The value of `series`, failing with the scrape when it is missing.
+fn value(metrics: &BTreeMap<String, f64>, series: &str) -> f64 {
+    *metrics
+        .get(series)
+        .unwrap_or_else(|| panic!("{series} is not exported; got:\n{metrics:#?}"))
+}
+
+#[test]
+fn metrics_health_and_plugins_follow_the_running_daemon() {
+    let mut memcached = Memcached::start();
+    let port: u16 = memcached.addr.rsplit(':').next().unwrap().parse().unwrap();
+    let plugins = plugin_dir(&["trend", "volatility", "dashboard"]);
+    for fault in ["fault_trap", "fault_loop", "fault_panic_init"] {
+        std::fs::copy(fault_wasm(fault), plugins.path().join(format!("{fault}.wasm"))).unwrap();
+    }
+    let started_ms = unix_ms();
+    let daemon = Daemon::serve(
+        plugins.path().to_str().unwrap(),
+        &memcached.addr,
+        &["--interval", "1", "--ttl", "3", "--log-format", "json"],
+    );
+    let url = daemon.status_url();
+    wait_for("a healthy daemon", Duration::from_secs(30), || {
+        (http_get(&format!("{url}/healthz")).0 == 200).then_some(())
+    });
+
+    // The cycle counter moves about one per interval.
+    let first = scrape(&url);
+    let t0 = Instant::now();
+    std::thread::sleep(Duration::from_secs(4));
+    let second = scrape(&url);
+    let elapsed = t0.elapsed().as_secs_f64();
+    let cycles = value(&second, "pulse_cycles_total") - value(&first, "pulse_cycles_total");
+    assert!(
+        (cycles - elapsed).abs() <= 1.5,
+        "{cycles} cycles in {elapsed:.1} s at a 1 s interval"
+    );
+    let m = &second;
+    assert_eq!(
+        value(m, "pulse_cycle_duration_seconds_count"),
+        value(m, "pulse_cycles_total")
+    );
+    assert_eq!(value(m, "pulse_cycles_skipped_total"), 0.0);
+    assert!(value(m, r#"pulse_plugin_calls_total{plugin="trend"}"#) >= value(&first, "pulse_cycles_total"));
+    assert_eq!(value(m, r#"pulse_plugin_traps_total{plugin="trend"}"#), 0.0);
+    assert_eq!(
+        value(m, r#"pulse_plugin_calls_total{plugin="fault-trap"}"#),
+        value(m, r#"pulse_plugin_traps_total{plugin="fault-trap"}"#)
+            + value(m, r#"pulse_plugin_errors_total{plugin="fault-trap"}"#),
+    );
+    assert!(value(m, r#"pulse_plugin_traps_total{plugin="fault-trap"}"#) >= 1.0);
+    assert!(value(m, r#"pulse_plugin_timeouts_total{plugin="fault-loop"}"#) >= 1.0);
+    assert!(
+        value(
+            m,
+            r#"pulse_plugin_call_duration_seconds_count{plugin="dashboard",kind="aggregator"}"#
+        ) >= 1.0
+    );
+    let info = m
+        .keys()
+        .find(|k| k.starts_with(r#"pulse_plugin_info{plugin="trend",kind="analyzer",version="0.1.0",hash=""#))
+        .unwrap_or_else(|| panic!("no pulse_plugin_info for trend: {m:#?}"));
+    assert_eq!(m[info], 1.0);
+    assert!(
+        !m.keys().any(|k| k.contains("fault-panic-init")),
+        "a plugin rejected at staging is not loaded"
+    );
+    assert!(value(m, "pulse_cache_keys_written_total") > value(&first, "pulse_cache_keys_written_total"));
+    assert!(value(m, "pulse_cache_written_bytes_total") > 1000.0);
+    let server_up = format!(r#"pulse_cache_server_up{{server="{}"}}"#, memcached.addr);
+    assert_eq!(value(m, &server_up), 1.0);
+    assert_eq!(value(m, r#"pulse_source_failures_total{source="simulated"}"#), 0.0);
+    assert_eq!(
+        value(m, r#"pulse_source_polls_total{source="simulated"}"#),
+        value(m, "pulse_cycles_total")
+    );
+    assert_eq!(value(m, "pulse_snapshot_age_seconds"), 0.0);
+    let last_push = value(m, "pulse_last_push_timestamp_seconds");
+    assert!(last_push * 1000.0 >= started_ms as f64 && last_push * 1000.0 <= unix_ms() as f64);
+
+    // The breaker quarantines the looping plugin after 5 timeouts in a row.
+    wait_for("fault-loop quarantined in /metrics", Duration::from_secs(20), || {
+        (scrape(&url).get(r#"pulse_plugin_quarantined{plugin="fault-loop"}"#) == Some(&1.0)).then_some(())
+    });
+
+    // /plugins: every loaded plugin with its version, hash, load time, last call and errors.
+    let (status, body) = http_get(&format!("{url}/plugins"));
+    assert_eq!(status, 200);
+    let listed: Vec<Value> = serde_json::from_str(&body).unwrap();
+    let names: Vec<&str> = listed.iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["fault-loop", "fault-trap", "trend", "volatility", "dashboard"],
+        "{body}"
+    );
+    for p in &listed {
+        assert_eq!(p["hash"].as_str().unwrap().len(), 64, "{p}");
+        let loaded = p["loaded_at_ms"].as_i64().unwrap();
+        assert!(loaded >= started_ms && loaded <= unix_ms(), "{p}");
+        assert!(p["last_call"].as_i64().unwrap() >= loaded, "{p}");
+        assert!(p["version"].is_string() && p["kind"].is_string(), "{p}");
+    }
+    let trap = listed.iter().find(|p| p["name"] == "fault-trap").unwrap();
+    assert!(
+        trap["traps"].as_u64().unwrap() >= 1 && trap["failures"] == trap["calls"],
+        "{trap}"
+    );
+    let trend = listed.iter().find(|p| p["name"] == "trend").unwrap();
+    assert_eq!(trend["failures"], 0, "{trend}");
+    assert_eq!(trend["kind"], "analyzer");
+
+    // memcached stops: writes fail, and /healthz turns 503 once the last good write is a TTL old.
+    drop(memcached);
+    let reason = wait_for("/healthz to turn 503", Duration::from_secs(15), || {
+        let (status, body) = http_get(&format!("{url}/healthz"));
+        (status == 503).then_some(body)
+    });
+    assert!(reason.contains("longer than the TTL (3 s)"), "{reason}");
+    let down = scrape(&url);
+    assert_eq!(value(&down, &server_up), 0.0);
+    assert!(
+        down.iter()
+            .any(|(k, v)| k.starts_with("pulse_cache_write_errors_total{") && *v > 0.0),
+        "no write error counted: {down:#?}"
+    );
+
+    // It comes back: 200 again, and a reconnect is counted.
+    memcached = Memcached::start_on(port);
+    wait_for("/healthz back to 200", Duration::from_secs(15), || {
+        (http_get(&format!("{url}/healthz")).0 == 200).then_some(())
+    });
+    let up = scrape(&url);
+    assert_eq!(value(&up, &server_up), 1.0);
+    assert!(value(&up, "pulse_cache_reconnects_total") >= 1.0);
+    assert!(status_cycle(&memcached).is_some());
+
+    // Every log line is one JSON object; plugin output carries the plugin's name.
+    let log = daemon.log();
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(lines.iter().all(|l| l["level"].is_string() && l["message"].is_string()));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["plugin"] == "fault-panic-init" && l["stream"] == "stderr"),
+        "the panicking plugin's own output is logged with its name:\n{log}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["plugin"] == "fault-trap" && l["message"].as_str().unwrap().contains("analyzer failed")),
+        "{log}"
+    );
+}
+
+#[test]
+fn sigterm_finishes_the_cycle_in_flight_and_exits_within_an_interval() {
+    let memcached = Memcached::start();
+    let plugins = plugin_dir(&["trend", "dashboard"]);
+    // 100 ms per call: a signal sent just after a cycle starts lands inside it.
+    std::fs::copy(fault_wasm("fault_slow"), plugins.path().join("fault_slow.wasm")).unwrap();
+    let interval = Duration::from_secs(2);
+    let mut daemon = Daemon::serve(plugins.path().to_str().unwrap(), &memcached.addr, &["--interval", "2"]);
+    let (cycle, status) = wait_for("cycle 2 in pulse:status", Duration::from_secs(30), || {
+        let status: Value = serde_json::from_slice(&memcached.get("pulse:status")?).ok()?;
+        let cycle = status["cycle"].as_u64().filter(|c| *c >= 2)?;
+        Some((cycle, status))
+    });
+    // Cycles start an interval apart; this one started cycle_duration_ms before its status.
+    let started_ms = status["timestamp_ms"].as_i64().unwrap() - status["cycle_duration_ms"].as_f64().unwrap() as i64;
+    let next_start_ms = started_ms + interval.as_millis() as i64;
+    let wait_ms = next_start_ms + 30 - unix_ms();
+    assert!(wait_ms > 0, "the test fell a cycle behind: {status}");
+    std::thread::sleep(Duration::from_millis(wait_ms as u64));
+
+    let signalled = Instant::now();
+    assert!(daemon.stop(), "pulse did not exit 0 on SIGTERM:\n{}", daemon.log());
+    let took = signalled.elapsed();
+    assert!(took < interval, "exit took {took:?}, longer than the interval");
+    let log = daemon.log();
+    let in_flight = cycle + 1;
+    assert!(
+        log.contains(&format!("shutting down after cycle {in_flight}")),
+        "the cycle in flight was not finished:\n{log}"
+    );
+    assert_eq!(
+        status_cycle(&memcached),
+        Some(in_flight),
+        "the last cycle's keys were not written"
+    );
+    assert!(memcached.get("market:overview").is_some());
+}
