@@ -190,7 +190,31 @@ fn sigterm_finishes_the_cycle_in_flight_and_exits_within_an_interval() {
     // 100 ms per call: a signal sent just after a cycle starts lands inside it.
     std::fs::copy(fault_wasm("fault_slow"), plugins.path().join("fault_slow.wasm")).unwrap();
     let interval = Duration::from_secs(2);
-    let mut daemon = Daemon::serve(plugins.path().to_str().unwrap(), &memcached.addr, &["--interval", "2"]);
+    // Stand in for systemd: a notify socket, and a watchdog of 1 s (pinged every 0.5 s).
+    let notify_path = plugins.path().join("notify.sock");
+    let notify = std::os::unix::net::UnixDatagram::bind(&notify_path).unwrap();
+    notify.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut daemon = Daemon::start_with_env(
+        &[
+            "--plugins",
+            plugins.path().to_str().unwrap(),
+            "--memcached",
+            &memcached.addr,
+            "--interval",
+            "2",
+        ],
+        &[
+            ("NOTIFY_SOCKET", notify_path.to_str().unwrap()),
+            ("WATCHDOG_USEC", "1000000"),
+        ],
+    );
+    let mut buf = [0u8; 256];
+    let mut next_notice = || {
+        let n = notify.recv(&mut buf).expect("a notice from pulse on NOTIFY_SOCKET");
+        String::from_utf8_lossy(&buf[..n]).trim().to_string()
+    };
+    assert_eq!(next_notice(), "READY=1");
+    assert_eq!(next_notice(), "WATCHDOG=1");
     let (cycle, status) = wait_for("cycle 2 in pulse:status", Duration::from_secs(30), || {
         let status: Value = serde_json::from_slice(&memcached.get("pulse:status")?).ok()?;
         let cycle = status["cycle"].as_u64().filter(|c| *c >= 2)?;
@@ -219,4 +243,15 @@ fn sigterm_finishes_the_cycle_in_flight_and_exits_within_an_interval() {
         "the last cycle's keys were not written"
     );
     assert!(memcached.get("market:overview").is_some());
+    let notices: Vec<String> = std::iter::from_fn(|| {
+        notify.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+        let n = notify.recv(&mut buf).ok()?;
+        Some(String::from_utf8_lossy(&buf[..n]).trim().to_string())
+    })
+    .collect();
+    assert_eq!(notices.last().map(String::as_str), Some("STOPPING=1"), "{notices:?}");
+    assert!(
+        notices[..notices.len() - 1].iter().all(|n| n == "WATCHDOG=1"),
+        "{notices:?}"
+    );
 }

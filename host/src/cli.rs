@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use tracing::{info, warn};
 
@@ -12,7 +12,7 @@ use crate::pipeline::{CycleSettings, Pipeline};
 use crate::plugin::{PluginEngine, Reloader};
 use crate::source::Source;
 use crate::source::{ReplayEnd, SourceSpec};
-use crate::status::StatusServer;
+use crate::status::{systemd, StatusServer};
 
 /// Runs market-analysis WebAssembly plugins every cycle and keeps memcached fresh.
 #[derive(Debug, Parser)]
@@ -254,6 +254,9 @@ impl Cli {
 
 /// Loads the plugins and runs cycles until Ctrl-C, SIGTERM or `cycles` cycles.
 async fn run(config: Config, cycles: Option<u64>) -> Result<()> {
+    // Listening first: a signal during start-up then ends the daemon cleanly before its first
+    // cycle instead of killing it.
+    let shutdown = shutdown_signal()?;
     let engine = PluginEngine::new()?;
     let (trial_tx, trial_rx) = tokio::sync::watch::channel(None);
     let (mut reloader, registry_rx) = Reloader::new(engine, &config, trial_rx);
@@ -297,23 +300,28 @@ async fn run(config: Config, cycles: Option<u64>) -> Result<()> {
         status_server.local_addr()?
     );
     status_server.spawn(pipeline.telemetry());
-    pipeline.run(cycles, shutdown_signal()).await
+    systemd::ready(pipeline.telemetry());
+    let result = pipeline.run(cycles, shutdown).await;
+    systemd::stopping();
+    result
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Starts listening for Ctrl-C and SIGTERM; the future resolves on the first of them.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => return ctrl_c.await.unwrap_or(()),
-        };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+        let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        })
     }
     #[cfg(not(unix))]
-    ctrl_c.await.unwrap_or(());
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }

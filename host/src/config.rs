@@ -457,6 +457,19 @@ mod tests {
         assert_eq!(config.symbols.0, 30);
         assert_eq!(config.source, SourceSpec::Simulated);
         assert_eq!(config.memcached, vec!["127.0.0.1:11211"]);
+        assert_eq!(config.listen.to_string(), "127.0.0.1:9464");
+    }
+
+    #[test]
+    fn the_example_configs_load() {
+        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+        let local = Config::from_file(&examples.join("pulse.toml")).unwrap();
+        local.check().unwrap();
+        let deployed = Config::from_file(&examples.join("deploy/pulse.toml")).unwrap();
+        deployed.check().unwrap();
+        assert_eq!(deployed.plugin_dir, Path::new("/var/lib/pulse/plugins"));
+        assert_eq!(deployed.listen.to_string(), "127.0.0.1:9464");
+        assert!(Config::from_toml("listen = \"localhost\"").is_err());
     }
 
     #[test]

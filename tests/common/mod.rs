@@ -153,6 +153,11 @@ impl Daemon {
     /// Starts `pulse run` with `args`.
     /// Its status server listens on a free port unless `args` name one (see [`Self::status_url`]).
     pub fn start(args: &[&str]) -> Self {
+        Self::start_with_env(args, &[])
+    }
+
+    /// Starts `pulse run` with `args` and extra environment variables.
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Self {
         let log_dir = tempfile::tempdir().unwrap();
         let log = log_dir.path().join("pulse.log");
         let compile_cache = repo_root().join("target/test-compile-cache");
@@ -169,6 +174,7 @@ impl Daemon {
             .arg(compile_cache)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()

@@ -1,10 +1,12 @@
 //! What the daemon knows about its own health: per-plugin counters and the circuit breaker
 //! ([`StatusBoard`], published each cycle as `pulse:status`), the Prometheus [`Metrics`], and
-//! the status HTTP server that serves them with `/healthz` and `/plugins`.
+//! the status HTTP server that serves them with `/healthz` and `/plugins`, and the notices a
+//! systemd unit waits for.
 
 mod board;
 mod metrics;
 mod server;
+pub mod systemd;
 mod telemetry;
 
 pub use board::{

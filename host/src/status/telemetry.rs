@@ -70,6 +70,18 @@ impl Telemetry {
         self.live().plugins.clone()
     }
 
+    /// Whether a cycle has finished recently enough that cycles count as running: within two
+    /// intervals and a grace, since one overrun (a skipped tick) is not a failure.
+    pub fn cycles_running(&self, now: Instant) -> bool {
+        self.live()
+            .last_cycle
+            .is_some_and(|(_, end)| now.saturating_duration_since(end) <= self.late_after())
+    }
+
+    fn late_after(&self) -> Duration {
+        self.interval * 2 + LATE_CYCLE_GRACE
+    }
+
     /// `Ok` with a summary while cycles run and the last full write is younger than the TTL
     /// (so the dashboard keys exist); `Err` with the reason otherwise.
     pub fn health(&self, now: Instant) -> Result<String, String> {
@@ -81,7 +93,7 @@ impl Telemetry {
             return Err("no cycle has finished yet".into());
         };
         let since_cycle = now.saturating_duration_since(cycle_end);
-        if since_cycle > self.interval * 2 + LATE_CYCLE_GRACE {
+        if since_cycle > self.late_after() {
             return Err(format!(
                 "no cycle has finished for {:.1} s (cycle {cycle} was the last; the interval is {:.1} s)",
                 since_cycle.as_secs_f64(),
@@ -122,6 +134,7 @@ mod tests {
         let t = telemetry();
         let now = Instant::now();
         assert!(t.health(now).unwrap_err().contains("no cycle"));
+        assert!(!t.cycles_running(now));
 
         t.cycle_done(1, Vec::new(), Some("server_down".into()));
         let err = t.health(Instant::now()).unwrap_err();
@@ -133,6 +146,8 @@ mod tests {
         t.cycle_done(2, Vec::new(), None);
         assert!(t.health(Instant::now()).unwrap().starts_with("cycle 2"));
 
+        assert!(t.cycles_running(Instant::now() + Duration::from_secs(4)));
+        assert!(!t.cycles_running(Instant::now() + Duration::from_secs(6)));
         let err = t.health(Instant::now() + Duration::from_secs(6)).unwrap_err();
         assert!(err.contains("no cycle has finished for 6"), "{err}");
 
