@@ -142,6 +142,7 @@ impl Pipeline {
         let mut next = tokio::time::Instant::now();
         loop {
             tokio::select! {
+                biased;
                 () = &mut shutdown => {
                     self.telemetry.stopping();
                     info!(cycles = self.cycle, "shutting down after cycle {}", self.cycle);
