@@ -3,35 +3,10 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::{fault_wasm, http_get, plugin_dir, status_cycle, unix_ms, wait_for, Daemon, Memcached};
+use common::{fault_wasm, http_get, plugin_dir, scrape, status_cycle, unix_ms, value, wait_for, Daemon, Memcached};
 use serde_json::Value;
-
-/// One scrape of `/metrics`: each series (`name{labels}`) and its value.
-fn scrape(url: &str) -> BTreeMap<String, f64> {
-    let (status, body) = http_get(&format!("{url}/metrics"));
-    assert_eq!(status, 200, "{body}");
-    assert!(body.trim_end().ends_with("# EOF"), "not OpenMetrics text:\n{body}");
-    body.lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .map(|l| {
-            let (series, value) = l.rsplit_once(' ').unwrap_or_else(|| panic!("bad line {l:?}"));
-            (
-                series.to_string(),
-                value.parse().unwrap_or_else(|_| panic!("bad value in {l:?}")),
-            )
-        })
-        .collect()
-}
-
-/// The value of `series`, failing with the scrape when it is missing.
-fn value(metrics: &BTreeMap<String, f64>, series: &str) -> f64 {
-    *metrics
-        .get(series)
-        .unwrap_or_else(|| panic!("{series} is not exported; got:\n{metrics:#?}"))
-}
 
 #[test]
 fn metrics_health_and_plugins_follow_the_running_daemon() {

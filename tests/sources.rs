@@ -7,7 +7,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{plugin_dir, wait_for, Daemon, Memcached};
+use common::{plugin_dir, scrape, value, wait_for, Daemon, Memcached};
 use serde_json::{json, Value};
 
 /// What the fake exchange answers.
@@ -168,6 +168,27 @@ fn an_exchange_outage_serves_the_last_snapshot_marked_stale_then_cuts_off() {
     let cut = status(&memcached).expect("the status is still written");
     assert!(cut["snapshot_timestamp_ms"].is_null() && cut["stale"] == true, "{cut}");
     assert!(cut["snapshot_age_ms"].as_u64().unwrap() > 3000, "{cut}");
+
+    // The same story in the metrics.
+    let metrics = scrape(&daemon.status_url());
+    let polls = value(&metrics, r#"pulse_source_polls_total{source="bybit"}"#);
+    let failures = value(&metrics, r#"pulse_source_failures_total{source="bybit"}"#);
+    assert!(
+        failures >= 5.0 && polls > failures,
+        "{failures} failures in {polls} polls"
+    );
+    assert_eq!(polls, value(&metrics, "pulse_cycles_total"));
+    assert!(value(&metrics, "pulse_snapshot_age_seconds") > 3.0);
+    // Three bad rows in every good body, one per reason.
+    let bad_rows = value(
+        &metrics,
+        r#"pulse_source_rows_rejected_total{reason="price not positive"}"#,
+    );
+    assert!(bad_rows >= 2.0 && bad_rows <= polls - failures, "{bad_rows}");
+    for reason in ["a number is missing or not finite", "24 h high below low"] {
+        let series = format!(r#"pulse_source_rows_rejected_total{{reason="{reason}"}}"#);
+        assert_eq!(value(&metrics, &series), bad_rows, "{series}");
+    }
     *mode.lock().unwrap() = Mode::Good;
     wait_for("market keys back", Duration::from_secs(10), || {
         memcached.get("market:overview").map(drop)

@@ -331,3 +331,27 @@ pub fn http_get(url: &str) -> (u16, String) {
         .expect("a status code");
     (status, body.to_string())
 }
+
+/// One scrape of `/metrics`: each series (`name{labels}`) and its value.
+pub fn scrape(url: &str) -> std::collections::BTreeMap<String, f64> {
+    let (status, body) = http_get(&format!("{url}/metrics"));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.trim_end().ends_with("# EOF"), "not OpenMetrics text:\n{body}");
+    body.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let (series, value) = l.rsplit_once(' ').unwrap_or_else(|| panic!("bad line {l:?}"));
+            (
+                series.to_string(),
+                value.parse().unwrap_or_else(|_| panic!("bad value in {l:?}")),
+            )
+        })
+        .collect()
+}
+
+/// The value of `series`, failing with the scrape when it is missing.
+pub fn value(metrics: &std::collections::BTreeMap<String, f64>, series: &str) -> f64 {
+    *metrics
+        .get(series)
+        .unwrap_or_else(|| panic!("{series} is not exported; got:\n{metrics:#?}"))
+}
