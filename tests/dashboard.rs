@@ -184,11 +184,13 @@ fn keys(memcached: &Memcached) -> (u64, [Value; 5], String) {
 fn the_dashboard_shows_the_keys_and_a_stale_banner_when_the_daemon_stops() {
     let memcached = Memcached::start();
     let plugins = plugin_dir(&["trend", "volatility", "dashboard"]);
-    // Cycles 3 s apart so a page load and the reads around it usually see one cycle.
+    // Cycles 2 s apart, so a page load (about 1 s) and the reads around it often see one cycle.
+    let interval_ms = 2000;
+    let ttl_ms = 10_000;
     let mut daemon = Daemon::serve(
         plugins.path().to_str().unwrap(),
         &memcached.addr,
-        &["--interval", "3", "--ttl", "30"],
+        &["--interval", "2", "--ttl", "10"],
     );
     let url = serve_dashboard(&memcached.addr);
     wait_for("cycle 2", Duration::from_secs(30), || {
@@ -196,7 +198,7 @@ fn the_dashboard_shows_the_keys_and_a_stale_banner_when_the_daemon_stops() {
     });
 
     // Read the keys before and after loading the page; compare when all three agree.
-    let (dom, [status, overview, breadth, movers, signals], regime) = (0..10)
+    let (dom, [status, overview, breadth, movers, signals], regime) = (0..20)
         .find_map(|_| {
             let before = keys(&memcached);
             let dom = page_dom(&url);
@@ -204,7 +206,7 @@ fn the_dashboard_shows_the_keys_and_a_stale_banner_when_the_daemon_stops() {
             let shown: u64 = text(&dom, "cycle").parse().ok()?;
             (shown == before.0 && after == Some(before.0)).then_some((dom, before.1, before.2))
         })
-        .expect("the page and the keys never showed the same cycle in 10 tries");
+        .expect("the page and the keys never showed the same cycle in 20 tries");
 
     assert!(hidden(&dom, "stale-banner"), "fresh data is shown as stale:\n{dom}");
     assert_eq!(text(&dom, "regime"), regime);
@@ -294,13 +296,16 @@ fn the_dashboard_shows_the_keys_and_a_stale_banner_when_the_daemon_stops() {
     screenshot(&url, &shots.join("phone.png"));
 
     // The daemon stops: the keys live on for their TTL, but the page says they are stale.
+    assert!(daemon.stop(), "pulse did not exit 0 on SIGTERM");
     let last = status_cycle(&memcached).unwrap();
     let last_written = memcached.json("pulse:status")["timestamp_ms"].as_i64().unwrap();
-    assert!(daemon.stop(), "pulse did not exit 0 on SIGTERM");
-    let stale_after = last_written + 2 * 3000 + 1000 + 500;
+    let stale_after = last_written + 2 * interval_ms + 1000 + 500;
     std::thread::sleep(Duration::from_millis((stale_after - unix_ms()).max(0) as u64));
-    assert!(memcached.get("market:overview").is_some(), "the keys expired too early");
     let dom = page_dom(&url);
+    assert!(
+        unix_ms() < last_written + ttl_ms,
+        "the keys expired before the page was read"
+    );
     assert!(
         !hidden(&dom, "stale-banner"),
         "no stale banner after the daemon stopped:\n{dom}"
@@ -316,5 +321,35 @@ fn the_dashboard_shows_the_keys_and_a_stale_banner_when_the_daemon_stops() {
         "the page shows the last cycle's data"
     );
     screenshot(&url, &shots.join("phone-stale.png"));
+
+    // Past their TTL the keys are gone: the banner says so, and every value is "—", not 0.
+    wait_for("pulse:status to expire", Duration::from_secs(15), || {
+        memcached.get("pulse:status").is_none().then_some(())
+    });
+    let dom = page_dom(&url);
+    let banner = text(&dom, "stale-banner");
+    assert!(
+        !hidden(&dom, "stale-banner")
+            && banner.starts_with("Data stale since ")
+            && banner.contains("pulse:status is missing"),
+        "{banner}"
+    );
+    for id in [
+        "cycle",
+        "regime",
+        "trend-strength",
+        "volatility",
+        "btc-dominance",
+        "breadth",
+        "breadth-counts",
+        "average-change",
+        "total-volume",
+    ] {
+        assert_eq!(text(&dom, id), "—", "#{id} with no data");
+    }
+    for list in ["signals", "gainers", "losers"] {
+        assert!(rows(&dom, list).is_empty(), "#{list} lists rows with no data");
+    }
+    screenshot(&url, &shots.join("phone-missing.png"));
     eprintln!("screenshots: {}", shots.display());
 }

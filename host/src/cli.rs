@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use tracing::{info, warn};
 
@@ -10,6 +10,7 @@ use crate::cache::{CacheWriter, Placement, Sink};
 use crate::config::{parse_flag, Config, Interval, PositiveU64, Speed, SymbolCount, Ttl};
 use crate::pipeline::{CycleSettings, Pipeline};
 use crate::plugin::{PluginEngine, Reloader};
+use crate::shutdown::Stop;
 use crate::source::Source;
 use crate::source::{ReplayEnd, SourceSpec};
 use crate::status::{systemd, StatusServer};
@@ -254,13 +255,18 @@ impl Cli {
 
 /// Loads the plugins and runs cycles until Ctrl-C, SIGTERM or `cycles` cycles.
 async fn run(config: Config, cycles: Option<u64>) -> Result<()> {
-    // Listening first: a signal during start-up then ends the daemon cleanly before its first
-    // cycle instead of killing it.
-    let shutdown = shutdown_signal()?;
+    let stop = Stop::listen()?;
     let engine = PluginEngine::new()?;
     let (trial_tx, trial_rx) = tokio::sync::watch::channel(None);
     let (mut reloader, registry_rx) = Reloader::new(engine, &config, trial_rx);
-    let reloader = tokio::task::spawn_blocking(move || reloader.reconcile().map(|()| reloader)).await??;
+    let loading = tokio::task::spawn_blocking(move || reloader.reconcile().map(|()| reloader));
+    let reloader = tokio::select! {
+        loaded = loading => loaded??,
+        () = stop.clone().requested() => {
+            info!("stopped while loading plugins");
+            return Ok(());
+        }
+    };
     let registry = reloader.current();
     info!(
         analyzers = registry.analyzers.len(),
@@ -301,27 +307,7 @@ async fn run(config: Config, cycles: Option<u64>) -> Result<()> {
     );
     status_server.spawn(pipeline.telemetry());
     systemd::ready(pipeline.telemetry());
-    let result = pipeline.run(cycles, shutdown).await;
+    let result = pipeline.run(cycles, stop.requested()).await;
     systemd::stopping();
     result
-}
-
-/// Starts listening for Ctrl-C and SIGTERM; the future resolves on the first of them.
-fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
-        let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
-        Ok(async move {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-        })
-    }
-    #[cfg(not(unix))]
-    Ok(async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
 }

@@ -392,6 +392,14 @@ impl Config {
                 self.ttl.0
             );
         }
+        let interval = self.cycle_interval();
+        if Duration::from_secs(u64::from(self.ttl.0)) < interval {
+            anyhow::bail!(
+                "ttl {} s is shorter than the cycle interval ({:.1} s): every key would expire between cycles",
+                self.ttl.0,
+                interval.as_secs_f64()
+            );
+        }
         Ok(())
     }
 
@@ -470,6 +478,8 @@ mod tests {
         assert_eq!(deployed.plugin_dir, Path::new("/var/lib/pulse/plugins"));
         assert_eq!(deployed.listen.to_string(), "127.0.0.1:9464");
         assert!(Config::from_toml("listen = \"localhost\"").is_err());
+        let short = Config::from_toml("interval = 5\nttl = 4").unwrap().check().unwrap_err();
+        assert!(short.to_string().contains("shorter than the cycle interval"), "{short}");
     }
 
     #[test]

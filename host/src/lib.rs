@@ -15,6 +15,7 @@ pub mod market;
 pub mod pipeline;
 pub mod plugin;
 pub mod scaffold;
+pub mod shutdown;
 pub mod source;
 pub mod status;
 pub mod verify;

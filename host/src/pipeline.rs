@@ -89,6 +89,7 @@ pub struct Pipeline {
     last_good: Option<(Snapshot, Instant)>,
     staleness: Staleness,
     push_log: LogGate,
+    created: Instant,
 }
 
 impl Pipeline {
@@ -120,6 +121,7 @@ impl Pipeline {
             last_good: None,
             staleness: Staleness::default(),
             push_log: LogGate::new(Duration::from_secs(60)),
+            created: Instant::now(),
         }
     }
 
@@ -135,7 +137,9 @@ impl Pipeline {
 
     /// Runs a cycle every interval until `shutdown` resolves or `max_cycles` have run.
     /// Ticks missed because a cycle overran are skipped and counted, never bunched. A
-    /// shutdown during a cycle lets it finish, its writes included, then returns.
+    /// shutdown during a cycle lets it finish, its writes included, then returns; a cycle that
+    /// is still running one interval after the shutdown is abandoned, so stopping never takes
+    /// longer than that.
     pub async fn run(mut self, max_cycles: Option<u64>, shutdown: impl Future<Output = ()>) -> Result<()> {
         tokio::pin!(shutdown);
         let interval = self.settings.interval;
@@ -145,12 +149,32 @@ impl Pipeline {
                 biased;
                 () = &mut shutdown => {
                     self.telemetry.stopping();
-                    info!(cycles = self.cycle, "shutting down after cycle {}", self.cycle);
+                    self.log_stop();
                     return Ok(());
                 }
                 () = tokio::time::sleep_until(next) => {}
             }
-            match self.run_cycle().await {
+            let telemetry = self.telemetry.clone();
+            let (outcome, stopping) = {
+                let cycle = self.run_cycle();
+                tokio::pin!(cycle);
+                tokio::select! {
+                    biased;
+                    outcome = &mut cycle => (Some(outcome), false),
+                    () = &mut shutdown => {
+                        telemetry.stopping();
+                        (tokio::time::timeout(interval, cycle).await.ok(), true)
+                    }
+                }
+            };
+            let Some(outcome) = outcome else {
+                warn!(
+                    cycle = self.cycle,
+                    "the cycle in flight was still running one interval after the stop signal; exiting without it"
+                );
+                return Ok(());
+            };
+            match outcome {
                 Ok(None) => {
                     info!(
                         cycles = self.cycle,
@@ -161,6 +185,10 @@ impl Pipeline {
                 }
                 Ok(Some(report)) => self.log_cycle(report),
                 Err(e) => error!(cycle = self.cycle, "cycle failed: {e:#}"),
+            }
+            if stopping {
+                self.log_stop();
+                return Ok(());
             }
             if max_cycles.is_some_and(|max| self.cycle >= max) {
                 return Ok(());
@@ -179,6 +207,10 @@ impl Pipeline {
                 );
             }
         }
+    }
+
+    fn log_stop(&self) {
+        info!(cycles = self.cycle, "shutting down after cycle {}", self.cycle);
     }
 
     /// Runs one cycle now; `None` when the source has ended (a replay that stops).
@@ -251,7 +283,8 @@ impl Pipeline {
         let metrics = &self.telemetry.metrics;
         metrics.cycle(started.elapsed().as_secs_f64());
         metrics.cache(&self.sink.stats());
-        metrics.snapshot_age(age.map_or(0.0, |a| a.as_secs_f64()));
+        // With no good snapshot yet, the market data is as old as the daemon.
+        metrics.snapshot_age(age.unwrap_or_else(|| self.created.elapsed()).as_secs_f64());
         metrics.plugins(plugins.iter().map(|p| p.labels()));
         let write_error = (write.failed > 0).then(|| write.first_error.clone().unwrap_or_default());
         if write_error.is_none() {

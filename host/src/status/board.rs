@@ -112,11 +112,6 @@ pub struct PluginStatus {
 }
 
 impl PluginStatus {
-    /// The plugin's name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     /// The metrics' labels for this plugin.
     pub fn labels(&self) -> super::PluginLabels<'_> {
         super::PluginLabels {

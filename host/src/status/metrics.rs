@@ -59,6 +59,8 @@ pub struct Metrics {
     snapshot_age: Gauge<f64, AtomicU64>,
     /// The writer's totals at the last observation, to turn totals into counter increments.
     cache_seen: Mutex<WriterStats>,
+    /// The plugin series published last, to remove those of unloaded plugins.
+    plugins_seen: Mutex<Vec<(Labels, Labels)>>,
 }
 
 /// One loaded plugin, for `pulse_plugin_info` and `pulse_plugin_quarantined`.
@@ -198,7 +200,7 @@ impl Metrics {
         );
         r.register_with_unit(
             "snapshot_age",
-            "Age of the snapshot the last cycle served (0 when fresh)",
+            "Age of the last good market snapshot (0 when the last cycle's was fresh; time since start when there was none)",
             Unit::Seconds,
             snapshot_age.clone(),
         );
@@ -226,6 +228,7 @@ impl Metrics {
             source_rows_rejected,
             snapshot_age,
             cache_seen: Mutex::new(WriterStats::default()),
+            plugins_seen: Mutex::new(Vec::new()),
         }
     }
 
@@ -282,10 +285,10 @@ impl Metrics {
         }
     }
 
-    /// Replaces the loaded-plugin series with `plugins`, so unloaded ones disappear.
+    /// Publishes the loaded plugins; series of plugins (or versions) no longer loaded are
+    /// removed, without a moment in which a scrape would see none.
     pub fn plugins<'a>(&self, plugins: impl Iterator<Item = PluginLabels<'a>>) {
-        self.plugin_info.clear();
-        self.plugin_quarantined.clear();
+        let mut now = Vec::new();
         for p in plugins {
             let info = vec![
                 ("plugin", p.name.to_string()),
@@ -293,11 +296,23 @@ impl Metrics {
                 ("version", p.version.to_string()),
                 ("hash", p.hash.to_string()),
             ];
+            let name = vec![("plugin", p.name.to_string())];
             self.plugin_info.get_or_create(&info).set(1);
             self.plugin_quarantined
-                .get_or_create(&vec![("plugin", p.name.to_string())])
+                .get_or_create(&name)
                 .set(i64::from(p.quarantined));
+            now.push((info, name));
         }
+        let mut seen = self.plugins_seen.lock().unwrap_or_else(|e| e.into_inner());
+        for (info, name) in seen.iter() {
+            if !now.iter().any(|(i, _)| i == info) {
+                self.plugin_info.remove(info);
+            }
+            if !now.iter().any(|(_, n)| n == name) {
+                self.plugin_quarantined.remove(name);
+            }
+        }
+        *seen = now;
     }
 
     /// Records a snapshot request of `source` and whether it failed.
@@ -319,7 +334,7 @@ impl Metrics {
         }
     }
 
-    /// Sets the age of the snapshot served, or clears it to 0 when none was.
+    /// Sets the age of the last good snapshot: 0 when the cycle's was fresh.
     pub fn snapshot_age(&self, seconds: f64) {
         self.snapshot_age.set(seconds);
     }

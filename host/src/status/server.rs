@@ -54,8 +54,8 @@ impl StatusServer {
 }
 
 async fn index() -> &'static str {
-    "pulse status server\n/metrics  Prometheus metrics\n/healthz  200 while cycles run and cache writes succeed, \
-     else 503 with the reason\n/plugins  loaded plugins and their counters (JSON)\n"
+    "pulse status server\n/metrics  Prometheus metrics\n/healthz  200 while cycles run and the last full cache write is \
+     younger than the TTL, else 503 with the reason\n/plugins  loaded plugins and their counters (JSON)\n"
 }
 
 async fn metrics(State(telemetry): State<Arc<Telemetry>>) -> impl IntoResponse {
