@@ -478,7 +478,7 @@ mod tests {
         assert_eq!(deployed.plugin_dir, Path::new("/var/lib/pulse/plugins"));
         assert_eq!(deployed.listen.to_string(), "127.0.0.1:9464");
         assert!(Config::from_toml("listen = \"localhost\"").is_err());
-        let short = Config::from_toml("interval = 5\nttl = 4").unwrap().check().unwrap_err();
+        let short = Config::from_toml("interval = 5\nttl = 4").unwrap_err();
         assert!(short.to_string().contains("shorter than the cycle interval"), "{short}");
     }
 
