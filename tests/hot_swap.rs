@@ -167,6 +167,16 @@ fn plugins_swap_roll_back_come_and_go_without_a_missed_cycle() {
     std::fs::write(dir.join("trend.toml"), "fast = 3\nslow = 9\n").unwrap();
     wait_for_log(&daemon, "the re-init swap", "swapped plugin trend 0.1.0 -> 0.1.0");
 
+    // 6. A plugin that sleeps for a minute in its trial call (a blocking host call, which the
+    //    epoch deadline cannot cut) is rejected at its deadline, and later swaps still happen.
+    std::fs::copy(common::fault_wasm("fault_sleep"), dir.join("fault_sleep.wasm")).unwrap();
+    let line = wait_for_log(&daemon, "the sleeping plugin's rejection", "fault_sleep.wasm at trial");
+    assert!(line.contains("inside a blocking host call"), "{line}");
+    std::fs::remove_file(dir.join("trend.toml")).unwrap();
+    wait_for("a swap after the sleeping plugin", Duration::from_secs(10), || {
+        (daemon.log().matches("swapped plugin trend 0.1.0 -> 0.1.0").count() == 2).then_some(())
+    });
+
     let last = common::status_cycle(&memcached).unwrap();
     wait_for("one more cycle", Duration::from_secs(10), || {
         common::status_cycle(&memcached).filter(|&c| c > last)

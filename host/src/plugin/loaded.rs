@@ -1,7 +1,9 @@
 //! One plugin, compiled and checked: what it is, what it says about itself, and how to call it.
 
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, RecvTimeoutError};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use sha2::{Digest, Sha256};
@@ -17,6 +19,9 @@ use crate::config::{PluginPolicy, Sandbox};
 
 /// Deepest history a plugin may ask for, in samples.
 pub const MAX_HISTORY_DEPTH: u32 = 10_000;
+
+/// How long past its deadline a staging call stuck in a blocking host call is waited for.
+const STAGING_GRACE: Duration = Duration::from_millis(100);
 
 /// Which world a plugin exports, with the pre-instantiated component for it.
 #[derive(Clone)]
@@ -137,7 +142,8 @@ pub struct LoadedPlugin {
 impl LoadedPlugin {
     /// Stages `source`: compiles it (or loads it from `artifacts`), tells its world, calls
     /// `describe()`, `init` with the config `config_for(name)` returns, and, given a `trial`
-    /// input, one real call. Returns the plugin and whether compilation was skipped.
+    /// input, one real call. Returns the plugin and whether compilation was skipped. Each call
+    /// into the plugin is bounded by its deadline, even one stuck in a blocking host call.
     pub fn stage(
         engine: &Arc<PluginEngine>,
         artifacts: &ArtifactCache,
@@ -145,7 +151,7 @@ impl LoadedPlugin {
         sandbox: &Sandbox,
         config_for: impl Fn(&str) -> Result<String>,
         trial: Option<&TrialInput>,
-    ) -> Result<(Self, bool), StageError> {
+    ) -> Result<(Arc<Self>, bool), StageError> {
         check_header(&source.bytes).stage("compile")?;
         let (component, cached) = artifacts
             .component(engine.engine(), &source.bytes, &source.identity.hash)
@@ -153,10 +159,17 @@ impl LoadedPlugin {
             .stage("compile")?;
         let kind = classify(engine, &component).stage("world")?;
         let probe = Arc::<str>::from(source.path.display().to_string());
-        let info = describe(engine, &kind, probe, &sandbox.policy("")).stage("describe")?;
+        let anonymous = sandbox.policy("");
+        let info = {
+            let (engine, kind) = (engine.clone(), kind.clone());
+            bounded(anonymous.call_timeout, move || {
+                describe(&engine, &kind, probe, &anonymous)
+            })
+        }
+        .stage("describe")?;
         let policy = sandbox.policy(&info.name);
         check_info(&info, &kind, &policy).stage("describe")?;
-        let plugin = Self {
+        let plugin = Arc::new(Self {
             name: Arc::from(info.name.as_str()),
             config_json: config_for(&info.name).stage("config")?,
             policy,
@@ -167,10 +180,13 @@ impl LoadedPlugin {
             identity: source.identity.clone(),
             kind,
             engine: engine.clone(),
-        };
-        plugin.trial_init().stage("init")?;
+        });
+        let deadline = plugin.policy.call_timeout;
+        let p = plugin.clone();
+        bounded(deadline, move || p.trial_init()).stage("init")?;
         if let Some(input) = trial {
-            plugin.trial(input).stage("trial")?;
+            let (p, input) = (plugin.clone(), input.clone());
+            bounded(deadline, move || p.trial(&input)).stage("trial")?;
         }
         Ok((plugin, cached))
     }
@@ -278,6 +294,28 @@ impl LoadedPlugin {
         self.last_peak_memory
             .store(store.data().peak_memory(), std::sync::atomic::Ordering::Relaxed);
         result.map_err(explain_trap)
+    }
+}
+
+/// Runs a staging call on a thread of its own and waits at most `deadline` plus a grace for it.
+/// Epoch interruption stops wasm code, not a blocking host call (a plugin sleeping through
+/// WASI's clocks), and the reload thread must not wait on such a plugin: past the grace the
+/// call is abandoned and left to finish on its own.
+fn bounded<R: Send + 'static>(deadline: Duration, call: impl FnOnce() -> Result<R> + Send + 'static) -> Result<R> {
+    let give_up = deadline + STAGING_GRACE;
+    let (done, result) = sync_channel(1);
+    std::thread::Builder::new()
+        .name("pulse-staging".into())
+        .spawn(move || {
+            let _ = done.send(call());
+        })
+        .context("cannot start a staging thread")?;
+    match result.recv_timeout(give_up) {
+        Ok(result) => result,
+        Err(RecvTimeoutError::Timeout) => Err(anyhow!(
+            "exceeded its call deadline inside a blocking host call; abandoned after {give_up:?}"
+        )),
+        Err(RecvTimeoutError::Disconnected) => Err(anyhow!("the call panicked in the host")),
     }
 }
 

@@ -117,7 +117,7 @@ impl Reloader {
                 Ok((plugin, cached)) => {
                     self.rejected.remove(path);
                     staged.push(Staged {
-                        plugin: Arc::new(plugin),
+                        plugin,
                         old,
                         time: started.elapsed(),
                         cached,
