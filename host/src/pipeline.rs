@@ -18,7 +18,7 @@ use crate::history::History;
 use crate::market::{Selection, Snapshot};
 use crate::plugin::bindings::{AnalyzerOutput, Market};
 use crate::plugin::input;
-use crate::plugin::{LoadedPlugin, Registry, TrialInput};
+use crate::plugin::{LoadedPlugin, Registry, TrialInput, BLOCKED_CALL_GRACE};
 use crate::source::{now_ms, Source};
 use crate::status::{CallOutcome, CycleFacts, Failure, StatusBoard, Telemetry};
 
@@ -501,9 +501,6 @@ impl MarketsByDepth {
     }
 }
 
-/// How long past its deadline a call stuck in a host call is waited for.
-const CALL_GRACE: Duration = Duration::from_millis(100);
-
 /// Starts a plugin call on the blocking pool at once (sync WASI must not run on a tokio
 /// worker); the returned future yields its timed outcome.
 fn call_blocking<R: Send + 'static>(
@@ -515,7 +512,7 @@ fn call_blocking<R: Send + 'static>(
     // Epoch interruption stops wasm code, not a blocking host call (a guest sleeping through
     // WASI's clocks). Past its deadline plus this grace, the cycle stops waiting for the call;
     // the thread is left to finish on its own.
-    let give_up = plugin.policy.call_timeout + CALL_GRACE;
+    let give_up = plugin.policy.call_timeout + BLOCKED_CALL_GRACE;
     let task = tokio::task::spawn_blocking(move || {
         let result = call(&plugin);
         (started.elapsed(), result)

@@ -20,8 +20,9 @@ use crate::config::{PluginPolicy, Sandbox};
 /// Deepest history a plugin may ask for, in samples.
 pub const MAX_HISTORY_DEPTH: u32 = 10_000;
 
-/// How long past its deadline a staging call stuck in a blocking host call is waited for.
-const STAGING_GRACE: Duration = Duration::from_millis(100);
+/// How long past its deadline a call stuck in a blocking host call (which epoch interruption
+/// cannot stop) is waited for, in cycles and while staging alike.
+pub const BLOCKED_CALL_GRACE: Duration = Duration::from_millis(100);
 
 /// Which world a plugin exports, with the pre-instantiated component for it.
 #[derive(Clone)]
@@ -302,7 +303,7 @@ impl LoadedPlugin {
 /// WASI's clocks), and the reload thread must not wait on such a plugin: past the grace the
 /// call is abandoned and left to finish on its own.
 fn bounded<R: Send + 'static>(deadline: Duration, call: impl FnOnce() -> Result<R> + Send + 'static) -> Result<R> {
-    let give_up = deadline + STAGING_GRACE;
+    let give_up = deadline + BLOCKED_CALL_GRACE;
     let (done, result) = sync_channel(1);
     std::thread::Builder::new()
         .name("pulse-staging".into())

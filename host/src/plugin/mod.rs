@@ -12,6 +12,6 @@ mod state;
 
 pub use artifacts::ArtifactCache;
 pub use engine::PluginEngine;
-pub use loaded::{Identity, LoadedPlugin, PluginKind, PluginSource, StageError, TrialInput};
+pub use loaded::{Identity, LoadedPlugin, PluginKind, PluginSource, StageError, TrialInput, BLOCKED_CALL_GRACE};
 pub use registry::Registry;
 pub use reload::{DirectoryWatch, Reloader};

@@ -86,150 +86,129 @@ impl Default for Metrics {
 impl Metrics {
     /// Registers every metric, at zero.
     pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("pulse");
-        let cycle_duration = cycle_histogram();
-        let cycles = Counter::default();
-        let skipped_ticks = Counter::default();
-        let last_push = Gauge::<f64, AtomicU64>::default();
-        let plugin_call_duration = Histograms::new_with_constructor(call_histogram as fn() -> Histogram);
-        let plugin_calls = Family::default();
-        let plugin_traps = Family::default();
-        let plugin_timeouts = Family::default();
-        let plugin_errors = Family::default();
-        let plugin_dropped = Family::default();
-        let plugin_quarantined = Family::default();
-        let plugin_info = Family::default();
-        let cache_keys = Counter::default();
-        let cache_bytes = Counter::default();
-        let cache_errors = Family::default();
-        let cache_reconnects = Counter::default();
-        let cache_server_up = Family::default();
-        let source_polls = Family::default();
-        let source_failures = Family::default();
-        let source_rows_rejected = Family::default();
-        let snapshot_age = Gauge::<f64, AtomicU64>::default();
+        let mut m = Self {
+            registry: Registry::with_prefix("pulse"),
+            cycle_duration: cycle_histogram(),
+            cycles: Counter::default(),
+            skipped_ticks: Counter::default(),
+            last_push: Gauge::<f64, AtomicU64>::default(),
+            plugin_call_duration: Histograms::new_with_constructor(call_histogram as fn() -> Histogram),
+            plugin_calls: Family::default(),
+            plugin_traps: Family::default(),
+            plugin_timeouts: Family::default(),
+            plugin_errors: Family::default(),
+            plugin_dropped: Family::default(),
+            plugin_quarantined: Family::default(),
+            plugin_info: Family::default(),
+            cache_keys: Counter::default(),
+            cache_bytes: Counter::default(),
+            cache_errors: Family::default(),
+            cache_reconnects: Counter::default(),
+            cache_server_up: Family::default(),
+            source_polls: Family::default(),
+            source_failures: Family::default(),
+            source_rows_rejected: Family::default(),
+            snapshot_age: Gauge::<f64, AtomicU64>::default(),
+            cache_seen: Mutex::new(WriterStats::default()),
+            plugins_seen: Mutex::new(Vec::new()),
+        };
 
-        let r = &mut registry;
+        let r = &mut m.registry;
         r.register_with_unit(
             "cycle_duration",
             "Time from snapshot to the end of the cache write, per cycle",
             Unit::Seconds,
-            cycle_duration.clone(),
+            m.cycle_duration.clone(),
         );
-        r.register("cycles", "Cycles run", cycles.clone());
+        r.register("cycles", "Cycles run", m.cycles.clone());
         r.register(
             "cycles_skipped",
             "Interval ticks skipped because a cycle overran its interval",
-            skipped_ticks.clone(),
+            m.skipped_ticks.clone(),
         );
         r.register_with_unit(
             "last_push_timestamp",
             "Unix time of the last cycle whose cache write fully succeeded",
             Unit::Seconds,
-            last_push.clone(),
+            m.last_push.clone(),
         );
         r.register_with_unit(
             "plugin_call_duration",
             "Duration of plugin calls (fresh instance, init and the call)",
             Unit::Seconds,
-            plugin_call_duration.clone(),
+            m.plugin_call_duration.clone(),
         );
-        r.register("plugin_calls", "Plugin calls made", plugin_calls.clone());
+        r.register("plugin_calls", "Plugin calls made", m.plugin_calls.clone());
         r.register(
             "plugin_traps",
             "Plugin calls that trapped (panic, abort, memory cap)",
-            plugin_traps.clone(),
+            m.plugin_traps.clone(),
         );
         r.register(
             "plugin_timeouts",
             "Plugin calls stopped at their deadline",
-            plugin_timeouts.clone(),
+            m.plugin_timeouts.clone(),
         );
         r.register(
             "plugin_errors",
             "Plugin calls that returned an error or output the host refused",
-            plugin_errors.clone(),
+            m.plugin_errors.clone(),
         );
         r.register(
             "plugin_dropped_outputs",
             "Verdicts or cache entries dropped by the host's output checks",
-            plugin_dropped.clone(),
+            m.plugin_dropped.clone(),
         );
         r.register(
             "plugin_quarantined",
             "1 while the circuit breaker holds the plugin, else 0",
-            plugin_quarantined.clone(),
+            m.plugin_quarantined.clone(),
         );
         r.register(
             "plugin_info",
             "Loaded plugins (value 1), labelled with kind, version and content hash",
-            plugin_info.clone(),
+            m.plugin_info.clone(),
         );
-        r.register("cache_keys_written", "Cache entries stored", cache_keys.clone());
+        r.register("cache_keys_written", "Cache entries stored", m.cache_keys.clone());
         r.register_with_unit(
             "cache_written",
             "Value bytes of the cache entries stored",
             Unit::Bytes,
-            cache_bytes.clone(),
+            m.cache_bytes.clone(),
         );
         r.register(
             "cache_write_errors",
             "Cache entries not stored, by kind of error",
-            cache_errors.clone(),
+            m.cache_errors.clone(),
         );
         r.register(
             "cache_reconnects",
             "Reconnections to memcached servers",
-            cache_reconnects.clone(),
+            m.cache_reconnects.clone(),
         );
         r.register(
             "cache_server_up",
             "1 while the memcached server accepts writes, else 0",
-            cache_server_up.clone(),
+            m.cache_server_up.clone(),
         );
-        r.register("source_polls", "Market snapshots requested", source_polls.clone());
+        r.register("source_polls", "Market snapshots requested", m.source_polls.clone());
         r.register(
             "source_failures",
             "Market snapshots that failed (request, parse, or no usable row)",
-            source_failures.clone(),
+            m.source_failures.clone(),
         );
         r.register(
             "source_rows_rejected",
             "Market rows dropped by validation, by reason",
-            source_rows_rejected.clone(),
+            m.source_rows_rejected.clone(),
         );
         r.register_with_unit(
             "snapshot_age",
             "Age of the last good market snapshot (0 when the last cycle's was fresh; time since start when there was none)",
             Unit::Seconds,
-            snapshot_age.clone(),
+            m.snapshot_age.clone(),
         );
-        Self {
-            registry,
-            cycle_duration,
-            cycles,
-            skipped_ticks,
-            last_push,
-            plugin_call_duration,
-            plugin_calls,
-            plugin_traps,
-            plugin_timeouts,
-            plugin_errors,
-            plugin_dropped,
-            plugin_quarantined,
-            plugin_info,
-            cache_keys,
-            cache_bytes,
-            cache_errors,
-            cache_reconnects,
-            cache_server_up,
-            source_polls,
-            source_failures,
-            source_rows_rejected,
-            snapshot_age,
-            cache_seen: Mutex::new(WriterStats::default()),
-            plugins_seen: Mutex::new(Vec::new()),
-        }
+        m
     }
 
     /// The metrics in the text exposition format (OpenMetrics, which Prometheus scrapes).
