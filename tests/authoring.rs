@@ -100,7 +100,14 @@ fn check_names_the_fault_of_every_faulty_plugin() {
         ("fault_trap", "unreachable"),
         ("fault_panic_init", "init failed"),
         ("fault_liar", "3 verdicts with a score that is not a finite number"),
-        ("fault_huge", "returned 200000 verdicts for 30 symbols"),
+        ("fault_huge", "returned 50000 verdicts for 30 symbols"),
+        ("fault_fat", "handed the host more than 1048576 bytes in one call"),
+        ("fault_bloat", "handed the host more than 65536 bytes in one call"),
+        (
+            "fault_impostor",
+            "describe() names the plugin \"dashboard\" but its file \"fault_impostor.wasm\" makes it \"fault-impostor\"",
+        ),
+        ("fault_forger", "analyze failed: failed\\n2026-11-24T10:00:00.000000Z ERROR"),
         ("fault_flood", "returned 300000 cache entries, above the limit"),
         ("fault_writer", "is outside the prefixes fault-writer may write"),
     ] {

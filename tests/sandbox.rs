@@ -8,10 +8,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{fault_wasm, plugin_dir, resident_bytes, wait_for, Daemon, Memcached};
+use common::{fault_wasm, http_get, plugin_dir, resident_bytes, scrape, value, wait_for, Daemon, Memcached};
 use serde_json::Value;
 
-const FAULTS: [&str; 10] = [
+const FAULTS: [&str; 13] = [
     "fault_loop",
     "fault_sleep",
     "fault_bomb",
@@ -22,6 +22,9 @@ const FAULTS: [&str; 10] = [
     "fault_huge",
     "fault_flood",
     "fault_writer",
+    "fault_fat",
+    "fault_forger",
+    "fault_bloat",
 ];
 
 fn plugin_status<'a>(status: &'a Value, name: &str) -> &'a Value {
@@ -79,6 +82,7 @@ fn faulty_plugins_are_contained_and_the_dashboard_stays_fresh() {
             }
         })
     };
+    let url = daemon.status_url();
     let mut peak_rss = 0;
     wait_for("cycle 10", Duration::from_secs(60), || {
         peak_rss = peak_rss.max(resident_bytes(daemon.pid()));
@@ -95,8 +99,13 @@ fn faulty_plugins_are_contained_and_the_dashboard_stays_fresh() {
         assert!(missing.is_empty(), "{what} skipped cycles {missing:?}");
         assert!(last >= 9, "{what} reached only cycle {last}");
     }
+    let status_bytes = memcached.get("pulse:status").unwrap().len();
     let status = memcached.json("pulse:status");
     assert_eq!(status["skipped_ticks"], 0, "a cycle overran: {status}");
+    // Plugin texts are bounded, so the status stays small and the daemon healthy.
+    assert!(status_bytes < 64 << 10, "pulse:status is {status_bytes} bytes");
+    let (code, health) = http_get(&format!("{url}/healthz"));
+    assert_eq!(code, 200, "{health}");
     assert!(
         memcached.json("market:overview")["total_symbols"] == 30,
         "the dashboard's overview was overwritten"
@@ -124,10 +133,34 @@ fn faulty_plugins_are_contained_and_the_dashboard_stays_fresh() {
         "fault-trap",
         "fault-huge",
         "fault-flood",
+        "fault-fat",
+        "fault-forger",
     ] {
         let p = plugin_status(&status, name);
         assert!(p["failures"].as_u64().unwrap() >= 5, "{name}: {p}");
         assert_eq!(p["quarantined"], true, "{name}: {p}");
+        let error = p["last_error"].as_str().unwrap();
+        assert!(error.len() <= 1100 && !error.contains('\n'), "{name}: {error:?}");
+    }
+
+    // Each fault is counted as its own kind of failure, in pulse:status and in /metrics.
+    let metrics = scrape(&url);
+    for (name, kind) in [
+        ("fault-loop", "timeout"),
+        ("fault-sleep", "timeout"),
+        ("fault-bomb", "memory_cap"),
+        ("fault-trap", "trap"),
+        ("fault-huge", "error"),
+        ("fault-flood", "over_limit"),
+        ("fault-fat", "over_limit"),
+        ("fault-forger", "error"),
+    ] {
+        let counted = plugin_status(&status, name)["failure_kinds"][kind]
+            .as_u64()
+            .unwrap_or(0);
+        assert!(counted >= 5, "{name}: {kind} counted {counted} times");
+        let series = format!("pulse_plugin_failures_total{{plugin=\"{name}\",kind=\"{kind}\"}}");
+        assert!(value(&metrics, &series) >= 5.0, "{series}");
     }
     for name in ["fault-liar", "fault-writer"] {
         let p = plugin_status(&status, name);
@@ -175,13 +208,26 @@ fn faulty_plugins_are_contained_and_the_dashboard_stays_fresh() {
     expect("fault-trap", "unreachable");
     expect("fault_panic_init.wasm", "at init");
     expect("fault-liar", "dropped 3 verdicts");
-    expect("fault-huge", "returned 200000 verdicts for 30 symbols");
+    expect("fault-huge", "returned 50000 verdicts for 30 symbols");
     expect(
         "fault-flood",
         "returned 300000 cache entries, above the limit of 250000",
     );
     expect("fault-writer", "dropped 8 cache entries");
     expect("fault-loop", "quarantined plugin fault-loop after 5 failed cycles");
+    expect("fault-fat", "handed the host more than 1048576 bytes in one call");
+    expect("fault_bloat.wasm", "at describe");
+    expect("fault-forger", "failed\\n2026-11-24T10:00:00.000000Z ERROR");
+
+    // Nothing a plugin writes starts a line of the daemon's log, and no line it causes is long.
+    assert!(
+        !log.lines()
+            .any(|l| l.starts_with("2026-11-24T10:00:00.000000Z") || l.starts_with("cleared")),
+        "a plugin forged a log line"
+    );
+    assert!(!log.contains('\u{1b}'), "a plugin's escape code reached the log");
+    let longest = log.lines().map(str::len).max().unwrap();
+    assert!(longest < 8 << 10, "a log line of {longest} bytes");
 
     // Memory stays bounded: the bomb's 64 MiB instances are freed after each call.
     assert!(peak_rss < 400 << 20, "daemon peak RSS {} MiB", peak_rss >> 20);

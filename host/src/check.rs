@@ -27,7 +27,7 @@ pub fn run(path: &Path, config: &Config, symbols: usize) -> Result<()> {
         "file      {} ({} KB, sha256 {})",
         path.display(),
         source.bytes.len().div_ceil(1024),
-        &source.identity.hash[..12]
+        &source.fingerprint.hash[..12]
     );
     let engine = PluginEngine::new()?;
     let artifacts = crate::plugin::ArtifactCache::new(engine.engine(), None);
@@ -112,7 +112,7 @@ pub fn run(path: &Path, config: &Config, symbols: usize) -> Result<()> {
             Ok(entries) => {
                 report_call(&mut out, "aggregate", started, &plugin, symbols, depth);
                 let rules = EntryRules {
-                    owner: &plugin.name,
+                    owner: &plugin.id,
                     key_prefixes: &info.key_prefixes,
                     text_keys: &plugin.policy.text_keys,
                     default_ttl: config.ttl.0,

@@ -41,7 +41,8 @@ pub struct Config {
     pub simulated: SimulatedConfig,
     /// Limits and grants for plugins.
     pub sandbox: Sandbox,
-    /// Per-plugin config tables, keyed by the plugin's name; handed to its `init` as JSON.
+    /// Per-plugin config tables, keyed by the plugin's identity (its file name, `_` read as
+    /// `-`); handed to its `init` as JSON.
     pub plugin: BTreeMap<String, toml::Table>,
     /// Address of the status server (`/metrics`, `/healthz`, `/plugins`); loopback by default
     /// so it is not exposed unless an operator says so.
@@ -179,9 +180,14 @@ pub struct Sandbox {
     pub max_entries: PositiveU64,
     /// Most bytes (keys and values) one aggregator call may return.
     pub max_output_bytes: PositiveU64,
+    /// Most bytes one analyzer call may return, as the host holds them (16 per verdict, 8 per
+    /// component value, 24 plus its length per component name). Twenty analyzers at this bound
+    /// still fit an aggregator's default memory cap.
+    pub max_result_bytes: PositiveU64,
     /// Consecutive failed cycles after which a plugin is quarantined.
     pub quarantine_after: PositiveU64,
-    /// Per-plugin overrides and grants, keyed by plugin name.
+    /// Per-plugin overrides and grants, keyed by plugin identity (its file name, `_` read as
+    /// `-`).
     pub plugin: BTreeMap<String, PluginSandbox>,
 }
 
@@ -195,6 +201,7 @@ impl Default for Sandbox {
             max_ttl: Ttl(3600),
             max_entries: PositiveU64(250_000),
             max_output_bytes: PositiveU64(64 << 20),
+            max_result_bytes: PositiveU64(1 << 20),
             quarantine_after: PositiveU64(5),
             plugin: BTreeMap::new(),
         }
@@ -230,12 +237,40 @@ pub struct PluginPolicy {
     pub max_entries: usize,
     /// Most bytes of keys and values one call may return.
     pub max_output_bytes: usize,
+    /// Most bytes one analyzer call may return, as the host holds them.
+    pub max_result_bytes: usize,
 }
 
 /// The bundled aggregator's grant when the config names none: the dashboard keys.
 const DASHBOARD_GRANT: (&str, &[&str], &[&str]) = ("dashboard", &["market:", "analysis:"], &["analysis:market_regime"]);
 
 impl Sandbox {
+    /// Refuses grants that let two plugins write the same key: a prefix granted to one
+    /// plugin may not overlap (be a prefix of, or start with) a prefix granted to another,
+    /// the bundled dashboard's default grant included.
+    pub fn check_grants(&self) -> Result<()> {
+        let mut names: Vec<&str> = self.plugin.keys().map(String::as_str).collect();
+        if !names.contains(&DASHBOARD_GRANT.0) {
+            names.push(DASHBOARD_GRANT.0);
+        }
+        let grants: Vec<(&str, String)> = names
+            .iter()
+            .flat_map(|&name| self.policy(name).key_prefixes.into_iter().map(move |p| (name, p)))
+            .collect();
+        for (i, (a, mine)) in grants.iter().enumerate() {
+            for (b, theirs) in &grants[i + 1..] {
+                if a != b && (mine.starts_with(theirs.as_str()) || theirs.starts_with(mine.as_str())) {
+                    anyhow::bail!(
+                        "sandbox grants overlap: {mine:?} granted to plugin {a} and {theirs:?} granted to plugin {b} \
+                         would let two writers share keys (the dashboard is granted \"market:\" and \"analysis:\" \
+                         unless [sandbox.plugin.dashboard] says otherwise)"
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The policy for the plugin called `name`.
     pub fn policy(&self, name: &str) -> PluginPolicy {
         let own = self.plugin.get(name).cloned().unwrap_or_default();
@@ -254,6 +289,7 @@ impl Sandbox {
             text_keys: own.text_keys.unwrap_or(default_text),
             max_entries: usize::try_from(self.max_entries.0).unwrap_or(usize::MAX),
             max_output_bytes: usize::try_from(self.max_output_bytes.0).unwrap_or(usize::MAX),
+            max_result_bytes: usize::try_from(self.max_result_bytes.0).unwrap_or(usize::MAX),
         }
     }
 }
@@ -329,6 +365,18 @@ impl TryFrom<i64> for PositiveU64 {
     }
 }
 
+/// Re-keys per-plugin tables by identity (`_` read as `-`); two keys naming one plugin fail.
+fn normalise_plugin_keys<T>(tables: BTreeMap<String, T>, section: &str) -> Result<BTreeMap<String, T>> {
+    let mut out = BTreeMap::new();
+    for (name, table) in tables {
+        let id = crate::plugin::normalise_key(&name);
+        if out.insert(id.clone(), table).is_some() {
+            anyhow::bail!("[{section}.{name}] names plugin {id:?} again ('-' and '_' count as the same)");
+        }
+    }
+    Ok(out)
+}
+
 /// Checks a memcached server list: at least one, each `host:port`, no duplicates.
 pub fn check_servers(servers: &[String]) -> Result<()> {
     if servers.is_empty() {
@@ -372,9 +420,12 @@ impl Config {
         path.map_or_else(|| Ok(Self::default()), Self::from_file)
     }
 
-    /// Parses config text; anything not set keeps its default.
+    /// Parses config text; anything not set keeps its default. Plugin tables are keyed by
+    /// identity, with `_` read as `-` as in file names.
     pub fn from_toml(text: &str) -> Result<Self> {
-        let config: Config = toml::from_str(text)?;
+        let mut config: Config = toml::from_str(text)?;
+        config.sandbox.plugin = normalise_plugin_keys(std::mem::take(&mut config.sandbox.plugin), "sandbox.plugin")?;
+        config.plugin = normalise_plugin_keys(std::mem::take(&mut config.plugin), "plugin")?;
         config.check()?;
         Ok(config)
     }
@@ -382,6 +433,7 @@ impl Config {
     /// Checks the settings that depend on each other; run again after flags override the file.
     pub fn check(&self) -> Result<()> {
         check_servers(&self.memcached)?;
+        self.sandbox.check_grants()?;
         let (min, max) = (self.sandbox.min_ttl.0, self.sandbox.max_ttl.0);
         if min > max {
             anyhow::bail!("sandbox.min_ttl ({min} s) is above sandbox.max_ttl ({max} s)");
@@ -536,6 +588,40 @@ mod tests {
         let dashboard = config.sandbox.policy("dashboard");
         assert_eq!(dashboard.key_prefixes, ["market:", "analysis:"]);
         assert_eq!(dashboard.text_keys, ["analysis:market_regime"]);
+    }
+
+    #[test]
+    fn plugin_tables_are_keyed_by_identity() {
+        let config =
+            Config::from_toml("[sandbox.plugin.demo_signal]\nmemory_mib = 8\n[plugin.demo_signal]\nx = 1\n").unwrap();
+        assert_eq!(config.sandbox.policy("demo-signal").memory_bytes, 8 << 20);
+        assert_eq!(config.plugin_config_json("demo-signal"), "{\"x\":1}");
+        let err = format!(
+            "{:#}",
+            Config::from_toml("[plugin.a_b]\nx = 1\n[plugin.a-b]\nx = 2\n").unwrap_err()
+        );
+        assert!(err.contains("names plugin \"a-b\" again"), "{err}");
+    }
+
+    #[test]
+    fn grants_to_two_plugins_may_not_overlap() {
+        let err = format!(
+            "{:#}",
+            Config::from_toml("[sandbox.plugin.ticker]\nkey_prefixes = [\"market:tick\"]\n").unwrap_err()
+        );
+        assert!(
+            err.contains("\"market:tick\" granted to plugin ticker") && err.contains("dashboard"),
+            "{err}"
+        );
+        let err = format!(
+            "{:#}",
+            Config::from_toml(
+                "[sandbox.plugin.a]\nkey_prefixes = [\"x:\"]\n[sandbox.plugin.b]\nkey_prefixes = [\"x:y\"]\n"
+            )
+            .unwrap_err()
+        );
+        assert!(err.contains("plugin a") && err.contains("plugin b"), "{err}");
+        Config::from_toml("[sandbox.plugin.dashboard]\nkey_prefixes = [\"market:\"]\n[sandbox.plugin.signals]\nkey_prefixes = [\"analysis:\"]\n").unwrap();
     }
 
     #[test]

@@ -17,10 +17,11 @@ use crate::cache::{validate, EntryRules, Sink, ValidEntry, WriteReport};
 use crate::history::History;
 use crate::market::{Selection, Snapshot};
 use crate::plugin::bindings::{AnalyzerOutput, Market};
+use crate::plugin::checks::handed_over_bytes;
 use crate::plugin::input;
-use crate::plugin::{LoadedPlugin, Registry, TrialInput, BLOCKED_CALL_GRACE};
+use crate::plugin::{CallError, Failure, LoadedPlugin, Registry, TrialInput, BLOCKED_CALL_GRACE};
 use crate::source::{now_ms, Source};
-use crate::status::{CallOutcome, CycleFacts, Failure, StatusBoard, Telemetry};
+use crate::status::{CallOutcome, CycleFacts, StatusBoard, Telemetry};
 
 /// Settings the cycle needs, fixed for the daemon's life.
 #[derive(Debug, Clone)]
@@ -340,20 +341,20 @@ impl Pipeline {
             self.record(plugin, &outcome);
             match result {
                 Ok((analyses, dropped)) => {
-                    self.status.signals(&plugin.name, &analyses);
-                    self.count_drops(&plugin.name, dropped);
+                    self.status.signals(&plugin.id, &analyses);
+                    self.count_drops(&plugin.id, dropped);
                     self.note_drops(
-                        &plugin.name,
+                        &plugin.id,
                         dropped,
                         "verdicts whose score is not a finite number in 0..100",
                     );
                     outputs.push(AnalyzerOutput {
-                        plugin: plugin.name.to_string(),
+                        plugin: plugin.id.to_string(),
                         version: plugin.info.version.clone(),
                         analyses,
                     });
                 }
-                Err(e) => error!(plugin = %plugin.name, cycle = self.cycle, "analyzer failed: {e:#}"),
+                Err(e) => error!(plugin = %plugin.id, cycle = self.cycle, "analyzer failed: {e}"),
             }
         }
         Arc::new(outputs)
@@ -368,9 +369,10 @@ impl Pipeline {
         outputs: Arc<Vec<AnalyzerOutput>>,
     ) -> (Vec<ValidEntry>, usize) {
         let admitted = self.admitted(&registry.aggregators);
-        let calls = admitted.iter().map(|plugin| {
+        let inputs: Vec<Arc<Vec<AnalyzerOutput>>> =
+            admitted.iter().map(|plugin| self.fit_input(plugin, &outputs)).collect();
+        let calls = admitted.iter().zip(inputs).map(|(plugin, outputs)| {
             let market = markets.for_plugin(plugin);
-            let outputs = outputs.clone();
             call_blocking(plugin.clone(), move |p| p.aggregate(&market, &outputs))
         });
         let mut entries = Vec::new();
@@ -380,12 +382,12 @@ impl Pipeline {
             let produced = match result {
                 Ok(produced) => produced,
                 Err(e) => {
-                    error!(plugin = %plugin.name, cycle = self.cycle, "aggregator failed: {e:#}");
+                    error!(plugin = %plugin.id, cycle = self.cycle, "aggregator failed: {e}");
                     continue;
                 }
             };
             let rules = EntryRules {
-                owner: &plugin.name,
+                owner: &plugin.id,
                 key_prefixes: &plugin.info.key_prefixes,
                 text_keys: &plugin.policy.text_keys,
                 default_ttl: self.settings.ttl,
@@ -405,17 +407,60 @@ impl Pipeline {
                 }
             }
             dropped += own_dropped;
-            self.count_drops(&plugin.name, own_dropped);
+            self.count_drops(&plugin.id, own_dropped);
             let what = first_reason.map_or_else(String::new, |reason| format!("cache entries; first: {reason}"));
-            self.note_drops(&plugin.name, own_dropped, &what);
+            self.note_drops(&plugin.id, own_dropped, &what);
         }
         (entries, dropped)
     }
 
+    /// The analyzer results `aggregator` is handed: all of them while they fit in half its
+    /// memory cap, else without the largest until they do, so no number of analyzers can push
+    /// an aggregator past its cap. A withheld result counts as that analyzer failing for this
+    /// aggregator; the change is logged once.
+    fn fit_input(&mut self, aggregator: &LoadedPlugin, outputs: &Arc<Vec<AnalyzerOutput>>) -> Arc<Vec<AnalyzerOutput>> {
+        let budget = aggregator.policy.memory_bytes / 2;
+        let sizes: Vec<usize> = outputs.iter().map(handed_over_bytes).collect();
+        let mut total: usize = sizes.iter().sum();
+        if total <= budget {
+            self.note_drops(&format!("{}/input", aggregator.id), 0, "");
+            return outputs.clone();
+        }
+        let mut by_size: Vec<usize> = (0..outputs.len()).collect();
+        by_size.sort_by_key(|&i| (std::cmp::Reverse(sizes[i]), outputs[i].plugin.clone()));
+        let mut withheld = Vec::new();
+        for i in by_size {
+            if total <= budget {
+                break;
+            }
+            total -= sizes[i];
+            withheld.push(i);
+        }
+        let names: Vec<String> = withheld
+            .iter()
+            .map(|&i| format!("{} ({} bytes)", outputs[i].plugin, sizes[i]))
+            .collect();
+        self.note_drops(
+            &format!("{}/input", aggregator.id),
+            withheld.len(),
+            &format!(
+                "analyzer results to stay within its input budget of {budget} bytes (half its memory cap): {}",
+                names.join(", ")
+            ),
+        );
+        let kept = outputs
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !withheld.contains(i))
+            .map(|(_, o)| o.clone())
+            .collect();
+        Arc::new(kept)
+    }
+
     /// Records a call in the status board (which moves the breaker) and the metrics.
     fn record(&mut self, plugin: &LoadedPlugin, outcome: &CallOutcome) {
-        self.status.record(&plugin.name, self.cycle, outcome);
-        self.telemetry.metrics.call(&plugin.name, plugin.kind.label(), outcome);
+        self.status.record(&plugin.id, self.cycle, outcome);
+        self.telemetry.metrics.call(&plugin.id, plugin.kind.label(), outcome);
     }
 
     /// Counts a plugin's outputs dropped by the checks.
@@ -505,8 +550,8 @@ impl MarketsByDepth {
 /// worker); the returned future yields its timed outcome.
 fn call_blocking<R: Send + 'static>(
     plugin: Arc<LoadedPlugin>,
-    call: impl FnOnce(&LoadedPlugin) -> Result<R> + Send + 'static,
-) -> impl Future<Output = (CallOutcome, Result<R>)> {
+    call: impl FnOnce(&LoadedPlugin) -> Result<R, CallError> + Send + 'static,
+) -> impl Future<Output = (CallOutcome, Result<R, CallError>)> {
     let started_ms = now_ms();
     let started = Instant::now();
     // Epoch interruption stops wasm code, not a blocking host call (a guest sleeping through
@@ -520,30 +565,28 @@ fn call_blocking<R: Send + 'static>(
     // Created here, not in the async block, so the clock starts with the call.
     let task = tokio::time::timeout(give_up, task);
     async move {
-        let (elapsed, result, abandoned) = match task.await {
-            Ok(Ok((elapsed, result))) => (elapsed, result, false),
+        let (elapsed, result) = match task.await {
+            Ok(Ok((elapsed, result))) => (elapsed, result),
             Ok(Err(e)) => (
                 started.elapsed(),
-                Err(anyhow::anyhow!("plugin call panicked in the host: {e}")),
-                false,
+                Err(CallError::new(
+                    Failure::Error,
+                    format!("plugin call panicked in the host: {e}"),
+                )),
             ),
             Err(_) => (
                 started.elapsed(),
-                Err(anyhow::anyhow!(
-                    "exceeded its call deadline inside a blocking host call; abandoned after {give_up:?}"
+                Err(CallError::new(
+                    Failure::Timeout,
+                    format!("exceeded its call deadline inside a blocking host call; abandoned after {give_up:?}"),
                 )),
-                true,
             ),
         };
         let outcome = CallOutcome {
             started_ms,
             duration_ms: elapsed.as_secs_f64() * 1000.0,
-            error: result.as_ref().err().map(|e| format!("{e:#}")),
-            failure: match &result {
-                Ok(_) => None,
-                Err(_) if abandoned => Some(Failure::Timeout),
-                Err(e) => Some(Failure::of(e)),
-            },
+            error: result.as_ref().err().map(ToString::to_string),
+            failure: result.as_ref().err().map(|e| e.failure),
         };
         (outcome, result)
     }

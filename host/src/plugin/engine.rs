@@ -11,6 +11,7 @@ use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Engine, Store};
 
 use super::bindings::analyzer::pulse::plugin::host;
+use super::checks::DESCRIBE_FUEL;
 use super::state::HostState;
 use crate::config::PluginPolicy;
 
@@ -63,9 +64,12 @@ impl PluginEngine {
     }
 
     /// A fresh store for one call of `plugin`, with the deadline and memory cap of `policy`.
+    /// What the plugin may hand the host in one call starts at [`DESCRIBE_FUEL`] bytes; a
+    /// call that returns more raises it first.
     pub fn store(&self, plugin: Arc<str>, policy: &PluginPolicy) -> Store<HostState> {
         let mut store = Store::new(&self.engine, HostState::new(plugin, policy.memory_bytes));
         store.limiter(|state| state.limiter());
+        store.set_hostcall_fuel(DESCRIBE_FUEL);
         // The next tick may come at once, so one extra tick keeps the deadline from firing
         // early: a call is cut off between its deadline and one tick after it.
         let ticks = policy.call_timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) + 1;

@@ -6,9 +6,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{bail, Result};
-
-use super::loaded::{LoadedPlugin, PluginKind};
+use super::loaded::LoadedPlugin;
+use super::world::PluginKind;
 
 /// The analyzers and aggregators of one generation, each list ordered by file path.
 #[derive(Default)]
@@ -20,40 +19,24 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Adds a plugin unless its name or key prefixes clash with one already admitted: two
-    /// writers may never share a key.
-    pub fn admit(&mut self, plugin: Arc<LoadedPlugin>) -> Result<()> {
-        if let Some(other) = self.get(&plugin.name) {
-            bail!("name {:?} is already used by {}", plugin.name, other.path.display());
+    /// The registry serving `plugins`, which admission has already cleared of clashes.
+    pub fn of(plugins: impl IntoIterator<Item = Arc<LoadedPlugin>>) -> Self {
+        let mut registry = Self::default();
+        for plugin in plugins {
+            let list = match plugin.kind {
+                PluginKind::Analyzer(_) => &mut registry.analyzers,
+                PluginKind::Aggregator(_) => &mut registry.aggregators,
+            };
+            list.push(plugin);
         }
-        for other in &self.aggregators {
-            for mine in &plugin.info.key_prefixes {
-                if let Some(theirs) = other
-                    .info
-                    .key_prefixes
-                    .iter()
-                    .find(|theirs| theirs.starts_with(mine.as_str()) || mine.starts_with(theirs.as_str()))
-                {
-                    bail!(
-                        "key prefix {mine:?} overlaps {theirs:?} of {} ({}): two writers may not share keys",
-                        other.name,
-                        other.path.display()
-                    );
-                }
-            }
-        }
-        let list = match plugin.kind {
-            PluginKind::Analyzer(_) => &mut self.analyzers,
-            PluginKind::Aggregator(_) => &mut self.aggregators,
-        };
-        let at = list.partition_point(|p| p.path < plugin.path);
-        list.insert(at, plugin);
-        Ok(())
+        registry.analyzers.sort_by(|a, b| a.path.cmp(&b.path));
+        registry.aggregators.sort_by(|a, b| a.path.cmp(&b.path));
+        registry
     }
 
-    /// The plugin called `name`, if loaded.
+    /// The plugin whose identity is `name`, if loaded.
     pub fn get(&self, name: &str) -> Option<&Arc<LoadedPlugin>> {
-        self.plugins().find(|p| &*p.name == name)
+        self.plugins().find(|p| p.id.as_str() == name)
     }
 
     /// The plugin loaded from `path`, if any.

@@ -20,9 +20,10 @@ use notify_debouncer_full::{new_debouncer, DebounceEventResult, DebouncedEvent};
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
+use super::admission::{decide, Candidate};
 use super::artifacts::ArtifactCache;
 use super::engine::PluginEngine;
-use super::loaded::{Identity, LoadedPlugin, PluginSource, TrialInput};
+use super::loaded::{Fingerprint, LoadedPlugin, PluginSource, TrialInput};
 use super::registry::Registry;
 use crate::config::{Config, Sandbox};
 
@@ -39,7 +40,7 @@ pub struct Reloader {
     published: watch::Sender<Arc<Registry>>,
     trial: watch::Receiver<Option<TrialInput>>,
     /// Versions that failed staging, so an unchanged bad file is not retried on every event.
-    rejected: HashMap<PathBuf, Identity>,
+    rejected: HashMap<PathBuf, Fingerprint>,
     /// Non-plugin files already warned about.
     ignored: HashSet<PathBuf>,
 }
@@ -98,8 +99,8 @@ impl Reloader {
                     continue;
                 }
             };
-            if old.as_ref().is_some_and(|old| old.identity == source.identity)
-                || self.rejected.get(path) == Some(&source.identity)
+            if old.as_ref().is_some_and(|old| old.fingerprint == source.fingerprint)
+                || self.rejected.get(path) == Some(&source.fingerprint)
             {
                 kept.extend(old);
                 continue;
@@ -125,49 +126,56 @@ impl Reloader {
                 }
                 Err(e) => {
                     reject(path, e.stage, &e.error, old.as_deref());
-                    self.rejected.insert(path.clone(), source.identity);
+                    self.rejected.insert(path.clone(), source.fingerprint);
                     kept.extend(old);
                 }
             }
         }
         self.rejected.retain(|path, _| files.contains(path));
 
-        let mut changed = false;
-        let mut next = Registry::default();
-        for plugin in kept {
-            if let Err(e) = next.admit(plugin.clone()) {
-                error!(plugin = %plugin.name, "cannot keep plugin {}: {e:#}", plugin.name);
+        let times: HashMap<PathBuf, (Duration, bool)> = staged
+            .iter()
+            .map(|s| (s.plugin.path.clone(), (s.time, s.cached)))
+            .collect();
+        let candidates = staged
+            .into_iter()
+            .map(|s| Candidate {
+                new: s.plugin,
+                old: s.old,
+            })
+            .collect();
+        let decision = decide(kept, candidates);
+        let mut changed = !decision.admitted.is_empty();
+        for admitted in &decision.admitted {
+            let (time, cached) = times[&admitted.new.path];
+            log_admitted(&admitted.new, admitted.old.as_deref(), time, cached);
+        }
+        // Not remembered as rejected: the clash may go away with another file.
+        for refusal in &decision.refused {
+            match &refusal.candidates[..] {
+                [one] => reject(
+                    &one.new.path,
+                    "admit",
+                    &anyhow!("{}", refusal.reason),
+                    one.old.as_deref(),
+                ),
+                many => error!(
+                    files = %many.iter().map(|c| c.new.path.display().to_string()).collect::<Vec<_>>().join(", "),
+                    stage = "admit",
+                    "rejected plugins at admit: {}",
+                    refusal.reason
+                ),
             }
         }
-        for s in staged {
-            match next.admit(s.plugin.clone()) {
-                Ok(()) => {
-                    s.log();
-                    changed = true;
-                }
-                Err(e) => {
-                    // Not remembered as rejected: the clash may go away with another file.
-                    reject(&s.plugin.path, "admit", &e, s.old.as_deref());
-                    if let Some(old) = s.old {
-                        next.admit(old)
-                            .unwrap_or_else(|e| error!("cannot keep the previous version: {e:#}"));
-                    }
-                }
-            }
-        }
+        let next = Registry::of(decision.serving);
         for gone in current.plugins().filter(|p| next.by_path(&p.path).is_none()) {
-            let why = if gone.path.exists() {
-                "it clashes with another plugin"
-            } else {
-                "its file was removed"
-            };
             info!(
-                plugin = %gone.name,
+                plugin = %gone.id,
                 version = %gone.info.version,
                 hash = gone.short_hash(),
                 file = %gone.path.display(),
-                "unloaded plugin {} {}: {why}",
-                gone.name,
+                "unloaded plugin {} {}: its file was removed",
+                gone.id,
                 gone.info.version
             );
             changed = true;
@@ -238,7 +246,7 @@ impl Reloader {
     /// A plugin's config as JSON: its side file `NAME.toml` if there is one, else its
     /// `[plugin.NAME]` table from the daemon's config, else `{}`.
     fn config_json(&self, name: &str, source: &PluginSource) -> Result<String> {
-        let table = match &source.identity.side_config {
+        let table = match &source.fingerprint.side_config {
             Some(text) => {
                 let side = source.path.with_extension("toml");
                 if self.plugin_tables.contains_key(name) {
@@ -264,38 +272,36 @@ struct Staged {
     cached: bool,
 }
 
-impl Staged {
-    fn log(&self) {
-        let p = &self.plugin;
-        let staging_ms = self.time.as_secs_f64() * 1000.0;
-        let compiled = if self.cached { "from compile cache" } else { "compiled" };
-        match &self.old {
-            None => info!(
-                plugin = %p.name,
-                version = %p.info.version,
-                kind = p.kind.label(),
-                hash = p.short_hash(),
-                file = %p.path.display(),
-                staging_ms,
-                "loaded plugin {} {} ({compiled})",
-                p.name,
-                p.info.version
-            ),
-            Some(old) => info!(
-                plugin = %p.name,
-                version = %p.info.version,
-                kind = p.kind.label(),
-                hash = p.short_hash(),
-                old_version = %old.info.version,
-                old_hash = old.short_hash(),
-                file = %p.path.display(),
-                staging_ms,
-                "swapped plugin {} {} -> {} ({compiled}); it serves from the next cycle",
-                old.name,
-                old.info.version,
-                p.info.version
-            ),
-        }
+/// Logs a version that now serves: loaded, or swapped in for `old`.
+fn log_admitted(p: &LoadedPlugin, old: Option<&LoadedPlugin>, time: Duration, cached: bool) {
+    let staging_ms = time.as_secs_f64() * 1000.0;
+    let compiled = if cached { "from compile cache" } else { "compiled" };
+    match old {
+        None => info!(
+            plugin = %p.id,
+            version = %p.info.version,
+            kind = p.kind.label(),
+            hash = p.short_hash(),
+            file = %p.path.display(),
+            staging_ms,
+            "loaded plugin {} {} ({compiled})",
+            p.id,
+            p.info.version
+        ),
+        Some(old) => info!(
+            plugin = %p.id,
+            version = %p.info.version,
+            kind = p.kind.label(),
+            hash = p.short_hash(),
+            old_version = %old.info.version,
+            old_hash = old.short_hash(),
+            file = %p.path.display(),
+            staging_ms,
+            "swapped plugin {} {} -> {} ({compiled}); it serves from the next cycle",
+            old.id,
+            old.info.version,
+            p.info.version
+        ),
     }
 }
 
@@ -306,7 +312,7 @@ fn reject(path: &Path, stage: &str, error: &anyhow::Error, still_serving: Option
             %file,
             stage,
             "rejected plugin {file} at {stage}: {error:#}; still serving {} {} ({})",
-            old.name,
+            old.id,
             old.info.version,
             old.short_hash()
         ),

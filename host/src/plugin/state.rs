@@ -1,5 +1,5 @@
-//! What a plugin's store holds: an empty WASI context, memory limits and the plugin's name
-//! for its log lines.
+//! What a plugin's store holds: an empty WASI context with bounded host resources, memory
+//! limits and the plugin's name for its log lines.
 
 use std::sync::Arc;
 
@@ -9,11 +9,14 @@ use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiVie
 
 use super::bindings::analyzer::pulse::plugin::host;
 use super::bindings::Level;
+use super::text::{sanitise, MAX_LOG_LINE_BYTES};
 
-/// Longest log line a plugin may write; longer lines are cut.
-const MAX_LOG_LINE: usize = 4096;
 /// How much stdout and stderr one call may write before further writes trap.
-const OUTPUT_CAPACITY: usize = 64 * 1024;
+pub const OUTPUT_CAPACITY: usize = 64 * 1024;
+/// Most WASI resources (streams, pollables, ...) one call may hold at once.
+pub const MAX_WASI_HANDLES: usize = 1024;
+/// Most random bytes one WASI call may ask for.
+pub const MAX_RANDOM_BYTES: u64 = 1 << 20;
 
 /// Store data of one plugin call.
 pub struct HostState {
@@ -34,17 +37,21 @@ impl HostState {
         let wasi = WasiCtxBuilder::new()
             .stdout(stdout.clone())
             .stderr(stderr.clone())
+            .max_random_size(MAX_RANDOM_BYTES)
             .build();
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(MAX_WASI_HANDLES);
         Self {
             plugin,
             wasi,
-            table: ResourceTable::new(),
+            table,
             limits: MeasuredLimits {
                 limits: StoreLimitsBuilder::new()
                     .memory_size(memory_bytes)
                     .trap_on_grow_failure(true)
                     .build(),
                 peak_memory: 0,
+                capped: false,
             },
             stdout,
             stderr,
@@ -61,12 +68,18 @@ impl HostState {
         self.limits.peak_memory
     }
 
-    /// Logs what the plugin wrote to stdout (info) and stderr (warn), a line at a time.
+    /// Whether the plugin tried to grow its memory past the cap in this store.
+    pub fn memory_capped(&self) -> bool {
+        self.limits.capped
+    }
+
+    /// Logs what the plugin wrote to stdout (info) and stderr (warn), a line at a time, each
+    /// line cut and escaped.
     pub fn flush_output(&self) {
         for (stream, pipe) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
             let bytes = pipe.contents();
             for line in String::from_utf8_lossy(&bytes).lines().filter(|l| !l.trim().is_empty()) {
-                let line = truncate(line);
+                let line = sanitise(line, MAX_LOG_LINE_BYTES);
                 if stream == "stdout" {
                     tracing::info!(plugin = %self.plugin, stream, "{line}");
                 } else {
@@ -77,19 +90,21 @@ impl HostState {
     }
 }
 
-/// [`StoreLimits`] that also remember the peak memory granted.
+/// [`StoreLimits`] that also remember the peak memory granted and whether the cap was hit.
 struct MeasuredLimits {
     limits: StoreLimits,
     peak_memory: usize,
+    capped: bool,
 }
 
 impl ResourceLimiter for MeasuredLimits {
     fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
-        let granted = self.limits.memory_growing(current, desired, maximum)?;
-        if granted {
-            self.peak_memory = self.peak_memory.max(desired);
+        let granted = self.limits.memory_growing(current, desired, maximum);
+        match granted {
+            Ok(true) => self.peak_memory = self.peak_memory.max(desired),
+            Ok(false) | Err(_) => self.capped = true,
         }
-        Ok(granted)
+        granted
     }
 
     fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
@@ -117,17 +132,6 @@ impl ResourceLimiter for MeasuredLimits {
     }
 }
 
-fn truncate(line: &str) -> &str {
-    if line.len() <= MAX_LOG_LINE {
-        return line;
-    }
-    let mut end = MAX_LOG_LINE;
-    while !line.is_char_boundary(end) {
-        end -= 1;
-    }
-    &line[..end]
-}
-
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {
@@ -140,7 +144,7 @@ impl WasiView for HostState {
 impl host::Host for HostState {
     fn log(&mut self, level: Level, message: String) {
         let plugin = &*self.plugin;
-        let message = truncate(&message);
+        let message = sanitise(&message, MAX_LOG_LINE_BYTES);
         match level {
             Level::Debug => tracing::debug!(plugin, "{message}"),
             Level::Info => tracing::info!(plugin, "{message}"),

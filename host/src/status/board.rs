@@ -12,7 +12,7 @@ use tracing::{error, info, warn};
 
 use crate::cache::{ValidEntry, WriterStats, HOST_PREFIX};
 use crate::plugin::bindings::{Analyses, Signal};
-use crate::plugin::{Identity, LoadedPlugin};
+use crate::plugin::{Failure, Fingerprint, LoadedPlugin};
 
 /// A signal's name, as in cache values.
 pub fn signal_name(signal: Signal) -> &'static str {
@@ -31,28 +31,10 @@ pub const MAX_BACKOFF_CYCLES: u64 = 150;
 /// The key the host writes its status to.
 pub const STATUS_KEY: &str = "pulse:status";
 
-/// How a plugin call failed, for the per-kind counters operators alert on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Failure {
-    /// Stopped at its deadline (epoch interruption, or abandoned in a blocking host call).
-    Timeout,
-    /// Trapped: a panic, an abort, a memory cap, or another WebAssembly trap.
-    Trap,
-    /// Returned an error, or output the host refused.
-    Error,
-}
-
-impl Failure {
-    /// Classifies a failed call's error.
-    pub fn of(error: &anyhow::Error) -> Self {
-        match error.downcast_ref::<wasmtime::Trap>() {
-            Some(wasmtime::Trap::Interrupt) => Self::Timeout,
-            Some(_) => Self::Trap,
-            None if format!("{error:#}").contains("exceeded its memory cap") => Self::Trap,
-            None => Self::Error,
-        }
-    }
-}
+/// Largest `pulse:status` written with every plugin listed, well below memcached's 1 MiB item
+/// limit; past it (only with very many plugins, since each one's texts are bounded) the list
+/// is left out and counted, so the status itself is always written.
+const MAX_STATUS_BYTES: usize = 900_000;
 
 /// The outcome of one plugin call.
 #[derive(Debug, Clone)]
@@ -72,9 +54,13 @@ pub struct CallOutcome {
 struct PluginStats {
     calls: u64,
     failures: u64,
-    /// Failures that were traps, and that were timeouts (the rest are errors).
+    /// Failures that were traps (memory cap and host limits included), and that were
+    /// timeouts (the rest are errors).
     traps: u64,
     timeouts: u64,
+    /// Failures by kind (`timeout`, `trap`, `memory_cap`, `over_limit`, `host_limit`, `error`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    failure_kinds: BTreeMap<&'static str, u64>,
     consecutive_failures: u64,
     /// Verdicts or cache entries dropped by the output checks.
     dropped: u64,
@@ -92,7 +78,7 @@ struct PluginStats {
     #[serde(skip)]
     backoff_cycles: u64,
     #[serde(skip)]
-    identity: Option<Identity>,
+    fingerprint: Option<Fingerprint>,
 }
 
 /// One loaded plugin as `pulse:status` and the status server's `/plugins` show it.
@@ -144,6 +130,9 @@ struct StatusDoc<'a> {
     entries_dropped: usize,
     pulse_version: &'static str,
     plugins: &'a [PluginStatus],
+    /// How many plugins were left out of `plugins` to keep the document writable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plugins_omitted: Option<usize>,
     cache: &'a WriterStats,
 }
 
@@ -199,13 +188,13 @@ impl StatusBoard {
     /// Whether `plugin` is called in `cycle`: false while it is quarantined and not yet due
     /// for a retry. A new version (file or config changed) starts with a clean record.
     pub fn admits(&mut self, plugin: &LoadedPlugin, cycle: u64) -> bool {
-        let stats = self.plugins.entry(plugin.name.to_string()).or_default();
-        if stats.identity.as_ref() != Some(&plugin.identity) {
+        let stats = self.plugins.entry(plugin.id.to_string()).or_default();
+        if stats.fingerprint.as_ref() != Some(&plugin.fingerprint) {
             if stats.quarantined {
-                info!(plugin = %plugin.name, "plugin {} changed; lifting its quarantine", plugin.name);
+                info!(plugin = %plugin.id, "plugin {} changed; lifting its quarantine", plugin.id);
             }
             *stats = PluginStats {
-                identity: Some(plugin.identity.clone()),
+                fingerprint: Some(plugin.fingerprint.clone()),
                 ..PluginStats::default()
             };
         }
@@ -222,9 +211,12 @@ impl StatusBoard {
         stats.last_duration_ms = Some(outcome.duration_ms);
         stats.last_error.clone_from(&outcome.error);
         match outcome.failure {
-            Some(Failure::Trap) => stats.traps += 1,
+            Some(Failure::Trap | Failure::MemoryCap | Failure::HostLimit) => stats.traps += 1,
             Some(Failure::Timeout) => stats.timeouts += 1,
-            Some(Failure::Error) | None => {}
+            Some(Failure::Error | Failure::OverLimit) | None => {}
+        }
+        if let Some(kind) = outcome.failure {
+            *stats.failure_kinds.entry(kind.label()).or_default() += 1;
         }
         let Some(error) = &outcome.error else {
             if stats.quarantined {
@@ -295,21 +287,21 @@ impl StatusBoard {
     pub fn plugins<'a>(&self, plugins: impl Iterator<Item = &'a LoadedPlugin>) -> Vec<PluginStatus> {
         plugins
             .map(|p| PluginStatus {
-                name: p.name.to_string(),
+                name: p.id.to_string(),
                 version: p.info.version.clone(),
                 kind: p.kind.label(),
-                hash: p.identity.hash.clone(),
+                hash: p.fingerprint.hash.clone(),
                 file: p.path.display().to_string(),
                 loaded_at_ms: p.loaded_at_ms,
                 memory_bytes: p.last_peak_memory(),
-                stats: self.plugins.get(&*p.name).cloned().unwrap_or_default(),
+                stats: self.plugins.get(p.id.as_str()).cloned().unwrap_or_default(),
             })
             .collect()
     }
 
     /// The `pulse:status` entry, with `plugins` as [`Self::plugins`] lists them.
     pub fn entry(&self, facts: &CycleFacts<'_>, plugins: &[PluginStatus]) -> ValidEntry {
-        let doc = StatusDoc {
+        let mut doc = StatusDoc {
             cycle: facts.cycle,
             timestamp: facts.timestamp_ms.div_euclid(1000),
             timestamp_ms: facts.timestamp_ms,
@@ -327,12 +319,19 @@ impl StatusBoard {
             entries_dropped: facts.dropped,
             pulse_version: env!("CARGO_PKG_VERSION"),
             plugins,
+            plugins_omitted: None,
             cache: &facts.cache,
         };
         debug_assert!(STATUS_KEY.starts_with(HOST_PREFIX));
+        let mut value = serde_json::to_vec(&doc).expect("the status document always serialises");
+        if value.len() > MAX_STATUS_BYTES {
+            doc.plugins = &[];
+            doc.plugins_omitted = Some(plugins.len());
+            value = serde_json::to_vec(&doc).expect("the status document always serialises");
+        }
         ValidEntry {
             key: STATUS_KEY.to_string(),
-            value: serde_json::to_vec(&doc).expect("the status document always serialises"),
+            value,
             ttl: facts.ttl,
         }
     }

@@ -13,9 +13,10 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::{Registry, Unit};
 
-use super::board::{CallOutcome, Failure};
+use super::board::CallOutcome;
 use crate::cache::WriterStats;
 use crate::market::Rejections;
+use crate::plugin::Failure;
 
 /// Label pairs of one series.
 type Labels = Vec<(&'static str, String)>;
@@ -45,6 +46,7 @@ pub struct Metrics {
     plugin_traps: Family<Labels, Counter>,
     plugin_timeouts: Family<Labels, Counter>,
     plugin_errors: Family<Labels, Counter>,
+    plugin_failures: Family<Labels, Counter>,
     plugin_dropped: Family<Labels, Counter>,
     plugin_quarantined: Family<Labels, Gauge>,
     plugin_info: Family<Labels, Gauge>,
@@ -97,6 +99,7 @@ impl Metrics {
             plugin_traps: Family::default(),
             plugin_timeouts: Family::default(),
             plugin_errors: Family::default(),
+            plugin_failures: Family::default(),
             plugin_dropped: Family::default(),
             plugin_quarantined: Family::default(),
             plugin_info: Family::default(),
@@ -153,6 +156,11 @@ impl Metrics {
             "plugin_errors",
             "Plugin calls that returned an error or output the host refused",
             m.plugin_errors.clone(),
+        );
+        r.register(
+            "plugin_failures",
+            "Failed plugin calls by kind: timeout, trap, memory_cap, over_limit, host_limit, error",
+            m.plugin_failures.clone(),
         );
         r.register(
             "plugin_dropped_outputs",
@@ -243,12 +251,25 @@ impl Metrics {
             .observe(outcome.duration_ms / 1000.0);
         self.plugin_calls.get_or_create(&labels).inc();
         // Every failure series exists from the first call, at 0, so rate() sees its start.
-        for (family, kind) in [
-            (&self.plugin_traps, Failure::Trap),
-            (&self.plugin_timeouts, Failure::Timeout),
-            (&self.plugin_errors, Failure::Error),
+        // The three older families group the kinds as `pulse:status` does.
+        for (family, kinds) in [
+            (
+                &self.plugin_traps,
+                &[Failure::Trap, Failure::MemoryCap, Failure::HostLimit][..],
+            ),
+            (&self.plugin_timeouts, &[Failure::Timeout][..]),
+            (&self.plugin_errors, &[Failure::Error, Failure::OverLimit][..]),
         ] {
             let counter = family.get_or_create(&labels);
+            if outcome.failure.is_some_and(|f| kinds.contains(&f)) {
+                counter.inc();
+            }
+        }
+        for kind in Failure::ALL {
+            let counter = self.plugin_failures.get_or_create(&vec![
+                ("plugin", plugin.to_string()),
+                ("kind", kind.label().to_string()),
+            ]);
             if outcome.failure == Some(kind) {
                 counter.inc();
             }

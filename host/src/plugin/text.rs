@@ -1,0 +1,77 @@
+//! Text that came from a plugin, made safe to keep and to log.
+//!
+//! Anything a plugin hands the host as text (error messages, log lines, what it printed, the
+//! names it gives) is cut to a bound and has its control characters escaped before the host
+//! keeps it or writes it to its log: a plugin can neither grow the host's status without bound
+//! nor start a line that looks like the daemon's own.
+
+use std::fmt::Write as _;
+
+/// Longest error message kept from a plugin (in `pulse:status`, `/plugins` and the log).
+pub const MAX_ERROR_BYTES: usize = 1024;
+
+/// Longest log line kept from a plugin.
+pub const MAX_LOG_LINE_BYTES: usize = 4096;
+
+/// Longest piece of a plugin's text quoted inside a reason the host writes.
+const MAX_QUOTE_BYTES: usize = 128;
+
+/// `text` with control characters (newlines included) escaped, cut to at most about `max`
+/// bytes; a cut is marked with how much was left out.
+pub fn sanitise(text: &str, max: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max) + 32);
+    for (at, c) in text.char_indices() {
+        let before = out.len();
+        if is_unsafe(c) {
+            let _ = write!(out, "{}", c.escape_default());
+        } else {
+            out.push(c);
+        }
+        if out.len() > max {
+            out.truncate(before);
+            let _ = write!(out, "… ({} more bytes cut)", text.len() - at);
+            break;
+        }
+    }
+    out
+}
+
+/// `text` in double quotes, sanitised and cut short, for quoting inside a reason.
+pub fn quote(text: &str) -> String {
+    format!("\"{}\"", sanitise(text, MAX_QUOTE_BYTES))
+}
+
+/// Characters that could start a new line or move the cursor on an operator's terminal.
+fn is_unsafe(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        let forged = "ok\n2026-11-24T10:00:00Z ERROR pulse::cache::server: memcached down\r\x1b[2J";
+        let safe = sanitise(forged, 1000);
+        assert!(!safe.chars().any(char::is_control), "{safe}");
+        assert!(safe.starts_with("ok\\n2026-11-24T10:00:00Z ERROR"), "{safe}");
+        assert_eq!(sanitise("plain text, 42 €", 100), "plain text, 42 €");
+        assert_eq!(sanitise("a\u{2028}b", 100), "a\\u{2028}b");
+    }
+
+    #[test]
+    fn long_text_is_cut_and_says_so() {
+        let long = "é".repeat(5_000_000);
+        let cut = sanitise(&long, MAX_ERROR_BYTES);
+        assert!(cut.len() <= MAX_ERROR_BYTES + 40, "{}", cut.len());
+        assert!(cut.ends_with("more bytes cut)"), "{cut}");
+        assert!(
+            cut.contains(&format!("({} more bytes cut)", long.len() - 1024)),
+            "{}",
+            &cut[1000..]
+        );
+        let quoted = quote(&"\n".repeat(1000));
+        assert!(quoted.len() < 200 && !quoted.contains('\n'), "{quoted}");
+    }
+}
