@@ -170,3 +170,73 @@ fn a_newcomer_of_a_serving_identity_is_refused_on_hot_swap_in_either_spelling() 
     assert_real_dashboard(&memcached);
     assert!(daemon.stop());
 }
+
+/// Twenty analyzers, each returning as much as the default bound allows, are handed whole to
+/// the real dashboard aggregator, which runs within its default 64 MiB memory cap.
+#[test]
+fn twenty_analyzers_at_the_bound_fit_an_aggregators_default_cap() {
+    use pulse::config::Config;
+    use pulse::plugin::bindings::{Analyses, AnalyzerOutput, Signal, Verdict};
+    use pulse::plugin::checks::{handed_over_bytes, MAX_COMPONENT_NAMES};
+    use pulse::plugin::{input, ArtifactCache, LoadedPlugin, PluginEngine, PluginSource};
+
+    let config = Config::from_toml("[plugin.dashboard]\nmax_breakdowns = 50\n").unwrap();
+    let policy = config.sandbox.policy("dashboard");
+    // As many symbols as one result at the bound covers, with the most component names allowed.
+    let per_symbol = 16 + 8 * MAX_COMPONENT_NAMES;
+    let symbols = (policy.max_result_bytes - MAX_COMPONENT_NAMES * 40) / per_symbol;
+    let mut simulated = pulse::source::SimulatedMarket::new(&config.simulated, symbols);
+    let snapshot = simulated.step(pulse::source::now_ms());
+    let market = input::market(&snapshot, 1, "simulated", Duration::ZERO);
+    let outputs: Vec<AnalyzerOutput> = (0..20)
+        .map(|a| AnalyzerOutput {
+            plugin: format!("analyzer-{a:02}"),
+            version: "1.0.0".into(),
+            analyses: Analyses {
+                verdicts: vec![
+                    Some(Verdict {
+                        score: 50.0,
+                        signal: Signal::Neutral
+                    });
+                    symbols
+                ],
+                component_names: (0..MAX_COMPONENT_NAMES).map(|c| format!("component-{c:06}")).collect(),
+                components: vec![0.5; symbols * MAX_COMPONENT_NAMES],
+            },
+        })
+        .collect();
+    let handed: usize = outputs.iter().map(handed_over_bytes).sum();
+    assert!(
+        handed <= policy.memory_bytes / 2,
+        "{handed} bytes exceed the input budget"
+    );
+    assert!(
+        handed >= 20 * policy.max_result_bytes * 9 / 10,
+        "only {handed} bytes: not at the bound"
+    );
+
+    let engine = PluginEngine::new().unwrap();
+    let artifacts = ArtifactCache::new(engine.engine(), None);
+    let source = PluginSource::read(&common::plugin_wasm("dashboard")).unwrap();
+    let (dashboard, _) = LoadedPlugin::stage(
+        &engine,
+        &artifacts,
+        &source,
+        &config.sandbox,
+        |name| Ok(config.plugin_config_json(name)),
+        None,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let entries = dashboard
+        .aggregate(&market, &outputs)
+        .unwrap_or_else(|e| panic!("the dashboard failed on {handed} bytes of results: {e}"));
+    assert!(entries.iter().any(|e| e.key == "analysis:signals"));
+    let peak = dashboard.last_peak_memory();
+    println!(
+        "20 analyzers x {symbols} symbols x {MAX_COMPONENT_NAMES} components: {handed} bytes handed over, \
+         dashboard peak memory {:.1} MiB of {}",
+        peak as f64 / 1048576.0,
+        policy.memory_bytes >> 20
+    );
+    assert!(peak <= policy.memory_bytes);
+}
