@@ -100,8 +100,8 @@ fn check_names_the_fault_of_every_faulty_plugin() {
         ("fault_trap", "unreachable"),
         ("fault_panic_init", "init failed"),
         ("fault_liar", "3 verdicts with a score that is not a finite number"),
-        ("fault_huge", "returned 50000 verdicts for 30 symbols"),
-        ("fault_fat", "handed the host more than 1048576 bytes in one call"),
+        ("fault_huge", "returned 30000 verdicts for 30 symbols"),
+        ("fault_fat", "handed the host more than 655360 bytes in one call"),
         ("fault_bloat", "handed the host more than 65536 bytes in one call"),
         (
             "fault_impostor",

@@ -207,7 +207,7 @@ fn twenty_analyzers_at_the_bound_fit_an_aggregators_default_cap() {
         .collect();
     let handed: usize = outputs.iter().map(handed_over_bytes).sum();
     assert!(
-        handed <= policy.memory_bytes / 2,
+        handed <= policy.memory_bytes / 4,
         "{handed} bytes exceed the input budget"
     );
     assert!(

@@ -201,7 +201,7 @@ impl Default for Sandbox {
             max_ttl: Ttl(3600),
             max_entries: PositiveU64(250_000),
             max_output_bytes: PositiveU64(64 << 20),
-            max_result_bytes: PositiveU64(1 << 20),
+            max_result_bytes: PositiveU64(640 << 10),
             quarantine_after: PositiveU64(5),
             plugin: BTreeMap::new(),
         }

@@ -414,12 +414,13 @@ impl Pipeline {
         (entries, dropped)
     }
 
-    /// The analyzer results `aggregator` is handed: all of them while they fit in half its
-    /// memory cap, else without the largest until they do, so no number of analyzers can push
-    /// an aggregator past its cap. A withheld result counts as that analyzer failing for this
+    /// The analyzer results `aggregator` is handed: all of them while they fit in a quarter of
+    /// its memory cap (the bundled dashboard works in ~3.7 bytes per byte it is handed), else
+    /// without the largest until they do, so no number of analyzers can push an aggregator past
+    /// its cap. A withheld result counts as that analyzer failing for this
     /// aggregator; the change is logged once.
     fn fit_input(&mut self, aggregator: &LoadedPlugin, outputs: &Arc<Vec<AnalyzerOutput>>) -> Arc<Vec<AnalyzerOutput>> {
-        let budget = aggregator.policy.memory_bytes / 2;
+        let budget = aggregator.policy.memory_bytes / 4;
         let sizes: Vec<usize> = outputs.iter().map(handed_over_bytes).collect();
         let mut total: usize = sizes.iter().sum();
         if total <= budget {
@@ -444,7 +445,7 @@ impl Pipeline {
             &format!("{}/input", aggregator.id),
             withheld.len(),
             &format!(
-                "analyzer results to stay within its input budget of {budget} bytes (half its memory cap): {}",
+                "analyzer results to stay within its input budget of {budget} bytes (a quarter of its memory cap): {}",
                 names.join(", ")
             ),
         );

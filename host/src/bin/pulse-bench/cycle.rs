@@ -68,6 +68,7 @@ fn measure(options: &Options, symbols: usize) -> Result<Value> {
     };
     config.sandbox.call_timeout_ms = pulse::config::PositiveU64(10_000);
     config.sandbox.memory_mib = pulse::config::PositiveU64(1024);
+    config.sandbox.max_result_bytes = pulse::config::PositiveU64(1 << 30);
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let engine = PluginEngine::new()?;

@@ -53,6 +53,7 @@ fn measure(options: &Options, symbols: usize) -> Result<Value> {
     let mut sandbox = config.sandbox.clone();
     sandbox.call_timeout_ms = pulse::config::PositiveU64(60_000);
     sandbox.memory_mib = pulse::config::PositiveU64(1024);
+    sandbox.max_result_bytes = pulse::config::PositiveU64(1 << 30);
     let (plugin, _) = LoadedPlugin::stage(
         &engine,
         &ArtifactCache::new(engine.engine(), None),
