@@ -249,8 +249,8 @@ impl LoadedPlugin {
     }
 
     /// Instantiates, calls `init` (which may hand back at most [`DESCRIBE_FUEL`] bytes), then
-    /// `body`, which may hand back at most `fuel` bytes; logs what the plugin printed, whatever
-    /// the outcome. `fuel` 0 stops after `init`.
+    /// `body`, which may hand back at most `fuel` bytes (never less than `init` may); logs what
+    /// the plugin printed, whatever the outcome.
     fn call<P: Instantiate, R>(
         &self,
         pre: &P,
@@ -268,8 +268,8 @@ impl LoadedPlugin {
             if let Err(e) = instance.init(&mut store, &self.config_json)? {
                 return Ok(Err(CallError::returned("init", &e)));
             }
-            lift_bound = fuel;
-            store.set_hostcall_fuel(fuel.max(DESCRIBE_FUEL));
+            lift_bound = fuel.max(DESCRIBE_FUEL);
+            store.set_hostcall_fuel(lift_bound);
             Ok(body(&instance, &mut store)?.map_err(|e| CallError::returned(what, &e)))
         })();
         store.data().flush_output();
