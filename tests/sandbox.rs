@@ -184,6 +184,7 @@ fn faulty_plugins_are_contained_and_the_dashboard_stays_fresh() {
     for key in [
         "fault:notjson",
         "fault:double",
+        "fault:triple",
         "fault:text",
         "fault:big",
         "fault:ttl",
@@ -213,7 +214,7 @@ fn faulty_plugins_are_contained_and_the_dashboard_stays_fresh() {
         "fault-flood",
         "returned 300000 cache entries, above the limit of 250000",
     );
-    expect("fault-writer", "dropped 8 cache entries");
+    expect("fault-writer", "dropped 9 cache entries");
     expect("fault-loop", "quarantined plugin fault-loop after 5 failed cycles");
     expect("fault-fat", "handed the host more than 655360 bytes in one call");
     expect("fault_bloat.wasm", "at describe");

@@ -89,6 +89,7 @@ fn an_exchange_outage_serves_the_last_snapshot_marked_stale_then_cuts_off() {
         Mode::Malformed => (200, "{\"retCode\":0,\"result\":".into()),
     });
     let plugins = plugin_dir(&["trend", "volatility", "dashboard"]);
+    let started = std::time::Instant::now();
     let daemon = Daemon::serve(
         plugins.path().to_str().unwrap(),
         &memcached.addr,
@@ -206,6 +207,18 @@ fn an_exchange_outage_serves_the_last_snapshot_marked_stale_then_cuts_off() {
     );
     assert_eq!(log.matches("market source bybit recovered after").count(), 5, "{log}");
     assert_eq!(log.matches("older than 3 s").count(), 1, "{log}");
+    // The same three bad rows came in every good poll; the line saying so is written when they
+    // start and then at most once a minute, while the counter above has every one.
+    let minutes = started.elapsed().as_secs() / 60;
+    let row_lines = log.matches("market rows").count() as u64;
+    assert!(
+        bad_rows >= 5.0,
+        "only {bad_rows} bad polls: too few to show the summary"
+    );
+    assert!(
+        (1..=1 + minutes).contains(&row_lines),
+        "{row_lines} rejected-rows lines in {minutes} min for {bad_rows} bad polls"
+    );
 }
 
 #[test]

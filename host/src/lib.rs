@@ -11,6 +11,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod history;
+pub mod log_throttle;
 pub mod market;
 pub mod pipeline;
 pub mod plugin;

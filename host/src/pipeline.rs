@@ -15,6 +15,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::cache::{validate, EntryRules, Sink, ValidEntry, WriteReport};
 use crate::history::History;
+use crate::log_throttle::LogThrottle;
 use crate::market::{Selection, Snapshot};
 use crate::plugin::bindings::{AnalyzerOutput, Market};
 use crate::plugin::checks::handed_over_bytes;
@@ -83,7 +84,7 @@ pub struct Pipeline {
     sink: Sink,
     status: StatusBoard,
     telemetry: Arc<Telemetry>,
-    drop_notes: std::collections::HashMap<String, String>,
+    repeats: LogThrottle,
     cycle: u64,
     skipped_ticks: u64,
     written_last_cycle: usize,
@@ -115,7 +116,7 @@ impl Pipeline {
             registry,
             trial,
             sink,
-            drop_notes: std::collections::HashMap::new(),
+            repeats: LogThrottle::per_minute(),
             cycle: 0,
             skipped_ticks: 0,
             written_last_cycle: 0,
@@ -185,7 +186,11 @@ impl Pipeline {
                     return Ok(());
                 }
                 Ok(Some(report)) => self.log_cycle(report),
-                Err(e) => error!(cycle = self.cycle, "cycle failed: {e:#}"),
+                Err(e) => {
+                    if let Some(due) = self.repeats.admit("cycle failed") {
+                        error!(cycle = self.cycle, "cycle failed: {e:#}{due}");
+                    }
+                }
             }
             if stopping {
                 self.log_stop();
@@ -201,11 +206,13 @@ impl Pipeline {
                 self.skipped_ticks += missed;
                 self.telemetry.metrics.skipped(missed);
                 next += interval.saturating_mul(u32::try_from(missed).unwrap_or(u32::MAX));
-                warn!(
-                    missed,
-                    total = self.skipped_ticks,
-                    "cycle overran its interval; skipped ticks"
-                );
+                if let Some(due) = self.repeats.admit("overran") {
+                    warn!(
+                        missed,
+                        total = self.skipped_ticks,
+                        "cycle overran its interval; skipped ticks{due}"
+                    );
+                }
             }
         }
     }
@@ -300,16 +307,22 @@ impl Pipeline {
         }))
     }
 
-    /// Validates and selects the cycle's symbols; logs one line summarising dropped rows.
-    fn select(&self, snapshot: Snapshot) -> Result<Snapshot> {
+    /// Validates and selects the cycle's symbols. Dropped rows are counted by reason; one line
+    /// summarises them when a set of reasons starts and then at most once a minute, since an
+    /// exchange may serve the same bad row every cycle.
+    fn select(&mut self, snapshot: Snapshot) -> Result<Snapshot> {
         let offered = snapshot.tickers.len();
         let (selected, rejected) = snapshot.select(&self.settings.selection);
         self.telemetry.metrics.rejected(&rejected);
-        if !rejected.is_empty() {
+        let why: Vec<&str> = rejected.keys().copied().collect();
+        if let Some(due) = (!why.is_empty())
+            .then(|| self.repeats.admit(&format!("rows: {}", why.join(", "))))
+            .flatten()
+        {
             let reasons: Vec<String> = rejected.iter().map(|(why, n)| format!("{n} {why}")).collect();
             warn!(
                 source = self.source.name(),
-                "dropped {} of {offered} market rows: {}",
+                "dropped {} of {offered} market rows: {}{due}",
                 rejected.values().sum::<usize>(),
                 reasons.join(", ")
             );
@@ -345,6 +358,7 @@ impl Pipeline {
                     self.count_drops(&plugin.id, dropped);
                     self.note_drops(
                         &plugin.id,
+                        "verdicts",
                         dropped,
                         "verdicts whose score is not a finite number in 0..100",
                     );
@@ -354,7 +368,7 @@ impl Pipeline {
                         analyses,
                     });
                 }
-                Err(e) => error!(plugin = %plugin.id, cycle = self.cycle, "analyzer failed: {e}"),
+                Err(e) => self.note_failure(plugin, "analyzer", &e),
             }
         }
         Arc::new(outputs)
@@ -382,7 +396,7 @@ impl Pipeline {
             let produced = match result {
                 Ok(produced) => produced,
                 Err(e) => {
-                    error!(plugin = %plugin.id, cycle = self.cycle, "aggregator failed: {e}");
+                    self.note_failure(plugin, "aggregator", &e);
                     continue;
                 }
             };
@@ -409,7 +423,7 @@ impl Pipeline {
             dropped += own_dropped;
             self.count_drops(&plugin.id, own_dropped);
             let what = first_reason.map_or_else(String::new, |reason| format!("cache entries; first: {reason}"));
-            self.note_drops(&plugin.id, own_dropped, &what);
+            self.note_drops(&plugin.id, "entries", own_dropped, &what);
         }
         (entries, dropped)
     }
@@ -424,7 +438,6 @@ impl Pipeline {
         let sizes: Vec<usize> = outputs.iter().map(handed_over_bytes).collect();
         let mut total: usize = sizes.iter().sum();
         if total <= budget {
-            self.note_drops(&format!("{}/input", aggregator.id), 0, "");
             return outputs.clone();
         }
         let mut by_size: Vec<usize> = (0..outputs.len()).collect();
@@ -442,7 +455,8 @@ impl Pipeline {
             .map(|&i| format!("{} ({} bytes)", outputs[i].plugin, sizes[i]))
             .collect();
         self.note_drops(
-            &format!("{}/input", aggregator.id),
+            &aggregator.id,
+            "input",
             withheld.len(),
             &format!(
                 "analyzer results to stay within its input budget of {budget} bytes (a quarter of its memory cap): {}",
@@ -470,17 +484,22 @@ impl Pipeline {
         self.telemetry.metrics.dropped(plugin, count);
     }
 
-    /// Logs a plugin's dropped outputs when they differ from its previous cycle's, so a plugin
-    /// that misbehaves every cycle costs one log line, not one per cycle.
-    fn note_drops(&mut self, plugin: &str, count: usize, what: &str) {
+    /// Logs a plugin's dropped outputs of one `kind` when they start and then at most once a
+    /// minute, so a plugin that misbehaves every cycle costs a line a minute, not one a cycle.
+    fn note_drops(&mut self, plugin: &str, kind: &str, count: usize, what: &str) {
         if count == 0 {
-            self.drop_notes.remove(plugin);
             return;
         }
-        let note = format!("dropped {count} {what}");
-        if self.drop_notes.get(plugin) != Some(&note) {
-            warn!(plugin, cycle = self.cycle, "{note}");
-            self.drop_notes.insert(plugin.to_string(), note);
+        if let Some(due) = self.repeats.admit(&format!("{plugin}: dropped {kind}")) {
+            warn!(plugin, cycle = self.cycle, "dropped {count} {what}{due}");
+        }
+    }
+
+    /// Logs a failed call when that plugin starts failing that way and then at most once a
+    /// minute; the status board and the metrics count every one.
+    fn note_failure(&mut self, plugin: &LoadedPlugin, role: &str, error: &CallError) {
+        if let Some(due) = self.repeats.admit(&format!("{}: {}", plugin.id, error.failure.label())) {
+            error!(plugin = %plugin.id, cycle = self.cycle, "{role} failed: {error}{due}");
         }
     }
 

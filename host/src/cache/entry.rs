@@ -104,25 +104,37 @@ pub fn validate(entry: CacheEntry, rules: &EntryRules<'_>) -> Result<ValidEntry>
     })
 }
 
-/// Rejects text that is not JSON, and JSON that is a string holding JSON (encoded twice).
-/// Validity is checked without building a document (profiled: building one cost ~6 % of a
-/// 10,000-symbol cycle); only a top-level string is decoded, to look inside it.
+/// Rejects text that is not JSON, and JSON that is a string holding a JSON object or array
+/// however many times it was wrapped (`"{..}"`, `"\"{..}\""`, ...): readers would have to
+/// decode it more than once. A string holding anything else (`"42"`, `"true"`, `"hello"`)
+/// is a plain string and passes. Validity is checked without building a document (profiled:
+/// building one cost ~6 % of a 10,000-symbol cycle); only strings are decoded, to look inside
+/// them, and each layer is shorter than the one around it, so the loop ends.
 fn check_json_once(key: &str, text: &str) -> Result<()> {
-    if !text.trim_start().starts_with('"') {
-        return match serde_json::from_str::<serde::de::IgnoredAny>(text) {
-            Ok(_) => Ok(()),
-            Err(e) => bail!("{key}: value is not valid JSON: {e}"),
-        };
+    if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
+        bail!("{key}: value is not valid JSON: {e}");
     }
-    let inner: String = match serde_json::from_str(text) {
-        Ok(inner) => inner,
-        Err(e) => bail!("{key}: value is not valid JSON: {e}"),
-    };
-    let inner = inner.trim_start();
-    if (inner.starts_with('{') || inner.starts_with('['))
-        && serde_json::from_str::<serde::de::IgnoredAny>(inner).is_ok()
-    {
-        bail!("{key}: value is JSON encoded twice (a JSON string holding JSON); encode it once");
+    let mut layer = text;
+    let mut decoded: String;
+    let mut wraps = 0;
+    while layer.trim_start().starts_with('"') {
+        let Ok(inner) = serde_json::from_str::<String>(layer) else {
+            return Ok(());
+        };
+        decoded = inner;
+        layer = &decoded;
+        wraps += 1;
+        let start = layer.trim_start();
+        if (start.starts_with('{') || start.starts_with('['))
+            && serde_json::from_str::<serde::de::IgnoredAny>(layer).is_ok()
+        {
+            let (times, plural) = if wraps == 1 {
+                ("twice", "")
+            } else {
+                ("more than twice", "s")
+            };
+            bail!("{key}: value is JSON encoded {times} (a JSON string holding JSON, {wraps} wrapping{plural}); encode it once");
+        }
     }
     Ok(())
 }
@@ -185,8 +197,35 @@ mod tests {
     }
 
     #[test]
-    fn a_plain_json_string_is_not_double_encoding() {
-        assert!(check(entry("market:a", Value::Json("\"hello\"".into()), None)).is_ok());
+    fn plain_json_strings_are_not_double_encoding() {
+        for plain in [
+            "\"hello\"",
+            "\"42\"",
+            "\"true\"",
+            "\"{not json\"",
+            "\"\\\"[1,\"",
+            "\"\\\"42\\\"\"",
+        ] {
+            assert!(
+                check(entry("market:a", Value::Json(plain.into()), None)).is_ok(),
+                "{plain}"
+            );
+        }
+    }
+
+    #[test]
+    fn json_wrapped_in_strings_is_refused_at_any_depth() {
+        let mut value = serde_json::json!({"x": [1, 2]}).to_string();
+        for wraps in 1..=6 {
+            value = serde_json::to_string(&value).unwrap();
+            let why = reason(entry("market:a", Value::Json(value.clone()), None));
+            assert!(
+                why.contains("encoded") && why.contains(&format!("{wraps} wrapping")),
+                "{wraps}: {why}"
+            );
+        }
+        let array = serde_json::to_string(&serde_json::to_string(&"[1]").unwrap()).unwrap();
+        assert!(reason(entry("market:a", Value::Json(array), None)).contains("more than twice"));
     }
 
     #[test]
