@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::{fault_wasm, http_get, plugin_dir, resident_bytes, scrape, value, wait_for, Daemon, Memcached};
 use serde_json::Value;
 
-const FAULTS: [&str; 13] = [
+const FAULTS: [&str; 16] = [
     "fault_loop",
     "fault_sleep",
     "fault_bomb",
@@ -25,6 +25,9 @@ const FAULTS: [&str; 13] = [
     "fault_fat",
     "fault_forger",
     "fault_bloat",
+    "fault_chatter",
+    "fault_handles",
+    "fault_random",
 ];
 
 fn plugin_status<'a>(status: &'a Value, name: &str) -> &'a Value {
@@ -135,6 +138,8 @@ fn faulty_plugins_are_contained_and_the_dashboard_stays_fresh() {
         "fault-flood",
         "fault-fat",
         "fault-forger",
+        "fault-handles",
+        "fault-random",
     ] {
         let p = plugin_status(&status, name);
         assert!(p["failures"].as_u64().unwrap() >= 5, "{name}: {p}");
@@ -154,6 +159,8 @@ fn faulty_plugins_are_contained_and_the_dashboard_stays_fresh() {
         ("fault-flood", "over_limit"),
         ("fault-fat", "over_limit"),
         ("fault-forger", "error"),
+        ("fault-handles", "host_limit"),
+        ("fault-random", "host_limit"),
     ] {
         let counted = plugin_status(&status, name)["failure_kinds"][kind]
             .as_u64()
@@ -167,6 +174,20 @@ fn faulty_plugins_are_contained_and_the_dashboard_stays_fresh() {
         assert_eq!(p["failures"], 0, "{name}: {p}");
         assert!(p["dropped"].as_u64().unwrap() > 0, "{name}: {p}");
     }
+    // The chatty plugin keeps serving; what it wrote past its log budget is counted.
+    let chatter = plugin_status(&status, "fault-chatter");
+    assert_eq!(chatter["failures"], 0, "{chatter}");
+    assert!(chatter["calls"].as_u64().unwrap() >= 9, "{chatter}");
+    let dropped_lines = value(
+        &metrics,
+        r#"pulse_plugin_log_dropped_lines_total{plugin="fault-chatter"}"#,
+    );
+    let dropped_bytes = value(
+        &metrics,
+        r#"pulse_plugin_log_dropped_bytes_total{plugin="fault-chatter"}"#,
+    );
+    assert!(dropped_lines >= 5.0 * 5_000.0, "{dropped_lines} lines dropped");
+    assert!(dropped_bytes >= dropped_lines * 1000.0, "{dropped_bytes} bytes dropped");
     let slow = plugin_status(&status, "fault-slow");
     assert_eq!(slow["failures"], 0, "{slow}");
     assert!(slow["last_duration_ms"].as_f64().unwrap() >= 100.0, "{slow}");
@@ -229,6 +250,23 @@ fn faulty_plugins_are_contained_and_the_dashboard_stays_fresh() {
     assert!(!log.contains('\u{1b}'), "a plugin's escape code reached the log");
     let longest = log.lines().map(str::len).max().unwrap();
     assert!(longest < 8 << 10, "a log line of {longest} bytes");
+
+    // The chatty plugin wrote within its budget (256 KiB of messages a minute; the run is
+    // shorter than a minute), and one line said how much it dropped.
+    expect("fault-chatter", "log lines (");
+    let chatter_lines: Vec<&str> = log.lines().filter(|l| l.contains("fault-chatter")).collect();
+    let chatter_bytes: usize = chatter_lines.iter().map(|l| l.len() + 1).sum();
+    println!(
+        "log: {} bytes in {} lines; fault-chatter {chatter_bytes} bytes in {} lines",
+        log.len(),
+        log.lines().count(),
+        chatter_lines.len()
+    );
+    assert!(
+        chatter_bytes < 320 << 10,
+        "fault-chatter wrote {chatter_bytes} bytes of log"
+    );
+    assert!(log.len() < 1 << 20, "the daemon's log reached {} bytes", log.len());
 
     // Memory stays bounded: the bomb's 64 MiB instances are freed after each call.
     assert!(peak_rss < 400 << 20, "daemon peak RSS {} MiB", peak_rss >> 20);

@@ -578,6 +578,7 @@ fn call_blocking<R: Send + 'static>(
     // WASI's clocks). Past its deadline plus this grace, the cycle stops waiting for the call;
     // the thread is left to finish on its own.
     let give_up = plugin.policy.call_timeout + BLOCKED_CALL_GRACE;
+    let plugin_log = plugin.clone();
     let task = tokio::task::spawn_blocking(move || {
         let result = call(&plugin);
         (started.elapsed(), result)
@@ -603,6 +604,7 @@ fn call_blocking<R: Send + 'static>(
             ),
         };
         let outcome = CallOutcome {
+            log_dropped: plugin_log.take_log_dropped(),
             started_ms,
             duration_ms: elapsed.as_secs_f64() * 1000.0,
             error: result.as_ref().err().map(ToString::to_string),

@@ -12,7 +12,8 @@ use wasmtime::{Engine, Store};
 
 use super::bindings::analyzer::pulse::plugin::host;
 use super::checks::DESCRIBE_FUEL;
-use super::state::HostState;
+use super::log_budget::LogBudget;
+use super::state::{HostState, MAX_COMPONENT_HANDLES};
 use crate::config::PluginPolicy;
 
 /// How often the engine's epoch advances; call deadlines are counted in these ticks, so a
@@ -66,10 +67,12 @@ impl PluginEngine {
     /// A fresh store for one call of `plugin`, with the deadline and memory cap of `policy`.
     /// What the plugin may hand the host in one call starts at [`DESCRIBE_FUEL`] bytes; a
     /// call that returns more raises it first.
-    pub fn store(&self, plugin: Arc<str>, policy: &PluginPolicy) -> Store<HostState> {
-        let mut store = Store::new(&self.engine, HostState::new(plugin, policy.memory_bytes));
+    /// What the plugin logs draws on `log_budget`.
+    pub fn store(&self, plugin: Arc<str>, policy: &PluginPolicy, log_budget: Arc<LogBudget>) -> Store<HostState> {
+        let mut store = Store::new(&self.engine, HostState::new(plugin, policy.memory_bytes, log_budget));
         store.limiter(|state| state.limiter());
         store.set_hostcall_fuel(DESCRIBE_FUEL);
+        store.set_max_component_handles(MAX_COMPONENT_HANDLES);
         // The next tick may come at once, so one extra tick keeps the deadline from firing
         // early: a call is cut off between its deadline and one tick after it.
         let ticks = policy.call_timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) + 1;

@@ -15,6 +15,7 @@ use super::checks::{aggregate_fuel, check_analyses, check_entries, check_header,
 use super::engine::PluginEngine;
 use super::failure::CallError;
 use super::identity::PluginId;
+use super::log_budget::{Dropped, LogBudget};
 use super::state::HostState;
 use super::world::{Instantiate, PluginKind};
 use crate::config::{PluginPolicy, Sandbox};
@@ -116,6 +117,8 @@ pub struct LoadedPlugin {
     pub loaded_at_ms: i64,
     /// Peak linear memory of its last call, in bytes.
     last_peak_memory: std::sync::atomic::AtomicUsize,
+    /// What its calls may write to the log, and what they had dropped.
+    log: Arc<LogBudget>,
     /// The JSON handed to `init` on every call.
     config_json: String,
     /// The engine its stores are made by.
@@ -157,9 +160,13 @@ impl LoadedPlugin {
             .stage("compile")?;
         let kind = PluginKind::of(engine, &component).stage("world")?;
         let policy = sandbox.policy(id.as_str());
+        let log = Arc::new(LogBudget::default());
         let info = {
-            let (engine, kind, label, policy) = (engine.clone(), kind.clone(), id.shared(), policy.clone());
-            bounded(policy.call_timeout, move || describe(&engine, &kind, label, &policy))
+            let (engine, kind, label, policy, log) =
+                (engine.clone(), kind.clone(), id.shared(), policy.clone(), log.clone());
+            bounded(policy.call_timeout, move || {
+                describe(&engine, &kind, label, &policy, log)
+            })
         }
         .stage("describe")?;
         id.check_described(&info.name, &source.path).stage("name")?;
@@ -170,6 +177,7 @@ impl LoadedPlugin {
             policy,
             loaded_at_ms: crate::source::now_ms(),
             last_peak_memory: Default::default(),
+            log,
             info,
             path: source.path.clone(),
             fingerprint: source.fingerprint.clone(),
@@ -199,6 +207,12 @@ impl LoadedPlugin {
     /// Peak linear memory of the last call, in bytes.
     pub fn last_peak_memory(&self) -> usize {
         self.last_peak_memory.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Log lines and bytes its calls dropped over their budget since the last take, for the
+    /// metrics.
+    pub fn take_log_dropped(&self) -> Dropped {
+        self.log.take_dropped()
     }
 
     /// The first 12 hex digits of the content hash, for logs.
@@ -261,7 +275,7 @@ impl LoadedPlugin {
     where
         P::Instance: InitCall,
     {
-        let mut store = self.engine.store(self.id.shared(), &self.policy);
+        let mut store = self.engine.store(self.id.shared(), &self.policy, self.log.clone());
         let mut lift_bound = DESCRIBE_FUEL;
         let result = (|| {
             let instance = pre.instantiate_in(&mut store)?;
@@ -272,7 +286,7 @@ impl LoadedPlugin {
             store.set_hostcall_fuel(lift_bound);
             Ok(body(&instance, &mut store)?.map_err(|e| CallError::returned(what, &e)))
         })();
-        store.data().flush_output();
+        store.data_mut().finish_log();
         self.last_peak_memory
             .store(store.data().peak_memory(), std::sync::atomic::Ordering::Relaxed);
         match result {
@@ -349,12 +363,18 @@ fn with_history_depth(market: &Market, depth: usize) -> Market {
 }
 
 /// Calls `describe()` on a fresh instance, which may hand back at most [`DESCRIBE_FUEL`] bytes.
-fn describe(engine: &PluginEngine, kind: &PluginKind, label: Arc<str>, policy: &PluginPolicy) -> Result<PluginInfo> {
-    let mut store = engine.store(label, policy);
+fn describe(
+    engine: &PluginEngine,
+    kind: &PluginKind,
+    label: Arc<str>,
+    policy: &PluginPolicy,
+    log: Arc<LogBudget>,
+) -> Result<PluginInfo> {
+    let mut store = engine.store(label, policy, log);
     let result = match kind {
         PluginKind::Analyzer(pre) => pre.instantiate(&mut store).and_then(|i| i.call_describe(&mut store)),
         PluginKind::Aggregator(pre) => pre.instantiate(&mut store).and_then(|i| i.call_describe(&mut store)),
     };
-    store.data().flush_output();
+    store.data_mut().finish_log();
     result.map_err(|e| CallError::from_wasmtime(&e, store.data().memory_capped(), DESCRIBE_FUEL).into())
 }

@@ -1,20 +1,25 @@
 //! What a plugin's store holds: an empty WASI context with bounded host resources, memory
-//! limits and the plugin's name for its log lines.
+//! limits, the plugin's name for its log lines and the call's share of its log budget.
 
 use std::sync::Arc;
 
 use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::bindings::analyzer::pulse::plugin::host;
 use super::bindings::Level;
+use super::log_budget::{CallLog, LogBudget, BYTES_PER_CALL};
+use super::output::CapturedOutput;
 use super::text::{sanitise, MAX_LOG_LINE_BYTES};
 
-/// How much stdout and stderr one call may write before further writes trap.
-pub const OUTPUT_CAPACITY: usize = 64 * 1024;
+/// How much of stdout and of stderr one call keeps for the log; the rest is counted as
+/// dropped log output, and the writes still succeed.
+pub const OUTPUT_CAPACITY: usize = BYTES_PER_CALL;
 /// Most WASI resources (streams, pollables, ...) one call may hold at once.
 pub const MAX_WASI_HANDLES: usize = 1024;
+/// Most component-model handles (WASI resources lent to the plugin, resources it makes of its
+/// own) one call may hold at once; wasmtime's default is 100,000.
+pub const MAX_COMPONENT_HANDLES: usize = 4 * MAX_WASI_HANDLES;
 /// Most random bytes one WASI call may ask for.
 pub const MAX_RANDOM_BYTES: u64 = 1 << 20;
 
@@ -24,16 +29,17 @@ pub struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
     limits: MeasuredLimits,
-    stdout: MemoryOutputPipe,
-    stderr: MemoryOutputPipe,
+    stdout: CapturedOutput,
+    stderr: CapturedOutput,
+    log: CallLog,
 }
 
 impl HostState {
     /// A state that grants no files, network, environment or arguments; stdout and stderr are
-    /// captured and logged after the call.
-    pub fn new(plugin: Arc<str>, memory_bytes: usize) -> Self {
-        let stdout = MemoryOutputPipe::new(OUTPUT_CAPACITY);
-        let stderr = MemoryOutputPipe::new(OUTPUT_CAPACITY);
+    /// captured and logged after the call. What the plugin logs draws on `log_budget`.
+    pub fn new(plugin: Arc<str>, memory_bytes: usize, log_budget: Arc<LogBudget>) -> Self {
+        let stdout = CapturedOutput::new(OUTPUT_CAPACITY);
+        let stderr = CapturedOutput::new(OUTPUT_CAPACITY);
         let wasi = WasiCtxBuilder::new()
             .stdout(stdout.clone())
             .stderr(stderr.clone())
@@ -55,6 +61,7 @@ impl HostState {
             },
             stdout,
             stderr,
+            log: CallLog::new(log_budget),
         }
     }
 
@@ -73,19 +80,29 @@ impl HostState {
         self.limits.capped
     }
 
-    /// Logs what the plugin wrote to stdout (info) and stderr (warn), a line at a time, each
-    /// line cut and escaped.
-    pub fn flush_output(&self) {
-        for (stream, pipe) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
-            let bytes = pipe.contents();
-            for line in String::from_utf8_lossy(&bytes).lines().filter(|l| !l.trim().is_empty()) {
+    /// Ends the call's logging: logs what the plugin wrote to stdout (info) and stderr (warn),
+    /// a line at a time, each line cut and escaped, within the log budget; then, when one is
+    /// due, the line saying how much of the plugin's log was dropped.
+    pub fn finish_log(&mut self) {
+        for (stream, capture) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
+            let (kept, discarded_lines, discarded_bytes) = capture.take();
+            for line in String::from_utf8_lossy(&kept).lines().filter(|l| !l.trim().is_empty()) {
                 let line = sanitise(line, MAX_LOG_LINE_BYTES);
+                if !self.log.admit(line.len()) {
+                    continue;
+                }
                 if stream == "stdout" {
                     tracing::info!(plugin = %self.plugin, stream, "{line}");
                 } else {
                     tracing::warn!(plugin = %self.plugin, stream, "{line}");
                 }
             }
+            if discarded_bytes > 0 {
+                self.log.discarded(discarded_lines.max(1), discarded_bytes);
+            }
+        }
+        if let Some(dropped) = self.log.finish() {
+            tracing::warn!(plugin = %self.plugin, "{dropped}");
         }
     }
 }
@@ -142,9 +159,17 @@ impl WasiView for HostState {
 }
 
 impl host::Host for HostState {
+    /// Writes a plugin's line to the daemon's log, cut, escaped and within its budget. Debug
+    /// lines cost nothing while the daemon does not show them.
     fn log(&mut self, level: Level, message: String) {
-        let plugin = &*self.plugin;
+        if matches!(level, Level::Debug) && !tracing::enabled!(tracing::Level::DEBUG) {
+            return;
+        }
         let message = sanitise(&message, MAX_LOG_LINE_BYTES);
+        if !self.log.admit(message.len()) {
+            return;
+        }
+        let plugin = &*self.plugin;
         match level {
             Level::Debug => tracing::debug!(plugin, "{message}"),
             Level::Info => tracing::info!(plugin, "{message}"),

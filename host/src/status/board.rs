@@ -12,7 +12,7 @@ use tracing::{error, info, warn};
 
 use crate::cache::{ValidEntry, WriterStats, HOST_PREFIX};
 use crate::plugin::bindings::{Analyses, Signal};
-use crate::plugin::{Failure, Fingerprint, LoadedPlugin};
+use crate::plugin::{Failure, Fingerprint, LoadedPlugin, LogDropped};
 
 /// A signal's name, as in cache values.
 pub fn signal_name(signal: Signal) -> &'static str {
@@ -47,6 +47,8 @@ pub struct CallOutcome {
     pub error: Option<String>,
     /// How it failed, if it did.
     pub failure: Option<Failure>,
+    /// Log lines and bytes it dropped over its budget.
+    pub log_dropped: LogDropped,
 }
 
 /// Per-plugin counters and breaker state, kept across cycles.

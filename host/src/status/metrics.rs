@@ -48,6 +48,8 @@ pub struct Metrics {
     plugin_errors: Family<Labels, Counter>,
     plugin_failures: Family<Labels, Counter>,
     plugin_dropped: Family<Labels, Counter>,
+    plugin_log_dropped_lines: Family<Labels, Counter>,
+    plugin_log_dropped_bytes: Family<Labels, Counter>,
     plugin_quarantined: Family<Labels, Gauge>,
     plugin_info: Family<Labels, Gauge>,
     cache_keys: Counter,
@@ -101,6 +103,8 @@ impl Metrics {
             plugin_errors: Family::default(),
             plugin_failures: Family::default(),
             plugin_dropped: Family::default(),
+            plugin_log_dropped_lines: Family::default(),
+            plugin_log_dropped_bytes: Family::default(),
             plugin_quarantined: Family::default(),
             plugin_info: Family::default(),
             cache_keys: Counter::default(),
@@ -166,6 +170,17 @@ impl Metrics {
             "plugin_dropped_outputs",
             "Verdicts or cache entries dropped by the host's output checks",
             m.plugin_dropped.clone(),
+        );
+        r.register(
+            "plugin_log_dropped_lines",
+            "Lines a plugin wrote to the log (log calls, stdout, stderr) dropped over its log budget",
+            m.plugin_log_dropped_lines.clone(),
+        );
+        r.register_with_unit(
+            "plugin_log_dropped",
+            "Bytes of the log lines dropped over a plugin's log budget",
+            Unit::Bytes,
+            m.plugin_log_dropped_bytes.clone(),
         );
         r.register(
             "plugin_quarantined",
@@ -265,6 +280,12 @@ impl Metrics {
                 counter.inc();
             }
         }
+        self.plugin_log_dropped_lines
+            .get_or_create(&labels)
+            .inc_by(outcome.log_dropped.lines);
+        self.plugin_log_dropped_bytes
+            .get_or_create(&labels)
+            .inc_by(outcome.log_dropped.bytes);
         for kind in Failure::ALL {
             let counter = self.plugin_failures.get_or_create(&vec![
                 ("plugin", plugin.to_string()),
