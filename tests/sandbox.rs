@@ -65,27 +65,34 @@ fn faulty_plugins_are_contained_and_the_dashboard_stays_fresh() {
         &(interval_ms as f64 / 1000.0).to_string(),
     ]);
 
-    // Sample which cycle the host's status and the dashboard's overview come from.
-    let seen = Arc::new(Mutex::new((BTreeSet::new(), BTreeSet::new())));
+    // Sample which cycle the host's status and the dashboard's keys come from, and /healthz.
+    let url = daemon.status_url();
+    let seen = Arc::new(Mutex::new((BTreeSet::new(), BTreeSet::new(), BTreeSet::new(), Vec::new())));
     let stop = Arc::new(AtomicBool::new(false));
     let sampler = {
-        let (memcached, seen, stop) = (memcached.clone(), seen.clone(), stop.clone());
+        let (memcached, seen, stop, url) = (memcached.clone(), seen.clone(), stop.clone(), url.clone());
         std::thread::spawn(move || {
+            let cycle_of = |key: &str| {
+                memcached
+                    .get(key)
+                    .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                    .and_then(|v| v["cycle"].as_u64())
+            };
             while !stop.load(Ordering::Relaxed) {
                 let status = common::status_cycle(&memcached);
-                let overview = memcached
-                    .get("market:overview")
-                    .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-                    .and_then(|v| v["cycle"].as_u64());
+                let overview = cycle_of("market:overview");
+                let breakdown = cycle_of("analysis:breakdown:BTCUSDT");
+                let health = status.map(|_| http_get(&format!("{url}/healthz")).0);
                 let mut seen = seen.lock().unwrap();
                 seen.0.extend(status);
                 seen.1.extend(overview);
+                seen.2.extend(breakdown);
+                seen.3.extend(health);
                 drop(seen);
                 std::thread::sleep(Duration::from_millis(40));
             }
         })
     };
-    let url = daemon.status_url();
     let mut peak_rss = 0;
     wait_for("cycle 10", Duration::from_secs(60), || {
         peak_rss = peak_rss.max(resident_bytes(daemon.pid()));
@@ -95,8 +102,17 @@ fn faulty_plugins_are_contained_and_the_dashboard_stays_fresh() {
     sampler.join().unwrap();
 
     // The good plugins' keys were fresh in every cycle, and no cycle was missed.
-    let (status_cycles, overview_cycles) = seen.lock().unwrap().clone();
-    for (what, cycles) in [("pulse:status", &status_cycles), ("market:overview", &overview_cycles)] {
+    let (status_cycles, overview_cycles, breakdown_cycles, health) = seen.lock().unwrap().clone();
+    assert!(
+        health.iter().all(|&code| code == 200),
+        "/healthz answered {:?} while the faults ran",
+        health.iter().filter(|&&c| c != 200).collect::<Vec<_>>()
+    );
+    for (what, cycles) in [
+        ("pulse:status", &status_cycles),
+        ("market:overview", &overview_cycles),
+        ("analysis:breakdown:BTCUSDT", &breakdown_cycles),
+    ] {
         let (first, last) = (*cycles.first().unwrap(), *cycles.last().unwrap());
         let missing: Vec<u64> = (first..=last).filter(|c| !cycles.contains(c)).collect();
         assert!(missing.is_empty(), "{what} skipped cycles {missing:?}");
@@ -115,6 +131,15 @@ fn faulty_plugins_are_contained_and_the_dashboard_stays_fresh() {
     );
     let signals = memcached.json("analysis:signals");
     assert_eq!(signals["count"], 30);
+    // The keys without a cycle field carry their snapshot's time: the last status's snapshot
+    // or the one before (the sample may fall between the two writes).
+    let snapshot_s = status["snapshot_timestamp_ms"].as_i64().unwrap() / 1000;
+    for key in ["market:movers", "market:breadth", "analysis:signals"] {
+        let at = memcached.json(key)["timestamp"].as_i64().unwrap();
+        assert!(snapshot_s - at <= 2, "{key} is from {at}, the status's snapshot from {snapshot_s}");
+    }
+    assert_eq!(memcached.json("market:tickers").as_object().unwrap().len(), 30);
+    assert!(memcached.get("analysis:market_regime").is_some());
 
     // The looping plugin is cut off at its deadline (250 ms) plus one 10 ms epoch tick.
     let looped = plugin_status(&status, "fault-loop");
