@@ -67,7 +67,12 @@ fn faulty_plugins_are_contained_and_the_dashboard_stays_fresh() {
 
     // Sample which cycle the host's status and the dashboard's keys come from, and /healthz.
     let url = daemon.status_url();
-    let seen = Arc::new(Mutex::new((BTreeSet::new(), BTreeSet::new(), BTreeSet::new(), Vec::new())));
+    let seen = Arc::new(Mutex::new((
+        BTreeSet::new(),
+        BTreeSet::new(),
+        BTreeSet::new(),
+        Vec::new(),
+    )));
     let stop = Arc::new(AtomicBool::new(false));
     let sampler = {
         let (memcached, seen, stop, url) = (memcached.clone(), seen.clone(), stop.clone(), url.clone());
@@ -136,7 +141,10 @@ fn faulty_plugins_are_contained_and_the_dashboard_stays_fresh() {
     let snapshot_s = status["snapshot_timestamp_ms"].as_i64().unwrap() / 1000;
     for key in ["market:movers", "market:breadth", "analysis:signals"] {
         let at = memcached.json(key)["timestamp"].as_i64().unwrap();
-        assert!(snapshot_s - at <= 2, "{key} is from {at}, the status's snapshot from {snapshot_s}");
+        assert!(
+            snapshot_s - at <= 2,
+            "{key} is from {at}, the status's snapshot from {snapshot_s}"
+        );
     }
     assert_eq!(memcached.json("market:tickers").as_object().unwrap().len(), 30);
     assert!(memcached.get("analysis:market_regime").is_some());

@@ -85,6 +85,12 @@ impl Daemon {
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+
+    /// Its peak resident memory so far, in bytes (`VmHWM`).
+    pub fn peak_rss_bytes(&self) -> Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        vm_hwm_bytes(&status).context("no VmHWM in the daemon's /proc status")
+    }
 }
 
 impl Drop for Daemon {
@@ -152,12 +158,17 @@ pub fn percentiles(samples: &mut [f64]) -> (f64, f64, f64) {
 pub fn peak_rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-        })
-        .map_or(0, |kib| kib * 1024)
+        .and_then(|s| vm_hwm_bytes(&s))
+        .unwrap_or(0)
+}
+
+/// `VmHWM` of a `/proc/PID/status` text, in bytes.
+fn vm_hwm_bytes(status: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        .map(|kib| kib * 1024)
 }
 
 /// Cores and CPU model of this machine.

@@ -6,6 +6,7 @@
 mod cache_write;
 mod cold_start;
 mod cycle;
+mod faults;
 mod harness;
 mod native;
 mod swap;
@@ -44,6 +45,8 @@ enum Scenario {
     Swap,
     /// Process start to first push, with an empty and a warm compile cache.
     ColdStart,
+    /// Every fault fixture beside the bundled plugins for a minute: peak RSS and log size.
+    Faults,
 }
 
 /// Options every scenario sees.
@@ -83,6 +86,7 @@ fn main() -> Result<()> {
             Scenario::CacheWrite => cache_write::run(&options)?,
             Scenario::Swap => swap::run(&options)?,
             Scenario::ColdStart => cold_start::run(&options)?,
+            Scenario::Faults => faults::run(&options)?,
         };
         for mut result in results {
             result["machine"] = machine.clone();
