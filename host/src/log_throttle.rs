@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 /// Most reasons remembered at once; reasons are few (plugins × kinds, rejection reasons), so
 /// this is a guard against a caller that builds keys from data, not a working limit.
 const MAX_REASONS: usize = 4096;
+/// The one reason every new reason shares while all [`MAX_REASONS`] are in their period.
+const OVERFLOW: &str = "(too many reasons)";
 
 /// When each reason was last written and how many occurrences were held back since.
 #[derive(Debug)]
@@ -36,7 +38,7 @@ impl fmt::Display for Due {
             0 => Ok(()),
             n => write!(
                 f,
-                " ({n} more like it since the last such line, at most one a {} s)",
+                " ({n} more like it since the last such line, at most one every {} s)",
                 self.period.as_secs()
             ),
         }
@@ -44,12 +46,9 @@ impl fmt::Display for Due {
 }
 
 impl LogThrottle {
-    /// The period every repeated daemon line uses.
-    pub const MINUTE: Duration = Duration::from_secs(60);
-
     /// A throttle writing each reason at most once a minute.
     pub fn per_minute() -> Self {
-        Self::new(Self::MINUTE)
+        Self::new(Duration::from_secs(60))
     }
 
     /// A throttle writing each reason at most once a `period`.
@@ -68,6 +67,14 @@ impl LogThrottle {
 
     fn admit_at(&mut self, reason: &str, now: Instant) -> Option<Due> {
         let period = self.period;
+        if !self.reasons.contains_key(reason) && self.reasons.len() >= MAX_REASONS {
+            self.reasons.retain(|_, (at, _)| now.duration_since(*at) < period);
+        }
+        let reason = if self.reasons.contains_key(reason) || self.reasons.len() < MAX_REASONS {
+            reason
+        } else {
+            OVERFLOW
+        };
         if let Some((logged_at, held)) = self.reasons.get_mut(reason) {
             if now.duration_since(*logged_at) < period {
                 *held += 1;
@@ -78,12 +85,7 @@ impl LogThrottle {
             *held = 0;
             return Some(due);
         }
-        if self.reasons.len() >= MAX_REASONS {
-            self.reasons.retain(|_, (at, _)| now.duration_since(*at) < period);
-        }
-        if self.reasons.len() < MAX_REASONS {
-            self.reasons.insert(reason.to_string(), (now, 0));
-        }
+        self.reasons.insert(reason.to_string(), (now, 0));
         Some(Due { held: 0, period })
     }
 }
@@ -106,7 +108,7 @@ mod tests {
         assert_eq!(due.held, 29);
         assert_eq!(
             due.to_string(),
-            " (29 more like it since the last such line, at most one a 60 s)"
+            " (29 more like it since the last such line, at most one every 60 s)"
         );
         assert!(throttle.admit_at("bad row", at(61)).is_none());
         assert_eq!(throttle.admit_at("bad row", at(200)).map(|d| d.held), Some(1));
@@ -118,9 +120,10 @@ mod tests {
         let mut throttle = LogThrottle::new(Duration::from_secs(60));
         let start = Instant::now();
         for i in 0..MAX_REASONS + 10 {
-            assert!(throttle.admit_at(&i.to_string(), start).is_some());
+            let due = throttle.admit_at(&i.to_string(), start).is_some();
+            assert_eq!(due, i <= MAX_REASONS, "{i}: past the bound, new reasons share one");
         }
-        assert_eq!(throttle.reasons.len(), MAX_REASONS);
+        assert_eq!(throttle.reasons.len(), MAX_REASONS + 1);
         assert!(throttle.admit_at("late", start + Duration::from_secs(61)).is_some());
         assert_eq!(throttle.reasons.len(), 1);
     }

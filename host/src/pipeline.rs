@@ -186,11 +186,7 @@ impl Pipeline {
                     return Ok(());
                 }
                 Ok(Some(report)) => self.log_cycle(report),
-                Err(e) => {
-                    if let Some(due) = self.repeats.admit("cycle failed") {
-                        error!(cycle = self.cycle, "cycle failed: {e:#}{due}");
-                    }
-                }
+                Err(e) => error!(cycle = self.cycle, "cycle failed: {e:#}"),
             }
             if stopping {
                 self.log_stop();
@@ -495,10 +491,11 @@ impl Pipeline {
         }
     }
 
-    /// Logs a failed call when that plugin starts failing that way and then at most once a
-    /// minute; the status board and the metrics count every one.
+    /// Logs a failed call the first time this version of the plugin fails that way and then at
+    /// most once a minute; the status board and the metrics count every one.
     fn note_failure(&mut self, plugin: &LoadedPlugin, role: &str, error: &CallError) {
-        if let Some(due) = self.repeats.admit(&format!("{}: {}", plugin.id, error.failure.label())) {
+        let reason = format!("{}@{}: {}", plugin.id, plugin.short_hash(), error.failure.label());
+        if let Some(due) = self.repeats.admit(&reason) {
             error!(plugin = %plugin.id, cycle = self.cycle, "{role} failed: {error}{due}");
         }
     }

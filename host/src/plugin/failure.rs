@@ -80,9 +80,12 @@ impl CallError {
     }
 
     /// Classifies an error wasmtime raised during a call. `memory_capped` says whether the
-    /// store's limiter refused to grow memory in this call; `fuel` is the call's lift bound.
-    pub fn from_wasmtime(error: &wasmtime::Error, memory_capped: bool, fuel: usize) -> Self {
+    /// store's limiter refused to grow memory in this call; `fuel` is the call's lift bound;
+    /// `stderr_tail` is the end of what the plugin wrote to stderr, quoted in a trap's reason
+    /// because a panic's message is there.
+    pub fn from_wasmtime(error: &wasmtime::Error, memory_capped: bool, fuel: usize, stderr_tail: Option<&str>) -> Self {
         let detail = format!("{error:#}");
+        let said = stderr_tail.map_or_else(String::new, |tail| format!("; its stderr ended with: {tail}"));
         if memory_capped {
             return Self::new(Failure::MemoryCap, format!("exceeded its memory cap: {detail}"));
         }
@@ -90,9 +93,9 @@ impl CallError {
             Some(Trap::Interrupt) => Self::new(Failure::Timeout, format!("exceeded its call deadline: {detail}")),
             Some(Trap::UnreachableCodeReached) => Self::new(
                 Failure::Trap,
-                format!("trapped: unreachable (a panic or abort in the plugin): {detail}"),
+                format!("trapped: unreachable (a panic or abort in the plugin{said}): {detail}"),
             ),
-            Some(_) => Self::new(Failure::Trap, format!("trapped: {detail}")),
+            Some(_) => Self::new(Failure::Trap, format!("trapped{said}: {detail}")),
             None if error
                 .downcast_ref::<wasmtime::component::ResourceTableError>()
                 .is_some() =>
@@ -110,7 +113,7 @@ impl CallError {
             None if detail.contains("fuel allocated for hostcalls has been exhausted") => Self::over_limit(format!(
                 "handed the host more than {fuel} bytes in one call (results, log message or output)"
             )),
-            None => Self::new(Failure::Trap, detail),
+            None => Self::new(Failure::Trap, format!("{detail}{said}")),
         }
     }
 }
@@ -143,10 +146,20 @@ mod tests {
     #[test]
     fn traps_are_told_apart() {
         let deadline = wasmtime::Error::from(Trap::Interrupt);
-        assert_eq!(CallError::from_wasmtime(&deadline, false, 0).failure, Failure::Timeout);
+        assert_eq!(
+            CallError::from_wasmtime(&deadline, false, 0, None).failure,
+            Failure::Timeout
+        );
         let abort = wasmtime::Error::from(Trap::UnreachableCodeReached);
-        assert_eq!(CallError::from_wasmtime(&abort, false, 0).failure, Failure::Trap);
-        assert_eq!(CallError::from_wasmtime(&abort, true, 0).failure, Failure::MemoryCap);
+        let panicked = CallError::from_wasmtime(&abort, false, 0, Some("panicked at x.rs:1:1: | boom"));
+        assert_eq!(panicked.failure, Failure::Trap);
+        assert!(panicked
+            .to_string()
+            .contains("its stderr ended with: panicked at x.rs:1:1: | boom"));
+        assert_eq!(
+            CallError::from_wasmtime(&abort, true, 0, None).failure,
+            Failure::MemoryCap
+        );
         let labels: std::collections::BTreeSet<_> = Failure::ALL.iter().map(|f| f.label()).collect();
         assert_eq!(labels.len(), Failure::ALL.len());
     }

@@ -286,12 +286,17 @@ impl LoadedPlugin {
             store.set_hostcall_fuel(lift_bound);
             Ok(body(&instance, &mut store)?.map_err(|e| CallError::returned(what, &e)))
         })();
-        store.data_mut().finish_log();
+        let last_words = store.data_mut().finish_log();
         self.last_peak_memory
             .store(store.data().peak_memory(), std::sync::atomic::Ordering::Relaxed);
         match result {
             Ok(outcome) => outcome,
-            Err(e) => Err(CallError::from_wasmtime(&e, store.data().memory_capped(), lift_bound)),
+            Err(e) => Err(CallError::from_wasmtime(
+                &e,
+                store.data().memory_capped(),
+                lift_bound,
+                last_words.as_deref(),
+            )),
         }
     }
 }
@@ -375,6 +380,8 @@ fn describe(
         PluginKind::Analyzer(pre) => pre.instantiate(&mut store).and_then(|i| i.call_describe(&mut store)),
         PluginKind::Aggregator(pre) => pre.instantiate(&mut store).and_then(|i| i.call_describe(&mut store)),
     };
-    store.data_mut().finish_log();
-    result.map_err(|e| CallError::from_wasmtime(&e, store.data().memory_capped(), DESCRIBE_FUEL).into())
+    let last_words = store.data_mut().finish_log();
+    result.map_err(|e| {
+        CallError::from_wasmtime(&e, store.data().memory_capped(), DESCRIBE_FUEL, last_words.as_deref()).into()
+    })
 }

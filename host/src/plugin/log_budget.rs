@@ -132,6 +132,12 @@ impl CallLog {
         }
     }
 
+    /// Whether this call has written all the lines it may, so a line can be counted as
+    /// dropped without preparing it.
+    pub fn spent(&self) -> bool {
+        self.lines >= LINES_PER_CALL
+    }
+
     /// Whether a line of `bytes` may be written; a line refused is counted as dropped.
     pub fn admit(&mut self, bytes: usize) -> bool {
         self.admit_at(bytes, Instant::now())

@@ -24,7 +24,7 @@ pub use engine::PluginEngine;
 pub use failure::{CallError, Failure};
 pub use identity::{normalise_key, PluginId};
 pub use loaded::{Fingerprint, LoadedPlugin, PluginSource, StageError, TrialInput, BLOCKED_CALL_GRACE};
-pub use log_budget::{Dropped as LogDropped, LogBudget};
+pub use log_budget::Dropped as LogDropped;
 pub use registry::Registry;
 pub use reload::{DirectoryWatch, Reloader};
 pub use world::PluginKind;

@@ -56,6 +56,10 @@ impl CapturedOutput {
 
     fn append(&self, bytes: &[u8]) {
         let mut captured = self.inner.lock().unwrap();
+        if captured.kept.capacity() == 0 {
+            let capacity = captured.capacity;
+            captured.kept.reserve_exact(capacity);
+        }
         let room = captured.capacity.saturating_sub(captured.kept.len());
         let (keep, discard) = bytes.split_at(room.min(bytes.len()));
         captured.kept.extend_from_slice(keep);

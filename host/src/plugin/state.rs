@@ -12,6 +12,10 @@ use super::log_budget::{CallLog, LogBudget, BYTES_PER_CALL};
 use super::output::CapturedOutput;
 use super::text::{sanitise, MAX_LOG_LINE_BYTES};
 
+/// Lines of stderr a trapped call's reason quotes, and how many bytes of them.
+const LAST_WORDS_LINES: usize = 3;
+const LAST_WORDS_BYTES: usize = 512;
+
 /// How much of stdout and of stderr one call keeps for the log; the rest is counted as
 /// dropped log output, and the writes still succeed.
 pub const OUTPUT_CAPACITY: usize = BYTES_PER_CALL;
@@ -82,10 +86,16 @@ impl HostState {
 
     /// Ends the call's logging: logs what the plugin wrote to stdout (info) and stderr (warn),
     /// a line at a time, each line cut and escaped, within the log budget; then, when one is
-    /// due, the line saying how much of the plugin's log was dropped.
-    pub fn finish_log(&mut self) {
+    /// due, the line saying how much of the plugin's log was dropped. Returns the last lines
+    /// of stderr, cut and escaped, for the reason of a trap: a panic's message is there, and
+    /// it must reach the operator even when the log budget is spent.
+    pub fn finish_log(&mut self) -> Option<String> {
+        let mut last_words = None;
         for (stream, capture) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
             let (kept, discarded_lines, discarded_bytes) = capture.take();
+            if stream == "stderr" {
+                last_words = last_lines(&kept);
+            }
             for line in String::from_utf8_lossy(&kept).lines().filter(|l| !l.trim().is_empty()) {
                 let line = sanitise(line, MAX_LOG_LINE_BYTES);
                 if !self.log.admit(line.len()) {
@@ -104,7 +114,22 @@ impl HostState {
         if let Some(dropped) = self.log.finish() {
             tracing::warn!(plugin = %self.plugin, "{dropped}");
         }
+        last_words
     }
+}
+
+/// The last [`LAST_WORDS_LINES`] non-empty lines of `output`, joined with ` | `, cut and
+/// escaped.
+fn last_lines(output: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(output);
+    let mut lines: Vec<&str> = text
+        .lines()
+        .rev()
+        .filter(|l| !l.trim().is_empty())
+        .take(LAST_WORDS_LINES)
+        .collect();
+    lines.reverse();
+    (!lines.is_empty()).then(|| sanitise(&lines.join(" | "), LAST_WORDS_BYTES))
 }
 
 /// [`StoreLimits`] that also remember the peak memory granted and whether the cap was hit.
@@ -163,6 +188,10 @@ impl host::Host for HostState {
     /// lines cost nothing while the daemon does not show them.
     fn log(&mut self, level: Level, message: String) {
         if matches!(level, Level::Debug) && !tracing::enabled!(tracing::Level::DEBUG) {
+            return;
+        }
+        if self.log.spent() {
+            self.log.discarded(1, message.len().min(MAX_LOG_LINE_BYTES));
             return;
         }
         let message = sanitise(&message, MAX_LOG_LINE_BYTES);
