@@ -160,6 +160,11 @@ mod tests {
             CallError::from_wasmtime(&abort, true, 0, None).failure,
             Failure::MemoryCap
         );
+        let random = wasmtime::Error::msg("requested len 67108864 exceeds limit 1048576");
+        assert_eq!(
+            CallError::from_wasmtime(&random, false, 0, None).failure,
+            Failure::HostLimit
+        );
         let labels: std::collections::BTreeSet<_> = Failure::ALL.iter().map(|f| f.label()).collect();
         assert_eq!(labels.len(), Failure::ALL.len());
     }
