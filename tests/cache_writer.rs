@@ -6,7 +6,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{dashboard_keys, free_port, plugin_dir, wait_for, Daemon, Memcached};
-use pulse::cache::{CacheWriter, Placement, ValidEntry};
+use pulse::cache::{CacheWriter, Placement};
+use pulse::shared::entry::ValidEntry;
 
 const BUNDLED: [&str; 3] = ["trend", "volatility", "dashboard"];
 

@@ -176,9 +176,9 @@ fn a_newcomer_of_a_serving_identity_is_refused_on_hot_swap_in_either_spelling() 
 #[test]
 fn twenty_analyzers_at_the_bound_fit_an_aggregators_default_cap() {
     use pulse::config::Config;
-    use pulse::plugin::bindings::{Analyses, AnalyzerOutput, Signal, Verdict};
     use pulse::plugin::checks::{handed_over_bytes, MAX_COMPONENT_NAMES};
-    use pulse::plugin::{input, ArtifactCache, LoadedPlugin, PluginEngine, PluginSource};
+    use pulse::plugin::{ArtifactCache, LoadedPlugin, PluginEngine, PluginSource};
+    use pulse::shared::contract::{Analyses, AnalyzerOutput, Signal, Verdict};
 
     let config = Config::from_toml("[plugin.dashboard]\nmax_breakdowns = 50\n").unwrap();
     let policy = config.sandbox.policy("dashboard");
@@ -186,8 +186,8 @@ fn twenty_analyzers_at_the_bound_fit_an_aggregators_default_cap() {
     let per_symbol = 16 + 8 * MAX_COMPONENT_NAMES;
     let symbols = (policy.max_result_bytes - MAX_COMPONENT_NAMES * 40) / per_symbol;
     let mut simulated = pulse::source::SimulatedMarket::new(&config.simulated, symbols);
-    let snapshot = simulated.step(pulse::source::now_ms());
-    let market = input::market(&snapshot, 1, "simulated", Duration::ZERO);
+    let snapshot = simulated.step(pulse::shared::clock::now_ms());
+    let market = snapshot.to_market(1, "simulated", Duration::ZERO);
     let outputs: Vec<AnalyzerOutput> = (0..20)
         .map(|a| AnalyzerOutput {
             plugin: format!("analyzer-{a:02}"),

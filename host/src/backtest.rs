@@ -9,9 +9,10 @@ use anyhow::{bail, Result};
 
 use crate::cache::{JsonlSink, Sink};
 use crate::config::Config;
+use crate::config::{ReplayEnd, SourceSpec};
 use crate::pipeline::{CycleSettings, Pipeline};
 use crate::plugin::{PluginEngine, Reloader};
-use crate::source::{ReplayEnd, Source, SourceSpec};
+use crate::source::Source;
 
 /// Replays `input` through the plugins in `plugins`, writing entries to `out` (stdout if
 /// `None`), and prints a summary to stderr.

@@ -12,10 +12,10 @@ use anyhow::{bail, Result};
 use crate::cache::{validate, EntryRules};
 use crate::config::Config;
 use crate::history::History;
-use crate::plugin::bindings::Analyses;
-use crate::plugin::{input, LoadedPlugin, PluginEngine, PluginKind, PluginSource};
+use crate::plugin::{LoadedPlugin, PluginEngine, PluginKind, PluginSource};
+use crate::shared::contract::signal_name;
+use crate::shared::contract::Analyses;
 use crate::source::SimulatedMarket;
-use crate::status::signal_name;
 
 /// Checks `path` under `config`'s sandbox with `symbols` simulated symbols; prints a report
 /// and fails with the reason if the daemon would reject the plugin or its output.
@@ -84,14 +84,14 @@ pub fn run(path: &Path, config: &Config, symbols: usize) -> Result<()> {
     let mut market = SimulatedMarket::new(&config.simulated, symbols);
     let mut history = History::default();
     history.set_capacity(depth);
-    let mut snapshot = market.step(crate::source::now_ms());
+    let mut snapshot = market.step(crate::shared::clock::now_ms());
     for step in 1..depth.max(1) {
         history.record(&snapshot);
         snapshot = market.step(snapshot.timestamp_ms + 2000 * step as i64);
     }
     history.record(&snapshot);
-    let base = input::market(&snapshot, depth as u64, "simulated", Duration::ZERO);
-    let market = input::with_history(&base, &history, depth);
+    let base = snapshot.to_market(depth as u64, "simulated", Duration::ZERO);
+    let market = history.market(&base, depth);
 
     let started = Instant::now();
     let mut failures = Vec::new();

@@ -8,11 +8,11 @@ use tracing::{info, warn};
 
 use crate::cache::{CacheWriter, Placement, Sink};
 use crate::config::{parse_flag, Config, Interval, PositiveU64, Speed, SymbolCount, Ttl};
+use crate::config::{ReplayEnd, SourceSpec};
 use crate::pipeline::{CycleSettings, Pipeline};
 use crate::plugin::{PluginEngine, Reloader};
 use crate::shutdown::Stop;
 use crate::source::Source;
-use crate::source::{ReplayEnd, SourceSpec};
 use crate::status::{systemd, StatusServer};
 
 /// Runs market-analysis WebAssembly plugins every cycle and keeps memcached fresh.

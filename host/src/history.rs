@@ -2,7 +2,8 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use crate::market::Snapshot;
+use crate::shared::contract::{History as HistoryRecord, Market};
+use crate::shared::market::Snapshot;
 
 /// One history sample of one symbol.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -19,20 +20,6 @@ struct Sample {
 pub struct History {
     capacity: usize,
     series: HashMap<String, VecDeque<Sample>>,
-}
-
-/// One depth's worth of history for a list of symbols, flattened column-wise as the WIT
-/// `history` record wants it.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Columns {
-    /// Samples per symbol, in the order of the symbols asked for.
-    pub lengths: Vec<u32>,
-    /// Price of every sample.
-    pub price: Vec<f64>,
-    /// 24 h base volume of every sample.
-    pub volume_24h: Vec<f64>,
-    /// Time of every sample, ms since the Unix epoch.
-    pub timestamp_ms: Vec<i64>,
 }
 
 impl History {
@@ -71,11 +58,22 @@ impl History {
         self.series = next;
     }
 
-    /// The last `depth` samples (or fewer) of each symbol, in the given order.
-    pub fn columns<'a>(&self, symbols: impl ExactSizeIterator<Item = &'a str>, depth: usize) -> Columns {
-        let mut columns = Columns {
+    /// `base` (a market without history) with up to `depth` samples of each of its symbols.
+    pub fn market(&self, base: &Market, depth: usize) -> Market {
+        Market {
+            history: self.columns(base.symbols.iter().map(String::as_str), depth),
+            ..base.clone()
+        }
+    }
+
+    /// The last `depth` samples (or fewer) of each symbol, in the given order, column-wise as
+    /// the contract's `history` record holds them.
+    pub fn columns<'a>(&self, symbols: impl ExactSizeIterator<Item = &'a str>, depth: usize) -> HistoryRecord {
+        let mut columns = HistoryRecord {
             lengths: Vec::with_capacity(symbols.len()),
-            ..Columns::default()
+            price: Vec::new(),
+            volume_24h: Vec::new(),
+            timestamp_ms: Vec::new(),
         };
         if depth == 0 {
             columns.lengths.resize(symbols.len(), 0);
@@ -98,7 +96,7 @@ impl History {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::market::Ticker;
+    use crate::shared::market::Ticker;
 
     fn snapshot(ts: i64, prices: &[(&str, f64)]) -> Snapshot {
         Snapshot {

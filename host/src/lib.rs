@@ -1,9 +1,12 @@
 //! Pulse: runs market-analysis WebAssembly plugins every cycle and keeps a memcached cache
 //! fresh for dashboards.
 //!
-//! Data flows one way, one module per step:
-//! [`source`] → [`history`] → analyzers → aggregators ([`plugin`]) → [`cache`], driven by
-//! [`pipeline`]; [`status`] publishes the daemon's own health and [`verify`] checks the result.
+//! Data flows one way, one module per step: [`config`] → [`source`] → [`history`] →
+//! analyzers → aggregators ([`plugin`]) → [`cache`] → [`status`], driven by [`pipeline`].
+//! The imports have the same shape (docs/architecture.md, held by tests/architecture.rs): the
+//! commands ([`cli`], [`verify`], ...) on top, the pipeline below them, then the stages, which
+//! never import each other, then [`config`], and at the bottom [`shared`], the plain data the
+//! stages hand each other.
 
 pub mod backtest;
 pub mod cache;
@@ -11,11 +14,10 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod history;
-pub mod log_throttle;
-pub mod market;
 pub mod pipeline;
 pub mod plugin;
 pub mod scaffold;
+pub mod shared;
 pub mod shutdown;
 pub mod source;
 pub mod status;

@@ -13,16 +13,18 @@ use anyhow::Result;
 use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
-use crate::cache::{validate, EntryRules, Sink, ValidEntry, WriteReport};
+use crate::cache::{validate, EntryRules, Sink, WriteReport};
 use crate::history::History;
-use crate::log_throttle::LogThrottle;
-use crate::market::{Selection, Snapshot};
-use crate::plugin::bindings::{AnalyzerOutput, Market};
 use crate::plugin::checks::handed_over_bytes;
-use crate::plugin::input;
-use crate::plugin::{CallError, Failure, LoadedPlugin, Registry, TrialInput, BLOCKED_CALL_GRACE};
-use crate::source::{now_ms, Source};
-use crate::status::{CallOutcome, CycleFacts, StatusBoard, Telemetry};
+use crate::plugin::{CallError, LoadedPlugin, Registry, TrialInput, BLOCKED_CALL_GRACE};
+use crate::shared::call::{CallOutcome, Failure};
+use crate::shared::clock::now_ms;
+use crate::shared::contract::{AnalyzerOutput, Market};
+use crate::shared::entry::ValidEntry;
+use crate::shared::log_throttle::LogThrottle;
+use crate::shared::market::{Selection, Snapshot};
+use crate::source::Source;
+use crate::status::{CycleFacts, StatusBoard, Telemetry};
 
 /// Settings the cycle needs, fixed for the daemon's life.
 #[derive(Debug, Clone)]
@@ -262,7 +264,7 @@ impl Pipeline {
             // No snapshot young enough: write only the status and let the market keys expire.
             None => (Vec::new(), 0, 0, self.last_good.as_ref().map(|(_, at)| at.elapsed())),
         };
-        let plugins = self.status.plugins(registry.plugins().map(|p| &**p));
+        let plugins = self.status.plugins(registry.plugins().map(|p| p.facts()));
         entries.push(self.status.entry(
             &CycleFacts {
                 cycle: self.cycle,
@@ -333,7 +335,7 @@ impl Pipeline {
     fn admitted(&mut self, plugins: &[Arc<LoadedPlugin>]) -> Vec<Arc<LoadedPlugin>> {
         plugins
             .iter()
-            .filter(|p| self.status.admits(p, self.cycle))
+            .filter(|p| self.status.admits(&p.id, &p.fingerprint, self.cycle))
             .cloned()
             .collect()
     }
@@ -543,12 +545,12 @@ impl MarketsByDepth {
         age: Duration,
         registry: &Registry,
     ) -> Self {
-        let base = input::market(snapshot, cycle, source, age);
+        let base = snapshot.to_market(cycle, source, age);
         let depths: std::collections::BTreeSet<u32> =
             registry.plugins().map(|p| p.info.history_depth).chain([0]).collect();
         let markets = depths
             .into_iter()
-            .map(|depth| (depth, Arc::new(input::with_history(&base, history, depth as usize))))
+            .map(|depth| (depth, Arc::new(history.market(&base, depth as usize))))
             .collect();
         Self(markets)
     }
@@ -600,8 +602,10 @@ fn call_blocking<R: Send + 'static>(
                 )),
             ),
         };
+        let log_dropped = plugin_log.take_log_dropped();
         let outcome = CallOutcome {
-            log_dropped: plugin_log.take_log_dropped(),
+            log_dropped_lines: log_dropped.lines,
+            log_dropped_bytes: log_dropped.bytes,
             started_ms,
             duration_ms: elapsed.as_secs_f64() * 1000.0,
             error: result.as_ref().err().map(ToString::to_string),

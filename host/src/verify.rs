@@ -14,8 +14,8 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::cache::Placement;
-use crate::source::now_ms;
-use crate::status::STATUS_KEY;
+use crate::shared::clock::now_ms;
+use crate::shared::entry::STATUS_KEY;
 
 // Fields that are only type-checked are never read back.
 #[allow(dead_code)]

@@ -1,48 +1,10 @@
-//! Every cache entry is checked before it is written: memcached key rules, ownership, valid
-//! JSON encoded once, size and TTL. A bad entry is dropped with a reason; it is never sent.
+//! Every plugin's cache entry is checked before it is written: memcached key rules, ownership,
+//! valid JSON encoded once, size and TTL. A bad entry is dropped with a reason; it is never sent.
 
 use anyhow::{bail, Result};
 
-use crate::config::MAX_TTL_SECS;
-use crate::plugin::bindings::{CacheEntry, Value};
-
-/// Keys under this prefix are written by the host alone (e.g. `pulse:status`).
-pub const HOST_PREFIX: &str = "pulse:";
-
-/// memcached's longest key, in bytes.
-const MAX_KEY_BYTES: usize = 250;
-
-/// An entry that passed every check, ready for the wire.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ValidEntry {
-    /// The memcached key.
-    pub key: String,
-    /// The value's bytes, exactly as readers will get them.
-    pub value: Vec<u8>,
-    /// Seconds to live.
-    pub ttl: u32,
-}
-
-/// Checks a key against memcached's rules, kept to what every client can read: 1-250 bytes
-/// of printable ASCII without spaces.
-pub fn check_key(key: &str) -> Result<()> {
-    if key.is_empty() || key.len() > MAX_KEY_BYTES {
-        bail!("key must be 1-{MAX_KEY_BYTES} bytes, it has {}", key.len());
-    }
-    if let Some(c) = key.chars().find(|c| !c.is_ascii_graphic()) {
-        bail!("key {key:?} contains {c:?}; keys must be printable ASCII without whitespace");
-    }
-    Ok(())
-}
-
-/// Checks a declared key prefix: a valid key start, outside the host's own namespace.
-pub fn check_key_prefix(prefix: &str) -> Result<()> {
-    check_key(prefix)?;
-    if prefix.starts_with(HOST_PREFIX) || HOST_PREFIX.starts_with(prefix) {
-        bail!("keys under {HOST_PREFIX:?} belong to the host");
-    }
-    Ok(())
-}
+use crate::shared::contract::{CacheEntry, Value};
+use crate::shared::entry::{check_key, ValidEntry, MAX_TTL_SECS};
 
 /// What one aggregator's entries are checked against.
 #[derive(Debug, Clone)]
@@ -232,12 +194,5 @@ mod tests {
         }
         let array = serde_json::to_string(&serde_json::to_string(&"[1]").unwrap()).unwrap();
         assert!(reason(entry("market:a", Value::Json(array), None)).contains("more than twice"));
-    }
-
-    #[test]
-    fn host_prefix_is_reserved() {
-        assert!(check_key_prefix("pulse:").is_err());
-        assert!(check_key_prefix("pul").is_err());
-        assert!(check_key_prefix("market:").is_ok());
     }
 }

@@ -7,7 +7,7 @@ mod server;
 mod sink;
 mod writer;
 
-pub use entry::{check_key_prefix, validate, EntryRules, ValidEntry, HOST_PREFIX};
+pub use entry::{validate, EntryRules};
 pub use placement::Placement;
 pub use sink::{JsonlSink, Sink};
-pub use writer::{CacheWriter, WriteReport, WriterStats};
+pub use writer::{CacheWriter, WriteReport};

@@ -64,7 +64,11 @@ impl Server {
     /// opaque token) and reports every later command as failed too, although the server
     /// executed them. Since a set is idempotent, the commands after the refused one are simply
     /// sent again as a new batch, so only the refused key is reported as failed.
-    pub async fn store(&self, entries: &[super::ValidEntry], mut batch: Vec<usize>) -> memcache::exp::Result<Outcomes> {
+    pub async fn store(
+        &self,
+        entries: &[crate::shared::entry::ValidEntry],
+        mut batch: Vec<usize>,
+    ) -> memcache::exp::Result<Outcomes> {
         let mut outcomes = Vec::with_capacity(batch.len());
         for _ in 0..MAX_RESENDS {
             let sets = batch

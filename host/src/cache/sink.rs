@@ -6,9 +6,8 @@ use std::io::{BufWriter, Write};
 use anyhow::Result;
 use serde::Serialize;
 
-use super::entry::ValidEntry;
-use super::writer::{CacheWriter, WriteReport, WriterStats};
-use crate::status::STATUS_KEY;
+use super::writer::{CacheWriter, WriteReport};
+use crate::shared::entry::{ValidEntry, WriterStats, STATUS_KEY};
 
 /// The destination of cache entries.
 pub enum Sink {

@@ -13,12 +13,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use memcache::exp::Error as McError;
-use serde::Serialize;
 use tokio::task::JoinSet;
 
-use super::entry::ValidEntry;
 use super::placement::Placement;
 use super::server::{Outcomes, Server};
+use crate::shared::entry::{ServerState, ValidEntry, WriterStats};
 
 /// Entries per pipelined batch. A server's share of a cycle goes out as several batches at
 /// once, on separate pooled connections, so memcached's worker threads and both sides' CPUs
@@ -53,32 +52,6 @@ impl WriteReport {
             self.first_error = Some(reason());
         }
     }
-}
-
-/// Totals since start, published in `pulse:status`.
-#[derive(Debug, Default, Clone, Serialize)]
-pub struct WriterStats {
-    /// Entries stored.
-    pub keys_written: u64,
-    /// Value bytes stored.
-    pub bytes_written: u64,
-    /// Failed entries by kind: `server_down`, `timeout`, `io`, `server_error`, `other`.
-    pub errors: std::collections::BTreeMap<&'static str, u64>,
-    /// Times a server came back after being down.
-    pub reconnects: u64,
-    /// Duration of the last cycle's write, in milliseconds.
-    pub last_write_ms: f64,
-    /// Each server and whether it is up.
-    pub servers: Vec<ServerState>,
-}
-
-/// One server in [`WriterStats`].
-#[derive(Debug, Clone, Serialize)]
-pub struct ServerState {
-    /// `host:port`.
-    pub addr: String,
-    /// False while the server is skipped and probed.
-    pub up: bool,
 }
 
 impl CacheWriter {

@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::identity::PluginId;
+use crate::shared::identity::PluginId;
 
 /// What a plugin claims: the facts the clash rule looks at.
 pub trait Claims {

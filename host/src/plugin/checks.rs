@@ -6,11 +6,11 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-use super::bindings::{Analyses, AnalyzerOutput, CacheEntry, PluginInfo, Value};
 use super::failure::CallError;
-use super::identity::PluginId;
-use super::text::quote;
 use crate::config::PluginPolicy;
+use crate::shared::contract::{Analyses, AnalyzerOutput, CacheEntry, PluginInfo, Value};
+use crate::shared::identity::PluginId;
+use crate::shared::text::quote;
 
 /// Deepest history a plugin may ask for, in samples.
 pub const MAX_HISTORY_DEPTH: u32 = 10_000;
@@ -82,7 +82,8 @@ pub fn check_info(
         );
     }
     for prefix in &info.key_prefixes {
-        crate::cache::check_key_prefix(prefix).with_context(|| format!("describe(): key prefix {}", quote(prefix)))?;
+        crate::shared::entry::check_key_prefix(prefix)
+            .with_context(|| format!("describe(): key prefix {}", quote(prefix)))?;
         if !policy
             .key_prefixes
             .iter()
@@ -120,14 +121,14 @@ pub fn check_analyses(analyses: &mut Analyses, symbols: usize) -> Result<usize, 
     }
     if analyses.verdicts.len() != symbols {
         return Err(CallError::new(
-            super::Failure::Error,
+            crate::shared::call::Failure::Error,
             format!("returned {} verdicts for {symbols} symbols", analyses.verdicts.len()),
         ));
     }
     let expected = symbols * names.len();
     if analyses.components.len() != expected {
         return Err(CallError::new(
-            super::Failure::Error,
+            crate::shared::call::Failure::Error,
             format!(
                 "returned {} component values; {symbols} symbols x {} names needs {expected}",
                 analyses.components.len(),
@@ -196,8 +197,8 @@ fn value_len(value: &Value) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugin::bindings::{Signal, Verdict};
-    use crate::plugin::Failure;
+    use crate::shared::call::Failure;
+    use crate::shared::contract::{Signal, Verdict};
 
     #[test]
     fn header_check_names_the_problem() {

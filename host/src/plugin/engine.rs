@@ -10,11 +10,11 @@ use anyhow::{Context, Result};
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Engine, Store};
 
-use super::bindings::analyzer::pulse::plugin::host;
 use super::checks::DESCRIBE_FUEL;
 use super::log_budget::LogBudget;
 use super::state::{HostState, MAX_COMPONENT_HANDLES};
 use crate::config::PluginPolicy;
+use crate::shared::contract::analyzer::pulse::plugin::host;
 
 /// How often the engine's epoch advances; call deadlines are counted in these ticks, so a
 /// call is cut off at most one tick after its deadline.

@@ -1,53 +1,12 @@
-//! How a plugin call failed: a typed kind, decided where the failure happens, and a reason
-//! that is safe to keep and to log.
+//! A failed plugin call: its kind, decided where the failure happens, and a reason that is
+//! safe to keep and to log.
 
 use std::fmt;
 
 use wasmtime::Trap;
 
-use super::text::{sanitise, MAX_ERROR_BYTES};
-
-/// How a plugin call failed, for the per-kind counters operators alert on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Failure {
-    /// Stopped at its deadline (epoch interruption, or abandoned in a blocking host call).
-    Timeout,
-    /// Trapped: a panic, an abort or another WebAssembly trap.
-    Trap,
-    /// Tried to grow its linear memory past its cap.
-    MemoryCap,
-    /// Handed the host more than a bound allows: too many bytes, entries, names or values.
-    OverLimit,
-    /// Asked the host for more than a per-call bound on host resources (WASI handles, random
-    /// bytes, output).
-    HostLimit,
-    /// Returned an error, or output that breaks the contract (e.g. misaligned verdicts).
-    Error,
-}
-
-impl Failure {
-    /// Every kind, in the order metrics and status list them.
-    pub const ALL: [Failure; 6] = [
-        Failure::Timeout,
-        Failure::Trap,
-        Failure::MemoryCap,
-        Failure::OverLimit,
-        Failure::HostLimit,
-        Failure::Error,
-    ];
-
-    /// The kind's name in metrics labels and `pulse:status`.
-    pub fn label(self) -> &'static str {
-        match self {
-            Failure::Timeout => "timeout",
-            Failure::Trap => "trap",
-            Failure::MemoryCap => "memory_cap",
-            Failure::OverLimit => "over_limit",
-            Failure::HostLimit => "host_limit",
-            Failure::Error => "error",
-        }
-    }
-}
+use crate::shared::call::Failure;
+use crate::shared::text::{sanitise, MAX_ERROR_BYTES};
 
 /// A failed plugin call: its kind and a bounded, escaped reason.
 #[derive(Debug, Clone)]

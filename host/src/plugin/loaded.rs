@@ -10,15 +10,16 @@ use sha2::{Digest, Sha256};
 
 use super::admission::Claims;
 use super::artifacts::ArtifactCache;
-use super::bindings::{Analyses, AnalyzerOutput, CacheEntry, Market, PluginInfo};
 use super::checks::{aggregate_fuel, check_analyses, check_entries, check_header, check_info, DESCRIBE_FUEL};
 use super::engine::PluginEngine;
 use super::failure::CallError;
-use super::identity::PluginId;
 use super::log_budget::{Dropped, LogBudget};
 use super::state::HostState;
 use super::world::{Instantiate, PluginKind};
 use crate::config::{PluginPolicy, Sandbox};
+use crate::shared::call::{Fingerprint, PluginFacts};
+use crate::shared::contract::{Analyses, AnalyzerOutput, CacheEntry, Market, PluginInfo};
+use crate::shared::identity::PluginId;
 
 /// How long past its deadline a call stuck in a blocking host call (which epoch interruption
 /// cannot stop) is waited for, in cycles and while staging alike.
@@ -33,15 +34,6 @@ pub struct PluginSource {
     pub bytes: Arc<[u8]>,
     /// What tells one version from another: content hash and side config.
     pub fingerprint: Fingerprint,
-}
-
-/// What tells one version of a plugin file from another: a change to either part restages it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fingerprint {
-    /// SHA-256 of the wasm file, in hex.
-    pub hash: String,
-    /// Contents of `NAME.toml` beside `NAME.wasm`, if there is one.
-    pub side_config: Option<String>,
 }
 
 impl PluginSource {
@@ -175,7 +167,7 @@ impl LoadedPlugin {
             config_json: config_for(id.as_str()).stage("config")?,
             id,
             policy,
-            loaded_at_ms: crate::source::now_ms(),
+            loaded_at_ms: crate::shared::clock::now_ms(),
             last_peak_memory: Default::default(),
             log,
             info,
@@ -215,6 +207,19 @@ impl LoadedPlugin {
         self.log.take_dropped()
     }
 
+    /// What status and metrics show of this version.
+    pub fn facts(&self) -> PluginFacts {
+        PluginFacts {
+            name: self.id.to_string(),
+            kind: self.kind.label(),
+            version: self.info.version.clone(),
+            fingerprint: self.fingerprint.clone(),
+            file: self.path.display().to_string(),
+            loaded_at_ms: self.loaded_at_ms,
+            peak_memory_bytes: self.last_peak_memory(),
+        }
+    }
+
     /// The first 12 hex digits of the content hash, for logs.
     pub fn short_hash(&self) -> &str {
         &self.fingerprint.hash[..12]
@@ -235,7 +240,7 @@ impl LoadedPlugin {
     pub fn analyze(&self, market: &Market) -> Result<(Analyses, usize), CallError> {
         let PluginKind::Analyzer(pre) = &self.kind else {
             return Err(CallError::new(
-                super::Failure::Error,
+                crate::shared::call::Failure::Error,
                 format!("{} is not an analyzer", self.id),
             ));
         };
@@ -251,7 +256,7 @@ impl LoadedPlugin {
     pub fn aggregate(&self, market: &Market, results: &[AnalyzerOutput]) -> Result<Vec<CacheEntry>, CallError> {
         let PluginKind::Aggregator(pre) = &self.kind else {
             return Err(CallError::new(
-                super::Failure::Error,
+                crate::shared::call::Failure::Error,
                 format!("{} is not an aggregator", self.id),
             ));
         };
@@ -307,13 +312,13 @@ pub trait InitCall {
     fn init(&self, store: &mut wasmtime::Store<HostState>, config: &str) -> wasmtime::Result<Result<(), String>>;
 }
 
-impl InitCall for super::bindings::analyzer::Analyzer {
+impl InitCall for crate::shared::contract::analyzer::Analyzer {
     fn init(&self, store: &mut wasmtime::Store<HostState>, config: &str) -> wasmtime::Result<Result<(), String>> {
         self.call_init(store, config)
     }
 }
 
-impl InitCall for super::bindings::aggregator::Aggregator {
+impl InitCall for crate::shared::contract::aggregator::Aggregator {
     fn init(&self, store: &mut wasmtime::Store<HostState>, config: &str) -> wasmtime::Result<Result<(), String>> {
         self.call_init(store, config)
     }
@@ -344,7 +349,7 @@ fn bounded<R: Send + 'static>(deadline: Duration, call: impl FnOnce() -> Result<
 /// `market` with at most the last `depth` samples of each symbol's history.
 fn with_history_depth(market: &Market, depth: usize) -> Market {
     let history = &market.history;
-    let mut trimmed = super::bindings::History {
+    let mut trimmed = crate::shared::contract::History {
         lengths: Vec::with_capacity(history.lengths.len()),
         price: Vec::new(),
         volume_24h: Vec::new(),

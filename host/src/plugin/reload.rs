@@ -23,9 +23,10 @@ use tracing::{error, info, warn};
 use super::admission::{decide, Candidate};
 use super::artifacts::ArtifactCache;
 use super::engine::PluginEngine;
-use super::loaded::{Fingerprint, LoadedPlugin, PluginSource, TrialInput};
+use super::loaded::{LoadedPlugin, PluginSource, TrialInput};
 use super::registry::Registry;
 use crate::config::{Config, Sandbox};
+use crate::shared::call::Fingerprint;
 
 /// Quiet time after the last file event before the directory is reconciled.
 const DEBOUNCE: Duration = Duration::from_millis(250);

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use super::bindings::analyzer::pulse::plugin::host;
-use super::bindings::Level;
 use super::log_budget::{CallLog, LogBudget, BYTES_PER_CALL};
 use super::output::CapturedOutput;
-use super::text::{sanitise, MAX_LOG_LINE_BYTES};
+use crate::shared::contract::analyzer::pulse::plugin::host;
+use crate::shared::contract::Level;
+use crate::shared::text::{sanitise, MAX_LOG_LINE_BYTES};
 
 /// Lines of stderr a trapped call's reason quotes, and how many bytes of them.
 const LAST_WORDS_LINES: usize = 3;

@@ -3,10 +3,10 @@
 use anyhow::{bail, Context, Result};
 use wasmtime::component::Component;
 
-use super::bindings::aggregator::{Aggregator, AggregatorPre};
-use super::bindings::analyzer::{Analyzer, AnalyzerPre};
 use super::engine::PluginEngine;
 use super::state::HostState;
+use crate::shared::contract::aggregator::{Aggregator, AggregatorPre};
+use crate::shared::contract::analyzer::{Analyzer, AnalyzerPre};
 
 /// Which world a plugin exports, with the pre-instantiated component for it.
 #[derive(Clone)]

@@ -15,34 +15,23 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
-use crate::market::{Snapshot, Ticker};
+use crate::config::Exchange;
+use crate::shared::market::{Snapshot, Ticker};
 
-/// Which exchange API to poll.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exchange {
-    /// Bybit v5, linear perpetuals.
-    BybitLinear,
-    /// Bybit v5, spot.
-    BybitSpot,
-    /// Binance spot.
-    Binance,
+/// The exchange's public API's base URL.
+fn default_url(exchange: Exchange) -> &'static str {
+    match exchange {
+        Exchange::BybitLinear | Exchange::BybitSpot => "https://api.bybit.com",
+        Exchange::Binance => "https://api.binance.com",
+    }
 }
 
-impl Exchange {
-    /// The public API's base URL.
-    pub fn default_url(self) -> &'static str {
-        match self {
-            Exchange::BybitLinear | Exchange::BybitSpot => "https://api.bybit.com",
-            Exchange::Binance => "https://api.binance.com",
-        }
-    }
-
-    fn path(self) -> &'static str {
-        match self {
-            Exchange::BybitLinear => "/v5/market/tickers?category=linear",
-            Exchange::BybitSpot => "/v5/market/tickers?category=spot",
-            Exchange::Binance => "/api/v3/ticker/24hr",
-        }
+/// The path of the exchange's 24 h ticker endpoint.
+fn tickers_path(exchange: Exchange) -> &'static str {
+    match exchange {
+        Exchange::BybitLinear => "/v5/market/tickers?category=linear",
+        Exchange::BybitSpot => "/v5/market/tickers?category=spot",
+        Exchange::Binance => "/api/v3/ticker/24hr",
     }
 }
 
@@ -57,7 +46,7 @@ impl ExchangeSource {
     /// A poller of `exchange` at `base_url` (its public API if `None`) whose requests give up
     /// after `timeout`.
     pub fn new(exchange: Exchange, base_url: Option<&str>, timeout: Duration) -> Result<Self> {
-        let base = base_url.unwrap_or(exchange.default_url()).trim_end_matches('/');
+        let base = base_url.unwrap_or(default_url(exchange)).trim_end_matches('/');
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .user_agent(concat!("pulse/", env!("CARGO_PKG_VERSION")))
@@ -65,7 +54,7 @@ impl ExchangeSource {
             .context("cannot build the HTTPS client")?;
         Ok(Self {
             exchange,
-            url: format!("{base}{}", exchange.path()),
+            url: format!("{base}{}", tickers_path(exchange)),
             client,
         })
     }

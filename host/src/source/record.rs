@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::market::Snapshot;
+use crate::shared::market::Snapshot;
 
 /// An open recording.
 pub struct Recorder {

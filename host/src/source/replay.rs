@@ -8,17 +8,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::market::Snapshot;
-
-/// What a replay does after its last line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum ReplayEnd {
-    /// Start again from the first line.
-    Loop,
-    /// End the run.
-    Stop,
-}
+use crate::config::ReplayEnd;
+use crate::shared::market::Snapshot;
 
 /// A recorded market being replayed.
 pub struct Replay {

@@ -5,7 +5,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 use crate::config::SimulatedConfig;
-use crate::market::{Snapshot, Ticker};
+use crate::shared::market::{Snapshot, Ticker};
 
 /// The largest symbols by turnover, with a typical price and 24 h turnover in USDT.
 const MAJORS: &[(&str, f64, f64)] = &[

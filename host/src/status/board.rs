@@ -10,46 +10,17 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use tracing::{error, info, warn};
 
-use crate::cache::{ValidEntry, WriterStats, HOST_PREFIX};
-use crate::plugin::bindings::{Analyses, Signal};
-use crate::plugin::{Failure, Fingerprint, LoadedPlugin, LogDropped};
-
-/// A signal's name, as in cache values.
-pub fn signal_name(signal: Signal) -> &'static str {
-    match signal {
-        Signal::StrongBuy => "STRONG_BUY",
-        Signal::Buy => "BUY",
-        Signal::Neutral => "NEUTRAL",
-        Signal::Sell => "SELL",
-        Signal::StrongSell => "STRONG_SELL",
-    }
-}
+use crate::shared::call::{CallOutcome, Failure, Fingerprint, PluginFacts};
+use crate::shared::contract::{signal_name, Analyses};
+use crate::shared::entry::{ValidEntry, WriterStats, STATUS_KEY};
 
 /// Longest wait between retries of a quarantined plugin, in cycles (5 minutes at 2 s).
 pub const MAX_BACKOFF_CYCLES: u64 = 150;
-
-/// The key the host writes its status to.
-pub const STATUS_KEY: &str = "pulse:status";
 
 /// Largest `pulse:status` written with every plugin listed, well below memcached's 1 MiB item
 /// limit; past it (only with very many plugins, since each one's texts are bounded) the list
 /// is left out and counted, so the status itself is always written.
 const MAX_STATUS_BYTES: usize = 900_000;
-
-/// The outcome of one plugin call.
-#[derive(Debug, Clone)]
-pub struct CallOutcome {
-    /// When the call started, ms since the Unix epoch.
-    pub started_ms: i64,
-    /// How long it took, in milliseconds.
-    pub duration_ms: f64,
-    /// Why it failed, if it did.
-    pub error: Option<String>,
-    /// How it failed, if it did.
-    pub failure: Option<Failure>,
-    /// Log lines and bytes it dropped over its budget.
-    pub log_dropped: LogDropped,
-}
 
 /// Per-plugin counters and breaker state, kept across cycles.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -187,16 +158,17 @@ impl StatusBoard {
         }
     }
 
-    /// Whether `plugin` is called in `cycle`: false while it is quarantined and not yet due
-    /// for a retry. A new version (file or config changed) starts with a clean record.
-    pub fn admits(&mut self, plugin: &LoadedPlugin, cycle: u64) -> bool {
-        let stats = self.plugins.entry(plugin.id.to_string()).or_default();
-        if stats.fingerprint.as_ref() != Some(&plugin.fingerprint) {
+    /// Whether plugin `name` in version `fingerprint` is called in `cycle`: false while it is
+    /// quarantined and not yet due for a retry. A new version (file or config changed) starts
+    /// with a clean record.
+    pub fn admits(&mut self, name: &str, fingerprint: &Fingerprint, cycle: u64) -> bool {
+        let stats = self.plugins.entry(name.to_string()).or_default();
+        if stats.fingerprint.as_ref() != Some(fingerprint) {
             if stats.quarantined {
-                info!(plugin = %plugin.id, "plugin {} changed; lifting its quarantine", plugin.id);
+                info!(plugin = name, "plugin {name} changed; lifting its quarantine");
             }
             *stats = PluginStats {
-                fingerprint: Some(plugin.fingerprint.clone()),
+                fingerprint: Some(fingerprint.clone()),
                 ..PluginStats::default()
             };
         }
@@ -286,17 +258,17 @@ impl StatusBoard {
     }
 
     /// Each loaded plugin with its counters.
-    pub fn plugins<'a>(&self, plugins: impl Iterator<Item = &'a LoadedPlugin>) -> Vec<PluginStatus> {
+    pub fn plugins(&self, plugins: impl Iterator<Item = PluginFacts>) -> Vec<PluginStatus> {
         plugins
             .map(|p| PluginStatus {
-                name: p.id.to_string(),
-                version: p.info.version.clone(),
-                kind: p.kind.label(),
-                hash: p.fingerprint.hash.clone(),
-                file: p.path.display().to_string(),
+                stats: self.plugins.get(&p.name).cloned().unwrap_or_default(),
+                name: p.name,
+                version: p.version,
+                kind: p.kind,
+                hash: p.fingerprint.hash,
+                file: p.file,
                 loaded_at_ms: p.loaded_at_ms,
-                memory_bytes: p.last_peak_memory(),
-                stats: self.plugins.get(p.id.as_str()).cloned().unwrap_or_default(),
+                memory_bytes: p.peak_memory_bytes,
             })
             .collect()
     }
@@ -324,7 +296,6 @@ impl StatusBoard {
             plugins_omitted: None,
             cache: &facts.cache,
         };
-        debug_assert!(STATUS_KEY.starts_with(HOST_PREFIX));
         let mut value = serde_json::to_vec(&doc).expect("the status document always serialises");
         if value.len() > MAX_STATUS_BYTES {
             doc.plugins = &[];

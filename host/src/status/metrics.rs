@@ -13,10 +13,9 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::{Registry, Unit};
 
-use super::board::CallOutcome;
-use crate::cache::WriterStats;
-use crate::market::Rejections;
-use crate::plugin::Failure;
+use crate::shared::call::{CallOutcome, Failure};
+use crate::shared::entry::WriterStats;
+use crate::shared::market::Rejections;
 
 /// Label pairs of one series.
 type Labels = Vec<(&'static str, String)>;
@@ -282,10 +281,10 @@ impl Metrics {
         }
         self.plugin_log_dropped_lines
             .get_or_create(&labels)
-            .inc_by(outcome.log_dropped.lines);
+            .inc_by(outcome.log_dropped_lines);
         self.plugin_log_dropped_bytes
             .get_or_create(&labels)
-            .inc_by(outcome.log_dropped.bytes);
+            .inc_by(outcome.log_dropped_bytes);
         for kind in Failure::ALL {
             let counter = self.plugin_failures.get_or_create(&vec![
                 ("plugin", plugin.to_string()),

@@ -9,7 +9,7 @@ mod server;
 pub mod systemd;
 mod telemetry;
 
-pub use board::{signal_name, CallOutcome, CycleFacts, PluginStatus, StatusBoard, MAX_BACKOFF_CYCLES, STATUS_KEY};
+pub use board::{CycleFacts, PluginStatus, StatusBoard, MAX_BACKOFF_CYCLES};
 pub use metrics::{Metrics, PluginLabels};
 pub use server::StatusServer;
 pub use telemetry::Telemetry;

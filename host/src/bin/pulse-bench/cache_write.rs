@@ -9,7 +9,8 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
-use pulse::cache::{CacheWriter, Placement, ValidEntry};
+use pulse::cache::{CacheWriter, Placement};
+use pulse::shared::entry::ValidEntry;
 
 use serde_json::{json, Value};
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use pulse::config::Config;
 use pulse::history::History;
-use pulse::plugin::{input, ArtifactCache, LoadedPlugin, PluginEngine, PluginSource};
+use pulse::plugin::{ArtifactCache, LoadedPlugin, PluginEngine, PluginSource};
 use pulse::source::SimulatedMarket;
 use pulse_sdk::Analyzer;
 use serde_json::{json, Value};
@@ -42,11 +42,7 @@ fn measure(options: &Options, symbols: usize) -> Result<Value> {
         snapshot = market.step(2000 * step as i64);
     }
     history.record(&snapshot);
-    let host_market = input::with_history(
-        &input::market(&snapshot, 1, "simulated", Duration::ZERO),
-        &history,
-        depth,
-    );
+    let host_market = history.market(&snapshot.to_market(1, "simulated", Duration::ZERO), depth);
 
     let engine = PluginEngine::new()?;
     let source = PluginSource::read(&plugin_wasm("trend")?)?;
@@ -98,7 +94,7 @@ fn measure(options: &Options, symbols: usize) -> Result<Value> {
 }
 
 /// The same market in the guest SDK's types.
-fn to_guest(m: &pulse::plugin::bindings::Market) -> pulse_sdk::Market {
+fn to_guest(m: &pulse::shared::contract::Market) -> pulse_sdk::Market {
     pulse_sdk::Market {
         cycle: m.cycle,
         timestamp_ms: m.timestamp_ms,

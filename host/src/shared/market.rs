@@ -4,8 +4,11 @@
 //! A snapshot serialises as one line of the replay format (`docs/sources.md`).
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+use super::contract::{History as HistoryRecord, Market};
 
 /// One symbol's 24 h ticker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -86,6 +89,31 @@ pub struct Selection {
 pub type Rejections = BTreeMap<&'static str, usize>;
 
 impl Snapshot {
+    /// The snapshot as the contract's `market` record, without history: what plugins get.
+    pub fn to_market(&self, cycle: u64, source: &str, age: Duration) -> Market {
+        let t = &self.tickers;
+        let column = |f: fn(&Ticker) -> f64| t.iter().map(f).collect::<Vec<f64>>();
+        Market {
+            cycle,
+            timestamp_ms: self.timestamp_ms,
+            snapshot_age_ms: age.as_millis() as u64,
+            source: source.to_string(),
+            symbols: t.iter().map(|t| t.symbol.clone()).collect(),
+            price: column(|t| t.price),
+            change_24h: column(|t| t.change_24h),
+            volume_24h: column(|t| t.volume_24h),
+            turnover_24h: column(|t| t.turnover_24h),
+            high_24h: column(|t| t.high_24h),
+            low_24h: column(|t| t.low_24h),
+            history: HistoryRecord {
+                lengths: Vec::new(),
+                price: Vec::new(),
+                volume_24h: Vec::new(),
+                timestamp_ms: Vec::new(),
+            },
+        }
+    }
+
     /// Keeps the valid tickers `selection` admits, the `top` largest by 24 h turnover first.
     /// Returns the rows dropped as invalid, counted by reason (filtered-out symbols are not
     /// counted: they are not errors).

@@ -1,5 +1,6 @@
-//! Host-side bindings generated from `wit/`. The aggregator world reuses the analyzer
-//! world's types, so one `Market` value can be handed to both.
+//! The plugin contract as host-side types, generated from `wit/`: the data the stages pass
+//! each other (the market, analyzer results, cache entries). The aggregator world reuses the
+//! analyzer world's types, so one `Market` value can be handed to both.
 
 /// The `analyzer` world and the shared `types` and `host` interfaces.
 pub mod analyzer {
@@ -25,3 +26,14 @@ pub use analyzer::pulse::plugin::host::Level;
 pub use analyzer::pulse::plugin::types::{
     Analyses, AnalyzerOutput, CacheEntry, History, Market, PluginInfo, Signal, Value, Verdict,
 };
+
+/// A signal's name, as in cache values.
+pub fn signal_name(signal: Signal) -> &'static str {
+    match signal {
+        Signal::StrongBuy => "STRONG_BUY",
+        Signal::Buy => "BUY",
+        Signal::Neutral => "NEUTRAL",
+        Signal::Sell => "SELL",
+        Signal::StrongSell => "STRONG_SELL",
+    }
+}

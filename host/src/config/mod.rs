@@ -3,6 +3,10 @@
 //! Every value is checked while it is parsed, so a bad file fails at start-up with its path,
 //! line and reason, and a running daemon never holds an invalid setting.
 
+mod source;
+
+pub use source::{Exchange, ReplayEnd, SourceSpec};
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -11,8 +15,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde::Deserialize;
 
-use crate::market::Selection;
-use crate::source::{ReplayEnd, SourceSpec};
+use crate::shared::entry::MAX_TTL_SECS;
+use crate::shared::market::Selection;
 
 /// Everything `pulse run` needs to know, after the file and the flags are merged.
 #[derive(Debug, Clone, Deserialize)]
@@ -317,9 +321,6 @@ impl TryFrom<f64> for Interval {
 #[serde(try_from = "i64")]
 pub struct Ttl(pub u32);
 
-/// The largest relative TTL memcached accepts, in seconds.
-pub const MAX_TTL_SECS: u32 = 30 * 24 * 3600;
-
 impl TryFrom<i64> for Ttl {
     type Error = String;
 
@@ -369,7 +370,7 @@ impl TryFrom<i64> for PositiveU64 {
 fn normalise_plugin_keys<T>(tables: BTreeMap<String, T>, section: &str) -> Result<BTreeMap<String, T>> {
     let mut out = BTreeMap::new();
     for (name, table) in tables {
-        let id = crate::plugin::normalise_key(&name);
+        let id = crate::shared::identity::normalise_key(&name);
         if out.insert(id.clone(), table).is_some() {
             anyhow::bail!("[{section}.{name}] names plugin {id:?} again ('-' and '_' count as the same)");
         }

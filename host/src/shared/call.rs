@@ -1,0 +1,89 @@
+//! What the pipeline tells the status stage about plugins, as plain data: how a call went and
+//! which version of which plugin is loaded.
+
+/// How a plugin call failed, for the per-kind counters operators alert on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Failure {
+    /// Stopped at its deadline (epoch interruption, or abandoned in a blocking host call).
+    Timeout,
+    /// Trapped: a panic, an abort or another WebAssembly trap.
+    Trap,
+    /// Tried to grow its linear memory past its cap.
+    MemoryCap,
+    /// Handed the host more than a bound allows: too many bytes, entries, names or values.
+    OverLimit,
+    /// Asked the host for more than a per-call bound on host resources (WASI handles, random
+    /// bytes, output).
+    HostLimit,
+    /// Returned an error, or output that breaks the contract (e.g. misaligned verdicts).
+    Error,
+}
+
+impl Failure {
+    /// Every kind, in the order metrics and status list them.
+    pub const ALL: [Failure; 6] = [
+        Failure::Timeout,
+        Failure::Trap,
+        Failure::MemoryCap,
+        Failure::OverLimit,
+        Failure::HostLimit,
+        Failure::Error,
+    ];
+
+    /// The kind's name in metrics labels and `pulse:status`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Failure::Timeout => "timeout",
+            Failure::Trap => "trap",
+            Failure::MemoryCap => "memory_cap",
+            Failure::OverLimit => "over_limit",
+            Failure::HostLimit => "host_limit",
+            Failure::Error => "error",
+        }
+    }
+}
+
+/// The outcome of one plugin call.
+#[derive(Debug, Clone)]
+pub struct CallOutcome {
+    /// When the call started, ms since the Unix epoch.
+    pub started_ms: i64,
+    /// How long it took, in milliseconds.
+    pub duration_ms: f64,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+    /// How it failed, if it did.
+    pub failure: Option<Failure>,
+    /// Log lines it dropped over its log budget.
+    pub log_dropped_lines: u64,
+    /// Bytes of those lines.
+    pub log_dropped_bytes: u64,
+}
+
+/// What tells one version of a plugin file from another: a change to either part restages it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprint {
+    /// SHA-256 of the wasm file, in hex.
+    pub hash: String,
+    /// Contents of `NAME.toml` beside `NAME.wasm`, if there is one.
+    pub side_config: Option<String>,
+}
+
+/// One loaded plugin version, as `pulse:status`, `/plugins` and the metrics show it.
+#[derive(Debug, Clone)]
+pub struct PluginFacts {
+    /// Its identity.
+    pub name: String,
+    /// `analyzer` or `aggregator`.
+    pub kind: &'static str,
+    /// The version it describes itself with.
+    pub version: String,
+    /// What tells this version from another.
+    pub fingerprint: Fingerprint,
+    /// The file it was loaded from.
+    pub file: String,
+    /// When this version was staged, ms since the Unix epoch.
+    pub loaded_at_ms: i64,
+    /// Peak linear memory of its last call, in bytes.
+    pub peak_memory_bytes: usize,
+}

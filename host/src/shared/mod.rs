@@ -1,0 +1,11 @@
+//! The leaf of the module graph: plain data and small rules every stage shares, importing
+//! nothing else of the crate. The stages talk to each other only through these types.
+
+pub mod call;
+pub mod clock;
+pub mod contract;
+pub mod entry;
+pub mod identity;
+pub mod log_throttle;
+pub mod market;
+pub mod text;
