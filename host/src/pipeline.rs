@@ -16,8 +16,8 @@ use tracing::{debug, error, info, warn};
 use crate::cache::{validate, EntryRules, Sink, WriteReport};
 use crate::history::History;
 use crate::plugin::checks::handed_over_bytes;
-use crate::plugin::{CallError, LoadedPlugin, Registry, TrialInput, BLOCKED_CALL_GRACE};
-use crate::shared::call::{CallOutcome, Failure};
+use crate::plugin::{call_on_pool, CallError, LoadedPlugin, Registry, TrialInput};
+use crate::shared::call::CallOutcome;
 use crate::shared::clock::now_ms;
 use crate::shared::contract::{AnalyzerOutput, Market};
 use crate::shared::entry::ValidEntry;
@@ -565,44 +565,19 @@ impl MarketsByDepth {
     }
 }
 
-/// Starts a plugin call on the blocking pool at once (sync WASI must not run on a tokio
-/// worker); the returned future yields its timed outcome.
+/// Starts a plugin call at once, bounded by its deadline (`plugin::call_on_pool`); the
+/// returned future yields its timed outcome.
 fn call_blocking<R: Send + 'static>(
     plugin: Arc<LoadedPlugin>,
     call: impl FnOnce(&LoadedPlugin) -> Result<R, CallError> + Send + 'static,
 ) -> impl Future<Output = (CallOutcome, Result<R, CallError>)> {
     let started_ms = now_ms();
-    let started = Instant::now();
-    // Epoch interruption stops wasm code, not a blocking host call (a guest sleeping through
-    // WASI's clocks). Past its deadline plus this grace, the cycle stops waiting for the call;
-    // the thread is left to finish on its own.
-    let give_up = plugin.policy.call_timeout + BLOCKED_CALL_GRACE;
-    let plugin_log = plugin.clone();
-    let task = tokio::task::spawn_blocking(move || {
-        let result = call(&plugin);
-        (started.elapsed(), result)
-    });
-    // Created here, not in the async block, so the clock starts with the call.
-    let task = tokio::time::timeout(give_up, task);
+    let deadline = plugin.policy.call_timeout;
+    let caller = plugin.clone();
+    let task = call_on_pool(deadline, move || call(&caller));
     async move {
-        let (elapsed, result) = match task.await {
-            Ok(Ok((elapsed, result))) => (elapsed, result),
-            Ok(Err(e)) => (
-                started.elapsed(),
-                Err(CallError::new(
-                    Failure::Error,
-                    format!("plugin call panicked in the host: {e}"),
-                )),
-            ),
-            Err(_) => (
-                started.elapsed(),
-                Err(CallError::new(
-                    Failure::Timeout,
-                    format!("exceeded its call deadline inside a blocking host call; abandoned after {give_up:?}"),
-                )),
-            ),
-        };
-        let log_dropped = plugin_log.take_log_dropped();
+        let (elapsed, result) = task.await;
+        let log_dropped = plugin.take_log_dropped();
         let outcome = CallOutcome {
             log_dropped_lines: log_dropped.lines,
             log_dropped_bytes: log_dropped.bytes,

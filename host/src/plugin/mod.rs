@@ -4,22 +4,29 @@
 
 mod admission;
 mod artifacts;
+mod call;
 pub mod checks;
+mod deadline;
 mod engine;
 mod failure;
+mod file;
 mod loaded;
 mod log_budget;
 mod output;
 mod registry;
 mod reload;
+mod stage;
 mod state;
 mod world;
 
 pub use artifacts::ArtifactCache;
+pub use deadline::call_on_pool;
 pub use engine::PluginEngine;
 pub use failure::CallError;
-pub use loaded::{LoadedPlugin, PluginSource, StageError, TrialInput, BLOCKED_CALL_GRACE};
+pub use file::PluginSource;
+pub use loaded::LoadedPlugin;
 pub use log_budget::Dropped as LogDropped;
 pub use registry::Registry;
 pub use reload::{DirectoryWatch, Reloader};
+pub use stage::{Stage, StageError, TrialInput};
 pub use world::PluginKind;

@@ -23,8 +23,10 @@ use tracing::{error, info, warn};
 use super::admission::{decide, Candidate};
 use super::artifacts::ArtifactCache;
 use super::engine::PluginEngine;
-use super::loaded::{LoadedPlugin, PluginSource, TrialInput};
+use super::file::PluginSource;
+use super::loaded::LoadedPlugin;
 use super::registry::Registry;
+use super::stage::{Stage, TrialInput};
 use crate::config::{Config, Sandbox};
 use crate::shared::call::Fingerprint;
 
@@ -95,7 +97,7 @@ impl Reloader {
                 // Removed between listing and reading: the next event reconciles it.
                 Err(_) if !path.exists() => continue,
                 Err(e) => {
-                    reject(path, "read", &e, old.as_deref());
+                    reject(path, Stage::Read, &e, old.as_deref());
                     kept.extend(old);
                     continue;
                 }
@@ -156,14 +158,15 @@ impl Reloader {
             match &refusal.candidates[..] {
                 [one] => reject(
                     &one.new.path,
-                    "admit",
+                    Stage::Admit,
                     &anyhow!("{}", refusal.reason),
                     one.old.as_deref(),
                 ),
                 many => error!(
                     files = %many.iter().map(|c| c.new.path.display().to_string()).collect::<Vec<_>>().join(", "),
-                    stage = "admit",
-                    "rejected plugins at admit: {}",
+                    stage = Stage::Admit.label(),
+                    "rejected plugins at {}: {}",
+                    Stage::Admit,
                     refusal.reason
                 ),
             }
@@ -306,8 +309,9 @@ fn log_admitted(p: &LoadedPlugin, old: Option<&LoadedPlugin>, time: Duration, ca
     }
 }
 
-fn reject(path: &Path, stage: &str, error: &anyhow::Error, still_serving: Option<&LoadedPlugin>) {
+fn reject(path: &Path, stage: Stage, error: &anyhow::Error, still_serving: Option<&LoadedPlugin>) {
     let file = path.display();
+    let stage = stage.label();
     match still_serving {
         Some(old) => error!(
             %file,

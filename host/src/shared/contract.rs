@@ -37,3 +37,29 @@ pub fn signal_name(signal: Signal) -> &'static str {
         Signal::StrongSell => "STRONG_SELL",
     }
 }
+
+/// `market` with at most the last `depth` samples of each symbol's history.
+pub fn with_history_depth(market: &Market, depth: usize) -> Market {
+    let history = &market.history;
+    let mut trimmed = History {
+        lengths: Vec::with_capacity(history.lengths.len()),
+        price: Vec::new(),
+        volume_24h: Vec::new(),
+        timestamp_ms: Vec::new(),
+    };
+    let mut start = 0usize;
+    for &len in &history.lengths {
+        let len = len as usize;
+        let keep = len.min(depth);
+        let range = start + len - keep..start + len;
+        trimmed.lengths.push(keep as u32);
+        trimmed.price.extend_from_slice(&history.price[range.clone()]);
+        trimmed.volume_24h.extend_from_slice(&history.volume_24h[range.clone()]);
+        trimmed.timestamp_ms.extend_from_slice(&history.timestamp_ms[range]);
+        start += len;
+    }
+    Market {
+        history: trimmed,
+        ..market.clone()
+    }
+}

@@ -1,0 +1,101 @@
+//! Calling a staged plugin: a fresh instance per call, `init` with its config, then the call,
+//! each bounded in time, memory, what it may hand back and what it may log.
+
+use super::checks::{aggregate_fuel, check_analyses, check_entries, DESCRIBE_FUEL};
+use super::failure::CallError;
+use super::loaded::LoadedPlugin;
+use super::state::HostState;
+use super::world::{Instantiate, PluginKind};
+use crate::shared::call::Failure;
+use crate::shared::contract::{Analyses, AnalyzerOutput, CacheEntry, Market};
+
+impl LoadedPlugin {
+    /// Runs the analyzer on a fresh instance. The result must be aligned with the market and
+    /// within the bounds on what an analyzer returns; verdicts whose score is not a finite
+    /// number in 0..100 are dropped (set to no opinion) and counted in the second value.
+    pub fn analyze(&self, market: &Market) -> Result<(Analyses, usize), CallError> {
+        let PluginKind::Analyzer(pre) = &self.kind else {
+            return Err(CallError::new(
+                Failure::Error,
+                format!("{} is not an analyzer", self.id),
+            ));
+        };
+        let mut analyses = self.call(pre, self.policy.max_result_bytes, "analyze", |instance, store| {
+            instance.call_analyze(store, market)
+        })?;
+        let dropped = check_analyses(&mut analyses, market.symbols.len())?;
+        Ok((analyses, dropped))
+    }
+
+    /// Runs the aggregator on a fresh instance. Output beyond the entry or byte caps is
+    /// refused whole; each entry is then validated on its own before it is written.
+    pub fn aggregate(&self, market: &Market, results: &[AnalyzerOutput]) -> Result<Vec<CacheEntry>, CallError> {
+        let PluginKind::Aggregator(pre) = &self.kind else {
+            return Err(CallError::new(
+                Failure::Error,
+                format!("{} is not an aggregator", self.id),
+            ));
+        };
+        let entries = self.call(pre, aggregate_fuel(&self.policy), "aggregate", |instance, store| {
+            instance.call_aggregate(store, market, results)
+        })?;
+        check_entries(&entries, &self.policy)?;
+        Ok(entries)
+    }
+
+    /// Instantiates, calls `init` (which may hand back at most [`DESCRIBE_FUEL`] bytes), then
+    /// `body`, which may hand back at most `fuel` bytes (never less than `init` may); logs what
+    /// the plugin printed, whatever the outcome.
+    pub(super) fn call<P: Instantiate, R>(
+        &self,
+        pre: &P,
+        fuel: usize,
+        what: &str,
+        body: impl FnOnce(&P::Instance, &mut wasmtime::Store<HostState>) -> wasmtime::Result<Result<R, String>>,
+    ) -> Result<R, CallError>
+    where
+        P::Instance: InitCall,
+    {
+        let mut store = self.engine.store(self.id.shared(), &self.policy, self.log.clone());
+        let mut lift_bound = DESCRIBE_FUEL;
+        let result = (|| {
+            let instance = pre.instantiate_in(&mut store)?;
+            if let Err(e) = instance.init(&mut store, &self.config_json)? {
+                return Ok(Err(CallError::returned("init", &e)));
+            }
+            lift_bound = fuel.max(DESCRIBE_FUEL);
+            store.set_hostcall_fuel(lift_bound);
+            Ok(body(&instance, &mut store)?.map_err(|e| CallError::returned(what, &e)))
+        })();
+        let last_words = store.data_mut().finish_log();
+        self.last_peak_memory
+            .store(store.data().peak_memory(), std::sync::atomic::Ordering::Relaxed);
+        match result {
+            Ok(outcome) => outcome,
+            Err(e) => Err(CallError::from_wasmtime(
+                &e,
+                store.data().memory_capped(),
+                lift_bound,
+                last_words.as_deref(),
+            )),
+        }
+    }
+}
+
+/// The `init` export both worlds share.
+pub trait InitCall {
+    /// Calls `init(config)`.
+    fn init(&self, store: &mut wasmtime::Store<HostState>, config: &str) -> wasmtime::Result<Result<(), String>>;
+}
+
+impl InitCall for crate::shared::contract::analyzer::Analyzer {
+    fn init(&self, store: &mut wasmtime::Store<HostState>, config: &str) -> wasmtime::Result<Result<(), String>> {
+        self.call_init(store, config)
+    }
+}
+
+impl InitCall for crate::shared::contract::aggregator::Aggregator {
+    fn init(&self, store: &mut wasmtime::Store<HostState>, config: &str) -> wasmtime::Result<Result<(), String>> {
+        self.call_init(store, config)
+    }
+}
