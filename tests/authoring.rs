@@ -139,6 +139,39 @@ fn check_names_the_fault_of_every_faulty_plugin() {
     );
 }
 
+/// `pulse check` stages a plugin as the daemon does, so the `NAME.toml` beside it reaches its
+/// `init` exactly as in the daemon: a good one is used, a bad one fails the check.
+#[test]
+fn check_reads_the_side_config_the_daemon_reads() {
+    let dir = plugin_dir(&["trend"]);
+    let wasm = dir.path().join("trend.wasm");
+    let side = dir.path().join("trend.toml");
+    std::fs::write(&side, "fast = 3\nslow = 9\n").unwrap();
+    let out = pulse(&["check", wasm.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("init      ok with config {\"fast\":3,\"slow\":9}"),
+        "{}",
+        text(&out)
+    );
+
+    std::fs::write(&side, "fast = 9\nslow = 3\n").unwrap();
+    let out = pulse(&["check", wasm.to_str().unwrap()]);
+    assert!(
+        !out.status.success() && text(&out).contains("config: fast (9) must be at least 1 and below slow (3)"),
+        "{}",
+        text(&out)
+    );
+
+    std::fs::write(&side, "fast = [\n").unwrap();
+    let out = pulse(&["check", wasm.to_str().unwrap()]);
+    assert!(
+        !out.status.success() && text(&out).contains("config failed: bad config file"),
+        "{}",
+        text(&out)
+    );
+}
+
 #[test]
 fn replay_is_deterministic_and_shows_a_changed_analyzer() {
     let dir = tempfile::tempdir().unwrap();

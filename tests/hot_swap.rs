@@ -216,9 +216,7 @@ fn two_hundred_swaps_leave_resident_memory_flat() {
         compile_cache: Some(cache.path().to_path_buf()),
         ..Default::default()
     };
-    let engine = pulse::plugin::PluginEngine::new().unwrap();
-    let (_trial, trial_rx) = tokio::sync::watch::channel(None);
-    let (mut reloader, registry) = pulse::plugin::Reloader::new(engine, &config, trial_rx);
+    let (mut reloader, mut feed) = pulse::startup::load_plugins(&config).unwrap();
     let versions = [
         (std::fs::read(plugin_wasm("trend")).unwrap(), "0.1.0"),
         (std::fs::read(plugin_wasm("trend_v2")).unwrap(), "2.0.0"),
@@ -229,7 +227,7 @@ fn two_hundred_swaps_leave_resident_memory_flat() {
         rename_into_place(plugins.path(), "trend.wasm", bytes);
         reloader.reconcile().unwrap();
         // The pipeline's view: it holds the current generation while a cycle runs.
-        let generation = registry.borrow().clone();
+        let generation = feed.generation();
         assert_eq!(generation.analyzers[0].info.version, *version, "swap {swap}");
         if swap == 19 {
             baseline = resident_bytes();

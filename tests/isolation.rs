@@ -177,11 +177,11 @@ fn a_newcomer_of_a_serving_identity_is_refused_on_hot_swap_in_either_spelling() 
 fn twenty_analyzers_at_the_bound_fit_an_aggregators_default_cap() {
     use pulse::config::Config;
     use pulse::plugin::checks::{handed_over_bytes, MAX_COMPONENT_NAMES};
-    use pulse::plugin::{ArtifactCache, LoadedPlugin, PluginEngine, PluginSource};
+    use pulse::plugin::PluginSource;
     use pulse::shared::contract::{Analyses, AnalyzerOutput, Signal, Verdict};
 
     let config = Config::from_toml("[plugin.dashboard]\nmax_breakdowns = 50\n").unwrap();
-    let policy = config.sandbox.policy("dashboard");
+    let policy = config.policy("dashboard");
     // As many symbols as one result at the bound covers, with the most component names allowed.
     let per_symbol = 16 + 8 * MAX_COMPONENT_NAMES;
     let symbols = (policy.max_result_bytes - MAX_COMPONENT_NAMES * 40) / per_symbol;
@@ -215,18 +215,11 @@ fn twenty_analyzers_at_the_bound_fit_an_aggregators_default_cap() {
         "only {handed} bytes: not at the bound"
     );
 
-    let engine = PluginEngine::new().unwrap();
-    let artifacts = ArtifactCache::new(engine.engine(), None);
     let source = PluginSource::read(&common::plugin_wasm("dashboard")).unwrap();
-    let (dashboard, _) = LoadedPlugin::stage(
-        &engine,
-        &artifacts,
-        &source,
-        &config.sandbox,
-        |name| Ok(config.plugin_config_json(name)),
-        None,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let (dashboard, _) = pulse::startup::stager(&config)
+        .unwrap()
+        .stage(&source, None)
+        .unwrap_or_else(|e| panic!("{e}"));
     let entries = dashboard
         .aggregate(&market, &outputs)
         .unwrap_or_else(|e| panic!("the dashboard failed on {handed} bytes of results: {e}"));

@@ -10,9 +10,7 @@ use anyhow::{bail, Result};
 use crate::cache::{JsonlSink, Sink};
 use crate::config::Config;
 use crate::config::{ReplayEnd, SourceSpec};
-use crate::pipeline::{CycleSettings, Pipeline};
-use crate::plugin::{PluginEngine, Reloader};
-use crate::source::Source;
+use crate::startup;
 
 /// Replays `input` through the plugins in `plugins`, writing entries to `out` (stdout if
 /// `None`), and prints a summary to stderr.
@@ -21,20 +19,14 @@ pub async fn run(mut config: Config, plugins: PathBuf, input: &Path, out: Option
     config.source = SourceSpec::Replay(input.to_path_buf());
     config.market.replay_end = ReplayEnd::Stop;
     config.market.record = None;
-    let engine = PluginEngine::new()?;
-    let (trial_tx, trial_rx) = tokio::sync::watch::channel(None);
-    let (mut reloader, registry) = Reloader::new(engine, &config, trial_rx);
-    let reloader = tokio::task::spawn_blocking(move || reloader.reconcile().map(|()| reloader)).await??;
+    let (reloader, feed) = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || startup::load_plugins(&config)).await??
+    };
     if reloader.current().plugins().next().is_none() {
         bail!("no plugin loaded from {}", config.plugin_dir.display());
     }
-    let mut pipeline = Pipeline::new(
-        CycleSettings::from_config(&config),
-        Source::from_config(&config)?,
-        registry,
-        trial_tx,
-        Sink::Jsonl(JsonlSink::create(out)?),
-    );
+    let mut pipeline = startup::pipeline(&config, feed, Sink::Jsonl(JsonlSink::create(out)?))?;
     let started = Instant::now();
     let mut cycles = 0u64;
     while let Some(report) = pipeline.run_cycle().await? {

@@ -1,6 +1,7 @@
 //! `pulse check PLUGIN.wasm`: tells a plugin author whether the daemon will take a file, and
 //! why not, without a daemon or memcached. It stages the plugin exactly as the daemon does
-//! (world, imports, `describe`, `init`), runs it once on a simulated market with as much history
+//! (the same stager: world, imports, `describe`, `init` with the same config, the `NAME.toml`
+//! beside the file included), runs it once on a simulated market with as much history
 //! as it asks for, applies the daemon's output checks, and prints what came out.
 
 use std::fmt::Write as _;
@@ -9,13 +10,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 
-use crate::cache::{validate, EntryRules};
+use crate::cache::validate;
 use crate::config::Config;
 use crate::history::History;
-use crate::plugin::{LoadedPlugin, PluginEngine, PluginKind, PluginSource};
+use crate::plugin::{LoadedPlugin, PluginKind, PluginSource};
 use crate::shared::contract::signal_name;
 use crate::shared::contract::Analyses;
 use crate::source::SimulatedMarket;
+use crate::startup;
 
 /// Checks `path` under `config`'s sandbox with `symbols` simulated symbols; prints a report
 /// and fails with the reason if the daemon would reject the plugin or its output.
@@ -29,17 +31,9 @@ pub fn run(path: &Path, config: &Config, symbols: usize) -> Result<()> {
         source.bytes.len().div_ceil(1024),
         &source.fingerprint.hash[..12]
     );
-    let engine = PluginEngine::new()?;
-    let artifacts = crate::plugin::ArtifactCache::new(engine.engine(), None);
+    let stager = startup::stager(config)?;
     let started = Instant::now();
-    let staged = LoadedPlugin::stage(
-        &engine,
-        &artifacts,
-        &source,
-        &config.sandbox,
-        |name| Ok(config.plugin_config_json(name)),
-        None,
-    );
+    let staged = stager.stage(&source, None);
     let plugin = match staged {
         Ok((plugin, _)) => plugin,
         Err(e) => {
@@ -67,11 +61,7 @@ pub fn run(path: &Path, config: &Config, symbols: usize) -> Result<()> {
             format!("; writes {:?}", info.key_prefixes)
         }
     );
-    let _ = writeln!(
-        out,
-        "init      ok with config {}",
-        config.plugin_config_json(&info.name)
-    );
+    let _ = writeln!(out, "init      ok with config {}", plugin.config_json());
     let _ = writeln!(
         out,
         "limits    deadline {} ms, memory {} MiB",
@@ -111,15 +101,7 @@ pub fn run(path: &Path, config: &Config, symbols: usize) -> Result<()> {
         PluginKind::Aggregator(_) => match plugin.aggregate(&market, &[]) {
             Ok(entries) => {
                 report_call(&mut out, "aggregate", started, &plugin, symbols, depth);
-                let rules = EntryRules {
-                    owner: &plugin.id,
-                    key_prefixes: &info.key_prefixes,
-                    text_keys: &plugin.policy.text_keys,
-                    default_ttl: config.ttl.0,
-                    min_ttl: config.sandbox.min_ttl.0,
-                    max_ttl: config.sandbox.max_ttl.0,
-                    max_value_bytes: usize::try_from(config.sandbox.max_value_bytes.0).unwrap_or(usize::MAX),
-                };
+                let rules = plugin.entry_rules();
                 let _ = writeln!(out, "output    {} cache entries (no analyzers ran)", entries.len());
                 let _ = writeln!(out, "  {:<40} {:>6} {:>9}  check", "key", "ttl s", "bytes");
                 for entry in entries {

@@ -6,13 +6,11 @@ use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use tracing::{info, warn};
 
-use crate::cache::{CacheWriter, Placement, Sink};
+use crate::cache::Placement;
 use crate::config::{parse_flag, Config, Interval, PositiveU64, Speed, SymbolCount, Ttl};
 use crate::config::{ReplayEnd, SourceSpec};
-use crate::pipeline::{CycleSettings, Pipeline};
-use crate::plugin::{PluginEngine, Reloader};
 use crate::shutdown::Stop;
-use crate::source::Source;
+use crate::startup;
 use crate::status::{systemd, StatusServer};
 
 /// Runs market-analysis WebAssembly plugins every cycle and keeps memcached fresh.
@@ -256,11 +254,11 @@ impl Cli {
 /// Loads the plugins and runs cycles until Ctrl-C, SIGTERM or `cycles` cycles.
 async fn run(config: Config, cycles: Option<u64>) -> Result<()> {
     let stop = Stop::listen()?;
-    let engine = PluginEngine::new()?;
-    let (trial_tx, trial_rx) = tokio::sync::watch::channel(None);
-    let (mut reloader, registry_rx) = Reloader::new(engine, &config, trial_rx);
-    let loading = tokio::task::spawn_blocking(move || reloader.reconcile().map(|()| reloader));
-    let reloader = tokio::select! {
+    let loading = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || startup::load_plugins(&config))
+    };
+    let (reloader, feed) = tokio::select! {
         loaded = loading => loaded??,
         () = stop.clone().requested() => {
             info!("stopped while loading plugins");
@@ -282,24 +280,15 @@ async fn run(config: Config, cycles: Option<u64>) -> Result<()> {
     }
     let status_server = StatusServer::bind(config.listen).await?;
     let _watch = reloader.watch()?;
-    let placement = Placement::new(config.memcached.clone(), config.cache.mirror);
-    let writer = CacheWriter::connect(placement, config.write_deadline()).await?;
-    let settings = CycleSettings::from_config(&config);
+    let pipeline = startup::pipeline(&config, feed, startup::memcached(&config).await?)?;
     info!(
         source = %config.source,
         memcached = %config.memcached.join(","),
-        interval_s = settings.interval.as_secs_f64(),
-        ttl_s = settings.ttl,
+        interval_s = config.cycle_interval().as_secs_f64(),
+        ttl_s = config.ttl.0,
         symbols = config.symbols.0,
         "pulse running; check the cache with `pulse verify --memcached {}`",
         config.memcached.join(",")
-    );
-    let pipeline = Pipeline::new(
-        settings,
-        Source::from_config(&config)?,
-        registry_rx,
-        trial_tx,
-        Sink::Memcached(writer),
     );
     info!(
         "status server on http://{}: /metrics, /healthz, /plugins",

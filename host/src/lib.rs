@@ -20,5 +20,6 @@ pub mod scaffold;
 pub mod shared;
 pub mod shutdown;
 pub mod source;
+pub mod startup;
 pub mod status;
 pub mod verify;

@@ -4,26 +4,7 @@
 use anyhow::{bail, Result};
 
 use crate::shared::contract::{CacheEntry, Value};
-use crate::shared::entry::{check_key, ValidEntry, MAX_TTL_SECS};
-
-/// What one aggregator's entries are checked against.
-#[derive(Debug, Clone)]
-pub struct EntryRules<'a> {
-    /// The writing plugin's name, for messages.
-    pub owner: &'a str,
-    /// Prefixes it declared (and was granted).
-    pub key_prefixes: &'a [String],
-    /// Keys it may write as plain text.
-    pub text_keys: &'a [String],
-    /// TTL of entries that name none.
-    pub default_ttl: u32,
-    /// Shortest TTL allowed.
-    pub min_ttl: u32,
-    /// Longest TTL allowed.
-    pub max_ttl: u32,
-    /// Largest value allowed, in bytes.
-    pub max_value_bytes: usize,
-}
+use crate::shared::entry::{check_key, EntryRules, ValidEntry, MAX_TTL_SECS};
 
 /// Checks a plugin's entry and prepares it for writing.
 pub fn validate(entry: CacheEntry, rules: &EntryRules<'_>) -> Result<ValidEntry> {

@@ -7,7 +7,7 @@ mod server;
 mod sink;
 mod writer;
 
-pub use entry::{validate, EntryRules};
+pub use entry::validate;
 pub use placement::Placement;
 pub use sink::{JsonlSink, Sink};
 pub use writer::{CacheWriter, WriteReport};

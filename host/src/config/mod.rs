@@ -226,7 +226,8 @@ pub struct PluginSandbox {
     pub text_keys: Option<Vec<String>>,
 }
 
-/// The limits and grants that apply to one plugin, defaults and overrides resolved.
+/// The limits and grants that apply to one plugin, defaults and overrides resolved: every
+/// bound the sandbox puts on its calls and on what it returns, in one place.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PluginPolicy {
     /// Call deadline.
@@ -243,6 +244,14 @@ pub struct PluginPolicy {
     pub max_output_bytes: usize,
     /// Most bytes one analyzer call may return, as the host holds them.
     pub max_result_bytes: usize,
+    /// TTL of its entries that name none, in seconds (the config's `ttl`).
+    pub default_ttl: u32,
+    /// Shortest TTL its entries may ask for, in seconds.
+    pub min_ttl: u32,
+    /// Longest TTL its entries may ask for, in seconds.
+    pub max_ttl: u32,
+    /// Largest cache value it may write, in bytes.
+    pub max_value_bytes: usize,
 }
 
 /// The bundled aggregator's grant when the config names none: the dashboard keys.
@@ -259,7 +268,7 @@ impl Sandbox {
         }
         let grants: Vec<(&str, String)> = names
             .iter()
-            .flat_map(|&name| self.policy(name).key_prefixes.into_iter().map(move |p| (name, p)))
+            .flat_map(|&name| self.grant(name).0.into_iter().map(move |p| (name, p)))
             .collect();
         for (i, (a, mine)) in grants.iter().enumerate() {
             for (b, theirs) in &grants[i + 1..] {
@@ -275,26 +284,23 @@ impl Sandbox {
         Ok(())
     }
 
-    /// The policy for the plugin called `name`.
-    pub fn policy(&self, name: &str) -> PluginPolicy {
-        let own = self.plugin.get(name).cloned().unwrap_or_default();
-        let (default_prefixes, default_text): (Vec<String>, Vec<String>) = if name == DASHBOARD_GRANT.0 {
-            (
-                DASHBOARD_GRANT.1.iter().map(|s| s.to_string()).collect(),
-                DASHBOARD_GRANT.2.iter().map(|s| s.to_string()).collect(),
-            )
-        } else {
-            (Vec::new(), Vec::new())
+    /// The key prefixes and plain-text keys granted to the plugin called `name`: its own
+    /// grant, else the dashboard's default one for the bundled dashboard, else none.
+    fn grant(&self, name: &str) -> (Vec<String>, Vec<String>) {
+        let own = self.plugin.get(name);
+        let default = |keys: &[&str]| -> Vec<String> {
+            if name == DASHBOARD_GRANT.0 {
+                keys.iter().map(|s| s.to_string()).collect()
+            } else {
+                Vec::new()
+            }
         };
-        PluginPolicy {
-            call_timeout: Duration::from_millis(own.call_timeout_ms.unwrap_or(self.call_timeout_ms).0),
-            memory_bytes: usize::try_from(own.memory_mib.unwrap_or(self.memory_mib).0 << 20).unwrap_or(usize::MAX),
-            key_prefixes: own.key_prefixes.unwrap_or(default_prefixes),
-            text_keys: own.text_keys.unwrap_or(default_text),
-            max_entries: usize::try_from(self.max_entries.0).unwrap_or(usize::MAX),
-            max_output_bytes: usize::try_from(self.max_output_bytes.0).unwrap_or(usize::MAX),
-            max_result_bytes: usize::try_from(self.max_result_bytes.0).unwrap_or(usize::MAX),
-        }
+        (
+            own.and_then(|p| p.key_prefixes.clone())
+                .unwrap_or_else(|| default(DASHBOARD_GRANT.1)),
+            own.and_then(|p| p.text_keys.clone())
+                .unwrap_or_else(|| default(DASHBOARD_GRANT.2)),
+        )
     }
 }
 
@@ -497,12 +503,26 @@ impl Config {
         })
     }
 
-    /// The JSON handed to a plugin's `init`: its `[plugin.NAME]` table, or `{}`.
-    pub fn plugin_config_json(&self, name: &str) -> String {
-        self.plugin
-            .get(name)
-            .map(|table| serde_json::to_string(table).expect("a TOML table always converts to JSON"))
-            .unwrap_or_else(|| "{}".to_string())
+    /// The policy for the plugin called `name`: the sandbox's limits with its own overrides,
+    /// its grants, and the entry bounds.
+    pub fn policy(&self, name: &str) -> PluginPolicy {
+        let sandbox = &self.sandbox;
+        let own = sandbox.plugin.get(name).cloned().unwrap_or_default();
+        let (key_prefixes, text_keys) = sandbox.grant(name);
+        let size = |n: PositiveU64| usize::try_from(n.0).unwrap_or(usize::MAX);
+        PluginPolicy {
+            call_timeout: Duration::from_millis(own.call_timeout_ms.unwrap_or(sandbox.call_timeout_ms).0),
+            memory_bytes: usize::try_from(own.memory_mib.unwrap_or(sandbox.memory_mib).0 << 20).unwrap_or(usize::MAX),
+            key_prefixes,
+            text_keys,
+            max_entries: size(sandbox.max_entries),
+            max_output_bytes: size(sandbox.max_output_bytes),
+            max_result_bytes: size(sandbox.max_result_bytes),
+            default_ttl: self.ttl.0,
+            min_ttl: sandbox.min_ttl.0,
+            max_ttl: sandbox.max_ttl.0,
+            max_value_bytes: size(sandbox.max_value_bytes),
+        }
     }
 }
 
@@ -578,15 +598,20 @@ mod tests {
              [sandbox.plugin.writer]\nkey_prefixes = [\"fault:\"]\n",
         )
         .unwrap();
-        let slow = config.sandbox.policy("slow");
+        let slow = config.policy("slow");
         assert_eq!(
             (slow.call_timeout, slow.memory_bytes),
             (Duration::from_millis(900), 8 << 20)
         );
-        assert_eq!(config.sandbox.policy("other").call_timeout, Duration::from_millis(100));
-        assert_eq!(config.sandbox.policy("writer").key_prefixes, ["fault:"]);
-        assert!(config.sandbox.policy("other").key_prefixes.is_empty());
-        let dashboard = config.sandbox.policy("dashboard");
+        assert_eq!(config.policy("other").call_timeout, Duration::from_millis(100));
+        assert_eq!(
+            (slow.default_ttl, slow.min_ttl, slow.max_ttl, slow.max_value_bytes),
+            (10, 1, 3600, 1_000_000),
+            "the entry bounds are part of every plugin's policy"
+        );
+        assert_eq!(config.policy("writer").key_prefixes, ["fault:"]);
+        assert!(config.policy("other").key_prefixes.is_empty());
+        let dashboard = config.policy("dashboard");
         assert_eq!(dashboard.key_prefixes, ["market:", "analysis:"]);
         assert_eq!(dashboard.text_keys, ["analysis:market_regime"]);
     }
@@ -595,8 +620,8 @@ mod tests {
     fn plugin_tables_are_keyed_by_identity() {
         let config =
             Config::from_toml("[sandbox.plugin.demo_signal]\nmemory_mib = 8\n[plugin.demo_signal]\nx = 1\n").unwrap();
-        assert_eq!(config.sandbox.policy("demo-signal").memory_bytes, 8 << 20);
-        assert_eq!(config.plugin_config_json("demo-signal"), "{\"x\":1}");
+        assert_eq!(config.policy("demo-signal").memory_bytes, 8 << 20);
+        assert_eq!(config.plugin["demo-signal"]["x"].as_integer(), Some(1));
         let err = format!(
             "{:#}",
             Config::from_toml("[plugin.a_b]\nx = 1\n[plugin.a-b]\nx = 2\n").unwrap_err()
@@ -634,14 +659,6 @@ mod tests {
             Config::from_toml("[sandbox]\nmin_ttl = 20\nmax_ttl = 10\n").unwrap_err()
         );
         assert!(err.contains("min_ttl (20 s) is above"), "{err}");
-    }
-
-    #[test]
-    fn plugin_tables_reach_plugins_as_json() {
-        let config = Config::from_toml("[plugin.trend]\nfast = 3\nslow = 9\n").unwrap();
-        let json: serde_json::Value = serde_json::from_str(&config.plugin_config_json("trend")).unwrap();
-        assert_eq!(json, serde_json::json!({"fast": 3, "slow": 9}));
-        assert_eq!(config.plugin_config_json("other"), "{}");
     }
 
     #[test]

@@ -12,6 +12,7 @@ use super::world::PluginKind;
 use crate::config::PluginPolicy;
 use crate::shared::call::{Fingerprint, PluginFacts};
 use crate::shared::contract::PluginInfo;
+use crate::shared::entry::EntryRules;
 use crate::shared::identity::PluginId;
 
 /// A compiled plugin that has described itself, accepted its config and passed its trial.
@@ -74,6 +75,25 @@ impl LoadedPlugin {
             file: self.path.display().to_string(),
             loaded_at_ms: self.loaded_at_ms,
             peak_memory_bytes: self.last_peak_memory(),
+        }
+    }
+
+    /// The JSON its `init` gets on every call: its side file, else its config table, else `{}`.
+    pub fn config_json(&self) -> &str {
+        &self.config_json
+    }
+
+    /// What each cache entry it returns is checked against: the prefixes it declared (and was
+    /// granted), the keys it may write as text, and the policy's TTL and size bounds.
+    pub fn entry_rules(&self) -> EntryRules<'_> {
+        EntryRules {
+            owner: self.id.as_str(),
+            key_prefixes: &self.info.key_prefixes,
+            text_keys: &self.policy.text_keys,
+            default_ttl: self.policy.default_ttl,
+            min_ttl: self.policy.min_ttl,
+            max_ttl: self.policy.max_ttl,
+            max_value_bytes: self.policy.max_value_bytes,
         }
     }
 

@@ -8,7 +8,7 @@
 //! once and the pipeline picks it up at its next cycle boundary. If staging fails, the old
 //! version keeps serving.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,17 +17,15 @@ use anyhow::{anyhow, Context, Result};
 use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
 use notify::RecursiveMode;
 use notify_debouncer_full::{new_debouncer, DebounceEventResult, DebouncedEvent};
-use tokio::sync::watch;
 use tracing::{error, info, warn};
 
 use super::admission::{decide, Candidate};
-use super::artifacts::ArtifactCache;
-use super::engine::PluginEngine;
+use super::feed::{feed, FeedSource, PluginFeed};
 use super::file::PluginSource;
 use super::loaded::LoadedPlugin;
 use super::registry::Registry;
-use super::stage::{Stage, TrialInput};
-use crate::config::{Config, Sandbox};
+use super::stage::Stage;
+use super::stager::Stager;
 use crate::shared::call::Fingerprint;
 
 /// Quiet time after the last file event before the directory is reconciled.
@@ -35,13 +33,12 @@ const DEBOUNCE: Duration = Duration::from_millis(250);
 
 /// Owns the plugin directory's state and publishes each new registry generation.
 pub struct Reloader {
-    engine: Arc<PluginEngine>,
-    artifacts: ArtifactCache,
+    /// Stages each new or changed file.
+    stager: Stager,
+    /// The plugin directory.
     dir: PathBuf,
-    plugin_tables: BTreeMap<String, toml::Table>,
-    sandbox: Sandbox,
-    published: watch::Sender<Arc<Registry>>,
-    trial: watch::Receiver<Option<TrialInput>>,
+    /// Where generations go and trial inputs come from.
+    feed: FeedSource,
     /// Versions that failed staging, so an unchanged bad file is not retried on every event.
     rejected: HashMap<PathBuf, Fingerprint>,
     /// Non-plugin files already warned about.
@@ -54,32 +51,24 @@ pub struct DirectoryWatch {
 }
 
 impl Reloader {
-    /// A reloader for `config.plugin_dir` with an empty registry; trial calls use what
-    /// `trial` last held. Returns the receiver the pipeline reads registries from.
-    pub fn new(
-        engine: Arc<PluginEngine>,
-        config: &Config,
-        trial: watch::Receiver<Option<TrialInput>>,
-    ) -> (Self, watch::Receiver<Arc<Registry>>) {
-        let (published, registry) = watch::channel(Arc::new(Registry::default()));
-        let artifacts = ArtifactCache::new(engine.engine(), config.compile_cache_dir());
+    /// A reloader for the plugin directory `dir`, with an empty generation published, staging
+    /// through `stager`; its trial calls use what the pipeline last left in the feed. Returns
+    /// the feed the pipeline serves from.
+    pub fn new(stager: Stager, dir: PathBuf) -> (Self, PluginFeed) {
+        let (feed, pipeline_end) = feed();
         let reloader = Self {
-            engine,
-            artifacts,
-            dir: config.plugin_dir.clone(),
-            plugin_tables: config.plugin.clone(),
-            sandbox: config.sandbox.clone(),
-            published,
-            trial,
+            stager,
+            dir,
+            feed,
             rejected: HashMap::new(),
             ignored: HashSet::new(),
         };
-        (reloader, registry)
+        (reloader, pipeline_end)
     }
 
     /// The registry now published.
     pub fn current(&self) -> Arc<Registry> {
-        self.published.borrow().clone()
+        self.feed.generations.borrow().clone()
     }
 
     /// Brings the registry in line with the directory and publishes it if anything changed.
@@ -87,7 +76,7 @@ impl Reloader {
     pub fn reconcile(&mut self) -> Result<()> {
         let current = self.current();
         let files = self.scan()?;
-        let trial = self.trial.borrow().clone();
+        let trial = self.feed.trials.borrow().clone();
         let mut kept = Vec::new();
         let mut staged = Vec::new();
         for path in &files {
@@ -109,15 +98,7 @@ impl Reloader {
                 continue;
             }
             let started = Instant::now();
-            let config_for = |name: &str| self.config_json(name, &source);
-            match LoadedPlugin::stage(
-                &self.engine,
-                &self.artifacts,
-                &source,
-                &self.sandbox,
-                config_for,
-                trial.as_ref(),
-            ) {
+            match self.stager.stage(&source, trial.as_ref()) {
                 Ok((plugin, cached)) => {
                     self.rejected.remove(path);
                     staged.push(Staged {
@@ -185,7 +166,7 @@ impl Reloader {
             changed = true;
         }
         if changed {
-            self.published.send_replace(Arc::new(next));
+            self.feed.generations.send_replace(Arc::new(next));
         }
         Ok(())
     }
@@ -245,26 +226,6 @@ impl Reloader {
         }
         files.sort();
         Ok(files)
-    }
-
-    /// A plugin's config as JSON: its side file `NAME.toml` if there is one, else its
-    /// `[plugin.NAME]` table from the daemon's config, else `{}`.
-    fn config_json(&self, name: &str, source: &PluginSource) -> Result<String> {
-        let table = match &source.fingerprint.side_config {
-            Some(text) => {
-                let side = source.path.with_extension("toml");
-                if self.plugin_tables.contains_key(name) {
-                    warn!(
-                        plugin = name,
-                        "{} overrides the [plugin.{name}] table of the daemon's config",
-                        side.display()
-                    );
-                }
-                toml::from_str::<toml::Table>(text).map_err(|e| anyhow!("bad config file {}: {e}", side.display()))?
-            }
-            None => self.plugin_tables.get(name).cloned().unwrap_or_default(),
-        };
-        Ok(serde_json::to_string(&table)?)
     }
 }
 

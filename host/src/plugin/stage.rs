@@ -16,7 +16,7 @@ use super::file::PluginSource;
 use super::loaded::LoadedPlugin;
 use super::log_budget::LogBudget;
 use super::world::PluginKind;
-use crate::config::{PluginPolicy, Sandbox};
+use crate::config::PluginPolicy;
 use crate::shared::contract::{with_history_depth, AnalyzerOutput, Market, PluginInfo};
 use crate::shared::identity::PluginId;
 
@@ -109,13 +109,13 @@ impl LoadedPlugin {
     /// `artifacts`), tells its world, calls `describe()` (whose name must match the identity),
     /// `init` with the config `config_for(identity)` returns, and, given a `trial` input, one
     /// real call. Returns the plugin and whether compilation was skipped. Each call into the
-    /// plugin runs under the plugin's own policy and is bounded by its deadline, even one stuck
-    /// in a blocking host call.
-    pub fn stage(
+    /// plugin runs under the policy `policy_for(identity)` returns and is bounded by its
+    /// deadline, even one stuck in a blocking host call.
+    pub(super) fn stage(
         engine: &Arc<PluginEngine>,
         artifacts: &ArtifactCache,
         source: &PluginSource,
-        sandbox: &Sandbox,
+        policy_for: impl Fn(&str) -> PluginPolicy,
         config_for: impl Fn(&str) -> Result<String>,
         trial: Option<&TrialInput>,
     ) -> Result<(Arc<Self>, bool), StageError> {
@@ -126,7 +126,7 @@ impl LoadedPlugin {
             .context("not a valid WebAssembly component")
             .at(Stage::Compile)?;
         let kind = PluginKind::of(engine, &component).at(Stage::World)?;
-        let policy = sandbox.policy(id.as_str());
+        let policy = policy_for(id.as_str());
         let log = Arc::new(LogBudget::default());
         let info = {
             let (engine, kind, label, policy, log) =

@@ -28,6 +28,25 @@ pub struct ValidEntry {
     pub ttl: u32,
 }
 
+/// What one aggregator's entries are checked against.
+#[derive(Debug, Clone)]
+pub struct EntryRules<'a> {
+    /// The writing plugin's name, for messages.
+    pub owner: &'a str,
+    /// Prefixes it declared (and was granted).
+    pub key_prefixes: &'a [String],
+    /// Keys it may write as plain text.
+    pub text_keys: &'a [String],
+    /// TTL of entries that name none.
+    pub default_ttl: u32,
+    /// Shortest TTL allowed.
+    pub min_ttl: u32,
+    /// Longest TTL allowed.
+    pub max_ttl: u32,
+    /// Largest value allowed, in bytes.
+    pub max_value_bytes: usize,
+}
+
 /// Checks a key against memcached's rules, kept to what every client can read: 1-250 bytes
 /// of printable ASCII without spaces.
 pub fn check_key(key: &str) -> Result<()> {

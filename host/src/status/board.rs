@@ -22,34 +22,48 @@ pub const MAX_BACKOFF_CYCLES: u64 = 150;
 /// is left out and counted, so the status itself is always written.
 const MAX_STATUS_BYTES: usize = 900_000;
 
-/// Per-plugin counters and breaker state, kept across cycles.
+/// Per-plugin counters and breaker state, kept across the cycles of one loaded version: the
+/// one place these counts live (`pulse:status`, `/plugins` and `/metrics` all read them).
 #[derive(Debug, Clone, Default, Serialize)]
-struct PluginStats {
-    calls: u64,
-    failures: u64,
-    /// Failures that were traps (memory cap and host limits included), and that were
-    /// timeouts (the rest are errors).
-    traps: u64,
-    timeouts: u64,
+pub(super) struct PluginStats {
+    /// Calls made.
+    pub(super) calls: u64,
+    /// Calls that failed, whatever the kind.
+    pub(super) failures: u64,
+    /// Failures that were traps (memory cap and host limits included).
+    pub(super) traps: u64,
+    /// Failures that were timeouts (the failures neither traps nor timeouts are errors).
+    pub(super) timeouts: u64,
     /// Failures by kind (`timeout`, `trap`, `memory_cap`, `over_limit`, `host_limit`, `error`).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    failure_kinds: BTreeMap<&'static str, u64>,
+    pub(super) failure_kinds: BTreeMap<&'static str, u64>,
+    /// Failed calls since the last success; the breaker trips at `quarantine_after`.
     consecutive_failures: u64,
     /// Verdicts or cache entries dropped by the output checks.
-    dropped: u64,
+    pub(super) dropped: u64,
+    /// Log lines dropped over the plugin's log budget.
+    pub(super) log_dropped_lines: u64,
+    /// Bytes of those lines.
+    pub(super) log_dropped_bytes: u64,
     /// Time spent in calls since start, in milliseconds.
     total_ms: f64,
     /// Signals an analyzer has given since start, by name.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     signals: BTreeMap<&'static str, u64>,
+    /// When the last call started, ms since the Unix epoch.
     last_call: Option<i64>,
+    /// How long the last call took, in milliseconds.
     last_duration_ms: Option<f64>,
+    /// Why the last call failed, bounded and escaped; `None` after a success.
     last_error: Option<String>,
-    quarantined: bool,
+    /// Whether the breaker holds the plugin.
+    pub(super) quarantined: bool,
     /// The cycle at which a quarantined plugin is tried again.
     retry_at_cycle: Option<u64>,
+    /// Cycles between retries now; doubles with each failed retry.
     #[serde(skip)]
     backoff_cycles: u64,
+    /// The version these counts belong to; another version starts a clean record.
     #[serde(skip)]
     fingerprint: Option<Fingerprint>,
 }
@@ -57,30 +71,23 @@ struct PluginStats {
 /// One loaded plugin as `pulse:status` and the status server's `/plugins` show it.
 #[derive(Debug, Clone, Serialize)]
 pub struct PluginStatus {
-    name: String,
-    version: String,
-    kind: &'static str,
-    hash: String,
+    /// Its identity.
+    pub(super) name: String,
+    /// The version it describes itself with.
+    pub(super) version: String,
+    /// `analyzer` or `aggregator`.
+    pub(super) kind: &'static str,
+    /// The SHA-256 of its file.
+    pub(super) hash: String,
+    /// The file it was loaded from.
     file: String,
     /// When this version was loaded, ms since the Unix epoch.
     loaded_at_ms: i64,
     /// Peak linear memory of the last call, in bytes.
     memory_bytes: usize,
+    /// Its counters and breaker state.
     #[serde(flatten)]
-    stats: PluginStats,
-}
-
-impl PluginStatus {
-    /// The metrics' labels for this plugin.
-    pub fn labels(&self) -> super::PluginLabels<'_> {
-        super::PluginLabels {
-            name: &self.name,
-            kind: self.kind,
-            version: &self.version,
-            hash: &self.hash,
-            quarantined: self.stats.quarantined,
-        }
-    }
+    pub(super) stats: PluginStats,
 }
 
 /// The `pulse:status` document.
@@ -184,6 +191,8 @@ impl StatusBoard {
         stats.last_call = Some(outcome.started_ms);
         stats.last_duration_ms = Some(outcome.duration_ms);
         stats.last_error.clone_from(&outcome.error);
+        stats.log_dropped_lines += outcome.log_dropped_lines;
+        stats.log_dropped_bytes += outcome.log_dropped_bytes;
         match outcome.failure {
             Some(Failure::Trap | Failure::MemoryCap | Failure::HostLimit) => stats.traps += 1,
             Some(Failure::Timeout) => stats.timeouts += 1,

@@ -4,12 +4,15 @@
 //! systemd unit waits for.
 
 mod board;
+mod collector;
+mod live;
 mod metrics;
 mod server;
 pub mod systemd;
 mod telemetry;
 
 pub use board::{CycleFacts, PluginStatus, StatusBoard, MAX_BACKOFF_CYCLES};
-pub use metrics::{Metrics, PluginLabels};
+pub use live::CycleRecord;
+pub use metrics::Metrics;
 pub use server::StatusServer;
 pub use telemetry::Telemetry;

@@ -1,11 +1,13 @@
 //! What the status server reads between cycles: the metrics, the health verdict and the
-//! plugin list. The pipeline is the only writer, at the end of each cycle.
+//! plugin list. The pipeline is the only writer: it publishes each finished cycle.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::board::PluginStatus;
+use super::live::{CycleRecord, Live};
 use super::Metrics;
+use crate::shared::clock::now_ms;
 
 /// How long past its interval a cycle may be late before the daemon counts as stuck: cycles
 /// may overrun (a tick is then skipped), so one missed tick alone is not a failure.
@@ -15,31 +17,23 @@ const LATE_CYCLE_GRACE: Duration = Duration::from_secs(1);
 pub struct Telemetry {
     /// The Prometheus metrics.
     pub metrics: Metrics,
+    /// Time between cycles, for judging whether cycles still run.
     interval: Duration,
+    /// How long written keys live, for judging whether they still exist.
     ttl: Duration,
-    live: Mutex<Live>,
-}
-
-#[derive(Default)]
-struct Live {
-    /// The last finished cycle's number and end.
-    last_cycle: Option<(u64, Instant)>,
-    /// The end of the last cycle whose cache write fully succeeded.
-    last_push: Option<Instant>,
-    /// The last write's first error, while writes fail.
-    write_error: Option<String>,
-    plugins: Vec<PluginStatus>,
-    stopping: bool,
+    /// The last published cycle, shared with the metrics' collector.
+    live: Arc<Mutex<Live>>,
 }
 
 impl Telemetry {
     /// State for a daemon that runs a cycle every `interval` and writes entries for `ttl`.
     pub fn new(interval: Duration, ttl: Duration) -> Self {
+        let live = Arc::new(Mutex::new(Live::new()));
         Self {
-            metrics: Metrics::new(),
+            metrics: Metrics::new(live.clone()),
             interval,
             ttl,
-            live: Mutex::new(Live::default()),
+            live,
         }
     }
 
@@ -47,17 +41,14 @@ impl Telemetry {
         self.live.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Records a finished cycle: its number, the plugins' state, and the write's first error
-    /// (`None` when every entry was stored).
-    pub fn cycle_done(&self, cycle: u64, plugins: Vec<PluginStatus>, write_error: Option<String>) {
-        let now = Instant::now();
-        let mut live = self.live();
-        live.last_cycle = Some((cycle, now));
-        if write_error.is_none() {
-            live.last_push = Some(now);
-        }
-        live.write_error = write_error;
-        live.plugins = plugins;
+    /// Publishes a finished cycle: health, `/plugins` and the counters of `/metrics` read it.
+    pub fn cycle_done(&self, record: CycleRecord) {
+        self.live().publish(record, Instant::now(), now_ms());
+    }
+
+    /// Publishes how many interval ticks have been skipped so far.
+    pub fn ticks_skipped(&self, total: u64) {
+        self.live().skipped_ticks = total;
     }
 
     /// Marks the daemon as shutting down: health turns 503 so balancers move away first.
@@ -101,7 +92,7 @@ impl Telemetry {
             ));
         }
         let error = live.write_error.as_deref().unwrap_or("none");
-        let Some(push) = live.last_push else {
+        let Some((push, _)) = live.last_push else {
             return Err(format!("no cache write has fully succeeded yet; last error: {error}"));
         };
         let since_push = now.saturating_duration_since(push);
@@ -129,6 +120,16 @@ mod tests {
         Telemetry::new(Duration::from_secs(2), Duration::from_secs(10))
     }
 
+    fn record(cycle: u64, write_error: Option<&str>) -> CycleRecord {
+        CycleRecord {
+            cycle,
+            seconds: 0.01,
+            plugins: Vec::new(),
+            cache: Default::default(),
+            write_error: write_error.map(str::to_string),
+        }
+    }
+
     #[test]
     fn healthy_only_while_cycles_run_and_writes_are_younger_than_the_ttl() {
         let t = telemetry();
@@ -136,14 +137,14 @@ mod tests {
         assert!(t.health(now).unwrap_err().contains("no cycle"));
         assert!(!t.cycles_running(now));
 
-        t.cycle_done(1, Vec::new(), Some("server_down".into()));
+        t.cycle_done(record(1, Some("server_down")));
         let err = t.health(Instant::now()).unwrap_err();
         assert!(
             err.contains("no cache write has fully succeeded") && err.contains("server_down"),
             "{err}"
         );
 
-        t.cycle_done(2, Vec::new(), None);
+        t.cycle_done(record(2, None));
         assert!(t.health(Instant::now()).unwrap().starts_with("cycle 2"));
 
         assert!(t.cycles_running(Instant::now() + Duration::from_secs(4)));
@@ -152,7 +153,7 @@ mod tests {
         assert!(err.contains("no cycle has finished for 6"), "{err}");
 
         // Cycles go on but writes fail: healthy until the last good write is a TTL old.
-        t.cycle_done(3, Vec::new(), Some("timeout".into()));
+        t.cycle_done(record(3, Some("timeout")));
         assert!(t.health(Instant::now() + Duration::from_secs(4)).is_ok());
         let later = Instant::now() + Duration::from_secs(11);
         {

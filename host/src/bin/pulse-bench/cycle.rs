@@ -3,14 +3,11 @@
 //! own so that its peak RSS is its own.
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use pulse::cache::{CacheWriter, Placement, Sink};
-use pulse::config::{Config, SymbolCount};
-use pulse::pipeline::{CycleSettings, Pipeline};
-use pulse::plugin::{PluginEngine, Reloader};
-use pulse::source::Source;
+use pulse::config::{Config, PositiveU64, SymbolCount};
+use pulse::startup;
 use serde_json::{json, Value};
 
 use crate::harness::{bundled_plugins, peak_rss_bytes, percentiles, repo_root};
@@ -66,27 +63,14 @@ fn measure(options: &Options, symbols: usize) -> Result<Value> {
         symbols: SymbolCount(symbols),
         ..Config::default()
     };
-    config.sandbox.call_timeout_ms = pulse::config::PositiveU64(10_000);
-    config.sandbox.memory_mib = pulse::config::PositiveU64(1024);
-    config.sandbox.max_result_bytes = pulse::config::PositiveU64(1 << 30);
+    config.sandbox.call_timeout_ms = PositiveU64(10_000);
+    config.sandbox.memory_mib = PositiveU64(1024);
+    config.sandbox.max_result_bytes = PositiveU64(1 << 30);
+    config.cache.write_deadline_ms = Some(PositiveU64(5_000));
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
-        let engine = PluginEngine::new()?;
-        let (trial_tx, trial_rx) = tokio::sync::watch::channel(None);
-        let (mut reloader, registry) = Reloader::new(engine, &config, trial_rx);
-        reloader.reconcile()?;
-        let writer = CacheWriter::connect(
-            Placement::new(config.memcached.clone(), false),
-            Duration::from_secs(5),
-        )
-        .await?;
-        let mut pipeline = Pipeline::new(
-            CycleSettings::from_config(&config),
-            Source::from_config(&config)?,
-            registry,
-            trial_tx,
-            Sink::Memcached(writer),
-        );
+        let (_reloader, feed) = startup::load_plugins(&config)?;
+        let mut pipeline = startup::pipeline(&config, feed, startup::memcached(&config).await?)?;
         // Two warm-up cycles: the first instantiations and connections.
         for _ in 0..2 {
             pipeline.run_cycle().await?;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use pulse::config::Config;
 use pulse::history::History;
-use pulse::plugin::{ArtifactCache, LoadedPlugin, PluginEngine, PluginSource};
+use pulse::plugin::PluginSource;
 use pulse::source::SimulatedMarket;
 use pulse_sdk::Analyzer;
 use serde_json::{json, Value};
@@ -44,21 +44,14 @@ fn measure(options: &Options, symbols: usize) -> Result<Value> {
     history.record(&snapshot);
     let host_market = history.market(&snapshot.to_market(1, "simulated", Duration::ZERO), depth);
 
-    let engine = PluginEngine::new()?;
     let source = PluginSource::read(&plugin_wasm("trend")?)?;
-    let mut sandbox = config.sandbox.clone();
-    sandbox.call_timeout_ms = pulse::config::PositiveU64(60_000);
-    sandbox.memory_mib = pulse::config::PositiveU64(1024);
-    sandbox.max_result_bytes = pulse::config::PositiveU64(1 << 30);
-    let (plugin, _) = LoadedPlugin::stage(
-        &engine,
-        &ArtifactCache::new(engine.engine(), None),
-        &source,
-        &sandbox,
-        |_| Ok("{}".into()),
-        None,
-    )
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut raised = config.clone();
+    raised.sandbox.call_timeout_ms = pulse::config::PositiveU64(60_000);
+    raised.sandbox.memory_mib = pulse::config::PositiveU64(1024);
+    raised.sandbox.max_result_bytes = pulse::config::PositiveU64(1 << 30);
+    let (plugin, _) = pulse::startup::stager(&raised)?
+        .stage(&source, None)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
 
     let guest_market = pulse_sdk::MarketView::new(to_guest(&host_market));
     let trend_config = trend::Config::default();

@@ -1,0 +1,218 @@
+//! The cycle's plugin calls: the analyzers, then the aggregators on what the analyzers
+//! returned, each call bounded by its deadline and recorded, and the checks on what comes back.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Result;
+use tracing::{error, warn};
+
+use super::markets::MarketsByDepth;
+use super::Pipeline;
+use crate::cache::validate;
+use crate::plugin::checks::handed_over_bytes;
+use crate::plugin::{call_on_pool, CallError, LoadedPlugin, Registry};
+use crate::shared::call::CallOutcome;
+use crate::shared::clock::now_ms;
+use crate::shared::contract::AnalyzerOutput;
+use crate::shared::entry::ValidEntry;
+
+impl Pipeline {
+    /// The plugins the circuit breaker lets run this cycle.
+    fn admitted(&mut self, plugins: &[Arc<LoadedPlugin>]) -> Vec<Arc<LoadedPlugin>> {
+        plugins
+            .iter()
+            .filter(|p| self.status.admits(&p.id, &p.fingerprint, self.cycle))
+            .cloned()
+            .collect()
+    }
+
+    /// Calls every analyzer the breaker admits, in parallel; failed ones are logged and left out.
+    pub(super) async fn run_analyzers(
+        &mut self,
+        registry: &Registry,
+        markets: &MarketsByDepth,
+    ) -> Arc<Vec<AnalyzerOutput>> {
+        let admitted = self.admitted(&registry.analyzers);
+        let calls = admitted.iter().map(|plugin| {
+            let market = markets.for_plugin(plugin);
+            call_blocking(plugin.clone(), move |p| p.analyze(&market))
+        });
+        let mut outputs = Vec::with_capacity(admitted.len());
+        for (plugin, (outcome, result)) in admitted.iter().zip(join_in_order(calls).await) {
+            self.record(plugin, &outcome);
+            match result {
+                Ok((analyses, dropped)) => {
+                    self.status.signals(&plugin.id, &analyses);
+                    self.status.dropped(&plugin.id, dropped);
+                    self.note_drops(
+                        &plugin.id,
+                        "verdicts",
+                        dropped,
+                        "verdicts whose score is not a finite number in 0..100",
+                    );
+                    outputs.push(AnalyzerOutput {
+                        plugin: plugin.id.to_string(),
+                        version: plugin.info.version.clone(),
+                        analyses,
+                    });
+                }
+                Err(e) => self.note_failure(plugin, "analyzer", &e),
+            }
+        }
+        Arc::new(outputs)
+    }
+
+    /// Calls every aggregator the breaker admits, in parallel, and validates their entries;
+    /// returns the entries to write and how many were dropped.
+    pub(super) async fn run_aggregators(
+        &mut self,
+        registry: &Registry,
+        markets: &MarketsByDepth,
+        outputs: Arc<Vec<AnalyzerOutput>>,
+    ) -> (Vec<ValidEntry>, usize) {
+        let admitted = self.admitted(&registry.aggregators);
+        let inputs: Vec<Arc<Vec<AnalyzerOutput>>> =
+            admitted.iter().map(|plugin| self.fit_input(plugin, &outputs)).collect();
+        let calls = admitted.iter().zip(inputs).map(|(plugin, outputs)| {
+            let market = markets.for_plugin(plugin);
+            call_blocking(plugin.clone(), move |p| p.aggregate(&market, &outputs))
+        });
+        let mut entries = Vec::new();
+        let mut dropped = 0;
+        for (plugin, (outcome, result)) in admitted.iter().zip(join_in_order(calls).await) {
+            self.record(plugin, &outcome);
+            let produced = match result {
+                Ok(produced) => produced,
+                Err(e) => {
+                    self.note_failure(plugin, "aggregator", &e);
+                    continue;
+                }
+            };
+            let rules = plugin.entry_rules();
+            let mut first_reason = None;
+            let mut own_dropped = 0;
+            for entry in produced {
+                match validate(entry, &rules) {
+                    Ok(valid) => entries.push(valid),
+                    Err(e) => {
+                        own_dropped += 1;
+                        first_reason.get_or_insert_with(|| format!("{e:#}"));
+                    }
+                }
+            }
+            dropped += own_dropped;
+            self.status.dropped(&plugin.id, own_dropped);
+            let what = first_reason.map_or_else(String::new, |reason| format!("cache entries; first: {reason}"));
+            self.note_drops(&plugin.id, "entries", own_dropped, &what);
+        }
+        (entries, dropped)
+    }
+
+    /// The analyzer results `aggregator` is handed: all of them while they fit in a quarter of
+    /// its memory cap (the bundled dashboard works in ~3.7 bytes per byte it is handed), else
+    /// without the largest until they do, so no number of analyzers can push an aggregator past
+    /// its cap. A withheld result counts as that analyzer failing for this
+    /// aggregator; the change is logged once.
+    fn fit_input(&mut self, aggregator: &LoadedPlugin, outputs: &Arc<Vec<AnalyzerOutput>>) -> Arc<Vec<AnalyzerOutput>> {
+        let budget = aggregator.policy.memory_bytes / 4;
+        let sizes: Vec<usize> = outputs.iter().map(handed_over_bytes).collect();
+        let mut total: usize = sizes.iter().sum();
+        if total <= budget {
+            return outputs.clone();
+        }
+        let mut by_size: Vec<usize> = (0..outputs.len()).collect();
+        by_size.sort_by_key(|&i| (std::cmp::Reverse(sizes[i]), outputs[i].plugin.clone()));
+        let mut withheld = Vec::new();
+        for i in by_size {
+            if total <= budget {
+                break;
+            }
+            total -= sizes[i];
+            withheld.push(i);
+        }
+        let names: Vec<String> = withheld
+            .iter()
+            .map(|&i| format!("{} ({} bytes)", outputs[i].plugin, sizes[i]))
+            .collect();
+        self.note_drops(
+            &aggregator.id,
+            "input",
+            withheld.len(),
+            &format!(
+                "analyzer results to stay within its input budget of {budget} bytes (a quarter of its memory cap): {}",
+                names.join(", ")
+            ),
+        );
+        let kept = outputs
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !withheld.contains(i))
+            .map(|(_, o)| o.clone())
+            .collect();
+        Arc::new(kept)
+    }
+
+    /// Records a call in the status board (which counts it and moves the breaker) and its
+    /// duration in the metrics.
+    fn record(&mut self, plugin: &LoadedPlugin, outcome: &CallOutcome) {
+        self.status.record(&plugin.id, self.cycle, outcome);
+        let seconds = outcome.duration_ms / 1000.0;
+        self.telemetry.metrics.call(&plugin.id, plugin.kind.label(), seconds);
+    }
+
+    /// Logs a plugin's dropped outputs of one `kind` when they start and then at most once a
+    /// minute, so a plugin that misbehaves every cycle costs a line a minute, not one a cycle.
+    fn note_drops(&mut self, plugin: &str, kind: &str, count: usize, what: &str) {
+        if count == 0 {
+            return;
+        }
+        if let Some(due) = self.repeats.admit(&format!("{plugin}: dropped {kind}")) {
+            warn!(plugin, cycle = self.cycle, "dropped {count} {what}{due}");
+        }
+    }
+
+    /// Logs a failed call the first time this version of the plugin fails that way and then at
+    /// most once a minute; the status board and the metrics count every one.
+    fn note_failure(&mut self, plugin: &LoadedPlugin, role: &str, error: &CallError) {
+        let reason = format!("{}@{}: {}", plugin.id, plugin.short_hash(), error.failure.label());
+        if let Some(due) = self.repeats.admit(&reason) {
+            error!(plugin = %plugin.id, cycle = self.cycle, "{role} failed: {error}{due}");
+        }
+    }
+}
+
+/// Starts a plugin call at once, bounded by its deadline (`plugin::call_on_pool`); the
+/// returned future yields its timed outcome.
+fn call_blocking<R: Send + 'static>(
+    plugin: Arc<LoadedPlugin>,
+    call: impl FnOnce(&LoadedPlugin) -> Result<R, CallError> + Send + 'static,
+) -> impl Future<Output = (CallOutcome, Result<R, CallError>)> {
+    let started_ms = now_ms();
+    let deadline = plugin.policy.call_timeout;
+    let caller = plugin.clone();
+    let task = call_on_pool(deadline, move || call(&caller));
+    async move {
+        let (elapsed, result) = task.await;
+        let log_dropped = plugin.take_log_dropped();
+        let outcome = CallOutcome {
+            log_dropped_lines: log_dropped.lines,
+            log_dropped_bytes: log_dropped.bytes,
+            started_ms,
+            duration_ms: elapsed.as_secs_f64() * 1000.0,
+            error: result.as_ref().err().map(ToString::to_string),
+            failure: result.as_ref().err().map(|e| e.failure),
+        };
+        (outcome, result)
+    }
+}
+
+/// Awaits calls that are already running, keeping their order.
+async fn join_in_order<F: Future>(calls: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let calls: Vec<F> = calls.collect();
+    let mut out = Vec::with_capacity(calls.len());
+    for call in calls {
+        out.push(call.await);
+    }
+    out
+}

@@ -1,0 +1,173 @@
+//! One cycle's steps: the snapshot to serve, the plugins on it, and the write with the status.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use tracing::warn;
+
+use super::markets::MarketsByDepth;
+use super::{CycleReport, Pipeline};
+use crate::plugin::{Registry, TrialInput};
+use crate::shared::clock::now_ms;
+use crate::shared::entry::ValidEntry;
+use crate::shared::market::Snapshot;
+use crate::status::{CycleFacts, CycleRecord};
+
+/// What the plugins made of a served snapshot.
+struct Analysed {
+    /// The entries to write, checked.
+    entries: Vec<ValidEntry>,
+    /// Entries the checks dropped.
+    dropped: usize,
+    /// Symbols analysed.
+    symbols: usize,
+}
+
+impl Pipeline {
+    /// Runs one cycle now; `None` when the source has ended (a replay that stops).
+    pub async fn run_cycle(&mut self) -> Result<Option<CycleReport>> {
+        let started = Instant::now();
+        let registry = self.plugins.generation();
+        let fresh = match self.source.snapshot().await {
+            Ok(None) => return Ok(None),
+            Ok(Some(snapshot)) => self.select(snapshot),
+            Err(e) => Err(e),
+        };
+        self.telemetry.metrics.poll(self.source.name(), fresh.is_err());
+        self.cycle += 1;
+        let served = self.serve(fresh, &registry);
+        let analysed = match &served {
+            Some((snapshot, age)) => self.analyse(snapshot, *age, &registry).await,
+            // No snapshot young enough: write only the status and let the market keys expire.
+            None => Analysed {
+                entries: Vec::new(),
+                dropped: 0,
+                symbols: 0,
+            },
+        };
+        let age = match &served {
+            Some((_, age)) => Some(*age),
+            None => self.last_good.as_ref().map(|(_, at)| at.elapsed()),
+        };
+        let timestamp = served.as_ref().map(|(s, _)| s.timestamp_ms);
+        Ok(Some(self.write(analysed, timestamp, age, &registry, started).await))
+    }
+
+    /// The snapshot this cycle serves and its age: the fresh one (recorded in the history), else
+    /// the last good one while it is younger than `max_age`, else none.
+    fn serve(&mut self, fresh: Result<Snapshot>, registry: &Registry) -> Option<(Snapshot, Duration)> {
+        match fresh {
+            Ok(snapshot) => {
+                self.staleness.recovered(self.source.name());
+                self.history.set_capacity(registry.max_history_depth());
+                self.history.record(&snapshot);
+                self.last_good = Some((snapshot.clone(), Instant::now()));
+                Some((snapshot, Duration::ZERO))
+            }
+            Err(e) => {
+                let age = self.last_good.as_ref().map(|(_, at)| at.elapsed());
+                self.staleness
+                    .failed(self.source.name(), &e, age, self.settings.max_age);
+                self.last_good
+                    .as_ref()
+                    .filter(|(_, at)| at.elapsed() <= self.settings.max_age)
+                    .map(|(snapshot, at)| (snapshot.clone(), at.elapsed()))
+            }
+        }
+    }
+
+    /// Runs the analyzers on `snapshot`, leaves their results for the next trial call, and runs
+    /// the aggregators on them.
+    async fn analyse(&mut self, snapshot: &Snapshot, age: Duration, registry: &Registry) -> Analysed {
+        let markets = MarketsByDepth::new(snapshot, &self.history, self.cycle, self.source.name(), age, registry);
+        let outputs = self.run_analyzers(registry, &markets).await;
+        self.plugins.leave_trial_input(TrialInput {
+            market: markets.deepest(),
+            outputs: outputs.clone(),
+        });
+        let (entries, dropped) = self.run_aggregators(registry, &markets, outputs).await;
+        Analysed {
+            entries,
+            dropped,
+            symbols: snapshot.tickers.len(),
+        }
+    }
+
+    /// Adds `pulse:status` to the cycle's entries, writes them, and publishes the cycle.
+    async fn write(
+        &mut self,
+        analysed: Analysed,
+        snapshot_timestamp_ms: Option<i64>,
+        age: Option<Duration>,
+        registry: &Registry,
+        started: Instant,
+    ) -> CycleReport {
+        let Analysed {
+            mut entries,
+            dropped,
+            symbols,
+        } = analysed;
+        let plugins = self.status.plugins(registry.plugins().map(|p| p.facts()));
+        let facts = CycleFacts {
+            cycle: self.cycle,
+            timestamp_ms: now_ms(),
+            snapshot_timestamp_ms,
+            snapshot_age_ms: age.map(|a| a.as_millis() as u64),
+            source: self.source.name(),
+            source_error: self.staleness.error(),
+            symbols,
+            interval: self.settings.interval,
+            ttl: self.settings.ttl,
+            skipped_ticks: self.skipped_ticks,
+            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+            written_last_cycle: self.written_last_cycle,
+            dropped,
+            cache: self.sink.stats(),
+        };
+        entries.push(self.status.entry(&facts, &plugins));
+        let write = self.sink.write(self.cycle, &entries).await;
+        self.written_last_cycle = write.written;
+        // With no good snapshot yet, the market data is as old as the daemon.
+        let market_age = age.unwrap_or_else(|| self.created.elapsed());
+        self.telemetry.metrics.snapshot_age(market_age.as_secs_f64());
+        self.telemetry.cycle_done(CycleRecord {
+            cycle: self.cycle,
+            seconds: started.elapsed().as_secs_f64(),
+            plugins,
+            cache: self.sink.stats(),
+            write_error: (write.failed > 0).then(|| write.first_error.clone().unwrap_or_default()),
+        });
+        CycleReport {
+            cycle: self.cycle,
+            symbols,
+            dropped,
+            write,
+        }
+    }
+
+    /// Validates and selects the cycle's symbols. Dropped rows are counted by reason; one line
+    /// summarises them when a set of reasons starts and then at most once a minute, since an
+    /// exchange may serve the same bad row every cycle.
+    fn select(&mut self, snapshot: Snapshot) -> Result<Snapshot> {
+        let offered = snapshot.tickers.len();
+        let (selected, rejected) = snapshot.select(&self.settings.selection);
+        self.telemetry.metrics.rejected(&rejected);
+        let why: Vec<&str> = rejected.keys().copied().collect();
+        if let Some(due) = (!why.is_empty())
+            .then(|| self.repeats.admit(&format!("rows: {}", why.join(", "))))
+            .flatten()
+        {
+            let reasons: Vec<String> = rejected.iter().map(|(why, n)| format!("{n} {why}")).collect();
+            warn!(
+                source = self.source.name(),
+                "dropped {} of {offered} market rows: {}{due}",
+                rejected.values().sum::<usize>(),
+                reasons.join(", ")
+            );
+        }
+        if selected.tickers.is_empty() {
+            anyhow::bail!("no usable ticker among the {offered} the source returned");
+        }
+        Ok(selected)
+    }
+}

@@ -1,0 +1,253 @@
+//! The cycle: snapshot → history → analyzers → aggregators → cache, every interval.
+//!
+//! Data flows one way. The pipeline owns the source, the history and the status board; it
+//! takes the current generation of plugins at the start of each cycle, so a generation
+//! replaced between cycles serves whole cycles only. This file holds the pipeline and its
+//! interval loop; `cycle.rs` one cycle's steps, `calls.rs` its plugin calls, and the small
+//! helpers their own files.
+
+mod calls;
+mod cycle;
+mod log_gate;
+mod markets;
+mod staleness;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use tracing::{debug, error, info, warn};
+
+use crate::cache::{Sink, WriteReport};
+use crate::history::History;
+use crate::plugin::PluginFeed;
+use crate::shared::log_throttle::LogThrottle;
+use crate::shared::market::{Selection, Snapshot};
+use crate::source::Source;
+use crate::status::{StatusBoard, Telemetry};
+use log_gate::LogGate;
+use staleness::Staleness;
+
+/// Settings the cycle needs, fixed for the daemon's life.
+#[derive(Debug, Clone)]
+pub struct CycleSettings {
+    /// Time between cycles.
+    pub interval: Duration,
+    /// TTL of entries that name none, and of `pulse:status`.
+    pub ttl: u32,
+    /// Which symbols to analyse.
+    pub selection: Selection,
+    /// How old the last good snapshot may get before market keys stop.
+    pub max_age: Duration,
+    /// Failed cycles in a row before a plugin is quarantined.
+    pub quarantine_after: u64,
+}
+
+impl CycleSettings {
+    /// The settings `config` asks for.
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Self {
+            interval: config.cycle_interval(),
+            selection: config.selection(),
+            max_age: Duration::from_secs(config.market.max_age.0),
+            ttl: config.ttl.0,
+            quarantine_after: config.sandbox.quarantine_after.0,
+        }
+    }
+}
+
+/// What one cycle did.
+#[derive(Debug, Clone)]
+pub struct CycleReport {
+    /// The cycle's number, from 1.
+    pub cycle: u64,
+    /// Symbols analysed.
+    pub symbols: usize,
+    /// Entries dropped by validation.
+    pub dropped: usize,
+    /// The write's outcome.
+    pub write: WriteReport,
+}
+
+/// Runs cycles; owns everything that changes from one cycle to the next.
+pub struct Pipeline {
+    /// What the config fixed for the daemon's life.
+    settings: CycleSettings,
+    /// Where snapshots come from.
+    source: Source,
+    /// Past snapshots, as deep as the deepest plugin asks.
+    history: History,
+    /// Where each cycle takes its generation of plugins and leaves its data for trials.
+    plugins: PluginFeed,
+    /// Where entries go.
+    sink: Sink,
+    /// Per-plugin counters and breakers, and the `pulse:status` document.
+    status: StatusBoard,
+    /// What the status server reads; each finished cycle is published to it.
+    telemetry: Arc<Telemetry>,
+    /// Lines that could repeat every cycle (bad rows, drops, failures, overruns), throttled.
+    repeats: LogThrottle,
+    /// The number of the last cycle started.
+    cycle: u64,
+    /// Interval ticks skipped so far because a cycle overran.
+    skipped_ticks: u64,
+    /// Entries the previous cycle stored, for `pulse:status`.
+    written_last_cycle: usize,
+    /// The last good snapshot and when it came, served while the source fails.
+    last_good: Option<(Snapshot, Instant)>,
+    /// Whether the source is failing, and its error.
+    staleness: Staleness,
+    /// The `Pushed N symbols` line once a minute, and the failure line.
+    push_log: LogGate,
+    /// When the pipeline was built: the market's age before any good snapshot.
+    created: Instant,
+}
+
+impl Pipeline {
+    /// A pipeline that takes the generation of plugins to serve from `plugins` at each cycle
+    /// start and leaves each cycle's market and analyzer outputs there, for staging new
+    /// plugin versions.
+    pub fn new(settings: CycleSettings, source: Source, plugins: PluginFeed, sink: Sink) -> Self {
+        Self {
+            status: StatusBoard::new(settings.quarantine_after),
+            telemetry: Arc::new(Telemetry::new(
+                settings.interval,
+                Duration::from_secs(u64::from(settings.ttl)),
+            )),
+            settings,
+            source,
+            history: History::default(),
+            plugins,
+            sink,
+            repeats: LogThrottle::per_minute(),
+            cycle: 0,
+            skipped_ticks: 0,
+            written_last_cycle: 0,
+            last_good: None,
+            staleness: Staleness::default(),
+            push_log: LogGate::new(Duration::from_secs(60)),
+            created: Instant::now(),
+        }
+    }
+
+    /// The per-plugin counters (calls, time, failures, signals), for summaries.
+    pub fn status(&self) -> &StatusBoard {
+        &self.status
+    }
+
+    /// The metrics, health and plugin list the status server shows.
+    pub fn telemetry(&self) -> Arc<Telemetry> {
+        self.telemetry.clone()
+    }
+
+    /// Runs a cycle every interval until `shutdown` resolves or `max_cycles` have run.
+    /// Ticks missed because a cycle overran are skipped and counted, never bunched. A
+    /// shutdown during a cycle lets it finish, its writes included, then returns; a cycle that
+    /// is still running one interval after the shutdown is abandoned, so stopping never takes
+    /// longer than that.
+    pub async fn run(mut self, max_cycles: Option<u64>, shutdown: impl Future<Output = ()>) -> Result<()> {
+        tokio::pin!(shutdown);
+        let interval = self.settings.interval;
+        let mut next = tokio::time::Instant::now();
+        loop {
+            tokio::select! {
+                biased;
+                () = &mut shutdown => {
+                    self.telemetry.stopping();
+                    self.log_stop();
+                    return Ok(());
+                }
+                () = tokio::time::sleep_until(next) => {}
+            }
+            let telemetry = self.telemetry.clone();
+            let (outcome, stopping) = {
+                let cycle = self.run_cycle();
+                tokio::pin!(cycle);
+                tokio::select! {
+                    biased;
+                    outcome = &mut cycle => (Some(outcome), false),
+                    () = &mut shutdown => {
+                        telemetry.stopping();
+                        (tokio::time::timeout(interval, cycle).await.ok(), true)
+                    }
+                }
+            };
+            let Some(outcome) = outcome else {
+                warn!(
+                    cycle = self.cycle,
+                    "the cycle in flight was still running one interval after the stop signal; exiting without it"
+                );
+                return Ok(());
+            };
+            match outcome {
+                Ok(None) => {
+                    info!(
+                        cycles = self.cycle,
+                        "the {} source has ended; stopping",
+                        self.source.name()
+                    );
+                    return Ok(());
+                }
+                Ok(Some(report)) => self.log_cycle(report),
+                Err(e) => error!(cycle = self.cycle, "cycle failed: {e:#}"),
+            }
+            if stopping {
+                self.log_stop();
+                return Ok(());
+            }
+            if max_cycles.is_some_and(|max| self.cycle >= max) {
+                return Ok(());
+            }
+            next += interval;
+            let now = tokio::time::Instant::now();
+            if now > next {
+                let missed = ((now - next).as_nanos() / interval.as_nanos()) as u64 + 1;
+                self.skipped_ticks += missed;
+                self.telemetry.ticks_skipped(self.skipped_ticks);
+                next += interval.saturating_mul(u32::try_from(missed).unwrap_or(u32::MAX));
+                if let Some(due) = self.repeats.admit("overran") {
+                    warn!(
+                        missed,
+                        total = self.skipped_ticks,
+                        "cycle overran its interval; skipped ticks{due}"
+                    );
+                }
+            }
+        }
+    }
+
+    fn log_stop(&self) {
+        info!(cycles = self.cycle, "shutting down after cycle {}", self.cycle);
+    }
+
+    fn log_cycle(&mut self, report: CycleReport) {
+        match report {
+            r if r.write.failed == 0 => {
+                debug!(
+                    cycle = r.cycle,
+                    written = r.write.written,
+                    dropped = r.dropped,
+                    "cycle done"
+                );
+                if self.push_log.recovered() {
+                    info!("unified cache writes recovered");
+                }
+                if self.push_log.due() {
+                    info!("Pushed {} symbols to unified cache", r.symbols);
+                }
+            }
+            r => {
+                let reason = r.write.first_error.unwrap_or_default();
+                if self.push_log.failing() {
+                    error!(
+                        cycle = r.cycle,
+                        failed = r.write.failed,
+                        written = r.write.written,
+                        "Error pushing to unified cache: {reason}"
+                    );
+                }
+            }
+        }
+    }
+}

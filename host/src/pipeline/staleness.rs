@@ -1,0 +1,90 @@
+//! Whether the source is failing, and the few lines that say so: when an outage starts, when
+//! the last good snapshot passes its max age, and when the source recovers.
+
+use std::time::{Duration, Instant};
+
+use tracing::{error, info};
+
+/// Tracks a failing source: logs the outage once, crossing the max age once, and the end.
+#[derive(Default)]
+pub(super) struct Staleness {
+    /// When the current outage started; `None` while the source works.
+    since: Option<Instant>,
+    /// The source's last error, while it fails (shown in `pulse:status`).
+    error: Option<String>,
+    /// Whether the line saying market keys stop has been written for this outage.
+    past_max_age: bool,
+}
+
+impl Staleness {
+    /// Notes a failed poll; `age` is that of the last good snapshot, if any.
+    pub(super) fn failed(&mut self, source: &str, error: &anyhow::Error, age: Option<Duration>, max_age: Duration) {
+        let reason = format!("{error:#}");
+        if self.since.is_none() {
+            self.since = Some(Instant::now());
+            match age {
+                Some(age) => error!(
+                    source,
+                    "market source {source} failed: {reason}; serving the last good snapshot ({:.1} s old)",
+                    age.as_secs_f64()
+                ),
+                None => error!(
+                    source,
+                    "market source {source} failed: {reason}; no snapshot to serve yet"
+                ),
+            }
+        }
+        if !self.past_max_age && age.is_some_and(|a| a > max_age) {
+            self.past_max_age = true;
+            error!(
+                source,
+                "the last good snapshot is older than {} s: market keys are no longer written and expire",
+                max_age.as_secs()
+            );
+        }
+        self.error = Some(reason);
+    }
+
+    /// Notes a good poll, ending an outage if there was one.
+    pub(super) fn recovered(&mut self, source: &str) {
+        if let Some(since) = self.since.take() {
+            info!(
+                source,
+                "market source {source} recovered after {:.1} s",
+                since.elapsed().as_secs_f64()
+            );
+        }
+        self.error = None;
+        self.past_max_age = false;
+    }
+
+    /// The source's error while it fails.
+    pub(super) fn error(&self) -> Option<String> {
+        self.error.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_outage_keeps_its_error_until_the_source_recovers() {
+        let mut staleness = Staleness::default();
+        let max_age = Duration::from_secs(30);
+        staleness.failed("bybit", &anyhow::anyhow!("HTTP 500"), None, max_age);
+        assert_eq!(staleness.error().as_deref(), Some("HTTP 500"));
+        assert!(!staleness.past_max_age);
+        staleness.failed(
+            "bybit",
+            &anyhow::anyhow!("timeout"),
+            Some(Duration::from_secs(31)),
+            max_age,
+        );
+        assert_eq!(staleness.error().as_deref(), Some("timeout"));
+        assert!(staleness.past_max_age && staleness.since.is_some());
+        staleness.recovered("bybit");
+        assert_eq!(staleness.error(), None);
+        assert!(!staleness.past_max_age && staleness.since.is_none());
+    }
+}

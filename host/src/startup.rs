@@ -1,0 +1,43 @@
+//! The start-up wiring: the daemon's parts built from a config, one way for `pulse run`,
+//! `pulse replay`, `pulse check`, the benchmark and the tests, so none of them can differ
+//! from the daemon in how it stages plugins or runs a cycle.
+
+use anyhow::Result;
+
+use crate::cache::{CacheWriter, Placement, Sink};
+use crate::config::Config;
+use crate::pipeline::{CycleSettings, Pipeline};
+use crate::plugin::{PluginEngine, PluginFeed, Reloader, Stager};
+use crate::source::Source;
+
+/// A stager for `config`: what `pulse check` and the reloader judge plugin files with.
+pub fn stager(config: &Config) -> Result<Stager> {
+    Ok(Stager::new(PluginEngine::new()?, config))
+}
+
+/// Stages every plugin of the config's directory, returning the reloader that keeps them
+/// current and the feed a pipeline serves them from. Blocking: it compiles and calls plugins,
+/// so async callers run it on a blocking thread.
+pub fn load_plugins(config: &Config) -> Result<(Reloader, PluginFeed)> {
+    let (mut reloader, feed) = Reloader::new(stager(config)?, config.plugin_dir.clone());
+    reloader.reconcile()?;
+    Ok((reloader, feed))
+}
+
+/// The pipeline `config` asks for, serving the plugins of `feed` and writing to `sink`.
+pub fn pipeline(config: &Config, feed: PluginFeed, sink: Sink) -> Result<Pipeline> {
+    Ok(Pipeline::new(
+        CycleSettings::from_config(config),
+        Source::from_config(config)?,
+        feed,
+        sink,
+    ))
+}
+
+/// A sink writing to the config's memcached servers, connected.
+pub async fn memcached(config: &Config) -> Result<Sink> {
+    let placement = Placement::new(config.memcached.clone(), config.cache.mirror);
+    Ok(Sink::Memcached(
+        CacheWriter::connect(placement, config.write_deadline()).await?,
+    ))
+}
