@@ -1,0 +1,224 @@
+//! `[sandbox]`: what plugins may do. The limits for every call, each plugin's overrides and key
+//! grants, and the one policy type a plugin runs under with all of them resolved.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::Result;
+use serde::Deserialize;
+
+use super::{Config, PositiveU64, Ttl};
+
+/// What plugins may do: limits for every call, and each plugin's overrides and key grants.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sandbox {
+    /// Wall-clock budget of one plugin call (instantiate, `init` and the call), in milliseconds.
+    pub call_timeout_ms: PositiveU64,
+    /// Largest linear memory a plugin instance may grow to, in MiB.
+    pub memory_mib: PositiveU64,
+    /// Largest cache value accepted, in bytes; keep it below memcached's item size (`-I`,
+    /// 1 MiB by default), which also counts the key and a small header.
+    pub max_value_bytes: PositiveU64,
+    /// Shortest TTL an entry may ask for, in seconds.
+    pub min_ttl: Ttl,
+    /// Longest TTL an entry may ask for, in seconds.
+    pub max_ttl: Ttl,
+    /// Most cache entries one aggregator call may return.
+    pub max_entries: PositiveU64,
+    /// Most bytes (keys and values) one aggregator call may return.
+    pub max_output_bytes: PositiveU64,
+    /// Most bytes one analyzer call may return, as the host holds them (16 per verdict, 8 per
+    /// component value, 24 plus its length per component name). Twenty analyzers at this bound
+    /// still fit an aggregator's default memory cap.
+    pub max_result_bytes: PositiveU64,
+    /// Consecutive failed cycles after which a plugin is quarantined.
+    pub quarantine_after: PositiveU64,
+    /// Per-plugin overrides and grants, keyed by plugin identity (its file name, `_` read as
+    /// `-`).
+    pub plugin: BTreeMap<String, PluginSandbox>,
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Self {
+            call_timeout_ms: PositiveU64(250),
+            memory_mib: PositiveU64(64),
+            max_value_bytes: PositiveU64(1_000_000),
+            min_ttl: Ttl(1),
+            max_ttl: Ttl(3600),
+            max_entries: PositiveU64(250_000),
+            max_output_bytes: PositiveU64(64 << 20),
+            max_result_bytes: PositiveU64(640 << 10),
+            quarantine_after: PositiveU64(5),
+            plugin: BTreeMap::new(),
+        }
+    }
+}
+
+/// One plugin's overrides of the sandbox defaults, and what it may write.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginSandbox {
+    /// Its own call deadline, in milliseconds.
+    pub call_timeout_ms: Option<PositiveU64>,
+    /// Its own memory cap, in MiB.
+    pub memory_mib: Option<PositiveU64>,
+    /// Key prefixes it may write under (aggregators).
+    pub key_prefixes: Option<Vec<String>>,
+    /// Keys it may write as plain text instead of JSON.
+    pub text_keys: Option<Vec<String>>,
+}
+
+/// The limits and grants that apply to one plugin, defaults and overrides resolved: every
+/// bound the sandbox puts on its calls and on what it returns, in one place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginPolicy {
+    /// Call deadline.
+    pub call_timeout: Duration,
+    /// Memory cap in bytes.
+    pub memory_bytes: usize,
+    /// Key prefixes it may write under.
+    pub key_prefixes: Vec<String>,
+    /// Keys it may write as plain text.
+    pub text_keys: Vec<String>,
+    /// Most cache entries one call may return.
+    pub max_entries: usize,
+    /// Most bytes of keys and values one call may return.
+    pub max_output_bytes: usize,
+    /// Most bytes one analyzer call may return, as the host holds them.
+    pub max_result_bytes: usize,
+    /// TTL of its entries that name none, in seconds (the config's `ttl`).
+    pub default_ttl: u32,
+    /// Shortest TTL its entries may ask for, in seconds.
+    pub min_ttl: u32,
+    /// Longest TTL its entries may ask for, in seconds.
+    pub max_ttl: u32,
+    /// Largest cache value it may write, in bytes.
+    pub max_value_bytes: usize,
+}
+
+/// The bundled aggregator's grant when the config names none: the dashboard keys.
+const DASHBOARD_GRANT: (&str, &[&str], &[&str]) = ("dashboard", &["market:", "analysis:"], &["analysis:market_regime"]);
+
+impl Sandbox {
+    /// Refuses grants that let two plugins write the same key: a prefix granted to one
+    /// plugin may not overlap (be a prefix of, or start with) a prefix granted to another,
+    /// the bundled dashboard's default grant included.
+    pub fn check_grants(&self) -> Result<()> {
+        let mut names: Vec<&str> = self.plugin.keys().map(String::as_str).collect();
+        if !names.contains(&DASHBOARD_GRANT.0) {
+            names.push(DASHBOARD_GRANT.0);
+        }
+        let grants: Vec<(&str, String)> = names
+            .iter()
+            .flat_map(|&name| self.grant(name).0.into_iter().map(move |p| (name, p)))
+            .collect();
+        for (i, (a, mine)) in grants.iter().enumerate() {
+            for (b, theirs) in &grants[i + 1..] {
+                if a != b && (mine.starts_with(theirs.as_str()) || theirs.starts_with(mine.as_str())) {
+                    anyhow::bail!(
+                        "sandbox grants overlap: {mine:?} granted to plugin {a} and {theirs:?} granted to plugin {b} \
+                         would let two writers share keys (the dashboard is granted \"market:\" and \"analysis:\" \
+                         unless [sandbox.plugin.dashboard] says otherwise)"
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The key prefixes and plain-text keys granted to the plugin called `name`: its own
+    /// grant, else the dashboard's default one for the bundled dashboard, else none.
+    fn grant(&self, name: &str) -> (Vec<String>, Vec<String>) {
+        let own = self.plugin.get(name);
+        let default = |keys: &[&str]| -> Vec<String> {
+            if name == DASHBOARD_GRANT.0 {
+                keys.iter().map(|s| s.to_string()).collect()
+            } else {
+                Vec::new()
+            }
+        };
+        (
+            own.and_then(|p| p.key_prefixes.clone())
+                .unwrap_or_else(|| default(DASHBOARD_GRANT.1)),
+            own.and_then(|p| p.text_keys.clone())
+                .unwrap_or_else(|| default(DASHBOARD_GRANT.2)),
+        )
+    }
+}
+
+impl Config {
+    /// The policy for the plugin called `name`: the sandbox's limits with its own overrides,
+    /// its grants, and the entry bounds.
+    pub fn policy(&self, name: &str) -> PluginPolicy {
+        let sandbox = &self.sandbox;
+        let own = sandbox.plugin.get(name).cloned().unwrap_or_default();
+        let (key_prefixes, text_keys) = sandbox.grant(name);
+        let size = |n: PositiveU64| usize::try_from(n.0).unwrap_or(usize::MAX);
+        PluginPolicy {
+            call_timeout: Duration::from_millis(own.call_timeout_ms.unwrap_or(sandbox.call_timeout_ms).0),
+            memory_bytes: usize::try_from(own.memory_mib.unwrap_or(sandbox.memory_mib).0 << 20).unwrap_or(usize::MAX),
+            key_prefixes,
+            text_keys,
+            max_entries: size(sandbox.max_entries),
+            max_output_bytes: size(sandbox.max_output_bytes),
+            max_result_bytes: size(sandbox.max_result_bytes),
+            default_ttl: self.ttl.0,
+            min_ttl: sandbox.min_ttl.0,
+            max_ttl: sandbox.max_ttl.0,
+            max_value_bytes: size(sandbox.max_value_bytes),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plugin_policies_resolve_overrides_and_grants() {
+        let config = Config::from_toml(
+            "[sandbox]\ncall_timeout_ms = 100\n[sandbox.plugin.slow]\ncall_timeout_ms = 900\nmemory_mib = 8\n\
+             [sandbox.plugin.writer]\nkey_prefixes = [\"fault:\"]\n",
+        )
+        .unwrap();
+        let slow = config.policy("slow");
+        assert_eq!(
+            (slow.call_timeout, slow.memory_bytes),
+            (Duration::from_millis(900), 8 << 20)
+        );
+        assert_eq!(config.policy("other").call_timeout, Duration::from_millis(100));
+        assert_eq!(
+            (slow.default_ttl, slow.min_ttl, slow.max_ttl, slow.max_value_bytes),
+            (10, 1, 3600, 1_000_000),
+            "the entry bounds are part of every plugin's policy"
+        );
+        assert_eq!(config.policy("writer").key_prefixes, ["fault:"]);
+        assert!(config.policy("other").key_prefixes.is_empty());
+        let dashboard = config.policy("dashboard");
+        assert_eq!(dashboard.key_prefixes, ["market:", "analysis:"]);
+        assert_eq!(dashboard.text_keys, ["analysis:market_regime"]);
+    }
+
+    #[test]
+    fn grants_to_two_plugins_may_not_overlap() {
+        let err = format!(
+            "{:#}",
+            Config::from_toml("[sandbox.plugin.ticker]\nkey_prefixes = [\"market:tick\"]\n").unwrap_err()
+        );
+        assert!(
+            err.contains("\"market:tick\" granted to plugin ticker") && err.contains("dashboard"),
+            "{err}"
+        );
+        let err = format!(
+            "{:#}",
+            Config::from_toml(
+                "[sandbox.plugin.a]\nkey_prefixes = [\"x:\"]\n[sandbox.plugin.b]\nkey_prefixes = [\"x:y\"]\n"
+            )
+            .unwrap_err()
+        );
+        assert!(err.contains("plugin a") && err.contains("plugin b"), "{err}");
+        Config::from_toml("[sandbox.plugin.dashboard]\nkey_prefixes = [\"market:\"]\n[sandbox.plugin.signals]\nkey_prefixes = [\"analysis:\"]\n").unwrap();
+    }
+}

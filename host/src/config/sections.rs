@@ -1,0 +1,82 @@
+//! The config's smaller tables: `[cache]`, `[simulated]` and `[market]`.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::{PositiveU64, ReplayEnd, Speed};
+
+/// Cache write settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// Write every key to every server (any replica can answer) instead of spreading keys by
+    /// rendezvous hashing.
+    pub mirror: bool,
+    /// How long a cycle waits for its writes, in milliseconds; default half the interval.
+    pub write_deadline_ms: Option<PositiveU64>,
+}
+
+/// Settings of the simulated market.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SimulatedConfig {
+    /// The same seed gives the same market, cycle after cycle.
+    pub seed: u64,
+    /// Standard deviation of a symbol's log return per cycle (0.0015 is 0.15 %).
+    pub volatility: f64,
+    /// Largest steady drift of a symbol's log return per cycle; each symbol draws its own.
+    pub drift: f64,
+}
+
+impl Default for SimulatedConfig {
+    fn default() -> Self {
+        Self {
+            seed: 42,
+            volatility: 0.0015,
+            drift: 0.0003,
+        }
+    }
+}
+
+/// Symbol selection, replay and recording, exchange access and staleness.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MarketConfig {
+    /// Only symbols quoted in this currency (a symbol suffix); empty for any.
+    pub quote: String,
+    /// If not empty, only these symbols.
+    pub include: Vec<String>,
+    /// Never these symbols.
+    pub exclude: Vec<String>,
+    /// What a replay does at the end of its file.
+    pub replay_end: ReplayEnd,
+    /// Replay this many times faster than the interval (cycles every `interval / speed`).
+    pub speed: Speed,
+    /// Record every snapshot to this JSON Lines file.
+    pub record: Option<PathBuf>,
+    /// Base URL of the exchange API (a mirror, or a test server).
+    pub exchange_url: Option<String>,
+    /// Per-request timeout of exchange polls, in milliseconds; default half the interval, at
+    /// most 5 s.
+    pub request_timeout_ms: Option<PositiveU64>,
+    /// Age in seconds past which a snapshot is too stale to serve: market keys are no longer
+    /// written and expire.
+    pub max_age: PositiveU64,
+}
+
+impl Default for MarketConfig {
+    fn default() -> Self {
+        Self {
+            quote: "USDT".to_string(),
+            include: Vec::new(),
+            exclude: Vec::new(),
+            replay_end: ReplayEnd::Loop,
+            speed: Speed(1.0),
+            record: None,
+            exchange_url: None,
+            request_timeout_ms: None,
+            max_age: PositiveU64(30),
+        }
+    }
+}
