@@ -14,6 +14,8 @@ fn pulse(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pulse"))
         .args(args)
         .env("NO_COLOR", "1")
+        // `pulse check` uses the compile cache as the daemon does: the tests keep theirs.
+        .env("XDG_CACHE_HOME", repo_root().join("target/test-xdg-cache"))
         .output()
         .expect("run pulse")
 }

@@ -180,7 +180,8 @@ fn twenty_analyzers_at_the_bound_fit_an_aggregators_default_cap() {
     use pulse::plugin::PluginSource;
     use pulse::shared::contract::{Analyses, AnalyzerOutput, Signal, Verdict};
 
-    let config = Config::from_toml("[plugin.dashboard]\nmax_breakdowns = 50\n").unwrap();
+    let mut config = Config::from_toml("[plugin.dashboard]\nmax_breakdowns = 50\n").unwrap();
+    config.compile_cache = Some(common::repo_root().join("target/test-compile-cache"));
     let policy = config.policy("dashboard");
     // As many symbols as one result at the bound covers, with the most component names allowed.
     let per_symbol = 16 + 8 * MAX_COMPONENT_NAMES;

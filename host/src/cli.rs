@@ -42,7 +42,8 @@ enum Command {
     Check {
         /// The plugin component (`.wasm`).
         plugin: PathBuf,
-        /// Daemon config whose sandbox limits, grants and `[plugin.NAME]` table apply.
+        /// Daemon config whose sandbox limits, grants, compile cache and `[plugin.NAME]` table
+        /// apply (a `NAME.toml` beside the plugin wins over the table, as in the daemon).
         #[arg(long)]
         config: Option<PathBuf>,
         /// Simulated symbols to run it on.

@@ -17,10 +17,17 @@ pub struct Memcached {
 }
 
 impl Memcached {
-    /// Starts memcached on a free loopback port and waits until it answers.
+    /// Starts memcached on a free loopback port and waits until it answers. A port taken by
+    /// another process between the pick and memcached's bind is given up for another.
     pub fn start() -> Self {
-        let port = free_port();
-        Self::start_on(port)
+        let mut last = String::new();
+        for _ in 0..5 {
+            match Self::try_start(free_port(), &[]) {
+                Ok(memcached) => return memcached,
+                Err(why) => last = why,
+            }
+        }
+        panic!("memcached did not start on five free ports; the last: {last}")
     }
 
     /// Starts memcached on `port` (for restarts on the same address).
@@ -30,9 +37,27 @@ impl Memcached {
 
     /// Starts memcached on `port` with extra command-line options.
     pub fn start_with(port: u16, options: &[&str]) -> Self {
-        let port = port.to_string();
+        Self::try_start(port, options).unwrap_or_else(|why| panic!("{why}"))
+    }
+
+    /// Starts memcached on `port` and waits until it answers as itself: `stats` over that port
+    /// must report this child's pid, so a test never talks to another process that took the
+    /// port (a parallel test's daemon, or a client's ephemeral port) while this one failed to
+    /// bind.
+    fn try_start(port: u16, options: &[&str]) -> Result<Self, String> {
         let child = Command::new("memcached")
-            .args(["-l", "127.0.0.1", "-p", &port, "-U", "0", "-m", "64", "-u", "root"])
+            .args([
+                "-l",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-U",
+                "0",
+                "-m",
+                "64",
+                "-u",
+                "root",
+            ])
             .args(options)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -42,17 +67,43 @@ impl Memcached {
                     "cannot start memcached ({e}); install it with `apt-get install -y memcached` or run scripts/setup"
                 )
             });
-        let addr = format!("127.0.0.1:{port}");
+        let mut memcached = Self {
+            child,
+            addr: format!("127.0.0.1:{port}"),
+        };
         let deadline = Instant::now() + Duration::from_secs(10);
-        let mut child = child;
-        while TcpStream::connect(&addr).is_err() {
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("memcached {options:?} on {addr} exited at start ({status}); run it by hand to see why");
+        while memcached.stats_pid() != Some(memcached.child.id()) {
+            if let Ok(Some(status)) = memcached.child.try_wait() {
+                return Err(format!(
+                    "memcached {options:?} on {} exited at start ({status}); run it by hand to see why",
+                    memcached.addr
+                ));
             }
-            assert!(Instant::now() < deadline, "memcached did not start listening on {addr}");
+            if Instant::now() > deadline {
+                return Err(format!("memcached did not start answering on {}", memcached.addr));
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
-        Self { child, addr }
+        Ok(memcached)
+    }
+
+    /// The pid the server on this address reports, if it answers `stats` as memcached.
+    fn stats_pid(&self) -> Option<u32> {
+        let mut stream = TcpStream::connect(&self.addr).ok()?;
+        stream.set_read_timeout(Some(Duration::from_millis(500))).ok()?;
+        stream.write_all(b"stats\r\n").ok()?;
+        let mut line = String::new();
+        let mut reader = BufReader::new(stream);
+        while reader.read_line(&mut line).ok()? > 0 {
+            if let Some(pid) = line.strip_prefix("STAT pid ") {
+                return pid.trim().parse().ok();
+            }
+            if line.starts_with("END") {
+                return None;
+            }
+            line.clear();
+        }
+        None
     }
 
     /// Reads `key` with a plain `get` over the text protocol: a client independent of Pulse's.

@@ -153,12 +153,9 @@ impl Pipeline {
         Arc::new(kept)
     }
 
-    /// Records a call in the status board (which counts it and moves the breaker) and its
-    /// duration in the metrics.
+    /// Records a call in the status board, which counts it and moves the breaker.
     fn record(&mut self, plugin: &LoadedPlugin, outcome: &CallOutcome) {
         self.status.record(&plugin.id, self.cycle, outcome);
-        let seconds = outcome.duration_ms / 1000.0;
-        self.telemetry.metrics.call(&plugin.id, plugin.kind.label(), seconds);
     }
 
     /// Logs a plugin's dropped outputs of one `kind` when they start and then at most once a

@@ -34,8 +34,10 @@ impl Stager {
         }
     }
 
-    /// Stages `source` as the daemon does (see [`LoadedPlugin::stage`]), with one trial call
-    /// on `trial` if given. Returns the plugin and whether compilation was skipped.
+    /// Stages `source` as the daemon does: identity, compile (or the compile cache), world,
+    /// `describe`, its config through `init`, and one trial call on `trial` if given, each
+    /// call under the plugin's policy and deadline. Returns the plugin and whether compilation
+    /// was skipped.
     pub fn stage(
         &self,
         source: &PluginSource,

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use tracing::{error, info, warn};
 
+use super::call_times::CallTimes;
 use crate::shared::call::{CallOutcome, Failure, Fingerprint, PluginFacts};
 use crate::shared::contract::{signal_name, Analyses};
 use crate::shared::entry::{ValidEntry, WriterStats, STATUS_KEY};
@@ -45,9 +46,12 @@ pub(super) struct PluginStats {
     pub(super) log_dropped_lines: u64,
     /// Bytes of those lines.
     pub(super) log_dropped_bytes: u64,
-    /// Time spent in calls since start, in milliseconds.
+    /// Time spent in its calls, in milliseconds.
     total_ms: f64,
-    /// Signals an analyzer has given since start, by name.
+    /// Its calls' durations, for `pulse_plugin_call_duration_seconds`.
+    #[serde(skip)]
+    pub(super) call_times: CallTimes,
+    /// Signals an analyzer has given, by name.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     signals: BTreeMap<&'static str, u64>,
     /// When the last call started, ms since the Unix epoch.
@@ -169,6 +173,14 @@ impl StatusBoard {
     /// quarantined and not yet due for a retry. A new version (file or config changed) starts
     /// with a clean record.
     pub fn admits(&mut self, name: &str, fingerprint: &Fingerprint, cycle: u64) -> bool {
+        self.version(name, fingerprint)
+            .retry_at_cycle
+            .is_none_or(|at| cycle >= at)
+    }
+
+    /// The record of plugin `name` in version `fingerprint`: a version seen for the first time
+    /// starts a clean one, lifting a quarantine its predecessor was in.
+    fn version(&mut self, name: &str, fingerprint: &Fingerprint) -> &mut PluginStats {
         let stats = self.plugins.entry(name.to_string()).or_default();
         if stats.fingerprint.as_ref() != Some(fingerprint) {
             if stats.quarantined {
@@ -179,7 +191,7 @@ impl StatusBoard {
                 ..PluginStats::default()
             };
         }
-        stats.retry_at_cycle.is_none_or(|at| cycle >= at)
+        stats
     }
 
     /// Records one call of `plugin` in `cycle` and moves its breaker.
@@ -188,6 +200,7 @@ impl StatusBoard {
         let stats = self.plugins.entry(plugin.to_string()).or_default();
         stats.calls += 1;
         stats.total_ms += outcome.duration_ms;
+        stats.call_times.observe(outcome.duration_ms / 1000.0);
         stats.last_call = Some(outcome.started_ms);
         stats.last_duration_ms = Some(outcome.duration_ms);
         stats.last_error.clone_from(&outcome.error);
@@ -266,11 +279,12 @@ impl StatusBoard {
         self.plugins.entry(plugin.to_string()).or_default().dropped += count as u64;
     }
 
-    /// Each loaded plugin with its counters.
-    pub fn plugins(&self, plugins: impl Iterator<Item = PluginFacts>) -> Vec<PluginStatus> {
+    /// Each loaded plugin with the counters of its loaded version (a clean record for a version
+    /// not called yet, even in a cycle that called no plugin).
+    pub fn plugins(&mut self, plugins: impl Iterator<Item = PluginFacts>) -> Vec<PluginStatus> {
         plugins
             .map(|p| PluginStatus {
-                stats: self.plugins.get(&p.name).cloned().unwrap_or_default(),
+                stats: self.version(&p.name, &p.fingerprint).clone(),
                 name: p.name,
                 version: p.version,
                 kind: p.kind,

@@ -1,6 +1,6 @@
 //! The counters of `/metrics` that other parts own, read at scrape time: cycles from the
-//! pipeline's published record, per-plugin counts from the status board, cache totals from
-//! the cache writer. Nothing here counts; it only encodes what [`Live`] holds, so each number
+//! pipeline's published record, per-plugin counts and call durations from the status board,
+//! cache totals from the cache writer. Nothing here counts; it only encodes what [`Live`] holds, so each number
 //! has one owner and `pulse:status`, `/plugins` and `/metrics` cannot disagree.
 
 use std::fmt;
@@ -64,6 +64,17 @@ fn plugins(out: &mut DescriptorEncoder<'_>, live: &Live) -> fmt::Result {
             .iter()
             .map(move |p| ([("plugin", p.name.as_str())], f(&p.stats)))
     };
+    family(
+        out,
+        "plugin_call_duration",
+        "Duration of plugin calls (fresh instance, init and the call)",
+        Some(&Unit::Seconds),
+        MetricType::Histogram,
+        live.plugins
+            .iter()
+            .map(|p| ([("plugin", p.name.as_str()), ("kind", p.kind)], &p.stats.call_times)),
+        |times, m| times.encode(m),
+    )?;
     counters(out, "plugin_calls", "Plugin calls made", None, each(|s| s.calls))?;
     counters(
         out,
@@ -84,7 +95,7 @@ fn plugins(out: &mut DescriptorEncoder<'_>, live: &Live) -> fmt::Result {
         "plugin_errors",
         "Plugin calls that returned an error or output the host refused",
         None,
-        each(|s| s.failures - s.traps - s.timeouts),
+        each(|s| s.failures.saturating_sub(s.traps + s.timeouts)),
     )?;
     // Every kind's series exists from the plugin's load, at 0, so rate() sees its start.
     let by_kind = live.plugins.iter().flat_map(|p| {
@@ -320,6 +331,10 @@ mod tests {
             ("pulse_cycle_duration_seconds_count", 1.0),
             ("pulse_cycles_skipped_total", 2.0),
             ("pulse_plugin_calls_total{plugin=\"a\"}", 3.0),
+            (
+                "pulse_plugin_call_duration_seconds_count{plugin=\"a\",kind=\"analyzer\"}",
+                3.0,
+            ),
             ("pulse_plugin_traps_total{plugin=\"a\"}", 1.0),
             ("pulse_plugin_timeouts_total{plugin=\"a\"}", 0.0),
             ("pulse_plugin_errors_total{plugin=\"a\"}", 1.0),

@@ -1,10 +1,10 @@
 //! The daemon's Prometheus metrics: what operators graph and alert on, served at `/metrics`.
 //!
 //! Names follow Prometheus conventions (`pulse_` prefix, base units, `_total` on counters);
-//! docs/operations.md lists them. Two kinds live here: measurements no other part keeps (call
-//! durations, source polls and rejected rows, snapshot age), recorded as they happen, and the
-//! counters other parts own (cycles, per-plugin counts, cache totals), which
-//! [`LiveCollector`] reads from the last published cycle at scrape time.
+//! docs/operations.md lists them. Two kinds are served: measurements of the source no other
+//! part keeps (polls, rejected rows, snapshot age), recorded here as they happen, and the
+//! counters other parts own (cycles, per-plugin counts and call durations, cache totals),
+//! which [`LiveCollector`] reads from the last published cycle at scrape time.
 
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
@@ -13,7 +13,6 @@ use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::{Registry, Unit};
 
 use super::collector::LiveCollector;
@@ -23,20 +22,11 @@ use crate::shared::market::Rejections;
 /// Label pairs of one series.
 type Labels = Vec<(&'static str, String)>;
 
-/// A family of histograms that share buckets.
-type Histograms = Family<Labels, Histogram, fn() -> Histogram>;
-
-/// Plugin call durations: 0.1 ms to ~3.3 s (deadlines are 250 ms by default).
-fn call_histogram() -> Histogram {
-    Histogram::new(exponential_buckets(0.0001, 2.0, 16))
-}
-
-/// Every metric the daemon exports, and the registry that encodes them.
+/// The registry that encodes every metric the daemon exports, and the source measurements
+/// recorded into it.
 pub struct Metrics {
     /// Encodes everything below, and the published counters.
     registry: Registry,
-    /// Duration of each plugin call, by plugin and kind.
-    plugin_call_duration: Histograms,
     /// Snapshots requested, by source.
     source_polls: Family<Labels, Counter>,
     /// Snapshots that failed, by source.
@@ -52,19 +42,12 @@ impl Metrics {
     pub(super) fn new(live: Arc<Mutex<Live>>) -> Self {
         let mut m = Self {
             registry: Registry::with_prefix("pulse"),
-            plugin_call_duration: Histograms::new_with_constructor(call_histogram as fn() -> Histogram),
             source_polls: Family::default(),
             source_failures: Family::default(),
             source_rows_rejected: Family::default(),
             snapshot_age: Gauge::<f64, AtomicU64>::default(),
         };
         let r = &mut m.registry;
-        r.register_with_unit(
-            "plugin_call_duration",
-            "Duration of plugin calls (fresh instance, init and the call)",
-            Unit::Seconds,
-            m.plugin_call_duration.clone(),
-        );
         r.register("source_polls", "Market snapshots requested", m.source_polls.clone());
         r.register(
             "source_failures",
@@ -91,12 +74,6 @@ impl Metrics {
         let mut out = String::new();
         encode(&mut out, &self.registry).expect("writing to a String cannot fail");
         out
-    }
-
-    /// Records how long one call of `plugin` (an analyzer or aggregator, `kind`) took.
-    pub fn call(&self, plugin: &str, kind: &'static str, seconds: f64) {
-        let labels = vec![("plugin", plugin.to_string()), ("kind", kind.to_string())];
-        self.plugin_call_duration.get_or_create(&labels).observe(seconds);
     }
 
     /// Records a snapshot request of `source` and whether it failed.

@@ -4,6 +4,7 @@
 //! systemd unit waits for.
 
 mod board;
+mod call_times;
 mod collector;
 mod live;
 mod metrics;

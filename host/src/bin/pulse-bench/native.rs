@@ -12,7 +12,7 @@ use pulse::source::SimulatedMarket;
 use pulse_sdk::Analyzer;
 use serde_json::{json, Value};
 
-use crate::harness::{percentiles, plugin_wasm};
+use crate::harness::{percentiles, plugin_wasm, repo_root};
 use crate::Options;
 
 /// Runs at `--symbols`, or at 30 and 10,000.
@@ -46,6 +46,7 @@ fn measure(options: &Options, symbols: usize) -> Result<Value> {
 
     let source = PluginSource::read(&plugin_wasm("trend")?)?;
     let mut raised = config.clone();
+    raised.compile_cache = Some(repo_root().join("target/bench-compile-cache"));
     raised.sandbox.call_timeout_ms = pulse::config::PositiveU64(60_000);
     raised.sandbox.memory_mib = pulse::config::PositiveU64(1024);
     raised.sandbox.max_result_bytes = pulse::config::PositiveU64(1 << 30);
