@@ -170,6 +170,17 @@ fn daemon_keeps_every_dashboard_key_fresh_and_keys_expire_after_it_stops() {
         assert_eq!(keys(&b["analyzers"]), BTreeSet::from(["trend", "volatility"]));
     }
 
+    // Every key also reads as the shared schema (pulse-keys) the writer and the readers use,
+    // which refuses unknown fields; the literal names above check that schema against the docs.
+    schema::<pulse_keys::Overview>(&memcached, pulse_keys::OVERVIEW);
+    schema::<pulse_keys::Tickers>(&memcached, pulse_keys::TICKERS);
+    schema::<pulse_keys::Movers>(&memcached, pulse_keys::MOVERS);
+    schema::<pulse_keys::Breadth>(&memcached, pulse_keys::BREADTH);
+    schema::<pulse_keys::Signals>(&memcached, pulse_keys::SIGNALS);
+    for symbol in tickers.keys() {
+        schema::<pulse_keys::Breakdown>(&memcached, &pulse_keys::breakdown_key(symbol));
+    }
+
     // pulse:status names the source and every plugin with its version and last call.
     let status = memcached.json("pulse:status");
     assert_eq!(status["source"], "simulated");
@@ -308,4 +319,12 @@ fn bad_config_fails_at_startup_with_file_line_and_reason() {
         stderr.contains("pulse.toml") && stderr.contains("line 2") && stderr.contains("ttl"),
         "{stderr}"
     );
+}
+
+/// Reads `key` as the schema type `T`, failing with the reason if it does not fit.
+fn schema<T: serde::de::DeserializeOwned>(memcached: &Memcached, key: &str) {
+    let value = memcached.json(key);
+    if let Err(e) = serde_json::from_value::<T>(value.clone()) {
+        panic!("{key} does not read as its pulse-keys schema: {e}\n{value}");
+    }
 }

@@ -1,137 +1,24 @@
 //! `pulse verify`: reads the dashboard keys back from memcached, checks every documented
 //! shape (`docs/cache-keys.md`) and the relations between keys, and says what it found.
 //!
-//! The reader-side types below deny unknown fields, so a renamed field (`change` for
-//! `change_24h`) is caught as surely as a missing one.
+//! The keys are read as the shared schema (`pulse-keys`) the bundled dashboard writes them
+//! with; its types deny unknown fields, so a renamed field (`change` for `change_24h`) is
+//! caught as surely as a missing one.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use memcache::exp::{AsyncMetaClient, Get, MetaClientBuilder};
+use pulse_keys::{
+    Breadth, Breakdown, Mover, Movers, Overview, Signals, Tickers, BREADTH_SENTIMENTS, REGIMES, SIGNAL_NAMES,
+};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::cache::Placement;
 use crate::shared::clock::now_ms;
 use crate::shared::entry::STATUS_KEY;
-
-// Fields that are only type-checked are never read back.
-#[allow(dead_code)]
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Overview {
-    total_symbols: usize,
-    total_volume_24h: f64,
-    market_regime: String,
-    trend_strength: f64,
-    current_volatility: f64,
-    btc_dominance: f64,
-    average_change_24h: f64,
-    timestamp: i64,
-    cycle: u64,
-    stale: bool,
-    snapshot_age_ms: u64,
-}
-
-// Fields that are only type-checked are never read back.
-#[allow(dead_code)]
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Ticker {
-    price: f64,
-    change_24h: f64,
-    volume_24h: f64,
-    high_24h: f64,
-    low_24h: f64,
-    signal: String,
-    score: Option<f64>,
-}
-
-// Fields that are only type-checked are never read back.
-#[allow(dead_code)]
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Mover {
-    symbol: String,
-    price: f64,
-    change_24h: f64,
-    volume_24h: f64,
-}
-
-// Fields that are only type-checked are never read back.
-#[allow(dead_code)]
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Movers {
-    gainers: Vec<Mover>,
-    losers: Vec<Mover>,
-    timestamp: i64,
-}
-
-// Fields that are only type-checked are never read back.
-#[allow(dead_code)]
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Breadth {
-    up_count: usize,
-    down_count: usize,
-    flat_count: usize,
-    breadth_percentage: f64,
-    market_sentiment: String,
-    timestamp: i64,
-}
-
-// Fields that are only type-checked are never read back.
-#[allow(dead_code)]
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SignalEntry {
-    symbol: String,
-    score: f64,
-    signal: String,
-    sentiment: String,
-    price: f64,
-    change_24h: f64,
-    volume_24h: f64,
-    components: BTreeMap<String, BTreeMap<String, f64>>,
-}
-
-// Fields that are only type-checked are never read back.
-#[allow(dead_code)]
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Signals {
-    signals: Vec<SignalEntry>,
-    count: usize,
-    symbols_scored: usize,
-    timestamp: i64,
-}
-
-// Fields that are only type-checked are never read back.
-#[allow(dead_code)]
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AnalyzerVerdict {
-    version: String,
-    score: Option<f64>,
-    signal: Option<String>,
-    components: BTreeMap<String, f64>,
-}
-
-// Fields that are only type-checked are never read back.
-#[allow(dead_code)]
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Breakdown {
-    symbol: String,
-    score: Option<f64>,
-    signal: String,
-    analyzers: BTreeMap<String, AnalyzerVerdict>,
-    cycle: u64,
-    timestamp: i64,
-}
 
 // Fields that are only type-checked are never read back.
 #[allow(dead_code)]
@@ -154,9 +41,6 @@ struct Status {
     ttl: u32,
     plugins: Vec<PluginStatus>,
 }
-
-const SIGNALS: [&str; 5] = ["STRONG_BUY", "BUY", "NEUTRAL", "SELL", "STRONG_SELL"];
-const REGIMES: [&str; 3] = ["BULLISH", "BEARISH", "NEUTRAL"];
 
 /// Reads and checks the keys on `servers`; prints a summary and returns an error listing every
 /// problem found.
@@ -257,13 +141,13 @@ async fn check_all(reader: &Reader, problems: &mut Vec<String>) -> Result<String
         }
     }
 
-    let overview: Option<Overview> = reader.json("market:overview", problems).await?;
-    let tickers: Option<BTreeMap<String, Ticker>> = reader.json("market:tickers", problems).await?;
-    let movers: Option<Movers> = reader.json("market:movers", problems).await?;
-    let breadth: Option<Breadth> = reader.json("market:breadth", problems).await?;
-    let signals: Option<Signals> = reader.json("analysis:signals", problems).await?;
+    let overview: Option<Overview> = reader.json(pulse_keys::OVERVIEW, problems).await?;
+    let tickers: Option<Tickers> = reader.json(pulse_keys::TICKERS, problems).await?;
+    let movers: Option<Movers> = reader.json(pulse_keys::MOVERS, problems).await?;
+    let breadth: Option<Breadth> = reader.json(pulse_keys::BREADTH, problems).await?;
+    let signals: Option<Signals> = reader.json(pulse_keys::SIGNALS, problems).await?;
     let regime = reader
-        .raw("analysis:market_regime")
+        .raw(pulse_keys::REGIME)
         .await?
         .map(|b| String::from_utf8_lossy(&b).into_owned());
 
@@ -285,7 +169,7 @@ async fn check_all(reader: &Reader, problems: &mut Vec<String>) -> Result<String
         in_range(
             problems,
             "market:overview.total_volume_24h",
-            o.total_volume_24h,
+            o.total_quote_volume_24h,
             0.0,
             f64::MAX,
         );
@@ -295,7 +179,7 @@ async fn check_all(reader: &Reader, problems: &mut Vec<String>) -> Result<String
                 o.snapshot_age_ms as f64 / 1000.0
             ));
         }
-        if !REGIMES.contains(&o.market_regime.as_str()) {
+        if !REGIMES.contains(&o.market_regime.as_ref()) {
             problems.push(format!(
                 "market:overview.market_regime {:?} is not one of {REGIMES:?}",
                 o.market_regime
@@ -329,22 +213,22 @@ async fn check_all(reader: &Reader, problems: &mut Vec<String>) -> Result<String
             }
         }
         for (symbol, ticker) in t {
-            if !SIGNALS.contains(&ticker.signal.as_str()) {
+            if !SIGNAL_NAMES.contains(&ticker.signal.as_ref()) {
                 problems.push(format!("market:tickers.{symbol}.signal {:?} is unknown", ticker.signal));
             }
             if !(ticker.low_24h <= ticker.price && ticker.price <= ticker.high_24h) {
                 problems.push(format!("market:tickers.{symbol}: price outside its 24 h range"));
             }
-            if ticker.volume_24h < 0.0 || ticker.score.is_some_and(|s| !(0.0..=100.0).contains(&s)) {
+            if ticker.quote_volume_24h < 0.0 || ticker.score.is_some_and(|s| !(0.0..=100.0).contains(&s)) {
                 problems.push(format!(
                     "market:tickers.{symbol}: negative volume or score outside 0..100"
                 ));
             }
         }
         for symbol in t.keys() {
-            let key = format!("analysis:breakdown:{symbol}");
+            let key = pulse_keys::breakdown_key(symbol);
             if let Some(b) = reader.json::<Breakdown>(&key, problems).await? {
-                if &b.symbol != symbol || !SIGNALS.contains(&b.signal.as_str()) {
+                if &b.symbol != symbol || !SIGNAL_NAMES.contains(&b.signal.as_ref()) {
                     problems.push(format!("{key}: wrong symbol or unknown signal"));
                 }
                 for (name, v) in &b.analyzers {
@@ -408,7 +292,7 @@ async fn check_all(reader: &Reader, problems: &mut Vec<String>) -> Result<String
             0.0,
             100.0,
         );
-        if !["bullish", "bearish", "neutral"].contains(&b.market_sentiment.as_str()) {
+        if !BREADTH_SENTIMENTS.contains(&b.market_sentiment.as_ref()) {
             problems.push(format!(
                 "market:breadth.market_sentiment {:?} is unknown",
                 b.market_sentiment
@@ -435,7 +319,7 @@ async fn check_all(reader: &Reader, problems: &mut Vec<String>) -> Result<String
             problems.push("analysis:signals is not sorted by score, highest first".into());
         }
         for e in &s.signals {
-            if !SIGNALS.contains(&e.signal.as_str()) || !REGIMES.contains(&e.sentiment.as_str()) {
+            if !SIGNAL_NAMES.contains(&e.signal.as_ref()) || !REGIMES.contains(&e.sentiment.as_ref()) {
                 problems.push(format!(
                     "analysis:signals entry {} has an unknown signal or sentiment",
                     e.symbol

@@ -341,24 +341,18 @@ pub fn unix_ms() -> i64 {
 
 /// Every key the bundled plugins write for the market in `market:tickers`, plus the status.
 pub fn dashboard_keys(memcached: &Memcached) -> Vec<String> {
-    let tickers = memcached.json("market:tickers");
-    let mut keys: Vec<String> = [
-        "pulse:status",
-        "market:overview",
-        "market:tickers",
-        "market:movers",
-        "market:breadth",
-        "analysis:signals",
-        "analysis:market_regime",
-    ]
-    .map(String::from)
-    .to_vec();
+    let tickers = memcached.json(pulse_keys::TICKERS);
+    let mut keys: Vec<String> = [pulse_keys::STATUS]
+        .into_iter()
+        .chain(pulse_keys::FIXED_KEYS)
+        .map(String::from)
+        .collect();
     keys.extend(
         tickers
             .as_object()
             .unwrap()
             .keys()
-            .map(|s| format!("analysis:breakdown:{s}")),
+            .map(|s| pulse_keys::breakdown_key(s)),
     );
     keys
 }

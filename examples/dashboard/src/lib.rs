@@ -1,9 +1,11 @@
 //! A reference dashboard for Pulse: reads the keys a dashboard needs from memcached and serves
 //! one mobile-first page (`/`) plus the JSON it renders (`/api/dashboard`).
 //!
-//! It knows Pulse only through docs/cache-keys.md, as any reader would. When `pulse:status` is
-//! old or missing, or the market source is failing, the JSON carries a `stale` reason and the
-//! page shows a "data stale since …" banner; a missing value is shown as "—", never as 0.
+//! It knows Pulse only through its keys: their names and shapes from `pulse-keys` (the schema
+//! the bundled dashboard aggregator writes with, documented in docs/cache-keys.md), and
+//! `pulse:status` as documented. When `pulse:status` is old or missing, or the market source is
+//! failing, the JSON carries a `stale` reason and the page shows a "data stale since …" banner;
+//! a missing value is shown as "—", never as 0.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,17 +17,19 @@ use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use axum::{Json, Router};
 use memcache::exp::{AsyncMemcache, MemcacheBuilder};
+use pulse_keys::{Breadth, Movers, Overview, SignalEntry, Signals};
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
 /// The keys the page reads, in one round trip.
 pub const KEYS: [&str; 6] = [
-    "pulse:status",
-    "market:overview",
-    "market:breadth",
-    "market:movers",
-    "analysis:signals",
-    "analysis:market_regime",
+    pulse_keys::STATUS,
+    pulse_keys::OVERVIEW,
+    pulse_keys::BREADTH,
+    pulse_keys::MOVERS,
+    pulse_keys::SIGNALS,
+    pulse_keys::REGIME,
 ];
 
 /// How many of `analysis:signals` the page lists.
@@ -53,13 +57,13 @@ pub struct View {
     /// `analysis:market_regime`.
     pub regime: Option<String>,
     /// `market:overview`.
-    pub overview: Option<Value>,
+    pub overview: Option<Overview<'static>>,
     /// `market:breadth`.
-    pub breadth: Option<Value>,
+    pub breadth: Option<Breadth<'static>>,
     /// `market:movers`.
-    pub movers: Option<Value>,
+    pub movers: Option<Movers<'static>>,
     /// The first [`TOP_SIGNALS`] of `analysis:signals`, highest score first.
-    pub signals: Option<Vec<Value>>,
+    pub signals: Option<Vec<SignalEntry<'static>>>,
 }
 
 /// Why the data is stale, and since when.
@@ -162,35 +166,33 @@ impl View {
     }
 }
 
-/// The keys' values, each parsed as its documentation says; a value that does not parse is
-/// treated as missing rather than shown wrong.
+/// The keys' values, each parsed as its schema says; a value that does not parse is treated as
+/// missing rather than shown wrong.
 struct Keys {
     status: Option<Value>,
-    overview: Option<Value>,
-    breadth: Option<Value>,
-    movers: Option<Value>,
-    signals: Option<Vec<Value>>,
+    overview: Option<Overview<'static>>,
+    breadth: Option<Breadth<'static>>,
+    movers: Option<Movers<'static>>,
+    signals: Option<Vec<SignalEntry<'static>>>,
     regime: Option<String>,
 }
 
 impl Keys {
     fn parse(mut values: HashMap<&str, Vec<u8>>) -> Self {
-        let mut json = |key: &str| {
-            values
-                .remove(key)
-                .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
-                .filter(Value::is_object)
-        };
-        let status = json("pulse:status");
-        let overview = json("market:overview");
-        let breadth = json("market:breadth");
-        let movers = json("market:movers");
-        let signals = json("analysis:signals").and_then(|s| match s.get("signals") {
-            Some(Value::Array(list)) => Some(list.iter().take(TOP_SIGNALS).cloned().collect()),
-            _ => None,
+        fn json<T: DeserializeOwned>(values: &mut HashMap<&str, Vec<u8>>, key: &str) -> Option<T> {
+            values.remove(key).and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        }
+        let status = json::<Value>(&mut values, pulse_keys::STATUS).filter(Value::is_object);
+        let overview = json(&mut values, pulse_keys::OVERVIEW);
+        let breadth = json(&mut values, pulse_keys::BREADTH);
+        let movers = json(&mut values, pulse_keys::MOVERS);
+        let signals = json::<Signals<'static>>(&mut values, pulse_keys::SIGNALS).map(|s| {
+            let mut list = s.signals;
+            list.truncate(TOP_SIGNALS);
+            list
         });
         let regime = values
-            .remove("analysis:market_regime")
+            .remove(pulse_keys::REGIME)
             .and_then(|bytes| String::from_utf8(bytes).ok());
         Self {
             status,

@@ -99,7 +99,7 @@ pub struct PluginPolicy {
 }
 
 /// The bundled aggregator's grant when the config names none: the dashboard keys.
-const DASHBOARD_GRANT: (&str, &[&str], &[&str]) = ("dashboard", &["market:", "analysis:"], &["analysis:market_regime"]);
+const DASHBOARD_GRANT: (&str, &[&str], &[&str]) = ("dashboard", &pulse_keys::PREFIXES, &pulse_keys::TEXT_KEYS);
 
 impl Sandbox {
     /// Refuses grants that let two plugins write the same key: a prefix granted to one

@@ -117,7 +117,9 @@ mod tests {
             took >= give_up(DEADLINE) && took < Duration::from_millis(400),
             "{took:?}"
         );
-        let (_, result) = call_on_pool(DEADLINE, || -> Result<u8, CallError> { panic!("host bug") }).await;
+        // A deadline the panic surely meets on a loaded machine: what is tested is its wording.
+        let roomy = Duration::from_secs(30);
+        let (_, result) = call_on_pool(roomy, || -> Result<u8, CallError> { panic!("host bug") }).await;
         assert!(result.unwrap_err().to_string().contains("panicked in the host"));
     }
 }

@@ -27,14 +27,15 @@ pub use analyzer::pulse::plugin::types::{
     Analyses, AnalyzerOutput, CacheEntry, History, Market, PluginInfo, Signal, Value, Verdict,
 };
 
-/// A signal's name, as in cache values.
+/// A signal's name, as in cache values (the names are `pulse_keys::SIGNAL_NAMES`).
 pub fn signal_name(signal: Signal) -> &'static str {
+    let [strong_buy, buy, neutral, sell, strong_sell] = pulse_keys::SIGNAL_NAMES;
     match signal {
-        Signal::StrongBuy => "STRONG_BUY",
-        Signal::Buy => "BUY",
-        Signal::Neutral => "NEUTRAL",
-        Signal::Sell => "SELL",
-        Signal::StrongSell => "STRONG_SELL",
+        Signal::StrongBuy => strong_buy,
+        Signal::Buy => buy,
+        Signal::Neutral => neutral,
+        Signal::Sell => sell,
+        Signal::StrongSell => strong_sell,
     }
 }
 

@@ -11,7 +11,7 @@ pub const HOST_PREFIX: &str = "pulse:";
 const MAX_KEY_BYTES: usize = 250;
 
 /// The key the host writes its status to.
-pub const STATUS_KEY: &str = "pulse:status";
+pub const STATUS_KEY: &str = pulse_keys::STATUS;
 
 /// The largest relative TTL memcached accepts, in seconds; longer ones are read as absolute
 /// times.

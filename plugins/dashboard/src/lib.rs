@@ -1,11 +1,13 @@
 //! The dashboard aggregator: blends every analyzer's verdicts into one score per symbol and
-//! writes the `market:*` and `analysis:*` keys that dashboards read. Field names and units are
-//! documented in `docs/cache-keys.md`; one name means one thing in every key.
+//! writes the `market:*` and `analysis:*` keys that dashboards read. Each key's name and shape
+//! come from `pulse-keys`, which the readers share; `docs/cache-keys.md` documents them.
 
-use std::collections::BTreeMap;
-
+use pulse_keys::{
+    AnalyzerVerdict, Breadth, Breakdown, Components, Mover, Movers, Overview, SignalEntry, Signals, Text, Ticker,
+    Tickers,
+};
 use pulse_sdk::{verdict, Aggregator, AnalyzerOutput, CacheEntry, ComponentsView, MarketView, PluginInfo, Signal};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -42,97 +44,6 @@ struct Blend {
     signal: Signal,
 }
 
-#[derive(Serialize)]
-struct Overview<'a> {
-    total_symbols: usize,
-    total_volume_24h: f64,
-    market_regime: &'a str,
-    trend_strength: f64,
-    current_volatility: f64,
-    btc_dominance: f64,
-    average_change_24h: f64,
-    timestamp: i64,
-    cycle: u64,
-    stale: bool,
-    snapshot_age_ms: u64,
-}
-
-#[derive(Serialize)]
-struct Ticker<'a> {
-    price: f64,
-    change_24h: f64,
-    volume_24h: f64,
-    high_24h: f64,
-    low_24h: f64,
-    signal: &'a str,
-    score: Option<f64>,
-}
-
-#[derive(Serialize)]
-struct Mover<'a> {
-    symbol: &'a str,
-    price: f64,
-    change_24h: f64,
-    volume_24h: f64,
-}
-
-#[derive(Serialize)]
-struct Movers<'a> {
-    gainers: Vec<Mover<'a>>,
-    losers: Vec<Mover<'a>>,
-    timestamp: i64,
-}
-
-#[derive(Serialize)]
-struct Breadth<'a> {
-    up_count: usize,
-    down_count: usize,
-    flat_count: usize,
-    breadth_percentage: f64,
-    market_sentiment: &'a str,
-    timestamp: i64,
-}
-
-type Components<'a> = BTreeMap<&'a str, BTreeMap<&'a str, f64>>;
-
-#[derive(Serialize)]
-struct SignalEntry<'a> {
-    symbol: &'a str,
-    score: f64,
-    signal: &'a str,
-    sentiment: &'a str,
-    price: f64,
-    change_24h: f64,
-    volume_24h: f64,
-    components: Components<'a>,
-}
-
-#[derive(Serialize)]
-struct Signals<'a> {
-    signals: Vec<SignalEntry<'a>>,
-    count: usize,
-    symbols_scored: usize,
-    timestamp: i64,
-}
-
-#[derive(Serialize)]
-struct AnalyzerVerdict<'a> {
-    version: &'a str,
-    score: Option<f64>,
-    signal: Option<&'a str>,
-    components: BTreeMap<&'a str, f64>,
-}
-
-#[derive(Serialize)]
-struct Breakdown<'a> {
-    symbol: &'a str,
-    score: Option<f64>,
-    signal: &'a str,
-    analyzers: BTreeMap<&'a str, AnalyzerVerdict<'a>>,
-    cycle: u64,
-    timestamp: i64,
-}
-
 struct Dashboard;
 
 impl Aggregator for Dashboard {
@@ -145,7 +56,7 @@ impl Aggregator for Dashboard {
             "Writes market:* and analysis:* dashboard keys",
             0,
         );
-        info.key_prefixes = vec!["market:".into(), "analysis:".into()];
+        info.key_prefixes = pulse_keys::PREFIXES.map(String::from).to_vec();
         info
     }
 
@@ -171,8 +82,8 @@ impl Aggregator for Dashboard {
             "NEUTRAL"
         };
 
-        let total_volume: f64 = market.turnover_24h.iter().sum();
-        let btc_volume: f64 = (0..n)
+        let total_quote_volume: f64 = market.turnover_24h.iter().sum();
+        let btc_quote_volume: f64 = (0..n)
             .filter(|&i| market.symbols[i].starts_with("BTC"))
             .map(|i| market.turnover_24h[i])
             .sum();
@@ -185,15 +96,15 @@ impl Aggregator for Dashboard {
             }
         };
         entries.push(CacheEntry::json(
-            "market:overview",
+            pulse_keys::OVERVIEW,
             &Overview {
                 total_symbols: n,
-                total_volume_24h: total_volume,
-                market_regime: regime,
+                total_quote_volume_24h: total_quote_volume,
+                market_regime: regime.into(),
                 trend_strength,
                 current_volatility: mean(&mut market.change_24h.iter().map(|c| c.abs())),
-                btc_dominance: if total_volume > 0.0 {
-                    btc_volume / total_volume * 100.0
+                btc_dominance: if total_quote_volume > 0.0 {
+                    btc_quote_volume / total_quote_volume * 100.0
                 } else {
                     0.0
                 },
@@ -206,28 +117,28 @@ impl Aggregator for Dashboard {
         )?);
 
         // The market comes sorted by turnover, largest first.
-        let tickers: BTreeMap<&str, Ticker> = (0..n.min(config.max_tickers))
+        let tickers: Tickers = (0..n.min(config.max_tickers))
             .map(|i| {
                 let blend = blends[i].as_ref();
                 let ticker = Ticker {
                     price: market.price[i],
                     change_24h: market.change_24h[i],
-                    volume_24h: market.turnover_24h[i],
+                    quote_volume_24h: market.turnover_24h[i],
                     high_24h: market.high_24h[i],
                     low_24h: market.low_24h[i],
-                    signal: blend.map_or(Signal::Neutral, |b| b.signal).as_str(),
+                    signal: blend.map_or(Signal::Neutral, |b| b.signal).as_str().into(),
                     score: blend.map(|b| b.score),
                 };
-                (market.symbols[i].as_str(), ticker)
+                (Text::from(market.symbols[i].as_str()), ticker)
             })
             .collect();
-        entries.push(CacheEntry::json("market:tickers", &tickers)?);
+        entries.push(CacheEntry::json(pulse_keys::TICKERS, &tickers)?);
 
         let mover = |i: usize| Mover {
-            symbol: &market.symbols[i],
+            symbol: market.symbols[i].as_str().into(),
             price: market.price[i],
             change_24h: market.change_24h[i],
-            volume_24h: market.turnover_24h[i],
+            quote_volume_24h: market.turnover_24h[i],
         };
         let mut by_change: Vec<usize> = (0..n).filter(|&i| market.change_24h[i].is_finite()).collect();
         by_change.sort_by(|&a, &b| market.change_24h[b].total_cmp(&market.change_24h[a]));
@@ -247,7 +158,7 @@ impl Aggregator for Dashboard {
             .map(mover)
             .collect();
         entries.push(CacheEntry::json(
-            "market:movers",
+            pulse_keys::MOVERS,
             &Movers {
                 gainers,
                 losers,
@@ -271,7 +182,7 @@ impl Aggregator for Dashboard {
             up as f64 / (up + down) as f64 * 100.0
         };
         entries.push(CacheEntry::json(
-            "market:breadth",
+            pulse_keys::BREADTH,
             &Breadth {
                 up_count: up,
                 down_count: down,
@@ -283,7 +194,8 @@ impl Aggregator for Dashboard {
                     "bearish"
                 } else {
                     "neutral"
-                },
+                }
+                .into(),
                 timestamp,
             },
         )?);
@@ -292,25 +204,22 @@ impl Aggregator for Dashboard {
             .filter_map(|i| {
                 let blend = blends[i].as_ref()?;
                 Some(SignalEntry {
-                    symbol: &market.symbols[i],
+                    symbol: market.symbols[i].as_str().into(),
                     score: blend.score,
-                    signal: blend.signal.as_str(),
-                    sentiment: sentiment(blend.score),
+                    signal: blend.signal.as_str().into(),
+                    sentiment: sentiment(blend.score).into(),
                     price: market.price[i],
                     change_24h: market.change_24h[i],
-                    volume_24h: market.turnover_24h[i],
-                    components: results
-                        .iter()
-                        .map(|r| (r.plugin.as_str(), ComponentsView::new(&r.analyses, i).iter().collect()))
-                        .collect(),
+                    quote_volume_24h: market.turnover_24h[i],
+                    components: components(results, i),
                 })
             })
             .collect();
-        signals.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.symbol.cmp(b.symbol)));
+        signals.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.symbol.cmp(&b.symbol)));
         let symbols_scored = signals.len();
         signals.truncate(config.max_signals);
         entries.push(CacheEntry::json(
-            "analysis:signals",
+            pulse_keys::SIGNALS,
             &Signals {
                 count: signals.len(),
                 symbols_scored,
@@ -318,7 +227,7 @@ impl Aggregator for Dashboard {
                 timestamp,
             },
         )?);
-        entries.push(CacheEntry::text("analysis:market_regime", regime));
+        entries.push(CacheEntry::text(pulse_keys::REGIME, regime));
 
         for (i, (symbol, blend)) in market
             .symbols
@@ -332,21 +241,24 @@ impl Aggregator for Dashboard {
                 .map(|r| {
                     let v = r.analyses.verdicts.get(i).copied().flatten();
                     let verdict = AnalyzerVerdict {
-                        version: &r.version,
+                        version: r.version.as_str().into(),
                         score: v.map(|v| v.score),
-                        signal: v.map(|v| v.signal.as_str()),
-                        components: ComponentsView::new(&r.analyses, i).iter().collect(),
+                        signal: v.map(|v| v.signal.as_str().into()),
+                        components: ComponentsView::new(&r.analyses, i)
+                            .iter()
+                            .map(|(name, value)| (name.into(), value))
+                            .collect(),
                     };
-                    (r.plugin.as_str(), verdict)
+                    (r.plugin.as_str().into(), verdict)
                 })
                 .collect();
             let blend = blend.as_ref();
             entries.push(CacheEntry::json(
-                format!("analysis:breakdown:{symbol}"),
+                pulse_keys::breakdown_key(symbol),
                 &Breakdown {
-                    symbol,
+                    symbol: symbol.as_str().into(),
                     score: blend.map(|b| b.score),
-                    signal: blend.map_or(Signal::Neutral, |b| b.signal).as_str(),
+                    signal: blend.map_or(Signal::Neutral, |b| b.signal).as_str().into(),
                     analyzers,
                     cycle: market.cycle,
                     timestamp,
@@ -355,6 +267,20 @@ impl Aggregator for Dashboard {
         }
         Ok(entries)
     }
+}
+
+/// Each analyzer's components for symbol `i`.
+fn components(results: &[AnalyzerOutput], i: usize) -> Components<'_> {
+    results
+        .iter()
+        .map(|r| {
+            let values = ComponentsView::new(&r.analyses, i)
+                .iter()
+                .map(|(name, value)| (name.into(), value))
+                .collect();
+            (r.plugin.as_str().into(), values)
+        })
+        .collect()
 }
 
 /// The mean of the analyzers' scores for symbol `i`; `None` when none has an opinion.
@@ -388,3 +314,28 @@ fn sentiment(score: f64) -> &'static str {
 }
 
 pulse_sdk::aggregator!(Dashboard);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_and_sentiments_use_their_public_names() {
+        for signal in [
+            Signal::StrongBuy,
+            Signal::Buy,
+            Signal::Neutral,
+            Signal::Sell,
+            Signal::StrongSell,
+        ] {
+            assert!(
+                pulse_keys::SIGNAL_NAMES.contains(&signal.as_str()),
+                "{}",
+                signal.as_str()
+            );
+        }
+        for score in [0.0, 30.0, 30.1, 69.9, 70.0, 100.0] {
+            assert!(pulse_keys::REGIMES.contains(&sentiment(score)));
+        }
+    }
+}

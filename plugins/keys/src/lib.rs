@@ -1,0 +1,273 @@
+//! The dashboard keys Pulse writes to memcached: each key's name and the shape of its value,
+//! in one place for the writer (the bundled `dashboard` aggregator) and its readers (`pulse
+//! verify`, the reference dashboard, the tests). `docs/cache-keys.md` documents the same
+//! fields for readers in other languages.
+//!
+//! The public field names are a contract dashboards depend on; they never change here. Inside
+//! the code a quantity is named for what it is: the public `volume_24h` is the 24 h traded
+//! value in the quote currency (what exchanges call turnover), so its field here is
+//! `quote_volume_24h`. Every value type refuses unknown fields when read, so a renamed field
+//! is caught as surely as a missing one. Text is `Cow` so the writer borrows and readers own
+//! (`Overview<'static>` and the like deserialize from any buffer).
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The host's own status (cycle, source, plugins, cache totals): written by the daemon, not by
+/// a plugin; its fields are in `docs/cache-keys.md`.
+pub const STATUS: &str = "pulse:status";
+/// The market at a glance: [`Overview`].
+pub const OVERVIEW: &str = "market:overview";
+/// One [`Ticker`] per symbol: [`Tickers`].
+pub const TICKERS: &str = "market:tickers";
+/// The largest gainers and losers: [`Movers`].
+pub const MOVERS: &str = "market:movers";
+/// How many symbols are up, down and flat: [`Breadth`].
+pub const BREADTH: &str = "market:breadth";
+/// The scored symbols, highest first: [`Signals`].
+pub const SIGNALS: &str = "analysis:signals";
+/// The market regime as plain text: one of [`REGIMES`].
+pub const REGIME: &str = "analysis:market_regime";
+/// Followed by a symbol: that symbol's [`Breakdown`].
+pub const BREAKDOWN_PREFIX: &str = "analysis:breakdown:";
+
+/// The keys of one cycle that do not depend on the symbols.
+pub const FIXED_KEYS: [&str; 6] = [OVERVIEW, TICKERS, MOVERS, BREADTH, SIGNALS, REGIME];
+
+/// The prefixes the dashboard writes under: its default grant.
+pub const PREFIXES: [&str; 2] = ["market:", "analysis:"];
+
+/// The keys whose value is plain text rather than JSON.
+pub const TEXT_KEYS: [&str; 1] = [REGIME];
+
+/// Signal names, from the most bullish to the most bearish.
+pub const SIGNAL_NAMES: [&str; 5] = ["STRONG_BUY", "BUY", "NEUTRAL", "SELL", "STRONG_SELL"];
+
+/// Market regimes (in `market:overview`, `analysis:market_regime`) and a signal's sentiment.
+pub const REGIMES: [&str; 3] = ["BULLISH", "BEARISH", "NEUTRAL"];
+
+/// Breadth sentiments (`market:breadth`).
+pub const BREADTH_SENTIMENTS: [&str; 3] = ["bullish", "bearish", "neutral"];
+
+/// The key of `symbol`'s breakdown.
+pub fn breakdown_key(symbol: &str) -> String {
+    format!("{BREAKDOWN_PREFIX}{symbol}")
+}
+
+/// Text in a value: borrowed by the writer, owned by readers.
+pub type Text<'a> = Cow<'a, str>;
+
+/// `market:overview`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Overview<'a> {
+    /// Symbols analysed this cycle.
+    pub total_symbols: usize,
+    /// Sum of every symbol's 24 h quote volume.
+    #[serde(rename = "total_volume_24h")]
+    pub total_quote_volume_24h: f64,
+    /// One of [`REGIMES`].
+    pub market_regime: Text<'a>,
+    /// 0..100: the larger share of buys or sells among them.
+    pub trend_strength: f64,
+    /// Mean absolute 24 h change, percent.
+    pub current_volatility: f64,
+    /// BTC symbols' share of the total quote volume, percent.
+    pub btc_dominance: f64,
+    /// Mean 24 h change, percent.
+    pub average_change_24h: f64,
+    /// The snapshot's time, Unix seconds.
+    pub timestamp: i64,
+    /// The cycle that wrote it.
+    pub cycle: u64,
+    /// Whether this is the last good snapshot again, the source failing.
+    pub stale: bool,
+    /// That snapshot's age, ms; 0 when fresh.
+    pub snapshot_age_ms: u64,
+}
+
+/// One symbol in `market:tickers`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ticker<'a> {
+    /// Last price, quote currency.
+    pub price: f64,
+    /// 24 h price change, percent.
+    pub change_24h: f64,
+    /// 24 h traded value, quote currency.
+    #[serde(rename = "volume_24h")]
+    pub quote_volume_24h: f64,
+    /// 24 h high.
+    pub high_24h: f64,
+    /// 24 h low.
+    pub low_24h: f64,
+    /// The blended signal, one of [`SIGNAL_NAMES`].
+    pub signal: Text<'a>,
+    /// The blended score 0..100; `None` when no analyzer had an opinion.
+    pub score: Option<f64>,
+}
+
+/// `market:tickers`: symbol → ticker.
+pub type Tickers<'a> = BTreeMap<Text<'a>, Ticker<'a>>;
+
+/// One gainer or loser in `market:movers`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mover<'a> {
+    /// The symbol.
+    pub symbol: Text<'a>,
+    /// Last price.
+    pub price: f64,
+    /// 24 h price change, percent.
+    pub change_24h: f64,
+    /// 24 h traded value, quote currency.
+    #[serde(rename = "volume_24h")]
+    pub quote_volume_24h: f64,
+}
+
+/// `market:movers`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Movers<'a> {
+    /// Positive changes, largest first.
+    pub gainers: Vec<Mover<'a>>,
+    /// Negative changes, most negative first.
+    pub losers: Vec<Mover<'a>>,
+    /// The snapshot's time, Unix seconds.
+    pub timestamp: i64,
+}
+
+/// `market:breadth`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Breadth<'a> {
+    /// Symbols up more than the flat threshold.
+    pub up_count: usize,
+    /// Symbols down more than the flat threshold.
+    pub down_count: usize,
+    /// The rest.
+    pub flat_count: usize,
+    /// Ups among ups and downs, percent (50 when there are none).
+    pub breadth_percentage: f64,
+    /// One of [`BREADTH_SENTIMENTS`].
+    pub market_sentiment: Text<'a>,
+    /// The snapshot's time, Unix seconds.
+    pub timestamp: i64,
+}
+
+/// Each analyzer's components for one symbol: analyzer → component → value.
+pub type Components<'a> = BTreeMap<Text<'a>, BTreeMap<Text<'a>, f64>>;
+
+/// One scored symbol in `analysis:signals`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignalEntry<'a> {
+    /// The symbol.
+    pub symbol: Text<'a>,
+    /// The blended score, 0..100.
+    pub score: f64,
+    /// One of [`SIGNAL_NAMES`].
+    pub signal: Text<'a>,
+    /// One of [`REGIMES`]: `BULLISH` at 70 or more, `BEARISH` at 30 or less.
+    pub sentiment: Text<'a>,
+    /// Last price.
+    pub price: f64,
+    /// 24 h price change, percent.
+    pub change_24h: f64,
+    /// 24 h traded value, quote currency.
+    #[serde(rename = "volume_24h")]
+    pub quote_volume_24h: f64,
+    /// Each analyzer's components.
+    pub components: Components<'a>,
+}
+
+/// `analysis:signals`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Signals<'a> {
+    /// The highest-scored symbols, highest first.
+    pub signals: Vec<SignalEntry<'a>>,
+    /// How many are listed.
+    pub count: usize,
+    /// How many symbols had a score.
+    pub symbols_scored: usize,
+    /// The snapshot's time, Unix seconds.
+    pub timestamp: i64,
+}
+
+/// One analyzer's verdict in a [`Breakdown`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalyzerVerdict<'a> {
+    /// The analyzer's version.
+    pub version: Text<'a>,
+    /// Its score; `None` when it had no opinion.
+    pub score: Option<f64>,
+    /// Its signal, one of [`SIGNAL_NAMES`]; `None` when it had no opinion.
+    pub signal: Option<Text<'a>>,
+    /// Its components.
+    pub components: BTreeMap<Text<'a>, f64>,
+}
+
+/// `analysis:breakdown:<SYMBOL>`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Breakdown<'a> {
+    /// The symbol.
+    pub symbol: Text<'a>,
+    /// The blended score; `None` when no analyzer had an opinion.
+    pub score: Option<f64>,
+    /// The blended signal (`NEUTRAL` without an opinion).
+    pub signal: Text<'a>,
+    /// Each analyzer's verdict.
+    pub analyzers: BTreeMap<Text<'a>, AnalyzerVerdict<'a>>,
+    /// The cycle that wrote it.
+    pub cycle: u64,
+    /// The snapshot's time, Unix seconds.
+    pub timestamp: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quote_volume_keeps_its_public_name() {
+        let ticker = Ticker {
+            price: 2.0,
+            change_24h: 1.5,
+            quote_volume_24h: 1e6,
+            high_24h: 2.1,
+            low_24h: 1.9,
+            signal: "BUY".into(),
+            score: Some(65.0),
+        };
+        let json = serde_json::to_value(&ticker).unwrap();
+        assert_eq!(json["volume_24h"], 1e6);
+        assert!(json.get("quote_volume_24h").is_none());
+        let back: Ticker<'static> = serde_json::from_value(json).unwrap();
+        assert_eq!(back, ticker);
+    }
+
+    #[test]
+    fn readers_refuse_unknown_and_missing_fields() {
+        let good = r#"{"gainers":[],"losers":[],"timestamp":1}"#;
+        serde_json::from_str::<Movers<'static>>(good).unwrap();
+        let renamed = r#"{"gainers":[],"losers":[],"time":1}"#;
+        assert!(serde_json::from_str::<Movers<'static>>(renamed).is_err());
+        let extra = r#"{"gainers":[],"losers":[],"timestamp":1,"volume":2}"#;
+        let err = serde_json::from_str::<Movers<'static>>(extra).unwrap_err().to_string();
+        assert!(err.contains("unknown field `volume`"), "{err}");
+    }
+
+    #[test]
+    fn every_key_is_under_the_dashboards_prefixes() {
+        for key in FIXED_KEYS.iter().copied().chain([BREAKDOWN_PREFIX]) {
+            assert!(PREFIXES.iter().any(|p| key.starts_with(p)), "{key}");
+        }
+        assert_eq!(breakdown_key("BTCUSDT"), "analysis:breakdown:BTCUSDT");
+        assert!(TEXT_KEYS.iter().all(|k| FIXED_KEYS.contains(k)));
+    }
+}
