@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::history::History;
 use crate::plugin::{LoadedPlugin, PluginKind, PluginSource};
 use crate::shared::contract::signal_name;
-use crate::shared::contract::Analyses;
+use crate::shared::contract::{Analyses, CacheEntry, Market};
 use crate::source::SimulatedMarket;
 use crate::startup;
 
@@ -33,20 +33,37 @@ pub fn run(path: &Path, config: &Config, symbols: usize) -> Result<()> {
     );
     let stager = startup::stager(config)?;
     let started = Instant::now();
-    let staged = stager.stage(&source, None);
-    let plugin = match staged {
+    let plugin = match stager.stage(&source, None) {
         Ok((plugin, _)) => plugin,
         Err(e) => {
             print!("{out}");
             bail!("the daemon would reject {}: {e}", path.display());
         }
     };
+    report_staged(&mut out, &plugin, started.elapsed());
+    let depth = plugin.info.history_depth as usize;
+    let market = simulated_market(config, symbols, depth);
+    let failures = exercise(&plugin, &market, depth, &mut out);
+    print!("{out}");
+    if failures.is_empty() {
+        println!("OK: the daemon will load {} and use its output", path.display());
+        Ok(())
+    } else {
+        for f in &failures {
+            println!("FAIL: {f}");
+        }
+        bail!("{} failed its check: {}", path.display(), failures[0])
+    }
+}
+
+/// What staging found: the world, what `describe()` said, the config `init` took, the limits.
+fn report_staged(out: &mut String, plugin: &LoadedPlugin, staged_in: Duration) {
     let info = &plugin.info;
     let _ = writeln!(
         out,
         "world     {} (pulse:plugin@0.1.0), staged in {:.1} ms",
         plugin.kind.label(),
-        ms(started.elapsed())
+        ms(staged_in)
     );
     let _ = writeln!(
         out,
@@ -68,9 +85,11 @@ pub fn run(path: &Path, config: &Config, symbols: usize) -> Result<()> {
         plugin.policy.call_timeout.as_millis(),
         plugin.policy.memory_bytes >> 20
     );
+}
 
-    // A simulated market with as much history as the plugin asks for.
-    let depth = info.history_depth as usize;
+/// A simulated market of `symbols` symbols (the config's `[simulated]` settings) with `depth`
+/// samples of history, one every 2 s, as a plugin asking for that depth gets it.
+pub fn simulated_market(config: &Config, symbols: usize, depth: usize) -> Market {
     let mut market = SimulatedMarket::new(&config.simulated, symbols);
     let mut history = History::default();
     history.set_capacity(depth);
@@ -81,15 +100,20 @@ pub fn run(path: &Path, config: &Config, symbols: usize) -> Result<()> {
     }
     history.record(&snapshot);
     let base = snapshot.to_market(depth as u64, "simulated", Duration::ZERO);
-    let market = history.market(&base, depth);
+    history.market(&base, depth)
+}
 
+/// Calls the plugin once on `market` and applies the daemon's output checks, reporting into
+/// `out`; returns what the daemon would refuse.
+fn exercise(plugin: &LoadedPlugin, market: &Market, depth: usize, out: &mut String) -> Vec<String> {
     let started = Instant::now();
+    let symbols = market.symbols.len();
     let mut failures = Vec::new();
     match plugin.kind {
-        PluginKind::Analyzer(_) => match plugin.analyze(&market) {
+        PluginKind::Analyzer(_) => match plugin.analyze(market) {
             Ok((analyses, dropped)) => {
-                report_call(&mut out, "analyze", started, &plugin, symbols, depth);
-                report_analyses(&mut out, &market.symbols, &analyses);
+                report_call(out, "analyze", started, plugin, symbols, depth);
+                report_analyses(out, &market.symbols, &analyses);
                 if dropped > 0 {
                     failures.push(format!(
                         "{dropped} verdicts with a score that is not a finite number in 0..100"
@@ -98,38 +122,36 @@ pub fn run(path: &Path, config: &Config, symbols: usize) -> Result<()> {
             }
             Err(e) => failures.push(format!("analyze failed: {e:#}")),
         },
-        PluginKind::Aggregator(_) => match plugin.aggregate(&market, &[]) {
+        PluginKind::Aggregator(_) => match plugin.aggregate(market, &[]) {
             Ok(entries) => {
-                report_call(&mut out, "aggregate", started, &plugin, symbols, depth);
-                let rules = plugin.entry_rules();
-                let _ = writeln!(out, "output    {} cache entries (no analyzers ran)", entries.len());
-                let _ = writeln!(out, "  {:<40} {:>6} {:>9}  check", "key", "ttl s", "bytes");
-                for entry in entries {
-                    let key = entry.key.clone();
-                    match validate(entry, &rules) {
-                        Ok(valid) => {
-                            let _ = writeln!(out, "  {:<40} {:>6} {:>9}  ok", key, valid.ttl, valid.value.len());
-                        }
-                        Err(e) => {
-                            let _ = writeln!(out, "  {key:<40} {:>6} {:>9}  DROPPED: {e:#}", "-", "-");
-                            failures.push(format!("entry dropped: {e:#}"));
-                        }
-                    }
-                }
+                report_call(out, "aggregate", started, plugin, symbols, depth);
+                failures.extend(report_entries(out, plugin, entries));
             }
             Err(e) => failures.push(format!("aggregate failed: {e:#}")),
         },
     }
-    print!("{out}");
-    if failures.is_empty() {
-        println!("OK: the daemon will load {} and use its output", path.display());
-        Ok(())
-    } else {
-        for f in &failures {
-            println!("FAIL: {f}");
+    failures
+}
+
+/// Checks an aggregator's entries as the daemon would, one line each; returns the drops.
+fn report_entries(out: &mut String, plugin: &LoadedPlugin, entries: Vec<CacheEntry>) -> Vec<String> {
+    let rules = plugin.entry_rules();
+    let mut dropped = Vec::new();
+    let _ = writeln!(out, "output    {} cache entries (no analyzers ran)", entries.len());
+    let _ = writeln!(out, "  {:<40} {:>6} {:>9}  check", "key", "ttl s", "bytes");
+    for entry in entries {
+        let key = entry.key.clone();
+        match validate(entry, &rules) {
+            Ok(valid) => {
+                let _ = writeln!(out, "  {:<40} {:>6} {:>9}  ok", key, valid.ttl, valid.value.len());
+            }
+            Err(e) => {
+                let _ = writeln!(out, "  {key:<40} {:>6} {:>9}  DROPPED: {e:#}", "-", "-");
+                dropped.push(format!("entry dropped: {e:#}"));
+            }
         }
-        bail!("{} failed its check: {}", path.display(), failures[0])
     }
+    dropped
 }
 
 fn ms(d: Duration) -> f64 {

@@ -8,6 +8,9 @@
 //! never import each other, then [`config`], and at the bottom [`shared`], the plain data the
 //! stages hand each other.
 
+#![warn(missing_docs)]
+#![warn(clippy::too_many_lines)]
+
 pub mod backtest;
 pub mod cache;
 pub mod check;

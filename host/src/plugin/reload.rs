@@ -19,7 +19,7 @@ use notify::RecursiveMode;
 use notify_debouncer_full::{new_debouncer, DebounceEventResult, DebouncedEvent};
 use tracing::{error, info, warn};
 
-use super::admission::{decide, Candidate};
+use super::admission::{decide, Candidate, Refusal};
 use super::feed::{feed, FeedSource, PluginFeed};
 use super::file::PluginSource;
 use super::loaded::LoadedPlugin;
@@ -76,10 +76,56 @@ impl Reloader {
     pub fn reconcile(&mut self) -> Result<()> {
         let current = self.current();
         let files = self.scan()?;
+        let (kept, staged) = self.stage_changes(&files, &current);
+        self.rejected.retain(|path, _| files.contains(path));
+
+        let times: HashMap<PathBuf, (Duration, bool)> = staged
+            .iter()
+            .map(|s| (s.plugin.path.clone(), (s.time, s.cached)))
+            .collect();
+        let candidates = staged
+            .into_iter()
+            .map(|s| Candidate {
+                new: s.plugin,
+                old: s.old,
+            })
+            .collect();
+        let decision = decide(kept, candidates);
+        let mut changed = !decision.admitted.is_empty();
+        for admitted in &decision.admitted {
+            let (time, cached) = times[&admitted.new.path];
+            log_admitted(&admitted.new, admitted.old.as_deref(), time, cached);
+        }
+        for refusal in &decision.refused {
+            log_refused(refusal);
+        }
+        let next = Registry::of(decision.serving);
+        for gone in current.plugins().filter(|p| next.by_path(&p.path).is_none()) {
+            info!(
+                plugin = %gone.id,
+                version = %gone.info.version,
+                hash = gone.short_hash(),
+                file = %gone.path.display(),
+                "unloaded plugin {} {}: its file was removed",
+                gone.id,
+                gone.info.version
+            );
+            changed = true;
+        }
+        if changed {
+            self.feed.generations.send_replace(Arc::new(next));
+        }
+        Ok(())
+    }
+
+    /// Stages each of `files` that is new or changed against `current`: returns the serving
+    /// versions that stay as they are (unchanged, unreadable or refused at staging), and the
+    /// versions that passed staging, waiting for admission.
+    fn stage_changes(&mut self, files: &[PathBuf], current: &Registry) -> (Vec<Arc<LoadedPlugin>>, Vec<Staged>) {
         let trial = self.feed.trials.borrow().clone();
         let mut kept = Vec::new();
         let mut staged = Vec::new();
-        for path in &files {
+        for path in files {
             let old = current.by_path(path).cloned();
             let source = match PluginSource::read(path) {
                 Ok(source) => source,
@@ -115,60 +161,7 @@ impl Reloader {
                 }
             }
         }
-        self.rejected.retain(|path, _| files.contains(path));
-
-        let times: HashMap<PathBuf, (Duration, bool)> = staged
-            .iter()
-            .map(|s| (s.plugin.path.clone(), (s.time, s.cached)))
-            .collect();
-        let candidates = staged
-            .into_iter()
-            .map(|s| Candidate {
-                new: s.plugin,
-                old: s.old,
-            })
-            .collect();
-        let decision = decide(kept, candidates);
-        let mut changed = !decision.admitted.is_empty();
-        for admitted in &decision.admitted {
-            let (time, cached) = times[&admitted.new.path];
-            log_admitted(&admitted.new, admitted.old.as_deref(), time, cached);
-        }
-        // Not remembered as rejected: the clash may go away with another file.
-        for refusal in &decision.refused {
-            match &refusal.candidates[..] {
-                [one] => reject(
-                    &one.new.path,
-                    Stage::Admit,
-                    &anyhow!("{}", refusal.reason),
-                    one.old.as_deref(),
-                ),
-                many => error!(
-                    files = %many.iter().map(|c| c.new.path.display().to_string()).collect::<Vec<_>>().join(", "),
-                    stage = Stage::Admit.label(),
-                    "rejected plugins at {}: {}",
-                    Stage::Admit,
-                    refusal.reason
-                ),
-            }
-        }
-        let next = Registry::of(decision.serving);
-        for gone in current.plugins().filter(|p| next.by_path(&p.path).is_none()) {
-            info!(
-                plugin = %gone.id,
-                version = %gone.info.version,
-                hash = gone.short_hash(),
-                file = %gone.path.display(),
-                "unloaded plugin {} {}: its file was removed",
-                gone.id,
-                gone.info.version
-            );
-            changed = true;
-        }
-        if changed {
-            self.feed.generations.send_replace(Arc::new(next));
-        }
-        Ok(())
+        (kept, staged)
     }
 
     /// Watches the directory and reconciles on every settled change, on a thread of its own.
@@ -270,6 +263,27 @@ fn log_admitted(p: &LoadedPlugin, old: Option<&LoadedPlugin>, time: Duration, ca
     }
 }
 
+/// Logs a refusal at admission. It is not remembered as a rejection: the clash may go away
+/// with another file.
+fn log_refused(refusal: &Refusal<Arc<LoadedPlugin>>) {
+    match &refusal.candidates[..] {
+        [one] => reject(
+            &one.new.path,
+            Stage::Admit,
+            &anyhow!("{}", refusal.reason),
+            one.old.as_deref(),
+        ),
+        many => error!(
+            files = %many.iter().map(|c| c.new.path.display().to_string()).collect::<Vec<_>>().join(", "),
+            stage = Stage::Admit.label(),
+            "rejected plugins at {}: {}",
+            Stage::Admit,
+            refusal.reason
+        ),
+    }
+}
+
+/// Logs a version refused at `stage`, and the one still serving if any.
 fn reject(path: &Path, stage: Stage, error: &anyhow::Error, still_serving: Option<&LoadedPlugin>) {
     let file = path.display();
     let stage = stage.label();

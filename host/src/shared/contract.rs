@@ -3,6 +3,8 @@
 //! analyzer world's types, so one `Market` value can be handed to both.
 
 /// The `analyzer` world and the shared `types` and `host` interfaces.
+// Generated from `wit/`, whose comments document each item.
+#[allow(missing_docs)]
 pub mod analyzer {
     wasmtime::component::bindgen!({
         world: "analyzer",
@@ -11,6 +13,8 @@ pub mod analyzer {
 }
 
 /// The `aggregator` world.
+// Generated from `wit/`, whose comments document each item.
+#[allow(missing_docs)]
 pub mod aggregator {
     wasmtime::component::bindgen!({
         world: "aggregator",

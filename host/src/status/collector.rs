@@ -57,13 +57,8 @@ fn cycles(out: &mut DescriptorEncoder<'_>, live: &Live) -> fmt::Result {
     ConstGauge::new(last_push).encode(metric)
 }
 
-/// Per-plugin counters of the loaded versions, from the status board.
+/// Per-plugin series of the loaded versions, from the status board.
 fn plugins(out: &mut DescriptorEncoder<'_>, live: &Live) -> fmt::Result {
-    let each = |f: fn(&PluginStats) -> u64| {
-        live.plugins
-            .iter()
-            .map(move |p| ([("plugin", p.name.as_str())], f(&p.stats)))
-    };
     family(
         out,
         "plugin_call_duration",
@@ -75,28 +70,50 @@ fn plugins(out: &mut DescriptorEncoder<'_>, live: &Live) -> fmt::Result {
             .map(|p| ([("plugin", p.name.as_str()), ("kind", p.kind)], &p.stats.call_times)),
         |times, m| times.encode(m),
     )?;
-    counters(out, "plugin_calls", "Plugin calls made", None, each(|s| s.calls))?;
-    counters(
-        out,
-        "plugin_traps",
-        "Plugin calls that trapped (panic, abort, memory cap, host limit)",
-        None,
-        each(|s| s.traps),
-    )?;
-    counters(
-        out,
-        "plugin_timeouts",
-        "Plugin calls stopped at their deadline",
-        None,
-        each(|s| s.timeouts),
-    )?;
-    counters(
-        out,
-        "plugin_errors",
-        "Plugin calls that returned an error or output the host refused",
-        None,
-        each(|s| s.failures.saturating_sub(s.traps + s.timeouts)),
-    )?;
+    type Count = fn(&PluginStats) -> u64;
+    let per_plugin: [(&str, &str, Option<Unit>, Count); 7] = [
+        ("plugin_calls", "Plugin calls made", None, |s| s.calls),
+        (
+            "plugin_traps",
+            "Plugin calls that trapped (panic, abort, memory cap, host limit)",
+            None,
+            |s| s.traps,
+        ),
+        ("plugin_timeouts", "Plugin calls stopped at their deadline", None, |s| {
+            s.timeouts
+        }),
+        (
+            "plugin_errors",
+            "Plugin calls that returned an error or output the host refused",
+            None,
+            |s| s.failures.saturating_sub(s.traps + s.timeouts),
+        ),
+        (
+            "plugin_dropped_outputs",
+            "Verdicts or cache entries dropped by the host's output checks",
+            None,
+            |s| s.dropped,
+        ),
+        (
+            "plugin_log_dropped_lines",
+            "Lines a plugin wrote to the log (log calls, stdout, stderr) dropped over its log budget",
+            None,
+            |s| s.log_dropped_lines,
+        ),
+        (
+            "plugin_log_dropped",
+            "Bytes of the log lines dropped over a plugin's log budget",
+            Some(Unit::Bytes),
+            |s| s.log_dropped_bytes,
+        ),
+    ];
+    for (name, help, unit, count) in per_plugin {
+        let series = live
+            .plugins
+            .iter()
+            .map(|p| ([("plugin", p.name.as_str())], count(&p.stats)));
+        counters(out, name, help, unit.as_ref(), series)?;
+    }
     // Every kind's series exists from the plugin's load, at 0, so rate() sees its start.
     let by_kind = live.plugins.iter().flat_map(|p| {
         Failure::ALL.map(|kind| {
@@ -111,27 +128,11 @@ fn plugins(out: &mut DescriptorEncoder<'_>, live: &Live) -> fmt::Result {
         None,
         by_kind,
     )?;
-    counters(
-        out,
-        "plugin_dropped_outputs",
-        "Verdicts or cache entries dropped by the host's output checks",
-        None,
-        each(|s| s.dropped),
-    )?;
-    counters(
-        out,
-        "plugin_log_dropped_lines",
-        "Lines a plugin wrote to the log (log calls, stdout, stderr) dropped over its log budget",
-        None,
-        each(|s| s.log_dropped_lines),
-    )?;
-    counters(
-        out,
-        "plugin_log_dropped",
-        "Bytes of the log lines dropped over a plugin's log budget",
-        Some(&Unit::Bytes),
-        each(|s| s.log_dropped_bytes),
-    )?;
+    plugin_states(out, live)
+}
+
+/// Whether each loaded plugin is quarantined, and what it is.
+fn plugin_states(out: &mut DescriptorEncoder<'_>, live: &Live) -> fmt::Result {
     gauges(
         out,
         "plugin_quarantined",

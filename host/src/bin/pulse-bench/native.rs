@@ -2,13 +2,11 @@
 //! market. The wasm time is a whole call as the daemon makes it: a fresh instance, `init`, the
 //! market lowered in, the result lifted out.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Result;
 use pulse::config::Config;
-use pulse::history::History;
 use pulse::plugin::PluginSource;
-use pulse::source::SimulatedMarket;
 use pulse_sdk::Analyzer;
 use serde_json::{json, Value};
 
@@ -33,16 +31,7 @@ fn measure(options: &Options, symbols: usize) -> Result<Value> {
     };
     let config = Config::default();
     let depth = 30;
-    let mut market = SimulatedMarket::new(&config.simulated, symbols);
-    let mut history = History::default();
-    history.set_capacity(depth);
-    let mut snapshot = market.step(0);
-    for step in 1..depth {
-        history.record(&snapshot);
-        snapshot = market.step(2000 * step as i64);
-    }
-    history.record(&snapshot);
-    let host_market = history.market(&snapshot.to_market(1, "simulated", Duration::ZERO), depth);
+    let host_market = pulse::check::simulated_market(&config, symbols, depth);
 
     let source = PluginSource::read(&plugin_wasm("trend")?)?;
     let mut raised = config.clone();
