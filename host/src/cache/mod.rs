@@ -9,5 +9,7 @@ mod writer;
 
 pub use entry::validate;
 pub use placement::Placement;
+#[cfg(test)]
+pub use sink::MemorySink;
 pub use sink::{JsonlSink, Sink};
 pub use writer::{CacheWriter, WriteReport};

@@ -15,6 +15,9 @@ pub enum Sink {
     Memcached(CacheWriter),
     /// One JSON line per entry, for `pulse replay`.
     Jsonl(JsonlSink),
+    /// Every entry kept in memory, for the pipeline's unit tests.
+    #[cfg(test)]
+    Memory(MemorySink),
 }
 
 impl Sink {
@@ -23,6 +26,8 @@ impl Sink {
         match self {
             Sink::Memcached(writer) => writer.write(entries).await,
             Sink::Jsonl(file) => file.write(cycle, entries),
+            #[cfg(test)]
+            Sink::Memory(memory) => memory.write(cycle, entries),
         }
     }
 
@@ -31,6 +36,8 @@ impl Sink {
         match self {
             Sink::Memcached(writer) => writer.stats(),
             Sink::Jsonl(_) => WriterStats::default(),
+            #[cfg(test)]
+            Sink::Memory(_) => WriterStats::default(),
         }
     }
 }
@@ -90,5 +97,32 @@ impl JsonlSink {
             report.first_error.get_or_insert_with(|| e.to_string());
         }
         report
+    }
+}
+
+/// Keeps every entry written with its cycle; clones share what was written.
+#[cfg(test)]
+#[derive(Clone, Default)]
+pub struct MemorySink(std::sync::Arc<std::sync::Mutex<Vec<(u64, ValidEntry)>>>);
+
+#[cfg(test)]
+impl MemorySink {
+    fn write(&self, cycle: u64, entries: &[ValidEntry]) -> WriteReport {
+        let mut written = self.0.lock().unwrap();
+        written.extend(entries.iter().map(|e| (cycle, e.clone())));
+        WriteReport {
+            written: entries.len(),
+            ..WriteReport::default()
+        }
+    }
+
+    /// The entries written in `cycle`.
+    pub fn cycle(&self, cycle: u64) -> Vec<ValidEntry> {
+        let written = self.0.lock().unwrap();
+        written
+            .iter()
+            .filter(|(c, _)| *c == cycle)
+            .map(|(_, e)| e.clone())
+            .collect()
     }
 }

@@ -91,12 +91,7 @@ impl CacheWriter {
     pub async fn write(&mut self, entries: &[ValidEntry]) -> WriteReport {
         let started = Instant::now();
         let mut report = WriteReport::default();
-        let mut batches: Vec<Vec<usize>> = vec![Vec::new(); self.servers.len()];
-        for (i, entry) in entries.iter().enumerate() {
-            for server in self.placement.targets(&entry.key) {
-                batches[server].push(i);
-            }
-        }
+        let batches = batches(&self.placement, entries);
         let shared: Arc<[ValidEntry]> = entries.into();
         let mut tasks = JoinSet::new();
         let mut outstanding = std::collections::HashMap::new();
@@ -189,6 +184,18 @@ impl CacheWriter {
     }
 }
 
+/// Each server's share of `entries`, as indices: the server placement puts each key on, or
+/// every server when mirrored.
+fn batches(placement: &Placement, entries: &[ValidEntry]) -> Vec<Vec<usize>> {
+    let mut batches: Vec<Vec<usize>> = vec![Vec::new(); placement.servers().len()];
+    for (i, entry) in entries.iter().enumerate() {
+        for server in placement.targets(&entry.key) {
+            batches[server].push(i);
+        }
+    }
+    batches
+}
+
 /// The kind of a failed write, for counters.
 fn error_kind(error: &McError) -> &'static str {
     match error {
@@ -197,5 +204,63 @@ fn error_kind(error: &McError) -> &'static str {
         McError::Ambiguous { source, .. } => error_kind(source),
         McError::Server(_) => "server_error",
         _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(n: usize) -> Vec<ValidEntry> {
+        (0..n)
+            .map(|i| ValidEntry {
+                key: format!("market:key{i}"),
+                value: vec![b'1'; 10],
+                ttl: 10,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_entry_goes_to_its_server_or_to_every_server_when_mirrored() {
+        let servers = vec!["127.0.0.1:1".to_string(), "127.0.0.1:2".to_string()];
+        let entries = entries(100);
+        let spread = batches(&Placement::new(servers.clone(), false), &entries);
+        let mut all: Vec<usize> = spread.concat();
+        all.sort_unstable();
+        assert_eq!(all, (0..100).collect::<Vec<_>>(), "each entry exactly once");
+        assert!(spread.iter().all(|b| !b.is_empty()), "both servers get a share");
+        let placement = Placement::new(servers.clone(), false);
+        for (server, batch) in spread.iter().enumerate() {
+            assert!(batch.iter().all(|&i| placement.owner(&entries[i].key) == server));
+        }
+        let mirrored = batches(&Placement::new(servers, true), &entries);
+        assert!(mirrored.iter().all(|b| b.len() == 100));
+    }
+
+    #[tokio::test]
+    async fn a_server_that_refuses_fails_its_share_then_is_skipped_as_down() {
+        // Nothing listens on port 1: the first write fails on the connection and marks the
+        // server down; the next one skips it without trying.
+        let placement = Placement::new(vec!["127.0.0.1:1".into()], false);
+        let mut writer = CacheWriter::connect(placement, Duration::from_secs(2)).await.unwrap();
+        let entries = entries(3);
+        let first = writer.write(&entries).await;
+        assert_eq!((first.written, first.failed), (0, 3), "{first:?}");
+        assert!(
+            first.first_error.as_deref().unwrap().contains("127.0.0.1:1"),
+            "{first:?}"
+        );
+        let stats = writer.stats();
+        assert!(!stats.servers[0].up);
+        assert_eq!(stats.errors.values().sum::<u64>(), 3, "{:?}", stats.errors);
+
+        let second = writer.write(&entries).await;
+        assert_eq!((second.written, second.failed), (0, 3));
+        assert!(second.first_error.unwrap().contains("is down; 3 entries skipped"));
+        let stats = writer.stats();
+        assert_eq!(stats.errors["server_down"], 3);
+        assert_eq!(stats.errors.values().sum::<u64>(), 6, "every failed entry counted once");
+        assert_eq!((stats.keys_written, stats.bytes_written), (0, 0));
     }
 }

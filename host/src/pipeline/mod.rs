@@ -11,6 +11,8 @@ mod cycle;
 mod log_gate;
 mod markets;
 mod staleness;
+#[cfg(test)]
+mod tests;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -11,6 +11,7 @@ mod engine;
 mod failure;
 mod feed;
 mod file;
+mod limiter;
 mod loaded;
 mod log_budget;
 mod output;

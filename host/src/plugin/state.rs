@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
-use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
+use wasmtime::ResourceLimiter;
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
+use super::limiter::MeasuredLimits;
 use super::log_budget::{CallLog, LogBudget, BYTES_PER_CALL};
 use super::output::CapturedOutput;
 use crate::shared::contract::analyzer::pulse::plugin::host;
@@ -55,14 +56,7 @@ impl HostState {
             plugin,
             wasi,
             table,
-            limits: MeasuredLimits {
-                limits: StoreLimitsBuilder::new()
-                    .memory_size(memory_bytes)
-                    .trap_on_grow_failure(true)
-                    .build(),
-                peak_memory: 0,
-                capped: false,
-            },
+            limits: MeasuredLimits::new(memory_bytes),
             stdout,
             stderr,
             log: CallLog::new(log_budget),
@@ -130,48 +124,6 @@ fn last_lines(output: &[u8]) -> Option<String> {
         .collect();
     lines.reverse();
     (!lines.is_empty()).then(|| sanitise(&lines.join(" | "), LAST_WORDS_BYTES))
-}
-
-/// [`StoreLimits`] that also remember the peak memory granted and whether the cap was hit.
-struct MeasuredLimits {
-    limits: StoreLimits,
-    peak_memory: usize,
-    capped: bool,
-}
-
-impl ResourceLimiter for MeasuredLimits {
-    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
-        let granted = self.limits.memory_growing(current, desired, maximum);
-        match granted {
-            Ok(true) => self.peak_memory = self.peak_memory.max(desired),
-            Ok(false) | Err(_) => self.capped = true,
-        }
-        granted
-    }
-
-    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
-        self.limits.memory_grow_failed(error)
-    }
-
-    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
-        self.limits.table_growing(current, desired, maximum)
-    }
-
-    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
-        self.limits.table_grow_failed(error)
-    }
-
-    fn instances(&self) -> usize {
-        self.limits.instances()
-    }
-
-    fn tables(&self) -> usize {
-        self.limits.tables()
-    }
-
-    fn memories(&self) -> usize {
-        self.limits.memories()
-    }
 }
 
 impl WasiView for HostState {

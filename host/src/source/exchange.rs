@@ -47,6 +47,9 @@ impl ExchangeSource {
     /// after `timeout`.
     pub fn new(exchange: Exchange, base_url: Option<&str>, timeout: Duration) -> Result<Self> {
         let base = base_url.unwrap_or(default_url(exchange)).trim_end_matches('/');
+        // HTTPS uses rustls with the ring provider, installed for the process by the first
+        // exchange source (a later call finds it installed and changes nothing).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .user_agent(concat!("pulse/", env!("CARGO_PKG_VERSION")))

@@ -332,3 +332,146 @@ impl StatusBoard {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fingerprint(hash: &str) -> Fingerprint {
+        Fingerprint {
+            hash: hash.into(),
+            side_config: None,
+        }
+    }
+
+    fn outcome(failure: Option<Failure>) -> CallOutcome {
+        CallOutcome {
+            started_ms: 1,
+            duration_ms: 2.0,
+            error: failure.map(|f| format!("failed: {}", f.label())),
+            failure,
+            log_dropped_lines: 0,
+            log_dropped_bytes: 0,
+        }
+    }
+
+    /// Runs `cycles` cycles in which plugin `p` (version `v1`) is called when the breaker
+    /// admits it, failing each time; returns the cycles it was called in.
+    fn failing_calls(board: &mut StatusBoard, cycles: std::ops::RangeInclusive<u64>) -> Vec<u64> {
+        let mut called = Vec::new();
+        for cycle in cycles {
+            if board.admits("p", &fingerprint("v1"), cycle) {
+                board.record("p", cycle, &outcome(Some(Failure::Trap)));
+                called.push(cycle);
+            }
+        }
+        called
+    }
+
+    #[test]
+    fn the_breaker_quarantines_after_failures_in_a_row_and_backs_off() {
+        let mut board = StatusBoard::new(3);
+        // Called in cycles 1-3, quarantined after the third; retried at 5, then 9, then 17.
+        assert_eq!(failing_calls(&mut board, 1..=20), [1, 2, 3, 5, 9, 17]);
+        let stats = &board.plugins["p"];
+        assert!(stats.quarantined);
+        assert_eq!((stats.calls, stats.failures, stats.traps), (6, 6, 6));
+        assert_eq!(stats.failure_kinds["trap"], 6);
+        assert_eq!(stats.retry_at_cycle, Some(17 + 16));
+    }
+
+    #[test]
+    fn a_success_resets_the_count_and_lifts_the_quarantine() {
+        let mut board = StatusBoard::new(3);
+        failing_calls(&mut board, 1..=2);
+        board.record("p", 3, &outcome(None));
+        assert_eq!(
+            failing_calls(&mut board, 4..=5),
+            [4, 5],
+            "two more failures do not trip it"
+        );
+        assert!(!board.plugins["p"].quarantined);
+        failing_calls(&mut board, 6..=6);
+        assert!(board.plugins["p"].quarantined);
+        assert!(board.admits("p", &fingerprint("v1"), 8), "retried two cycles later");
+        board.record("p", 8, &outcome(None));
+        let stats = &board.plugins["p"];
+        assert!(!stats.quarantined && stats.retry_at_cycle.is_none());
+        assert_eq!(stats.consecutive_failures, 0);
+        assert_eq!(stats.last_error, None);
+    }
+
+    #[test]
+    fn the_backoff_stops_growing_at_its_maximum() {
+        let mut board = StatusBoard::new(1);
+        let called = failing_calls(&mut board, 1..=2000);
+        let gaps: Vec<u64> = called.windows(2).map(|w| w[1] - w[0]).collect();
+        assert_eq!(&gaps[..8], [2, 4, 8, 16, 32, 64, 128, MAX_BACKOFF_CYCLES]);
+        assert!(gaps[8..].iter().all(|&g| g == MAX_BACKOFF_CYCLES), "{gaps:?}");
+    }
+
+    #[test]
+    fn a_new_version_starts_a_clean_record_even_before_its_first_call() {
+        let mut board = StatusBoard::new(2);
+        failing_calls(&mut board, 1..=2);
+        board.dropped("p", 3);
+        assert!(board.plugins["p"].quarantined);
+        let listed = board.plugins(
+            [PluginFacts {
+                name: "p".into(),
+                kind: "analyzer",
+                version: "2.0.0".into(),
+                fingerprint: fingerprint("v2"),
+                file: "p.wasm".into(),
+                loaded_at_ms: 0,
+                peak_memory_bytes: 0,
+            }]
+            .into_iter(),
+        );
+        let stats = &listed[0].stats;
+        assert_eq!((stats.calls, stats.failures, stats.dropped), (0, 0, 0));
+        assert!(!stats.quarantined);
+        assert!(board.admits("p", &fingerprint("v2"), 3));
+    }
+
+    #[test]
+    fn the_status_document_leaves_the_plugin_list_out_rather_than_pass_its_bound() {
+        let board = StatusBoard::new(5);
+        let facts = CycleFacts {
+            cycle: 7,
+            timestamp_ms: 1_000,
+            snapshot_timestamp_ms: None,
+            snapshot_age_ms: None,
+            source: "simulated",
+            source_error: None,
+            symbols: 0,
+            interval: std::time::Duration::from_secs(2),
+            ttl: 10,
+            skipped_ticks: 0,
+            duration_ms: 1.0,
+            written_last_cycle: 0,
+            dropped: 0,
+            cache: WriterStats::default(),
+        };
+        let one = PluginStatus {
+            name: "p".into(),
+            version: "1".into(),
+            kind: "analyzer",
+            hash: "0".repeat(64),
+            file: "x".repeat(10_000),
+            loaded_at_ms: 0,
+            memory_bytes: 0,
+            stats: PluginStats::default(),
+        };
+        let entry = board.entry(&facts, std::slice::from_ref(&one));
+        assert_eq!(entry.key, STATUS_KEY);
+        let doc: serde_json::Value = serde_json::from_slice(&entry.value).unwrap();
+        assert_eq!(doc["plugins"][0]["name"], "p");
+        let many = vec![one; 100];
+        let entry = board.entry(&facts, &many);
+        assert!(entry.value.len() <= MAX_STATUS_BYTES);
+        let doc: serde_json::Value = serde_json::from_slice(&entry.value).unwrap();
+        assert_eq!(doc["plugins_omitted"], 100);
+        assert_eq!(doc["cycle"], 7);
+    }
+}

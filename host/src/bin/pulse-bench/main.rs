@@ -61,7 +61,6 @@ pub struct Options {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let own = match &cli.memcached {
         Some(_) => None,
         None => Some(harness::Memcached::start()?),
