@@ -229,3 +229,29 @@ fn sigterm_finishes_the_cycle_in_flight_and_exits_within_an_interval() {
         "{notices:?}"
     );
 }
+
+/// With `--listen` on port 0 the daemon picks a free port, and says which in its log: the way
+/// an operator finds it.
+#[test]
+fn a_status_server_on_port_zero_logs_the_port_it_took() {
+    let memcached = Memcached::start();
+    let plugins = plugin_dir(&["trend"]);
+    let daemon = Daemon::serve(
+        plugins.path().to_str().unwrap(),
+        &memcached.addr,
+        &["--listen", "127.0.0.1:0"],
+    );
+    let addr = wait_for(
+        "the status server's address in the log",
+        Duration::from_secs(30),
+        || {
+            let log = daemon.log();
+            let start = log.find("status server on http://")? + "status server on http://".len();
+            let len = log[start..].find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ':'))?;
+            Some(log[start..start + len].trim_end_matches(':').to_string())
+        },
+    );
+    assert!(!addr.ends_with(":0"), "{addr}");
+    let (status, _) = http_get(&format!("http://{addr}/healthz"));
+    assert!(status == 200 || status == 503, "{status}");
+}

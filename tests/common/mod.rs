@@ -208,11 +208,13 @@ pub struct Daemon {
     child: Child,
     log: PathBuf,
     _log_dir: tempfile::TempDir,
+    /// Where its status server listens: the `--listen` the test gave, else a free port.
+    status_addr: String,
 }
 
 impl Daemon {
     /// Starts `pulse run` with `args`.
-    /// Its status server listens on a free port unless `args` name one (see [`Self::status_url`]).
+    /// Its status server listens on a free port unless `args` name one with `--listen`.
     pub fn start(args: &[&str]) -> Self {
         Self::start_with_env(args, &[])
     }
@@ -222,10 +224,14 @@ impl Daemon {
         let log_dir = tempfile::tempdir().unwrap();
         let log = log_dir.path().join("pulse.log");
         let compile_cache = repo_root().join("target/test-compile-cache");
-        let listen: &[&str] = if args.contains(&"--listen") {
-            &[]
-        } else {
-            &["--listen", "127.0.0.1:0"]
+        let given = args
+            .iter()
+            .position(|a| *a == "--listen")
+            .map(|i| args[i + 1].to_string());
+        let status_addr = given.clone().unwrap_or_else(|| format!("127.0.0.1:{}", free_port()));
+        let listen = match given {
+            Some(_) => Vec::new(),
+            None => vec!["--listen".to_string(), status_addr.clone()],
         };
         let child = Command::new(env!("CARGO_BIN_EXE_pulse"))
             .arg("run")
@@ -244,6 +250,7 @@ impl Daemon {
             child,
             log,
             _log_dir: log_dir,
+            status_addr,
         }
     }
 
@@ -277,18 +284,17 @@ impl Daemon {
         Self::start(&args)
     }
 
-    /// The status server's base URL, `http://127.0.0.1:PORT`, from the daemon's log.
+    /// The status server's base URL, `http://HOST:PORT` as given with `--listen`, once it
+    /// accepts connections.
     pub fn status_url(&self) -> String {
-        wait_for(
-            "the status server's address in the log",
-            Duration::from_secs(30),
-            || {
-                let log = self.log();
-                let start = log.find("status server on http://")? + "status server on http://".len();
-                let len = log[start..].find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ':'))?;
-                Some(format!("http://{}", log[start..start + len].trim_end_matches(':')))
-            },
-        )
+        assert!(
+            !self.status_addr.ends_with(":0"),
+            "port 0 is picked by the daemon; give the test a port to know"
+        );
+        wait_for("the status server to listen", Duration::from_secs(30), || {
+            TcpStream::connect(&self.status_addr).ok()
+        });
+        format!("http://{}", self.status_addr)
     }
 
     /// The daemon's process id.
