@@ -187,7 +187,7 @@ fn twenty_analyzers_at_the_bound_fit_an_aggregators_default_cap() {
     let per_symbol = 16 + 8 * MAX_COMPONENT_NAMES;
     let symbols = (policy.max_result_bytes - MAX_COMPONENT_NAMES * 40) / per_symbol;
     let mut simulated = pulse::source::SimulatedMarket::new(&config.simulated, symbols);
-    let snapshot = simulated.step(pulse::shared::clock::now_ms());
+    let snapshot = simulated.snapshot(pulse::shared::clock::now_ms());
     let market = snapshot.to_market(1, "simulated", Duration::ZERO);
     let outputs: Vec<AnalyzerOutput> = (0..20)
         .map(|a| AnalyzerOutput {

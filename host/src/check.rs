@@ -93,10 +93,10 @@ pub fn simulated_market(config: &Config, symbols: usize, depth: usize) -> Market
     let mut market = SimulatedMarket::new(&config.simulated, symbols);
     let mut history = History::default();
     history.set_capacity(depth);
-    let mut snapshot = market.step(crate::shared::clock::now_ms());
+    let mut snapshot = market.snapshot(crate::shared::clock::now_ms());
     for step in 1..depth.max(1) {
         history.record(&snapshot);
-        snapshot = market.step(snapshot.timestamp_ms + 2000 * step as i64);
+        snapshot = market.snapshot(snapshot.timestamp_ms + 2000 * step as i64);
     }
     history.record(&snapshot);
     let base = snapshot.to_market(depth as u64, "simulated", Duration::ZERO);

@@ -70,7 +70,7 @@ enum Command {
     New {
         /// analyzer or aggregator.
         #[arg(value_enum)]
-        kind: crate::scaffold::Kind,
+        kind: crate::scaffold::Template,
         /// The plugin's name (a-z, 0-9, '-').
         name: String,
         /// Where to create the crate's directory.
@@ -231,7 +231,7 @@ impl Cli {
                 config,
             } => {
                 let config = Config::load(config.as_deref())?;
-                crate::backtest::run(config, plugins, &input, out.as_deref()).await
+                crate::replay::run(config, plugins, &input, out.as_deref()).await
             }
             Command::New { kind, name, dir, sdk } => {
                 let root = crate::scaffold::create(kind, &name, &dir, sdk.as_deref())?;
@@ -266,17 +266,17 @@ async fn run(config: Config, cycles: Option<u64>) -> Result<()> {
             return Ok(());
         }
     };
-    let registry = reloader.current();
+    let generation = reloader.current();
     info!(
-        analyzers = registry.analyzers.len(),
-        aggregators = registry.aggregators.len(),
+        analyzers = generation.analyzers.len(),
+        aggregators = generation.aggregators.len(),
         dir = %config.plugin_dir.display(),
         "plugins loaded; watching the directory for changes"
     );
-    if registry.aggregators.is_empty() {
+    if generation.aggregators.is_empty() {
         warn!("no aggregator loaded: cycles write only pulse:status until one is added");
     }
-    for name in config.plugin.keys().filter(|name| registry.get(name).is_none()) {
+    for name in config.plugin.keys().filter(|name| generation.get(name).is_none()) {
         warn!("config has a [plugin.{name}] table but no loaded plugin is named {name}");
     }
     let status_server = StatusServer::bind(config.listen).await?;

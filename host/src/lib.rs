@@ -11,7 +11,6 @@
 #![warn(missing_docs)]
 #![warn(clippy::too_many_lines)]
 
-pub mod backtest;
 pub mod cache;
 pub mod check;
 pub mod cli;
@@ -19,6 +18,7 @@ pub mod config;
 pub mod history;
 pub mod pipeline;
 pub mod plugin;
+pub mod replay;
 pub mod scaffold;
 pub mod shared;
 pub mod shutdown;

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-/// What kind of plugin to create.
+/// Which template `pulse new` writes: an analyzer or an aggregator crate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Kind {
+pub enum Template {
     /// Scores symbols.
     Analyzer,
     /// Writes cache entries.
@@ -20,7 +20,7 @@ fn default_sdk() -> PathBuf {
 }
 
 /// Creates `dir/NAME` with a plugin crate; `sdk` overrides the SDK's location.
-pub fn create(kind: Kind, name: &str, dir: &Path, sdk: Option<&Path>) -> Result<PathBuf> {
+pub fn create(template: Template, name: &str, dir: &Path, sdk: Option<&Path>) -> Result<PathBuf> {
     let name_ok = (1..=64).contains(&name.len())
         && name.starts_with(|c: char| c.is_ascii_lowercase())
         && name
@@ -40,9 +40,9 @@ pub fn create(kind: Kind, name: &str, dir: &Path, sdk: Option<&Path>) -> Result<
     let sdk = sdk
         .canonicalize()
         .with_context(|| format!("cannot find the Pulse SDK at {} (pass --sdk PATH)", sdk.display()))?;
-    let (source, kind_name) = match kind {
-        Kind::Analyzer => (include_str!("scaffold/analyzer.rs.tmpl"), "analyzer"),
-        Kind::Aggregator => (include_str!("scaffold/aggregator.rs.tmpl"), "aggregator"),
+    let (source, kind_name) = match template {
+        Template::Analyzer => (include_str!("scaffold/analyzer.rs.tmpl"), "analyzer"),
+        Template::Aggregator => (include_str!("scaffold/aggregator.rs.tmpl"), "aggregator"),
     };
     let fill = |template: &str| {
         template

@@ -11,7 +11,7 @@ use super::markets::MarketsByDepth;
 use super::Pipeline;
 use crate::cache::validate;
 use crate::plugin::checks::handed_over_bytes;
-use crate::plugin::{call_on_pool, CallError, LoadedPlugin, Registry};
+use crate::plugin::{call_on_pool, CallError, Generation, LoadedPlugin};
 use crate::shared::call::CallOutcome;
 use crate::shared::clock::now_ms;
 use crate::shared::contract::AnalyzerOutput;
@@ -30,10 +30,10 @@ impl Pipeline {
     /// Calls every analyzer the breaker admits, in parallel; failed ones are logged and left out.
     pub(super) async fn run_analyzers(
         &mut self,
-        registry: &Registry,
+        generation: &Generation,
         markets: &MarketsByDepth,
     ) -> Arc<Vec<AnalyzerOutput>> {
-        let admitted = self.admitted(&registry.analyzers);
+        let admitted = self.admitted(&generation.analyzers);
         let calls = admitted.iter().map(|plugin| {
             let market = markets.for_plugin(plugin);
             call_blocking(plugin.clone(), move |p| p.analyze(&market))
@@ -67,11 +67,11 @@ impl Pipeline {
     /// returns the entries to write and how many were dropped.
     pub(super) async fn run_aggregators(
         &mut self,
-        registry: &Registry,
+        generation: &Generation,
         markets: &MarketsByDepth,
         outputs: Arc<Vec<AnalyzerOutput>>,
     ) -> (Vec<ValidEntry>, usize) {
-        let admitted = self.admitted(&registry.aggregators);
+        let admitted = self.admitted(&generation.aggregators);
         let inputs: Vec<Arc<Vec<AnalyzerOutput>>> =
             admitted.iter().map(|plugin| self.fit_input(plugin, &outputs)).collect();
         let calls = admitted.iter().zip(inputs).map(|(plugin, outputs)| {

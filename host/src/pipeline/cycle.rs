@@ -7,7 +7,7 @@ use tracing::warn;
 
 use super::markets::MarketsByDepth;
 use super::{CycleReport, Pipeline};
-use crate::plugin::{Registry, TrialInput};
+use crate::plugin::{Generation, TrialInput};
 use crate::shared::clock::now_ms;
 use crate::shared::entry::ValidEntry;
 use crate::shared::market::Snapshot;
@@ -27,7 +27,7 @@ impl Pipeline {
     /// Runs one cycle now; `None` when the source has ended (a replay that stops).
     pub async fn run_cycle(&mut self) -> Result<Option<CycleReport>> {
         let started = Instant::now();
-        let registry = self.plugins.generation();
+        let generation = self.plugins.generation();
         let fresh = match self.source.snapshot().await {
             Ok(None) => return Ok(None),
             Ok(Some(snapshot)) => self.select(snapshot),
@@ -35,9 +35,9 @@ impl Pipeline {
         };
         self.telemetry.metrics.poll(self.source.name(), fresh.is_err());
         self.cycle += 1;
-        let served = self.serve(fresh, &registry);
+        let served = self.serve(fresh, &generation);
         let analysed = match &served {
-            Some((snapshot, age)) => self.analyse(snapshot, *age, &registry).await,
+            Some((snapshot, age)) => self.analyse(snapshot, *age, &generation).await,
             // No snapshot young enough: write only the status and let the market keys expire.
             None => Analysed {
                 entries: Vec::new(),
@@ -50,16 +50,16 @@ impl Pipeline {
             None => self.last_good.as_ref().map(|(_, at)| at.elapsed()),
         };
         let timestamp = served.as_ref().map(|(s, _)| s.timestamp_ms);
-        Ok(Some(self.write(analysed, timestamp, age, &registry, started).await))
+        Ok(Some(self.write(analysed, timestamp, age, &generation, started).await))
     }
 
     /// The snapshot this cycle serves and its age: the fresh one (recorded in the history), else
     /// the last good one while it is younger than `max_age`, else none.
-    fn serve(&mut self, fresh: Result<Snapshot>, registry: &Registry) -> Option<(Snapshot, Duration)> {
+    fn serve(&mut self, fresh: Result<Snapshot>, generation: &Generation) -> Option<(Snapshot, Duration)> {
         match fresh {
             Ok(snapshot) => {
                 self.staleness.recovered(self.source.name());
-                self.history.set_capacity(registry.max_history_depth());
+                self.history.set_capacity(generation.max_history_depth());
                 self.history.record(&snapshot);
                 self.last_good = Some((snapshot.clone(), Instant::now()));
                 Some((snapshot, Duration::ZERO))
@@ -78,14 +78,14 @@ impl Pipeline {
 
     /// Runs the analyzers on `snapshot`, leaves their results for the next trial call, and runs
     /// the aggregators on them.
-    async fn analyse(&mut self, snapshot: &Snapshot, age: Duration, registry: &Registry) -> Analysed {
-        let markets = MarketsByDepth::new(snapshot, &self.history, self.cycle, self.source.name(), age, registry);
-        let outputs = self.run_analyzers(registry, &markets).await;
+    async fn analyse(&mut self, snapshot: &Snapshot, age: Duration, generation: &Generation) -> Analysed {
+        let markets = MarketsByDepth::new(snapshot, &self.history, self.cycle, self.source.name(), age, generation);
+        let outputs = self.run_analyzers(generation, &markets).await;
         self.plugins.leave_trial_input(TrialInput {
             market: markets.deepest(),
             outputs: outputs.clone(),
         });
-        let (entries, dropped) = self.run_aggregators(registry, &markets, outputs).await;
+        let (entries, dropped) = self.run_aggregators(generation, &markets, outputs).await;
         Analysed {
             entries,
             dropped,
@@ -99,7 +99,7 @@ impl Pipeline {
         analysed: Analysed,
         snapshot_timestamp_ms: Option<i64>,
         age: Option<Duration>,
-        registry: &Registry,
+        generation: &Generation,
         started: Instant,
     ) -> CycleReport {
         let Analysed {
@@ -107,7 +107,7 @@ impl Pipeline {
             dropped,
             symbols,
         } = analysed;
-        let plugins = self.status.plugins(registry.plugins().map(|p| p.facts()));
+        let plugins = self.status.plugins(generation.plugins().map(|p| p.facts()));
         let facts = CycleFacts {
             cycle: self.cycle,
             timestamp_ms: now_ms(),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::history::History;
-use crate::plugin::{LoadedPlugin, Registry};
+use crate::plugin::{Generation, LoadedPlugin};
 use crate::shared::contract::Market;
 use crate::shared::market::Snapshot;
 
@@ -19,10 +19,10 @@ impl MarketsByDepth {
         cycle: u64,
         source: &str,
         age: Duration,
-        registry: &Registry,
+        generation: &Generation,
     ) -> Self {
         let base = snapshot.to_market(cycle, source, age);
-        let depths: BTreeSet<u32> = registry.plugins().map(|p| p.info.history_depth).chain([0]).collect();
+        let depths: BTreeSet<u32> = generation.plugins().map(|p| p.info.history_depth).chain([0]).collect();
         let markets = depths
             .into_iter()
             .map(|depth| (depth, Arc::new(history.market(&base, depth as usize))))

@@ -6,13 +6,13 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-use super::registry::Registry;
+use super::generation::Generation;
 use super::stage::TrialInput;
 
 /// The pipeline's end: where it takes the generation to serve and leaves its data for trials.
 pub struct PluginFeed {
     /// The newest generation the reloader published.
-    generations: watch::Receiver<Arc<Registry>>,
+    generations: watch::Receiver<Arc<Generation>>,
     /// The last cycle's market and analyzer outputs, read by the reloader when it stages.
     trials: watch::Sender<Option<TrialInput>>,
 }
@@ -20,14 +20,14 @@ pub struct PluginFeed {
 /// The reloader's end of a [`PluginFeed`].
 pub(super) struct FeedSource {
     /// Where each new generation is published.
-    pub(super) generations: watch::Sender<Arc<Registry>>,
+    pub(super) generations: watch::Sender<Arc<Generation>>,
     /// The last cycle's data, for trial calls.
     pub(super) trials: watch::Receiver<Option<TrialInput>>,
 }
 
 /// A feed starting with an empty generation and no trial input, and its reloader's end.
 pub(super) fn feed() -> (FeedSource, PluginFeed) {
-    let (generations_tx, generations) = watch::channel(Arc::new(Registry::default()));
+    let (generations_tx, generations) = watch::channel(Arc::new(Generation::default()));
     let (trials, trials_rx) = watch::channel(None);
     (
         FeedSource {
@@ -41,7 +41,7 @@ pub(super) fn feed() -> (FeedSource, PluginFeed) {
 impl PluginFeed {
     /// The generation to serve now: the newest one published. A cycle takes it once at its
     /// start, so a generation published mid-cycle serves from the next cycle whole.
-    pub fn generation(&mut self) -> Arc<Registry> {
+    pub fn generation(&mut self) -> Arc<Generation> {
         self.generations.borrow_and_update().clone()
     }
 

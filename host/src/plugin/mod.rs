@@ -1,6 +1,6 @@
 //! WebAssembly plugins: the engine that compiles and sandboxes them, the compile cache, a
 //! plugin's world, one loaded plugin and the checks on what it hands back, the admission rule
-//! and registry of a generation, and the reloader that hot-swaps them.
+//! and the generation of serving plugins, and the reloader that hot-swaps them.
 
 mod admission;
 mod artifacts;
@@ -11,11 +11,11 @@ mod engine;
 mod failure;
 mod feed;
 mod file;
+mod generation;
 mod limiter;
 mod loaded;
 mod log_budget;
 mod output;
-mod registry;
 mod reload;
 mod stage;
 mod stager;
@@ -27,9 +27,9 @@ pub use engine::PluginEngine;
 pub use failure::CallError;
 pub use feed::PluginFeed;
 pub use file::PluginSource;
+pub use generation::Generation;
 pub use loaded::LoadedPlugin;
 pub use log_budget::Dropped as LogDropped;
-pub use registry::Registry;
 pub use reload::{DirectoryWatch, Reloader};
 pub use stage::{Stage, StageError, TrialInput};
 pub use stager::Stager;

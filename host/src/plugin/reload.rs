@@ -1,4 +1,4 @@
-//! Hot swap: keeps the published registry in step with the plugin directory.
+//! Hot swap: keeps the published generation of plugins in step with the plugin directory.
 //!
 //! The directory itself is watched (a watch on a file dies when a rename replaces it), with
 //! events debounced so a temp-write-then-rename or a `cp` in place is acted on once, when
@@ -22,8 +22,8 @@ use tracing::{error, info, warn};
 use super::admission::{decide, Candidate, Refusal};
 use super::feed::{feed, FeedSource, PluginFeed};
 use super::file::PluginSource;
+use super::generation::Generation;
 use super::loaded::LoadedPlugin;
-use super::registry::Registry;
 use super::stage::Stage;
 use super::stager::Stager;
 use crate::shared::call::Fingerprint;
@@ -31,7 +31,7 @@ use crate::shared::call::Fingerprint;
 /// Quiet time after the last file event before the directory is reconciled.
 const DEBOUNCE: Duration = Duration::from_millis(250);
 
-/// Owns the plugin directory's state and publishes each new registry generation.
+/// Owns the plugin directory's state and publishes each new generation of plugins.
 pub struct Reloader {
     /// Stages each new or changed file.
     stager: Stager,
@@ -66,12 +66,12 @@ impl Reloader {
         (reloader, pipeline_end)
     }
 
-    /// The registry now published.
-    pub fn current(&self) -> Arc<Registry> {
+    /// The generation now published.
+    pub fn current(&self) -> Arc<Generation> {
         self.feed.generations.borrow().clone()
     }
 
-    /// Brings the registry in line with the directory and publishes it if anything changed.
+    /// Brings the generation in line with the directory and publishes it if anything changed.
     /// Fails only if the directory cannot be listed.
     pub fn reconcile(&mut self) -> Result<()> {
         let current = self.current();
@@ -99,7 +99,7 @@ impl Reloader {
         for refusal in &decision.refused {
             log_refused(refusal);
         }
-        let next = Registry::of(decision.serving);
+        let next = Generation::of(decision.serving);
         for gone in current.plugins().filter(|p| next.by_path(&p.path).is_none()) {
             info!(
                 plugin = %gone.id,
@@ -121,7 +121,7 @@ impl Reloader {
     /// Stages each of `files` that is new or changed against `current`: returns the serving
     /// versions that stay as they are (unchanged, unreadable or refused at staging), and the
     /// versions that passed staging, waiting for admission.
-    fn stage_changes(&mut self, files: &[PathBuf], current: &Registry) -> (Vec<Arc<LoadedPlugin>>, Vec<Staged>) {
+    fn stage_changes(&mut self, files: &[PathBuf], current: &Generation) -> (Vec<Arc<LoadedPlugin>>, Vec<Staged>) {
         let trial = self.feed.trials.borrow().clone();
         let mut kept = Vec::new();
         let mut staged = Vec::new();
@@ -349,8 +349,8 @@ mod tests {
         Reloader::new(Stager::new(PluginEngine::new().unwrap(), &config), dir.to_path_buf())
     }
 
-    fn versions(registry: &Registry) -> Vec<(String, String)> {
-        registry
+    fn versions(generation: &Generation) -> Vec<(String, String)> {
+        generation
             .plugins()
             .map(|p| (p.id.to_string(), p.info.version.clone()))
             .collect()

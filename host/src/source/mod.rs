@@ -17,17 +17,23 @@ use crate::config::{Config, Exchange, SourceSpec};
 use crate::shared::clock::now_ms;
 use crate::shared::market::Snapshot;
 
-/// Where snapshots come from.
-enum Kind {
+/// Which kind of source yields the snapshots.
+enum Origin {
+    /// The deterministic simulated market.
     Simulated(SimulatedMarket),
+    /// A recording, replayed.
     Replay(Replay),
+    /// An exchange's public tickers.
     Exchange(ExchangeSource),
 }
 
 /// The configured source, recording what it yields if asked to.
 pub struct Source {
-    kind: Kind,
+    /// Which source, and its state.
+    origin: Origin,
+    /// Its name, as plugins and `pulse:status` show it.
     name: &'static str,
+    /// Where each snapshot is recorded, if asked.
     recorder: Option<Recorder>,
 }
 
@@ -35,12 +41,12 @@ impl Source {
     /// Builds the source the config names.
     pub fn from_config(config: &Config) -> Result<Self> {
         let market = &config.market;
-        let (kind, name) = match &config.source {
+        let (origin, name) = match &config.source {
             SourceSpec::Simulated => (
-                Kind::Simulated(SimulatedMarket::new(&config.simulated, config.symbols.0)),
+                Origin::Simulated(SimulatedMarket::new(&config.simulated, config.symbols.0)),
                 "simulated",
             ),
-            SourceSpec::Replay(path) => (Kind::Replay(Replay::open(path, market.replay_end)?), "replay"),
+            SourceSpec::Replay(path) => (Origin::Replay(Replay::open(path, market.replay_end)?), "replay"),
             SourceSpec::Exchange(exchange) => {
                 let timeout = config.request_timeout();
                 let source = ExchangeSource::new(*exchange, market.exchange_url.as_deref(), timeout)?;
@@ -49,14 +55,14 @@ impl Source {
                     Exchange::BybitSpot => "bybit:spot",
                     Exchange::Binance => "binance",
                 };
-                (Kind::Exchange(source), name)
+                (Origin::Exchange(source), name)
             }
         };
-        if market.speed.0 != 1.0 && !matches!(kind, Kind::Replay(_)) {
+        if market.speed.0 != 1.0 && !matches!(origin, Origin::Replay(_)) {
             bail!("market.speed applies to replay sources only");
         }
         let recorder = market.record.as_deref().map(Recorder::create).transpose()?;
-        Ok(Self { kind, name, recorder })
+        Ok(Self { origin, name, recorder })
     }
 
     /// The source's name, as shown to plugins and in `pulse:status`.
@@ -66,10 +72,10 @@ impl Source {
 
     /// The market now; `None` when a replay has ended.
     pub async fn snapshot(&mut self) -> Result<Option<Snapshot>> {
-        let snapshot = match &mut self.kind {
-            Kind::Simulated(market) => Some(market.step(now_ms())),
-            Kind::Replay(replay) => replay.next_snapshot()?,
-            Kind::Exchange(exchange) => Some(exchange.snapshot(now_ms()).await?),
+        let snapshot = match &mut self.origin {
+            Origin::Simulated(market) => Some(market.snapshot(now_ms())),
+            Origin::Replay(replay) => replay.snapshot()?,
+            Origin::Exchange(exchange) => Some(exchange.snapshot(now_ms()).await?),
         };
         if let (Some(recorder), Some(snapshot)) = (&mut self.recorder, &snapshot) {
             if let Err(e) = recorder.write(snapshot) {

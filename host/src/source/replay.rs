@@ -37,7 +37,7 @@ impl Replay {
 
     /// The next snapshot; `None` once the file is done and the replay stops. A bad line is an
     /// error naming the file and line (the cycle then serves the last good snapshot).
-    pub fn next_snapshot(&mut self) -> Result<Option<Snapshot>> {
+    pub fn snapshot(&mut self) -> Result<Option<Snapshot>> {
         // A pass over the whole file that yields nothing ends the replay, even when looping.
         let mut restarted = false;
         loop {
@@ -72,7 +72,7 @@ mod tests {
         let file = tempfile_path("blank");
         std::fs::write(&file, "\n\n   \n").unwrap();
         let mut replay = Replay::open(&file, ReplayEnd::Loop).unwrap();
-        assert!(replay.next_snapshot().unwrap().is_none());
+        assert!(replay.snapshot().unwrap().is_none());
         let _ = std::fs::remove_file(file);
     }
 
@@ -81,14 +81,10 @@ mod tests {
         let file = tempfile_path("loop");
         std::fs::write(&file, "{\"timestamp_ms\":1,\"tickers\":[]}\n\n{\"oops\":1}\n").unwrap();
         let mut replay = Replay::open(&file, ReplayEnd::Loop).unwrap();
-        assert_eq!(replay.next_snapshot().unwrap().unwrap().timestamp_ms, 1);
-        let err = replay.next_snapshot().unwrap_err().to_string();
+        assert_eq!(replay.snapshot().unwrap().unwrap().timestamp_ms, 1);
+        let err = replay.snapshot().unwrap_err().to_string();
         assert!(err.contains("line 3"), "{err}");
-        assert_eq!(
-            replay.next_snapshot().unwrap().unwrap().timestamp_ms,
-            1,
-            "it starts over"
-        );
+        assert_eq!(replay.snapshot().unwrap().unwrap().timestamp_ms, 1, "it starts over");
         let _ = std::fs::remove_file(file);
     }
 

@@ -95,7 +95,7 @@ impl SimulatedMarket {
     }
 
     /// Moves every symbol one step and returns the market at `timestamp_ms`.
-    pub fn step(&mut self, timestamp_ms: i64) -> Snapshot {
+    pub fn snapshot(&mut self, timestamp_ms: i64) -> Snapshot {
         let tickers = self
             .walks
             .iter_mut()
@@ -141,17 +141,17 @@ mod tests {
             SimulatedMarket::new(&seeded(7), 40),
             SimulatedMarket::new(&seeded(7), 40),
         );
-        let first = a.step(1);
-        assert_eq!(first, b.step(1));
+        let first = a.snapshot(1);
+        assert_eq!(first, b.snapshot(1));
         assert_eq!(first.tickers.len(), 40);
         assert_eq!(first.tickers[0].symbol, "BTCUSDT");
         assert_eq!(first.tickers[39].symbol, "SIM00040USDT");
-        let second = a.step(2);
+        let second = a.snapshot(2);
         assert_ne!(first.tickers[0].price, second.tickers[0].price);
         for t in &second.tickers {
             assert!(t.low_24h <= t.price && t.price <= t.high_24h, "{t:?}");
             assert!(t.price > 0.0 && t.turnover_24h > 0.0);
         }
-        assert_ne!(SimulatedMarket::new(&seeded(8), 40).step(1), first);
+        assert_ne!(SimulatedMarket::new(&seeded(8), 40).snapshot(1), first);
     }
 }

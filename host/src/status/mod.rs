@@ -6,14 +6,14 @@
 mod board;
 mod call_times;
 mod collector;
+mod http;
 mod live;
 mod metrics;
-mod server;
 pub mod systemd;
 mod telemetry;
 
 pub use board::{CycleFacts, PluginStatus, StatusBoard, MAX_BACKOFF_CYCLES};
+pub use http::StatusServer;
 pub use live::CycleRecord;
 pub use metrics::Metrics;
-pub use server::StatusServer;
 pub use telemetry::Telemetry;

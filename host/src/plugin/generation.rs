@@ -1,6 +1,6 @@
 //! The set of plugins serving cycles: one generation, immutable once published.
 //!
-//! The pipeline takes the current registry at the start of each cycle, so a new generation
+//! The pipeline takes the current generation at the start of each cycle, so a new one
 //! published between cycles serves whole cycles only.
 
 use std::path::Path;
@@ -11,27 +11,27 @@ use super::world::PluginKind;
 
 /// The analyzers and aggregators of one generation, each list ordered by file path.
 #[derive(Default)]
-pub struct Registry {
+pub struct Generation {
     /// Plugins exporting the analyzer world.
     pub analyzers: Vec<Arc<LoadedPlugin>>,
     /// Plugins exporting the aggregator world.
     pub aggregators: Vec<Arc<LoadedPlugin>>,
 }
 
-impl Registry {
-    /// The registry serving `plugins`, which admission has already cleared of clashes.
+impl Generation {
+    /// The generation serving `plugins`, which admission has already cleared of clashes.
     pub fn of(plugins: impl IntoIterator<Item = Arc<LoadedPlugin>>) -> Self {
-        let mut registry = Self::default();
+        let mut generation = Self::default();
         for plugin in plugins {
             let list = match plugin.kind {
-                PluginKind::Analyzer(_) => &mut registry.analyzers,
-                PluginKind::Aggregator(_) => &mut registry.aggregators,
+                PluginKind::Analyzer(_) => &mut generation.analyzers,
+                PluginKind::Aggregator(_) => &mut generation.aggregators,
             };
             list.push(plugin);
         }
-        registry.analyzers.sort_by(|a, b| a.path.cmp(&b.path));
-        registry.aggregators.sort_by(|a, b| a.path.cmp(&b.path));
-        registry
+        generation.analyzers.sort_by(|a, b| a.path.cmp(&b.path));
+        generation.aggregators.sort_by(|a, b| a.path.cmp(&b.path));
+        generation
     }
 
     /// The plugin whose identity is `name`, if loaded.
