@@ -180,9 +180,15 @@ fn twenty_analyzers_at_the_bound_fit_an_aggregators_default_cap() {
     use pulse::plugin::PluginSource;
     use pulse::shared::contract::{Analyses, AnalyzerOutput, Signal, Verdict};
 
-    let mut config = Config::from_toml("[plugin.dashboard]\nmax_breakdowns = 50\n").unwrap();
+    // Its memory cap stays the default; its deadline is raised, since what is measured is
+    // memory, and 13 MB of input takes ~150-250 ms here, near the default 250 ms deadline.
+    let mut config = Config::from_toml(
+        "[plugin.dashboard]\nmax_breakdowns = 50\n[sandbox.plugin.dashboard]\ncall_timeout_ms = 10000\n",
+    )
+    .unwrap();
     config.compile_cache = Some(common::repo_root().join("target/test-compile-cache"));
     let policy = config.policy("dashboard");
+    assert_eq!(policy.memory_bytes, 64 << 20, "the default memory cap");
     // As many symbols as one result at the bound covers, with the most component names allowed.
     let per_symbol = 16 + 8 * MAX_COMPONENT_NAMES;
     let symbols = (policy.max_result_bytes - MAX_COMPONENT_NAMES * 40) / per_symbol;

@@ -57,13 +57,13 @@ pub struct View {
     /// `analysis:market_regime`.
     pub regime: Option<String>,
     /// `market:overview`.
-    pub overview: Option<Overview<'static>>,
+    pub overview: Option<Overview>,
     /// `market:breadth`.
-    pub breadth: Option<Breadth<'static>>,
+    pub breadth: Option<Breadth>,
     /// `market:movers`.
-    pub movers: Option<Movers<'static>>,
+    pub movers: Option<Movers>,
     /// The first [`TOP_SIGNALS`] of `analysis:signals`, highest score first.
-    pub signals: Option<Vec<SignalEntry<'static>>>,
+    pub signals: Option<Vec<SignalEntry>>,
 }
 
 /// Why the data is stale, and since when.
@@ -170,10 +170,10 @@ impl View {
 /// missing rather than shown wrong.
 struct Keys {
     status: Option<Value>,
-    overview: Option<Overview<'static>>,
-    breadth: Option<Breadth<'static>>,
-    movers: Option<Movers<'static>>,
-    signals: Option<Vec<SignalEntry<'static>>>,
+    overview: Option<Overview>,
+    breadth: Option<Breadth>,
+    movers: Option<Movers>,
+    signals: Option<Vec<SignalEntry>>,
     regime: Option<String>,
 }
 
@@ -186,7 +186,7 @@ impl Keys {
         let overview = json(&mut values, pulse_keys::OVERVIEW);
         let breadth = json(&mut values, pulse_keys::BREADTH);
         let movers = json(&mut values, pulse_keys::MOVERS);
-        let signals = json::<Signals<'static>>(&mut values, pulse_keys::SIGNALS).map(|s| {
+        let signals = json::<Signals>(&mut values, pulse_keys::SIGNALS).map(|s| {
             let mut list = s.signals;
             list.truncate(TOP_SIGNALS);
             list

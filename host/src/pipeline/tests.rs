@@ -92,7 +92,7 @@ async fn the_bundled_plugins_write_every_dashboard_key_and_each_call_is_counted(
         .filter(|k| k.starts_with(pulse_keys::BREAKDOWN_PREFIX))
         .count();
     assert_eq!(breakdowns, 30);
-    let overview: pulse_keys::Overview<'static> =
+    let overview: pulse_keys::Overview =
         serde_json::from_slice(&entries.iter().find(|e| e.key == pulse_keys::OVERVIEW).unwrap().value).unwrap();
     assert_eq!((overview.cycle, overview.total_symbols), (2, 30));
     let status = status(&entries);

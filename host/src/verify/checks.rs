@@ -38,7 +38,7 @@ pub(super) fn overview(o: &Overview, status: Option<&Status>, out: &mut String, 
             o.snapshot_age_ms as f64 / 1000.0
         ));
     }
-    if !REGIMES.contains(&o.market_regime.as_ref()) {
+    if !REGIMES.contains(&o.market_regime.as_str()) {
         problems.push(format!(
             "market:overview.market_regime {:?} is not one of {REGIMES:?}",
             o.market_regime
@@ -69,8 +69,8 @@ pub(super) fn regime(regime: Option<&str>, problems: &mut Vec<String>) {
 /// many symbols as the market has at most.
 pub(super) async fn tickers(
     reader: &Reader,
-    t: &Tickers<'_>,
-    overview: Option<&Overview<'_>>,
+    t: &Tickers,
+    overview: Option<&Overview>,
     problems: &mut Vec<String>,
 ) -> Result<()> {
     if let Some(o) = overview {
@@ -83,7 +83,7 @@ pub(super) async fn tickers(
         }
     }
     for (symbol, ticker) in t {
-        if !SIGNAL_NAMES.contains(&ticker.signal.as_ref()) {
+        if !SIGNAL_NAMES.contains(&ticker.signal.as_str()) {
             problems.push(format!("market:tickers.{symbol}.signal {:?} is unknown", ticker.signal));
         }
         if !(ticker.low_24h <= ticker.price && ticker.price <= ticker.high_24h) {
@@ -98,7 +98,7 @@ pub(super) async fn tickers(
     for symbol in t.keys() {
         let key = pulse_keys::breakdown_key(symbol);
         if let Some(b) = reader.json::<Breakdown>(&key, problems).await? {
-            if &b.symbol != symbol || !SIGNAL_NAMES.contains(&b.signal.as_ref()) {
+            if &b.symbol != symbol || !SIGNAL_NAMES.contains(&b.signal.as_str()) {
                 problems.push(format!("{key}: wrong symbol or unknown signal"));
             }
             for (name, v) in &b.analyzers {
@@ -115,7 +115,7 @@ pub(super) async fn tickers(
 
 /// `market:movers`: gainers positive and largest first, losers negative and most negative
 /// first, at most five each, every one in `market:tickers`.
-pub(super) fn movers(m: &Movers, tickers: Option<&Tickers<'_>>, out: &mut String, problems: &mut Vec<String>) {
+pub(super) fn movers(m: &Movers, tickers: Option<&Tickers>, out: &mut String, problems: &mut Vec<String>) {
     let line = |list: &[Mover]| {
         list.iter()
             .map(|m| format!("{} {:+.2} %", m.symbol, m.change_24h))
@@ -145,7 +145,7 @@ pub(super) fn movers(m: &Movers, tickers: Option<&Tickers<'_>>, out: &mut String
 }
 
 /// `market:breadth`: counts that add up to the market, a percentage, a known sentiment.
-pub(super) fn breadth(b: &Breadth, overview: Option<&Overview<'_>>, out: &mut String, problems: &mut Vec<String>) {
+pub(super) fn breadth(b: &Breadth, overview: Option<&Overview>, out: &mut String, problems: &mut Vec<String>) {
     let _ = writeln!(
         out,
         "breadth   {} up / {} down / {} flat, {:.0} % ({})",
@@ -163,7 +163,7 @@ pub(super) fn breadth(b: &Breadth, overview: Option<&Overview<'_>>, out: &mut St
         0.0,
         100.0,
     );
-    if !BREADTH_SENTIMENTS.contains(&b.market_sentiment.as_ref()) {
+    if !BREADTH_SENTIMENTS.contains(&b.market_sentiment.as_str()) {
         problems.push(format!(
             "market:breadth.market_sentiment {:?} is unknown",
             b.market_sentiment
@@ -191,7 +191,7 @@ pub(super) fn signals(s: &Signals, out: &mut String, problems: &mut Vec<String>)
         problems.push("analysis:signals is not sorted by score, highest first".into());
     }
     for e in &s.signals {
-        if !SIGNAL_NAMES.contains(&e.signal.as_ref()) || !REGIMES.contains(&e.sentiment.as_ref()) {
+        if !SIGNAL_NAMES.contains(&e.signal.as_str()) || !REGIMES.contains(&e.sentiment.as_str()) {
             problems.push(format!(
                 "analysis:signals entry {} has an unknown signal or sentiment",
                 e.symbol

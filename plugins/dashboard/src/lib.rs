@@ -3,8 +3,7 @@
 //! come from `pulse-keys`, which the readers share; `docs/cache-keys.md` documents them.
 
 use pulse_keys::{
-    AnalyzerVerdict, Breadth, Breakdown, Components, Mover, Movers, Overview, SignalEntry, Signals, Text, Ticker,
-    Tickers,
+    AnalyzerVerdict, Breadth, Breakdown, Components, Mover, Movers, Overview, SignalEntry, Signals, Ticker, Tickers,
 };
 use pulse_sdk::{verdict, Aggregator, AnalyzerOutput, CacheEntry, ComponentsView, MarketView, PluginInfo, Signal};
 use serde::Deserialize;
@@ -100,7 +99,7 @@ impl Aggregator for Dashboard {
             &Overview {
                 total_symbols: n,
                 total_quote_volume_24h: total_quote_volume,
-                market_regime: regime.into(),
+                market_regime: regime,
                 trend_strength,
                 current_volatility: mean(&mut market.change_24h.iter().map(|c| c.abs())),
                 btc_dominance: if total_quote_volume > 0.0 {
@@ -117,7 +116,7 @@ impl Aggregator for Dashboard {
         )?);
 
         // The market comes sorted by turnover, largest first.
-        let tickers: Tickers = (0..n.min(config.max_tickers))
+        let tickers: Tickers<&str> = (0..n.min(config.max_tickers))
             .map(|i| {
                 let blend = blends[i].as_ref();
                 let ticker = Ticker {
@@ -126,16 +125,16 @@ impl Aggregator for Dashboard {
                     quote_volume_24h: market.turnover_24h[i],
                     high_24h: market.high_24h[i],
                     low_24h: market.low_24h[i],
-                    signal: blend.map_or(Signal::Neutral, |b| b.signal).as_str().into(),
+                    signal: blend.map_or(Signal::Neutral, |b| b.signal).as_str(),
                     score: blend.map(|b| b.score),
                 };
-                (Text::from(market.symbols[i].as_str()), ticker)
+                (market.symbols[i].as_str(), ticker)
             })
             .collect();
         entries.push(CacheEntry::json(pulse_keys::TICKERS, &tickers)?);
 
         let mover = |i: usize| Mover {
-            symbol: market.symbols[i].as_str().into(),
+            symbol: market.symbols[i].as_str(),
             price: market.price[i],
             change_24h: market.change_24h[i],
             quote_volume_24h: market.turnover_24h[i],
@@ -194,20 +193,19 @@ impl Aggregator for Dashboard {
                     "bearish"
                 } else {
                     "neutral"
-                }
-                .into(),
+                },
                 timestamp,
             },
         )?);
 
-        let mut signals: Vec<SignalEntry> = (0..n)
+        let mut signals: Vec<SignalEntry<&str>> = (0..n)
             .filter_map(|i| {
                 let blend = blends[i].as_ref()?;
                 Some(SignalEntry {
-                    symbol: market.symbols[i].as_str().into(),
+                    symbol: market.symbols[i].as_str(),
                     score: blend.score,
-                    signal: blend.signal.as_str().into(),
-                    sentiment: sentiment(blend.score).into(),
+                    signal: blend.signal.as_str(),
+                    sentiment: sentiment(blend.score),
                     price: market.price[i],
                     change_24h: market.change_24h[i],
                     quote_volume_24h: market.turnover_24h[i],
@@ -215,7 +213,7 @@ impl Aggregator for Dashboard {
                 })
             })
             .collect();
-        signals.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.symbol.cmp(&b.symbol)));
+        signals.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.symbol.cmp(b.symbol)));
         let symbols_scored = signals.len();
         signals.truncate(config.max_signals);
         entries.push(CacheEntry::json(
@@ -241,24 +239,21 @@ impl Aggregator for Dashboard {
                 .map(|r| {
                     let v = r.analyses.verdicts.get(i).copied().flatten();
                     let verdict = AnalyzerVerdict {
-                        version: r.version.as_str().into(),
+                        version: r.version.as_str(),
                         score: v.map(|v| v.score),
-                        signal: v.map(|v| v.signal.as_str().into()),
-                        components: ComponentsView::new(&r.analyses, i)
-                            .iter()
-                            .map(|(name, value)| (name.into(), value))
-                            .collect(),
+                        signal: v.map(|v| v.signal.as_str()),
+                        components: ComponentsView::new(&r.analyses, i).iter().collect(),
                     };
-                    (r.plugin.as_str().into(), verdict)
+                    (r.plugin.as_str(), verdict)
                 })
                 .collect();
             let blend = blend.as_ref();
             entries.push(CacheEntry::json(
                 pulse_keys::breakdown_key(symbol),
                 &Breakdown {
-                    symbol: symbol.as_str().into(),
+                    symbol: symbol.as_str(),
                     score: blend.map(|b| b.score),
-                    signal: blend.map_or(Signal::Neutral, |b| b.signal).as_str().into(),
+                    signal: blend.map_or(Signal::Neutral, |b| b.signal).as_str(),
                     analyzers,
                     cycle: market.cycle,
                     timestamp,
@@ -270,15 +265,12 @@ impl Aggregator for Dashboard {
 }
 
 /// Each analyzer's components for symbol `i`.
-fn components(results: &[AnalyzerOutput], i: usize) -> Components<'_> {
+fn components(results: &[AnalyzerOutput], i: usize) -> Components<&str> {
     results
         .iter()
         .map(|r| {
-            let values = ComponentsView::new(&r.analyses, i)
-                .iter()
-                .map(|(name, value)| (name.into(), value))
-                .collect();
-            (r.plugin.as_str().into(), values)
+            let values = ComponentsView::new(&r.analyses, i).iter().collect();
+            (r.plugin.as_str(), values)
         })
         .collect()
 }

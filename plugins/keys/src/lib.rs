@@ -7,10 +7,10 @@
 //! the code a quantity is named for what it is: the public `volume_24h` is the 24 h traded
 //! value in the quote currency (what exchanges call turnover), so its field here is
 //! `quote_volume_24h`. Every value type refuses unknown fields when read, so a renamed field
-//! is caught as surely as a missing one. Text is `Cow` so the writer borrows and readers own
-//! (`Overview<'static>` and the like deserialize from any buffer).
+//! is caught as surely as a missing one. Each type is generic over its text: the writer
+//! borrows (`Overview<&str>`, as cheap as its own structs), readers own (`Overview`, with
+//! `String`, deserializes from any buffer).
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -56,20 +56,17 @@ pub fn breakdown_key(symbol: &str) -> String {
     format!("{BREAKDOWN_PREFIX}{symbol}")
 }
 
-/// Text in a value: borrowed by the writer, owned by readers.
-pub type Text<'a> = Cow<'a, str>;
-
 /// `market:overview`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Overview<'a> {
+pub struct Overview<S = String> {
     /// Symbols analysed this cycle.
     pub total_symbols: usize,
     /// Sum of every symbol's 24 h quote volume.
     #[serde(rename = "total_volume_24h")]
     pub total_quote_volume_24h: f64,
     /// One of [`REGIMES`].
-    pub market_regime: Text<'a>,
+    pub market_regime: S,
     /// 0..100: the larger share of buys or sells among them.
     pub trend_strength: f64,
     /// Mean absolute 24 h change, percent.
@@ -91,7 +88,7 @@ pub struct Overview<'a> {
 /// One symbol in `market:tickers`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Ticker<'a> {
+pub struct Ticker<S = String> {
     /// Last price, quote currency.
     pub price: f64,
     /// 24 h price change, percent.
@@ -104,20 +101,20 @@ pub struct Ticker<'a> {
     /// 24 h low.
     pub low_24h: f64,
     /// The blended signal, one of [`SIGNAL_NAMES`].
-    pub signal: Text<'a>,
+    pub signal: S,
     /// The blended score 0..100; `None` when no analyzer had an opinion.
     pub score: Option<f64>,
 }
 
 /// `market:tickers`: symbol → ticker.
-pub type Tickers<'a> = BTreeMap<Text<'a>, Ticker<'a>>;
+pub type Tickers<S = String> = BTreeMap<S, Ticker<S>>;
 
 /// One gainer or loser in `market:movers`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Mover<'a> {
+pub struct Mover<S = String> {
     /// The symbol.
-    pub symbol: Text<'a>,
+    pub symbol: S,
     /// Last price.
     pub price: f64,
     /// 24 h price change, percent.
@@ -130,11 +127,11 @@ pub struct Mover<'a> {
 /// `market:movers`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Movers<'a> {
+pub struct Movers<S = String> {
     /// Positive changes, largest first.
-    pub gainers: Vec<Mover<'a>>,
+    pub gainers: Vec<Mover<S>>,
     /// Negative changes, most negative first.
-    pub losers: Vec<Mover<'a>>,
+    pub losers: Vec<Mover<S>>,
     /// The snapshot's time, Unix seconds.
     pub timestamp: i64,
 }
@@ -142,7 +139,7 @@ pub struct Movers<'a> {
 /// `market:breadth`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Breadth<'a> {
+pub struct Breadth<S = String> {
     /// Symbols up more than the flat threshold.
     pub up_count: usize,
     /// Symbols down more than the flat threshold.
@@ -152,26 +149,26 @@ pub struct Breadth<'a> {
     /// Ups among ups and downs, percent (50 when there are none).
     pub breadth_percentage: f64,
     /// One of [`BREADTH_SENTIMENTS`].
-    pub market_sentiment: Text<'a>,
+    pub market_sentiment: S,
     /// The snapshot's time, Unix seconds.
     pub timestamp: i64,
 }
 
 /// Each analyzer's components for one symbol: analyzer → component → value.
-pub type Components<'a> = BTreeMap<Text<'a>, BTreeMap<Text<'a>, f64>>;
+pub type Components<S = String> = BTreeMap<S, BTreeMap<S, f64>>;
 
 /// One scored symbol in `analysis:signals`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SignalEntry<'a> {
+#[serde(deny_unknown_fields, bound(deserialize = "S: Deserialize<'de> + Ord"))]
+pub struct SignalEntry<S = String> {
     /// The symbol.
-    pub symbol: Text<'a>,
+    pub symbol: S,
     /// The blended score, 0..100.
     pub score: f64,
     /// One of [`SIGNAL_NAMES`].
-    pub signal: Text<'a>,
+    pub signal: S,
     /// One of [`REGIMES`]: `BULLISH` at 70 or more, `BEARISH` at 30 or less.
-    pub sentiment: Text<'a>,
+    pub sentiment: S,
     /// Last price.
     pub price: f64,
     /// 24 h price change, percent.
@@ -180,15 +177,15 @@ pub struct SignalEntry<'a> {
     #[serde(rename = "volume_24h")]
     pub quote_volume_24h: f64,
     /// Each analyzer's components.
-    pub components: Components<'a>,
+    pub components: Components<S>,
 }
 
 /// `analysis:signals`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Signals<'a> {
+#[serde(deny_unknown_fields, bound(deserialize = "S: Deserialize<'de> + Ord"))]
+pub struct Signals<S = String> {
     /// The highest-scored symbols, highest first.
-    pub signals: Vec<SignalEntry<'a>>,
+    pub signals: Vec<SignalEntry<S>>,
     /// How many are listed.
     pub count: usize,
     /// How many symbols had a score.
@@ -199,30 +196,30 @@ pub struct Signals<'a> {
 
 /// One analyzer's verdict in a [`Breakdown`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AnalyzerVerdict<'a> {
+#[serde(deny_unknown_fields, bound(deserialize = "S: Deserialize<'de> + Ord"))]
+pub struct AnalyzerVerdict<S = String> {
     /// The analyzer's version.
-    pub version: Text<'a>,
+    pub version: S,
     /// Its score; `None` when it had no opinion.
     pub score: Option<f64>,
     /// Its signal, one of [`SIGNAL_NAMES`]; `None` when it had no opinion.
-    pub signal: Option<Text<'a>>,
+    pub signal: Option<S>,
     /// Its components.
-    pub components: BTreeMap<Text<'a>, f64>,
+    pub components: BTreeMap<S, f64>,
 }
 
 /// `analysis:breakdown:<SYMBOL>`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Breakdown<'a> {
+#[serde(deny_unknown_fields, bound(deserialize = "S: Deserialize<'de> + Ord"))]
+pub struct Breakdown<S = String> {
     /// The symbol.
-    pub symbol: Text<'a>,
+    pub symbol: S,
     /// The blended score; `None` when no analyzer had an opinion.
     pub score: Option<f64>,
     /// The blended signal (`NEUTRAL` without an opinion).
-    pub signal: Text<'a>,
+    pub signal: S,
     /// Each analyzer's verdict.
-    pub analyzers: BTreeMap<Text<'a>, AnalyzerVerdict<'a>>,
+    pub analyzers: BTreeMap<S, AnalyzerVerdict<S>>,
     /// The cycle that wrote it.
     pub cycle: u64,
     /// The snapshot's time, Unix seconds.
@@ -241,24 +238,24 @@ mod tests {
             quote_volume_24h: 1e6,
             high_24h: 2.1,
             low_24h: 1.9,
-            signal: "BUY".into(),
+            signal: "BUY".to_string(),
             score: Some(65.0),
         };
         let json = serde_json::to_value(&ticker).unwrap();
         assert_eq!(json["volume_24h"], 1e6);
         assert!(json.get("quote_volume_24h").is_none());
-        let back: Ticker<'static> = serde_json::from_value(json).unwrap();
+        let back: Ticker = serde_json::from_value(json).unwrap();
         assert_eq!(back, ticker);
     }
 
     #[test]
     fn readers_refuse_unknown_and_missing_fields() {
         let good = r#"{"gainers":[],"losers":[],"timestamp":1}"#;
-        serde_json::from_str::<Movers<'static>>(good).unwrap();
+        serde_json::from_str::<Movers>(good).unwrap();
         let renamed = r#"{"gainers":[],"losers":[],"time":1}"#;
-        assert!(serde_json::from_str::<Movers<'static>>(renamed).is_err());
+        assert!(serde_json::from_str::<Movers>(renamed).is_err());
         let extra = r#"{"gainers":[],"losers":[],"timestamp":1,"volume":2}"#;
-        let err = serde_json::from_str::<Movers<'static>>(extra).unwrap_err().to_string();
+        let err = serde_json::from_str::<Movers>(extra).unwrap_err().to_string();
         assert!(err.contains("unknown field `volume`"), "{err}");
     }
 
