@@ -255,6 +255,7 @@ impl Cli {
 /// Loads the plugins and runs cycles until Ctrl-C, SIGTERM or `cycles` cycles.
 async fn run(config: Config, cycles: Option<u64>) -> Result<()> {
     let stop = Stop::listen()?;
+    let source = startup::source(&config)?;
     let loading = {
         let config = config.clone();
         tokio::task::spawn_blocking(move || startup::load_plugins(&config))
@@ -281,7 +282,7 @@ async fn run(config: Config, cycles: Option<u64>) -> Result<()> {
     }
     let status_server = StatusServer::bind(config.listen).await?;
     let _watch = reloader.watch()?;
-    let pipeline = startup::pipeline(&config, feed, startup::memcached(&config).await?)?;
+    let pipeline = startup::pipeline(&config, source, feed, startup::memcached(&config).await?);
     info!(
         source = %config.source,
         memcached = %config.memcached.join(","),

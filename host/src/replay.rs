@@ -16,9 +16,10 @@ use crate::startup;
 /// `None`), and prints a summary to stderr.
 pub async fn run(mut config: Config, plugins: PathBuf, input: &Path, out: Option<&Path>) -> Result<()> {
     config.plugin_dir = plugins;
-    config.source = SourceSpec::Replay(input.to_path_buf());
+    config.source = SourceSpec::replay(input);
     config.market.replay_end = ReplayEnd::Stop;
     config.market.record = None;
+    let source = startup::source(&config)?;
     let (reloader, feed) = {
         let config = config.clone();
         tokio::task::spawn_blocking(move || startup::load_plugins(&config)).await??
@@ -26,7 +27,7 @@ pub async fn run(mut config: Config, plugins: PathBuf, input: &Path, out: Option
     if reloader.current().plugins().next().is_none() {
         bail!("no plugin loaded from {}", config.plugin_dir.display());
     }
-    let mut pipeline = startup::pipeline(&config, feed, Sink::Jsonl(JsonlSink::create(out)?))?;
+    let mut pipeline = startup::pipeline(&config, source, feed, Sink::Jsonl(JsonlSink::create(out)?));
     let started = Instant::now();
     let mut cycles = 0u64;
     while let Some(report) = pipeline.run_cycle().await? {

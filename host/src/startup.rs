@@ -24,14 +24,15 @@ pub fn load_plugins(config: &Config) -> Result<(Reloader, PluginFeed)> {
     Ok((reloader, feed))
 }
 
-/// The pipeline `config` asks for, serving the plugins of `feed` and writing to `sink`.
-pub fn pipeline(config: &Config, feed: PluginFeed, sink: Sink) -> Result<Pipeline> {
-    Ok(Pipeline::new(
-        CycleSettings::from_config(config),
-        Source::from_config(config)?,
-        feed,
-        sink,
-    ))
+/// The source `config` names, opened first so that a wrong one stops start-up at once.
+pub fn source(config: &Config) -> Result<Source> {
+    Source::from_config(config)
+}
+
+/// The pipeline `config` asks for, taking snapshots from `source`, serving the plugins of
+/// `feed` and writing to `sink`.
+pub fn pipeline(config: &Config, source: Source, feed: PluginFeed, sink: Sink) -> Pipeline {
+    Pipeline::new(CycleSettings::from_config(config), source, feed, sink)
 }
 
 /// A sink writing to the config's memcached servers, connected.

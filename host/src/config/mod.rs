@@ -10,7 +10,7 @@ mod values;
 
 pub use sandbox::{PluginPolicy, PluginSandbox, Sandbox};
 pub use sections::{CacheConfig, MarketConfig, SimulatedConfig};
-pub use source::{Exchange, ReplayEnd, SourceSpec};
+pub use source::{ReplayEnd, SourceSpec};
 pub use values::{parse_flag, Interval, PositiveU64, Speed, SymbolCount, Ttl};
 
 use std::collections::BTreeMap;
@@ -63,7 +63,7 @@ impl Default for Config {
             interval: Interval(Duration::from_secs(2)),
             ttl: Ttl(10),
             symbols: SymbolCount(30),
-            source: SourceSpec::Simulated,
+            source: SourceSpec::simulated(),
             market: MarketConfig::default(),
             plugin_dir: PathBuf::from("target/plugins"),
             compile_cache: None,
@@ -208,7 +208,7 @@ mod tests {
         assert_eq!(config.interval.0, Duration::from_secs(2));
         assert_eq!(config.ttl.0, 10);
         assert_eq!(config.symbols.0, 30);
-        assert_eq!(config.source, SourceSpec::Simulated);
+        assert_eq!(config.source, SourceSpec::simulated());
         assert_eq!(config.memcached, vec!["127.0.0.1:11211"]);
         assert_eq!(config.listen.to_string(), "127.0.0.1:9464");
     }
@@ -244,8 +244,8 @@ mod tests {
             Config::from_toml("[sandbox]\ncall_timeout_ms = -5\n").unwrap_err()
         );
         assert!(err.contains("line 2") && err.contains("above 0"), "{err}");
-        let err = format!("{:#}", Config::from_toml("source = \"nasdaq\"\n").unwrap_err());
-        assert!(err.contains("nasdaq") && err.contains("simulated"), "{err}");
+        let err = format!("{:#}", Config::from_toml("source = \"Nas daq\"\n").unwrap_err());
+        assert!(err.contains("line 1") && err.contains("NAME or NAME:ARGUMENT"), "{err}");
     }
 
     #[test]

@@ -1,19 +1,37 @@
-//! Which market source the config names, in the words of `--source` and `[market]`.
+//! Which market source the config names, in the words of `--source`: a name, and for some
+//! sources an argument after a colon. Which names exist is the source stage's registry
+//! (`source/mod.rs`), which refuses an unknown one when the daemon starts.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::Path;
 
-/// Which source, as written in `--source` or the config: `simulated`, `replay:FILE`, `bybit`
-/// (linear), `bybit:spot`, `binance`.
+/// A source as written in `--source` or the config: `simulated`, `replay:FILE`, `bybit`,
+/// `bybit:spot`, `binance`, ...
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 #[serde(try_from = "String")]
-pub enum SourceSpec {
-    /// The deterministic simulated market.
-    Simulated,
-    /// A recorded market.
-    Replay(PathBuf),
-    /// A live exchange.
-    Exchange(Exchange),
+pub struct SourceSpec {
+    /// The source's name, before any `:`.
+    pub name: String,
+    /// What follows the first `:` (a file, a market), if anything.
+    pub argument: Option<String>,
+}
+
+impl SourceSpec {
+    /// The simulated market, the default.
+    pub fn simulated() -> Self {
+        Self {
+            name: "simulated".into(),
+            argument: None,
+        }
+    }
+
+    /// A replay of the recording at `path`.
+    pub fn replay(path: &Path) -> Self {
+        Self {
+            name: "replay".into(),
+            argument: Some(path.display().to_string()),
+        }
+    }
 }
 
 impl TryFrom<String> for SourceSpec {
@@ -28,44 +46,36 @@ impl std::str::FromStr for SourceSpec {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, String> {
-        Ok(match text {
-            "simulated" => SourceSpec::Simulated,
-            "bybit" | "bybit:linear" => SourceSpec::Exchange(Exchange::BybitLinear),
-            "bybit:spot" => SourceSpec::Exchange(Exchange::BybitSpot),
-            "binance" => SourceSpec::Exchange(Exchange::Binance),
-            _ => match text.strip_prefix("replay:") {
-                Some(path) if !path.is_empty() => SourceSpec::Replay(PathBuf::from(path)),
-                _ => {
-                    return Err(format!(
-                        "unknown source {text:?}: expected simulated, replay:FILE, bybit, bybit:spot or binance"
-                    ))
-                }
-            },
+        let (name, argument) = match text.split_once(':') {
+            Some((name, argument)) => (name, Some(argument)),
+            None => (text, None),
+        };
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            return Err(format!(
+                "source {text:?}: a source is NAME or NAME:ARGUMENT, e.g. simulated or replay:FILE"
+            ));
+        }
+        if argument.is_some_and(str::is_empty) {
+            return Err(format!("source {text:?}: nothing after the ':'"));
+        }
+        Ok(Self {
+            name: name.to_string(),
+            argument: argument.map(str::to_string),
         })
     }
 }
 
 impl fmt::Display for SourceSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SourceSpec::Simulated => f.write_str("simulated"),
-            SourceSpec::Replay(path) => write!(f, "replay:{}", path.display()),
-            SourceSpec::Exchange(Exchange::BybitLinear) => f.write_str("bybit"),
-            SourceSpec::Exchange(Exchange::BybitSpot) => f.write_str("bybit:spot"),
-            SourceSpec::Exchange(Exchange::Binance) => f.write_str("binance"),
+        match &self.argument {
+            Some(argument) => write!(f, "{}:{argument}", self.name),
+            None => f.write_str(&self.name),
         }
     }
-}
-
-/// Which exchange API to poll.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exchange {
-    /// Bybit v5, linear perpetuals.
-    BybitLinear,
-    /// Bybit v5, spot.
-    BybitSpot,
-    /// Binance spot.
-    Binance,
 }
 
 /// What a replay does after its last line.
@@ -88,11 +98,13 @@ mod tests {
             let spec: SourceSpec = text.parse().unwrap();
             assert_eq!(spec.to_string(), text);
         }
-        assert_eq!("bybit:linear".parse::<SourceSpec>().unwrap().to_string(), "bybit");
-        assert!("kraken"
-            .parse::<SourceSpec>()
-            .unwrap_err()
-            .contains("expected simulated"));
+        let replay: SourceSpec = "replay:C:/m.jsonl".parse().unwrap();
+        assert_eq!(
+            (replay.name.as_str(), replay.argument.as_deref()),
+            ("replay", Some("C:/m.jsonl"))
+        );
         assert!("replay:".parse::<SourceSpec>().is_err());
+        assert!("".parse::<SourceSpec>().is_err());
+        assert!("Bybit".parse::<SourceSpec>().is_err());
     }
 }

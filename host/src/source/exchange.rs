@@ -13,10 +13,70 @@
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use async_trait::async_trait;
 use serde::Deserialize;
 
-use crate::config::Exchange;
+use super::{no_argument, MarketSource, Opened, Registration};
+use crate::config::Config;
 use crate::shared::market::{Snapshot, Ticker};
+
+/// `bybit` (linear perpetuals, also `bybit:linear`) and `bybit:spot`: Bybit's v5 tickers.
+pub(super) const BYBIT: Registration = Registration {
+    name: "bybit",
+    usage: "bybit, bybit:spot",
+    paced: false,
+    open: open_bybit,
+};
+
+/// `binance`: Binance's spot 24 h tickers.
+pub(super) const BINANCE: Registration = Registration {
+    name: "binance",
+    usage: "binance",
+    paced: false,
+    open: open_binance,
+};
+
+fn open_bybit(config: &Config, argument: Option<&str>) -> Result<Opened> {
+    let (exchange, name) = match argument {
+        None | Some("linear") => (Exchange::BybitLinear, "bybit"),
+        Some("spot") => (Exchange::BybitSpot, "bybit:spot"),
+        Some(other) => bail!("source bybit:{other}: the market is linear or spot"),
+    };
+    open(config, exchange, name)
+}
+
+fn open_binance(config: &Config, argument: Option<&str>) -> Result<Opened> {
+    no_argument("binance", argument)?;
+    open(config, Exchange::Binance, "binance")
+}
+
+/// A poller of `exchange` at `market.exchange_url` (its public API by default).
+fn open(config: &Config, exchange: Exchange, name: &'static str) -> Result<Opened> {
+    let source = ExchangeSource::new(
+        exchange,
+        config.market.exchange_url.as_deref(),
+        config.request_timeout(),
+    )?;
+    Ok((Box::new(source), name))
+}
+
+/// Which exchange API to poll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exchange {
+    /// Bybit v5, linear perpetuals.
+    BybitLinear,
+    /// Bybit v5, spot.
+    BybitSpot,
+    /// Binance spot.
+    Binance,
+}
+
+#[async_trait]
+impl MarketSource for ExchangeSource {
+    async fn snapshot(&mut self, now_ms: i64) -> Result<Option<Snapshot>> {
+        ExchangeSource::snapshot(self, now_ms).await.map(Some)
+    }
+}
 
 /// The exchange's public API's base URL.
 fn default_url(exchange: Exchange) -> &'static str {

@@ -1,36 +1,58 @@
 //! Market data sources. Each yields a [`Snapshot`] per cycle; the pipeline does the rest.
+//!
+//! A source is a file of this folder that implements [`MarketSource`] and offers a
+//! [`Registration`]: its name in `--source`, and how to open it from the config. [`SOURCES`]
+//! lists them, a line each; that list is all `--source` knows.
 
 mod exchange;
 mod record;
 mod replay;
 mod simulated;
 
-pub use exchange::ExchangeSource;
+pub use exchange::{Exchange, ExchangeSource};
 pub use record::Recorder;
 pub use replay::Replay;
 pub use simulated::SimulatedMarket;
 
 use anyhow::{bail, Result};
+use async_trait::async_trait;
 use tracing::warn;
 
-use crate::config::{Config, Exchange, SourceSpec};
+use crate::config::Config;
 use crate::shared::clock::now_ms;
 use crate::shared::market::Snapshot;
 
-/// Which kind of source yields the snapshots.
-enum Origin {
-    /// The deterministic simulated market.
-    Simulated(SimulatedMarket),
-    /// A recording, replayed.
-    Replay(Replay),
-    /// An exchange's public tickers.
-    Exchange(ExchangeSource),
+/// Every source `--source` can name; adding one is a file in this folder and a line here.
+pub const SOURCES: &[Registration] = &[simulated::SOURCE, replay::SOURCE, exchange::BYBIT, exchange::BINANCE];
+
+/// A market source: what the pipeline asks, each cycle, for the market now.
+#[async_trait]
+pub trait MarketSource: Send {
+    /// The market at `now_ms` (Unix ms); `None` once the source has ended (a replay that
+    /// stops). An error leaves the cycle to serve the last good snapshot.
+    async fn snapshot(&mut self, now_ms: i64) -> Result<Option<Snapshot>>;
+}
+
+/// A source just opened, and the name plugins and `pulse:status` know it by.
+pub type Opened = (Box<dyn MarketSource>, &'static str);
+
+/// A source as `--source` names it, and how to open one.
+pub struct Registration {
+    /// Its name, before any `:` in `--source`.
+    pub name: &'static str,
+    /// How it is written, for the error that lists them (`replay:FILE`).
+    pub usage: &'static str,
+    /// Whether `market.speed` applies to it (it replays recorded time).
+    pub paced: bool,
+    /// Opens it from the config, given what followed the `:`; returns the source and the name
+    /// plugins and `pulse:status` know it by.
+    pub open: fn(&Config, Option<&str>) -> Result<Opened>,
 }
 
 /// The configured source, recording what it yields if asked to.
 pub struct Source {
-    /// Which source, and its state.
-    origin: Origin,
+    /// Where snapshots come from.
+    market: Box<dyn MarketSource>,
     /// Its name, as plugins and `pulse:status` show it.
     name: &'static str,
     /// Where each snapshot is recorded, if asked.
@@ -38,31 +60,18 @@ pub struct Source {
 }
 
 impl Source {
-    /// Builds the source the config names.
+    /// Opens the source the config names; an unknown name fails with the list of known ones.
     pub fn from_config(config: &Config) -> Result<Self> {
-        let market = &config.market;
-        let (origin, name) = match &config.source {
-            SourceSpec::Simulated => (
-                Origin::Simulated(SimulatedMarket::new(&config.simulated, config.symbols.0)),
-                "simulated",
-            ),
-            SourceSpec::Replay(path) => (Origin::Replay(Replay::open(path, market.replay_end)?), "replay"),
-            SourceSpec::Exchange(exchange) => {
-                let timeout = config.request_timeout();
-                let source = ExchangeSource::new(*exchange, market.exchange_url.as_deref(), timeout)?;
-                let name = match exchange {
-                    Exchange::BybitLinear => "bybit",
-                    Exchange::BybitSpot => "bybit:spot",
-                    Exchange::Binance => "binance",
-                };
-                (Origin::Exchange(source), name)
-            }
+        let spec = &config.source;
+        let Some(registration) = SOURCES.iter().find(|r| r.name == spec.name) else {
+            bail!("unknown source {:?}: expected {}", spec.to_string(), usages());
         };
-        if market.speed.0 != 1.0 && !matches!(origin, Origin::Replay(_)) {
+        if config.market.speed.0 != 1.0 && !registration.paced {
             bail!("market.speed applies to replay sources only");
         }
-        let recorder = market.record.as_deref().map(Recorder::create).transpose()?;
-        Ok(Self { origin, name, recorder })
+        let (market, name) = (registration.open)(config, spec.argument.as_deref())?;
+        let recorder = config.market.record.as_deref().map(Recorder::create).transpose()?;
+        Ok(Self { market, name, recorder })
     }
 
     /// The source's name, as shown to plugins and in `pulse:status`.
@@ -72,11 +81,7 @@ impl Source {
 
     /// The market now; `None` when a replay has ended.
     pub async fn snapshot(&mut self) -> Result<Option<Snapshot>> {
-        let snapshot = match &mut self.origin {
-            Origin::Simulated(market) => Some(market.snapshot(now_ms())),
-            Origin::Replay(replay) => replay.snapshot()?,
-            Origin::Exchange(exchange) => Some(exchange.snapshot(now_ms()).await?),
-        };
+        let snapshot = self.market.snapshot(now_ms()).await?;
         if let (Some(recorder), Some(snapshot)) = (&mut self.recorder, &snapshot) {
             if let Err(e) = recorder.write(snapshot) {
                 warn!("recording stopped: {e:#}");
@@ -84,5 +89,63 @@ impl Source {
             }
         }
         Ok(snapshot)
+    }
+}
+
+/// How every source is written: `simulated, replay:FILE, bybit, bybit:spot or binance`.
+fn usages() -> String {
+    let all: Vec<&str> = SOURCES.iter().map(|r| r.usage).collect();
+    match all.split_last() {
+        Some((last, [])) => (*last).to_string(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
+/// Refuses an argument after `:` for a source that takes none.
+fn no_argument(name: &str, argument: Option<&str>) -> Result<()> {
+    match argument {
+        Some(argument) => bail!("source {name} takes nothing after ':', got {argument:?}"),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(source: &str) -> Result<Source> {
+        Source::from_config(&Config::from_toml(&format!("source = \"{source}\"\n")).unwrap())
+    }
+
+    #[test]
+    fn every_registered_source_opens_by_its_name_and_others_are_refused() {
+        assert_eq!(open("simulated").unwrap().name(), "simulated");
+        assert_eq!(open("bybit").unwrap().name(), "bybit");
+        assert_eq!(open("bybit:linear").unwrap().name(), "bybit");
+        assert_eq!(open("bybit:spot").unwrap().name(), "bybit:spot");
+        assert_eq!(open("binance").unwrap().name(), "binance");
+        let err = open("nasdaq").err().unwrap().to_string();
+        assert!(
+            err.contains("nasdaq") && err.contains("expected simulated, replay:FILE, bybit, bybit:spot or binance"),
+            "{err}"
+        );
+        let err = open("kraken").err().unwrap().to_string();
+        assert!(err.contains("expected simulated"), "{err}");
+        assert!(open("simulated:fast").is_err());
+        assert!(open("bybit:options")
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("linear or spot"));
+        let missing = open("replay:/nonexistent/market.jsonl").err().unwrap().to_string();
+        assert!(missing.contains("cannot open replay file"), "{missing}");
+    }
+
+    #[test]
+    fn speed_applies_to_replays_only() {
+        let config = Config::from_toml("[market]\nspeed = 10\n").unwrap();
+        let err = Source::from_config(&config).err().unwrap().to_string();
+        assert!(err.contains("market.speed applies to replay sources only"), "{err}");
     }
 }

@@ -7,9 +7,35 @@ use std::io::{BufRead, BufReader, Lines};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use async_trait::async_trait;
 
-use crate::config::ReplayEnd;
+use super::{MarketSource, Opened, Registration};
+use crate::config::{Config, ReplayEnd};
 use crate::shared::market::Snapshot;
+
+/// `replay:FILE`: a recording, at `market.speed` and ending as `market.replay_end` says.
+pub(super) const SOURCE: Registration = Registration {
+    name: "replay",
+    usage: "replay:FILE",
+    paced: true,
+    open,
+};
+
+fn open(config: &Config, argument: Option<&str>) -> Result<Opened> {
+    let Some(file) = argument else {
+        bail!("source replay needs the recording: replay:FILE");
+    };
+    let replay = Replay::open(Path::new(file), config.market.replay_end)?;
+    Ok((Box::new(replay), "replay"))
+}
+
+#[async_trait]
+impl MarketSource for Replay {
+    /// Each line carries its recorded time; the clock plays no part.
+    async fn snapshot(&mut self, _now_ms: i64) -> Result<Option<Snapshot>> {
+        Replay::snapshot(self)
+    }
+}
 
 /// A recorded market being replayed.
 pub struct Replay {

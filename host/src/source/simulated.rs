@@ -4,8 +4,33 @@
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-use crate::config::SimulatedConfig;
+use anyhow::Result;
+use async_trait::async_trait;
+
+use super::{no_argument, MarketSource, Opened, Registration};
+use crate::config::{Config, SimulatedConfig};
 use crate::shared::market::{Snapshot, Ticker};
+
+/// `simulated`: the market of the `[simulated]` settings, as many symbols as `symbols`.
+pub(super) const SOURCE: Registration = Registration {
+    name: "simulated",
+    usage: "simulated",
+    paced: false,
+    open,
+};
+
+fn open(config: &Config, argument: Option<&str>) -> Result<Opened> {
+    no_argument("simulated", argument)?;
+    let market = SimulatedMarket::new(&config.simulated, config.symbols.0);
+    Ok((Box::new(market), "simulated"))
+}
+
+#[async_trait]
+impl MarketSource for SimulatedMarket {
+    async fn snapshot(&mut self, now_ms: i64) -> Result<Option<Snapshot>> {
+        Ok(Some(SimulatedMarket::snapshot(self, now_ms)))
+    }
+}
 
 /// The largest symbols by turnover, with a typical price and 24 h turnover in USDT.
 const MAJORS: &[(&str, f64, f64)] = &[
@@ -52,7 +77,7 @@ struct Walk {
     drift: f64,
 }
 
-/// The simulated market; [`step`](Self::step) moves it one cycle forward.
+/// The simulated market; [`snapshot`](Self::snapshot) moves it one cycle forward.
 pub struct SimulatedMarket {
     rng: SmallRng,
     walks: Vec<Walk>,

@@ -69,8 +69,9 @@ fn measure(options: &Options, symbols: usize) -> Result<Value> {
     config.cache.write_deadline_ms = Some(PositiveU64(5_000));
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
+        let source = startup::source(&config)?;
         let (_reloader, feed) = startup::load_plugins(&config)?;
-        let mut pipeline = startup::pipeline(&config, feed, startup::memcached(&config).await?)?;
+        let mut pipeline = startup::pipeline(&config, source, feed, startup::memcached(&config).await?);
         // Two warm-up cycles: the first instantiations and connections.
         for _ in 0..2 {
             pipeline.run_cycle().await?;
