@@ -77,8 +77,15 @@ struct Swapping {
     daemon: Daemon,
     seen: Arc<Mutex<BTreeSet<u64>>>,
     stop: Arc<AtomicBool>,
-    sampler: std::thread::JoinHandle<()>,
+    sampler: Option<std::thread::JoinHandle<()>>,
     _one_at_a_time: MutexGuard<'static, ()>,
+}
+
+/// A test that fails before `finish` still stops its sampler, which holds the memcached.
+impl Drop for Swapping {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
 }
 
 impl Swapping {
@@ -114,7 +121,7 @@ impl Swapping {
             daemon,
             seen,
             stop,
-            sampler,
+            sampler: Some(sampler),
             _one_at_a_time: one_at_a_time,
         }
     }
@@ -125,13 +132,15 @@ impl Swapping {
 
     /// One more cycle, then: no cycle number was missed in `pulse:status`, none overran, and
     /// no plugin call failed while the directory changed.
-    fn finish(self) {
+    fn finish(mut self) {
         let last = common::status_cycle(&self.memcached).unwrap();
         wait_for("one more cycle", Duration::from_secs(10), || {
             common::status_cycle(&self.memcached).filter(|&c| c > last)
         });
         self.stop.store(true, Ordering::Relaxed);
-        self.sampler.join().unwrap();
+        if let Some(sampler) = self.sampler.take() {
+            sampler.join().unwrap();
+        }
         let seen: Vec<u64> = self.seen.lock().unwrap().iter().copied().collect();
         let (first, last) = (seen[0], *seen.last().unwrap());
         let missing: Vec<u64> = (first..=last).filter(|c| !seen.contains(c)).collect();

@@ -94,9 +94,9 @@ pub fn simulated_market(config: &Config, symbols: usize, depth: usize) -> Market
     let mut history = History::default();
     history.set_capacity(depth);
     let mut snapshot = market.snapshot(crate::shared::clock::now_ms());
-    for step in 1..depth.max(1) {
+    for _ in 1..depth.max(1) {
         history.record(&snapshot);
-        snapshot = market.snapshot(snapshot.timestamp_ms + 2000 * step as i64);
+        snapshot = market.snapshot(snapshot.timestamp_ms + 2000);
     }
     history.record(&snapshot);
     let base = snapshot.to_market(depth as u64, "simulated", Duration::ZERO);

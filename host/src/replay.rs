@@ -16,7 +16,7 @@ use crate::startup;
 /// `None`), and prints a summary to stderr.
 pub async fn run(mut config: Config, plugins: PathBuf, input: &Path, out: Option<&Path>) -> Result<()> {
     config.plugin_dir = plugins;
-    config.source = SourceSpec::replay(input);
+    config.source = SourceSpec::replay(input).map_err(anyhow::Error::msg)?;
     config.market.replay_end = ReplayEnd::Stop;
     config.market.record = None;
     let source = startup::source(&config)?;

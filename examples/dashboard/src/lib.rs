@@ -1,11 +1,12 @@
 //! A reference dashboard for Pulse: reads the keys a dashboard needs from memcached and serves
 //! one mobile-first page (`/`) plus the JSON it renders (`/api/dashboard`).
 //!
-//! It knows Pulse only through its keys: their names and shapes from `pulse-keys` (the schema
-//! the bundled dashboard aggregator writes with, documented in docs/cache-keys.md), and
-//! `pulse:status` as documented. When `pulse:status` is old or missing, or the market source is
-//! failing, the JSON carries a `stale` reason and the page shows a "data stale since …" banner;
-//! a missing value is shown as "—", never as 0.
+//! It knows Pulse only through its keys: their names from `pulse-keys` and their fields as
+//! docs/cache-keys.md documents them. It takes any JSON object a key holds and shows the fields
+//! it knows, so a field added by a newer daemon changes nothing here (`pulse verify` is the
+//! strict reader). When `pulse:status` is old or missing, or the market source is failing, the
+//! JSON carries a `stale` reason and the page shows a "data stale since …" banner; a missing
+//! value is shown as "—", never as 0.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -17,8 +18,6 @@ use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use axum::{Json, Router};
 use memcache::exp::{AsyncMemcache, MemcacheBuilder};
-use pulse_keys::{Breadth, Movers, Overview, SignalEntry, Signals};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -57,13 +56,13 @@ pub struct View {
     /// `analysis:market_regime`.
     pub regime: Option<String>,
     /// `market:overview`.
-    pub overview: Option<Overview>,
+    pub overview: Option<Value>,
     /// `market:breadth`.
-    pub breadth: Option<Breadth>,
+    pub breadth: Option<Value>,
     /// `market:movers`.
-    pub movers: Option<Movers>,
+    pub movers: Option<Value>,
     /// The first [`TOP_SIGNALS`] of `analysis:signals`, highest score first.
-    pub signals: Option<Vec<SignalEntry>>,
+    pub signals: Option<Vec<Value>>,
 }
 
 /// Why the data is stale, and since when.
@@ -166,30 +165,32 @@ impl View {
     }
 }
 
-/// The keys' values, each parsed as its schema says; a value that does not parse is treated as
+/// The keys' values, each a JSON object as documented; a value that is not one is treated as
 /// missing rather than shown wrong.
 struct Keys {
     status: Option<Value>,
-    overview: Option<Overview>,
-    breadth: Option<Breadth>,
-    movers: Option<Movers>,
-    signals: Option<Vec<SignalEntry>>,
+    overview: Option<Value>,
+    breadth: Option<Value>,
+    movers: Option<Value>,
+    signals: Option<Vec<Value>>,
     regime: Option<String>,
 }
 
 impl Keys {
     fn parse(mut values: HashMap<&str, Vec<u8>>) -> Self {
-        fn json<T: DeserializeOwned>(values: &mut HashMap<&str, Vec<u8>>, key: &str) -> Option<T> {
-            values.remove(key).and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        }
-        let status = json::<Value>(&mut values, pulse_keys::STATUS).filter(Value::is_object);
-        let overview = json(&mut values, pulse_keys::OVERVIEW);
-        let breadth = json(&mut values, pulse_keys::BREADTH);
-        let movers = json(&mut values, pulse_keys::MOVERS);
-        let signals = json::<Signals>(&mut values, pulse_keys::SIGNALS).map(|s| {
-            let mut list = s.signals;
-            list.truncate(TOP_SIGNALS);
-            list
+        let mut json = |key: &str| {
+            values
+                .remove(key)
+                .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+                .filter(Value::is_object)
+        };
+        let status = json(pulse_keys::STATUS);
+        let overview = json(pulse_keys::OVERVIEW);
+        let breadth = json(pulse_keys::BREADTH);
+        let movers = json(pulse_keys::MOVERS);
+        let signals = json(pulse_keys::SIGNALS).and_then(|s| match s.get("signals") {
+            Some(Value::Array(list)) => Some(list.iter().take(TOP_SIGNALS).cloned().collect()),
+            _ => None,
         });
         let regime = values
             .remove(pulse_keys::REGIME)

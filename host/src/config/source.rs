@@ -25,12 +25,15 @@ impl SourceSpec {
         }
     }
 
-    /// A replay of the recording at `path`.
-    pub fn replay(path: &Path) -> Self {
-        Self {
+    /// A replay of the recording at `path`, which must be UTF-8 to be written as text.
+    pub fn replay(path: &Path) -> Result<Self, String> {
+        let path = path
+            .to_str()
+            .ok_or_else(|| format!("the recording's path {} is not UTF-8", path.display()))?;
+        Ok(Self {
             name: "replay".into(),
-            argument: Some(path.display().to_string()),
-        }
+            argument: Some(path.to_string()),
+        })
     }
 }
 

@@ -7,9 +7,11 @@
 //! the code a quantity is named for what it is: the public `volume_24h` is the 24 h traded
 //! value in the quote currency (what exchanges call turnover), so its field here is
 //! `quote_volume_24h`. Every value type refuses unknown fields when read, so a renamed field
-//! is caught as surely as a missing one. Each type is generic over its text: the writer
-//! borrows (`Overview<&str>`, as cheap as its own structs), readers own (`Overview`, with
-//! `String`, deserializes from any buffer).
+//! is caught as surely as a missing one (a nullable field must be there too, `null` or not).
+//! Each type is generic over its text: the writer borrows (`Overview<&str>`, as cheap as its
+//! own structs), readers own (`Overview`, with `String`, deserializes from any buffer). A
+//! reader that displays rather than checks (the reference dashboard) may prefer to take any
+//! JSON object and show what it finds.
 
 use std::collections::BTreeMap;
 
@@ -50,6 +52,16 @@ pub const REGIMES: [&str; 3] = ["BULLISH", "BEARISH", "NEUTRAL"];
 
 /// Breadth sentiments (`market:breadth`).
 pub const BREADTH_SENTIMENTS: [&str; 3] = ["bullish", "bearish", "neutral"];
+
+/// Reads a nullable field that must be present: `null` is `None`, a missing field is an error
+/// (serde's default for `Option` would read it as `None`).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::deserialize(deserializer)
+}
 
 /// The key of `symbol`'s breakdown.
 pub fn breakdown_key(symbol: &str) -> String {
@@ -103,6 +115,7 @@ pub struct Ticker<S = String> {
     /// The blended signal, one of [`SIGNAL_NAMES`].
     pub signal: S,
     /// The blended score 0..100; `None` when no analyzer had an opinion.
+    #[serde(deserialize_with = "present")]
     pub score: Option<f64>,
 }
 
@@ -201,8 +214,10 @@ pub struct AnalyzerVerdict<S = String> {
     /// The analyzer's version.
     pub version: S,
     /// Its score; `None` when it had no opinion.
+    #[serde(deserialize_with = "present")]
     pub score: Option<f64>,
     /// Its signal, one of [`SIGNAL_NAMES`]; `None` when it had no opinion.
+    #[serde(deserialize_with = "present")]
     pub signal: Option<S>,
     /// Its components.
     pub components: BTreeMap<S, f64>,
@@ -215,6 +230,7 @@ pub struct Breakdown<S = String> {
     /// The symbol.
     pub symbol: S,
     /// The blended score; `None` when no analyzer had an opinion.
+    #[serde(deserialize_with = "present")]
     pub score: Option<f64>,
     /// The blended signal (`NEUTRAL` without an opinion).
     pub signal: S,
@@ -257,6 +273,17 @@ mod tests {
         let extra = r#"{"gainers":[],"losers":[],"timestamp":1,"volume":2}"#;
         let err = serde_json::from_str::<Movers>(extra).unwrap_err().to_string();
         assert!(err.contains("unknown field `volume`"), "{err}");
+    }
+
+    #[test]
+    fn a_null_is_read_but_a_missing_nullable_field_is_refused() {
+        let ticker = r#"{"price":2,"change_24h":1,"volume_24h":3,"high_24h":2,"low_24h":1,"signal":"BUY""#;
+        let with_null: Ticker = serde_json::from_str(&format!("{ticker},\"score\":null}}")).unwrap();
+        assert_eq!(with_null.score, None);
+        let err = serde_json::from_str::<Ticker>(&format!("{ticker}}}"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("missing field `score`"), "{err}");
     }
 
     #[test]
