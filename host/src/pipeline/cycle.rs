@@ -11,7 +11,7 @@ use crate::plugin::{Generation, TrialInput};
 use crate::shared::clock::now_ms;
 use crate::shared::entry::ValidEntry;
 use crate::shared::market::Snapshot;
-use crate::status::{CycleFacts, CycleRecord};
+use crate::status::{status_entry, CycleFacts, CycleRecord};
 
 /// What the plugins made of a served snapshot.
 struct Analysed {
@@ -124,7 +124,7 @@ impl Pipeline {
             dropped,
             cache: self.sink.stats(),
         };
-        entries.push(self.status.entry(&facts, &plugins));
+        entries.push(status_entry(&facts, &plugins));
         let write = self.sink.write(self.cycle, &entries).await;
         self.written_last_cycle = write.written;
         // With no good snapshot yet, the market data is as old as the daemon.

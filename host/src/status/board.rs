@@ -1,5 +1,5 @@
 //! Per-plugin counters and the circuit breaker that decides whether a plugin is called at
-//! all, and the `pulse:status` document built from them each cycle.
+//! all; `document.rs` builds `pulse:status` from them each cycle.
 //!
 //! A plugin that fails `quarantine_after` cycles in a row is quarantined: not called, shown in
 //! `pulse:status`. It is retried after 2 cycles, then 4, 8, ... up to [`MAX_BACKOFF_CYCLES`],
@@ -13,15 +13,9 @@ use tracing::{error, info, warn};
 use super::call_times::CallTimes;
 use crate::shared::call::{CallOutcome, Failure, Fingerprint, PluginFacts};
 use crate::shared::contract::{signal_name, Analyses};
-use crate::shared::entry::{ValidEntry, WriterStats, STATUS_KEY};
 
 /// Longest wait between retries of a quarantined plugin, in cycles (5 minutes at 2 s).
 pub const MAX_BACKOFF_CYCLES: u64 = 150;
-
-/// Largest `pulse:status` written with every plugin listed, well below memcached's 1 MiB item
-/// limit; past it (only with very many plugins, since each one's texts are bounded) the list
-/// is left out and counted, so the status itself is always written.
-const MAX_STATUS_BYTES: usize = 900_000;
 
 /// Per-plugin counters and breaker state, kept across the cycles of one loaded version: the
 /// one place these counts live (`pulse:status`, `/plugins` and `/metrics` all read them).
@@ -84,76 +78,17 @@ pub struct PluginStatus {
     /// The SHA-256 of its file.
     pub(super) hash: String,
     /// The file it was loaded from.
-    file: String,
+    pub(super) file: String,
     /// When this version was loaded, ms since the Unix epoch.
-    loaded_at_ms: i64,
+    pub(super) loaded_at_ms: i64,
     /// Peak linear memory of the last call, in bytes.
-    memory_bytes: usize,
+    pub(super) memory_bytes: usize,
     /// Its counters and breaker state.
     #[serde(flatten)]
     pub(super) stats: PluginStats,
 }
 
-/// The `pulse:status` document.
-#[derive(Debug, Serialize)]
-struct StatusDoc<'a> {
-    cycle: u64,
-    timestamp: i64,
-    timestamp_ms: i64,
-    source: &'a str,
-    source_error: Option<&'a str>,
-    snapshot_timestamp_ms: Option<i64>,
-    snapshot_age_ms: Option<u64>,
-    stale: bool,
-    symbols: usize,
-    interval_ms: u128,
-    ttl: u32,
-    skipped_ticks: u64,
-    cycle_duration_ms: f64,
-    entries_written_last_cycle: usize,
-    entries_dropped: usize,
-    pulse_version: &'static str,
-    plugins: &'a [PluginStatus],
-    /// How many plugins were left out of `plugins` to keep the document writable.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    plugins_omitted: Option<usize>,
-    cache: &'a WriterStats,
-}
-
-/// Facts about the cycle being finished, for its status entry.
-#[derive(Debug, Clone)]
-pub struct CycleFacts<'a> {
-    /// The cycle's number.
-    pub cycle: u64,
-    /// When the status was written, ms since the Unix epoch.
-    pub timestamp_ms: i64,
-    /// Time of the snapshot served, if any.
-    pub snapshot_timestamp_ms: Option<i64>,
-    /// Age of the snapshot served (0 when fresh), or of the last good one when none is served.
-    pub snapshot_age_ms: Option<u64>,
-    /// Source name.
-    pub source: &'a str,
-    /// Why the source failed this cycle, if it did.
-    pub source_error: Option<String>,
-    /// Symbols analysed.
-    pub symbols: usize,
-    /// Configured interval.
-    pub interval: std::time::Duration,
-    /// TTL of the status entry.
-    pub ttl: u32,
-    /// Ticks skipped so far because a cycle overran.
-    pub skipped_ticks: u64,
-    /// Time spent so far on this cycle, in milliseconds.
-    pub duration_ms: f64,
-    /// Entries stored by the previous cycle's write.
-    pub written_last_cycle: usize,
-    /// Entries dropped by validation this cycle.
-    pub dropped: usize,
-    /// The cache writer's totals and server states.
-    pub cache: WriterStats,
-}
-
-/// Keeps per-plugin counters and breakers, and renders the status entry.
+/// Keeps per-plugin counters and breakers.
 #[derive(Debug)]
 pub struct StatusBoard {
     plugins: BTreeMap<String, PluginStats>,
@@ -295,42 +230,6 @@ impl StatusBoard {
             })
             .collect()
     }
-
-    /// The `pulse:status` entry, with `plugins` as [`Self::plugins`] lists them.
-    pub fn entry(&self, facts: &CycleFacts<'_>, plugins: &[PluginStatus]) -> ValidEntry {
-        let mut doc = StatusDoc {
-            cycle: facts.cycle,
-            timestamp: facts.timestamp_ms.div_euclid(1000),
-            timestamp_ms: facts.timestamp_ms,
-            source: facts.source,
-            source_error: facts.source_error.as_deref(),
-            snapshot_timestamp_ms: facts.snapshot_timestamp_ms,
-            snapshot_age_ms: facts.snapshot_age_ms,
-            stale: facts.source_error.is_some(),
-            symbols: facts.symbols,
-            interval_ms: facts.interval.as_millis(),
-            ttl: facts.ttl,
-            skipped_ticks: facts.skipped_ticks,
-            cycle_duration_ms: facts.duration_ms,
-            entries_written_last_cycle: facts.written_last_cycle,
-            entries_dropped: facts.dropped,
-            pulse_version: env!("CARGO_PKG_VERSION"),
-            plugins,
-            plugins_omitted: None,
-            cache: &facts.cache,
-        };
-        let mut value = serde_json::to_vec(&doc).expect("the status document always serialises");
-        if value.len() > MAX_STATUS_BYTES {
-            doc.plugins = &[];
-            doc.plugins_omitted = Some(plugins.len());
-            value = serde_json::to_vec(&doc).expect("the status document always serialises");
-        }
-        ValidEntry {
-            key: STATUS_KEY.to_string(),
-            value,
-            ttl: facts.ttl,
-        }
-    }
 }
 
 #[cfg(test)]
@@ -432,46 +331,5 @@ mod tests {
         assert_eq!((stats.calls, stats.failures, stats.dropped), (0, 0, 0));
         assert!(!stats.quarantined);
         assert!(board.admits("p", &fingerprint("v2"), 3));
-    }
-
-    #[test]
-    fn the_status_document_leaves_the_plugin_list_out_rather_than_pass_its_bound() {
-        let board = StatusBoard::new(5);
-        let facts = CycleFacts {
-            cycle: 7,
-            timestamp_ms: 1_000,
-            snapshot_timestamp_ms: None,
-            snapshot_age_ms: None,
-            source: "simulated",
-            source_error: None,
-            symbols: 0,
-            interval: std::time::Duration::from_secs(2),
-            ttl: 10,
-            skipped_ticks: 0,
-            duration_ms: 1.0,
-            written_last_cycle: 0,
-            dropped: 0,
-            cache: WriterStats::default(),
-        };
-        let one = PluginStatus {
-            name: "p".into(),
-            version: "1".into(),
-            kind: "analyzer",
-            hash: "0".repeat(64),
-            file: "x".repeat(10_000),
-            loaded_at_ms: 0,
-            memory_bytes: 0,
-            stats: PluginStats::default(),
-        };
-        let entry = board.entry(&facts, std::slice::from_ref(&one));
-        assert_eq!(entry.key, STATUS_KEY);
-        let doc: serde_json::Value = serde_json::from_slice(&entry.value).unwrap();
-        assert_eq!(doc["plugins"][0]["name"], "p");
-        let many = vec![one; 100];
-        let entry = board.entry(&facts, &many);
-        assert!(entry.value.len() <= MAX_STATUS_BYTES);
-        let doc: serde_json::Value = serde_json::from_slice(&entry.value).unwrap();
-        assert_eq!(doc["plugins_omitted"], 100);
-        assert_eq!(doc["cycle"], 7);
     }
 }

@@ -6,13 +6,15 @@
 mod board;
 mod call_times;
 mod collector;
+mod document;
 mod http;
 mod live;
 mod metrics;
 pub mod systemd;
 mod telemetry;
 
-pub use board::{CycleFacts, PluginStatus, StatusBoard, MAX_BACKOFF_CYCLES};
+pub use board::{PluginStatus, StatusBoard, MAX_BACKOFF_CYCLES};
+pub use document::{status_entry, CycleFacts};
 pub use http::StatusServer;
 pub use live::CycleRecord;
 pub use metrics::Metrics;
