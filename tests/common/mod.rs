@@ -1,159 +1,16 @@
-//! Real parts for integration tests: a memcached of the test's own on a free loopback port,
-//! an independent memcached reader, the real `pulse` binary, and the real plugin components.
+//! Real parts for integration tests: a memcached of the test's own on a free loopback port
+//! (from `pulse-testkit`, which the benchmark shares), the real `pulse` binary, and the real
+//! plugin components.
 
 #![allow(dead_code)] // each test file uses its own subset of these helpers
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+
+pub use pulse_testkit::{free_port, Memcached};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// A memcached process owned by one test; killed when dropped.
-pub struct Memcached {
-    child: Child,
-    /// `127.0.0.1:PORT`.
-    pub addr: String,
-}
-
-impl Memcached {
-    /// Starts memcached on a free loopback port and waits until it answers. A port taken by
-    /// another process between the pick and memcached's bind is given up for another.
-    pub fn start() -> Self {
-        let mut last = String::new();
-        for _ in 0..5 {
-            match Self::try_start(free_port(), &[]) {
-                Ok(memcached) => return memcached,
-                Err(why) => last = why,
-            }
-        }
-        panic!("memcached did not start on five free ports; the last: {last}")
-    }
-
-    /// Starts memcached on `port` (for restarts on the same address).
-    pub fn start_on(port: u16) -> Self {
-        Self::start_with(port, &[])
-    }
-
-    /// Starts memcached on `port` with extra command-line options.
-    pub fn start_with(port: u16, options: &[&str]) -> Self {
-        Self::try_start(port, options).unwrap_or_else(|why| panic!("{why}"))
-    }
-
-    /// Starts memcached on `port` and waits until it answers as itself: `stats` over that port
-    /// must report this child's pid, so a test never talks to another process that took the
-    /// port (a parallel test's daemon, or a client's ephemeral port) while this one failed to
-    /// bind.
-    fn try_start(port: u16, options: &[&str]) -> Result<Self, String> {
-        let child = Command::new("memcached")
-            .args([
-                "-l",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-                "-U",
-                "0",
-                "-m",
-                "64",
-                "-u",
-                "root",
-            ])
-            .args(options)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start memcached ({e}); install it with `apt-get install -y memcached` or run scripts/setup"
-                )
-            });
-        let mut memcached = Self {
-            child,
-            addr: format!("127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while memcached.stats_pid() != Some(memcached.child.id()) {
-            if let Ok(Some(status)) = memcached.child.try_wait() {
-                return Err(format!(
-                    "memcached {options:?} on {} exited at start ({status}); run it by hand to see why",
-                    memcached.addr
-                ));
-            }
-            if Instant::now() > deadline {
-                return Err(format!("memcached did not start answering on {}", memcached.addr));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(memcached)
-    }
-
-    /// The pid the server on this address reports, if it answers `stats` as memcached.
-    fn stats_pid(&self) -> Option<u32> {
-        let mut stream = TcpStream::connect(&self.addr).ok()?;
-        stream.set_read_timeout(Some(Duration::from_millis(500))).ok()?;
-        stream.write_all(b"stats\r\n").ok()?;
-        let mut line = String::new();
-        let mut reader = BufReader::new(stream);
-        while reader.read_line(&mut line).ok()? > 0 {
-            if let Some(pid) = line.strip_prefix("STAT pid ") {
-                return pid.trim().parse().ok();
-            }
-            if line.starts_with("END") {
-                return None;
-            }
-            line.clear();
-        }
-        None
-    }
-
-    /// Reads `key` with a plain `get` over the text protocol: a client independent of Pulse's.
-    pub fn get(&self, key: &str) -> Option<Vec<u8>> {
-        let mut stream = TcpStream::connect(&self.addr).expect("connect to memcached");
-        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        write!(stream, "get {key}\r\n").unwrap();
-        let mut reader = BufReader::new(stream);
-        let mut header = String::new();
-        reader.read_line(&mut header).unwrap();
-        if header == "END\r\n" {
-            return None;
-        }
-        let parts: Vec<&str> = header.split_whitespace().collect();
-        assert_eq!(parts.first(), Some(&"VALUE"), "unexpected memcached reply {header:?}");
-        let len: usize = parts[3].parse().unwrap();
-        let mut value = vec![0; len + 2];
-        reader.read_exact(&mut value).unwrap();
-        value.truncate(len);
-        Some(value)
-    }
-
-    /// Reads `key` and parses it as JSON, failing the test if it is missing or not JSON.
-    pub fn json(&self, key: &str) -> serde_json::Value {
-        let bytes = self.get(key).unwrap_or_else(|| panic!("{key} is missing"));
-        serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{key} is not JSON ({e}): {bytes:?}"))
-    }
-}
-
-impl Drop for Memcached {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A loopback port nobody listens on right now, and never handed out before in this test
-/// binary: its tests run in parallel, and the kernel may offer a port again once it is
-/// released, so two tests could otherwise start (or kill) a server on the same port.
-pub fn free_port() -> u16 {
-    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
-    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
-    loop {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        if !given.contains(&port) {
-            given.push(port);
-            return port;
-        }
-    }
-}
 
 /// The repository's root.
 pub fn repo_root() -> PathBuf {

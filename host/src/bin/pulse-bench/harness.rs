@@ -1,55 +1,17 @@
 //! The real parts every scenario runs against, and small measuring helpers.
 
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use memcache::exp::MetaClient;
+pub use pulse_testkit::Memcached;
 use serde_json::{json, Value};
 
-/// A memcached of the benchmark's own; killed on drop.
-pub struct Memcached {
-    child: Child,
-    /// `127.0.0.1:PORT`.
-    pub addr: String,
-}
-
-impl Memcached {
-    /// Starts memcached on a free loopback port and waits until it answers.
-    pub fn start() -> Result<Self> {
-        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let child = Command::new("memcached")
-            .args([
-                "-l",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-                "-U",
-                "0",
-                "-m",
-                "1024",
-                "-u",
-                "root",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("cannot start memcached; install it with `apt-get install -y memcached` or run scripts/setup")?;
-        let addr = format!("127.0.0.1:{port}");
-        wait_until("memcached to listen", Duration::from_secs(10), || {
-            TcpStream::connect(&addr).is_ok()
-        })?;
-        Ok(Self { child, addr })
-    }
-}
-
-impl Drop for Memcached {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A memcached of the benchmark's own on a free loopback port, with 1 GiB for its items.
+pub fn memcached() -> Result<Memcached> {
+    Memcached::try_start_free(&["-m", "1024"]).map_err(anyhow::Error::msg)
 }
 
 /// A client for reading back what the daemon wrote.

@@ -63,7 +63,7 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     let own = match &cli.memcached {
         Some(_) => None,
-        None => Some(harness::Memcached::start()?),
+        None => Some(harness::memcached()?),
     };
     let options = Options {
         symbols: cli.symbols,
