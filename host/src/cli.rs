@@ -10,6 +10,7 @@ use crate::cache::Placement;
 use crate::config::{parse_flag, Config, Interval, PositiveU64, Speed, SymbolCount, Ttl};
 use crate::config::{ReplayEnd, SourceSpec};
 use crate::shutdown::Stop;
+use crate::source::Source;
 use crate::startup;
 use crate::status::{systemd, StatusServer};
 
@@ -255,7 +256,8 @@ impl Cli {
 /// Loads the plugins and runs cycles until Ctrl-C, SIGTERM or `cycles` cycles.
 async fn run(config: Config, cycles: Option<u64>) -> Result<()> {
     let stop = Stop::listen()?;
-    let source = startup::source(&config)?;
+    // Opened first, so a wrong source stops start-up before any plugin is compiled.
+    let source = Source::from_config(&config)?;
     let loading = {
         let config = config.clone();
         tokio::task::spawn_blocking(move || startup::load_plugins(&config))

@@ -10,6 +10,7 @@ use anyhow::{bail, Result};
 use crate::cache::{JsonlSink, Sink};
 use crate::config::Config;
 use crate::config::{ReplayEnd, SourceSpec};
+use crate::source::Source;
 use crate::startup;
 
 /// Replays `input` through the plugins in `plugins`, writing entries to `out` (stdout if
@@ -19,7 +20,7 @@ pub async fn run(mut config: Config, plugins: PathBuf, input: &Path, out: Option
     config.source = SourceSpec::replay(input).map_err(anyhow::Error::msg)?;
     config.market.replay_end = ReplayEnd::Stop;
     config.market.record = None;
-    let source = startup::source(&config)?;
+    let source = Source::from_config(&config)?;
     let (reloader, feed) = {
         let config = config.clone();
         tokio::task::spawn_blocking(move || startup::load_plugins(&config)).await??

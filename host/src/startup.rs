@@ -24,11 +24,6 @@ pub fn load_plugins(config: &Config) -> Result<(Reloader, PluginFeed)> {
     Ok((reloader, feed))
 }
 
-/// The source `config` names, opened first so that a wrong one stops start-up at once.
-pub fn source(config: &Config) -> Result<Source> {
-    Source::from_config(config)
-}
-
 /// The pipeline `config` asks for, taking snapshots from `source`, serving the plugins of
 /// `feed` and writing to `sink`.
 pub fn pipeline(config: &Config, source: Source, feed: PluginFeed, sink: Sink) -> Pipeline {

@@ -40,7 +40,7 @@ impl Pipeline {
         });
         let mut outputs = Vec::with_capacity(admitted.len());
         for (plugin, (outcome, result)) in admitted.iter().zip(join_in_order(calls).await) {
-            self.record(plugin, &outcome);
+            self.status.record(&plugin.id, self.cycle, &outcome);
             match result {
                 Ok((analyses, dropped)) => {
                     self.status.signals(&plugin.id, &analyses);
@@ -81,7 +81,7 @@ impl Pipeline {
         let mut entries = Vec::new();
         let mut dropped = 0;
         for (plugin, (outcome, result)) in admitted.iter().zip(join_in_order(calls).await) {
-            self.record(plugin, &outcome);
+            self.status.record(&plugin.id, self.cycle, &outcome);
             let produced = match result {
                 Ok(produced) => produced,
                 Err(e) => {
@@ -151,11 +151,6 @@ impl Pipeline {
             .map(|(_, o)| o.clone())
             .collect();
         Arc::new(kept)
-    }
-
-    /// Records a call in the status board, which counts it and moves the breaker.
-    fn record(&mut self, plugin: &LoadedPlugin, outcome: &CallOutcome) {
-        self.status.record(&plugin.id, self.cycle, outcome);
     }
 
     /// Logs a plugin's dropped outputs of one `kind` when they start and then at most once a

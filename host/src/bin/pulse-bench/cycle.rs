@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use pulse::config::{Config, PositiveU64, SymbolCount};
+use pulse::source::Source;
 use pulse::startup;
 use serde_json::{json, Value};
 
@@ -69,7 +70,7 @@ fn measure(options: &Options, symbols: usize) -> Result<Value> {
     config.cache.write_deadline_ms = Some(PositiveU64(5_000));
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
-        let source = startup::source(&config)?;
+        let source = Source::from_config(&config)?;
         let (_reloader, feed) = startup::load_plugins(&config)?;
         let mut pipeline = startup::pipeline(&config, source, feed, startup::memcached(&config).await?);
         // Two warm-up cycles: the first instantiations and connections.
