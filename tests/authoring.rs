@@ -5,20 +5,10 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
-use common::{fault_wasm, plugin_dir, plugin_wasm, repo_root, wait_for, Daemon, Memcached};
-
-fn pulse(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pulse"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        // `pulse check` uses the compile cache as the daemon does: the tests keep theirs.
-        .env("XDG_CACHE_HOME", repo_root().join("target/test-xdg-cache"))
-        .output()
-        .expect("run pulse")
-}
+use common::{fault_wasm, plugin_dir, plugin_wasm, pulse, repo_root, text, wait_for, Daemon, Memcached};
 
 fn cargo(dir: &Path, args: &[&str]) {
     let out = Command::new("cargo")
@@ -33,14 +23,6 @@ fn cargo(dir: &Path, args: &[&str]) {
         dir.display(),
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 #[test]

@@ -21,10 +21,7 @@ fn keys(v: &Value) -> BTreeSet<&str> {
 }
 
 fn verify(memcached: &Memcached) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_pulse"))
-        .args(["verify", "--memcached", &memcached.addr])
-        .output()
-        .expect("run pulse verify")
+    common::pulse(&["verify", "--memcached", &memcached.addr])
 }
 
 #[test]

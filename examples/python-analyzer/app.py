@@ -27,6 +27,7 @@ class WitWorld(Base):
             version=VERSION,
             description="mean reversion by z-score (Python)",
             history_depth=DEPTH,
+            candles=[],
             key_prefixes=[],
         )
 

@@ -15,7 +15,8 @@ use crate::config::Config;
 use crate::history::History;
 use crate::plugin::{LoadedPlugin, PluginKind, PluginSource};
 use crate::shared::contract::signal_name;
-use crate::shared::contract::{Analyses, CacheEntry, Market};
+use crate::shared::contract::{Analyses, CacheEntry, Market, PluginInfo};
+use crate::shared::timeframe;
 use crate::source::SimulatedMarket;
 use crate::startup;
 
@@ -56,22 +57,38 @@ pub fn run(path: &Path, config: &Config, symbols: usize) -> Result<()> {
     }
 }
 
+/// `; candles 1m×60, 1h×30`, or nothing for a plugin that asks for none.
+fn candles_wanted(info: &PluginInfo) -> String {
+    let wanted: Vec<String> = info
+        .candles
+        .iter()
+        .map(|r| format!("{}×{}", timeframe::label(r.timeframe), r.depth))
+        .collect();
+    if wanted.is_empty() {
+        String::new()
+    } else {
+        format!("; candles {}", wanted.join(", "))
+    }
+}
+
 /// What staging found: the world, what `describe()` said, the config `init` took, the limits.
 fn report_staged(out: &mut String, plugin: &LoadedPlugin, staged_in: Duration) {
     let info = &plugin.info;
     let _ = writeln!(
         out,
-        "world     {} (pulse:plugin@0.1.0), staged in {:.1} ms",
+        "world     {} ({}), staged in {:.1} ms",
         plugin.kind.label(),
+        plugin.kind.contract(),
         ms(staged_in)
     );
     let _ = writeln!(
         out,
-        "describe  {} {}: {}; history depth {}{}",
+        "describe  {} {}: {}; history depth {}{}{}",
         info.name,
         info.version,
         info.description,
         info.history_depth,
+        candles_wanted(info),
         if info.key_prefixes.is_empty() {
             String::new()
         } else {

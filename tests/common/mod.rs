@@ -39,6 +39,26 @@ pub fn fault_wasm(name: &str) -> PathBuf {
     path
 }
 
+/// Runs the `pulse` binary to its end (`pulse check`, `replay`, `verify`, ...).
+pub fn pulse(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_pulse"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        // `pulse check` uses the compile cache as the daemon does: the tests keep theirs.
+        .env("XDG_CACHE_HOME", repo_root().join("target/test-xdg-cache"))
+        .output()
+        .expect("run pulse")
+}
+
+/// What a finished command printed, stdout then stderr.
+pub fn text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
 /// Resident memory of process `pid`, in bytes.
 pub fn resident_bytes(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();

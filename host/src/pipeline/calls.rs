@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use tracing::{error, warn};
 
-use super::markets::MarketsByDepth;
+use super::markets::MarketsByNeeds;
 use super::Pipeline;
 use crate::cache::validate;
 use crate::plugin::checks::handed_over_bytes;
@@ -31,7 +31,7 @@ impl Pipeline {
     pub(super) async fn run_analyzers(
         &mut self,
         generation: &Generation,
-        markets: &MarketsByDepth,
+        markets: &MarketsByNeeds,
     ) -> Arc<Vec<AnalyzerOutput>> {
         let admitted = self.admitted(&generation.analyzers);
         let calls = admitted.iter().map(|plugin| {
@@ -68,7 +68,7 @@ impl Pipeline {
     pub(super) async fn run_aggregators(
         &mut self,
         generation: &Generation,
-        markets: &MarketsByDepth,
+        markets: &MarketsByNeeds,
         outputs: Arc<Vec<AnalyzerOutput>>,
     ) -> (Vec<ValidEntry>, usize) {
         let admitted = self.admitted(&generation.aggregators);

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use tracing::warn;
 
-use super::markets::MarketsByDepth;
+use super::markets::MarketsByNeeds;
 use super::{CycleReport, Pipeline};
 use crate::plugin::{Generation, TrialInput};
 use crate::shared::clock::now_ms;
@@ -79,10 +79,10 @@ impl Pipeline {
     /// Runs the analyzers on `snapshot`, leaves their results for the next trial call, and runs
     /// the aggregators on them.
     async fn analyse(&mut self, snapshot: &Snapshot, age: Duration, generation: &Generation) -> Analysed {
-        let markets = MarketsByDepth::new(snapshot, &self.history, self.cycle, self.source.name(), age, generation);
+        let markets = MarketsByNeeds::new(snapshot, &self.history, self.cycle, self.source.name(), age, generation);
         let outputs = self.run_analyzers(generation, &markets).await;
         self.plugins.leave_trial_input(TrialInput {
-            market: markets.deepest(),
+            market: markets.widest(),
             outputs: outputs.clone(),
         });
         let (entries, dropped) = self.run_aggregators(generation, &markets, outputs).await;

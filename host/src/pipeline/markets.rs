@@ -1,6 +1,7 @@
-//! The cycle's market at each history depth the plugins asked for.
+//! The cycle's market as each plugin asked for it: the widest market built once, then cut
+//! once per distinct need.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,11 +9,17 @@ use crate::history::History;
 use crate::plugin::{Generation, LoadedPlugin};
 use crate::shared::contract::Market;
 use crate::shared::market::Snapshot;
+use crate::shared::needs::Needs;
 
-/// The cycle's market for each history depth plugins asked for, built once per cycle.
-pub(super) struct MarketsByDepth(BTreeMap<u32, Arc<Market>>);
+/// The cycle's market for each distinct need of the serving plugins, built once per cycle.
+pub(super) struct MarketsByNeeds {
+    /// Everything any plugin asked for: the deepest history.
+    widest: Arc<Market>,
+    /// The widest market cut to each need.
+    cut: BTreeMap<Needs, Arc<Market>>,
+}
 
-impl MarketsByDepth {
+impl MarketsByNeeds {
     pub(super) fn new(
         snapshot: &Snapshot,
         history: &History,
@@ -22,20 +29,21 @@ impl MarketsByDepth {
         generation: &Generation,
     ) -> Self {
         let base = snapshot.to_market(cycle, source, age);
-        let depths: BTreeSet<u32> = generation.plugins().map(|p| p.info.history_depth).chain([0]).collect();
-        let markets = depths
-            .into_iter()
-            .map(|depth| (depth, Arc::new(history.market(&base, depth as usize))))
-            .collect();
-        Self(markets)
+        let widest = Arc::new(history.market(&base, generation.max_history_depth()));
+        let mut cut = BTreeMap::new();
+        for plugin in generation.plugins() {
+            cut.entry(plugin.needs().clone())
+                .or_insert_with_key(|needs| Arc::new(needs.cut(&widest)));
+        }
+        Self { widest, cut }
     }
 
     pub(super) fn for_plugin(&self, plugin: &LoadedPlugin) -> Arc<Market> {
-        self.0[&plugin.info.history_depth].clone()
+        self.cut[plugin.needs()].clone()
     }
 
-    /// The market with the deepest history.
-    pub(super) fn deepest(&self) -> Arc<Market> {
-        self.0.values().next_back().expect("depth 0 is always built").clone()
+    /// The market with everything any plugin asked for, for trial calls.
+    pub(super) fn widest(&self) -> Arc<Market> {
+        self.widest.clone()
     }
 }

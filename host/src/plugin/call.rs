@@ -5,7 +5,7 @@ use super::checks::{aggregate_fuel, check_analyses, check_entries, DESCRIBE_FUEL
 use super::failure::CallError;
 use super::loaded::LoadedPlugin;
 use super::state::HostState;
-use super::world::{Instantiate, PluginKind};
+use super::world::{Instance, PluginKind, WorldPre};
 use crate::shared::call::Failure;
 use crate::shared::contract::{Analyses, AnalyzerOutput, CacheEntry, Market};
 
@@ -20,8 +20,8 @@ impl LoadedPlugin {
                 format!("{} is not an analyzer", self.id),
             ));
         };
-        let mut analyses = self.call(pre, self.policy.max_result_bytes, "analyze", |instance, store| {
-            instance.call_analyze(store, market)
+        let mut analyses = self.call(&**pre, self.policy.max_result_bytes, "analyze", |instance, store| {
+            instance.analyze(store, market)
         })?;
         let dropped = check_analyses(&mut analyses, market.symbols.len())?;
         Ok((analyses, dropped))
@@ -36,8 +36,8 @@ impl LoadedPlugin {
                 format!("{} is not an aggregator", self.id),
             ));
         };
-        let entries = self.call(pre, aggregate_fuel(&self.policy), "aggregate", |instance, store| {
-            instance.call_aggregate(store, market, results)
+        let entries = self.call(&**pre, aggregate_fuel(&self.policy), "aggregate", |instance, store| {
+            instance.aggregate(store, market, results)
         })?;
         check_entries(&entries, &self.policy)?;
         Ok(entries)
@@ -46,20 +46,17 @@ impl LoadedPlugin {
     /// Instantiates, calls `init` (which may hand back at most [`DESCRIBE_FUEL`] bytes), then
     /// `body`, which may hand back at most `fuel` bytes (never less than `init` may); logs what
     /// the plugin printed, whatever the outcome.
-    pub(super) fn call<P: Instantiate, R>(
+    pub(super) fn call<I: Instance + ?Sized, R>(
         &self,
-        pre: &P,
+        pre: &dyn WorldPre<I>,
         fuel: usize,
         what: &str,
-        body: impl FnOnce(&P::Instance, &mut wasmtime::Store<HostState>) -> wasmtime::Result<Result<R, String>>,
-    ) -> Result<R, CallError>
-    where
-        P::Instance: InitCall,
-    {
+        body: impl FnOnce(&I, &mut wasmtime::Store<HostState>) -> wasmtime::Result<Result<R, String>>,
+    ) -> Result<R, CallError> {
         let mut store = self.engine.store(self.id.shared(), &self.policy, self.log.clone());
         let mut lift_bound = DESCRIBE_FUEL;
         let result = (|| {
-            let instance = pre.instantiate_in(&mut store)?;
+            let instance = pre.instantiate(&mut store)?;
             if let Err(e) = instance.init(&mut store, &self.config_json)? {
                 return Ok(Err(CallError::returned("init", &e)));
             }
@@ -79,23 +76,5 @@ impl LoadedPlugin {
                 last_words.as_deref(),
             )),
         }
-    }
-}
-
-/// The `init` export both worlds share.
-pub trait InitCall {
-    /// Calls `init(config)`.
-    fn init(&self, store: &mut wasmtime::Store<HostState>, config: &str) -> wasmtime::Result<Result<(), String>>;
-}
-
-impl InitCall for crate::shared::contract::analyzer::Analyzer {
-    fn init(&self, store: &mut wasmtime::Store<HostState>, config: &str) -> wasmtime::Result<Result<(), String>> {
-        self.call_init(store, config)
-    }
-}
-
-impl InitCall for crate::shared::contract::aggregator::Aggregator {
-    fn init(&self, store: &mut wasmtime::Store<HostState>, config: &str) -> wasmtime::Result<Result<(), String>> {
-        self.call_init(store, config)
     }
 }

@@ -11,9 +11,12 @@ use crate::config::PluginPolicy;
 use crate::shared::contract::{Analyses, AnalyzerOutput, CacheEntry, PluginInfo, Value};
 use crate::shared::identity::PluginId;
 use crate::shared::text::quote;
+use crate::shared::timeframe::{self, TIMEFRAMES};
 
 /// Deepest history a plugin may ask for, in samples.
 pub const MAX_HISTORY_DEPTH: u32 = 10_000;
+/// Most closed candles a plugin may ask for per time frame.
+pub const MAX_CANDLE_DEPTH: u32 = 1_000;
 /// Longest version string, in bytes.
 pub const MAX_VERSION_BYTES: usize = 64;
 /// Longest description, in bytes.
@@ -70,6 +73,7 @@ pub fn check_info(
             info.history_depth
         );
     }
+    check_candle_requests(info, id)?;
     match (writes_keys, info.key_prefixes.is_empty()) {
         (false, false) => bail!("describe(): analyzer {id} declares key-prefixes, but only aggregators write keys"),
         (true, true) => bail!("describe(): aggregator {id} declares no key-prefixes, so it could write nothing"),
@@ -94,6 +98,24 @@ pub fn check_info(
                  `[sandbox.plugin.{id}] key_prefixes = [{prefix:?}]` in the daemon's config",
                 policy.key_prefixes,
             );
+        }
+    }
+    Ok(())
+}
+
+/// At most one request per time frame, none deeper than [`MAX_CANDLE_DEPTH`].
+fn check_candle_requests(info: &PluginInfo, id: &PluginId) -> Result<()> {
+    let mut seen = [false; TIMEFRAMES.len()];
+    for request in &info.candles {
+        let name = timeframe::label(request.timeframe);
+        if request.depth > MAX_CANDLE_DEPTH {
+            bail!(
+                "describe(): {id} asks for {} candles of {name}, above the limit of {MAX_CANDLE_DEPTH}",
+                request.depth
+            );
+        }
+        if std::mem::replace(&mut seen[timeframe::index(request.timeframe)], true) {
+            bail!("describe(): {id} asks for candles of {name} twice; one request per time frame");
         }
     }
     Ok(())
@@ -250,5 +272,27 @@ mod tests {
             analyses: analyses(10, vec!["rsi".into(), "ema".into()]),
         };
         assert_eq!(handed_over_bytes(&output), 16 + 5 + 5 + 240 + 22 + 160);
+    }
+
+    #[test]
+    fn candle_requests_are_one_per_time_frame_and_bounded() {
+        use crate::shared::contract::{CandleRequest, Timeframe};
+        let id = PluginId::parse("trend").unwrap();
+        let info = |candles: Vec<(Timeframe, u32)>| PluginInfo {
+            name: "trend".into(),
+            version: "1.0.0".into(),
+            description: String::new(),
+            history_depth: 0,
+            candles: candles
+                .into_iter()
+                .map(|(timeframe, depth)| CandleRequest { timeframe, depth })
+                .collect(),
+            key_prefixes: Vec::new(),
+        };
+        check_candle_requests(&info(vec![(Timeframe::M1, 60), (Timeframe::H1, MAX_CANDLE_DEPTH)]), &id).unwrap();
+        let twice = check_candle_requests(&info(vec![(Timeframe::M5, 1), (Timeframe::M5, 2)]), &id).unwrap_err();
+        assert!(twice.to_string().contains("candles of 5m twice"), "{twice}");
+        let deep = check_candle_requests(&info(vec![(Timeframe::D1, MAX_CANDLE_DEPTH + 1)]), &id).unwrap_err();
+        assert!(deep.to_string().contains("1001 candles of 1d"), "{deep}");
     }
 }

@@ -7,14 +7,14 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::Linker;
 use wasmtime::{Engine, Store};
 
 use super::checks::DESCRIBE_FUEL;
 use super::log_budget::LogBudget;
 use super::state::{HostState, MAX_COMPONENT_HANDLES};
+use super::world::Contract;
 use crate::config::PluginPolicy;
-use crate::shared::contract::analyzer::pulse::plugin::host;
 
 /// How often the engine's epoch advances; call deadlines are counted in these ticks, so a
 /// call is cut off at most one tick after its deadline.
@@ -44,9 +44,12 @@ impl PluginEngine {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(anyhow::Error::from)
             .context("cannot link WASI")?;
-        host::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)
-            .map_err(anyhow::Error::from)
-            .context("cannot link the host interface")?;
+        for contract in Contract::ALL {
+            contract
+                .link(&mut linker)
+                .map_err(anyhow::Error::from)
+                .with_context(|| format!("cannot link the host interface of {contract}"))?;
+        }
         Ok(Arc::new(Self {
             _ticker: Ticker::start(engine.clone())?,
             engine,

@@ -14,6 +14,7 @@ use crate::shared::call::{Fingerprint, PluginFacts};
 use crate::shared::contract::PluginInfo;
 use crate::shared::entry::EntryRules;
 use crate::shared::identity::PluginId;
+use crate::shared::needs::Needs;
 
 /// A compiled plugin that has described itself, accepted its config and passed its trial.
 pub struct LoadedPlugin {
@@ -21,6 +22,8 @@ pub struct LoadedPlugin {
     pub id: PluginId,
     /// The plugin's metadata from `describe()`, checked against every bound.
     pub info: PluginInfo,
+    /// The history and candles `info` asks for, the key its market is cut by.
+    pub(super) needs: Needs,
     /// The file it was loaded from.
     pub path: PathBuf,
     /// The version's content hash and side config.
@@ -70,12 +73,18 @@ impl LoadedPlugin {
         PluginFacts {
             name: self.id.to_string(),
             kind: self.kind.label(),
+            contract: self.kind.contract().version(),
             version: self.info.version.clone(),
             fingerprint: self.fingerprint.clone(),
             file: self.path.display().to_string(),
             loaded_at_ms: self.loaded_at_ms,
             peak_memory_bytes: self.last_peak_memory(),
         }
+    }
+
+    /// The history and candles it asked for in `describe()`.
+    pub fn needs(&self) -> &Needs {
+        &self.needs
     }
 
     /// The JSON its `init` gets on every call: its side file, else its config table, else `{}`.

@@ -33,4 +33,4 @@ pub use log_budget::Dropped as LogDropped;
 pub use reload::{DirectoryWatch, Reloader};
 pub use stage::{Stage, StageError, TrialInput};
 pub use stager::Stager;
-pub use world::PluginKind;
+pub use world::{Contract, PluginKind};

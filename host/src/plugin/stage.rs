@@ -17,8 +17,9 @@ use super::loaded::LoadedPlugin;
 use super::log_budget::LogBudget;
 use super::world::PluginKind;
 use crate::config::PluginPolicy;
-use crate::shared::contract::{with_history_depth, AnalyzerOutput, Market, PluginInfo};
+use crate::shared::contract::{AnalyzerOutput, Market, PluginInfo};
 use crate::shared::identity::PluginId;
+use crate::shared::needs::Needs;
 
 /// The steps a plugin version goes through before it serves, in order; a refusal names one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,7 +99,7 @@ impl<T, E: Into<anyhow::Error>> AtStage<T> for Result<T, E> {
 /// What a trial call is made on: the last cycle's market and analyzer outputs.
 #[derive(Clone)]
 pub struct TrialInput {
-    /// The last market, with the deepest history any plugin had.
+    /// The last market, with everything any plugin asked for.
     pub market: Arc<Market>,
     /// The last cycle's analyzer outputs, for aggregators.
     pub outputs: Arc<Vec<AnalyzerOutput>>,
@@ -139,6 +140,7 @@ impl LoadedPlugin {
         id.check_described(&info.name, &source.path).at(Stage::Name)?;
         check_info(&info, &id, &source.path, kind.writes_keys(), &policy).at(Stage::Describe)?;
         let plugin = Arc::new(Self {
+            needs: Needs::of(&info),
             config_json: config_for(id.as_str()).at(Stage::Config)?,
             id,
             policy,
@@ -163,7 +165,7 @@ impl LoadedPlugin {
 
     /// One real call on the last cycle's data; its result is checked and discarded.
     fn trial(&self, input: &TrialInput) -> Result<(), CallError> {
-        let market = with_history_depth(&input.market, self.info.history_depth as usize);
+        let market = self.needs.cut(&input.market);
         match self.kind {
             PluginKind::Analyzer(_) => self.analyze(&market).map(drop),
             PluginKind::Aggregator(_) => self.aggregate(&market, &input.outputs).map(drop),
@@ -173,8 +175,8 @@ impl LoadedPlugin {
     /// Calls `init` on a fresh instance, so a bad config is reported while staging.
     fn trial_init(&self) -> Result<(), CallError> {
         let result = match &self.kind {
-            PluginKind::Analyzer(pre) => self.call(pre, 0, "init", |_, _| Ok(Ok(()))),
-            PluginKind::Aggregator(pre) => self.call(pre, 0, "init", |_, _| Ok(Ok(()))),
+            PluginKind::Analyzer(pre) => self.call(&**pre, 0, "init", |_, _| Ok(Ok(()))),
+            PluginKind::Aggregator(pre) => self.call(&**pre, 0, "init", |_, _| Ok(Ok(()))),
         };
         result.map_err(|e| CallError::new(e.failure, format!("init rejected its config or trapped: {e}")))
     }
@@ -189,10 +191,7 @@ fn describe(
     log: Arc<LogBudget>,
 ) -> Result<PluginInfo, CallError> {
     let mut store = engine.store(label, policy, log);
-    let result = match kind {
-        PluginKind::Analyzer(pre) => pre.instantiate(&mut store).and_then(|i| i.call_describe(&mut store)),
-        PluginKind::Aggregator(pre) => pre.instantiate(&mut store).and_then(|i| i.call_describe(&mut store)),
-    };
+    let result = kind.instantiate(&mut store).and_then(|i| i.describe(&mut store));
     let last_words = store.data_mut().finish_log();
     result.map_err(|e| CallError::from_wasmtime(&e, store.data().memory_capped(), DESCRIBE_FUEL, last_words.as_deref()))
 }

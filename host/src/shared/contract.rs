@@ -1,4 +1,4 @@
-//! The plugin contract as host-side types, generated from `wit/`: the data the stages pass
+//! The plugin contract (the current version, `wit/pulse.wit`) as host-side types: the data the stages pass
 //! each other (the market, analyzer results, cache entries). The aggregator world reuses the
 //! analyzer world's types, so one `Market` value can be handed to both.
 
@@ -28,7 +28,8 @@ pub mod aggregator {
 
 pub use analyzer::pulse::plugin::host::Level;
 pub use analyzer::pulse::plugin::types::{
-    Analyses, AnalyzerOutput, CacheEntry, History, Market, PluginInfo, Signal, Value, Verdict,
+    Analyses, AnalyzerOutput, CacheEntry, CandleRequest, Candles, History, Market, PluginInfo, Signal, Timeframe,
+    Value, Verdict,
 };
 
 /// A signal's name, as in cache values (the names are `pulse_keys::SIGNAL_NAMES`).
@@ -40,31 +41,5 @@ pub fn signal_name(signal: Signal) -> &'static str {
         Signal::Neutral => neutral,
         Signal::Sell => sell,
         Signal::StrongSell => strong_sell,
-    }
-}
-
-/// `market` with at most the last `depth` samples of each symbol's history.
-pub fn with_history_depth(market: &Market, depth: usize) -> Market {
-    let history = &market.history;
-    let mut trimmed = History {
-        lengths: Vec::with_capacity(history.lengths.len()),
-        price: Vec::new(),
-        volume_24h: Vec::new(),
-        timestamp_ms: Vec::new(),
-    };
-    let mut start = 0usize;
-    for &len in &history.lengths {
-        let len = len as usize;
-        let keep = len.min(depth);
-        let range = start + len - keep..start + len;
-        trimmed.lengths.push(keep as u32);
-        trimmed.price.extend_from_slice(&history.price[range.clone()]);
-        trimmed.volume_24h.extend_from_slice(&history.volume_24h[range.clone()]);
-        trimmed.timestamp_ms.extend_from_slice(&history.timestamp_ms[range]);
-        start += len;
-    }
-    Market {
-        history: trimmed,
-        ..market.clone()
     }
 }

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::contract::{History as HistoryRecord, Market};
+use super::contract::Market;
+use super::needs::empty_history;
 
 /// One symbol's 24 h ticker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -105,12 +106,8 @@ impl Snapshot {
             turnover_24h: column(|t| t.turnover_24h),
             high_24h: column(|t| t.high_24h),
             low_24h: column(|t| t.low_24h),
-            history: HistoryRecord {
-                lengths: Vec::new(),
-                price: Vec::new(),
-                volume_24h: Vec::new(),
-                timestamp_ms: Vec::new(),
-            },
+            history: empty_history(),
+            candles: Vec::new(),
         }
     }
 

@@ -8,4 +8,6 @@ pub mod entry;
 pub mod identity;
 pub mod log_throttle;
 pub mod market;
+pub mod needs;
 pub mod text;
+pub mod timeframe;

@@ -75,6 +75,8 @@ pub struct PluginStatus {
     pub(super) version: String,
     /// `analyzer` or `aggregator`.
     pub(super) kind: &'static str,
+    /// The version of the plugin contract it speaks.
+    pub(super) contract: &'static str,
     /// The SHA-256 of its file.
     pub(super) hash: String,
     /// The file it was loaded from.
@@ -223,6 +225,7 @@ impl StatusBoard {
                 name: p.name,
                 version: p.version,
                 kind: p.kind,
+                contract: p.contract,
                 hash: p.fingerprint.hash,
                 file: p.file,
                 loaded_at_ms: p.loaded_at_ms,
@@ -319,6 +322,7 @@ mod tests {
             [PluginFacts {
                 name: "p".into(),
                 kind: "analyzer",
+                contract: "0.2.0",
                 version: "2.0.0".into(),
                 fingerprint: fingerprint("v2"),
                 file: "p.wasm".into(),

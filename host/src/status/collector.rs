@@ -264,6 +264,7 @@ mod tests {
         PluginFacts {
             name: name.into(),
             kind: "analyzer",
+            contract: "0.2.0",
             version: "1.0.0".into(),
             fingerprint: Fingerprint {
                 hash: "ab".repeat(32),

@@ -133,6 +133,7 @@ mod tests {
             name: "p".into(),
             version: "1".into(),
             kind: "analyzer",
+            contract: "0.2.0",
             hash: "0".repeat(64),
             file: "x".repeat(10_000),
             loaded_at_ms: 0,

@@ -24,10 +24,11 @@ pub mod testing;
 
 pub use analyses::{verdict, AnalysesBuilder};
 pub use bindings::analyzer::pulse::plugin::types::{
-    Analyses, AnalyzerOutput, CacheEntry, History, Market, PluginInfo, Signal, Value, Verdict,
+    Analyses, AnalyzerOutput, CacheEntry, CandleRequest, Candles, History, Market, PluginInfo, Signal, Timeframe,
+    Value, Verdict,
 };
 pub use log::{debug, error, info, warn};
-pub use market::{MarketView, Series};
+pub use market::{CandleSeries, MarketView, Series};
 pub use output::ComponentsView;
 
 /// The generated WIT bindings. Plugins use the re-exports above instead.
@@ -52,8 +53,8 @@ pub mod bindings {
             export_macro_name: "export_aggregator_world",
             default_bindings_module: "pulse_sdk::bindings::aggregator",
             with: {
-                "pulse:plugin/types@0.1.0": crate::bindings::analyzer::pulse::plugin::types,
-                "pulse:plugin/host@0.1.0": crate::bindings::analyzer::pulse::plugin::host,
+                "pulse:plugin/types@0.2.0": crate::bindings::analyzer::pulse::plugin::types,
+                "pulse:plugin/host@0.2.0": crate::bindings::analyzer::pulse::plugin::host,
             },
         });
     }
@@ -64,7 +65,7 @@ pub trait Analyzer {
     /// The plugin's config table from the daemon's config file. Unknown or mistyped fields
     /// fail `init`, which the daemon reports with the plugin's name.
     type Config: serde::de::DeserializeOwned + Default;
-    /// Name, version and the history depth the plugin needs.
+    /// Name, version, and the history depth and candles the plugin needs.
     fn describe() -> PluginInfo;
     /// Scores the market: one entry per symbol, in the market's order.
     fn analyze(market: &MarketView, config: &Self::Config) -> Result<Analyses, String>;
@@ -90,15 +91,27 @@ pub trait Aggregator {
 #[serde(deny_unknown_fields)]
 pub struct NoConfig {}
 
-/// Builds a [`PluginInfo`] for an analyzer (no cache keys).
+/// Builds a [`PluginInfo`] for an analyzer (no cache keys, no candles); add candles with
+/// struct update syntax:
+///
+/// ```text
+/// PluginInfo { candles: vec![candles(Timeframe::M1, 60)], ..plugin_info("trend", "1.0.0", "...", 0) }
+/// ```
 pub fn plugin_info(name: &str, version: &str, description: &str, history_depth: u32) -> PluginInfo {
     PluginInfo {
         name: name.to_string(),
         version: version.to_string(),
         description: description.to_string(),
         history_depth,
+        candles: Vec::new(),
         key_prefixes: Vec::new(),
     }
+}
+
+/// A request for `depth` closed candles of `timeframe` per symbol (the forming candle comes on
+/// top), for [`PluginInfo::candles`].
+pub fn candles(timeframe: Timeframe, depth: u32) -> CandleRequest {
+    CandleRequest { timeframe, depth }
 }
 
 /// Parses a plugin's JSON config into its typed form; `init` uses it.

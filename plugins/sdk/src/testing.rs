@@ -4,16 +4,39 @@
 //! ```text
 //! let market = pulse_sdk::testing::MarketBuilder::new()
 //!     .symbol("BTCUSDT", &[94_000.0, 94_500.0, 95_000.0], 2.1)
+//!     .candles(Timeframe::M1, &[93_800.0, 94_200.0, 95_000.0], true)
 //!     .build();
 //! let analyses = MyPlugin::analyze(&market, &MyConfig::default()).unwrap();
 //! ```
 
-use crate::{History, Market, MarketView};
+use crate::{Candles, History, Market, MarketView, Timeframe};
+
+/// The market time of every built market, ms since the Unix epoch (a multiple of one day).
+pub const MARKET_TIME_MS: i64 = 1_699_920_000_000;
 
 /// Assembles a [`MarketView`] symbol by symbol.
 #[derive(Default)]
 pub struct MarketBuilder {
     market: Option<Market>,
+    /// Per time frame (in the order first used), each symbol's closes and whether the last
+    /// candle is forming.
+    candles: Vec<(Timeframe, Vec<Closes>)>,
+}
+
+/// One symbol's candle closes, oldest first, and whether the last candle is forming.
+type Closes = (Vec<f64>, bool);
+
+/// A time frame's length in milliseconds.
+pub fn timeframe_ms(timeframe: Timeframe) -> i64 {
+    60_000
+        * match timeframe {
+            Timeframe::M1 => 1,
+            Timeframe::M5 => 5,
+            Timeframe::M15 => 15,
+            Timeframe::H1 => 60,
+            Timeframe::H4 => 240,
+            Timeframe::D1 => 1_440,
+        }
 }
 
 impl MarketBuilder {
@@ -22,7 +45,7 @@ impl MarketBuilder {
         Self {
             market: Some(Market {
                 cycle: 1,
-                timestamp_ms: 1_700_000_000_000,
+                timestamp_ms: MARKET_TIME_MS,
                 snapshot_age_ms: 0,
                 source: "test".into(),
                 symbols: Vec::new(),
@@ -38,7 +61,9 @@ impl MarketBuilder {
                     volume_24h: Vec::new(),
                     timestamp_ms: Vec::new(),
                 },
+                candles: Vec::new(),
             }),
+            candles: Vec::new(),
         }
     }
 
@@ -63,15 +88,74 @@ impl MarketBuilder {
             m.history.volume_24h.push(1_000.0);
             m.history
                 .timestamp_ms
-                .push(1_700_000_000_000 - 2_000 * (prices.len() - 1 - i) as i64);
+                .push(MARKET_TIME_MS - 2_000 * (prices.len() - 1 - i) as i64);
         }
+        self
+    }
+
+    /// Gives the symbol added last candles of `timeframe` closing at `closes` (oldest first),
+    /// the last one still forming if `forming`. Each candle opens at the previous close (the
+    /// first at its own close), its high and low are the larger and smaller of open and close,
+    /// its volume is 1,000. The last candle is the one the market's time falls in.
+    pub fn candles(mut self, timeframe: Timeframe, closes: &[f64], forming: bool) -> Self {
+        let symbols = self.market.as_ref().expect("builder already used").symbols.len();
+        assert!(symbols > 0, "add a symbol before its candles");
+        let k = match self.candles.iter().position(|(t, _)| *t == timeframe) {
+            Some(k) => k,
+            None => {
+                self.candles.push((timeframe, Vec::new()));
+                self.candles.len() - 1
+            }
+        };
+        let per_symbol = &mut self.candles[k].1;
+        per_symbol.resize(symbols, (Vec::new(), false));
+        per_symbol[symbols - 1] = (closes.to_vec(), forming);
         self
     }
 
     /// The finished market.
     pub fn build(mut self) -> MarketView {
-        MarketView::new(self.market.take().expect("builder already used"))
+        let mut market = self.market.take().expect("builder already used");
+        let symbols = market.symbols.len();
+        for (timeframe, mut per_symbol) in std::mem::take(&mut self.candles) {
+            per_symbol.resize(symbols, (Vec::new(), false));
+            market.candles.push(columns(timeframe, &per_symbol));
+        }
+        MarketView::new(market)
     }
+}
+
+/// One time frame's candles of every symbol, column-wise, from each symbol's closes.
+fn columns(timeframe: Timeframe, per_symbol: &[Closes]) -> Candles {
+    let length = timeframe_ms(timeframe);
+    let last_start = MARKET_TIME_MS - MARKET_TIME_MS.rem_euclid(length);
+    let mut c = Candles {
+        timeframe,
+        lengths: Vec::new(),
+        forming: Vec::new(),
+        start_ms: Vec::new(),
+        open: Vec::new(),
+        high: Vec::new(),
+        low: Vec::new(),
+        close: Vec::new(),
+        volume: Vec::new(),
+        turnover: Vec::new(),
+    };
+    for (closes, forming) in per_symbol {
+        c.lengths.push(closes.len() as u32);
+        c.forming.push(*forming && !closes.is_empty());
+        for (j, &close) in closes.iter().enumerate() {
+            let open = if j == 0 { close } else { closes[j - 1] };
+            c.start_ms.push(last_start - length * (closes.len() - 1 - j) as i64);
+            c.open.push(open);
+            c.high.push(open.max(close));
+            c.low.push(open.min(close));
+            c.close.push(close);
+            c.volume.push(1_000.0);
+            c.turnover.push(1_000.0 * close);
+        }
+    }
+    c
 }
 
 #[cfg(test)]
@@ -89,5 +173,32 @@ mod tests {
         assert_eq!(market.history(0).price, [1.0, 2.0, 3.0]);
         assert_eq!(market.history(1).price, [7.0]);
         assert_eq!(market.high_24h[0], 3.0);
+    }
+
+    #[test]
+    fn builds_candles_per_symbol_and_time_frame() {
+        let market = MarketBuilder::new()
+            .symbol("AUSDT", &[3.0], 0.0)
+            .candles(Timeframe::M1, &[1.0, 2.0, 3.0], true)
+            .symbol("BUSDT", &[7.0], 0.0)
+            .symbol("CUSDT", &[9.0], 0.0)
+            .candles(Timeframe::M1, &[8.0, 9.0], false)
+            .candles(Timeframe::H1, &[5.0], false)
+            .build();
+        let a = market.candles(Timeframe::M1, 0);
+        assert_eq!(
+            (a.close, a.open, a.forming),
+            (&[1.0, 2.0, 3.0][..], &[1.0, 1.0, 2.0][..], true)
+        );
+        assert_eq!(a.closed().close, [1.0, 2.0]);
+        assert_eq!(a.start_ms[2] - a.start_ms[1], 60_000);
+        assert!(a.start_ms[2] <= MARKET_TIME_MS && MARKET_TIME_MS < a.start_ms[2] + 60_000);
+        assert!(market.candles(Timeframe::M1, 1).is_empty());
+        let c = market.candles(Timeframe::M1, 2);
+        assert_eq!((c.close, c.forming), (&[8.0, 9.0][..], false));
+        assert_eq!(c.closed().len(), 2);
+        assert_eq!(market.candles(Timeframe::H1, 2).close, [5.0]);
+        assert!(market.candles(Timeframe::H1, 0).is_empty());
+        assert!(market.candles(Timeframe::D1, 0).is_empty());
     }
 }

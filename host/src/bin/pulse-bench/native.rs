@@ -96,5 +96,31 @@ fn to_guest(m: &pulse::shared::contract::Market) -> pulse_sdk::Market {
             volume_24h: m.history.volume_24h.clone(),
             timestamp_ms: m.history.timestamp_ms.clone(),
         },
+        candles: m
+            .candles
+            .iter()
+            .map(|c| pulse_sdk::Candles {
+                timeframe: GUEST_TIMEFRAMES[pulse::shared::timeframe::index(c.timeframe)],
+                lengths: c.lengths.clone(),
+                forming: c.forming.clone(),
+                start_ms: c.start_ms.clone(),
+                open: c.open.clone(),
+                high: c.high.clone(),
+                low: c.low.clone(),
+                close: c.close.clone(),
+                volume: c.volume.clone(),
+                turnover: c.turnover.clone(),
+            })
+            .collect(),
     }
 }
+
+/// The guest's time frames, in the order of `pulse::shared::timeframe::TIMEFRAMES`.
+const GUEST_TIMEFRAMES: [pulse_sdk::Timeframe; 6] = [
+    pulse_sdk::Timeframe::M1,
+    pulse_sdk::Timeframe::M5,
+    pulse_sdk::Timeframe::M15,
+    pulse_sdk::Timeframe::H1,
+    pulse_sdk::Timeframe::H4,
+    pulse_sdk::Timeframe::D1,
+];

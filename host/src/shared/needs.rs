@@ -1,0 +1,230 @@
+//! What a plugin asked to be handed each call, and the market cut to it.
+
+use super::contract::{CandleRequest, Candles, History, Market, PluginInfo};
+use super::timeframe;
+
+/// The history depth and candles a plugin asked for in `describe()`: plugins with equal needs
+/// get the same market, built once per cycle.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Needs {
+    /// Samples of the cycle's own history per symbol.
+    pub history_depth: u32,
+    /// `(time frame index, closed candles)`, in the plugin's order.
+    pub candles: Vec<(usize, u32)>,
+}
+
+impl Needs {
+    /// What `info` asks for.
+    pub fn of(info: &PluginInfo) -> Self {
+        Self {
+            history_depth: info.history_depth,
+            candles: info
+                .candles
+                .iter()
+                .map(|r| (timeframe::index(r.timeframe), r.depth))
+                .collect(),
+        }
+    }
+
+    /// `market` (which holds at least as much as any plugin needs) with only what these
+    /// needs ask for: the last `history_depth` samples of each symbol, and for each candle
+    /// request in order, the last `depth` closed candles of each symbol and its forming one.
+    /// A time frame `market` lacks is handed over with no candles.
+    pub fn cut(&self, market: &Market) -> Market {
+        Market {
+            history: cut_history(&market.history, self.history_depth as usize),
+            candles: self
+                .candles
+                .iter()
+                .map(|&(tf, depth)| {
+                    let request = CandleRequest {
+                        timeframe: timeframe::TIMEFRAMES[tf],
+                        depth,
+                    };
+                    let have = market.candles.iter().find(|c| c.timeframe == request.timeframe);
+                    cut_candles(have, request, market.symbols.len())
+                })
+                .collect(),
+            ..without_series(market)
+        }
+    }
+}
+
+/// A copy of `market` without its history and candles, which are cut rather than copied.
+fn without_series(market: &Market) -> Market {
+    Market {
+        cycle: market.cycle,
+        timestamp_ms: market.timestamp_ms,
+        snapshot_age_ms: market.snapshot_age_ms,
+        source: market.source.clone(),
+        symbols: market.symbols.clone(),
+        price: market.price.clone(),
+        change_24h: market.change_24h.clone(),
+        volume_24h: market.volume_24h.clone(),
+        turnover_24h: market.turnover_24h.clone(),
+        high_24h: market.high_24h.clone(),
+        low_24h: market.low_24h.clone(),
+        history: empty_history(),
+        candles: Vec::new(),
+    }
+}
+
+/// A history record with no samples.
+pub fn empty_history() -> History {
+    History {
+        lengths: Vec::new(),
+        price: Vec::new(),
+        volume_24h: Vec::new(),
+        timestamp_ms: Vec::new(),
+    }
+}
+
+/// A candles record of `timeframe` with no candles.
+pub fn empty_candles(timeframe: super::contract::Timeframe) -> Candles {
+    Candles {
+        timeframe,
+        lengths: Vec::new(),
+        forming: Vec::new(),
+        start_ms: Vec::new(),
+        open: Vec::new(),
+        high: Vec::new(),
+        low: Vec::new(),
+        close: Vec::new(),
+        volume: Vec::new(),
+        turnover: Vec::new(),
+    }
+}
+
+/// At most the last `depth` samples of each symbol.
+fn cut_history(history: &History, depth: usize) -> History {
+    let mut cut = History {
+        lengths: Vec::with_capacity(history.lengths.len()),
+        ..empty_history()
+    };
+    let mut start = 0usize;
+    for &len in &history.lengths {
+        let len = len as usize;
+        let keep = len.min(depth);
+        let range = start + len - keep..start + len;
+        cut.lengths.push(keep as u32);
+        cut.price.extend_from_slice(&history.price[range.clone()]);
+        cut.volume_24h.extend_from_slice(&history.volume_24h[range.clone()]);
+        cut.timestamp_ms.extend_from_slice(&history.timestamp_ms[range]);
+        start += len;
+    }
+    cut
+}
+
+/// At most `request.depth` closed candles of each symbol, and its forming one; every symbol
+/// of the market has an entry (with no candles where `have` has none).
+fn cut_candles(have: Option<&Candles>, request: CandleRequest, symbols: usize) -> Candles {
+    let mut cut = Candles {
+        lengths: Vec::with_capacity(symbols),
+        forming: Vec::with_capacity(symbols),
+        ..empty_candles(request.timeframe)
+    };
+    let Some(have) = have else {
+        cut.lengths.resize(symbols, 0);
+        cut.forming.resize(symbols, false);
+        return cut;
+    };
+    let mut start = 0usize;
+    for (i, &len) in have.lengths.iter().enumerate() {
+        let len = len as usize;
+        let forming = have.forming[i] && len > 0;
+        let closed = len - usize::from(forming);
+        let keep = closed.min(request.depth as usize) + usize::from(forming);
+        let range = start + len - keep..start + len;
+        cut.lengths.push(keep as u32);
+        cut.forming.push(forming);
+        cut.start_ms.extend_from_slice(&have.start_ms[range.clone()]);
+        for (to, from) in [
+            (&mut cut.open, &have.open),
+            (&mut cut.high, &have.high),
+            (&mut cut.low, &have.low),
+            (&mut cut.close, &have.close),
+            (&mut cut.volume, &have.volume),
+            (&mut cut.turnover, &have.turnover),
+        ] {
+            to.extend_from_slice(&from[range.clone()]);
+        }
+        start += len;
+    }
+    cut
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shared::contract::Timeframe;
+
+    fn market() -> Market {
+        let mut m1 = empty_candles(Timeframe::M1);
+        // A: three closed candles and a forming one; B: two closed.
+        m1.lengths = vec![4, 2];
+        m1.forming = vec![true, false];
+        m1.start_ms = vec![0, 60_000, 120_000, 180_000, 60_000, 120_000];
+        m1.close = vec![1.0, 2.0, 3.0, 4.0, 10.0, 11.0];
+        for column in [
+            &mut m1.open,
+            &mut m1.high,
+            &mut m1.low,
+            &mut m1.volume,
+            &mut m1.turnover,
+        ] {
+            *column = m1.close.clone();
+        }
+        Market {
+            history: History {
+                lengths: vec![3, 1],
+                price: vec![1.0, 2.0, 3.0, 9.0],
+                volume_24h: vec![0.0; 4],
+                timestamp_ms: vec![1, 2, 3, 3],
+            },
+            candles: vec![m1],
+            ..without_series(&Market {
+                cycle: 7,
+                timestamp_ms: 190_000,
+                snapshot_age_ms: 0,
+                source: "test".into(),
+                symbols: vec!["A".into(), "B".into()],
+                price: vec![4.0, 11.0],
+                change_24h: vec![0.0; 2],
+                volume_24h: vec![0.0; 2],
+                turnover_24h: vec![0.0; 2],
+                high_24h: vec![0.0; 2],
+                low_24h: vec![0.0; 2],
+                history: empty_history(),
+                candles: Vec::new(),
+            })
+        }
+    }
+
+    #[test]
+    fn cuts_history_and_candles_to_what_was_asked_keeping_the_forming_candle() {
+        let needs = Needs {
+            history_depth: 2,
+            candles: vec![
+                (timeframe::index(Timeframe::H1), 5),
+                (timeframe::index(Timeframe::M1), 2),
+            ],
+        };
+        let cut = needs.cut(&market());
+        assert_eq!(cut.history.lengths, [2, 1]);
+        assert_eq!(cut.history.price, [2.0, 3.0, 9.0]);
+        let [h1, m1] = &cut.candles[..] else {
+            panic!("{:?}", cut.candles.len())
+        };
+        assert_eq!(
+            (h1.timeframe, &h1.lengths, &h1.forming),
+            (Timeframe::H1, &vec![0, 0], &vec![false, false])
+        );
+        assert!(h1.close.is_empty());
+        assert_eq!(m1.lengths, [3, 2]);
+        assert_eq!(m1.forming, [true, false]);
+        assert_eq!(m1.close, [2.0, 3.0, 4.0, 10.0, 11.0]);
+        assert_eq!(m1.start_ms, [60_000, 120_000, 180_000, 60_000, 120_000]);
+        assert_eq!(m1.turnover, m1.close);
+        assert_eq!((cut.cycle, cut.symbols.len()), (7, 2));
+    }
+}
