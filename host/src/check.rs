@@ -11,12 +11,15 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Result};
 
 use crate::cache::validate;
+use crate::candles::CandleStore;
 use crate::config::Config;
 use crate::history::History;
 use crate::plugin::{LoadedPlugin, PluginKind, PluginSource};
+use crate::shared::candle::CandleDemand;
 use crate::shared::contract::signal_name;
 use crate::shared::contract::{Analyses, CacheEntry, Market, PluginInfo};
-use crate::shared::timeframe;
+use crate::shared::needs::Needs;
+use crate::shared::timeframe::{self, TIMEFRAMES};
 use crate::source::SimulatedMarket;
 use crate::startup;
 
@@ -43,7 +46,7 @@ pub fn run(path: &Path, config: &Config, symbols: usize) -> Result<()> {
     };
     report_staged(&mut out, &plugin, started.elapsed());
     let depth = plugin.info.history_depth as usize;
-    let market = simulated_market(config, symbols, depth);
+    let market = simulated_market(config, symbols, plugin.needs());
     let failures = exercise(&plugin, &market, depth, &mut out);
     print!("{out}");
     if failures.is_empty() {
@@ -104,20 +107,30 @@ fn report_staged(out: &mut String, plugin: &LoadedPlugin, staged_in: Duration) {
     );
 }
 
-/// A simulated market of `symbols` symbols (the config's `[simulated]` settings) with `depth`
-/// samples of history, one every 2 s, as a plugin asking for that depth gets it.
-pub fn simulated_market(config: &Config, symbols: usize, depth: usize) -> Market {
+/// A simulated market of `symbols` symbols (the config's `[simulated]` settings) as a plugin
+/// with `needs` gets it from the daemon: its history depth in samples, one every 2 s, and its
+/// candles with their simulated past.
+pub fn simulated_market(config: &Config, symbols: usize, needs: &Needs) -> Market {
+    let depth = needs.history_depth as usize;
+    let mut demand = CandleDemand::default();
+    for &(k, closed) in &needs.candles {
+        demand.want(TIMEFRAMES[k], closed);
+    }
     let mut market = SimulatedMarket::new(&config.simulated, symbols);
-    let mut history = History::default();
+    market.want_candles(demand);
+    let (mut history, mut candles) = (History::default(), CandleStore::default());
     history.set_capacity(depth);
+    candles.set_demand(demand);
     let mut snapshot = market.snapshot(crate::shared::clock::now_ms());
     for _ in 1..depth.max(1) {
         history.record(&snapshot);
+        candles.record(&snapshot);
         snapshot = market.snapshot(snapshot.timestamp_ms + 2000);
     }
     history.record(&snapshot);
-    let base = snapshot.to_market(depth as u64, "simulated", Duration::ZERO);
-    history.market(&base, depth)
+    candles.record(&snapshot);
+    let base = snapshot.to_market(depth.max(1) as u64, "simulated", Duration::ZERO);
+    needs.cut(&candles.market(history.market(&base, depth)))
 }
 
 /// Calls the plugin once on `market` and applies the daemon's output checks, reporting into

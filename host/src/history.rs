@@ -100,6 +100,7 @@ mod tests {
 
     fn snapshot(ts: i64, prices: &[(&str, f64)]) -> Snapshot {
         Snapshot {
+            candles: Vec::new(),
             timestamp_ms: ts,
             tickers: prices
                 .iter()

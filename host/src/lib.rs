@@ -1,7 +1,7 @@
 //! Pulse: runs market-analysis WebAssembly plugins every cycle and keeps a memcached cache
 //! fresh for dashboards.
 //!
-//! Data flows one way, one module per step: [`config`] → [`source`] → [`history`] →
+//! Data flows one way, one module per step: [`config`] → [`source`] → [`history`] and [`candles`] →
 //! analyzers → aggregators ([`plugin`]) → [`cache`] → [`status`], driven by [`pipeline`].
 //! The imports have the same shape (docs/architecture.md, held by tests/architecture.rs): the
 //! commands ([`cli`], [`verify`], ...) on top, the pipeline below them, then the stages, which
@@ -12,6 +12,7 @@
 #![warn(clippy::too_many_lines)]
 
 pub mod cache;
+pub mod candles;
 pub mod check;
 pub mod cli;
 pub mod config;

@@ -10,7 +10,8 @@ use super::{CycleReport, Pipeline};
 use crate::plugin::{Generation, TrialInput};
 use crate::shared::clock::now_ms;
 use crate::shared::entry::ValidEntry;
-use crate::shared::market::Snapshot;
+use crate::shared::log_throttle::Due;
+use crate::shared::market::{Rejections, Snapshot};
 use crate::status::{status_entry, CycleFacts, CycleRecord};
 
 /// What the plugins made of a served snapshot.
@@ -28,6 +29,9 @@ impl Pipeline {
     pub async fn run_cycle(&mut self) -> Result<Option<CycleReport>> {
         let started = Instant::now();
         let generation = self.plugins.generation();
+        let demand = generation.candle_demand();
+        self.candles.set_demand(demand);
+        self.source.want_candles(demand);
         let fresh = match self.source.snapshot().await {
             Ok(None) => return Ok(None),
             Ok(Some(snapshot)) => self.select(snapshot),
@@ -61,6 +65,7 @@ impl Pipeline {
                 self.staleness.recovered(self.source.name());
                 self.history.set_capacity(generation.max_history_depth());
                 self.history.record(&snapshot);
+                self.take_candles(&snapshot);
                 self.last_good = Some((snapshot.clone(), Instant::now()));
                 Some((snapshot, Duration::ZERO))
             }
@@ -79,7 +84,14 @@ impl Pipeline {
     /// Runs the analyzers on `snapshot`, leaves their results for the next trial call, and runs
     /// the aggregators on them.
     async fn analyse(&mut self, snapshot: &Snapshot, age: Duration, generation: &Generation) -> Analysed {
-        let markets = MarketsByNeeds::new(snapshot, &self.history, self.cycle, self.source.name(), age, generation);
+        let markets = MarketsByNeeds::new(
+            snapshot,
+            (&self.history, &self.candles),
+            self.cycle,
+            self.source.name(),
+            age,
+            generation,
+        );
         let outputs = self.run_analyzers(generation, &markets).await;
         self.plugins.leave_trial_input(TrialInput {
             market: markets.widest(),
@@ -145,6 +157,28 @@ impl Pipeline {
         }
     }
 
+    /// Takes the snapshot's candles into the store; refused ones are counted by reason, and
+    /// said in a line when a set of reasons starts and then at most once a minute.
+    fn take_candles(&mut self, snapshot: &Snapshot) {
+        let rejected = self.candles.record(snapshot);
+        self.telemetry.metrics.candles_rejected(&rejected);
+        if let Some((reasons, due)) = self.repeating_reasons("candles", &rejected) {
+            warn!(source = self.source.name(), "dropped candles: {reasons}{due}");
+        }
+    }
+
+    /// `rejected`'s counts by reason as one text, with what ends a repeated line, when a set of
+    /// reasons of `what` starts and then at most once a minute; `None` otherwise.
+    fn repeating_reasons(&mut self, what: &str, rejected: &Rejections) -> Option<(String, Due)> {
+        let why: Vec<&str> = rejected.keys().copied().collect();
+        if why.is_empty() {
+            return None;
+        }
+        let due = self.repeats.admit(&format!("{what}: {}", why.join(", ")))?;
+        let reasons: Vec<String> = rejected.iter().map(|(why, n)| format!("{n} {why}")).collect();
+        Some((reasons.join(", "), due))
+    }
+
     /// Validates and selects the cycle's symbols. Dropped rows are counted by reason; one line
     /// summarises them when a set of reasons starts and then at most once a minute, since an
     /// exchange may serve the same bad row every cycle.
@@ -152,17 +186,11 @@ impl Pipeline {
         let offered = snapshot.tickers.len();
         let (selected, rejected) = snapshot.select(&self.settings.selection);
         self.telemetry.metrics.rejected(&rejected);
-        let why: Vec<&str> = rejected.keys().copied().collect();
-        if let Some(due) = (!why.is_empty())
-            .then(|| self.repeats.admit(&format!("rows: {}", why.join(", "))))
-            .flatten()
-        {
-            let reasons: Vec<String> = rejected.iter().map(|(why, n)| format!("{n} {why}")).collect();
+        if let Some((reasons, due)) = self.repeating_reasons("rows", &rejected) {
             warn!(
                 source = self.source.name(),
-                "dropped {} of {offered} market rows: {}{due}",
+                "dropped {} of {offered} market rows: {reasons}{due}",
                 rejected.values().sum::<usize>(),
-                reasons.join(", ")
             );
         }
         if selected.tickers.is_empty() {

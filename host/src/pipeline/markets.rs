@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::candles::CandleStore;
 use crate::history::History;
 use crate::plugin::{Generation, LoadedPlugin};
 use crate::shared::contract::Market;
@@ -13,7 +14,7 @@ use crate::shared::needs::Needs;
 
 /// The cycle's market for each distinct need of the serving plugins, built once per cycle.
 pub(super) struct MarketsByNeeds {
-    /// Everything any plugin asked for: the deepest history.
+    /// Everything any plugin asked for: the deepest history, every time frame's candles.
     widest: Arc<Market>,
     /// The widest market cut to each need.
     cut: BTreeMap<Needs, Arc<Market>>,
@@ -22,14 +23,14 @@ pub(super) struct MarketsByNeeds {
 impl MarketsByNeeds {
     pub(super) fn new(
         snapshot: &Snapshot,
-        history: &History,
+        (history, candles): (&History, &CandleStore),
         cycle: u64,
         source: &str,
         age: Duration,
         generation: &Generation,
     ) -> Self {
         let base = snapshot.to_market(cycle, source, age);
-        let widest = Arc::new(history.market(&base, generation.max_history_depth()));
+        let widest = Arc::new(candles.market(history.market(&base, generation.max_history_depth())));
         let mut cut = BTreeMap::new();
         for plugin in generation.plugins() {
             cut.entry(plugin.needs().clone())

@@ -1,6 +1,6 @@
-//! The cycle: snapshot → history → analyzers → aggregators → cache, every interval.
+//! The cycle: snapshot → history and candles → analyzers → aggregators → cache, every interval.
 //!
-//! Data flows one way. The pipeline owns the source, the history and the status board; it
+//! Data flows one way. The pipeline owns the source, the history, the candles and the status board; it
 //! takes the current generation of plugins at the start of each cycle, so a generation
 //! replaced between cycles serves whole cycles only. This file holds the pipeline and its
 //! interval loop; `cycle.rs` one cycle's steps, `calls.rs` its plugin calls, and the small
@@ -22,6 +22,7 @@ use anyhow::Result;
 use tracing::{debug, error, info, warn};
 
 use crate::cache::{Sink, WriteReport};
+use crate::candles::CandleStore;
 use crate::history::History;
 use crate::plugin::PluginFeed;
 use crate::shared::log_throttle::LogThrottle;
@@ -80,6 +81,8 @@ pub struct Pipeline {
     source: Source,
     /// Past snapshots, as deep as the deepest plugin asks.
     history: History,
+    /// Every symbol's candles, as deep as the plugins ask.
+    candles: CandleStore,
     /// Where each cycle takes its generation of plugins and leaves its data for trials.
     plugins: PluginFeed,
     /// Where entries go.
@@ -120,6 +123,7 @@ impl Pipeline {
             settings,
             source,
             history: History::default(),
+            candles: CandleStore::default(),
             plugins,
             sink,
             repeats: LogThrottle::per_minute(),

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::loaded::LoadedPlugin;
 use super::world::PluginKind;
+use crate::shared::candle::CandleDemand;
 
 /// The analyzers and aggregators of one generation, each list ordered by file path.
 #[derive(Default)]
@@ -47,6 +48,15 @@ impl Generation {
     /// Every loaded plugin, analyzers first.
     pub fn plugins(&self) -> impl Iterator<Item = &Arc<LoadedPlugin>> {
         self.analyzers.iter().chain(&self.aggregators)
+    }
+
+    /// The deepest candles of each time frame any loaded plugin asks for.
+    pub fn candle_demand(&self) -> CandleDemand {
+        let mut demand = CandleDemand::default();
+        for request in self.plugins().flat_map(|p| &p.info.candles) {
+            demand.want(request.timeframe, request.depth);
+        }
+        demand
     }
 
     /// The deepest history any loaded plugin asks for.

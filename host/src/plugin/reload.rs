@@ -364,7 +364,7 @@ mod tests {
         std::fs::write(dir.path().join("notes.txt"), "not a plugin").unwrap();
         reloader.reconcile().unwrap();
         let first = feed.generation();
-        assert_eq!(versions(&first), [("trend".into(), "0.1.0".into())]);
+        assert_eq!(versions(&first), [("trend".into(), "0.2.0".into())]);
 
         // Nothing changed: no new generation.
         reloader.reconcile().unwrap();
@@ -386,7 +386,7 @@ mod tests {
         std::fs::rename(dir.path().join("broken.wasm"), dir.path().join("volatility.wasm")).unwrap();
         std::fs::remove_file(dir.path().join("trend.wasm")).unwrap();
         reloader.reconcile().unwrap();
-        assert_eq!(versions(&feed.generation()), [("volatility".into(), "0.1.0".into())]);
+        assert_eq!(versions(&feed.generation()), [("volatility".into(), "0.2.0".into())]);
         assert!(reloader.rejected.is_empty(), "files gone are forgotten");
     }
 }

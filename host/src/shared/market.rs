@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::candle::CandleRows;
 use super::contract::Market;
 use super::needs::empty_history;
 
@@ -71,6 +72,10 @@ pub struct Snapshot {
     pub timestamp_ms: i64,
     /// The tickers, in no particular order.
     pub tickers: Vec<Ticker>,
+    /// Candles the source yielded with this snapshot (backfills, refetches, forming candles);
+    /// none for a source that yields none, or in a recording made before candles.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candles: Vec<CandleRows>,
 }
 
 /// Which symbols a cycle analyses.
@@ -159,6 +164,7 @@ mod tests {
         let mut inverted = ticker("FUSDT", 5.0, 1e9);
         inverted.high_24h = 1.0;
         let snapshot = Snapshot {
+            candles: Vec::new(),
             timestamp_ms: 0,
             tickers: vec![
                 ticker("AUSDT", 1.0, 10.0),

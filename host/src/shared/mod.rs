@@ -2,6 +2,7 @@
 //! nothing else of the crate. The stages talk to each other only through these types.
 
 pub mod call;
+pub mod candle;
 pub mod clock;
 pub mod contract;
 pub mod entry;

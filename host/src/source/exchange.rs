@@ -147,7 +147,11 @@ impl ExchangeSource {
         if tickers.is_empty() {
             bail!("GET {}: the exchange returned no tickers", self.url);
         }
-        Ok(Snapshot { timestamp_ms, tickers })
+        Ok(Snapshot {
+            timestamp_ms,
+            tickers,
+            candles: Vec::new(),
+        })
     }
 }
 

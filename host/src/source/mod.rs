@@ -8,6 +8,7 @@ mod exchange;
 mod record;
 mod replay;
 mod simulated;
+mod simulated_candles;
 
 pub use exchange::{Exchange, ExchangeSource};
 pub use record::Recorder;
@@ -19,6 +20,7 @@ use async_trait::async_trait;
 use tracing::warn;
 
 use crate::config::Config;
+use crate::shared::candle::CandleDemand;
 use crate::shared::clock::now_ms;
 use crate::shared::market::Snapshot;
 
@@ -31,6 +33,12 @@ pub trait MarketSource: Send {
     /// The market at `now_ms` (Unix ms); `None` once the source has ended (a replay that
     /// stops). An error leaves the cycle to serve the last good snapshot.
     async fn snapshot(&mut self, now_ms: i64) -> Result<Option<Snapshot>>;
+
+    /// How many closed candles of each time frame the plugins want now, told before each
+    /// snapshot. A source that can yield candles yields, with its snapshots, what is missing
+    /// (a backfill) and then keeps them current; the default yields none, and the candle store
+    /// builds candles from the snapshots' prices alone.
+    fn want_candles(&mut self, _demand: CandleDemand) {}
 }
 
 /// A source just opened, and the name plugins and `pulse:status` know it by.
@@ -77,6 +85,11 @@ impl Source {
     /// The source's name, as shown to plugins and in `pulse:status`.
     pub fn name(&self) -> &'static str {
         self.name
+    }
+
+    /// Tells the source how deep the plugins want each time frame's candles.
+    pub fn want_candles(&mut self, demand: CandleDemand) {
+        self.market.want_candles(demand);
     }
 
     /// The market now; `None` when a replay has ended.

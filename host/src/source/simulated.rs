@@ -7,8 +7,10 @@ use rand::{Rng, SeedableRng};
 use anyhow::Result;
 use async_trait::async_trait;
 
+use super::simulated_candles::SimulatedCandles;
 use super::{no_argument, MarketSource, Opened, Registration};
 use crate::config::{Config, SimulatedConfig};
+use crate::shared::candle::CandleDemand;
 use crate::shared::market::{Snapshot, Ticker};
 
 /// `simulated`: the market of the `[simulated]` settings, as many symbols as `symbols`.
@@ -21,7 +23,7 @@ pub(super) const SOURCE: Registration = Registration {
 
 fn open(config: &Config, argument: Option<&str>) -> Result<Opened> {
     no_argument("simulated", argument)?;
-    let market = SimulatedMarket::new(&config.simulated, config.symbols.0);
+    let market = SimulatedMarket::new(&config.simulated, config.symbols.0).stepping(config.cycle_interval());
     Ok((Box::new(market), "simulated"))
 }
 
@@ -29,6 +31,10 @@ fn open(config: &Config, argument: Option<&str>) -> Result<Opened> {
 impl MarketSource for SimulatedMarket {
     async fn snapshot(&mut self, now_ms: i64) -> Result<Option<Snapshot>> {
         Ok(Some(SimulatedMarket::snapshot(self, now_ms)))
+    }
+
+    fn want_candles(&mut self, demand: CandleDemand) {
+        SimulatedMarket::want_candles(self, demand);
     }
 }
 
@@ -67,13 +73,13 @@ const MAJORS: &[(&str, f64, f64)] = &[
 ];
 
 /// One simulated symbol's state.
-struct Walk {
-    symbol: String,
-    price: f64,
+pub(super) struct Walk {
+    pub(super) symbol: String,
+    pub(super) price: f64,
     open_24h: f64,
     high_24h: f64,
     low_24h: f64,
-    turnover_24h: f64,
+    pub(super) turnover_24h: f64,
     drift: f64,
 }
 
@@ -82,6 +88,8 @@ pub struct SimulatedMarket {
     rng: SmallRng,
     walks: Vec<Walk>,
     volatility: f64,
+    /// The walks' candles, with their made-up past.
+    candles: SimulatedCandles,
 }
 
 impl SimulatedMarket {
@@ -89,7 +97,7 @@ impl SimulatedMarket {
     /// with falling turnover.
     pub fn new(config: &SimulatedConfig, symbols: usize) -> Self {
         let mut rng = SmallRng::seed_from_u64(config.seed);
-        let walks = (0..symbols)
+        let walks: Vec<Walk> = (0..symbols)
             .map(|i| {
                 let (symbol, price, turnover) = match MAJORS.get(i) {
                     Some(&(s, p, t)) => (s.to_string(), p, t),
@@ -114,9 +122,23 @@ impl SimulatedMarket {
             .collect();
         Self {
             rng,
+            candles: SimulatedCandles::new(config, walks.len()),
             walks,
             volatility: config.volatility,
         }
+    }
+
+    /// The same market, stepping once per `interval` (2 s unless told): what the candles'
+    /// made-up past scales its volatility and volume by.
+    pub fn stepping(mut self, interval: std::time::Duration) -> Self {
+        self.candles.set_step(interval.as_millis() as i64);
+        self
+    }
+
+    /// Asks for candles: `snapshot` yields the missing past of each time frame and then each
+    /// symbol's forming candles.
+    pub fn want_candles(&mut self, demand: CandleDemand) {
+        self.candles.want(demand);
     }
 
     /// Moves every symbol one step and returns the market at `timestamp_ms`.
@@ -141,12 +163,17 @@ impl SimulatedMarket {
                 }
             })
             .collect();
-        Snapshot { timestamp_ms, tickers }
+        let candles = self.candles.step(&self.walks, timestamp_ms);
+        Snapshot {
+            timestamp_ms,
+            tickers,
+            candles,
+        }
     }
 }
 
 /// A standard normal draw (Box-Muller).
-fn standard_normal(rng: &mut SmallRng) -> f64 {
+pub(super) fn standard_normal(rng: &mut SmallRng) -> f64 {
     let u1: f64 = rng.random_range(f64::EPSILON..1.0);
     let u2: f64 = rng.random();
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()

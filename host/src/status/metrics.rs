@@ -33,6 +33,8 @@ pub struct Metrics {
     source_failures: Family<Labels, Counter>,
     /// Market rows dropped by validation, by reason.
     source_rows_rejected: Family<Labels, Counter>,
+    /// Candles from the source dropped by validation, by reason.
+    source_candles_rejected: Family<Labels, Counter>,
     /// Age of the last good snapshot, in seconds.
     snapshot_age: Gauge<f64, AtomicU64>,
 }
@@ -45,6 +47,7 @@ impl Metrics {
             source_polls: Family::default(),
             source_failures: Family::default(),
             source_rows_rejected: Family::default(),
+            source_candles_rejected: Family::default(),
             snapshot_age: Gauge::<f64, AtomicU64>::default(),
         };
         let r = &mut m.registry;
@@ -58,6 +61,11 @@ impl Metrics {
             "source_rows_rejected",
             "Market rows dropped by validation, by reason",
             m.source_rows_rejected.clone(),
+        );
+        r.register(
+            "source_candles_rejected",
+            "Candles from the source dropped by validation, by reason",
+            m.source_candles_rejected.clone(),
         );
         r.register_with_unit(
             "snapshot_age",
@@ -88,15 +96,25 @@ impl Metrics {
 
     /// Counts market rows dropped by validation, by reason.
     pub fn rejected(&self, rejected: &Rejections) {
-        for (reason, count) in rejected {
-            self.source_rows_rejected
-                .get_or_create(&vec![("reason", (*reason).to_string())])
-                .inc_by(*count as u64);
-        }
+        count_by_reason(&self.source_rows_rejected, rejected);
+    }
+
+    /// Counts candles dropped by validation, by reason.
+    pub fn candles_rejected(&self, rejected: &Rejections) {
+        count_by_reason(&self.source_candles_rejected, rejected);
     }
 
     /// Sets the age of the last good snapshot: 0 when the cycle's was fresh.
     pub fn snapshot_age(&self, seconds: f64) {
         self.snapshot_age.set(seconds);
+    }
+}
+
+/// Adds each reason's count to its series of `family`.
+fn count_by_reason(family: &Family<Labels, Counter>, rejected: &Rejections) {
+    for (reason, count) in rejected {
+        family
+            .get_or_create(&vec![("reason", (*reason).to_string())])
+            .inc_by(*count as u64);
     }
 }

@@ -1,4 +1,5 @@
-//! Small, allocation-free indicators over a price series (oldest first).
+//! Small, allocation-free indicators over a price series or candles (oldest first): pass a
+//! candle series' closes (`market.candles(Timeframe::M1, i).close`) where a series is asked for.
 
 /// Exponential moving average with smoothing `2 / (period + 1)`, seeded with the first value.
 /// `None` when the series is shorter than `period`.
@@ -96,6 +97,32 @@ pub fn volatility(values: &[f64]) -> Option<f64> {
     (n >= 2.0).then(|| (m2 / (n - 1.0)).sqrt() * 100.0)
 }
 
+/// True range of a candle: the largest of its high-low range and its distance from the
+/// previous close (`None` for the first candle, whose range alone counts).
+pub fn true_range(high: f64, low: f64, prev_close: Option<f64>) -> f64 {
+    let range = high - low;
+    match prev_close {
+        Some(prev) => range.max((high - prev).abs()).max((low - prev).abs()),
+        None => range,
+    }
+}
+
+/// Wilder's average true range over `period` candles, from the candles' highs, lows and
+/// closes (equal lengths). `None` with fewer than `period + 1` candles, so that every true
+/// range in it has a previous close.
+pub fn atr(high: &[f64], low: &[f64], close: &[f64], period: usize) -> Option<f64> {
+    let n = high.len().min(low.len()).min(close.len());
+    if period == 0 || n < period + 1 {
+        return None;
+    }
+    let tr = |i: usize| true_range(high[i], low[i], Some(close[i - 1]));
+    let mut atr = (1..=period).map(tr).sum::<f64>() / period as f64;
+    for i in period + 1..n {
+        atr = (atr * (period as f64 - 1.0) + tr(i)) / period as f64;
+    }
+    Some(atr)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,5 +169,25 @@ mod tests {
     fn volatility_is_zero_on_a_flat_series() {
         assert_eq!(volatility(&[5.0, 5.0, 5.0, 5.0]), Some(0.0));
         assert!(volatility(&[1.0, 2.0, 1.0, 2.0]).unwrap() > 10.0);
+    }
+
+    #[test]
+    fn true_range_counts_gaps_from_the_previous_close() {
+        assert_eq!(true_range(12.0, 10.0, None), 2.0);
+        assert_eq!(true_range(12.0, 10.0, Some(11.0)), 2.0);
+        assert_eq!(true_range(12.0, 10.0, Some(7.0)), 5.0);
+        assert_eq!(true_range(12.0, 10.0, Some(15.0)), 5.0);
+    }
+
+    #[test]
+    fn atr_is_the_smoothed_true_range() {
+        let close = [10.0, 11.0, 12.0, 13.0, 14.0];
+        let high: Vec<f64> = close.iter().map(|c| c + 1.0).collect();
+        let low: Vec<f64> = close.iter().map(|c| c - 1.0).collect();
+        // Each true range is 2 (its own range) against a previous close 1 lower.
+        assert_eq!(atr(&high, &low, &close, 3), Some(2.0));
+        assert_eq!(atr(&high[..3], &low[..3], &close[..3], 3), None);
+        let wide = [30.0, 30.0, 30.0, 30.0, 30.0];
+        assert!(atr(&wide, &low, &close, 3).unwrap() > 2.0);
     }
 }

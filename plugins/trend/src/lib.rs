@@ -1,11 +1,22 @@
-//! Trend and momentum: an EMA crossover and RSI over the rolling history, blended with the
-//! 24 h change so that a verdict exists from the first cycle on.
+//! Trend and momentum on candles: an EMA 12/26 crossover and RSI 14 on one-minute closes,
+//! confirmed by the same crossover on hourly closes, blended with the 24 h change.
+//!
+//! The host hands over a full past of candles (backfilled, or kept across a restart), so every
+//! component is there from the first cycle; the last candle of each series is the one still
+//! forming, whose close is the last price.
 
 use pulse_sdk::indicators::{ema, rsi};
-use pulse_sdk::{verdict, Analyses, AnalysesBuilder, Analyzer, MarketView, PluginInfo};
+use pulse_sdk::{
+    candles, verdict, Analyses, AnalysesBuilder, Analyzer, CandleSeries, MarketView, PluginInfo, Timeframe,
+};
 use serde::Deserialize;
 
-/// The analyzer's settings: periods in samples of the rolling history (one per cycle).
+/// Closed one-minute candles asked for: enough for the slow EMA to settle and for RSI.
+pub const MINUTE_DEPTH: u32 = 60;
+/// Closed hourly candles asked for.
+pub const HOUR_DEPTH: u32 = 30;
+
+/// The analyzer's settings: periods in candles.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -20,8 +31,8 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            fast: 5,
-            slow: 15,
+            fast: 12,
+            slow: 26,
             rsi_period: 14,
         }
     }
@@ -30,11 +41,30 @@ impl Default for Config {
 /// The analyzer.
 pub struct Trend;
 
+/// How far the fast EMA of `series`' closes stands from the slow one, in percent of the slow.
+fn ema_gap_pct(series: &CandleSeries, config: &Config) -> (Option<f64>, Option<f64>, Option<f64>) {
+    let fast = ema(series.close, config.fast);
+    let slow = ema(series.close, config.slow);
+    let gap = match (fast, slow) {
+        (Some(f), Some(s)) if s > 0.0 => Some((f - s) / s * 100.0),
+        _ => None,
+    };
+    (fast, slow, gap)
+}
+
 impl Analyzer for Trend {
     type Config = Config;
 
     fn describe() -> PluginInfo {
-        pulse_sdk::plugin_info("trend", env!("CARGO_PKG_VERSION"), "EMA crossover and RSI momentum", 30)
+        PluginInfo {
+            candles: vec![candles(Timeframe::M1, MINUTE_DEPTH), candles(Timeframe::H1, HOUR_DEPTH)],
+            ..pulse_sdk::plugin_info(
+                "trend",
+                env!("CARGO_PKG_VERSION"),
+                "EMA 12/26 crossover and RSI 14 on 1 m candles, confirmed on 1 h",
+                0,
+            )
+        }
     }
 
     fn analyze(market: &MarketView, config: &Config) -> Result<Analyses, String> {
@@ -45,26 +75,35 @@ impl Analyzer for Trend {
             ));
         }
         let mut out = AnalysesBuilder::new(
-            &["ema_fast", "ema_slow", "ema_gap_pct", "rsi", "momentum"],
+            &[
+                "ema_fast",
+                "ema_slow",
+                "ema_gap_pct",
+                "rsi",
+                "momentum",
+                "h1_gap_pct",
+                "candles_1m",
+                "candles_1h",
+            ],
             market.len(),
         );
         for i in 0..market.len() {
-            let prices = market.history(i).price;
-            let fast = ema(prices, config.fast);
-            let slow = ema(prices, config.slow);
-            let gap_pct = match (fast, slow) {
-                (Some(f), Some(s)) if s > 0.0 => Some((f - s) / s * 100.0),
-                _ => None,
-            };
-            let rsi = rsi(prices, config.rsi_period);
+            let minutes = market.candles(Timeframe::M1, i);
+            let hours = market.candles(Timeframe::H1, i);
+            let (fast, slow, gap_pct) = ema_gap_pct(&minutes, config);
+            let (_, _, h1_gap_pct) = ema_gap_pct(&hours, config);
+            let rsi = rsi(minutes.close, config.rsi_period);
             // 24 h change mapped to -1..1: ±10 % saturates.
             let momentum = (market.change_24h[i] / 10.0).tanh();
-            let mut score = 50.0 + 30.0 * momentum;
+            let mut score = 50.0 + 25.0 * momentum;
             if let Some(gap) = gap_pct {
                 score += 15.0 * (gap / 0.5).tanh();
             }
             if let Some(r) = rsi {
                 score += 0.3 * (r - 50.0);
+            }
+            if let Some(gap) = h1_gap_pct {
+                score += 10.0 * (gap / 2.0).tanh();
             }
             let nan = f64::NAN;
             out.push(
@@ -75,6 +114,9 @@ impl Analyzer for Trend {
                     gap_pct.unwrap_or(nan),
                     rsi.unwrap_or(nan),
                     momentum,
+                    h1_gap_pct.unwrap_or(nan),
+                    minutes.len() as f64,
+                    hours.len() as f64,
                 ],
             );
         }
@@ -89,18 +131,39 @@ mod tests {
     use super::*;
     use pulse_sdk::testing::MarketBuilder;
 
+    fn steps(from: f64, step: f64, n: usize) -> Vec<f64> {
+        (0..n).map(|i| from + step * i as f64).collect()
+    }
+
     #[test]
     fn a_rising_symbol_outscores_a_falling_one() {
-        let rising: Vec<f64> = (0..30).map(|i| 100.0 + i as f64).collect();
-        let falling: Vec<f64> = rising.iter().rev().copied().collect();
+        let (up, down) = (steps(100.0, 1.0, 61), steps(160.0, -1.0, 61));
         let market = MarketBuilder::new()
-            .symbol("UPUSDT", &rising, 5.0)
-            .symbol("DOWNUSDT", &falling, -5.0)
+            .symbol("UPUSDT", &[160.0], 5.0)
+            .candles(Timeframe::M1, &up, true)
+            .candles(Timeframe::H1, &steps(50.0, 2.0, 31), true)
+            .symbol("DOWNUSDT", &[100.0], -5.0)
+            .candles(Timeframe::M1, &down, true)
+            .candles(Timeframe::H1, &steps(200.0, -2.0, 31), true)
             .build();
         let out = Trend::analyze(&market, &Config::default()).unwrap();
         let (up, down) = (out.verdicts[0].unwrap(), out.verdicts[1].unwrap());
         assert!(up.score > 80.0 && down.score < 20.0, "{} vs {}", up.score, down.score);
         assert_eq!(out.component_names.len() * 2, out.components.len());
+        let k = out.component_names.len();
+        let row: Vec<f64> = out.components[..k].to_vec();
+        assert!(row[..6].iter().all(|v| v.is_finite()), "{row:?}");
+        assert_eq!((row[6], row[7]), (61.0, 31.0));
+    }
+
+    #[test]
+    fn without_candles_only_the_24h_change_counts() {
+        let market = MarketBuilder::new().symbol("AUSDT", &[1.0], 10.0).build();
+        let out = Trend::analyze(&market, &Config::default()).unwrap();
+        let k = out.component_names.len();
+        assert!(out.components[..4].iter().all(|v| v.is_nan()));
+        assert_eq!(out.components[k - 2..], [0.0, 0.0]);
+        assert!(out.verdicts[0].unwrap().score > 60.0);
     }
 
     #[test]

@@ -30,9 +30,6 @@ fn measure(options: &Options, symbols: usize) -> Result<Value> {
         _ => 30,
     };
     let config = Config::default();
-    let depth = 30;
-    let host_market = pulse::check::simulated_market(&config, symbols, depth);
-
     let source = PluginSource::read(&plugin_wasm("trend")?)?;
     let mut raised = config.clone();
     raised.compile_cache = Some(repo_root().join("target/bench-compile-cache"));
@@ -42,6 +39,7 @@ fn measure(options: &Options, symbols: usize) -> Result<Value> {
     let (plugin, _) = pulse::startup::stager(&raised)?
         .stage(&source, None)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let host_market = pulse::check::simulated_market(&config, symbols, plugin.needs());
 
     let guest_market = pulse_sdk::MarketView::new(to_guest(&host_market));
     let trend_config = trend::Config::default();
@@ -62,7 +60,8 @@ fn measure(options: &Options, symbols: usize) -> Result<Value> {
     let result = json!({
         "scenario": "wasm-vs-native",
         "symbols": symbols,
-        "history_depth": depth,
+        "history_depth": plugin.info.history_depth,
+        "candles": plugin.info.candles.iter().map(|r| format!("{}x{}", pulse::shared::timeframe::label(r.timeframe), r.depth)).collect::<Vec<_>>(),
         "reps": reps,
         "native_ms_p50": native_p50,
         "wasm_call_ms_p50": wasm_p50,

@@ -1,0 +1,314 @@
+//! The candle store: every symbol's candles per time frame, as deep as the plugins want them.
+//!
+//! Candles come from the source (backfills, refetches and forming candles it yields with a
+//! snapshot); between those, the forming candle follows each snapshot's last price. A symbol's
+//! series is always consecutive: where a candle is missing, the series starts after the gap.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+
+use crate::shared::candle::{Candle, CandleDemand, CandleRows};
+use crate::shared::contract::{Candles, Market, Timeframe};
+use crate::shared::market::{Rejections, Snapshot};
+use crate::shared::needs::empty_candles;
+use crate::shared::timeframe::{self, TIMEFRAMES};
+
+/// One symbol's candles of every time frame, oldest first, indexed as [`TIMEFRAMES`].
+type SymbolCandles = [VecDeque<Candle>; TIMEFRAMES.len()];
+
+/// Every symbol's candles, kept to the depth plugins want.
+#[derive(Debug, Default)]
+pub struct CandleStore {
+    /// Closed candles kept per time frame (the forming one comes on top).
+    demand: CandleDemand,
+    /// The candles of each symbol of the latest snapshot.
+    series: HashMap<String, SymbolCandles>,
+}
+
+impl CandleStore {
+    /// Sets how many closed candles of each time frame are kept; a time frame nobody wants is
+    /// dropped.
+    pub fn set_demand(&mut self, demand: CandleDemand) {
+        self.demand = demand;
+        for candles in self.series.values_mut() {
+            for (k, series) in candles.iter_mut().enumerate() {
+                trim(series, demand.0[k]);
+            }
+        }
+    }
+
+    /// What is kept: the demand last set.
+    pub fn demand(&self) -> CandleDemand {
+        self.demand
+    }
+
+    /// Takes in a snapshot: the candles it carries, then its prices into each forming candle
+    /// the source did not yield with it; forgets symbols that are no longer in it. Returns the candles
+    /// refused as invalid, counted by reason.
+    pub fn record(&mut self, snapshot: &Snapshot) -> Rejections {
+        let mut rejections = Rejections::new();
+        let mut next = HashMap::with_capacity(snapshot.tickers.len());
+        if self.demand.wanted().next().is_none() {
+            self.series.clear();
+            return rejections;
+        }
+        for ticker in &snapshot.tickers {
+            let candles = self.series.remove(&ticker.symbol).unwrap_or_default();
+            next.insert(ticker.symbol.clone(), candles);
+        }
+        let mut yielded = HashSet::new();
+        for rows in &snapshot.candles {
+            let k = timeframe::index(rows.timeframe);
+            let (Some(candles), true) = (next.get_mut(&rows.symbol), self.demand.0[k] > 0) else {
+                continue;
+            };
+            merge(&mut candles[k], rows, snapshot.timestamp_ms, &mut rejections);
+            let forming_start = timeframe::candle_start(rows.timeframe, snapshot.timestamp_ms);
+            let yielded_forming = rows.candles.iter().any(|c| c.start_ms == forming_start);
+            if yielded_forming && candles[k].back().is_some_and(|c| c.start_ms == forming_start) {
+                yielded.insert((rows.symbol.as_str(), k));
+            }
+        }
+        for ticker in &snapshot.tickers {
+            let candles = next.get_mut(&ticker.symbol).expect("inserted above");
+            for (timeframe, depth) in self.demand.wanted() {
+                let k = timeframe::index(timeframe);
+                if !yielded.contains(&(ticker.symbol.as_str(), k)) {
+                    trade(&mut candles[k], timeframe, ticker.price, snapshot.timestamp_ms);
+                }
+                trim(&mut candles[k], depth);
+            }
+        }
+        self.series = next;
+        rejections
+    }
+
+    /// `base` (a market without candles) with, for every time frame wanted, each of its
+    /// symbols' candles: the closed ones kept and the forming one, told by `base`'s time.
+    pub fn market(&self, base: Market) -> Market {
+        let candles = self
+            .demand
+            .wanted()
+            .map(|(timeframe, _)| self.columns(&base.symbols, timeframe, base.timestamp_ms))
+            .collect();
+        Market { candles, ..base }
+    }
+
+    /// One time frame's candles of `symbols`, column-wise.
+    fn columns(&self, symbols: &[String], timeframe: Timeframe, now_ms: i64) -> Candles {
+        let k = timeframe::index(timeframe);
+        let forming_start = timeframe::candle_start(timeframe, now_ms);
+        let mut c = Candles {
+            lengths: Vec::with_capacity(symbols.len()),
+            forming: Vec::with_capacity(symbols.len()),
+            ..empty_candles(timeframe)
+        };
+        for symbol in symbols {
+            let series = self.series.get(symbol).map(|s| &s[k]);
+            let series = series.into_iter().flatten();
+            let mut len = 0u32;
+            let mut last_start = None;
+            for candle in series {
+                len += 1;
+                last_start = Some(candle.start_ms);
+                c.start_ms.push(candle.start_ms);
+                c.open.push(candle.open);
+                c.high.push(candle.high);
+                c.low.push(candle.low);
+                c.close.push(candle.close);
+                c.volume.push(candle.volume);
+                c.turnover.push(candle.turnover);
+            }
+            c.lengths.push(len);
+            c.forming.push(last_start == Some(forming_start));
+        }
+        c
+    }
+}
+
+/// Merges a source's candles into a series: a candle replaces the one of the same start,
+/// candles in the future of `now_ms` and invalid ones are refused, and the series is cut after
+/// its last gap.
+fn merge(series: &mut VecDeque<Candle>, rows: &CandleRows, now_ms: i64, rejections: &mut Rejections) {
+    let timeframe = rows.timeframe;
+    let length = timeframe::length_ms(timeframe);
+    let forming_start = timeframe::candle_start(timeframe, now_ms);
+    let valid = rows.candles.iter().filter(|c| {
+        let defect = c
+            .defect(timeframe)
+            .or((c.start_ms > forming_start).then_some("candle in the future"));
+        if let Some(reason) = defect {
+            *rejections.entry(reason).or_default() += 1;
+        }
+        defect.is_none()
+    });
+    let mut by_start: BTreeMap<i64, Candle> = series.drain(..).map(|c| (c.start_ms, c)).collect();
+    for candle in valid {
+        by_start.insert(candle.start_ms, *candle);
+    }
+    let mut newest_first = by_start.into_values().rev();
+    if let Some(newest) = newest_first.next() {
+        series.push_front(newest);
+        for candle in newest_first {
+            if candle.start_ms + length != series[0].start_ms {
+                break;
+            }
+            series.push_front(candle);
+        }
+    }
+}
+
+/// A trade at `price` at `now_ms` into the series: the forming candle follows it, or a new
+/// candle opens at it (after a gap, the series starts again).
+fn trade(series: &mut VecDeque<Candle>, timeframe: Timeframe, price: f64, now_ms: i64) {
+    let start = timeframe::candle_start(timeframe, now_ms);
+    match series.back_mut() {
+        Some(last) if last.start_ms == start => last.trade(price),
+        Some(last) if last.start_ms > start => {}
+        Some(last) if last.start_ms + timeframe::length_ms(timeframe) == start => {
+            series.push_back(Candle::opening(start, price))
+        }
+        _ => {
+            series.clear();
+            series.push_back(Candle::opening(start, price));
+        }
+    }
+}
+
+/// Keeps at most `depth` closed candles and the one after them.
+fn trim(series: &mut VecDeque<Candle>, depth: u32) {
+    let keep = depth as usize + 1;
+    if depth == 0 {
+        series.clear();
+    }
+    while series.len() > keep {
+        series.pop_front();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shared::market::Ticker;
+
+    const MINUTE: i64 = 60_000;
+
+    fn snapshot(ts: i64, price: f64, candles: Vec<CandleRows>) -> Snapshot {
+        Snapshot {
+            timestamp_ms: ts,
+            tickers: vec![Ticker {
+                symbol: "AUSDT".into(),
+                price,
+                change_24h: 0.0,
+                volume_24h: 1.0,
+                turnover_24h: price,
+                high_24h: price,
+                low_24h: price,
+            }],
+            candles,
+        }
+    }
+
+    fn rows(starts_and_closes: &[(i64, f64)]) -> CandleRows {
+        CandleRows {
+            symbol: "AUSDT".into(),
+            timeframe: Timeframe::M1,
+            candles: starts_and_closes
+                .iter()
+                .map(|&(start, close)| Candle {
+                    volume: 2.0,
+                    ..Candle::opening(start, close)
+                })
+                .collect(),
+        }
+    }
+
+    fn store(depth: u32) -> CandleStore {
+        let mut store = CandleStore::default();
+        let mut demand = CandleDemand::default();
+        demand.want(Timeframe::M1, depth);
+        store.set_demand(demand);
+        store
+    }
+
+    /// The market of AUSDT and BUSDT at `now`, without candles.
+    fn base(now: i64) -> Market {
+        let mut both = snapshot(now, 1.0, vec![]);
+        let mut b = both.tickers[0].clone();
+        b.symbol = "BUSDT".into();
+        both.tickers.push(b);
+        both.to_market(1, "test", std::time::Duration::ZERO)
+    }
+
+    fn m1(store: &CandleStore, now: i64) -> Candles {
+        store.market(base(now)).candles.remove(0)
+    }
+
+    #[test]
+    fn backfill_then_trades_fill_the_forming_candle_and_open_the_next() {
+        let mut store = store(3);
+        let now = 10 * MINUTE + 5_000;
+        let backfill = rows(&[
+            (6 * MINUTE, 6.0),
+            (7 * MINUTE, 7.0),
+            (8 * MINUTE, 8.0),
+            (9 * MINUTE, 9.0),
+            (10 * MINUTE, 10.0),
+        ]);
+        assert!(store.record(&snapshot(now, 10.5, vec![backfill])).is_empty());
+        let c = m1(&store, now);
+        // Three closed candles and the forming one; the source's forming candle is kept as
+        // yielded (its price is the source's, not the ticker's).
+        assert_eq!((c.lengths.clone(), c.forming.clone()), (vec![4, 0], vec![true, false]));
+        assert_eq!(c.close, [7.0, 8.0, 9.0, 10.0]);
+
+        store.record(&snapshot(now + 20_000, 12.0, vec![]));
+        store.record(&snapshot(now + 40_000, 9.5, vec![]));
+        let c = m1(&store, now + 40_000);
+        assert_eq!((c.close[3], c.high[3], c.low[3], c.volume[3]), (9.5, 12.0, 9.5, 2.0));
+
+        store.record(&snapshot(11 * MINUTE + 1_000, 11.0, vec![]));
+        let c = m1(&store, 11 * MINUTE + 1_000);
+        assert_eq!(c.start_ms, [8 * MINUTE, 9 * MINUTE, 10 * MINUTE, 11 * MINUTE]);
+        assert_eq!((c.open[3], c.volume[3], c.forming[0]), (11.0, 0.0, true));
+        // Read later, with no new snapshot, the last candle is closed.
+        assert!(!m1(&store, 12 * MINUTE).forming[0]);
+    }
+
+    #[test]
+    fn a_gap_cuts_the_series_and_bad_candles_are_refused() {
+        let mut store = store(10);
+        let mut bad = rows(&[
+            (3 * MINUTE, 3.0),
+            (4 * MINUTE, f64::NAN),
+            (5 * MINUTE + 1, 5.0),
+            (60 * MINUTE, 1.0),
+        ]);
+        bad.candles[0].high = 1.0;
+        let rejected = store.record(&snapshot(
+            5 * MINUTE,
+            5.0,
+            vec![bad, rows(&[(MINUTE, 1.0), (2 * MINUTE, 2.0)])],
+        ));
+        assert_eq!(rejected.values().sum::<usize>(), 4, "{rejected:?}");
+        // 1m and 2m arrived; 3m and 4m were refused, so the ticker's 5m candle starts anew.
+        let c = m1(&store, 5 * MINUTE);
+        assert_eq!(c.start_ms, [5 * MINUTE]);
+        // A snapshot after a silent stretch: the series starts again after the gap.
+        store.record(&snapshot(6 * MINUTE, 6.0, vec![]));
+        store.record(&snapshot(9 * MINUTE, 9.0, vec![]));
+        assert_eq!(m1(&store, 9 * MINUTE).start_ms, [9 * MINUTE]);
+    }
+
+    #[test]
+    fn symbols_that_leave_are_forgotten_and_unwanted_time_frames_dropped() {
+        let mut store = store(5);
+        store.record(&snapshot(MINUTE, 1.0, vec![]));
+        let mut gone = snapshot(2 * MINUTE, 1.0, vec![]);
+        gone.tickers[0].symbol = "BUSDT".into();
+        store.record(&gone);
+        let c = m1(&store, 2 * MINUTE);
+        assert_eq!(c.lengths, [0, 1]);
+        store.set_demand(CandleDemand::default());
+        assert!(store.market(base(2 * MINUTE)).candles.is_empty());
+    }
+}
