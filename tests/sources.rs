@@ -267,7 +267,7 @@ fn binance_tickers_are_parsed_and_the_top_picked() {
 fn a_recording_replays_into_the_same_keys() {
     let dir = tempfile::tempdir().unwrap();
     let recording = dir.path().join("market.jsonl");
-    let plugins = plugin_dir(&["trend", "volatility", "dashboard"]);
+    let plugins = plugin_dir(&["trend", "volatility", "dashboard", "clock_reader"]);
     let run = |memcached: &Memcached, source: &str, extra: &[&str]| {
         let mut args = vec![
             "--plugins",
@@ -316,4 +316,27 @@ fn a_recording_replays_into_the_same_keys() {
             String::from_utf8_lossy(&b)
         );
     }
+
+    // The plugin that reads the clocks got the last snapshot's time in both runs, and random
+    // numbers seeded from the cycle (equal in both, since the breakdowns are).
+    let last: serde_json::Value = serde_json::from_str(lines.lines().last().unwrap()).unwrap();
+    let market_ms = last["timestamp_ms"].as_f64().unwrap();
+    for memcached in [&live, &replayed] {
+        let breakdown = memcached.json(&pulse_keys::breakdown_key("BTCUSDT"));
+        let read = &breakdown["analyzers"]["clock-reader"]["components"];
+        assert_eq!(read["wall_ms"].as_f64(), Some(market_ms), "{breakdown}");
+        assert_eq!(read["monotonic_ms"].as_f64(), Some(market_ms), "{breakdown}");
+        assert_eq!(read["market_ms"].as_f64(), Some(market_ms), "{breakdown}");
+        assert!(
+            read["random"].as_f64().unwrap() != read["insecure"].as_f64().unwrap(),
+            "{breakdown}"
+        );
+        // Candles came with the recording: the forming candle's close is the last price.
+        assert_eq!(read["last_close"], breakdown_price(memcached), "{breakdown}");
+    }
+}
+
+/// BTCUSDT's price in `market:tickers`.
+fn breakdown_price(memcached: &Memcached) -> serde_json::Value {
+    memcached.json(pulse_keys::TICKERS)["BTCUSDT"]["price"].clone()
 }

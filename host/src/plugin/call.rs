@@ -1,6 +1,7 @@
 //! Calling a staged plugin: a fresh instance per call, `init` with its config, then the call,
 //! each bounded in time, memory, what it may hand back and what it may log.
 
+use super::call_env::CallEnv;
 use super::checks::{aggregate_fuel, check_analyses, check_entries, DESCRIBE_FUEL};
 use super::failure::CallError;
 use super::loaded::LoadedPlugin;
@@ -20,9 +21,14 @@ impl LoadedPlugin {
                 format!("{} is not an analyzer", self.id),
             ));
         };
-        let mut analyses = self.call(&**pre, self.policy.max_result_bytes, "analyze", |instance, store| {
-            instance.analyze(store, market)
-        })?;
+        let env = CallEnv::on(market, self.id.as_str());
+        let mut analyses = self.call(
+            &**pre,
+            env,
+            self.policy.max_result_bytes,
+            "analyze",
+            |instance, store| instance.analyze(store, market),
+        )?;
         let dropped = check_analyses(&mut analyses, market.symbols.len())?;
         Ok((analyses, dropped))
     }
@@ -36,24 +42,30 @@ impl LoadedPlugin {
                 format!("{} is not an aggregator", self.id),
             ));
         };
-        let entries = self.call(&**pre, aggregate_fuel(&self.policy), "aggregate", |instance, store| {
-            instance.aggregate(store, market, results)
-        })?;
+        let env = CallEnv::on(market, self.id.as_str());
+        let entries = self.call(
+            &**pre,
+            env,
+            aggregate_fuel(&self.policy),
+            "aggregate",
+            |instance, store| instance.aggregate(store, market, results),
+        )?;
         check_entries(&entries, &self.policy)?;
         Ok(entries)
     }
 
-    /// Instantiates, calls `init` (which may hand back at most [`DESCRIBE_FUEL`] bytes), then
+    /// Instantiates in a store whose clocks and random read `env`, calls `init` (which may hand back at most [`DESCRIBE_FUEL`] bytes), then
     /// `body`, which may hand back at most `fuel` bytes (never less than `init` may); logs what
     /// the plugin printed, whatever the outcome.
     pub(super) fn call<I: Instance + ?Sized, R>(
         &self,
         pre: &dyn WorldPre<I>,
+        env: CallEnv,
         fuel: usize,
         what: &str,
         body: impl FnOnce(&I, &mut wasmtime::Store<HostState>) -> wasmtime::Result<Result<R, String>>,
     ) -> Result<R, CallError> {
-        let mut store = self.engine.store(self.id.shared(), &self.policy, self.log.clone());
+        let mut store = self.engine.store(self.id.shared(), &self.policy, self.log.clone(), env);
         let mut lift_bound = DESCRIBE_FUEL;
         let result = (|| {
             let instance = pre.instantiate(&mut store)?;

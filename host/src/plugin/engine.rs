@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use wasmtime::component::Linker;
 use wasmtime::{Engine, Store};
 
+use super::call_env::CallEnv;
 use super::checks::DESCRIBE_FUEL;
 use super::log_budget::LogBudget;
 use super::state::{HostState, MAX_COMPONENT_HANDLES};
@@ -70,9 +71,16 @@ impl PluginEngine {
     /// A fresh store for one call of `plugin`, with the deadline and memory cap of `policy`.
     /// What the plugin may hand the host in one call starts at [`DESCRIBE_FUEL`] bytes; a
     /// call that returns more raises it first.
-    /// What the plugin logs draws on `log_budget`.
-    pub fn store(&self, plugin: Arc<str>, policy: &PluginPolicy, log_budget: Arc<LogBudget>) -> Store<HostState> {
-        let mut store = Store::new(&self.engine, HostState::new(plugin, policy.memory_bytes, log_budget));
+    /// What the plugin logs draws on `log_budget`; its clocks and random read `env`.
+    pub fn store(
+        &self,
+        plugin: Arc<str>,
+        policy: &PluginPolicy,
+        log_budget: Arc<LogBudget>,
+        env: CallEnv,
+    ) -> Store<HostState> {
+        let state = HostState::new(plugin, policy.memory_bytes, log_budget, env);
+        let mut store = Store::new(&self.engine, state);
         store.limiter(|state| state.limiter());
         store.set_hostcall_fuel(DESCRIBE_FUEL);
         store.set_max_component_handles(MAX_COMPONENT_HANDLES);

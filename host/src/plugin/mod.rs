@@ -5,6 +5,7 @@
 mod admission;
 mod artifacts;
 mod call;
+mod call_env;
 pub mod checks;
 mod deadline;
 mod engine;

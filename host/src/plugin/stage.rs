@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 
 use super::artifacts::ArtifactCache;
+use super::call_env::CallEnv;
 use super::checks::{check_header, check_info, DESCRIBE_FUEL};
 use super::deadline::call_on_thread;
 use super::engine::PluginEngine;
@@ -174,9 +175,10 @@ impl LoadedPlugin {
 
     /// Calls `init` on a fresh instance, so a bad config is reported while staging.
     fn trial_init(&self) -> Result<(), CallError> {
+        let env = CallEnv::unmarketed(self.id.as_str());
         let result = match &self.kind {
-            PluginKind::Analyzer(pre) => self.call(&**pre, 0, "init", |_, _| Ok(Ok(()))),
-            PluginKind::Aggregator(pre) => self.call(&**pre, 0, "init", |_, _| Ok(Ok(()))),
+            PluginKind::Analyzer(pre) => self.call(&**pre, env, 0, "init", |_, _| Ok(Ok(()))),
+            PluginKind::Aggregator(pre) => self.call(&**pre, env, 0, "init", |_, _| Ok(Ok(()))),
         };
         result.map_err(|e| CallError::new(e.failure, format!("init rejected its config or trapped: {e}")))
     }
@@ -190,7 +192,8 @@ fn describe(
     policy: &PluginPolicy,
     log: Arc<LogBudget>,
 ) -> Result<PluginInfo, CallError> {
-    let mut store = engine.store(label, policy, log);
+    let env = CallEnv::unmarketed(&label);
+    let mut store = engine.store(label, policy, log, env);
     let result = kind.instantiate(&mut store).and_then(|i| i.describe(&mut store));
     let last_words = store.data_mut().finish_log();
     result.map_err(|e| CallError::from_wasmtime(&e, store.data().memory_capped(), DESCRIBE_FUEL, last_words.as_deref()))

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::call_env::CallEnv;
 use wasmtime::ResourceLimiter;
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
@@ -40,16 +41,17 @@ pub struct HostState {
 }
 
 impl HostState {
-    /// A state that grants no files, network, environment or arguments; stdout and stderr are
-    /// captured and logged after the call. What the plugin logs draws on `log_budget`.
-    pub fn new(plugin: Arc<str>, memory_bytes: usize, log_budget: Arc<LogBudget>) -> Self {
+    /// A state that grants no files, network, environment or arguments; its clocks and random
+    /// read `env`; stdout and stderr are captured and logged after the call. What the plugin logs draws on `log_budget`.
+    pub fn new(plugin: Arc<str>, memory_bytes: usize, log_budget: Arc<LogBudget>, env: CallEnv) -> Self {
         let stdout = CapturedOutput::new(OUTPUT_CAPACITY);
         let stderr = CapturedOutput::new(OUTPUT_CAPACITY);
-        let wasi = WasiCtxBuilder::new()
-            .stdout(stdout.clone())
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.stdout(stdout.clone())
             .stderr(stderr.clone())
-            .max_random_size(MAX_RANDOM_BYTES)
-            .build();
+            .max_random_size(MAX_RANDOM_BYTES);
+        env.apply(&mut wasi);
+        let wasi = wasi.build();
         let mut table = ResourceTable::new();
         table.set_max_capacity(MAX_WASI_HANDLES);
         Self {

@@ -2,7 +2,7 @@
 //! and turnover, carrying 24 h statistics. The same seed gives the same prices step by step.
 
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 
 use anyhow::Result;
 use async_trait::async_trait;

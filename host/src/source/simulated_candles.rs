@@ -6,7 +6,7 @@
 //! asked for: a simulated hour's candle does not add up from that hour's minute candles.
 
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 
 use super::simulated::{standard_normal, Walk};
 use crate::config::SimulatedConfig;
