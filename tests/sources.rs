@@ -340,3 +340,73 @@ fn a_recording_replays_into_the_same_keys() {
 fn breakdown_price(memcached: &Memcached) -> serde_json::Value {
     memcached.json(pulse_keys::TICKERS)["BTCUSDT"]["price"].clone()
 }
+
+#[test]
+fn a_restart_takes_back_the_saved_history_so_the_first_push_is_whole() {
+    let mode = Arc::new(Mutex::new(Mode::Good));
+    let url = fake_exchange(mode, |_| (200, bybit_body(6, false)));
+    // The trend analyzer of contract 0.1.0 reads the cycle's own samples (15 for its slow EMA),
+    // which no source can backfill: only the saved state can give them back.
+    let plugins = tempfile::tempdir().unwrap();
+    let old_trend = common::repo_root().join("tests/fixtures/contract-0.1.0/trend.wasm");
+    std::fs::copy(old_trend, plugins.path().join("trend.wasm")).unwrap();
+    std::fs::copy(common::plugin_wasm("dashboard"), plugins.path().join("dashboard.wasm")).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let run = |memcached: &Memcached, state_dir: &std::path::Path, extra: &[&str]| {
+        let mut args = vec![
+            "--plugins",
+            plugins.path().to_str().unwrap(),
+            "--memcached",
+            &memcached.addr,
+            "--source",
+            "bybit",
+            "--exchange-url",
+            &url,
+            "--state-dir",
+            state_dir.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        Daemon::start(&args)
+    };
+    let mut first = run(
+        &Memcached::start(),
+        state.path(),
+        &["--interval", "0.1", "--cycles", "20"],
+    );
+    assert!(first.wait(), "{}", first.log());
+    assert!(state.path().join("bybit.json").is_file(), "{}", first.log());
+
+    // The first push after the restart: the slow EMA is there at cycle 1.
+    let first_push = |memcached: &Memcached| {
+        wait_for("the first push", Duration::from_secs(30), || {
+            let breakdown: Value = serde_json::from_slice(&memcached.get("analysis:breakdown:C00USDT")?).ok()?;
+            (breakdown["cycle"] == 1).then_some(breakdown)
+        })
+    };
+    let warm = Memcached::start();
+    let restarted = run(&warm, state.path(), &["--interval", "20", "--ttl", "60"]);
+    let breakdown = first_push(&warm);
+    assert!(
+        breakdown["analyzers"]["trend"]["components"]["ema_slow"].is_number(),
+        "{breakdown}\n{}",
+        restarted.log()
+    );
+    assert!(
+        restarted
+            .log()
+            .contains("warm start: took back the history of 6 symbols"),
+        "{}",
+        restarted.log()
+    );
+
+    // Without the saved state, the same daemon starts cold: no slow EMA at cycle 1.
+    let empty = tempfile::tempdir().unwrap();
+    let cold = Memcached::start();
+    let cold_daemon = run(&cold, empty.path(), &["--interval", "20", "--ttl", "60"]);
+    let breakdown = first_push(&cold);
+    assert!(
+        breakdown["analyzers"]["trend"]["components"].get("ema_slow").is_none(),
+        "{breakdown}\n{}",
+        cold_daemon.log()
+    );
+}

@@ -1,8 +1,10 @@
 //! The candle store: every symbol's candles per time frame, as deep as the plugins want them.
 //!
 //! Candles come from the source (backfills, refetches and forming candles it yields with a
-//! snapshot); between those, the forming candle follows each snapshot's last price. A symbol's
-//! series is always consecutive: where a candle is missing, the series starts after the gap.
+//! snapshot), or from a saved state at start-up; between those, the forming candle follows each
+//! snapshot's last price. The store keeps what it has even across a gap, so a backfill that
+//! arrives later can fill it, but hands plugins only the newest consecutive run: never a
+//! series stitched across missing candles.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
@@ -26,12 +28,14 @@ pub struct CandleStore {
 
 impl CandleStore {
     /// Sets how many closed candles of each time frame are kept; a time frame nobody wants is
-    /// dropped.
+    /// dropped at once, the others are trimmed at the next snapshot.
     pub fn set_demand(&mut self, demand: CandleDemand) {
         self.demand = demand;
         for candles in self.series.values_mut() {
             for (k, series) in candles.iter_mut().enumerate() {
-                trim(series, demand.0[k]);
+                if demand.0[k] == 0 {
+                    series.clear();
+                }
             }
         }
     }
@@ -39,6 +43,37 @@ impl CandleStore {
     /// What is kept: the demand last set.
     pub fn demand(&self) -> CandleDemand {
         self.demand
+    }
+
+    /// Every symbol's candles of every time frame kept, oldest first, for a saved state.
+    pub fn saved(&self) -> Vec<CandleRows> {
+        let mut rows = Vec::new();
+        for (symbol, candles) in &self.series {
+            for (k, series) in candles.iter().enumerate().filter(|(_, s)| !s.is_empty()) {
+                rows.push(CandleRows {
+                    symbol: symbol.clone(),
+                    timeframe: TIMEFRAMES[k],
+                    candles: series.iter().copied().collect(),
+                });
+            }
+        }
+        rows
+    }
+
+    /// Takes candles back from a saved state, checked as a source's are (`now_ms` tells
+    /// candles from the future); returns the ones refused, counted by reason.
+    pub fn restore(&mut self, saved: &[CandleRows], now_ms: i64) -> Rejections {
+        let mut rejections = Rejections::new();
+        for rows in saved {
+            let candles = self.series.entry(rows.symbol.clone()).or_default();
+            merge(
+                &mut candles[timeframe::index(rows.timeframe)],
+                rows,
+                now_ms,
+                &mut rejections,
+            );
+        }
+        rejections
     }
 
     /// Takes in a snapshot: the candles it carries, then its prices into each forming candle
@@ -75,7 +110,7 @@ impl CandleStore {
                 if !yielded.contains(&(ticker.symbol.as_str(), k)) {
                     trade(&mut candles[k], timeframe, ticker.price, snapshot.timestamp_ms);
                 }
-                trim(&mut candles[k], depth);
+                trim(&mut candles[k], timeframe, depth, snapshot.timestamp_ms);
             }
         }
         self.series = next;
@@ -104,7 +139,8 @@ impl CandleStore {
         };
         for symbol in symbols {
             let series = self.series.get(symbol).map(|s| &s[k]);
-            let series = series.into_iter().flatten();
+            let run = series.map_or(0, |s| consecutive_run(s, timeframe));
+            let series = series.into_iter().flat_map(|s| s.range(s.len() - run..));
             let mut len = 0u32;
             let mut last_start = None;
             for candle in series {
@@ -125,12 +161,10 @@ impl CandleStore {
     }
 }
 
-/// Merges a source's candles into a series: a candle replaces the one of the same start,
-/// candles in the future of `now_ms` and invalid ones are refused, and the series is cut after
-/// its last gap.
+/// Merges a source's candles into a series: a candle replaces the one of the same start;
+/// candles in the future of `now_ms` and invalid ones are refused.
 fn merge(series: &mut VecDeque<Candle>, rows: &CandleRows, now_ms: i64, rejections: &mut Rejections) {
     let timeframe = rows.timeframe;
-    let length = timeframe::length_ms(timeframe);
     let forming_start = timeframe::candle_start(timeframe, now_ms);
     let valid = rows.candles.iter().filter(|c| {
         let defect = c
@@ -145,42 +179,35 @@ fn merge(series: &mut VecDeque<Candle>, rows: &CandleRows, now_ms: i64, rejectio
     for candle in valid {
         by_start.insert(candle.start_ms, *candle);
     }
-    let mut newest_first = by_start.into_values().rev();
-    if let Some(newest) = newest_first.next() {
-        series.push_front(newest);
-        for candle in newest_first {
-            if candle.start_ms + length != series[0].start_ms {
-                break;
-            }
-            series.push_front(candle);
-        }
+    series.extend(by_start.into_values());
+}
+
+/// How many candles at the end of `series` follow each other without a gap.
+fn consecutive_run(series: &VecDeque<Candle>, timeframe: Timeframe) -> usize {
+    let length = timeframe::length_ms(timeframe);
+    let mut run = usize::from(!series.is_empty());
+    while run < series.len() && series[series.len() - run - 1].start_ms + length == series[series.len() - run].start_ms
+    {
+        run += 1;
     }
+    run
 }
 
 /// A trade at `price` at `now_ms` into the series: the forming candle follows it, or a new
-/// candle opens at it (after a gap, the series starts again).
+/// candle opens at it.
 fn trade(series: &mut VecDeque<Candle>, timeframe: Timeframe, price: f64, now_ms: i64) {
     let start = timeframe::candle_start(timeframe, now_ms);
     match series.back_mut() {
         Some(last) if last.start_ms == start => last.trade(price),
         Some(last) if last.start_ms > start => {}
-        Some(last) if last.start_ms + timeframe::length_ms(timeframe) == start => {
-            series.push_back(Candle::opening(start, price))
-        }
-        _ => {
-            series.clear();
-            series.push_back(Candle::opening(start, price));
-        }
+        _ => series.push_back(Candle::opening(start, price)),
     }
 }
 
-/// Keeps at most `depth` closed candles and the one after them.
-fn trim(series: &mut VecDeque<Candle>, depth: u32) {
-    let keep = depth as usize + 1;
-    if depth == 0 {
-        series.clear();
-    }
-    while series.len() > keep {
+/// Forgets candles that started more than `depth` candles before the one forming at `now_ms`.
+fn trim(series: &mut VecDeque<Candle>, timeframe: Timeframe, depth: u32, now_ms: i64) {
+    let oldest = timeframe::candle_start(timeframe, now_ms) - i64::from(depth) * timeframe::length_ms(timeframe);
+    while series.front().is_some_and(|c| c.start_ms < oldest) {
         series.pop_front();
     }
 }
@@ -297,6 +324,15 @@ mod tests {
         store.record(&snapshot(6 * MINUTE, 6.0, vec![]));
         store.record(&snapshot(9 * MINUTE, 9.0, vec![]));
         assert_eq!(m1(&store, 9 * MINUTE).start_ms, [9 * MINUTE]);
+        // A backfill that fills the gap later joins what was kept across it.
+        store.record(&snapshot(
+            9 * MINUTE + 1,
+            9.0,
+            vec![rows(&[(7 * MINUTE, 7.0), (8 * MINUTE, 8.0)])],
+        ));
+        let c = m1(&store, 9 * MINUTE + 1);
+        assert_eq!(c.start_ms, [5 * MINUTE, 6 * MINUTE, 7 * MINUTE, 8 * MINUTE, 9 * MINUTE]);
+        assert_eq!(c.close, [5.0, 6.0, 7.0, 8.0, 9.0]);
     }
 
     #[test]

@@ -143,6 +143,10 @@ struct RunArgs {
     /// Directory for compiled plugins (default ~/.cache/pulse/compiled).
     #[arg(long)]
     compile_cache: Option<PathBuf>,
+    /// Directory where history and candles are saved for a warm restart (default
+    /// ~/.cache/pulse/state).
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
     /// Stop after this many cycles (default: run until Ctrl-C).
     #[arg(long)]
     cycles: Option<u64>,
@@ -160,6 +164,9 @@ impl RunArgs {
         }
         if let Some(v) = &self.compile_cache {
             config.compile_cache = Some(v.clone());
+        }
+        if let Some(v) = &self.state_dir {
+            config.state_dir = Some(v.clone());
         }
         if let Some(v) = &self.memcached {
             config.memcached.clone_from(v);
@@ -284,7 +291,8 @@ async fn run(config: Config, cycles: Option<u64>) -> Result<()> {
     }
     let status_server = StatusServer::bind(config.listen).await?;
     let _watch = reloader.watch()?;
-    let pipeline = startup::pipeline(&config, source, feed, startup::memcached(&config).await?);
+    let pipeline =
+        startup::pipeline(&config, source, feed, startup::memcached(&config).await?).warm_start(config.state_dir());
     info!(
         source = %config.source,
         memcached = %config.memcached.join(","),

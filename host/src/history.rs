@@ -3,15 +3,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use crate::shared::contract::{History as HistoryRecord, Market};
-use crate::shared::market::Snapshot;
-
-/// One history sample of one symbol.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Sample {
-    price: f64,
-    volume_24h: f64,
-    timestamp_ms: i64,
-}
+use crate::shared::market::{Sample, Snapshot};
 
 /// The last `capacity` samples of every symbol in the latest snapshot.
 ///
@@ -31,6 +23,29 @@ impl History {
                 series.pop_front();
             }
         }
+    }
+
+    /// Every symbol's samples, oldest first, for a saved state.
+    pub fn saved(&self) -> Vec<(String, Vec<Sample>)> {
+        self.series
+            .iter()
+            .map(|(symbol, series)| (symbol.clone(), series.iter().copied().collect()))
+            .collect()
+    }
+
+    /// Takes samples back from a saved state; a series with a sample that is not finite, or
+    /// out of time order, is left out. Returns how many series were left out.
+    pub fn restore(&mut self, saved: Vec<(String, Vec<Sample>)>) -> usize {
+        let mut left_out = 0;
+        for (symbol, samples) in saved {
+            let ordered = samples.windows(2).all(|w| w[0].timestamp_ms < w[1].timestamp_ms);
+            if ordered && samples.iter().all(Sample::is_valid) {
+                self.series.insert(symbol, samples.into());
+            } else {
+                left_out += 1;
+            }
+        }
+        left_out
     }
 
     /// Appends the snapshot's samples and forgets symbols that are no longer in it.

@@ -91,7 +91,9 @@ pub struct Daemon {
 
 impl Daemon {
     /// Starts `pulse run` with `args`.
-    /// Its status server listens on a free port unless `args` name one with `--listen`.
+    /// Its status server listens on a free port unless `args` name one with `--listen`; it
+    /// saves its state for a warm restart in a directory of its own (its log's) unless `args`
+    /// name one with `--state-dir`, so no test starts from another's state.
     pub fn start(args: &[&str]) -> Self {
         Self::start_with_env(args, &[])
     }
@@ -110,10 +112,15 @@ impl Daemon {
             Some(_) => Vec::new(),
             None => vec!["--listen".to_string(), status_addr.clone()],
         };
+        let state_dir = match args.contains(&"--state-dir") {
+            true => Vec::new(),
+            false => vec!["--state-dir".into(), log_dir.path().join("state").display().to_string()],
+        };
         let child = Command::new(env!("CARGO_BIN_EXE_pulse"))
             .arg("run")
             .args(args)
             .args(listen)
+            .args(state_dir)
             .arg("--compile-cache")
             .arg(compile_cache)
             .env("RUST_LOG", "info")

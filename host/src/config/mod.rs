@@ -41,6 +41,9 @@ pub struct Config {
     /// Where compiled plugins are kept between runs; default `$XDG_CACHE_HOME/pulse` or
     /// `~/.cache/pulse`.
     pub compile_cache: Option<PathBuf>,
+    /// Where the history and candles are saved for a warm restart; default
+    /// `$XDG_CACHE_HOME/pulse/state` or `~/.cache/pulse/state`.
+    pub state_dir: Option<PathBuf>,
     /// memcached servers; keys are spread across them by rendezvous hashing.
     pub memcached: Vec<String>,
     /// How entries are spread over the memcached servers and how long a write may take.
@@ -67,6 +70,7 @@ impl Default for Config {
             market: MarketConfig::default(),
             plugin_dir: PathBuf::from("target/plugins"),
             compile_cache: None,
+            state_dir: None,
             memcached: vec!["127.0.0.1:11211".to_string()],
             cache: CacheConfig::default(),
             simulated: SimulatedConfig::default(),
@@ -189,14 +193,24 @@ impl Config {
 
     /// The compile cache directory: the configured one, else the user's cache directory.
     pub fn compile_cache_dir(&self) -> Option<PathBuf> {
-        self.compile_cache.clone().or_else(|| {
-            let base = std::env::var_os("XDG_CACHE_HOME")
-                .map(PathBuf::from)
-                .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
-            Some(base.join("pulse").join("compiled"))
-        })
+        self.compile_cache.clone().or_else(|| user_cache("compiled"))
+    }
+
+    /// The directory of saved states: the configured one, else the user's cache directory.
+    pub fn state_dir(&self) -> Option<PathBuf> {
+        self.state_dir.clone().or_else(|| user_cache("state"))
     }
 }
+
+/// `$XDG_CACHE_HOME/pulse/NAME`, else `~/.cache/pulse/NAME`.
+fn user_cache(name: &str) -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+    Some(base.join("pulse").join(name))
+}
+
+impl Config {}
 
 #[cfg(test)]
 mod tests {

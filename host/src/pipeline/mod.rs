@@ -13,6 +13,7 @@ mod markets;
 mod staleness;
 #[cfg(test)]
 mod tests;
+mod warm;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -83,6 +84,8 @@ pub struct Pipeline {
     history: History,
     /// Every symbol's candles, as deep as the plugins ask.
     candles: CandleStore,
+    /// Where the history and candles are saved for a warm restart, if they are.
+    warm: Option<warm::WarmState>,
     /// Where each cycle takes its generation of plugins and leaves its data for trials.
     plugins: PluginFeed,
     /// Where entries go.
@@ -124,6 +127,7 @@ impl Pipeline {
             source,
             history: History::default(),
             candles: CandleStore::default(),
+            warm: None,
             plugins,
             sink,
             repeats: LogThrottle::per_minute(),
@@ -161,6 +165,7 @@ impl Pipeline {
                 biased;
                 () = &mut shutdown => {
                     self.telemetry.stopping();
+                    self.save_state(true).await;
                     self.log_stop();
                     return Ok(());
                 }
@@ -180,6 +185,7 @@ impl Pipeline {
                 }
             };
             let Some(outcome) = outcome else {
+                self.save_state(true).await;
                 warn!(
                     cycle = self.cycle,
                     "the cycle in flight was still running one interval after the stop signal; exiting without it"
@@ -188,6 +194,7 @@ impl Pipeline {
             };
             match outcome {
                 Ok(None) => {
+                    self.save_state(true).await;
                     info!(
                         cycles = self.cycle,
                         "the {} source has ended; stopping",
@@ -198,11 +205,13 @@ impl Pipeline {
                 Ok(Some(report)) => self.log_cycle(report),
                 Err(e) => error!(cycle = self.cycle, "cycle failed: {e:#}"),
             }
+            let last = max_cycles.is_some_and(|max| self.cycle >= max);
+            self.save_state(stopping || last).await;
             if stopping {
                 self.log_stop();
                 return Ok(());
             }
-            if max_cycles.is_some_and(|max| self.cycle >= max) {
+            if last {
                 return Ok(());
             }
             next += interval;

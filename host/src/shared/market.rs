@@ -64,6 +64,25 @@ impl Ticker {
     }
 }
 
+/// One symbol's sample of the cycle's own history: its ticker at one snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sample {
+    /// Last traded price.
+    pub price: f64,
+    /// 24 h volume in base currency.
+    pub volume_24h: f64,
+    /// The snapshot's time, ms since the Unix epoch.
+    pub timestamp_ms: i64,
+}
+
+impl Sample {
+    /// Whether it holds a positive price and a volume that is a number.
+    pub fn is_valid(&self) -> bool {
+        self.price.is_finite() && self.price > 0.0 && self.volume_24h.is_finite() && self.volume_24h >= 0.0
+    }
+}
+
 /// The market at one instant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -25,6 +25,7 @@ pub(super) const BYBIT: Registration = Registration {
     name: "bybit",
     usage: "bybit, bybit:spot",
     paced: false,
+    resumable: true,
     open: open_bybit,
 };
 
@@ -33,6 +34,7 @@ pub(super) const BINANCE: Registration = Registration {
     name: "binance",
     usage: "binance",
     paced: false,
+    resumable: true,
     open: open_binance,
 };
 

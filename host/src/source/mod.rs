@@ -52,6 +52,10 @@ pub struct Registration {
     pub usage: &'static str,
     /// Whether `market.speed` applies to it (it replays recorded time).
     pub paced: bool,
+    /// Whether a restart goes on with the same market, so the history and candles saved at
+    /// the stop still hold (a live exchange); a source that starts its market over (the
+    /// simulated walk from its seed, a replay from its first line) neither saves nor loads.
+    pub resumable: bool,
     /// Opens it from the config, given what followed the `:`; returns the source and the name
     /// plugins and `pulse:status` know it by.
     pub open: fn(&Config, Option<&str>) -> Result<Opened>,
@@ -65,6 +69,8 @@ pub struct Source {
     name: &'static str,
     /// Where each snapshot is recorded, if asked.
     recorder: Option<Recorder>,
+    /// Whether a restart goes on with the same market.
+    resumable: bool,
 }
 
 impl Source {
@@ -79,12 +85,22 @@ impl Source {
         }
         let (market, name) = (registration.open)(config, spec.argument.as_deref())?;
         let recorder = config.market.record.as_deref().map(Recorder::create).transpose()?;
-        Ok(Self { market, name, recorder })
+        Ok(Self {
+            market,
+            name,
+            recorder,
+            resumable: registration.resumable,
+        })
     }
 
     /// The source's name, as shown to plugins and in `pulse:status`.
     pub fn name(&self) -> &'static str {
         self.name
+    }
+
+    /// Whether a restart goes on with the same market, so a saved state still holds.
+    pub fn resumable(&self) -> bool {
+        self.resumable
     }
 
     /// Tells the source how deep the plugins want each time frame's candles.

@@ -18,6 +18,7 @@ pub(super) const SOURCE: Registration = Registration {
     name: "replay",
     usage: "replay:FILE",
     paced: true,
+    resumable: false,
     open,
 };
 

@@ -18,6 +18,7 @@ pub(super) const SOURCE: Registration = Registration {
     name: "simulated",
     usage: "simulated",
     paced: false,
+    resumable: false,
     open,
 };
 

@@ -1,0 +1,317 @@
+//! Warm restart: the history and candles saved to the state directory on stop and once a
+//! minute, written atomically, and taken back at start when they still hold, so the first push
+//! after a restart carries whole analyses.
+//!
+//! Only a source that goes on with the same market across a restart (a live exchange) saves and
+//! loads. The cycle's own samples are taken back only after a short stop (at most
+//! [`HISTORY_GAP_INTERVALS`] intervals since the last one), since nothing can fill the hole a
+//! longer one leaves; candles are taken back after any stop shorter than a day, and what is
+//! missing since is left to the source's backfill (or, where it has none, plugins get the
+//! series from after the gap).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::candles::CandleStore;
+use crate::history::History;
+use crate::shared::candle::CandleRows;
+use crate::shared::market::Sample;
+
+/// The format of the state file; a file of another version is not read.
+const VERSION: u32 = 1;
+/// A state older than this is not read.
+const MAX_AGE: Duration = Duration::from_secs(24 * 3600);
+/// A state file larger than this is not read (its size is bounded by the plugins' demand:
+/// 30 symbols of 1 m and 1 h candles take about 1 MB).
+const MAX_FILE_BYTES: u64 = 1 << 30;
+/// The cycle's samples are taken back when the last one is at most this many intervals old.
+pub(super) const HISTORY_GAP_INTERVALS: u32 = 10;
+/// How often a running daemon saves.
+pub(super) const SAVE_EVERY: Duration = Duration::from_secs(60);
+
+/// What is saved.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SavedState {
+    /// [`VERSION`].
+    version: u32,
+    /// The source it was saved from, as `pulse:status` names it.
+    source: String,
+    /// When it was saved, ms since the Unix epoch.
+    saved_at_ms: i64,
+    /// Every symbol's samples of the cycle's own history, oldest first.
+    history: Vec<(String, Vec<Sample>)>,
+    /// Every symbol's candles per time frame, oldest first.
+    candles: Vec<CandleRows>,
+}
+
+/// Where the pipeline saves its state, and when it last did.
+pub(super) struct WarmState {
+    /// The state file.
+    path: PathBuf,
+    /// The source's name, written into the file and checked when it is read.
+    source: &'static str,
+    /// When the state was last saved.
+    last_saved: Instant,
+}
+
+impl WarmState {
+    /// The state file of `source` in `dir`.
+    pub(super) fn new(dir: &Path, source: &'static str) -> Self {
+        let file: String = source
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        Self {
+            path: dir.join(format!("{file}.json")),
+            source,
+            last_saved: Instant::now(),
+        }
+    }
+
+    /// The state file.
+    pub(super) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether a save is due.
+    pub(super) fn due(&self) -> bool {
+        self.last_saved.elapsed() >= SAVE_EVERY
+    }
+
+    /// Reads the saved state into `history` and `candles`, if it still holds at `now_ms`;
+    /// returns what was taken back, for the log.
+    pub(super) fn load(
+        &self,
+        history: &mut History,
+        candles: &mut CandleStore,
+        now_ms: i64,
+        interval: Duration,
+    ) -> Result<Restored> {
+        let size = std::fs::metadata(&self.path)
+            .with_context(|| format!("cannot read {}", self.path.display()))?
+            .len();
+        if size > MAX_FILE_BYTES {
+            bail!(
+                "{} is {size} bytes, above the limit of {MAX_FILE_BYTES}",
+                self.path.display()
+            );
+        }
+        let text = std::fs::read(&self.path).with_context(|| format!("cannot read {}", self.path.display()))?;
+        let state: SavedState =
+            serde_json::from_slice(&text).with_context(|| format!("{} is not a saved state", self.path.display()))?;
+        if state.version != VERSION || state.source != self.source {
+            bail!(
+                "{} holds version {} of {:?}, not version {VERSION} of {:?}",
+                self.path.display(),
+                state.version,
+                state.source,
+                self.source
+            );
+        }
+        let age_ms = now_ms - state.saved_at_ms;
+        if age_ms < 0 {
+            bail!(
+                "{} was saved after now (at {} ms, now {now_ms} ms)",
+                self.path.display(),
+                state.saved_at_ms
+            );
+        }
+        if age_ms > MAX_AGE.as_millis() as i64 {
+            bail!(
+                "{} was saved {} s ago, longer than a day",
+                self.path.display(),
+                age_ms / 1000
+            );
+        }
+        let newest = state
+            .history
+            .iter()
+            .filter_map(|(_, s)| s.last())
+            .map(|s| s.timestamp_ms)
+            .max();
+        let history_gap = interval.as_millis() as i64 * i64::from(HISTORY_GAP_INTERVALS);
+        let mut restored = Restored::default();
+        if newest.is_some_and(|t| t <= now_ms && now_ms - t <= history_gap) {
+            restored.history_symbols = state.history.len();
+            restored.left_out = history.restore(state.history);
+        }
+        restored.candle_series = state.candles.len();
+        restored.candles_refused = candles.restore(&state.candles, now_ms).values().sum();
+        Ok(restored)
+    }
+
+    /// Saves `history` and `candles` atomically (a temporary file renamed over the last), off
+    /// the async runtime's threads.
+    pub(super) async fn save(&mut self, history: &History, candles: &CandleStore, now_ms: i64) -> Result<()> {
+        self.last_saved = Instant::now();
+        let state = SavedState {
+            version: VERSION,
+            source: self.source.to_string(),
+            saved_at_ms: now_ms,
+            history: history.saved(),
+            candles: candles.saved(),
+        };
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || write_atomically(&path, &state))
+            .await
+            .context("the save task failed")?
+    }
+}
+
+/// What a load took back.
+#[derive(Debug, Default)]
+pub(super) struct Restored {
+    /// Symbols whose samples were taken back (0 when the stop was too long).
+    pub(super) history_symbols: usize,
+    /// Of those, series left out as invalid.
+    pub(super) left_out: usize,
+    /// Candle series (a symbol and time frame each) read.
+    pub(super) candle_series: usize,
+    /// Candles refused as invalid.
+    pub(super) candles_refused: usize,
+}
+
+/// Writes `state` to a temporary file beside `path`, then renames it over `path`.
+fn write_atomically(path: &Path, state: &SavedState) -> Result<()> {
+    let dir = path.parent().context("the state file has no directory")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let tmp = path.with_extension("json.tmp");
+    let file = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let mut writer = std::io::BufWriter::new(file);
+    serde_json::to_writer(&mut writer, state).with_context(|| format!("cannot write {}", tmp.display()))?;
+    let file = writer.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
+}
+
+impl super::Pipeline {
+    /// Takes back the state saved in `dir` by the last run on the same source, if the source
+    /// goes on with the same market and the state still holds, and saves there from now on.
+    pub fn warm_start(mut self, dir: Option<PathBuf>) -> Self {
+        let Some(dir) = dir.filter(|_| self.source.resumable()) else {
+            return self;
+        };
+        let warm = WarmState::new(&dir, self.source.name());
+        let now = crate::shared::clock::now_ms();
+        match warm.load(&mut self.history, &mut self.candles, now, self.settings.interval) {
+            Ok(r) => tracing::info!(
+                file = %warm.path().display(),
+                "warm start: took back the history of {} symbols ({} left out) and {} candle series ({} candles refused)",
+                r.history_symbols,
+                r.left_out,
+                r.candle_series,
+                r.candles_refused
+            ),
+            Err(e) if !warm.path().exists() => {
+                tracing::info!(file = %warm.path().display(), "no saved state to start from: {e:#}")
+            }
+            Err(e) => tracing::warn!("cold start: the saved state is not used: {e:#}"),
+        }
+        self.warm = Some(warm);
+        self
+    }
+
+    /// Saves the history and candles if a save is due, or at once when `stopping`.
+    pub(super) async fn save_state(&mut self, stopping: bool) {
+        let Some(warm) = self.warm.as_mut() else {
+            return;
+        };
+        if !stopping && !warm.due() {
+            return;
+        }
+        if let Err(e) = warm
+            .save(&self.history, &self.candles, crate::shared::clock::now_ms())
+            .await
+        {
+            if let Some(due) = self.repeats.admit("saving the state") {
+                tracing::warn!("cannot save the state for a warm restart: {e:#}{due}");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shared::candle::{Candle, CandleDemand};
+    use crate::shared::contract::Timeframe;
+    use crate::shared::market::{Snapshot, Ticker};
+
+    const MINUTE: i64 = 60_000;
+
+    fn snapshot(ts: i64) -> Snapshot {
+        Snapshot {
+            timestamp_ms: ts,
+            tickers: vec![Ticker {
+                symbol: "AUSDT".into(),
+                price: 2.0,
+                change_24h: 0.0,
+                volume_24h: 1.0,
+                turnover_24h: 2.0,
+                high_24h: 2.0,
+                low_24h: 2.0,
+            }],
+            candles: vec![CandleRows {
+                symbol: "AUSDT".into(),
+                timeframe: Timeframe::M1,
+                candles: (0..3).map(|i| Candle::opening(10 * MINUTE + i * MINUTE, 2.0)).collect(),
+            }],
+        }
+    }
+
+    /// A history and candle store after one snapshot at `ts`.
+    fn stages(ts: i64) -> (History, CandleStore) {
+        let (mut history, mut candles) = (History::default(), CandleStore::default());
+        history.set_capacity(5);
+        let mut demand = CandleDemand::default();
+        demand.want(Timeframe::M1, 5);
+        candles.set_demand(demand);
+        history.record(&snapshot(ts));
+        candles.record(&snapshot(ts));
+        (history, candles)
+    }
+
+    #[tokio::test]
+    async fn a_saved_state_comes_back_after_a_short_stop_and_its_history_not_after_a_long_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let saved_at = 12 * MINUTE + 1_000;
+        let (history, candles) = stages(saved_at);
+        let mut warm = WarmState::new(dir.path(), "bybit:spot");
+        assert!(warm.path().ends_with("bybit-spot.json"));
+        warm.save(&history, &candles, saved_at).await.unwrap();
+
+        let interval = Duration::from_secs(2);
+        let (mut h, mut c) = (History::default(), CandleStore::default());
+        let r = warm.load(&mut h, &mut c, saved_at + 5_000, interval).unwrap();
+        assert_eq!((r.history_symbols, r.candle_series, r.candles_refused), (1, 1, 0));
+        assert_eq!(h.saved(), history.saved());
+        assert_eq!(c.saved(), candles.saved());
+
+        // Past ten intervals, the samples would leave a hole: only the candles come back.
+        let (mut h, mut c) = (History::default(), CandleStore::default());
+        let r = warm.load(&mut h, &mut c, saved_at + 21_000, interval).unwrap();
+        assert_eq!((r.history_symbols, r.candle_series), (0, 1));
+        assert!(h.saved().is_empty());
+
+        // Another source's state, or one from the future, is not read.
+        let other = WarmState::new(dir.path(), "bybit");
+        std::fs::copy(warm.path(), other.path()).unwrap();
+        let err = other.load(&mut h, &mut c, saved_at, interval).unwrap_err();
+        assert!(format!("{err:#}").contains("not version 1 of \"bybit\""), "{err:#}");
+        let err = warm.load(&mut h, &mut c, saved_at - 1, interval).unwrap_err();
+        assert!(format!("{err:#}").contains("was saved after now"), "{err:#}");
+        let err = warm
+            .load(&mut h, &mut c, saved_at + 25 * 3_600_000, interval)
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("longer than a day"), "{err:#}");
+        std::fs::write(warm.path(), "{\"version\":1").unwrap();
+        assert!(
+            format!("{:#}", warm.load(&mut h, &mut c, saved_at, interval).unwrap_err()).contains("not a saved state")
+        );
+    }
+}
