@@ -58,20 +58,14 @@ fn bybit_body(n: usize, empty: bool) -> String {
 }
 
 /// An HTTP server on loopback answering every request according to `mode`.
-fn fake_exchange(mode: Arc<Mutex<Mode>>, body: impl Fn(Mode) -> (u16, String) + Send + 'static) -> String {
-    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
-    let addr = format!("http://{}", server.server_addr().to_ip().unwrap());
-    std::thread::spawn(move || {
-        for request in server.incoming_requests() {
-            let mode = *mode.lock().unwrap();
-            if mode == Mode::Slow {
-                std::thread::sleep(Duration::from_millis(1500));
-            }
-            let (status, text) = body(mode);
-            let _ = request.respond(tiny_http::Response::from_string(text).with_status_code(status));
+fn fake_exchange(mode: Arc<Mutex<Mode>>, body: impl Fn(Mode) -> (u16, String) + Send + Sync + 'static) -> String {
+    common::http_server(move |_| {
+        let mode = *mode.lock().unwrap();
+        if mode == Mode::Slow {
+            std::thread::sleep(Duration::from_millis(1500));
         }
-    });
-    addr
+        body(mode)
+    })
 }
 
 fn status(memcached: &Memcached) -> Option<Value> {

@@ -59,6 +59,24 @@ pub fn text(out: &std::process::Output) -> String {
     )
 }
 
+/// An HTTP server on loopback answering each request with `answer(path and query)`, each on a
+/// thread of its own so a slow answer holds up no other; returns its base URL.
+pub fn http_server(answer: impl Fn(&str) -> (u16, String) + Send + Sync + 'static) -> String {
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let addr = format!("http://{}", server.server_addr().to_ip().unwrap());
+    let answer = std::sync::Arc::new(answer);
+    std::thread::spawn(move || {
+        for request in server.incoming_requests() {
+            let answer = answer.clone();
+            std::thread::spawn(move || {
+                let (status, text) = answer(request.url());
+                let _ = request.respond(tiny_http::Response::from_string(text).with_status_code(status));
+            });
+        }
+    });
+    addr
+}
+
 /// Resident memory of process `pid`, in bytes.
 pub fn resident_bytes(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();

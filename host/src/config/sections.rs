@@ -63,6 +63,11 @@ pub struct MarketConfig {
     /// Age in seconds past which a snapshot is too stale to serve: market keys are no longer
     /// written and expire.
     pub max_age: PositiveU64,
+    /// Kline requests an exchange source starts per second, at most; default half the
+    /// exchange's published limit (Bybit 60, Binance 25).
+    pub kline_requests_per_second: Option<PositiveU64>,
+    /// Kline requests in flight at once, at most.
+    pub kline_in_flight: PositiveU64,
 }
 
 impl Default for MarketConfig {
@@ -77,6 +82,8 @@ impl Default for MarketConfig {
             exchange_url: None,
             request_timeout_ms: None,
             max_age: PositiveU64(30),
+            kline_requests_per_second: None,
+            kline_in_flight: PositiveU64(4),
         }
     }
 }

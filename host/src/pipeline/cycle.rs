@@ -31,13 +31,17 @@ impl Pipeline {
         let generation = self.plugins.generation();
         let demand = generation.candle_demand();
         self.candles.set_demand(demand);
-        self.source.want_candles(demand);
+        let analysed = self.last_good.as_ref().map_or(&[][..], |(s, _)| &s.tickers[..]);
+        self.source.want_candles(demand, analysed);
         let fresh = match self.source.snapshot().await {
             Ok(None) => return Ok(None),
             Ok(Some(snapshot)) => self.select(snapshot),
             Err(e) => Err(e),
         };
         self.telemetry.metrics.poll(self.source.name(), fresh.is_err());
+        if let Some(fetches) = self.source.candle_fetches() {
+            self.telemetry.metrics.candle_fetches(self.source.name(), fetches);
+        }
         self.cycle += 1;
         let served = self.serve(fresh, &generation);
         let analysed = match &served {

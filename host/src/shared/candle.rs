@@ -84,6 +84,15 @@ pub struct CandleRows {
     pub candles: Vec<Candle>,
 }
 
+/// Kline requests a source has made so far, for `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CandleFetches {
+    /// Requests sent, retries included.
+    pub requests: u64,
+    /// Requests that failed (no answer, an error status, a body that does not parse).
+    pub failures: u64,
+}
+
 /// How many closed candles of each time frame the plugins want: the deepest request of each,
 /// indexed as [`TIMEFRAMES`]; 0 for a time frame nobody asked for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -1,4 +1,5 @@
-//! Live 24 h tickers polled from an exchange's public REST API.
+//! Live 24 h tickers polled from an exchange's public REST API, with candles fetched off the
+//! cycle (`backfill.rs`, `klines.rs`).
 //!
 //! - Bybit v5: `GET /v5/market/tickers?category=linear|spot`. Numbers are strings;
 //!   `price24hPcnt` is a fraction (`0.0123` is +1.23 %); `volume24h` is base volume and
@@ -16,8 +17,10 @@ use anyhow::{bail, Context, Result};
 use async_trait::async_trait;
 use serde::Deserialize;
 
+use super::backfill::{Backfill, Pace};
 use super::{no_argument, MarketSource, Opened, Registration};
 use crate::config::Config;
+use crate::shared::candle::{CandleDemand, CandleFetches};
 use crate::shared::market::{Snapshot, Ticker};
 
 /// `bybit` (linear perpetuals, also `bybit:linear`) and `bybit:spot`: Bybit's v5 tickers.
@@ -52,15 +55,37 @@ fn open_binance(config: &Config, argument: Option<&str>) -> Result<Opened> {
     open(config, Exchange::Binance, "binance")
 }
 
-/// A poller of `exchange` at `market.exchange_url` (its public API by default).
+/// A poller of `exchange` at `market.exchange_url` (its public API by default), fetching
+/// candles at the configured pace.
 fn open(config: &Config, exchange: Exchange, name: &'static str) -> Result<Opened> {
+    let pace = Pace {
+        per_second: config
+            .market
+            .kline_requests_per_second
+            .map_or(default_kline_rate(exchange), |r| u32::try_from(r.0).unwrap_or(u32::MAX)),
+        in_flight: usize::try_from(config.market.kline_in_flight.0).unwrap_or(usize::MAX),
+    };
     let source = ExchangeSource::new(
         exchange,
         config.market.exchange_url.as_deref(),
         config.request_timeout(),
+        pace,
     )?;
     Ok((Box::new(source), name))
 }
+
+/// Kline requests per second by default: half of what the exchange allows an IP (Bybit: 600
+/// requests in 5 s; Binance: 6,000 weight a minute, 2 a kline request), leaving the rest to
+/// the ticker polls and to anything else on the same address.
+fn default_kline_rate(exchange: Exchange) -> u32 {
+    match exchange {
+        Exchange::BybitLinear | Exchange::BybitSpot => 60,
+        Exchange::Binance => 25,
+    }
+}
+
+/// How long a kline request may take: it runs off the cycle, so longer than a ticker poll.
+const KLINE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Which exchange API to poll.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,8 +100,19 @@ pub enum Exchange {
 
 #[async_trait]
 impl MarketSource for ExchangeSource {
+    /// The tickers now, with the candles fetched since the last snapshot.
     async fn snapshot(&mut self, now_ms: i64) -> Result<Option<Snapshot>> {
-        ExchangeSource::snapshot(self, now_ms).await.map(Some)
+        let mut snapshot = ExchangeSource::snapshot(self, now_ms).await?;
+        snapshot.candles = self.backfill.collect(now_ms);
+        Ok(Some(snapshot))
+    }
+
+    fn want_candles(&mut self, demand: CandleDemand, symbols: &[Ticker]) {
+        self.backfill.want(demand, symbols);
+    }
+
+    fn candle_fetches(&self) -> Option<CandleFetches> {
+        Some(self.backfill.fetches())
     }
 }
 
@@ -102,25 +138,30 @@ pub struct ExchangeSource {
     exchange: Exchange,
     url: String,
     client: reqwest::Client,
+    /// The candles it fetches off the cycle.
+    backfill: Backfill,
 }
 
 impl ExchangeSource {
-    /// A poller of `exchange` at `base_url` (its public API if `None`) whose requests give up
-    /// after `timeout`.
-    pub fn new(exchange: Exchange, base_url: Option<&str>, timeout: Duration) -> Result<Self> {
+    /// A poller of `exchange` at `base_url` (its public API if `None`) whose ticker requests
+    /// give up after `timeout`, fetching candles at `pace`.
+    pub fn new(exchange: Exchange, base_url: Option<&str>, timeout: Duration, pace: Pace) -> Result<Self> {
         let base = base_url.unwrap_or(default_url(exchange)).trim_end_matches('/');
         // HTTPS uses rustls with the ring provider, installed for the process by the first
         // exchange source (a later call finds it installed and changes nothing).
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .user_agent(concat!("pulse/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .context("cannot build the HTTPS client")?;
+        let client = |timeout| {
+            reqwest::Client::builder()
+                .timeout(timeout)
+                .user_agent(concat!("pulse/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .context("cannot build the HTTPS client")
+        };
         Ok(Self {
             exchange,
             url: format!("{base}{}", tickers_path(exchange)),
-            client,
+            client: client(timeout)?,
+            backfill: Backfill::new(exchange, base, client(KLINE_TIMEOUT)?, pace),
         })
     }
 
@@ -161,12 +202,27 @@ fn number(text: &str) -> f64 {
     text.trim().parse().unwrap_or(f64::NAN)
 }
 
+/// Every Bybit v5 answer: a code (0 for success), a message, and the result.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct BybitResponse {
+pub(super) struct BybitResponse<R> {
     ret_code: i64,
     ret_msg: String,
-    result: Option<BybitResult>,
+    result: Option<R>,
+}
+
+impl<R> BybitResponse<R> {
+    /// The result of an answer that reports success, else the error it reports.
+    pub(super) fn parse(body: &[u8]) -> Result<R>
+    where
+        R: serde::de::DeserializeOwned,
+    {
+        let response: Self = serde_json::from_slice(body)?;
+        if response.ret_code != 0 {
+            bail!("Bybit error {}: {}", response.ret_code, response.ret_msg);
+        }
+        response.result.context("Bybit response has no result")
+    }
 }
 
 #[derive(Deserialize)]
@@ -189,11 +245,7 @@ struct BybitTicker {
 }
 
 fn parse_bybit(body: &[u8]) -> Result<Vec<Ticker>> {
-    let response: BybitResponse = serde_json::from_slice(body)?;
-    if response.ret_code != 0 {
-        bail!("Bybit error {}: {}", response.ret_code, response.ret_msg);
-    }
-    let list = response.result.context("Bybit response has no result")?.list;
+    let list = BybitResponse::<BybitResult>::parse(body)?.list;
     Ok(list
         .into_iter()
         .map(|t| Ticker {

@@ -4,7 +4,9 @@
 //! [`Registration`]: its name in `--source`, and how to open it from the config. [`SOURCES`]
 //! lists them, a line each; that list is all `--source` knows.
 
+mod backfill;
 mod exchange;
+mod klines;
 mod record;
 mod replay;
 mod simulated;
@@ -20,9 +22,9 @@ use async_trait::async_trait;
 use tracing::warn;
 
 use crate::config::Config;
-use crate::shared::candle::CandleDemand;
+use crate::shared::candle::{CandleDemand, CandleFetches};
 use crate::shared::clock::now_ms;
-use crate::shared::market::Snapshot;
+use crate::shared::market::{Snapshot, Ticker};
 
 /// Every source `--source` can name; adding one is a file in this folder and a line here.
 pub const SOURCES: &[Registration] = &[simulated::SOURCE, replay::SOURCE, exchange::BYBIT, exchange::BINANCE];
@@ -34,11 +36,17 @@ pub trait MarketSource: Send {
     /// stops). An error leaves the cycle to serve the last good snapshot.
     async fn snapshot(&mut self, now_ms: i64) -> Result<Option<Snapshot>>;
 
-    /// How many closed candles of each time frame the plugins want now, told before each
-    /// snapshot. A source that can yield candles yields, with its snapshots, what is missing
-    /// (a backfill) and then keeps them current; the default yields none, and the candle store
-    /// builds candles from the snapshots' prices alone.
-    fn want_candles(&mut self, _demand: CandleDemand) {}
+    /// How many closed candles of each time frame the plugins want now, and of which symbols
+    /// (those the last cycle analysed), told before each snapshot. A source that can yield
+    /// candles yields, with its snapshots, what is missing (a backfill) and then keeps them
+    /// current; the default yields none, and the candle store builds candles from the
+    /// snapshots' prices alone.
+    fn want_candles(&mut self, _demand: CandleDemand, _symbols: &[Ticker]) {}
+
+    /// The kline requests the source has made so far, if it makes any.
+    fn candle_fetches(&self) -> Option<CandleFetches> {
+        None
+    }
 }
 
 /// A source just opened, and the name plugins and `pulse:status` know it by.
@@ -103,9 +111,15 @@ impl Source {
         self.resumable
     }
 
-    /// Tells the source how deep the plugins want each time frame's candles.
-    pub fn want_candles(&mut self, demand: CandleDemand) {
-        self.market.want_candles(demand);
+    /// Tells the source how deep the plugins want each time frame's candles, and of which
+    /// symbols.
+    pub fn want_candles(&mut self, demand: CandleDemand, symbols: &[Ticker]) {
+        self.market.want_candles(demand, symbols);
+    }
+
+    /// The kline requests the source has made so far, if it makes any.
+    pub fn candle_fetches(&self) -> Option<CandleFetches> {
+        self.market.candle_fetches()
     }
 
     /// The market now; `None` when a replay has ended.

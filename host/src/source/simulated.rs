@@ -34,7 +34,7 @@ impl MarketSource for SimulatedMarket {
         Ok(Some(SimulatedMarket::snapshot(self, now_ms)))
     }
 
-    fn want_candles(&mut self, demand: CandleDemand) {
+    fn want_candles(&mut self, demand: CandleDemand, _symbols: &[Ticker]) {
         SimulatedMarket::want_candles(self, demand);
     }
 }

@@ -17,6 +17,7 @@ use prometheus_client::registry::{Registry, Unit};
 
 use super::collector::LiveCollector;
 use super::live::Live;
+use crate::shared::candle::CandleFetches;
 use crate::shared::market::Rejections;
 
 /// Label pairs of one series.
@@ -35,6 +36,10 @@ pub struct Metrics {
     source_rows_rejected: Family<Labels, Counter>,
     /// Candles from the source dropped by validation, by reason.
     source_candles_rejected: Family<Labels, Counter>,
+    /// Kline requests sent, by source.
+    source_kline_requests: Family<Labels, Counter>,
+    /// Kline requests that failed, by source.
+    source_kline_failures: Family<Labels, Counter>,
     /// Age of the last good snapshot, in seconds.
     snapshot_age: Gauge<f64, AtomicU64>,
 }
@@ -48,6 +53,8 @@ impl Metrics {
             source_failures: Family::default(),
             source_rows_rejected: Family::default(),
             source_candles_rejected: Family::default(),
+            source_kline_requests: Family::default(),
+            source_kline_failures: Family::default(),
             snapshot_age: Gauge::<f64, AtomicU64>::default(),
         };
         let r = &mut m.registry;
@@ -66,6 +73,16 @@ impl Metrics {
             "source_candles_rejected",
             "Candles from the source dropped by validation, by reason",
             m.source_candles_rejected.clone(),
+        );
+        r.register(
+            "source_kline_requests",
+            "Candle (kline) requests an exchange source sent, retries included",
+            m.source_kline_requests.clone(),
+        );
+        r.register(
+            "source_kline_failures",
+            "Candle (kline) requests that failed: no answer, an error status, or a body that does not parse",
+            m.source_kline_failures.clone(),
         );
         r.register_with_unit(
             "snapshot_age",
@@ -102,6 +119,18 @@ impl Metrics {
     /// Counts candles dropped by validation, by reason.
     pub fn candles_rejected(&self, rejected: &Rejections) {
         count_by_reason(&self.source_candles_rejected, rejected);
+    }
+
+    /// Brings the kline counters of `source` up to the totals it reports.
+    pub fn candle_fetches(&self, source: &str, fetches: CandleFetches) {
+        let labels = vec![("source", source.to_string())];
+        for (family, total) in [
+            (&self.source_kline_requests, fetches.requests),
+            (&self.source_kline_failures, fetches.failures),
+        ] {
+            let counter = family.get_or_create(&labels);
+            counter.inc_by(total.saturating_sub(counter.get()));
+        }
     }
 
     /// Sets the age of the last good snapshot: 0 when the cycle's was fresh.

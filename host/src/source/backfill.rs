@@ -1,0 +1,380 @@
+//! Candles fetched from an exchange off the cycle: a backfill as deep as the plugins want for
+//! each symbol the cycle analyses (on start, on entering the top N, when a plugin wants more),
+//! and a fetch again of each candle once it has closed, so closed candles are the exchange's.
+//!
+//! Requests go through one queue at a configured pace (requests per second, under the
+//! exchange's published limits) with a bounded number in flight; a failed request is retried
+//! with a doubling backoff, and given up after [`MAX_ATTEMPTS`] (the symbol is planned again at
+//! the next cycle). What arrives is handed to the next snapshot; a cycle never waits for it.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender, WeakUnboundedSender};
+use tokio::sync::Semaphore;
+use tracing::warn;
+
+use super::exchange::Exchange;
+use super::klines::{kline_path, parse_klines, MAX_LIMIT};
+use crate::shared::candle::{Candle, CandleDemand, CandleFetches, CandleRows};
+use crate::shared::log_throttle::LogThrottle;
+use crate::shared::market::Ticker;
+use crate::shared::timeframe::{self, TIMEFRAMES};
+
+/// Attempts of one request before it is given up.
+const MAX_ATTEMPTS: u32 = 6;
+/// Wait before the first retry; it doubles with each attempt.
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+/// Largest kline answer read, in bytes (1,000 rows take about 150 KB).
+const MAX_BODY_BYTES: usize = 4 << 20;
+
+/// How fast candles may be fetched.
+#[derive(Debug, Clone, Copy)]
+pub struct Pace {
+    /// Requests started per second, at most.
+    pub per_second: u32,
+    /// Requests in flight, at most.
+    pub in_flight: usize,
+}
+
+/// One request: `limit` candles of one symbol and time frame, newest included.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Job {
+    symbol: String,
+    /// Index in [`TIMEFRAMES`].
+    timeframe: usize,
+    limit: u32,
+}
+
+/// What became of a request.
+enum Fetched {
+    /// The candles it returned, oldest first.
+    Candles(Job, Vec<Candle>),
+    /// Every attempt failed.
+    GaveUp(Job),
+}
+
+/// What has been fetched for one symbol and time frame.
+#[derive(Debug, Default, Clone, Copy)]
+struct Track {
+    /// Closed candles fetched, at most; a demand deeper than this is backfilled.
+    depth: u32,
+    /// Start of the newest candle fetched; once a later candle forms, this one is fetched
+    /// again, closed.
+    newest_start: i64,
+    /// A request is queued or in flight.
+    pending: bool,
+}
+
+/// What the worker shares with the source.
+struct Shared {
+    exchange: Exchange,
+    base_url: String,
+    client: reqwest::Client,
+    /// Fetches finished since the source last looked.
+    done: Mutex<Vec<Fetched>>,
+    /// Counters for `/metrics`.
+    requests: AtomicU64,
+    failures: AtomicU64,
+    /// One failure line per reason a minute.
+    log: Mutex<LogThrottle>,
+}
+
+/// Plans the kline requests of one exchange source and runs them in the background.
+pub(super) struct Backfill {
+    shared: Arc<Shared>,
+    pace: Pace,
+    /// What the plugins want, and of which symbols.
+    demand: CandleDemand,
+    symbols: Vec<String>,
+    /// Per symbol and time frame, what has been fetched.
+    tracks: HashMap<(String, usize), Track>,
+    /// The queue of the worker, once it runs.
+    queue: Option<UnboundedSender<(Job, u32)>>,
+}
+
+impl Backfill {
+    /// A backfill of `exchange` at `base_url`, sending its requests with `client`.
+    pub(super) fn new(exchange: Exchange, base_url: &str, client: reqwest::Client, pace: Pace) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                exchange,
+                base_url: base_url.to_string(),
+                client,
+                done: Mutex::new(Vec::new()),
+                requests: AtomicU64::new(0),
+                failures: AtomicU64::new(0),
+                log: Mutex::new(LogThrottle::per_minute()),
+            }),
+            pace,
+            demand: CandleDemand::default(),
+            symbols: Vec::new(),
+            tracks: HashMap::new(),
+            queue: None,
+        }
+    }
+
+    /// Sets what the plugins want, and the symbols the last cycle analysed.
+    pub(super) fn want(&mut self, demand: CandleDemand, symbols: &[Ticker]) {
+        self.demand = demand;
+        self.symbols = symbols.iter().map(|t| t.symbol.clone()).collect();
+    }
+
+    /// Requests and retries so far.
+    pub(super) fn fetches(&self) -> CandleFetches {
+        CandleFetches {
+            requests: self.shared.requests.load(Ordering::Relaxed),
+            failures: self.shared.failures.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Hands over the candles fetched since the last call and queues the requests now due.
+    pub(super) fn collect(&mut self, now_ms: i64) -> Vec<CandleRows> {
+        let rows = self.take_finished();
+        for job in self.plan(now_ms) {
+            self.send(job, 1);
+        }
+        rows
+    }
+
+    /// The candles of the requests finished since the last call, their tracks brought up to
+    /// date.
+    fn take_finished(&mut self) -> Vec<CandleRows> {
+        let finished = std::mem::take(&mut *self.shared.done.lock().expect("no panic holds it"));
+        let mut rows = Vec::new();
+        for fetched in finished {
+            let (job, candles) = match fetched {
+                Fetched::Candles(job, candles) => (job, candles),
+                Fetched::GaveUp(job) => (job, Vec::new()),
+            };
+            let track = self.tracks.entry((job.symbol.clone(), job.timeframe)).or_default();
+            track.pending = false;
+            track.depth = track.depth.max(job.limit.saturating_sub(1));
+            if let Some(newest) = candles.iter().map(|c| c.start_ms).max() {
+                track.newest_start = track.newest_start.max(newest);
+            }
+            if !candles.is_empty() {
+                rows.push(CandleRows {
+                    symbol: job.symbol,
+                    timeframe: TIMEFRAMES[job.timeframe],
+                    candles,
+                });
+            }
+        }
+        rows
+    }
+
+    /// The requests due at `now_ms`: a backfill where less was fetched than the plugins want,
+    /// a fetch of the last two candles where the newest one fetched has closed since. Tracks of
+    /// symbols no longer analysed are forgotten.
+    fn plan(&mut self, now_ms: i64) -> Vec<Job> {
+        let analysed: HashSet<&str> = self.symbols.iter().map(String::as_str).collect();
+        self.tracks
+            .retain(|(symbol, _), track| track.pending || analysed.contains(symbol.as_str()));
+        let mut jobs = Vec::new();
+        for symbol in &self.symbols {
+            for (timeframe, depth) in self.demand.wanted() {
+                let k = timeframe::index(timeframe);
+                let track = self.tracks.entry((symbol.clone(), k)).or_default();
+                if track.pending {
+                    continue;
+                }
+                let limit = if track.depth < depth {
+                    (depth + 1).min(MAX_LIMIT)
+                } else if timeframe::candle_start(timeframe, now_ms) > track.newest_start {
+                    2
+                } else {
+                    continue;
+                };
+                track.pending = true;
+                jobs.push(Job {
+                    symbol: symbol.clone(),
+                    timeframe: k,
+                    limit,
+                });
+            }
+        }
+        jobs
+    }
+
+    /// Queues `job`, starting the worker on first use.
+    fn send(&mut self, job: Job, attempt: u32) {
+        let queue = self.queue.get_or_insert_with(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            tokio::spawn(work(rx, tx.downgrade(), self.shared.clone(), self.pace));
+            tx
+        });
+        let _ = queue.send((job, attempt));
+    }
+}
+
+/// Runs queued requests at `pace` until the source is dropped.
+async fn work(
+    mut queue: UnboundedReceiver<(Job, u32)>,
+    retries: WeakUnboundedSender<(Job, u32)>,
+    shared: Arc<Shared>,
+    pace: Pace,
+) {
+    let in_flight = Arc::new(Semaphore::new(pace.in_flight.max(1)));
+    let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(pace.per_second.max(1))));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while let Some((job, attempt)) = queue.recv().await {
+        // A slot first, then the tick: two requests never leave closer together than the pace,
+        // however long the slot took.
+        let Ok(permit) = in_flight.clone().acquire_owned().await else {
+            return;
+        };
+        ticks.tick().await;
+        let (shared, retries) = (shared.clone(), retries.clone());
+        tokio::spawn(async move {
+            shared.requests.fetch_add(1, Ordering::Relaxed);
+            let result = fetch(&shared, &job).await;
+            drop(permit);
+            match result {
+                Ok(candles) => shared
+                    .done
+                    .lock()
+                    .expect("no panic holds it")
+                    .push(Fetched::Candles(job, candles)),
+                Err(e) => {
+                    shared.failures.fetch_add(1, Ordering::Relaxed);
+                    let reason = format!("{e:#}");
+                    let line = shared.log.lock().expect("no panic holds it").admit(&kind_of(&reason));
+                    if let Some(due) = line {
+                        warn!(attempt, "cannot fetch candles: {reason}{due}");
+                    }
+                    if attempt >= MAX_ATTEMPTS {
+                        shared
+                            .done
+                            .lock()
+                            .expect("no panic holds it")
+                            .push(Fetched::GaveUp(job));
+                        return;
+                    }
+                    tokio::time::sleep(FIRST_BACKOFF * 2u32.pow(attempt - 1)).await;
+                    if let Some(queue) = retries.upgrade() {
+                        let _ = queue.send((job, attempt + 1));
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// What a failure's log line is throttled by: its reason without the symbol's URL.
+fn kind_of(reason: &str) -> String {
+    reason
+        .split_once(": ")
+        .map_or(reason, |(_, rest)| rest)
+        .chars()
+        .take(80)
+        .collect()
+}
+
+/// One kline request, its answer read (at most [`MAX_BODY_BYTES`]) and parsed.
+async fn fetch(shared: &Shared, job: &Job) -> Result<Vec<Candle>> {
+    let path = kline_path(shared.exchange, &job.symbol, TIMEFRAMES[job.timeframe], job.limit);
+    let url = format!("{}{path}", shared.base_url);
+    let mut response = shared
+        .client
+        .get(&url)
+        .send()
+        .await
+        .with_context(|| format!("GET {url} failed"))?;
+    let status = response.status();
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .with_context(|| format!("GET {url}: cannot read the body"))?
+    {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            bail!("GET {url}: the answer is larger than {MAX_BODY_BYTES} bytes");
+        }
+        body.extend_from_slice(&chunk);
+    }
+    if !status.is_success() {
+        let excerpt = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
+        bail!("GET {url}: HTTP {status}: {excerpt}");
+    }
+    parse_klines(shared.exchange, &body).with_context(|| format!("GET {url}: unexpected body"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shared::contract::Timeframe;
+
+    const MINUTE: i64 = 60_000;
+
+    fn ticker(symbol: &str) -> Ticker {
+        Ticker {
+            symbol: symbol.into(),
+            price: 1.0,
+            change_24h: 0.0,
+            volume_24h: 1.0,
+            turnover_24h: 1.0,
+            high_24h: 1.0,
+            low_24h: 1.0,
+        }
+    }
+
+    fn finish(backfill: &Backfill, job: &Job, starts: &[i64]) {
+        let candles = starts.iter().map(|&s| Candle::opening(s, 1.0)).collect();
+        backfill
+            .shared
+            .done
+            .lock()
+            .unwrap()
+            .push(Fetched::Candles(job.clone(), candles));
+    }
+
+    #[test]
+    fn backfills_once_then_fetches_each_candle_again_once_it_has_closed() {
+        let pace = Pace {
+            per_second: 1,
+            in_flight: 1,
+        };
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut backfill = Backfill::new(Exchange::Binance, "http://x", reqwest::Client::new(), pace);
+        let mut demand = CandleDemand::default();
+        demand.want(Timeframe::M1, 60);
+        demand.want(Timeframe::H1, 30);
+        backfill.want(demand, &[ticker("AUSDT")]);
+        let now = 100 * MINUTE + 5_000;
+        let jobs = backfill.plan(now);
+        let limits: Vec<(usize, u32)> = jobs.iter().map(|j| (j.timeframe, j.limit)).collect();
+        assert_eq!(limits, [(0, 61), (3, 31)]);
+        // Nothing more while they are pending.
+        assert!(backfill.plan(now).is_empty());
+
+        finish(&backfill, &jobs[0], &[99 * MINUTE, 100 * MINUTE]);
+        let rows = backfill.take_finished();
+        assert_eq!((rows.len(), rows[0].candles.len()), (1, 2));
+        assert!(
+            backfill.plan(now + 10_000).is_empty(),
+            "the minute's candle is still forming"
+        );
+        let again = backfill.plan(101 * MINUTE);
+        assert_eq!(again.len(), 1);
+        assert_eq!(
+            (again[0].timeframe, again[0].limit),
+            (0, 2),
+            "the closed candle and the new one"
+        );
+
+        // A symbol that drops out of the top is forgotten once nothing is pending for it.
+        backfill.want(demand, &[ticker("BUSDT")]);
+        finish(&backfill, &again[0], &[100 * MINUTE, 101 * MINUTE]);
+        backfill.take_finished();
+        let planned = backfill.plan(101 * MINUTE);
+        assert!(planned.iter().all(|j| j.symbol == "BUSDT"));
+        assert!(backfill
+            .tracks
+            .keys()
+            .all(|(s, k)| s == "BUSDT" || (s == "AUSDT" && *k == 3)));
+    }
+}
