@@ -167,8 +167,57 @@ fn money_scale(value: f64) -> f64 {
         .unwrap_or(1.0)
 }
 
+/// The points of the sparkline in each row of list `id` (`None` for a row without one).
+fn sparkline_points(dom: &str, id: &str) -> Vec<Option<Vec<(f64, f64)>>> {
+    let at = dom.find(&format!("id=\"{id}\"")).unwrap();
+    let list = &dom[at..at + dom[at..].find("</ul>").unwrap()];
+    list.split("<li data-symbol=")
+        .skip(1)
+        .map(|li| {
+            let at = li.find("points=\"")? + "points=\"".len();
+            let points = &li[at..at + li[at..].find('"')?];
+            Some(
+                points
+                    .split(' ')
+                    .map(|p| {
+                        let (x, y) = p.split_once(',').unwrap();
+                        (x.parse().unwrap(), y.parse().unwrap())
+                    })
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+/// Asserts that `drawn` is the line of `closes` in a 60 × 16 box: evenly spaced, the highest
+/// close at the top, the lowest at the bottom.
+fn assert_draws(what: &str, drawn: &[(f64, f64)], closes: &[Value]) {
+    let closes: Vec<f64> = closes.iter().map(|c| c.as_f64().unwrap()).collect();
+    assert_eq!(
+        drawn.len(),
+        closes.len(),
+        "{what}: {} points for {} closes",
+        drawn.len(),
+        closes.len()
+    );
+    let (lo, hi) = closes
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(l, h), &c| (l.min(c), h.max(c)));
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    for (i, (&(x, y), c)) in drawn.iter().zip(&closes).enumerate() {
+        let expected = (
+            i as f64 * 60.0 / (closes.len() - 1) as f64,
+            16.0 - (c - lo) / span * 16.0,
+        );
+        assert!(
+            (x - expected.0).abs() <= 0.006 && (y - expected.1).abs() <= 0.006,
+            "{what}: point {i} is ({x}, {y}), the close {c} makes {expected:?}"
+        );
+    }
+}
+
 /// Reads every key the page shows, with the status's cycle.
-fn keys(memcached: &Memcached) -> (u64, [Value; 5], String) {
+fn keys(memcached: &Memcached) -> (u64, [Value; 6], String) {
     let regime = String::from_utf8(memcached.get("analysis:market_regime").expect("analysis:market_regime")).unwrap();
     let values = [
         memcached.json("pulse:status"),
@@ -176,6 +225,7 @@ fn keys(memcached: &Memcached) -> (u64, [Value; 5], String) {
         memcached.json("market:breadth"),
         memcached.json("market:movers"),
         memcached.json("analysis:signals"),
+        memcached.json(pulse_keys::SPARKLINES),
     ];
     (values[0]["cycle"].as_u64().unwrap(), values, regime)
 }
@@ -198,7 +248,7 @@ fn the_dashboard_shows_the_keys_and_a_stale_banner_when_the_daemon_stops() {
     });
 
     // Read the keys before and after loading the page; compare when all three agree.
-    let (dom, [status, overview, breadth, movers, signals], regime) = (0..20)
+    let (dom, [status, overview, breadth, movers, signals, sparklines], regime) = (0..20)
         .find_map(|_| {
             let before = keys(&memcached);
             let dom = page_dom(&url);
@@ -283,6 +333,43 @@ fn the_dashboard_shows_the_keys_and_a_stale_banner_when_the_daemon_stops() {
         assert_eq!(row[1], signal["signal"], "{row:?}");
         assert_shows("signal score", &row[2], &signal["score"], 1, 1.0);
     }
+    // Each signal and mover is drawn with its sparkline, from the key's closes.
+    let lines = &sparklines["symbols"];
+    let mut drawn = 0;
+    for (list, symbols) in [
+        ("signals", top.iter().map(|s| s["symbol"].clone()).collect::<Vec<_>>()),
+        (
+            "gainers",
+            movers["gainers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["symbol"].clone())
+                .collect(),
+        ),
+        (
+            "losers",
+            movers["losers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["symbol"].clone())
+                .collect(),
+        ),
+    ] {
+        for (points, symbol) in sparkline_points(&dom, list).iter().zip(&symbols) {
+            let line = &lines[symbol.as_str().unwrap()];
+            match (points, line["closes"].as_array()) {
+                (Some(points), Some(closes)) => {
+                    assert_draws(&format!("{list} {symbol}"), points, closes);
+                    drawn += 1;
+                }
+                (None, closes) => assert!(closes.is_none_or(|c| c.len() < 2), "{list} {symbol}: no line drawn"),
+                (Some(_), None) => panic!("{list} {symbol}: a line drawn without a sparkline in the key"),
+            }
+        }
+    }
+    assert!(drawn >= top.len(), "only {drawn} sparklines drawn");
     for side in ["gainers", "losers"] {
         let shown = rows(&dom, side);
         let movers = movers[side].as_array().unwrap();

@@ -6,7 +6,7 @@
 //! arrives later can fill it, but hands plugins only the newest consecutive run: never a
 //! series stitched across missing candles.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use crate::shared::candle::{Candle, CandleDemand, CandleRows};
 use crate::shared::contract::{Candles, Market, Timeframe};
@@ -175,11 +175,19 @@ fn merge(series: &mut VecDeque<Candle>, rows: &CandleRows, now_ms: i64, rejectio
         }
         defect.is_none()
     });
-    let mut by_start: BTreeMap<i64, Candle> = series.drain(..).map(|c| (c.start_ms, c)).collect();
-    for candle in valid {
-        by_start.insert(candle.start_ms, *candle);
+    for &candle in valid {
+        // Most rows are the forming candle again or the next one: no search for those.
+        match series.back_mut() {
+            Some(last) if last.start_ms == candle.start_ms => *last = candle,
+            Some(last) if last.start_ms > candle.start_ms => {
+                match series.binary_search_by_key(&candle.start_ms, |c| c.start_ms) {
+                    Ok(i) => series[i] = candle,
+                    Err(i) => series.insert(i, candle),
+                }
+            }
+            _ => series.push_back(candle),
+        }
     }
-    series.extend(by_start.into_values());
 }
 
 /// How many candles at the end of `series` follow each other without a gap.

@@ -22,13 +22,14 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// The keys the page reads, in one round trip.
-pub const KEYS: [&str; 6] = [
+pub const KEYS: [&str; 7] = [
     pulse_keys::STATUS,
     pulse_keys::OVERVIEW,
     pulse_keys::BREADTH,
     pulse_keys::MOVERS,
     pulse_keys::SIGNALS,
     pulse_keys::REGIME,
+    pulse_keys::SPARKLINES,
 ];
 
 /// How many of `analysis:signals` the page lists.
@@ -63,6 +64,8 @@ pub struct View {
     pub movers: Option<Value>,
     /// The first [`TOP_SIGNALS`] of `analysis:signals`, highest score first.
     pub signals: Option<Vec<Value>>,
+    /// `market:sparklines`' lines, by symbol: drawn beside each signal and mover that has one.
+    pub sparklines: Option<Value>,
 }
 
 /// Why the data is stale, and since when.
@@ -132,6 +135,7 @@ impl Dashboard {
             breadth: keys.breadth,
             movers: keys.movers,
             signals: keys.signals,
+            sparklines: keys.sparklines,
         }
     }
 
@@ -161,6 +165,7 @@ impl View {
             breadth: None,
             movers: None,
             signals: None,
+            sparklines: None,
         }
     }
 }
@@ -173,6 +178,7 @@ struct Keys {
     breadth: Option<Value>,
     movers: Option<Value>,
     signals: Option<Vec<Value>>,
+    sparklines: Option<Value>,
     regime: Option<String>,
 }
 
@@ -192,6 +198,7 @@ impl Keys {
             Some(Value::Array(list)) => Some(list.iter().take(TOP_SIGNALS).cloned().collect()),
             _ => None,
         });
+        let sparklines = json(pulse_keys::SPARKLINES).and_then(|s| s.get("symbols").cloned());
         let regime = values
             .remove(pulse_keys::REGIME)
             .and_then(|bytes| String::from_utf8(bytes).ok());
@@ -201,6 +208,7 @@ impl Keys {
             breadth,
             movers,
             signals,
+            sparklines,
             regime,
         }
     }

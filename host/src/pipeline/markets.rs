@@ -30,11 +30,26 @@ impl MarketsByNeeds {
         generation: &Generation,
     ) -> Self {
         let base = snapshot.to_market(cycle, source, age);
-        let widest = Arc::new(candles.market(history.market(&base, generation.max_history_depth())));
+        let depth = generation.max_history_depth();
+        let widest = Arc::new(candles.market(history.market(&base, depth)));
+        // A plugin that needs all of it (the deepest plugin often does) gets it as it is.
+        let all = Needs {
+            history_depth: depth as u32,
+            candles: candles
+                .demand()
+                .wanted()
+                .map(|(t, d)| (crate::shared::timeframe::index(t), d))
+                .collect(),
+        };
         let mut cut = BTreeMap::new();
         for plugin in generation.plugins() {
-            cut.entry(plugin.needs().clone())
-                .or_insert_with_key(|needs| Arc::new(needs.cut(&widest)));
+            cut.entry(plugin.needs().clone()).or_insert_with_key(|needs| {
+                if *needs == all {
+                    widest.clone()
+                } else {
+                    Arc::new(needs.cut(&widest))
+                }
+            });
         }
         Self { widest, cut }
     }

@@ -6,13 +6,14 @@
 //! caught as surely as a missing one.
 
 mod checks;
+mod sparklines;
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use memcache::exp::{AsyncMetaClient, Get, MetaClientBuilder};
-use pulse_keys::{Breadth, Movers, Overview, Signals, Tickers};
+use pulse_keys::{Breadth, Movers, Overview, Signals, Sparklines, Tickers};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -29,6 +30,9 @@ struct PluginStatus {
     version: String,
     /// `analyzer` or `aggregator`.
     kind: String,
+    /// The contract version it speaks; absent in the status of a daemon before 0.2.0.
+    #[serde(default)]
+    contract: Option<String>,
     /// When its last call started, Unix ms; `None` before its first.
     last_call: Option<i64>,
     /// Why its last call failed; `None` after a success.
@@ -173,6 +177,17 @@ async fn check_all(reader: &Reader, problems: &mut Vec<String>) -> Result<String
     }
     if let Some(s) = &signals {
         checks::signals(s, &mut out, problems);
+    }
+    // Dashboards of contract 0.1.0 have no candles, so no sparklines; later ones must write them.
+    let sparklines_due = status.as_ref().is_some_and(|s| {
+        s.plugins
+            .iter()
+            .any(|p| p.name == "dashboard" && p.contract.as_deref().is_some_and(|c| c != "0.1.0"))
+    });
+    if sparklines_due || reader.raw(pulse_keys::SPARKLINES).await?.is_some() {
+        if let Some(lines) = reader.json::<Sparklines>(pulse_keys::SPARKLINES, problems).await? {
+            sparklines::check(&lines, tickers.as_ref(), overview.as_ref(), &mut out, problems);
+        }
     }
     Ok(out)
 }

@@ -1,11 +1,15 @@
 //! The dashboard aggregator: blends every analyzer's verdicts into one score per symbol and
-//! writes the `market:*` and `analysis:*` keys that dashboards read. Each key's name and shape
+//! writes the `market:*` and `analysis:*` keys that dashboards read, with the last hour of
+//! one-minute closes of the largest symbols for sparklines. Each key's name and shape
 //! come from `pulse-keys`, which the readers share; `docs/cache-keys.md` documents them.
 
 use pulse_keys::{
-    AnalyzerVerdict, Breadth, Breakdown, Components, Mover, Movers, Overview, SignalEntry, Signals, Ticker, Tickers,
+    AnalyzerVerdict, Breadth, Breakdown, Components, Mover, Movers, Overview, SignalEntry, Signals, Sparkline,
+    Sparklines, Ticker, Tickers, SPARKLINE_POINTS, SPARKLINE_TIMEFRAME,
 };
-use pulse_sdk::{verdict, Aggregator, AnalyzerOutput, CacheEntry, ComponentsView, MarketView, PluginInfo, Signal};
+use pulse_sdk::{
+    candles, verdict, Aggregator, AnalyzerOutput, CacheEntry, ComponentsView, MarketView, PluginInfo, Signal, Timeframe,
+};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -23,6 +27,8 @@ struct Config {
     /// Most `analysis:breakdown:<SYMBOL>` keys per cycle (the largest by turnover): at 100,000
     /// symbols, one key each would cost more than the 2 s cycle.
     max_breakdowns: usize,
+    /// Symbols in `market:sparklines` (the largest by turnover).
+    sparkline_symbols: usize,
 }
 
 impl Default for Config {
@@ -33,6 +39,7 @@ impl Default for Config {
             max_tickers: 1000,
             max_signals: 200,
             max_breakdowns: 10_000,
+            sparkline_symbols: 30,
         }
     }
 }
@@ -56,6 +63,7 @@ impl Aggregator for Dashboard {
             0,
         );
         info.key_prefixes = pulse_keys::PREFIXES.map(String::from).to_vec();
+        info.candles = vec![candles(Timeframe::M1, SPARKLINE_POINTS as u32 - 1)];
         info
     }
 
@@ -226,6 +234,7 @@ impl Aggregator for Dashboard {
             },
         )?);
         entries.push(CacheEntry::text(pulse_keys::REGIME, regime));
+        entries.push(CacheEntry::json(pulse_keys::SPARKLINES, &sparklines(market, config))?);
 
         for (i, (symbol, blend)) in market
             .symbols
@@ -261,6 +270,29 @@ impl Aggregator for Dashboard {
             )?);
         }
         Ok(entries)
+    }
+}
+
+/// The one-minute closes of the largest symbols that have candles.
+fn sparklines<'a>(market: &'a MarketView, config: &Config) -> Sparklines<&'a str> {
+    let symbols = (0..market.len())
+        .filter_map(|i| {
+            let minutes = market.candles(Timeframe::M1, i);
+            let start = *minutes.start_ms.first()?;
+            let line = Sparkline {
+                start: start.div_euclid(1000),
+                closes: minutes.close.to_vec(),
+                forming: minutes.forming,
+            };
+            Some((market.symbols[i].as_str(), line))
+        })
+        .take(config.sparkline_symbols)
+        .collect();
+    Sparklines {
+        timeframe: SPARKLINE_TIMEFRAME,
+        symbols,
+        cycle: market.cycle,
+        timestamp: market.timestamp_ms.div_euclid(1000),
     }
 }
 
@@ -329,5 +361,33 @@ mod tests {
         for score in [0.0, 30.0, 30.1, 69.9, 70.0, 100.0] {
             assert!(pulse_keys::REGIMES.contains(&sentiment(score)));
         }
+    }
+
+    #[test]
+    fn sparklines_hold_the_largest_symbols_closes_as_handed_over() {
+        use pulse_sdk::testing::MarketBuilder;
+        let market = MarketBuilder::new()
+            .symbol("AUSDT", &[3.0], 0.0)
+            .candles(Timeframe::M1, &[1.0, 2.0, 3.0], true)
+            .symbol("BUSDT", &[5.0], 0.0)
+            .symbol("CUSDT", &[7.0], 0.0)
+            .candles(Timeframe::M1, &[6.0, 7.0], false)
+            .build();
+        let config = Config {
+            sparkline_symbols: 1,
+            ..Config::default()
+        };
+        let lines = sparklines(&market, &config);
+        assert_eq!(lines.symbols.len(), 1);
+        let a = &lines.symbols["AUSDT"];
+        assert_eq!((a.closes.as_slice(), a.forming), (&[1.0, 2.0, 3.0][..], true));
+        assert_eq!(a.start, market.candles(Timeframe::M1, 0).start_ms[0] / 1000);
+        let all = sparklines(&market, &Config::default());
+        assert_eq!(
+            all.symbols.keys().copied().collect::<Vec<_>>(),
+            ["AUSDT", "CUSDT"],
+            "BUSDT has no candles"
+        );
+        assert_eq!(all.timeframe, "1m");
     }
 }

@@ -34,9 +34,18 @@ pub const SIGNALS: &str = "analysis:signals";
 pub const REGIME: &str = "analysis:market_regime";
 /// Followed by a symbol: that symbol's [`Breakdown`].
 pub const BREAKDOWN_PREFIX: &str = "analysis:breakdown:";
+/// The last hour of one-minute closes of the largest symbols: [`Sparklines`]. Written by
+/// dashboard 0.2.0 and later (contract `pulse:plugin@0.2.0`, which has candles).
+pub const SPARKLINES: &str = "market:sparklines";
 
 /// The keys of one cycle that do not depend on the symbols.
-pub const FIXED_KEYS: [&str; 6] = [OVERVIEW, TICKERS, MOVERS, BREADTH, SIGNALS, REGIME];
+pub const FIXED_KEYS: [&str; 7] = [OVERVIEW, TICKERS, MOVERS, BREADTH, SIGNALS, REGIME, SPARKLINES];
+
+/// The time frame of [`Sparklines`], as traders write it.
+pub const SPARKLINE_TIMEFRAME: &str = "1m";
+/// The most closes one [`Sparkline`] holds: an hour of closed one-minute candles and the one
+/// forming.
+pub const SPARKLINE_POINTS: usize = 61;
 
 /// The prefixes the dashboard writes under: its default grant.
 pub const PREFIXES: [&str; 2] = ["market:", "analysis:"];
@@ -205,6 +214,32 @@ pub struct Signals<S = String> {
     pub symbols_scored: usize,
     /// The snapshot's time, Unix seconds.
     pub timestamp: i64,
+}
+
+/// `market:sparklines`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, bound(deserialize = "S: Deserialize<'de> + Ord"))]
+pub struct Sparklines<S = String> {
+    /// [`SPARKLINE_TIMEFRAME`].
+    pub timeframe: S,
+    /// Per symbol (the largest by turnover), its line.
+    pub symbols: BTreeMap<S, Sparkline>,
+    /// The cycle that wrote it.
+    pub cycle: u64,
+    /// The snapshot's time, Unix seconds.
+    pub timestamp: i64,
+}
+
+/// One symbol's closes, oldest first, for a line beside it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sparkline {
+    /// The first candle's open time, Unix seconds.
+    pub start: i64,
+    /// The candles' closes, oldest first, one a minute, at most [`SPARKLINE_POINTS`].
+    pub closes: Vec<f64>,
+    /// Whether the last close is the candle still forming (the last price).
+    pub forming: bool,
 }
 
 /// One analyzer's verdict in a [`Breakdown`].
