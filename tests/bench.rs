@@ -19,7 +19,15 @@ fn every_scenario_runs_and_reports_json() {
     let scenarios: BTreeSet<&str> = results.iter().map(|r| r["scenario"].as_str().unwrap()).collect();
     assert_eq!(
         scenarios,
-        BTreeSet::from(["cycle", "wasm-vs-native", "cache-write", "swap", "cold-start", "faults"])
+        BTreeSet::from([
+            "cycle",
+            "wasm-vs-native",
+            "cache-write",
+            "swap",
+            "cold-start",
+            "faults",
+            "first-whole"
+        ])
     );
     for r in &results {
         assert!(r["machine"]["cores"].as_u64().unwrap() >= 1, "{r}");
@@ -29,6 +37,14 @@ fn every_scenario_runs_and_reports_json() {
     let ratio = results.iter().find(|r| r["scenario"] == "wasm-vs-native").unwrap()["ratio_wasm_to_native"].as_f64();
     assert!(ratio.unwrap() > 0.0);
     assert_eq!(results.iter().filter(|r| r["scenario"] == "cold-start").count(), 2);
+    let warm = results
+        .iter()
+        .find(|r| r["scenario"] == "first-whole" && r["start"] == "warm")
+        .expect("a warm first-whole run");
+    assert_eq!(
+        warm["cycle_of_first_whole_push"], 1,
+        "a warm restart is whole at once: {warm}"
+    );
     let faults = results.iter().find(|r| r["scenario"] == "faults").unwrap();
     assert!(faults["fault_fixtures"].as_u64().unwrap() >= 19, "{faults}");
     assert!(

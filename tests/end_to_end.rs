@@ -158,7 +158,7 @@ fn daemon_keeps_every_dashboard_key_fresh_and_keys_expire_after_it_stops() {
     let scores: Vec<f64> = list.iter().map(|s| number(&s["score"], "score")).collect();
     assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
     assert_eq!(keys(&list[0]["components"]), BTreeSet::from(["trend", "volatility"]));
-    assert!(list[0]["components"]["trend"]["momentum"].is_number());
+    assert!(list[0]["components"]["trend"]["rsi"].is_number());
 
     // analysis:breakdown:<SYMBOL> for every symbol, with every analyzer.
     for symbol in tickers.keys() {

@@ -23,7 +23,7 @@ fn trend_version_in_signals(memcached: &Memcached) -> Option<&'static str> {
             let trend = &s["components"]["trend"];
             if trend.get("v2_marker").is_some() {
                 "2.0.0"
-            } else if trend.get("momentum").is_some() {
+            } else if trend.get("ema_slow").is_some() {
                 "0.2.0"
             } else {
                 "none"

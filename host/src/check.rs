@@ -113,7 +113,7 @@ fn report_staged(out: &mut String, plugin: &LoadedPlugin, staged_in: Duration) {
 pub fn simulated_market(config: &Config, symbols: usize, needs: &Needs) -> Market {
     let depth = needs.history_depth as usize;
     let mut demand = CandleDemand::default();
-    for &(k, closed) in &needs.candles {
+    for &(k, closed, _) in &needs.candles {
         demand.want(TIMEFRAMES[k], closed);
     }
     let mut market = SimulatedMarket::new(&config.simulated, symbols);

@@ -38,7 +38,7 @@ impl MarketsByNeeds {
             candles: candles
                 .demand()
                 .wanted()
-                .map(|(t, d)| (crate::shared::timeframe::index(t), d))
+                .map(|(t, d)| (crate::shared::timeframe::index(t), d, 0))
                 .collect(),
         };
         let mut cut = BTreeMap::new();

@@ -285,7 +285,11 @@ mod tests {
             history_depth: 0,
             candles: candles
                 .into_iter()
-                .map(|(timeframe, depth)| CandleRequest { timeframe, depth })
+                .map(|(timeframe, depth)| CandleRequest {
+                    timeframe,
+                    depth,
+                    top: 0,
+                })
                 .collect(),
             key_prefixes: Vec::new(),
         };

@@ -9,8 +9,8 @@ use super::timeframe;
 pub struct Needs {
     /// Samples of the cycle's own history per symbol.
     pub history_depth: u32,
-    /// `(time frame index, closed candles)`, in the plugin's order.
-    pub candles: Vec<(usize, u32)>,
+    /// `(time frame index, closed candles, symbols)`, in the plugin's order; symbols 0 for all.
+    pub candles: Vec<(usize, u32, u32)>,
 }
 
 impl Needs {
@@ -21,25 +21,27 @@ impl Needs {
             candles: info
                 .candles
                 .iter()
-                .map(|r| (timeframe::index(r.timeframe), r.depth))
+                .map(|r| (timeframe::index(r.timeframe), r.depth, r.top))
                 .collect(),
         }
     }
 
     /// `market` (which holds at least as much as any plugin needs) with only what these
     /// needs ask for: the last `history_depth` samples of each symbol, and for each candle
-    /// request in order, the last `depth` closed candles of each symbol and its forming one.
-    /// A time frame `market` lacks is handed over with no candles.
+    /// request in order, the last `depth` closed candles of each symbol (of the first `top`
+    /// only, unless `top` is 0) and its forming one. A time frame `market` lacks is handed over
+    /// with no candles.
     pub fn cut(&self, market: &Market) -> Market {
         Market {
             history: cut_history(&market.history, self.history_depth as usize),
             candles: self
                 .candles
                 .iter()
-                .map(|&(tf, depth)| {
+                .map(|&(tf, depth, top)| {
                     let request = CandleRequest {
                         timeframe: timeframe::TIMEFRAMES[tf],
                         depth,
+                        top,
                     };
                     let have = market.candles.iter().find(|c| c.timeframe == request.timeframe);
                     cut_candles(have, request, market.symbols.len())
@@ -128,12 +130,21 @@ fn cut_candles(have: Option<&Candles>, request: CandleRequest, symbols: usize) -
         cut.forming.resize(symbols, false);
         return cut;
     };
+    let top = if request.top == 0 {
+        usize::MAX
+    } else {
+        request.top as usize
+    };
     let mut start = 0usize;
     for (i, &len) in have.lengths.iter().enumerate() {
         let len = len as usize;
-        let forming = have.forming[i] && len > 0;
-        let closed = len - usize::from(forming);
-        let keep = closed.min(request.depth as usize) + usize::from(forming);
+        let forming = have.forming[i] && len > 0 && i < top;
+        let closed = len - usize::from(have.forming[i] && len > 0);
+        let keep = if i < top {
+            closed.min(request.depth as usize) + usize::from(forming)
+        } else {
+            0
+        };
         let range = start + len - keep..start + len;
         cut.lengths.push(keep as u32);
         cut.forming.push(forming);
@@ -205,8 +216,8 @@ mod tests {
         let needs = Needs {
             history_depth: 2,
             candles: vec![
-                (timeframe::index(Timeframe::H1), 5),
-                (timeframe::index(Timeframe::M1), 2),
+                (timeframe::index(Timeframe::H1), 5, 0),
+                (timeframe::index(Timeframe::M1), 2, 0),
             ],
         };
         let cut = needs.cut(&market());
@@ -226,5 +237,15 @@ mod tests {
         assert_eq!(m1.start_ms, [60_000, 120_000, 180_000, 60_000, 120_000]);
         assert_eq!(m1.turnover, m1.close);
         assert_eq!((cut.cycle, cut.symbols.len()), (7, 2));
+        // The first symbol only: the other keeps its place with no candles.
+        let top = Needs {
+            history_depth: 0,
+            candles: vec![(timeframe::index(Timeframe::M1), 1, 1)],
+        };
+        let m1 = &top.cut(&market()).candles[0];
+        assert_eq!(
+            (&m1.lengths, &m1.forming, &m1.close),
+            (&vec![2, 0], &vec![true, false], &vec![3.0, 4.0])
+        );
     }
 }

@@ -8,7 +8,8 @@ use pulse_keys::{
     Sparklines, Ticker, Tickers, SPARKLINE_POINTS, SPARKLINE_TIMEFRAME,
 };
 use pulse_sdk::{
-    candles, verdict, Aggregator, AnalyzerOutput, CacheEntry, ComponentsView, MarketView, PluginInfo, Signal, Timeframe,
+    candles, verdict, Aggregator, AnalyzerOutput, CacheEntry, CandleRequest, ComponentsView, MarketView, PluginInfo,
+    Signal, Timeframe,
 };
 use serde::Deserialize;
 
@@ -27,9 +28,13 @@ struct Config {
     /// Most `analysis:breakdown:<SYMBOL>` keys per cycle (the largest by turnover): at 100,000
     /// symbols, one key each would cost more than the 2 s cycle.
     max_breakdowns: usize,
-    /// Symbols in `market:sparklines` (the largest by turnover).
+    /// Symbols in `market:sparklines` (the largest by turnover), at most
+    /// [`MAX_SPARKLINE_SYMBOLS`]: only those get candles.
     sparkline_symbols: usize,
 }
+
+/// The most symbols the dashboard asks candles for: its market stays small at any size.
+const MAX_SPARKLINE_SYMBOLS: usize = 100;
 
 impl Default for Config {
     fn default() -> Self {
@@ -63,7 +68,10 @@ impl Aggregator for Dashboard {
             0,
         );
         info.key_prefixes = pulse_keys::PREFIXES.map(String::from).to_vec();
-        info.candles = vec![candles(Timeframe::M1, SPARKLINE_POINTS as u32 - 1)];
+        info.candles = vec![CandleRequest {
+            top: MAX_SPARKLINE_SYMBOLS as u32,
+            ..candles(Timeframe::M1, SPARKLINE_POINTS as u32 - 1)
+        }];
         info
     }
 

@@ -108,10 +108,15 @@ pub fn plugin_info(name: &str, version: &str, description: &str, history_depth: 
     }
 }
 
-/// A request for `depth` closed candles of `timeframe` per symbol (the forming candle comes on
-/// top), for [`PluginInfo::candles`].
+/// A request for `depth` closed candles of `timeframe` for every symbol (the forming candle
+/// comes on top), for [`PluginInfo::candles`]; `CandleRequest { top: 30, ..candles(..) }` asks
+/// for the 30 largest symbols only.
 pub fn candles(timeframe: Timeframe, depth: u32) -> CandleRequest {
-    CandleRequest { timeframe, depth }
+    CandleRequest {
+        timeframe,
+        depth,
+        top: 0,
+    }
 }
 
 /// Parses a plugin's JSON config into its typed form; `init` uses it.

@@ -74,17 +74,10 @@ impl Analyzer for Trend {
                 config.fast, config.slow
             ));
         }
+        // Five components: with the verdicts, 10,000 symbols stay within the default 640 KiB a
+        // call may hand back (the gap of the EMAs and the 24 h momentum follow from what is here).
         let mut out = AnalysesBuilder::new(
-            &[
-                "ema_fast",
-                "ema_slow",
-                "ema_gap_pct",
-                "rsi",
-                "momentum",
-                "h1_gap_pct",
-                "candles_1m",
-                "candles_1h",
-            ],
+            &["ema_fast", "ema_slow", "rsi", "h1_gap_pct", "candles_1m"],
             market.len(),
         );
         for i in 0..market.len() {
@@ -111,12 +104,9 @@ impl Analyzer for Trend {
                 &[
                     fast.unwrap_or(nan),
                     slow.unwrap_or(nan),
-                    gap_pct.unwrap_or(nan),
                     rsi.unwrap_or(nan),
-                    momentum,
                     h1_gap_pct.unwrap_or(nan),
                     minutes.len() as f64,
-                    hours.len() as f64,
                 ],
             );
         }
@@ -152,8 +142,8 @@ mod tests {
         assert_eq!(out.component_names.len() * 2, out.components.len());
         let k = out.component_names.len();
         let row: Vec<f64> = out.components[..k].to_vec();
-        assert!(row[..6].iter().all(|v| v.is_finite()), "{row:?}");
-        assert_eq!((row[6], row[7]), (61.0, 31.0));
+        assert!(row[..4].iter().all(|v| v.is_finite()), "{row:?}");
+        assert_eq!(row[4], 61.0);
     }
 
     #[test]
@@ -162,7 +152,7 @@ mod tests {
         let out = Trend::analyze(&market, &Config::default()).unwrap();
         let k = out.component_names.len();
         assert!(out.components[..4].iter().all(|v| v.is_nan()));
-        assert_eq!(out.components[k - 2..], [0.0, 0.0]);
+        assert_eq!(out.components[k - 1], 0.0);
         assert!(out.verdicts[0].unwrap().score > 60.0);
     }
 

@@ -7,6 +7,7 @@ mod cache_write;
 mod cold_start;
 mod cycle;
 mod faults;
+mod first_whole;
 mod harness;
 mod native;
 mod swap;
@@ -47,6 +48,9 @@ enum Scenario {
     ColdStart,
     /// Every fault fixture beside the bundled plugins for a minute: peak RSS and log size.
     Faults,
+    /// Start to the first push with whole analyses for every symbol, from a loopback exchange
+    /// with candles: a cold start (backfill) and a warm restart (saved state).
+    FirstWhole,
 }
 
 /// Options every scenario sees.
@@ -86,6 +90,7 @@ fn main() -> Result<()> {
             Scenario::Swap => swap::run(&options)?,
             Scenario::ColdStart => cold_start::run(&options)?,
             Scenario::Faults => faults::run(&options)?,
+            Scenario::FirstWhole => first_whole::run(&options)?,
         };
         for mut result in results {
             result["machine"] = machine.clone();
