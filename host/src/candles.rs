@@ -6,7 +6,7 @@
 //! arrives later can fill it, but hands plugins only the newest consecutive run: never a
 //! series stitched across missing candles.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
 use crate::shared::candle::{Candle, CandleDemand, CandleRows};
 use crate::shared::contract::{Candles, Market, Timeframe};
@@ -76,9 +76,10 @@ impl CandleStore {
         rejections
     }
 
-    /// Takes in a snapshot: the candles it carries, then its prices into each forming candle
-    /// the source did not yield with it; forgets symbols that are no longer in it. Returns the candles
-    /// refused as invalid, counted by reason.
+    /// Takes in a snapshot: the candles it carries, then its last prices into each forming
+    /// candle (the ticker is at least as recent as any fetch); forgets symbols that are no
+    /// longer in it, and candles from after its time (a replay that starts over). Returns the
+    /// candles refused as invalid, counted by reason.
     pub fn record(&mut self, snapshot: &Snapshot) -> Rejections {
         let mut rejections = Rejections::new();
         let mut next = HashMap::with_capacity(snapshot.tickers.len());
@@ -90,27 +91,19 @@ impl CandleStore {
             let candles = self.series.remove(&ticker.symbol).unwrap_or_default();
             next.insert(ticker.symbol.clone(), candles);
         }
-        let mut yielded = HashSet::new();
         for rows in &snapshot.candles {
             let k = timeframe::index(rows.timeframe);
             let (Some(candles), true) = (next.get_mut(&rows.symbol), self.demand.0[k] > 0) else {
                 continue;
             };
             merge(&mut candles[k], rows, snapshot.timestamp_ms, &mut rejections);
-            let forming_start = timeframe::candle_start(rows.timeframe, snapshot.timestamp_ms);
-            let yielded_forming = rows.candles.iter().any(|c| c.start_ms == forming_start);
-            if yielded_forming && candles[k].back().is_some_and(|c| c.start_ms == forming_start) {
-                yielded.insert((rows.symbol.as_str(), k));
-            }
         }
         for ticker in &snapshot.tickers {
             let candles = next.get_mut(&ticker.symbol).expect("inserted above");
             for (timeframe, depth) in self.demand.wanted() {
                 let k = timeframe::index(timeframe);
-                if !yielded.contains(&(ticker.symbol.as_str(), k)) {
-                    trade(&mut candles[k], timeframe, ticker.price, snapshot.timestamp_ms);
-                }
                 trim(&mut candles[k], timeframe, depth, snapshot.timestamp_ms);
+                trade(&mut candles[k], timeframe, ticker.price, snapshot.timestamp_ms);
             }
         }
         self.series = next;
@@ -139,7 +132,8 @@ impl CandleStore {
         };
         for symbol in symbols {
             let series = self.series.get(symbol).map(|s| &s[k]);
-            let run = series.map_or(0, |s| consecutive_run(s, timeframe));
+            let most = self.demand.depth(timeframe) as usize + 1;
+            let run = series.map_or(0, |s| consecutive_run(s, timeframe).min(most));
             let series = series.into_iter().flat_map(|s| s.range(s.len() - run..));
             let mut len = 0u32;
             let mut last_start = None;
@@ -212,11 +206,16 @@ fn trade(series: &mut VecDeque<Candle>, timeframe: Timeframe, price: f64, now_ms
     }
 }
 
-/// Forgets candles that started more than `depth` candles before the one forming at `now_ms`.
+/// Forgets candles that started more than `depth` candles before the one forming at `now_ms`,
+/// and candles that start after it.
 fn trim(series: &mut VecDeque<Candle>, timeframe: Timeframe, depth: u32, now_ms: i64) {
-    let oldest = timeframe::candle_start(timeframe, now_ms) - i64::from(depth) * timeframe::length_ms(timeframe);
+    let forming = timeframe::candle_start(timeframe, now_ms);
+    let oldest = forming - i64::from(depth) * timeframe::length_ms(timeframe);
     while series.front().is_some_and(|c| c.start_ms < oldest) {
         series.pop_front();
+    }
+    while series.back().is_some_and(|c| c.start_ms > forming) {
+        series.pop_back();
     }
 }
 
@@ -291,10 +290,11 @@ mod tests {
         ]);
         assert!(store.record(&snapshot(now, 10.5, vec![backfill])).is_empty());
         let c = m1(&store, now);
-        // Three closed candles and the forming one; the source's forming candle is kept as
-        // yielded (its price is the source's, not the ticker's).
+        // Three closed candles and the forming one, as fetched but for its close, which the
+        // ticker's last price moved on (and its high with it); its volume is the fetch's.
         assert_eq!((c.lengths.clone(), c.forming.clone()), (vec![4, 0], vec![true, false]));
-        assert_eq!(c.close, [7.0, 8.0, 9.0, 10.0]);
+        assert_eq!(c.close, [7.0, 8.0, 9.0, 10.5]);
+        assert_eq!((c.open[3], c.high[3], c.volume[3]), (10.0, 10.5, 2.0));
 
         store.record(&snapshot(now + 20_000, 12.0, vec![]));
         store.record(&snapshot(now + 40_000, 9.5, vec![]));
@@ -341,6 +341,31 @@ mod tests {
         let c = m1(&store, 9 * MINUTE + 1);
         assert_eq!(c.start_ms, [5 * MINUTE, 6 * MINUTE, 7 * MINUTE, 8 * MINUTE, 9 * MINUTE]);
         assert_eq!(c.close, [5.0, 6.0, 7.0, 8.0, 9.0]);
+    }
+
+    #[test]
+    fn a_replay_that_starts_over_sees_no_candle_from_its_future() {
+        let mut store = store(3);
+        store.record(&snapshot(
+            20 * MINUTE,
+            2.0,
+            vec![rows(&[(18 * MINUTE, 1.0), (19 * MINUTE, 1.5)])],
+        ));
+        store.record(&snapshot(5 * MINUTE, 5.0, vec![]));
+        let c = m1(&store, 5 * MINUTE);
+        assert_eq!((c.start_ms, c.forming[0]), (vec![5 * MINUTE], true));
+    }
+
+    #[test]
+    fn a_lower_demand_is_handed_over_at_once_even_before_the_next_snapshot() {
+        let mut store = store(5);
+        let backfill = rows(&(0..6).map(|i| (i * MINUTE, 1.0 + i as f64)).collect::<Vec<_>>());
+        store.record(&snapshot(5 * MINUTE, 6.0, vec![backfill]));
+        assert_eq!(m1(&store, 5 * MINUTE).lengths[0], 6);
+        let mut lower = CandleDemand::default();
+        lower.want(Timeframe::M1, 2);
+        store.set_demand(lower);
+        assert_eq!(m1(&store, 5 * MINUTE).close, [4.0, 5.0, 6.0]);
     }
 
     #[test]

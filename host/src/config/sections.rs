@@ -64,7 +64,7 @@ pub struct MarketConfig {
     /// written and expire.
     pub max_age: PositiveU64,
     /// Kline requests an exchange source starts per second, at most; default half the
-    /// exchange's published limit (Bybit 60, Binance 25).
+    /// exchange's published limit (Bybit 60, Binance 25); more than 1,000 counts as 1,000.
     pub kline_requests_per_second: Option<PositiveU64>,
     /// Kline requests in flight at once, at most.
     pub kline_in_flight: PositiveU64,

@@ -65,11 +65,13 @@ impl Pipeline {
     /// the last good one while it is younger than `max_age`, else none.
     fn serve(&mut self, fresh: Result<Snapshot>, generation: &Generation) -> Option<(Snapshot, Duration)> {
         match fresh {
-            Ok(snapshot) => {
+            Ok(mut snapshot) => {
                 self.staleness.recovered(self.source.name());
                 self.history.set_capacity(generation.max_history_depth());
                 self.history.record(&snapshot);
                 self.take_candles(&snapshot);
+                // The store holds the candles now; the snapshot kept for a stale cycle needs none.
+                snapshot.candles = Vec::new();
                 self.last_good = Some((snapshot.clone(), Instant::now()));
                 Some((snapshot, Duration::ZERO))
             }

@@ -133,7 +133,7 @@ impl Backfill {
 
     /// Hands over the candles fetched since the last call and queues the requests now due.
     pub(super) fn collect(&mut self, now_ms: i64) -> Vec<CandleRows> {
-        let rows = self.take_finished();
+        let rows = self.take_finished(now_ms);
         for job in self.plan(now_ms) {
             self.send(job, 1);
         }
@@ -141,21 +141,29 @@ impl Backfill {
     }
 
     /// The candles of the requests finished since the last call, their tracks brought up to
-    /// date.
-    fn take_finished(&mut self) -> Vec<CandleRows> {
+    /// date: a request that was given up leaves its track as it was, to be planned again.
+    fn take_finished(&mut self, now_ms: i64) -> Vec<CandleRows> {
         let finished = std::mem::take(&mut *self.shared.done.lock().expect("no panic holds it"));
         let mut rows = Vec::new();
         for fetched in finished {
             let (job, candles) = match fetched {
                 Fetched::Candles(job, candles) => (job, candles),
-                Fetched::GaveUp(job) => (job, Vec::new()),
+                Fetched::GaveUp(job) => {
+                    if let Some(track) = self.tracks.get_mut(&(job.symbol, job.timeframe)) {
+                        track.pending = false;
+                    }
+                    continue;
+                }
             };
+            let forming = timeframe::candle_start(TIMEFRAMES[job.timeframe], now_ms);
             let track = self.tracks.entry((job.symbol.clone(), job.timeframe)).or_default();
             track.pending = false;
             track.depth = track.depth.max(job.limit.saturating_sub(1));
-            if let Some(newest) = candles.iter().map(|c| c.start_ms).max() {
-                track.newest_start = track.newest_start.max(newest);
-            }
+            // An answer covers what was asked up to now, even one without rows (a symbol the
+            // exchange has no candles of): the next request is due once a later candle starts.
+            // A start in the future is the exchange's error, not a reason to wait for it.
+            let newest = candles.iter().map(|c| c.start_ms).filter(|&s| s <= forming).max();
+            track.newest_start = track.newest_start.max(newest.unwrap_or(forming));
             if !candles.is_empty() {
                 rows.push(CandleRows {
                     symbol: job.symbol,
@@ -167,13 +175,15 @@ impl Backfill {
         rows
     }
 
-    /// The requests due at `now_ms`: a backfill where less was fetched than the plugins want,
-    /// a fetch of the last two candles where the newest one fetched has closed since. Tracks of
-    /// symbols no longer analysed are forgotten.
+    /// The requests due at `now_ms`: a backfill where less was fetched than the plugins want
+    /// now, and, where the newest candle fetched has closed since, every candle from it on (so
+    /// a refetch that came late, or an outage of the ticker poll, leaves no candle unfetched).
+    /// Tracks of symbols no longer analysed, or of time frames no longer wanted, are forgotten.
     fn plan(&mut self, now_ms: i64) -> Vec<Job> {
         let analysed: HashSet<&str> = self.symbols.iter().map(String::as_str).collect();
+        let demand = self.demand;
         self.tracks
-            .retain(|(symbol, _), track| track.pending || analysed.contains(symbol.as_str()));
+            .retain(|(symbol, k), track| track.pending || (analysed.contains(symbol.as_str()) && demand.0[*k] > 0));
         let mut jobs = Vec::new();
         for symbol in &self.symbols {
             for (timeframe, depth) in self.demand.wanted() {
@@ -182,10 +192,15 @@ impl Backfill {
                 if track.pending {
                     continue;
                 }
-                let limit = if track.depth < depth {
-                    (depth + 1).min(MAX_LIMIT)
-                } else if timeframe::candle_start(timeframe, now_ms) > track.newest_start {
-                    2
+                // A lower demand lowers what counts as fetched, so raising it again backfills.
+                let depth = depth.min(MAX_LIMIT - 1);
+                track.depth = track.depth.min(depth);
+                let forming = timeframe::candle_start(timeframe, now_ms);
+                let missed = (forming - track.newest_start) / timeframe::length_ms(timeframe);
+                let limit = if track.depth < depth || missed > i64::from(depth) {
+                    depth + 1
+                } else if missed > 0 {
+                    u32::try_from(missed + 1).unwrap_or(MAX_LIMIT).min(MAX_LIMIT)
                 } else {
                     continue;
                 };
@@ -352,7 +367,7 @@ mod tests {
         assert!(backfill.plan(now).is_empty());
 
         finish(&backfill, &jobs[0], &[99 * MINUTE, 100 * MINUTE]);
-        let rows = backfill.take_finished();
+        let rows = backfill.take_finished(now);
         assert_eq!((rows.len(), rows[0].candles.len()), (1, 2));
         assert!(
             backfill.plan(now + 10_000).is_empty(),
@@ -369,7 +384,7 @@ mod tests {
         // A symbol that drops out of the top is forgotten once nothing is pending for it.
         backfill.want(demand, &[ticker("BUSDT")]);
         finish(&backfill, &again[0], &[100 * MINUTE, 101 * MINUTE]);
-        backfill.take_finished();
+        backfill.take_finished(101 * MINUTE);
         let planned = backfill.plan(101 * MINUTE);
         assert!(planned.iter().all(|j| j.symbol == "BUSDT"));
         assert!(backfill

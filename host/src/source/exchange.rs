@@ -62,7 +62,8 @@ fn open(config: &Config, exchange: Exchange, name: &'static str) -> Result<Opene
         per_second: config
             .market
             .kline_requests_per_second
-            .map_or(default_kline_rate(exchange), |r| u32::try_from(r.0).unwrap_or(u32::MAX)),
+            .map_or(default_kline_rate(exchange), |r| u32::try_from(r.0).unwrap_or(u32::MAX))
+            .min(MAX_KLINE_RATE),
         in_flight: usize::try_from(config.market.kline_in_flight.0).unwrap_or(usize::MAX),
     };
     let source = ExchangeSource::new(
@@ -83,6 +84,10 @@ fn default_kline_rate(exchange: Exchange) -> u32 {
         Exchange::Binance => 25,
     }
 }
+
+/// The most kline requests per second a source starts, whatever the config says (no exchange
+/// allows more to one address).
+const MAX_KLINE_RATE: u32 = 1_000;
 
 /// How long a kline request may take: it runs off the cycle, so longer than a ticker poll.
 const KLINE_TIMEOUT: Duration = Duration::from_secs(10);

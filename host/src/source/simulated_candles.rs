@@ -21,9 +21,8 @@ const MAX_CANDLE_SIGMA: f64 = 0.05;
 struct Frame {
     /// The candle forming now.
     forming: Candle,
-    /// The oldest candle yielded so far (the forming one until a past is drawn).
-    oldest: Candle,
-    /// Closed candles of made-up past yielded so far.
+    /// How deep the last past drawn went, in closed candles (lowered with the demand, so a
+    /// demand raised again draws again).
     drawn: u32,
 }
 
@@ -65,12 +64,28 @@ impl SimulatedCandles {
         self.draw.step_ms = step_ms.max(1);
     }
 
+    /// Sets what the pipeline wants: a time frame no longer wanted is forgotten (asked for
+    /// again, it starts with a new past), a lower depth counts as all that was drawn.
     pub(super) fn want(&mut self, demand: CandleDemand) {
         self.demand = demand;
+        for frames in &mut self.frames {
+            for (k, frame) in frames.iter_mut().enumerate() {
+                match demand.0[k] {
+                    0 => *frame = None,
+                    depth => {
+                        if let Some(frame) = frame {
+                            frame.drawn = frame.drawn.min(depth);
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Takes the walks' new prices into their forming candles at `now_ms` and yields, per walk
-    /// and wanted time frame, the past not yet yielded and the forming candle.
+    /// and wanted time frame, the forming candle, after a past as deep as wanted when the
+    /// depth wanted grew: drawn anew up to the forming candle (replacing, by start time, what
+    /// was yielded before).
     pub(super) fn step(&mut self, walks: &[Walk], now_ms: i64) -> Vec<CandleRows> {
         let mut out = Vec::new();
         let wanted: Vec<(usize, u32)> = self
@@ -83,13 +98,9 @@ impl SimulatedCandles {
                 let timeframe = TIMEFRAMES[k];
                 let start = timeframe::candle_start(timeframe, now_ms);
                 let step_volume = walk.turnover_24h / walk.price * self.draw.step_ms as f64 / 86_400_000.0;
-                let frame = self.frames[i][k].get_or_insert_with(|| {
-                    let forming = Candle::opening(start, walk.price);
-                    Frame {
-                        forming,
-                        oldest: forming,
-                        drawn: 0,
-                    }
+                let frame = self.frames[i][k].get_or_insert_with(|| Frame {
+                    forming: Candle::opening(start, walk.price),
+                    drawn: 0,
                 });
                 if frame.forming.start_ms != start {
                     frame.forming = Candle::opening(start, frame.forming.close);
@@ -99,14 +110,8 @@ impl SimulatedCandles {
                 frame.forming.turnover += step_volume * walk.price;
                 let mut candles = Vec::new();
                 if frame.drawn < depth {
-                    let past = self
-                        .draw
-                        .past(i, k, frame.oldest, depth - frame.drawn, walk.turnover_24h);
+                    candles = self.draw.past(i, k, frame.forming, depth, walk.turnover_24h);
                     frame.drawn = depth;
-                    if let Some(&oldest) = past.first() {
-                        frame.oldest = oldest;
-                    }
-                    candles = past;
                 }
                 candles.push(frame.forming);
                 out.push(CandleRows {
@@ -122,7 +127,8 @@ impl SimulatedCandles {
 
 impl Draw {
     /// `count` made-up closed candles of time frame `k` before `oldest`, oldest first, the
-    /// last closing where `oldest` opens.
+    /// last closing where `oldest` opens; the same seed, walk, time frame and start draw the
+    /// same candles.
     fn past(&self, walk: usize, k: usize, oldest: Candle, count: u32, turnover_24h: f64) -> Vec<Candle> {
         let timeframe = TIMEFRAMES[k];
         let length = timeframe::length_ms(timeframe);
@@ -200,6 +206,18 @@ mod tests {
         let (before, after) = (btc(&first), btc(&second));
         assert_eq!((after.start_ms, after.open), (before.start_ms, before.open));
         assert!(after.volume > before.volume);
+        // A deeper demand draws a past as deep, ending at the forming candle.
+        let mut deeper = demand;
+        deeper.want(Timeframe::M1, 90);
+        market.want_candles(deeper);
+        let third = market.snapshot(now + 4_000);
+        let rows = third
+            .candles
+            .iter()
+            .find(|r| r.symbol == "BTCUSDT" && r.timeframe == Timeframe::M1)
+            .unwrap();
+        assert_eq!(rows.candles.len(), 91);
+        assert_eq!(rows.candles[89].close, rows.candles[90].open);
         // The same seed draws the same past.
         let mut again = SimulatedMarket::new(&SimulatedConfig::default(), 3);
         again.want_candles(demand);
