@@ -33,7 +33,7 @@ fn the_python_analyzer_is_loaded_and_called() {
         String::from_utf8_lossy(&check.stderr)
     );
     assert!(
-        report.contains("pyrevert 0.1.0") && report.contains("z_score="),
+        report.contains("pyrevert 0.2.0") && report.contains("z_score="),
         "{report}"
     );
 
@@ -53,7 +53,7 @@ fn the_python_analyzer_is_loaded_and_called() {
             .is_number()
             .then_some(v)
     });
-    assert_eq!(breakdown["analyzers"]["pyrevert"]["version"], "0.1.0");
+    assert_eq!(breakdown["analyzers"]["pyrevert"]["version"], "0.2.0");
     assert!(breakdown["analyzers"]["trend"].is_object(), "{breakdown}");
     assert!(
         daemon.log().contains("pyrevert scoring 30 symbols"),

@@ -1,6 +1,6 @@
-"""A Pulse analyzer written in Python: mean reversion by z-score.
+"""A Pulse analyzer written in Python: mean reversion by z-score on five-minute candles.
 
-It scores each symbol by how far its current price stands from the mean of its recent history:
+It scores each symbol by how far its current price stands from the mean of its last closes:
 far below the mean scores high (expected to revert up), far above scores low. Built into a
 WebAssembly component with componentize-py against the same WIT contract as the Rust plugins
 (see build.sh), and loaded by the same daemon.
@@ -14,7 +14,8 @@ from wit_world import WitWorld as Base
 from wit_world.imports import host, types
 
 NAME = "pyrevert"
-VERSION = "0.1.0"
+VERSION = "0.2.0"
+# Closed five-minute candles asked for; the forming one comes on top.
 DEPTH = 20
 
 
@@ -25,9 +26,9 @@ class WitWorld(Base):
         return types.PluginInfo(
             name=NAME,
             version=VERSION,
-            description="mean reversion by z-score (Python)",
-            history_depth=DEPTH,
-            candles=[],
+            description="mean reversion by z-score on 5 m candles (Python)",
+            history_depth=0,
+            candles=[types.CandleRequest(timeframe=types.Timeframe.M5, depth=DEPTH, top=0)],
             key_prefixes=[],
         )
 
@@ -38,15 +39,16 @@ class WitWorld(Base):
             raise Err(f"bad plugin config: unknown field(s) {sorted(unknown)}")
 
     def analyze(self, market: types.Market) -> types.Analyses:
-        history = market.history
+        # One entry per request, in order: the five-minute candles, column-wise.
+        candles = market.candles[0]
         verdicts = []
         components = []
         start = 0
         for i, _symbol in enumerate(market.symbols):
-            length = history.lengths[i]
-            prices = history.price[start:start + length]
+            length = candles.lengths[i]
+            closes = candles.close[start:start + length]
             start += length
-            z = z_score(prices)
+            z = z_score(closes)
             if z is None:
                 verdicts.append(None)
                 components.append(math.nan)

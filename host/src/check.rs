@@ -191,7 +191,8 @@ fn ms(d: Duration) -> f64 {
 fn report_call(out: &mut String, what: &str, started: Instant, plugin: &LoadedPlugin, symbols: usize, depth: usize) {
     let _ = writeln!(
         out,
-        "call      {what} on {symbols} simulated symbols with {depth} samples of history: {:.2} ms, peak memory {:.1} MiB",
+        "call      {what} on {symbols} simulated symbols with {depth} samples of history{}: {:.2} ms, peak memory {:.1} MiB",
+        candles_wanted(&plugin.info),
         ms(started.elapsed()),
         plugin.last_peak_memory() as f64 / 1048576.0
     );
