@@ -30,6 +30,10 @@ impl CandleStore {
     /// Sets how many closed candles of each time frame are kept; a time frame nobody wants is
     /// dropped at once, the others are trimmed at the next snapshot.
     pub fn set_demand(&mut self, demand: CandleDemand) {
+        // Told every cycle; the series are only walked when the demand changed.
+        if demand == self.demand {
+            return;
+        }
         self.demand = demand;
         for candles in self.series.values_mut() {
             for (k, series) in candles.iter_mut().enumerate() {

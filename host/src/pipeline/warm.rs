@@ -9,6 +9,7 @@
 //! missing since is left to the source's backfill (or, where it has none, plugins get the
 //! series from after the gap).
 
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -91,16 +92,17 @@ impl WarmState {
         now_ms: i64,
         interval: Duration,
     ) -> Result<Restored> {
-        let size = std::fs::metadata(&self.path)
-            .with_context(|| format!("cannot read {}", self.path.display()))?
-            .len();
-        if size > MAX_FILE_BYTES {
+        let cannot_read = || format!("cannot read {}", self.path.display());
+        let mut text = Vec::new();
+        std::fs::File::open(&self.path)
+            .and_then(|file| file.take(MAX_FILE_BYTES + 1).read_to_end(&mut text))
+            .with_context(cannot_read)?;
+        if text.len() as u64 > MAX_FILE_BYTES {
             bail!(
-                "{} is {size} bytes, above the limit of {MAX_FILE_BYTES}",
+                "{} is larger than the limit of {MAX_FILE_BYTES} bytes",
                 self.path.display()
             );
         }
-        let text = std::fs::read(&self.path).with_context(|| format!("cannot read {}", self.path.display()))?;
         let state: SavedState =
             serde_json::from_slice(&text).with_context(|| format!("{} is not a saved state", self.path.display()))?;
         if state.version != VERSION || state.source != self.source {

@@ -67,6 +67,10 @@ impl SimulatedCandles {
     /// Sets what the pipeline wants: a time frame no longer wanted is forgotten (asked for
     /// again, it starts with a new past), a lower depth counts as all that was drawn.
     pub(super) fn want(&mut self, demand: CandleDemand) {
+        // Told every cycle; the frames are only walked when the demand changed.
+        if demand == self.demand {
+            return;
+        }
         self.demand = demand;
         for frames in &mut self.frames {
             for (k, frame) in frames.iter_mut().enumerate() {
