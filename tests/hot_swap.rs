@@ -176,7 +176,12 @@ fn a_version_copied_in_place_serves_whole_cycles() {
         swapped.contains("hash=") && swapped.contains("staging_ms="),
         "{swapped}"
     );
-    let breakdown = t.memcached.json("analysis:breakdown:BTCUSDT");
+    // The keys of one cycle are written in one batch, not atomically: the breakdown may trail
+    // `analysis:signals` until the rest of the batch is stored.
+    let breakdown = wait_for("trend 2.0.0 in the breakdown", Duration::from_secs(5), || {
+        let breakdown = t.memcached.json("analysis:breakdown:BTCUSDT");
+        (breakdown["analyzers"]["trend"]["version"] == "2.0.0").then_some(breakdown)
+    });
     assert_eq!(breakdown["analyzers"]["trend"]["version"], "2.0.0");
     assert_eq!(breakdown["analyzers"]["trend"]["score"], 99.0);
     assert!(status_plugins(&t.memcached).contains(&("trend".into(), "2.0.0".into())));
