@@ -227,9 +227,12 @@ fn backfill_from(dialect: Dialect) {
         status["cycle"],
         daemon.log()
     );
-    // A symbol with no candles is analysed all the same.
+    // A symbol the exchange has no candles for is analysed all the same. Its only candles are
+    // those its ticker prices built: the forming one, closed (with no volume) if a minute
+    // boundary passed during the test.
     let empty = read(&memcached, "C02USDT").expect("C02USDT analysed");
-    assert_eq!(empty["closed_count"], 0.0, "{empty}");
+    assert!(empty["closed_count"].as_f64().unwrap() <= 1.0, "{empty}");
+    assert_eq!(empty["closed_volume_sum"], 0.0, "{empty}");
     let trend: Value =
         memcached.json(&pulse_keys::breakdown_key("C00USDT"))["analyzers"]["trend"]["components"].clone();
     assert_eq!(trend["candles_1m"], 61.0, "{trend}");

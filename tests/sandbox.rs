@@ -311,3 +311,70 @@ fn faulty_plugins_are_contained_and_the_dashboard_stays_fresh() {
     assert!(peak_rss < 400 << 20, "daemon peak RSS {} MiB", peak_rss >> 20);
     assert!(daemon.stop());
 }
+
+/// Calls come from a pool of reused memory, tables and instance slots, yet every call is as
+/// fresh as a new instance: what one call leaves in linear memory (statics, grown pages), in
+/// WASI (handles it never dropped) or in its budgets is not there for the next call of the same
+/// plugin, and each call reads its own cycle's clock and random numbers.
+#[test]
+fn no_call_finds_what_the_last_call_of_its_plugin_left_behind() {
+    let memcached = Memcached::start();
+    let plugins = plugin_dir(&["trend", "volatility", "dashboard"]);
+    std::fs::copy(fault_wasm("fault_residue"), plugins.path().join("fault_residue.wasm")).unwrap();
+    let cycles = 8;
+    let mut daemon = Daemon::serve(
+        plugins.path().to_str().unwrap(),
+        &memcached.addr,
+        &["--interval", "0.3", "--cycles", &cycles.to_string()],
+    );
+    // What the probe reported in each cycle, by the market time it was handed.
+    let mut reports = std::collections::BTreeMap::new();
+    while daemon.is_running() {
+        let read = memcached
+            .get(&pulse_keys::breakdown_key("BTCUSDT"))
+            .and_then(|raw| serde_json::from_slice::<Value>(&raw).ok())
+            .map(|b| b["analyzers"]["fault-residue"]["components"].clone());
+        if let Some(read) = read.filter(|r| r.is_object()) {
+            reports.insert(read["market_ms"].as_f64().unwrap() as i64, read);
+        }
+        std::thread::sleep(Duration::from_millis(40));
+    }
+    assert!(daemon.wait(), "{}", daemon.log());
+    assert!(
+        reports.len() >= 4,
+        "the probe was seen in {} cycles only: {reports:?}",
+        reports.len()
+    );
+    let first = reports.values().next().unwrap().clone();
+    let mut randoms = BTreeSet::new();
+    for (market_ms, read) in &reports {
+        let context = format!("cycle at {market_ms}: {read}");
+        assert_eq!(read["calls_before"], 0.0, "a static kept its count: {context}");
+        assert_eq!(read["data_before"], 7.0, "a static kept the last cycle: {context}");
+        assert_eq!(
+            read["residue_bytes"], 0.0,
+            "grown pages held the last call's bytes: {context}"
+        );
+        assert_eq!(
+            read["pages_at_start"], first["pages_at_start"],
+            "memory grew across calls: {context}"
+        );
+        assert_eq!(read["handles_kept"], 600.0, "{context}");
+        assert_eq!(read["wall_ms"].as_f64(), Some(*market_ms as f64), "{context}");
+        randoms.insert(read["random"].as_f64().unwrap() as u64);
+    }
+    assert_eq!(randoms.len(), reports.len(), "a random number repeated: {reports:?}");
+    // Each call logged its 60 lines within its own budget: none was dropped in any cycle.
+    let log = daemon.log();
+    for cycle in 1..=cycles {
+        assert!(
+            log.contains(&format!("fault-residue cycle {cycle} line 59")),
+            "cycle {cycle}'s last line is missing:\n{log}"
+        );
+    }
+    let dropped: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("fault-residue") && l.contains("dropped"))
+        .collect();
+    assert!(dropped.is_empty(), "{dropped:?}");
+}

@@ -11,7 +11,6 @@ use std::collections::{HashMap, VecDeque};
 use crate::shared::candle::{Candle, CandleDemand, CandleRows};
 use crate::shared::contract::{Candles, Market, Timeframe};
 use crate::shared::market::{Rejections, Snapshot};
-use crate::shared::needs::empty_candles;
 use crate::shared::timeframe::{self, TIMEFRAMES};
 
 /// One symbol's candles of every time frame, oldest first, indexed as [`TIMEFRAMES`].
@@ -125,25 +124,35 @@ impl CandleStore {
         Market { candles, ..base }
     }
 
-    /// One time frame's candles of `symbols`, column-wise.
+    /// One time frame's candles of `symbols`, column-wise. The handed-over run of each symbol
+    /// is found first, so every column is allocated once at its final size.
     fn columns(&self, symbols: &[String], timeframe: Timeframe, now_ms: i64) -> Candles {
         let k = timeframe::index(timeframe);
         let forming_start = timeframe::candle_start(timeframe, now_ms);
+        let most = self.demand.depth(timeframe) as usize + 1;
+        let runs: Vec<(Option<&VecDeque<Candle>>, usize)> = symbols
+            .iter()
+            .map(|symbol| {
+                let series = self.series.get(symbol).map(|s| &s[k]);
+                (series, series.map_or(0, |s| consecutive_run(s, timeframe).min(most)))
+            })
+            .collect();
+        let total = runs.iter().map(|(_, run)| run).sum();
         let mut c = Candles {
             lengths: Vec::with_capacity(symbols.len()),
             forming: Vec::with_capacity(symbols.len()),
-            ..empty_candles(timeframe)
+            start_ms: Vec::with_capacity(total),
+            open: Vec::with_capacity(total),
+            high: Vec::with_capacity(total),
+            low: Vec::with_capacity(total),
+            close: Vec::with_capacity(total),
+            volume: Vec::with_capacity(total),
+            turnover: Vec::with_capacity(total),
+            timeframe,
         };
-        for symbol in symbols {
-            let series = self.series.get(symbol).map(|s| &s[k]);
-            let most = self.demand.depth(timeframe) as usize + 1;
-            let run = series.map_or(0, |s| consecutive_run(s, timeframe).min(most));
-            let series = series.into_iter().flat_map(|s| s.range(s.len() - run..));
-            let mut len = 0u32;
-            let mut last_start = None;
-            for candle in series {
-                len += 1;
-                last_start = Some(candle.start_ms);
+        for (series, run) in runs {
+            let handed = series.into_iter().flat_map(|s| s.range(s.len() - run..));
+            for candle in handed {
                 c.start_ms.push(candle.start_ms);
                 c.open.push(candle.open);
                 c.high.push(candle.high);
@@ -152,8 +161,9 @@ impl CandleStore {
                 c.volume.push(candle.volume);
                 c.turnover.push(candle.turnover);
             }
-            c.lengths.push(len);
-            c.forming.push(last_start == Some(forming_start));
+            c.lengths.push(run as u32);
+            let last_start = c.start_ms.last().filter(|_| run > 0);
+            c.forming.push(last_start == Some(&forming_start));
         }
         c
     }

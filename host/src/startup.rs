@@ -12,7 +12,7 @@ use crate::source::Source;
 
 /// A stager for `config`: what `pulse check` and the reloader judge plugin files with.
 pub fn stager(config: &Config) -> Result<Stager> {
-    Ok(Stager::new(PluginEngine::new()?, config))
+    Ok(Stager::new(PluginEngine::new(&config.sandbox)?, config))
 }
 
 /// Stages every plugin of the config's directory, returning the reloader that keeps them

@@ -32,7 +32,7 @@ fn pipeline(mut config: Config, plugins: &[&str]) -> (Pipeline, MemorySink, Relo
     }
     config.plugin_dir = dir.path().to_path_buf();
     config.compile_cache = Some(target().join("test-compile-cache"));
-    let stager = Stager::new(PluginEngine::new().unwrap(), &config);
+    let stager = Stager::new(PluginEngine::new(&config.sandbox).unwrap(), &config);
     let (mut reloader, feed) = Reloader::new(stager, config.plugin_dir.clone());
     reloader.reconcile().unwrap();
     let sink = MemorySink::default();

@@ -13,9 +13,10 @@ use wasmtime::{Engine, Store};
 use super::call_env::CallEnv;
 use super::checks::DESCRIBE_FUEL;
 use super::log_budget::LogBudget;
+use super::pool;
 use super::state::{HostState, MAX_COMPONENT_HANDLES};
 use super::world::Contract;
-use crate::config::PluginPolicy;
+use crate::config::{PluginPolicy, Sandbox};
 
 /// How often the engine's epoch advances; call deadlines are counted in these ticks, so a
 /// call is cut off at most one tick after its deadline.
@@ -31,11 +32,12 @@ pub struct PluginEngine {
 
 impl PluginEngine {
     /// The engine, its linker (WASI with nothing granted, plus the host interface) and the
-    /// epoch ticker.
-    pub fn new() -> Result<Arc<Self>> {
+    /// epoch ticker; instances come from a pool sized for the memory caps of `sandbox`.
+    pub fn new(sandbox: &Sandbox) -> Result<Arc<Self>> {
         let mut config = wasmtime::Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
+        config.allocation_strategy(pool::strategy(sandbox));
         // A trap is reported as one log line; a wasm backtrace would spread it over many.
         config.wasm_backtrace_max_frames(None);
         let engine = Engine::new(&config)

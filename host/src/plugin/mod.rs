@@ -17,6 +17,7 @@ mod limiter;
 mod loaded;
 mod log_budget;
 mod output;
+mod pool;
 mod reload;
 mod stage;
 mod stager;

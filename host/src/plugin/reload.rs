@@ -346,7 +346,10 @@ mod tests {
             compile_cache: Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-compile-cache")),
             ..Config::default()
         };
-        Reloader::new(Stager::new(PluginEngine::new().unwrap(), &config), dir.to_path_buf())
+        Reloader::new(
+            Stager::new(PluginEngine::new(&config.sandbox).unwrap(), &config),
+            dir.to_path_buf(),
+        )
     }
 
     fn versions(generation: &Generation) -> Vec<(String, String)> {

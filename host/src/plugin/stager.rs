@@ -95,7 +95,7 @@ mod tests {
     #[test]
     fn a_plugin_gets_its_side_file_else_its_config_table_else_nothing() {
         let config = Config::from_toml("[plugin.trend]\nfast = 3\nslow = 9\n").unwrap();
-        let stager = Stager::new(PluginEngine::new().unwrap(), &config);
+        let stager = Stager::new(PluginEngine::new(&config.sandbox).unwrap(), &config);
         let json: serde_json::Value =
             serde_json::from_str(&stager.config_json("trend", &source(None)).unwrap()).unwrap();
         assert_eq!(json, serde_json::json!({"fast": 3, "slow": 9}));

@@ -135,17 +135,38 @@ fn cut_candles(have: Option<&Candles>, request: CandleRequest, symbols: usize) -
     } else {
         request.top as usize
     };
-    let mut start = 0usize;
-    for (i, &len) in have.lengths.iter().enumerate() {
-        let len = len as usize;
-        let forming = have.forming[i] && len > 0 && i < top;
-        let closed = len - usize::from(have.forming[i] && len > 0);
-        let keep = if i < top {
-            closed.min(request.depth as usize) + usize::from(forming)
-        } else {
-            0
-        };
-        let range = start + len - keep..start + len;
+    // What each symbol keeps (its closed candles cut to the depth, and its forming one), found
+    // first so that every column is allocated once at its final size.
+    let kept: Vec<(usize, bool)> = have
+        .lengths
+        .iter()
+        .zip(&have.forming)
+        .enumerate()
+        .map(|(i, (&len, &forming))| {
+            let len = len as usize;
+            if i >= top || len == 0 {
+                return (0, false);
+            }
+            let closed = len - usize::from(forming);
+            (closed.min(request.depth as usize) + usize::from(forming), forming)
+        })
+        .collect();
+    let total = kept.iter().map(|(keep, _)| keep).sum();
+    for column in [
+        &mut cut.open,
+        &mut cut.high,
+        &mut cut.low,
+        &mut cut.close,
+        &mut cut.volume,
+        &mut cut.turnover,
+    ] {
+        column.reserve_exact(total);
+    }
+    cut.start_ms.reserve_exact(total);
+    let mut end = 0usize;
+    for (&len, (keep, forming)) in have.lengths.iter().zip(kept) {
+        end += len as usize;
+        let range = end - keep..end;
         cut.lengths.push(keep as u32);
         cut.forming.push(forming);
         cut.start_ms.extend_from_slice(&have.start_ms[range.clone()]);
@@ -159,7 +180,6 @@ fn cut_candles(have: Option<&Candles>, request: CandleRequest, symbols: usize) -
         ] {
             to.extend_from_slice(&from[range.clone()]);
         }
-        start += len;
     }
     cut
 }

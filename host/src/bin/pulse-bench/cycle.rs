@@ -66,6 +66,7 @@ fn measure(options: &Options, symbols: usize) -> Result<Value> {
     };
     config.sandbox.call_timeout_ms = PositiveU64(10_000);
     config.sandbox.memory_mib = PositiveU64(1024);
+    config.sandbox.resident_mib = 1024;
     config.sandbox.max_result_bytes = PositiveU64(1 << 30);
     config.cache.write_deadline_ms = Some(PositiveU64(5_000));
     let runtime = tokio::runtime::Runtime::new()?;

@@ -35,6 +35,7 @@ fn measure(options: &Options, symbols: usize) -> Result<Value> {
     raised.compile_cache = Some(repo_root().join("target/bench-compile-cache"));
     raised.sandbox.call_timeout_ms = pulse::config::PositiveU64(60_000);
     raised.sandbox.memory_mib = pulse::config::PositiveU64(1024);
+    raised.sandbox.resident_mib = 1024;
     raised.sandbox.max_result_bytes = pulse::config::PositiveU64(1 << 30);
     let (plugin, _) = pulse::startup::stager(&raised)?
         .stage(&source, None)
