@@ -22,6 +22,8 @@ fn every_scenario_runs_and_reports_json() {
         BTreeSet::from([
             "cycle",
             "wasm-vs-native",
+            "many-plugins",
+            "alternative",
             "cache-write",
             "swap",
             "cold-start",
@@ -34,8 +36,19 @@ fn every_scenario_runs_and_reports_json() {
     }
     let cycle = results.iter().find(|r| r["scenario"] == "cycle").unwrap();
     assert!(cycle["cycle_ms_p99"].as_f64().unwrap() > 0.0 && cycle["keys_written_per_cycle"].as_f64().unwrap() > 30.0);
-    let ratio = results.iter().find(|r| r["scenario"] == "wasm-vs-native").unwrap()["ratio_wasm_to_native"].as_f64();
-    assert!(ratio.unwrap() > 0.0);
+    let native = results.iter().find(|r| r["scenario"] == "wasm-vs-native").unwrap();
+    assert!(native["ratio_wasm_to_native"].as_f64().unwrap() > 0.0, "{native}");
+    assert!(native["ratio_analysis_wasm_to_native"].as_f64().is_some(), "{native}");
+    let many = results.iter().find(|r| r["scenario"] == "many-plugins").unwrap();
+    assert_eq!(many["analyzers"], 20, "{many}");
+    assert!(many["keys_written_per_cycle"].as_f64().unwrap() > 30.0, "{many}");
+    assert_eq!(many["entries_dropped_per_cycle"], 0.0, "{many}");
+    let alternative = results.iter().find(|r| r["scenario"] == "alternative").unwrap();
+    assert!(
+        alternative["python_keys_written_per_cycle"].as_f64().unwrap() > 30.0
+            && alternative["ratio_python_to_pulse_p50"].as_f64().unwrap() > 0.0,
+        "{alternative}"
+    );
     assert_eq!(results.iter().filter(|r| r["scenario"] == "cold-start").count(), 2);
     let warm = results
         .iter()

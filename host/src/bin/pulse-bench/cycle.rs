@@ -2,6 +2,7 @@
 //! the memcached write, back to back, at N symbols. Each symbol count runs in a process of its
 //! own so that its peak RSS is its own.
 
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
@@ -54,11 +55,11 @@ pub fn run(options: &Options) -> Result<Vec<Value>> {
     Ok(results)
 }
 
-fn measure(options: &Options, symbols: usize) -> Result<Value> {
-    let cycles = if options.quick { 3 } else { 50 };
-    let plugins = bundled_plugins()?;
+/// The benchmark's config at `symbols` with the plugins of `plugin_dir`: every limit raised so
+/// that a call on a large market is measured, not refused.
+pub fn bench_config(options: &Options, symbols: usize, plugin_dir: &Path) -> Config {
     let mut config = Config {
-        plugin_dir: plugins.path().to_path_buf(),
+        plugin_dir: plugin_dir.to_path_buf(),
         compile_cache: Some(repo_root().join("target/bench-compile-cache")),
         memcached: vec![options.memcached.clone()],
         symbols: SymbolCount(symbols),
@@ -69,45 +70,81 @@ fn measure(options: &Options, symbols: usize) -> Result<Value> {
     config.sandbox.resident_mib = 1024;
     config.sandbox.max_result_bytes = PositiveU64(1 << 30);
     config.cache.write_deadline_ms = Some(PositiveU64(5_000));
+    config
+}
+
+/// What `cycles` back-to-back cycles under `config` took, after two warm-up cycles.
+pub struct Cycles {
+    /// Each cycle's wall time, in ms.
+    pub times_ms: Vec<f64>,
+    /// Keys written, entries dropped and writes failed, per cycle.
+    pub written: f64,
+    pub dropped: f64,
+    pub failed: f64,
+}
+
+impl Cycles {
+    /// The figures every cycle-timing scenario reports, as JSON fields, with the cycle's p50,
+    /// p99 and max (ms) for the scenario's own line.
+    pub fn report(&mut self) -> (Value, (f64, f64, f64)) {
+        let (p50, p99, max) = percentiles(&mut self.times_ms);
+        let fields = json!({
+            "cycles": self.times_ms.len(),
+            "cycle_ms_p50": p50,
+            "cycle_ms_p99": p99,
+            "cycle_ms_max": max,
+            "keys_written_per_cycle": self.written,
+            "entries_dropped_per_cycle": self.dropped,
+            "writes_failed_per_cycle": self.failed,
+            "peak_rss_bytes": peak_rss_bytes(),
+        });
+        (fields, (p50, p99, max))
+    }
+}
+
+/// Runs the pipeline under `config` for `cycles` cycles, timing each.
+pub fn run_cycles(config: &Config, cycles: usize) -> Result<Cycles> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
-        let source = Source::from_config(&config)?;
-        let (_reloader, feed) = startup::load_plugins(&config)?;
-        let mut pipeline = startup::pipeline(&config, source, feed, startup::memcached(&config).await?);
+        let source = Source::from_config(config)?;
+        let (_reloader, feed) = startup::load_plugins(config)?;
+        let mut pipeline = startup::pipeline(config, source, feed, startup::memcached(config).await?);
         // Two warm-up cycles: the first instantiations and connections.
         for _ in 0..2 {
             pipeline.run_cycle().await?;
         }
-        let mut times = Vec::with_capacity(cycles);
+        let mut times_ms = Vec::with_capacity(cycles);
         let (mut written, mut dropped, mut failed) = (0usize, 0usize, 0usize);
         for _ in 0..cycles {
             let started = Instant::now();
             let report = pipeline.run_cycle().await?.context("the simulated source never ends")?;
-            times.push(started.elapsed().as_secs_f64() * 1000.0);
+            times_ms.push(started.elapsed().as_secs_f64() * 1000.0);
             written += report.write.written;
             dropped += report.dropped;
             failed += report.write.failed;
         }
-        let (p50, p99, max) = percentiles(&mut times);
         let per_cycle = |n: usize| n as f64 / cycles as f64;
-        let result = json!({
-            "scenario": "cycle",
-            "symbols": symbols,
-            "cycles": cycles,
-            "cycle_ms_p50": p50,
-            "cycle_ms_p99": p99,
-            "cycle_ms_max": max,
-            "keys_written_per_cycle": per_cycle(written),
-            "entries_dropped_per_cycle": per_cycle(dropped),
-            "writes_failed_per_cycle": per_cycle(failed),
-            "peak_rss_bytes": peak_rss_bytes(),
-        });
-        eprintln!(
-            "cycle at {symbols} symbols: p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms, {:.0} keys/cycle, {:.0} dropped, peak RSS {} MiB",
-            per_cycle(written),
-            per_cycle(dropped),
-            peak_rss_bytes() >> 20
-        );
-        Ok(result)
+        Ok(Cycles {
+            times_ms,
+            written: per_cycle(written),
+            dropped: per_cycle(dropped),
+            failed: per_cycle(failed),
+        })
     })
+}
+
+fn measure(options: &Options, symbols: usize) -> Result<Value> {
+    let cycles = if options.quick { 3 } else { 50 };
+    let plugins = bundled_plugins()?;
+    let mut run = run_cycles(&bench_config(options, symbols, plugins.path()), cycles)?;
+    let (mut result, (p50, p99, max)) = run.report();
+    result["scenario"] = json!("cycle");
+    result["symbols"] = json!(symbols);
+    eprintln!(
+        "cycle at {symbols} symbols: p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms, {:.0} keys/cycle, {:.0} dropped, peak RSS {} MiB",
+        run.written,
+        run.dropped,
+        peak_rss_bytes() >> 20
+    );
+    Ok(result)
 }

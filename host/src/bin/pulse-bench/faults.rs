@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
 
-use crate::harness::{bundled_plugins, client, repo_root, wait_until, Daemon};
+use crate::harness::{bundled_plugins, client, fixture_wasm, repo_root, wait_until, Daemon};
 use crate::Options;
 
 /// Grants the two fault aggregators that write, as the sandbox test does.
@@ -91,7 +91,7 @@ fn fault_fixtures() -> Result<Vec<(String, std::path::PathBuf)>> {
                 .and_then(|n| n.as_str())
                 .context("an [[example]] without a name")?
                 .replace('-', "_");
-            let path = repo_root().join(format!("target/wasm32-wasip2/release/examples/{name}.wasm"));
+            let path = fixture_wasm(&name)?;
             Ok((name, path))
         })
         .collect()

@@ -104,6 +104,36 @@ pub fn plugin_wasm(name: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// The built component of fixture example `name` (`plugins/fixtures/*/examples/`).
+pub fn fixture_wasm(name: &str) -> Result<PathBuf> {
+    let path = repo_root().join(format!("target/wasm32-wasip2/release/examples/{name}.wasm"));
+    if !path.is_file() {
+        bail!("{} is missing: run scripts/build-plugins first", path.display());
+    }
+    Ok(path)
+}
+
+/// Writes `count` (at most 100) distinct analyzers running `trend`'s analysis into `dir`:
+/// copies of `bench-analyzer` whose name (the `00` of `bench-analyzer-00`, which the file holds
+/// once) is rewritten to `00`, `01`, ... Returns their names.
+pub fn bench_analyzers(dir: &Path, count: usize) -> Result<Vec<String>> {
+    const NAME: &[u8] = b"bench-analyzer-00";
+    let wasm = std::fs::read(fixture_wasm("bench_analyzer")?)?;
+    let at = wasm
+        .windows(NAME.len())
+        .position(|w| w == NAME)
+        .context("bench_analyzer.wasm does not hold its name")?;
+    (0..count.min(100))
+        .map(|i| {
+            let name = format!("bench-analyzer-{i:02}");
+            let mut copy = wasm.clone();
+            copy[at..at + NAME.len()].copy_from_slice(name.as_bytes());
+            std::fs::write(dir.join(format!("{name}.wasm")), copy)?;
+            Ok(name)
+        })
+        .collect()
+}
+
 /// A temporary plugin directory with the bundled plugins.
 pub fn bundled_plugins() -> Result<tempfile::TempDir> {
     let dir = tempfile::tempdir()?;

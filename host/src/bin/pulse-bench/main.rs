@@ -3,12 +3,14 @@
 //! object on stdout, with units in the field names and the machine it ran on; human-readable
 //! text goes to stderr. See BENCHMARKS.md.
 
+mod alternative;
 mod cache_write;
 mod cold_start;
 mod cycle;
 mod faults;
 mod first_whole;
 mod harness;
+mod many;
 mod native;
 mod swap;
 
@@ -38,8 +40,13 @@ struct Cli {
 enum Scenario {
     /// The full cycle at N symbols: p50/p99/max, keys and bytes per cycle, peak RSS.
     Cycle,
-    /// The trend analyzer natively and as a component on the same input.
+    /// The trend analyzer natively and as a component on the same input: the whole call, and
+    /// the analysis alone.
     WasmVsNative,
+    /// 20 analyzers and 2 aggregators at 1,000 symbols: the cycle, and a call's fixed cost.
+    ManyPlugins,
+    /// The same work in one straightforward Python process, beside Pulse's cycle.
+    Alternative,
     /// 10,000 keys through Pulse's writer beside a raw `set … noreply` burst.
     CacheWrite,
     /// Rename to first cycle served by the new version, and staging alone.
@@ -86,6 +93,8 @@ fn main() -> Result<()> {
         let results: Vec<Value> = match scenario {
             Scenario::Cycle => cycle::run(&options)?,
             Scenario::WasmVsNative => native::run(&options)?,
+            Scenario::ManyPlugins => many::run(&options)?,
+            Scenario::Alternative => alternative::run(&options)?,
             Scenario::CacheWrite => cache_write::run(&options)?,
             Scenario::Swap => swap::run(&options)?,
             Scenario::ColdStart => cold_start::run(&options)?,
