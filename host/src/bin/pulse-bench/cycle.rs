@@ -15,18 +15,25 @@ use serde_json::{json, Value};
 use crate::harness::{bundled_plugins, peak_rss_bytes, percentiles, repo_root};
 use crate::Options;
 
-/// Runs at `--symbols`, or at 30, 1,000, 10,000 and 100,000 (each in a child process).
+/// Runs at `--symbols`, or at 30, 1,000, 10,000 and 100,000, and at 100,000 with a breakdown
+/// key for every symbol (each in a child process).
 pub fn run(options: &Options) -> Result<Vec<Value>> {
     if let Some(symbols) = options.symbols {
         return Ok(vec![measure(options, symbols)?]);
     }
-    let sizes: &[usize] = if options.quick {
-        &[30]
+    let sizes: &[(usize, bool)] = if options.quick {
+        &[(30, false)]
     } else {
-        &[30, 1_000, 10_000, 100_000]
+        &[
+            (30, false),
+            (1_000, false),
+            (10_000, false),
+            (100_000, false),
+            (100_000, true),
+        ]
     };
     let mut results = Vec::new();
-    for &symbols in sizes {
+    for &(symbols, every_breakdown) in sizes {
         let mut child = Command::new(std::env::current_exe()?);
         child.args([
             "--scenario",
@@ -38,6 +45,9 @@ pub fn run(options: &Options) -> Result<Vec<Value>> {
         ]);
         if options.quick {
             child.arg("--quick");
+        }
+        if every_breakdown {
+            child.arg("--every-breakdown");
         }
         let out = child.output().context("cannot run pulse-bench for one size")?;
         eprint!("{}", String::from_utf8_lossy(&out.stderr));
@@ -70,6 +80,11 @@ pub fn bench_config(options: &Options, symbols: usize, plugin_dir: &Path) -> Con
     config.sandbox.resident_mib = 1024;
     config.sandbox.max_result_bytes = PositiveU64(1 << 30);
     config.cache.write_deadline_ms = Some(PositiveU64(5_000));
+    if options.every_breakdown {
+        let mut dashboard = toml::Table::new();
+        dashboard.insert("max_breakdowns".into(), toml::Value::Integer(symbols as i64));
+        config.plugin.insert("dashboard".into(), dashboard);
+    }
     config
 }
 
@@ -140,8 +155,14 @@ fn measure(options: &Options, symbols: usize) -> Result<Value> {
     let (mut result, (p50, p99, max)) = run.report();
     result["scenario"] = json!("cycle");
     result["symbols"] = json!(symbols);
+    result["breakdown_keys"] = json!(if options.every_breakdown {
+        "every symbol"
+    } else {
+        "default bound"
+    });
     eprintln!(
-        "cycle at {symbols} symbols: p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms, {:.0} keys/cycle, {:.0} dropped, peak RSS {} MiB",
+        "cycle at {symbols} symbols ({}): p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms, {:.0} keys/cycle, {:.0} dropped, peak RSS {} MiB",
+        result["breakdown_keys"].as_str().unwrap_or_default(),
         run.written,
         run.dropped,
         peak_rss_bytes() >> 20

@@ -34,6 +34,10 @@ struct Cli {
     /// Tiny sizes and few repetitions: checks that every scenario still runs, measures nothing.
     #[arg(long)]
     quick: bool,
+    /// `cycle` at `--symbols`: the dashboard writes a breakdown key for every symbol, not only
+    /// for its default 10,000.
+    #[arg(long)]
+    every_breakdown: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -68,6 +72,8 @@ pub struct Options {
     pub memcached: String,
     /// `--quick`.
     pub quick: bool,
+    /// `--every-breakdown`.
+    pub every_breakdown: bool,
 }
 
 fn main() -> Result<()> {
@@ -83,6 +89,7 @@ fn main() -> Result<()> {
             .clone()
             .unwrap_or_else(|| own.as_ref().unwrap().addr.clone()),
         quick: cli.quick,
+        every_breakdown: cli.every_breakdown,
     };
     let scenarios = match cli.scenario {
         Some(s) => vec![s],
