@@ -228,7 +228,7 @@ fn twenty_analyzers_at_the_bound_fit_an_aggregators_default_cap() {
         .stage(&source, None)
         .unwrap_or_else(|e| panic!("{e}"));
     let entries = dashboard
-        .aggregate(&market, &outputs)
+        .aggregate(&(&market).into(), &outputs)
         .unwrap_or_else(|e| panic!("the dashboard failed on {handed} bytes of results: {e}"));
     assert!(entries.iter().any(|e| e.key == "analysis:signals"));
     let peak = dashboard.last_peak_memory();

@@ -129,12 +129,15 @@ impl CandleStore {
     fn columns(&self, symbols: &[String], timeframe: Timeframe, now_ms: i64) -> Candles {
         let k = timeframe::index(timeframe);
         let forming_start = timeframe::candle_start(timeframe, now_ms);
-        let most = self.demand.depth(timeframe) as usize + 1;
+        let depth = self.demand.depth(timeframe) as usize;
+        // At most `depth` closed candles, and the forming one on top.
         let runs: Vec<(Option<&VecDeque<Candle>>, usize)> = symbols
             .iter()
             .map(|symbol| {
                 let series = self.series.get(symbol).map(|s| &s[k]);
-                (series, series.map_or(0, |s| consecutive_run(s, timeframe).min(most)))
+                let most =
+                    |s: &VecDeque<Candle>| depth + usize::from(s.back().is_some_and(|c| c.start_ms == forming_start));
+                (series, series.map_or(0, |s| consecutive_run(s, timeframe).min(most(s))))
             })
             .collect();
         let total = runs.iter().map(|(_, run)| run).sum();
@@ -289,6 +292,26 @@ mod tests {
 
     fn m1(store: &CandleStore, now: i64) -> Candles {
         store.market(base(now)).candles.remove(0)
+    }
+
+    #[test]
+    fn at_most_the_depth_of_closed_candles_is_handed_over_forming_or_not() {
+        let mut store = store(2);
+        let closed = rows(&[(0, 1.0), (60_000, 2.0), (120_000, 3.0)]);
+        store.record(&snapshot(180_500, 4.0, vec![closed]));
+        let now = m1(&store, 180_500);
+        assert_eq!(
+            (&now.lengths[..], &now.start_ms[..]),
+            (&[3, 0][..], &[60_000, 120_000, 180_000][..])
+        );
+        // A minute on, before the next snapshot: the candle of 180,000 is closed, and only the
+        // last two closed ones are handed over.
+        let later = m1(&store, 240_500);
+        assert_eq!(
+            (&later.lengths[..], &later.start_ms[..]),
+            (&[2, 0][..], &[120_000, 180_000][..])
+        );
+        assert_eq!(later.forming, [false, false]);
     }
 
     #[test]

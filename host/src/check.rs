@@ -6,6 +6,7 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
@@ -17,7 +18,8 @@ use crate::history::History;
 use crate::plugin::{LoadedPlugin, PluginKind, PluginSource};
 use crate::shared::candle::CandleDemand;
 use crate::shared::contract::signal_name;
-use crate::shared::contract::{Analyses, CacheEntry, Market, PluginInfo};
+use crate::shared::contract::{Analyses, CacheEntry, PluginInfo};
+use crate::shared::market_view::PluginMarket;
 use crate::shared::needs::Needs;
 use crate::shared::timeframe::{self, TIMEFRAMES};
 use crate::source::SimulatedMarket;
@@ -110,7 +112,7 @@ fn report_staged(out: &mut String, plugin: &LoadedPlugin, staged_in: Duration) {
 /// A simulated market of `symbols` symbols (the config's `[simulated]` settings) as a plugin
 /// with `needs` gets it from the daemon: its history depth in samples, one every 2 s, and its
 /// candles with their simulated past.
-pub fn simulated_market(config: &Config, symbols: usize, needs: &Needs) -> Market {
+pub fn simulated_market(config: &Config, symbols: usize, needs: &Needs) -> PluginMarket {
     let depth = needs.history_depth as usize;
     let mut demand = CandleDemand::default();
     for &(k, closed, _) in &needs.candles {
@@ -130,20 +132,25 @@ pub fn simulated_market(config: &Config, symbols: usize, needs: &Needs) -> Marke
     history.record(&snapshot);
     candles.record(&snapshot);
     let base = snapshot.to_market(depth.max(1) as u64, "simulated", Duration::ZERO);
-    needs.cut(&candles.market(history.market(&base, depth)))
+    let holds = Needs {
+        history_depth: depth as u32,
+        candles: demand.wanted().map(|(t, d)| (timeframe::index(t), d, 0)).collect(),
+    };
+    needs.cut(&Arc::new(candles.market(history.market(&base, depth))), &holds)
 }
 
 /// Calls the plugin once on `market` and applies the daemon's output checks, reporting into
 /// `out`; returns what the daemon would refuse.
-fn exercise(plugin: &LoadedPlugin, market: &Market, depth: usize, out: &mut String) -> Vec<String> {
+fn exercise(plugin: &LoadedPlugin, market: &PluginMarket, depth: usize, out: &mut String) -> Vec<String> {
+    let market = market.view();
     let started = Instant::now();
     let symbols = market.symbols.len();
     let mut failures = Vec::new();
     match plugin.kind {
-        PluginKind::Analyzer(_) => match plugin.analyze(market) {
+        PluginKind::Analyzer(_) => match plugin.analyze(&market) {
             Ok((analyses, dropped)) => {
                 report_call(out, "analyze", started, plugin, symbols, depth);
-                report_analyses(out, &market.symbols, &analyses);
+                report_analyses(out, market.symbols, &analyses);
                 if dropped > 0 {
                     failures.push(format!(
                         "{dropped} verdicts with a score that is not a finite number in 0..100"
@@ -152,7 +159,7 @@ fn exercise(plugin: &LoadedPlugin, market: &Market, depth: usize, out: &mut Stri
             }
             Err(e) => failures.push(format!("analyze failed: {e:#}")),
         },
-        PluginKind::Aggregator(_) => match plugin.aggregate(market, &[]) {
+        PluginKind::Aggregator(_) => match plugin.aggregate(&market, &[]) {
             Ok(entries) => {
                 report_call(out, "aggregate", started, plugin, symbols, depth);
                 failures.extend(report_entries(out, plugin, entries));

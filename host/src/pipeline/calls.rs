@@ -36,7 +36,7 @@ impl Pipeline {
         let admitted = self.admitted(&generation.analyzers);
         let calls = admitted.iter().map(|plugin| {
             let market = markets.for_plugin(plugin);
-            call_blocking(plugin.clone(), move |p| p.analyze(&market))
+            call_blocking(plugin.clone(), move |p| p.analyze(&market.view()))
         });
         let mut outputs = Vec::with_capacity(admitted.len());
         for (plugin, (outcome, result)) in admitted.iter().zip(join_in_order(calls).await) {
@@ -76,7 +76,7 @@ impl Pipeline {
             admitted.iter().map(|plugin| self.fit_input(plugin, &outputs)).collect();
         let calls = admitted.iter().zip(inputs).map(|(plugin, outputs)| {
             let market = markets.for_plugin(plugin);
-            call_blocking(plugin.clone(), move |p| p.aggregate(&market, &outputs))
+            call_blocking(plugin.clone(), move |p| p.aggregate(&market.view(), &outputs))
         });
         let mut entries = Vec::new();
         let mut dropped = 0;

@@ -101,6 +101,7 @@ impl Pipeline {
         let outputs = self.run_analyzers(generation, &markets).await;
         self.plugins.leave_trial_input(TrialInput {
             market: markets.widest(),
+            holds: markets.holds(),
             outputs: outputs.clone(),
         });
         let (entries, dropped) = self.run_aggregators(generation, &markets, outputs).await;

@@ -1,5 +1,5 @@
 //! The cycle's market as each plugin asked for it: the widest market built once, then cut
-//! once per distinct need.
+//! once per distinct need, sharing every column the need takes whole.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,14 +10,17 @@ use crate::history::History;
 use crate::plugin::{Generation, LoadedPlugin};
 use crate::shared::contract::Market;
 use crate::shared::market::Snapshot;
+use crate::shared::market_view::PluginMarket;
 use crate::shared::needs::Needs;
 
 /// The cycle's market for each distinct need of the serving plugins, built once per cycle.
 pub(super) struct MarketsByNeeds {
     /// Everything any plugin asked for: the deepest history, every time frame's candles.
     widest: Arc<Market>,
+    /// What `widest` holds, as needs.
+    holds: Needs,
     /// The widest market cut to each need.
-    cut: BTreeMap<Needs, Arc<Market>>,
+    cut: BTreeMap<Needs, Arc<PluginMarket>>,
 }
 
 impl MarketsByNeeds {
@@ -32,8 +35,7 @@ impl MarketsByNeeds {
         let base = snapshot.to_market(cycle, source, age);
         let depth = generation.max_history_depth();
         let widest = Arc::new(candles.market(history.market(&base, depth)));
-        // A plugin that needs all of it (the deepest plugin often does) gets it as it is.
-        let all = Needs {
+        let holds = Needs {
             history_depth: depth as u32,
             candles: candles
                 .demand()
@@ -43,23 +45,23 @@ impl MarketsByNeeds {
         };
         let mut cut = BTreeMap::new();
         for plugin in generation.plugins() {
-            cut.entry(plugin.needs().clone()).or_insert_with_key(|needs| {
-                if *needs == all {
-                    widest.clone()
-                } else {
-                    Arc::new(needs.cut(&widest))
-                }
-            });
+            cut.entry(plugin.needs().clone())
+                .or_insert_with_key(|needs| Arc::new(needs.cut(&widest, &holds)));
         }
-        Self { widest, cut }
+        Self { widest, holds, cut }
     }
 
-    pub(super) fn for_plugin(&self, plugin: &LoadedPlugin) -> Arc<Market> {
+    pub(super) fn for_plugin(&self, plugin: &LoadedPlugin) -> Arc<PluginMarket> {
         self.cut[plugin.needs()].clone()
     }
 
     /// The market with everything any plugin asked for, for trial calls.
     pub(super) fn widest(&self) -> Arc<Market> {
         self.widest.clone()
+    }
+
+    /// What the widest market holds, for cutting it to a trial call's needs.
+    pub(super) fn holds(&self) -> Needs {
+        self.holds.clone()
     }
 }

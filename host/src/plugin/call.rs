@@ -8,13 +8,14 @@ use super::loaded::LoadedPlugin;
 use super::state::HostState;
 use super::world::{Instance, PluginKind, WorldPre};
 use crate::shared::call::Failure;
-use crate::shared::contract::{Analyses, AnalyzerOutput, CacheEntry, Market};
+use crate::shared::contract::{Analyses, AnalyzerOutput, CacheEntry};
+use crate::shared::market_view::MarketRef;
 
 impl LoadedPlugin {
     /// Runs the analyzer on a fresh instance. The result must be aligned with the market and
     /// within the bounds on what an analyzer returns; verdicts whose score is not a finite
     /// number in 0..100 are dropped (set to no opinion) and counted in the second value.
-    pub fn analyze(&self, market: &Market) -> Result<(Analyses, usize), CallError> {
+    pub fn analyze(&self, market: &MarketRef) -> Result<(Analyses, usize), CallError> {
         let PluginKind::Analyzer(pre) = &self.kind else {
             return Err(CallError::new(
                 Failure::Error,
@@ -35,7 +36,7 @@ impl LoadedPlugin {
 
     /// Runs the aggregator on a fresh instance. Output beyond the entry or byte caps is
     /// refused whole; each entry is then validated on its own before it is written.
-    pub fn aggregate(&self, market: &Market, results: &[AnalyzerOutput]) -> Result<Vec<CacheEntry>, CallError> {
+    pub fn aggregate(&self, market: &MarketRef, results: &[AnalyzerOutput]) -> Result<Vec<CacheEntry>, CallError> {
         let PluginKind::Aggregator(pre) = &self.kind else {
             return Err(CallError::new(
                 Failure::Error,

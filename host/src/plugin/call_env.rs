@@ -9,7 +9,7 @@ use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtxBuilder};
 
-use crate::shared::contract::Market;
+use crate::shared::market_view::MarketRef;
 
 /// The time and seed one call runs at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,7 +23,7 @@ pub struct CallEnv {
 
 impl CallEnv {
     /// A call of `plugin` on `market`.
-    pub fn on(market: &Market, plugin: &str) -> Self {
+    pub fn on(market: &MarketRef, plugin: &str) -> Self {
         Self {
             now_ms: market.timestamp_ms,
             seed: seed(market.cycle, plugin),

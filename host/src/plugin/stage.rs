@@ -102,6 +102,8 @@ impl<T, E: Into<anyhow::Error>> AtStage<T> for Result<T, E> {
 pub struct TrialInput {
     /// The last market, with everything any plugin asked for.
     pub market: Arc<Market>,
+    /// What that market holds.
+    pub holds: Needs,
     /// The last cycle's analyzer outputs, for aggregators.
     pub outputs: Arc<Vec<AnalyzerOutput>>,
 }
@@ -166,10 +168,10 @@ impl LoadedPlugin {
 
     /// One real call on the last cycle's data; its result is checked and discarded.
     fn trial(&self, input: &TrialInput) -> Result<(), CallError> {
-        let market = self.needs.cut(&input.market);
+        let market = self.needs.cut(&input.market, &input.holds);
         match self.kind {
-            PluginKind::Analyzer(_) => self.analyze(&market).map(drop),
-            PluginKind::Aggregator(_) => self.aggregate(&market, &input.outputs).map(drop),
+            PluginKind::Analyzer(_) => self.analyze(&market.view()).map(drop),
+            PluginKind::Aggregator(_) => self.aggregate(&market.view(), &input.outputs).map(drop),
         }
     }
 

@@ -9,6 +9,7 @@ pub mod entry;
 pub mod identity;
 pub mod log_throttle;
 pub mod market;
+pub mod market_view;
 pub mod needs;
 pub mod text;
 pub mod timeframe;

@@ -1,6 +1,9 @@
 //! What a plugin asked to be handed each call, and the market cut to it.
 
+use std::sync::Arc;
+
 use super::contract::{CandleRequest, Candles, History, Market, PluginInfo};
+use super::market_view::{CandlesPart, PluginMarket};
 use super::timeframe;
 
 /// The history depth and candles a plugin asked for in `describe()`: plugins with equal needs
@@ -26,48 +29,55 @@ impl Needs {
         }
     }
 
-    /// `market` (which holds at least as much as any plugin needs) with only what these
-    /// needs ask for: the last `history_depth` samples of each symbol, and for each candle
-    /// request in order, the last `depth` closed candles of each symbol (of the first `top`
-    /// only, unless `top` is 0) and its forming one. A time frame `market` lacks is handed over
-    /// with no candles.
-    pub fn cut(&self, market: &Market) -> Market {
-        Market {
-            history: cut_history(&market.history, self.history_depth as usize),
-            candles: self
-                .candles
-                .iter()
-                .map(|&(tf, depth, top)| {
-                    let request = CandleRequest {
-                        timeframe: timeframe::TIMEFRAMES[tf],
-                        depth,
-                        top,
-                    };
-                    let have = market.candles.iter().find(|c| c.timeframe == request.timeframe);
-                    cut_candles(have, request, market.symbols.len())
-                })
-                .collect(),
-            ..without_series(market)
+    /// What `widest` (the cycle's market, holding what `holds` says: at least as much as any
+    /// plugin needs) is for these needs: the last `history_depth` samples of each symbol, and
+    /// for each candle request in order, the last `depth` closed candles of each symbol (of the
+    /// first `top` only, unless `top` is 0) and its forming one. A time frame `widest` lacks is
+    /// handed over with no candles. What `widest` holds at the very depth asked is borrowed
+    /// from it; only smaller depths are copied.
+    pub fn cut(&self, widest: &Arc<Market>, holds: &Needs) -> PluginMarket {
+        let history = (self.history_depth < holds.history_depth)
+            .then(|| cut_history(&widest.history, self.history_depth as usize));
+        let symbols = widest.symbols.len();
+        let candles = self
+            .candles
+            .iter()
+            .map(|&(tf, depth, top)| {
+                let timeframe = timeframe::TIMEFRAMES[tf];
+                let index = widest.candles.iter().position(|c| c.timeframe == timeframe);
+                let held = holds.candles.iter().find(|held| held.0 == tf).map(|held| held.1);
+                match index {
+                    Some(index) if held == Some(depth) && (top == 0 || top as usize >= symbols) => {
+                        CandlesPart::Whole(index)
+                    }
+                    Some(index) if held == Some(depth) => prefix(&widest.candles[index], index, top as usize),
+                    _ => {
+                        let request = CandleRequest { timeframe, depth, top };
+                        CandlesPart::Cut(cut_candles(index.map(|i| &widest.candles[i]), request, symbols))
+                    }
+                }
+            })
+            .collect();
+        PluginMarket {
+            widest: widest.clone(),
+            history,
+            candles,
         }
     }
 }
 
-/// A copy of `market` without its history and candles, which are cut rather than copied.
-fn without_series(market: &Market) -> Market {
-    Market {
-        cycle: market.cycle,
-        timestamp_ms: market.timestamp_ms,
-        snapshot_age_ms: market.snapshot_age_ms,
-        source: market.source.clone(),
-        symbols: market.symbols.clone(),
-        price: market.price.clone(),
-        change_24h: market.change_24h.clone(),
-        volume_24h: market.volume_24h.clone(),
-        turnover_24h: market.turnover_24h.clone(),
-        high_24h: market.high_24h.clone(),
-        low_24h: market.low_24h.clone(),
-        history: empty_history(),
-        candles: Vec::new(),
+/// The candles of the first `top` symbols of `candles` (at `index` of the widest market): a
+/// prefix of its columns; the other symbols keep their places with none.
+fn prefix(candles: &Candles, index: usize, top: usize) -> CandlesPart {
+    let mut lengths = candles.lengths[..top].to_vec();
+    lengths.resize(candles.lengths.len(), 0);
+    let mut forming = candles.forming[..top].to_vec();
+    forming.resize(candles.forming.len(), false);
+    CandlesPart::Prefix {
+        index,
+        candles: lengths.iter().map(|&l| l as usize).sum(),
+        lengths,
+        forming,
     }
 }
 
@@ -189,7 +199,7 @@ mod tests {
     use super::*;
     use crate::shared::contract::Timeframe;
 
-    fn market() -> Market {
+    fn market() -> Arc<Market> {
         let mut m1 = empty_candles(Timeframe::M1);
         // A: three closed candles and a forming one; B: two closed.
         m1.lengths = vec![4, 2];
@@ -205,7 +215,18 @@ mod tests {
         ] {
             *column = m1.close.clone();
         }
-        Market {
+        Arc::new(Market {
+            cycle: 7,
+            timestamp_ms: 190_000,
+            snapshot_age_ms: 0,
+            source: "test".into(),
+            symbols: vec!["A".into(), "B".into()],
+            price: vec![4.0, 11.0],
+            change_24h: vec![0.0; 2],
+            volume_24h: vec![0.0; 2],
+            turnover_24h: vec![0.0; 2],
+            high_24h: vec![0.0; 2],
+            low_24h: vec![0.0; 2],
             history: History {
                 lengths: vec![3, 1],
                 price: vec![1.0, 2.0, 3.0, 9.0],
@@ -213,21 +234,14 @@ mod tests {
                 timestamp_ms: vec![1, 2, 3, 3],
             },
             candles: vec![m1],
-            ..without_series(&Market {
-                cycle: 7,
-                timestamp_ms: 190_000,
-                snapshot_age_ms: 0,
-                source: "test".into(),
-                symbols: vec!["A".into(), "B".into()],
-                price: vec![4.0, 11.0],
-                change_24h: vec![0.0; 2],
-                volume_24h: vec![0.0; 2],
-                turnover_24h: vec![0.0; 2],
-                high_24h: vec![0.0; 2],
-                low_24h: vec![0.0; 2],
-                history: empty_history(),
-                candles: Vec::new(),
-            })
+        })
+    }
+
+    /// What `market()` holds: 3 samples, 3 closed one-minute candles.
+    fn holds() -> Needs {
+        Needs {
+            history_depth: 3,
+            candles: vec![(timeframe::index(Timeframe::M1), 3, 0)],
         }
     }
 
@@ -240,15 +254,16 @@ mod tests {
                 (timeframe::index(Timeframe::M1), 2, 0),
             ],
         };
-        let cut = needs.cut(&market());
-        assert_eq!(cut.history.lengths, [2, 1]);
-        assert_eq!(cut.history.price, [2.0, 3.0, 9.0]);
-        let [h1, m1] = &cut.candles[..] else {
-            panic!("{:?}", cut.candles.len())
+        let cut = needs.cut(&market(), &holds());
+        let view = cut.view();
+        assert_eq!(view.history.lengths, [2, 1]);
+        assert_eq!(view.history.price, [2.0, 3.0, 9.0]);
+        let [h1, m1] = &view.candles[..] else {
+            panic!("{:?}", view.candles.len())
         };
         assert_eq!(
-            (h1.timeframe, &h1.lengths, &h1.forming),
-            (Timeframe::H1, &vec![0, 0], &vec![false, false])
+            (h1.timeframe, h1.lengths, h1.forming),
+            (Timeframe::H1, &[0, 0][..], &[false, false][..])
         );
         assert!(h1.close.is_empty());
         assert_eq!(m1.lengths, [3, 2]);
@@ -256,16 +271,35 @@ mod tests {
         assert_eq!(m1.close, [2.0, 3.0, 4.0, 10.0, 11.0]);
         assert_eq!(m1.start_ms, [60_000, 120_000, 180_000, 60_000, 120_000]);
         assert_eq!(m1.turnover, m1.close);
-        assert_eq!((cut.cycle, cut.symbols.len()), (7, 2));
+        assert_eq!((view.cycle, view.symbols.len()), (7, 2));
         // The first symbol only: the other keeps its place with no candles.
         let top = Needs {
             history_depth: 0,
             candles: vec![(timeframe::index(Timeframe::M1), 1, 1)],
         };
-        let m1 = &top.cut(&market()).candles[0];
+        let cut = top.cut(&market(), &holds());
+        let m1 = &cut.view().candles[0];
         assert_eq!(
-            (&m1.lengths, &m1.forming, &m1.close),
-            (&vec![2, 0], &vec![true, false], &vec![3.0, 4.0])
+            (m1.lengths, m1.forming, m1.close),
+            (&[2, 0][..], &[true, false][..], &[3.0, 4.0][..])
         );
+    }
+
+    #[test]
+    fn what_the_widest_market_holds_at_the_depth_asked_is_borrowed_not_copied() {
+        let widest = market();
+        let all = holds().cut(&widest, &holds());
+        let view = all.view();
+        assert_eq!(view.history.price.as_ptr(), widest.history.price.as_ptr());
+        assert_eq!(view.candles[0].close.as_ptr(), widest.candles[0].close.as_ptr());
+        // The first symbol's candles, a prefix of the widest market's columns.
+        let top = Needs {
+            history_depth: 3,
+            candles: vec![(timeframe::index(Timeframe::M1), 3, 1)],
+        };
+        let cut = top.cut(&widest, &holds());
+        let m1 = &cut.view().candles[0];
+        assert_eq!(m1.close.as_ptr(), widest.candles[0].close.as_ptr());
+        assert_eq!((m1.lengths, m1.close), (&[4, 0][..], &[1.0, 2.0, 3.0, 4.0][..]));
     }
 }

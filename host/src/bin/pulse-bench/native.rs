@@ -11,7 +11,7 @@ use std::time::Instant;
 use anyhow::Result;
 use pulse::config::{Config, PositiveU64};
 use pulse::plugin::{LoadedPlugin, PluginSource};
-use pulse::shared::contract::Market;
+use pulse::shared::market_view::MarketRef;
 use pulse_sdk::Analyzer;
 use serde_json::{json, Value};
 
@@ -69,7 +69,7 @@ fn median_ms(reps: usize, mut call: impl FnMut() -> Result<()>) -> Result<f64> {
 
 /// `trend`'s analysis alone in wasm on `market`, in ms: `bench-analyzer`'s call at `repeat`
 /// less its call at 1, over `repeat - 1`. Also returns that call at 1 (a whole call).
-pub fn wasm_analysis_ms(market: &Market, repeat: usize, reps: usize) -> Result<(f64, f64)> {
+pub fn wasm_analysis_ms(market: &MarketRef, repeat: usize, reps: usize) -> Result<(f64, f64)> {
     let dir = tempfile::tempdir()?;
     let name = &bench_analyzers(dir.path(), 1)?[0];
     let path = dir.path().join(format!("{name}.wasm"));
@@ -84,7 +84,8 @@ pub fn wasm_analysis_ms(market: &Market, repeat: usize, reps: usize) -> Result<(
 fn measure(options: &Options, symbols: usize) -> Result<Value> {
     let reps = reps(options, symbols);
     let plugin = stage(&raised("")?, &plugin_wasm("trend")?)?;
-    let host_market = pulse::check::simulated_market(&Config::default(), symbols, plugin.needs());
+    let simulated = pulse::check::simulated_market(&Config::default(), symbols, plugin.needs());
+    let host_market = simulated.view();
     let guest_market = pulse_sdk::MarketView::new(to_guest(&host_market));
     let settings = trend::Config::default();
     let native_ms = median_ms(reps, || {
@@ -119,39 +120,39 @@ fn measure(options: &Options, symbols: usize) -> Result<Value> {
 }
 
 /// The same market in the guest SDK's types.
-fn to_guest(m: &pulse::shared::contract::Market) -> pulse_sdk::Market {
+fn to_guest(m: &MarketRef) -> pulse_sdk::Market {
     pulse_sdk::Market {
         cycle: m.cycle,
         timestamp_ms: m.timestamp_ms,
         snapshot_age_ms: m.snapshot_age_ms,
-        source: m.source.clone(),
-        symbols: m.symbols.clone(),
-        price: m.price.clone(),
-        change_24h: m.change_24h.clone(),
-        volume_24h: m.volume_24h.clone(),
-        turnover_24h: m.turnover_24h.clone(),
-        high_24h: m.high_24h.clone(),
-        low_24h: m.low_24h.clone(),
+        source: m.source.to_string(),
+        symbols: m.symbols.to_vec(),
+        price: m.price.to_vec(),
+        change_24h: m.change_24h.to_vec(),
+        volume_24h: m.volume_24h.to_vec(),
+        turnover_24h: m.turnover_24h.to_vec(),
+        high_24h: m.high_24h.to_vec(),
+        low_24h: m.low_24h.to_vec(),
         history: pulse_sdk::History {
-            lengths: m.history.lengths.clone(),
-            price: m.history.price.clone(),
-            volume_24h: m.history.volume_24h.clone(),
-            timestamp_ms: m.history.timestamp_ms.clone(),
+            lengths: m.history.lengths.to_vec(),
+            price: m.history.price.to_vec(),
+            volume_24h: m.history.volume_24h.to_vec(),
+            timestamp_ms: m.history.timestamp_ms.to_vec(),
         },
         candles: m
             .candles
             .iter()
             .map(|c| pulse_sdk::Candles {
                 timeframe: GUEST_TIMEFRAMES[pulse::shared::timeframe::index(c.timeframe)],
-                lengths: c.lengths.clone(),
-                forming: c.forming.clone(),
-                start_ms: c.start_ms.clone(),
-                open: c.open.clone(),
-                high: c.high.clone(),
-                low: c.low.clone(),
-                close: c.close.clone(),
-                volume: c.volume.clone(),
-                turnover: c.turnover.clone(),
+                lengths: c.lengths.to_vec(),
+                forming: c.forming.to_vec(),
+                start_ms: c.start_ms.to_vec(),
+                open: c.open.to_vec(),
+                high: c.high.to_vec(),
+                low: c.low.to_vec(),
+                close: c.close.to_vec(),
+                volume: c.volume.to_vec(),
+                turnover: c.turnover.to_vec(),
             })
             .collect(),
     }

@@ -1,9 +1,10 @@
 //! `pulse:plugin@0.2.0`, the current contract: its worlds, whose types are the host's own, so
-//! a call hands them over as they are.
+//! a call hands them over as they are; the market goes in as a borrowed view
+//! ([`MarketRef`]), lowered straight from the host's columns.
 
 use std::sync::Arc;
 
-use wasmtime::component::{HasSelf, InstancePre, Linker};
+use wasmtime::component::{self, HasSelf, InstancePre, Linker};
 use wasmtime::Store;
 
 use super::{AggregatorInstance, AnalyzerInstance, Contract, Instance, PluginKind, Role, WorldPre};
@@ -11,7 +12,8 @@ use crate::plugin::state::HostState;
 use crate::shared::contract::aggregator::{Aggregator, AggregatorPre};
 use crate::shared::contract::analyzer::pulse::plugin::host;
 use crate::shared::contract::analyzer::{Analyzer, AnalyzerPre};
-use crate::shared::contract::{Analyses, AnalyzerOutput, CacheEntry, Market, PluginInfo};
+use crate::shared::contract::{Analyses, AnalyzerOutput, CacheEntry, PluginInfo};
+use crate::shared::market_view::MarketRef;
 
 /// Adds the 0.2.0 host interface to the linker.
 pub(super) fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
@@ -26,12 +28,21 @@ pub(super) fn bind(role: Role, pre: InstancePre<HostState>) -> wasmtime::Result<
     })
 }
 
+/// An instance of a 0.2.0 world: its bindings for `describe` and `init`, and the instance
+/// itself, whose `analyze` or `aggregate` is called with the borrowed market.
+pub(super) struct Bound<B> {
+    bindings: B,
+    instance: component::Instance,
+}
+
 impl WorldPre<dyn AnalyzerInstance> for AnalyzerPre<HostState> {
     fn contract(&self) -> Contract {
         Contract::V0_2
     }
     fn instantiate(&self, store: &mut Store<HostState>) -> wasmtime::Result<Box<dyn AnalyzerInstance>> {
-        Ok(Box::new(AnalyzerPre::instantiate(self, store)?))
+        let instance = self.instance_pre().instantiate(&mut *store)?;
+        let bindings = Analyzer::new(&mut *store, &instance)?;
+        Ok(Box::new(Bound { bindings, instance }))
     }
 }
 
@@ -40,41 +51,52 @@ impl WorldPre<dyn AggregatorInstance> for AggregatorPre<HostState> {
         Contract::V0_2
     }
     fn instantiate(&self, store: &mut Store<HostState>) -> wasmtime::Result<Box<dyn AggregatorInstance>> {
-        Ok(Box::new(AggregatorPre::instantiate(self, store)?))
+        let instance = self.instance_pre().instantiate(&mut *store)?;
+        let bindings = Aggregator::new(&mut *store, &instance)?;
+        Ok(Box::new(Bound { bindings, instance }))
     }
 }
 
-impl Instance for Analyzer {
+impl Instance for Bound<Analyzer> {
     fn describe(&self, store: &mut Store<HostState>) -> wasmtime::Result<PluginInfo> {
-        self.call_describe(store)
+        self.bindings.call_describe(store)
     }
     fn init(&self, store: &mut Store<HostState>, config: &str) -> wasmtime::Result<Result<(), String>> {
-        self.call_init(store, config)
+        self.bindings.call_init(store, config)
     }
 }
 
-impl AnalyzerInstance for Analyzer {
-    fn analyze(&self, store: &mut Store<HostState>, market: &Market) -> wasmtime::Result<Result<Analyses, String>> {
-        self.call_analyze(store, market)
+impl AnalyzerInstance for Bound<Analyzer> {
+    fn analyze(&self, store: &mut Store<HostState>, market: &MarketRef) -> wasmtime::Result<Result<Analyses, String>> {
+        let analyze = self
+            .instance
+            .get_typed_func::<(&MarketRef,), (Result<Analyses, String>,)>(&mut *store, "analyze")?;
+        Ok(analyze.call(store, (market,))?.0)
     }
 }
 
-impl Instance for Aggregator {
+impl Instance for Bound<Aggregator> {
     fn describe(&self, store: &mut Store<HostState>) -> wasmtime::Result<PluginInfo> {
-        self.call_describe(store)
+        self.bindings.call_describe(store)
     }
     fn init(&self, store: &mut Store<HostState>, config: &str) -> wasmtime::Result<Result<(), String>> {
-        self.call_init(store, config)
+        self.bindings.call_init(store, config)
     }
 }
 
-impl AggregatorInstance for Aggregator {
+impl AggregatorInstance for Bound<Aggregator> {
     fn aggregate(
         &self,
         store: &mut Store<HostState>,
-        market: &Market,
+        market: &MarketRef,
         results: &[AnalyzerOutput],
     ) -> wasmtime::Result<Result<Vec<CacheEntry>, String>> {
-        self.call_aggregate(store, market, results)
+        let aggregate = self
+            .instance
+            .get_typed_func::<(&MarketRef, &[AnalyzerOutput]), (Result<Vec<CacheEntry>, String>,)>(
+                &mut *store,
+                "aggregate",
+            )?;
+        Ok(aggregate.call(store, (market, results))?.0)
     }
 }

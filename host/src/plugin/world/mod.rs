@@ -15,7 +15,8 @@ use wasmtime::Store;
 
 use super::engine::PluginEngine;
 use super::state::HostState;
-use crate::shared::contract::{Analyses, AnalyzerOutput, CacheEntry, Market, PluginInfo};
+use crate::shared::contract::{Analyses, AnalyzerOutput, CacheEntry, PluginInfo};
+use crate::shared::market_view::MarketRef;
 
 /// A version of the plugin contract the host speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +82,7 @@ pub trait Instance {
 /// An analyzer instance of any contract version, called with the host's types.
 pub trait AnalyzerInstance: Instance {
     /// Calls `analyze(market)`.
-    fn analyze(&self, store: &mut Store<HostState>, market: &Market) -> wasmtime::Result<Result<Analyses, String>>;
+    fn analyze(&self, store: &mut Store<HostState>, market: &MarketRef) -> wasmtime::Result<Result<Analyses, String>>;
 }
 
 /// An aggregator instance of any contract version, called with the host's types.
@@ -90,7 +91,7 @@ pub trait AggregatorInstance: Instance {
     fn aggregate(
         &self,
         store: &mut Store<HostState>,
-        market: &Market,
+        market: &MarketRef,
         results: &[AnalyzerOutput],
     ) -> wasmtime::Result<Result<Vec<CacheEntry>, String>>;
 }

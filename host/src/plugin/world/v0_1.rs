@@ -11,6 +11,7 @@ use wasmtime::Store;
 use super::{AggregatorInstance, AnalyzerInstance, Contract, Instance, PluginKind, Role, WorldPre};
 use crate::plugin::state::HostState;
 use crate::shared::contract as now;
+use crate::shared::market_view::MarketRef;
 
 /// The `analyzer` world of 0.1.0 and its `types` and `host` interfaces.
 // Generated from `wit/0.1.0`, whose comments document each item.
@@ -95,7 +96,7 @@ impl AnalyzerInstance for analyzer::Analyzer {
     fn analyze(
         &self,
         store: &mut Store<HostState>,
-        market: &now::Market,
+        market: &MarketRef,
     ) -> wasmtime::Result<Result<now::Analyses, String>> {
         Ok(self.call_analyze(store, &to_old_market(market))?.map(analyses))
     }
@@ -114,7 +115,7 @@ impl AggregatorInstance for aggregator::Aggregator {
     fn aggregate(
         &self,
         store: &mut Store<HostState>,
-        market: &now::Market,
+        market: &MarketRef,
         results: &[now::AnalyzerOutput],
     ) -> wasmtime::Result<Result<Vec<now::CacheEntry>, String>> {
         let results: Vec<old::AnalyzerOutput> = results.iter().map(to_old_output).collect();
@@ -136,25 +137,25 @@ fn info(info: old::PluginInfo) -> now::PluginInfo {
 }
 
 /// The market as 0.1.0 has it: everything but the candles.
-fn to_old_market(market: &now::Market) -> old::Market {
+fn to_old_market(market: &MarketRef) -> old::Market {
     let history = &market.history;
     old::Market {
         cycle: market.cycle,
         timestamp_ms: market.timestamp_ms,
         snapshot_age_ms: market.snapshot_age_ms,
-        source: market.source.clone(),
-        symbols: market.symbols.clone(),
-        price: market.price.clone(),
-        change_24h: market.change_24h.clone(),
-        volume_24h: market.volume_24h.clone(),
-        turnover_24h: market.turnover_24h.clone(),
-        high_24h: market.high_24h.clone(),
-        low_24h: market.low_24h.clone(),
+        source: market.source.to_string(),
+        symbols: market.symbols.to_vec(),
+        price: market.price.to_vec(),
+        change_24h: market.change_24h.to_vec(),
+        volume_24h: market.volume_24h.to_vec(),
+        turnover_24h: market.turnover_24h.to_vec(),
+        high_24h: market.high_24h.to_vec(),
+        low_24h: market.low_24h.to_vec(),
         history: old::History {
-            lengths: history.lengths.clone(),
-            price: history.price.clone(),
-            volume_24h: history.volume_24h.clone(),
-            timestamp_ms: history.timestamp_ms.clone(),
+            lengths: history.lengths.to_vec(),
+            price: history.price.to_vec(),
+            volume_24h: history.volume_24h.to_vec(),
+            timestamp_ms: history.timestamp_ms.to_vec(),
         },
     }
 }

@@ -1,0 +1,237 @@
+//! The market as a call hands it over: the contract's `market` record with its columns
+//! borrowed, so wasmtime lowers them into the plugin's memory straight from where the host
+//! keeps them. Plugins whose needs differ share every column they have in common (the widest
+//! market's); only what is cut to a smaller depth is copied, once per cycle and need.
+
+use std::sync::Arc;
+
+use wasmtime::component::{ComponentType, Lower};
+
+use super::contract::{Candles, History, Market, Timeframe};
+
+/// The contract's `market` record, borrowed.
+#[derive(ComponentType, Lower, Debug)]
+#[component(record)]
+pub struct MarketRef<'a> {
+    /// Cycle number.
+    pub cycle: u64,
+    /// Snapshot time, ms since the Unix epoch.
+    #[component(name = "timestamp-ms")]
+    pub timestamp_ms: i64,
+    /// Age of a served-again snapshot, ms.
+    #[component(name = "snapshot-age-ms")]
+    pub snapshot_age_ms: u64,
+    /// Name of the source.
+    pub source: &'a str,
+    /// The symbols, in the market's order.
+    pub symbols: &'a [String],
+    /// Last traded prices.
+    pub price: &'a [f64],
+    /// 24 h changes, in percent.
+    #[component(name = "change-24h")]
+    pub change_24h: &'a [f64],
+    /// 24 h volumes in base currency.
+    #[component(name = "volume-24h")]
+    pub volume_24h: &'a [f64],
+    /// 24 h turnovers in quote currency.
+    #[component(name = "turnover-24h")]
+    pub turnover_24h: &'a [f64],
+    /// 24 h highs.
+    #[component(name = "high-24h")]
+    pub high_24h: &'a [f64],
+    /// 24 h lows.
+    #[component(name = "low-24h")]
+    pub low_24h: &'a [f64],
+    /// The history, as deep as the plugin asked.
+    pub history: HistoryRef<'a>,
+    /// One entry per candle request of the plugin, in its order.
+    pub candles: Vec<CandlesRef<'a>>,
+}
+
+/// The contract's `history` record, borrowed.
+#[derive(ComponentType, Lower, Debug, Clone, Copy)]
+#[component(record)]
+pub struct HistoryRef<'a> {
+    /// Samples per symbol.
+    pub lengths: &'a [u32],
+    /// Prices at each sample.
+    pub price: &'a [f64],
+    /// 24 h volumes at each sample.
+    #[component(name = "volume-24h")]
+    pub volume_24h: &'a [f64],
+    /// Sample times.
+    #[component(name = "timestamp-ms")]
+    pub timestamp_ms: &'a [i64],
+}
+
+/// The contract's `candles` record, borrowed.
+#[derive(ComponentType, Lower, Debug, Clone, Copy)]
+#[component(record)]
+pub struct CandlesRef<'a> {
+    /// The time frame.
+    pub timeframe: Timeframe,
+    /// Candles per symbol.
+    pub lengths: &'a [u32],
+    /// Whether each symbol's last candle is still forming.
+    pub forming: &'a [bool],
+    /// Candle open times.
+    #[component(name = "start-ms")]
+    pub start_ms: &'a [i64],
+    /// Opening prices.
+    pub open: &'a [f64],
+    /// Highest prices.
+    pub high: &'a [f64],
+    /// Lowest prices.
+    pub low: &'a [f64],
+    /// Closing prices.
+    pub close: &'a [f64],
+    /// Volumes in base currency.
+    pub volume: &'a [f64],
+    /// Turnovers in quote currency.
+    pub turnover: &'a [f64],
+}
+
+impl<'a> From<&'a History> for HistoryRef<'a> {
+    fn from(h: &'a History) -> Self {
+        Self {
+            lengths: &h.lengths,
+            price: &h.price,
+            volume_24h: &h.volume_24h,
+            timestamp_ms: &h.timestamp_ms,
+        }
+    }
+}
+
+impl<'a> From<&'a Candles> for CandlesRef<'a> {
+    fn from(c: &'a Candles) -> Self {
+        Self {
+            timeframe: c.timeframe,
+            lengths: &c.lengths,
+            forming: &c.forming,
+            start_ms: &c.start_ms,
+            open: &c.open,
+            high: &c.high,
+            low: &c.low,
+            close: &c.close,
+            volume: &c.volume,
+            turnover: &c.turnover,
+        }
+    }
+}
+
+impl<'a> From<&'a Market> for MarketRef<'a> {
+    /// All of `market`, as it is.
+    fn from(m: &'a Market) -> Self {
+        Self {
+            history: (&m.history).into(),
+            candles: m.candles.iter().map(CandlesRef::from).collect(),
+            ..tickers(m)
+        }
+    }
+}
+
+/// `m`'s tickers, with no history and no candles.
+fn tickers(m: &Market) -> MarketRef<'_> {
+    MarketRef {
+        cycle: m.cycle,
+        timestamp_ms: m.timestamp_ms,
+        snapshot_age_ms: m.snapshot_age_ms,
+        source: &m.source,
+        symbols: &m.symbols,
+        price: &m.price,
+        change_24h: &m.change_24h,
+        volume_24h: &m.volume_24h,
+        turnover_24h: &m.turnover_24h,
+        high_24h: &m.high_24h,
+        low_24h: &m.low_24h,
+        history: HistoryRef {
+            lengths: &[],
+            price: &[],
+            volume_24h: &[],
+            timestamp_ms: &[],
+        },
+        candles: Vec::new(),
+    }
+}
+
+/// A market cut to one plugin's needs: what it shares with the widest market of the cycle is
+/// borrowed from it when a call lowers it; what had to be cut is its own.
+#[derive(Debug)]
+pub struct PluginMarket {
+    /// The cycle's widest market.
+    pub(super) widest: Arc<Market>,
+    /// The history cut to a smaller depth, or `None` for the widest market's.
+    pub(super) history: Option<History>,
+    /// Per candle request of the plugin, in its order.
+    pub(super) candles: Vec<CandlesPart>,
+}
+
+/// Where one candle request's candles come from.
+#[derive(Debug)]
+pub(super) enum CandlesPart {
+    /// The widest market's candles at this index, whole.
+    Whole(usize),
+    /// Those of the first symbols only (a prefix of every column of the widest market's
+    /// candles at `index`, `candles` long); later symbols have none.
+    Prefix {
+        /// Index in the widest market's candles.
+        index: usize,
+        /// Candles per symbol: the widest market's for the first symbols, then zeros.
+        lengths: Vec<u32>,
+        /// Likewise, whether the last candle is forming.
+        forming: Vec<bool>,
+        /// Candles in the prefix.
+        candles: usize,
+    },
+    /// Cut to a smaller depth, or a time frame the widest market lacks (no candles).
+    Cut(Candles),
+}
+
+impl PluginMarket {
+    /// The whole of `market`, for a plugin that needs all of it.
+    pub fn whole(market: Arc<Market>) -> Self {
+        let candles = (0..market.candles.len()).map(CandlesPart::Whole).collect();
+        Self {
+            widest: market,
+            history: None,
+            candles,
+        }
+    }
+
+    /// The market as the plugin's call lowers it.
+    pub fn view(&self) -> MarketRef<'_> {
+        let w = &*self.widest;
+        MarketRef {
+            history: self.history.as_ref().unwrap_or(&w.history).into(),
+            candles: self
+                .candles
+                .iter()
+                .map(|part| match part {
+                    CandlesPart::Whole(index) => (&w.candles[*index]).into(),
+                    CandlesPart::Prefix {
+                        index,
+                        lengths,
+                        forming,
+                        candles,
+                    } => {
+                        let c = &w.candles[*index];
+                        CandlesRef {
+                            timeframe: c.timeframe,
+                            lengths,
+                            forming,
+                            start_ms: &c.start_ms[..*candles],
+                            open: &c.open[..*candles],
+                            high: &c.high[..*candles],
+                            low: &c.low[..*candles],
+                            close: &c.close[..*candles],
+                            volume: &c.volume[..*candles],
+                            turnover: &c.turnover[..*candles],
+                        }
+                    }
+                    CandlesPart::Cut(c) => c.into(),
+                })
+                .collect(),
+            ..tickers(w)
+        }
+    }
+}
