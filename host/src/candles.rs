@@ -124,38 +124,36 @@ impl CandleStore {
         Market { candles, ..base }
     }
 
-    /// One time frame's candles of `symbols`, column-wise. The handed-over run of each symbol
-    /// is found first, so every column is allocated once at its final size.
+    /// One time frame's candles of `symbols`, column-wise, in one pass over the store: each
+    /// symbol's run is found and copied while its candles are in cache. Columns are reserved
+    /// at the most they can hold; pages never written are never touched.
     fn columns(&self, symbols: &[String], timeframe: Timeframe, now_ms: i64) -> Candles {
         let k = timeframe::index(timeframe);
         let forming_start = timeframe::candle_start(timeframe, now_ms);
         let depth = self.demand.depth(timeframe) as usize;
-        // At most `depth` closed candles, and the forming one on top.
-        let runs: Vec<(Option<&VecDeque<Candle>>, usize)> = symbols
-            .iter()
-            .map(|symbol| {
-                let series = self.series.get(symbol).map(|s| &s[k]);
-                let most =
-                    |s: &VecDeque<Candle>| depth + usize::from(s.back().is_some_and(|c| c.start_ms == forming_start));
-                (series, series.map_or(0, |s| consecutive_run(s, timeframe).min(most(s))))
-            })
-            .collect();
-        let total = runs.iter().map(|(_, run)| run).sum();
+        let most = symbols.len() * (depth + 1);
         let mut c = Candles {
             lengths: Vec::with_capacity(symbols.len()),
             forming: Vec::with_capacity(symbols.len()),
-            start_ms: Vec::with_capacity(total),
-            open: Vec::with_capacity(total),
-            high: Vec::with_capacity(total),
-            low: Vec::with_capacity(total),
-            close: Vec::with_capacity(total),
-            volume: Vec::with_capacity(total),
-            turnover: Vec::with_capacity(total),
+            start_ms: Vec::with_capacity(most),
+            open: Vec::with_capacity(most),
+            high: Vec::with_capacity(most),
+            low: Vec::with_capacity(most),
+            close: Vec::with_capacity(most),
+            volume: Vec::with_capacity(most),
+            turnover: Vec::with_capacity(most),
             timeframe,
         };
-        for (series, run) in runs {
-            let handed = series.into_iter().flat_map(|s| s.range(s.len() - run..));
-            for candle in handed {
+        for symbol in symbols {
+            let Some(series) = self.series.get(symbol).map(|s| &s[k]).filter(|s| !s.is_empty()) else {
+                c.lengths.push(0);
+                c.forming.push(false);
+                continue;
+            };
+            // At most `depth` closed candles, and the forming one on top.
+            let forming = series.back().is_some_and(|last| last.start_ms == forming_start);
+            let run = consecutive_run(series, timeframe).min(depth + usize::from(forming));
+            for candle in series.range(series.len() - run..) {
                 c.start_ms.push(candle.start_ms);
                 c.open.push(candle.open);
                 c.high.push(candle.high);
@@ -165,8 +163,7 @@ impl CandleStore {
                 c.turnover.push(candle.turnover);
             }
             c.lengths.push(run as u32);
-            let last_start = c.start_ms.last().filter(|_| run > 0);
-            c.forming.push(last_start == Some(&forming_start));
+            c.forming.push(forming && run > 0);
         }
         c
     }
