@@ -17,10 +17,10 @@ pub struct Sandbox {
     pub call_timeout_ms: PositiveU64,
     /// Largest linear memory a plugin instance may grow to, in MiB.
     pub memory_mib: PositiveU64,
-    /// Linear memory, in MiB, each plugin's instance slot keeps resident between calls (reset
-    /// to the plugin's initial image, never handed over): the next call finds it mapped instead
-    /// of faulting it in page by page. Costs up to this much RSS per plugin; 0 returns all of
-    /// a call's memory to the kernel when it ends.
+    /// Linear memory, in MiB, each instance slot keeps resident between calls, its contents
+    /// reset to the plugin's initial image: the next call finds it mapped instead of faulting
+    /// it in page by page. Costs up to this much RSS per slot in use (a plugin uses about one
+    /// per core); 0 returns all of a call's memory to the kernel when it ends.
     pub resident_mib: u64,
     /// Largest cache value accepted, in bytes; keep it below memcached's item size (`-I`,
     /// 1 MiB by default), which also counts the key and a small header.

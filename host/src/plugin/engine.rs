@@ -32,7 +32,7 @@ pub struct PluginEngine {
 
 impl PluginEngine {
     /// The engine, its linker (WASI with nothing granted, plus the host interface) and the
-    /// epoch ticker; instances come from a pool sized for the memory caps of `sandbox`.
+    /// epoch ticker; instances come from a pool whose slots keep `sandbox.resident_mib` resident.
     pub fn new(sandbox: &Sandbox) -> Result<Arc<Self>> {
         let mut config = wasmtime::Config::new();
         config.wasm_component_model(true);

@@ -3,11 +3,13 @@
 //! Every call still gets a fresh instance, but its linear memory, tables and instance data come
 //! from slots reserved once at start-up rather than mapped and unmapped per call. When an
 //! instance is dropped, its slot sets the memory back to the component's initial image: it
-//! keeps up to `[sandbox] resident_mib` of the pages the call dirtied resident, zeroed or
-//! restored (with Linux's `PAGEMAP_SCAN`, only those pages are touched), and returns the rest to
-//! the kernel. The next instance of the same plugin takes the same slot, so a call no longer
-//! pays a page fault per page it touches, nor the `munmap` and TLB shoot-down of the last
-//! call's memory.
+//! keeps up to `[sandbox] resident_mib` of the pages the call dirtied resident, restored (with
+//! Linux's `PAGEMAP_SCAN`, only those pages are touched), and returns the rest to the kernel.
+//! The pool is split into shards (one per core, up to 16), and a thread takes the slot its
+//! shard last gave the same plugin, so a call no longer pays a page fault per page it touches,
+//! nor the `munmap` and TLB shoot-down of the last call's memory. A plugin called from threads
+//! of several shards warms a slot in each: resident memory is up to `resident_mib` per slot
+//! used, not per plugin.
 
 use wasmtime::{Enabled, InstanceAllocationStrategy, PoolingAllocationConfig};
 
@@ -15,22 +17,21 @@ use crate::config::Sandbox;
 
 /// Most plugin instances alive at once: every analyzer of a cycle runs in parallel, besides
 /// the aggregators, trial calls of versions being staged and calls abandoned at their
-/// deadline. A call beyond it fails to instantiate, and says so.
-pub const MAX_LIVE_INSTANCES: u32 = 1_000;
-/// Core wasm instances one component may hold (a Rust component has a handful, interpreters
-/// built with componentize-py or componentize-js a few more), times [`MAX_LIVE_INSTANCES`].
+/// deadline. A call beyond it fails to instantiate, and says so. Each reserves 4 GiB of
+/// address space for its memory (nothing resident until used).
+pub const MAX_LIVE_INSTANCES: u32 = 256;
+/// Core wasm instances, pool-wide: a Rust component has a handful, interpreters built with
+/// componentize-py or componentize-js a few more.
 const MAX_CORE_INSTANCES: u32 = 16 * MAX_LIVE_INSTANCES;
-/// Tables one component may hold, likewise.
-const MAX_TABLES: u32 = 16 * MAX_LIVE_INSTANCES;
+/// Tables, pool-wide (each core module defines at most one).
+const MAX_TABLES: u32 = 4 * MAX_LIVE_INSTANCES;
 /// Elements one table may hold: an interpreter's function table runs to tens of thousands.
-const TABLE_ELEMENTS: usize = 200_000;
+/// The pool maps `MAX_TABLES` of them up front (800 MB of address space, nothing resident
+/// until used).
+const TABLE_ELEMENTS: usize = 100_000;
 /// The largest linear memory wasm32 can address; the store's limiter enforces each plugin's
 /// own cap below it.
 const MAX_MEMORY_BYTES: usize = 1 << 32;
-/// Slots no instance uses that may keep their resident memory before new instances take them
-/// over from other plugins: with a slot per plugin, this bounds the RSS that plugins gone or
-/// idle hold to this many times `resident_mib`.
-const MAX_IDLE_WARM_SLOTS: u32 = 32;
 
 /// The pooling allocator for plugins under `sandbox`.
 pub fn strategy(sandbox: &Sandbox) -> InstanceAllocationStrategy {
@@ -42,7 +43,6 @@ pub fn strategy(sandbox: &Sandbox) -> InstanceAllocationStrategy {
         .table_elements(TABLE_ELEMENTS)
         .max_memory_size(MAX_MEMORY_BYTES)
         .linear_memory_keep_resident(keep_resident(sandbox))
-        .max_unused_warm_slots(MAX_IDLE_WARM_SLOTS)
         .pagemap_scan(Enabled::Auto);
     InstanceAllocationStrategy::Pooling(pool)
 }

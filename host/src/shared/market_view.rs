@@ -188,16 +188,6 @@ pub(super) enum CandlesPart {
 }
 
 impl PluginMarket {
-    /// The whole of `market`, for a plugin that needs all of it.
-    pub fn whole(market: Arc<Market>) -> Self {
-        let candles = (0..market.candles.len()).map(CandlesPart::Whole).collect();
-        Self {
-            widest: market,
-            history: None,
-            candles,
-        }
-    }
-
     /// The market as the plugin's call lowers it.
     pub fn view(&self) -> MarketRef<'_> {
         let w = &*self.widest;

@@ -33,8 +33,9 @@ impl Needs {
     /// plugin needs) is for these needs: the last `history_depth` samples of each symbol, and
     /// for each candle request in order, the last `depth` closed candles of each symbol (of the
     /// first `top` only, unless `top` is 0) and its forming one. A time frame `widest` lacks is
-    /// handed over with no candles. What `widest` holds at the very depth asked is borrowed
-    /// from it; only smaller depths are copied.
+    /// handed over with no candles. A time frame `widest` holds at the depth asked or less
+    /// (it holds no more than its own depth) is borrowed from it; only smaller depths are
+    /// copied.
     pub fn cut(&self, widest: &Arc<Market>, holds: &Needs) -> PluginMarket {
         let history = (self.history_depth < holds.history_depth)
             .then(|| cut_history(&widest.history, self.history_depth as usize));
@@ -46,11 +47,10 @@ impl Needs {
                 let timeframe = timeframe::TIMEFRAMES[tf];
                 let index = widest.candles.iter().position(|c| c.timeframe == timeframe);
                 let held = holds.candles.iter().find(|held| held.0 == tf).map(|held| held.1);
+                let borrowed = held.is_some_and(|held| held <= depth);
                 match index {
-                    Some(index) if held == Some(depth) && (top == 0 || top as usize >= symbols) => {
-                        CandlesPart::Whole(index)
-                    }
-                    Some(index) if held == Some(depth) => prefix(&widest.candles[index], index, top as usize),
+                    Some(index) if borrowed && (top == 0 || top as usize >= symbols) => CandlesPart::Whole(index),
+                    Some(index) if borrowed => prefix(&widest.candles[index], index, top as usize),
                     _ => {
                         let request = CandleRequest { timeframe, depth, top };
                         CandlesPart::Cut(cut_candles(index.map(|i| &widest.candles[i]), request, symbols))

@@ -92,6 +92,8 @@ pub fn bench_config(options: &Options, symbols: usize, plugin_dir: &Path) -> Con
 pub struct Cycles {
     /// Each cycle's wall time, in ms.
     pub times_ms: Vec<f64>,
+    /// Plugins the daemon served (analyzers and aggregators loaded).
+    pub plugins_served: usize,
     /// Keys written, entries dropped and writes failed, per cycle.
     pub written: f64,
     pub dropped: f64,
@@ -105,6 +107,7 @@ impl Cycles {
         let (p50, p99, max) = percentiles(&mut self.times_ms);
         let fields = json!({
             "cycles": self.times_ms.len(),
+            "plugins_served": self.plugins_served,
             "cycle_ms_p50": p50,
             "cycle_ms_p99": p99,
             "cycle_ms_max": max,
@@ -122,7 +125,9 @@ pub fn run_cycles(config: &Config, cycles: usize) -> Result<Cycles> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let source = Source::from_config(config)?;
-        let (_reloader, feed) = startup::load_plugins(config)?;
+        let (_reloader, mut feed) = startup::load_plugins(config)?;
+        let generation = feed.generation();
+        let plugins_served = generation.analyzers.len() + generation.aggregators.len();
         let mut pipeline = startup::pipeline(config, source, feed, startup::memcached(config).await?);
         // Two warm-up cycles: the first instantiations and connections.
         for _ in 0..2 {
@@ -141,6 +146,7 @@ pub fn run_cycles(config: &Config, cycles: usize) -> Result<Cycles> {
         let per_cycle = |n: usize| n as f64 / cycles as f64;
         Ok(Cycles {
             times_ms,
+            plugins_served,
             written: per_cycle(written),
             dropped: per_cycle(dropped),
             failed: per_cycle(failed),
