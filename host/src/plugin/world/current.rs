@@ -4,14 +4,14 @@
 
 use std::sync::Arc;
 
-use wasmtime::component::{self, HasSelf, InstancePre, Linker};
+use wasmtime::component::{self, ComponentExportIndex, HasSelf, InstancePre, Linker};
 use wasmtime::Store;
 
 use super::{AggregatorInstance, AnalyzerInstance, Contract, Instance, PluginKind, Role, WorldPre};
 use crate::plugin::state::HostState;
-use crate::shared::contract::aggregator::{Aggregator, AggregatorPre};
+use crate::shared::contract::aggregator::{Aggregator, AggregatorIndices};
 use crate::shared::contract::analyzer::pulse::plugin::host;
-use crate::shared::contract::analyzer::{Analyzer, AnalyzerPre};
+use crate::shared::contract::analyzer::{Analyzer, AnalyzerIndices};
 use crate::shared::contract::{Analyses, AnalyzerOutput, CacheEntry, PluginInfo};
 use crate::shared::market_view::MarketRef;
 
@@ -22,10 +22,33 @@ pub(super) fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
 
 /// The component as a 0.2.0 plugin of `role`, if its exports match that world.
 pub(super) fn bind(role: Role, pre: InstancePre<HostState>) -> wasmtime::Result<PluginKind> {
+    let call = |name: &str| {
+        pre.component()
+            .get_export_index(None, name)
+            .ok_or_else(|| wasmtime::Error::msg(format!("no `{name}` export")))
+    };
     Ok(match role {
-        Role::Analyzer => PluginKind::Analyzer(Arc::new(AnalyzerPre::new(pre)?)),
-        Role::Aggregator => PluginKind::Aggregator(Arc::new(AggregatorPre::new(pre)?)),
+        Role::Analyzer => PluginKind::Analyzer(Arc::new(CurrentPre {
+            indices: AnalyzerIndices::new(&pre)?,
+            call: call("analyze")?,
+            pre,
+        })),
+        Role::Aggregator => PluginKind::Aggregator(Arc::new(CurrentPre {
+            indices: AggregatorIndices::new(&pre)?,
+            call: call("aggregate")?,
+            pre,
+        })),
     })
+}
+
+/// A component bound to a 0.2.0 world: pre-instantiated, with the world's exports and the one
+/// that takes the market found (and type-checked) once, at staging, not at every call.
+pub(super) struct CurrentPre<Indices> {
+    pre: InstancePre<HostState>,
+    /// The generated bindings' export indices, for `describe` and `init`.
+    indices: Indices,
+    /// `analyze` or `aggregate`.
+    call: ComponentExportIndex,
 }
 
 /// An instance of a 0.2.0 world: its bindings for `describe` and `init`, and the instance
@@ -33,27 +56,41 @@ pub(super) fn bind(role: Role, pre: InstancePre<HostState>) -> wasmtime::Result<
 pub(super) struct Bound<B> {
     bindings: B,
     instance: component::Instance,
+    /// `analyze` or `aggregate`.
+    call: ComponentExportIndex,
 }
 
-impl WorldPre<dyn AnalyzerInstance> for AnalyzerPre<HostState> {
+impl<Indices> CurrentPre<Indices> {
+    /// A fresh instance in `store`, with its bindings loaded by `load` from the indices.
+    fn bound<B>(
+        &self,
+        store: &mut Store<HostState>,
+        load: impl FnOnce(&Indices, &mut Store<HostState>, &component::Instance) -> wasmtime::Result<B>,
+    ) -> wasmtime::Result<Bound<B>> {
+        let instance = self.pre.instantiate(&mut *store)?;
+        Ok(Bound {
+            bindings: load(&self.indices, store, &instance)?,
+            instance,
+            call: self.call,
+        })
+    }
+}
+
+impl WorldPre<dyn AnalyzerInstance> for CurrentPre<AnalyzerIndices> {
     fn contract(&self) -> Contract {
         Contract::V0_2
     }
     fn instantiate(&self, store: &mut Store<HostState>) -> wasmtime::Result<Box<dyn AnalyzerInstance>> {
-        let instance = self.instance_pre().instantiate(&mut *store)?;
-        let bindings = Analyzer::new(&mut *store, &instance)?;
-        Ok(Box::new(Bound { bindings, instance }))
+        Ok(Box::new(self.bound(store, |i, s, instance| i.load(s, instance))?))
     }
 }
 
-impl WorldPre<dyn AggregatorInstance> for AggregatorPre<HostState> {
+impl WorldPre<dyn AggregatorInstance> for CurrentPre<AggregatorIndices> {
     fn contract(&self) -> Contract {
         Contract::V0_2
     }
     fn instantiate(&self, store: &mut Store<HostState>) -> wasmtime::Result<Box<dyn AggregatorInstance>> {
-        let instance = self.instance_pre().instantiate(&mut *store)?;
-        let bindings = Aggregator::new(&mut *store, &instance)?;
-        Ok(Box::new(Bound { bindings, instance }))
+        Ok(Box::new(self.bound(store, |i, s, instance| i.load(s, instance))?))
     }
 }
 
@@ -70,7 +107,7 @@ impl AnalyzerInstance for Bound<Analyzer> {
     fn analyze(&self, store: &mut Store<HostState>, market: &MarketRef) -> wasmtime::Result<Result<Analyses, String>> {
         let analyze = self
             .instance
-            .get_typed_func::<(&MarketRef,), (Result<Analyses, String>,)>(&mut *store, "analyze")?;
+            .get_typed_func::<(&MarketRef,), (Result<Analyses, String>,)>(&mut *store, &self.call)?;
         Ok(analyze.call(store, (market,))?.0)
     }
 }
@@ -95,7 +132,7 @@ impl AggregatorInstance for Bound<Aggregator> {
             .instance
             .get_typed_func::<(&MarketRef, &[AnalyzerOutput]), (Result<Vec<CacheEntry>, String>,)>(
                 &mut *store,
-                "aggregate",
+                &self.call,
             )?;
         Ok(aggregate.call(store, (market, results))?.0)
     }
