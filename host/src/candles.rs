@@ -4,29 +4,49 @@
 //! snapshot), or from a saved state at start-up; between those, the forming candle follows each
 //! snapshot's last price. The store keeps what it has even across a gap, so a backfill that
 //! arrives later can fill it, but hands plugins only the newest consecutive run: never a
-//! series stitched across missing candles.
+//! series stitched across missing candles. What it hands over it keeps column-wise across
+//! cycles (`columns`), so a cycle writes only what moved: mostly each symbol's forming candle.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 use crate::shared::candle::{Candle, CandleDemand, CandleRows};
-use crate::shared::contract::{Candles, Market, Timeframe};
-use crate::shared::market::{Rejections, Snapshot};
+use crate::shared::contract::Market;
+use crate::shared::market::{Rejections, Snapshot, Ticker};
+use crate::shared::market_view::WidestMarket;
 use crate::shared::timeframe::{self, TIMEFRAMES};
 
+mod columns;
 mod series;
 
-use series::{consecutive_run, merge, trade, trim};
+use columns::{built, Handed, Shape, Stamped};
+use series::{merge, trade, trim};
 
-/// One symbol's candles of every time frame, oldest first, indexed as [`TIMEFRAMES`].
-type SymbolCandles = [VecDeque<Candle>; TIMEFRAMES.len()];
+/// One symbol's candles.
+#[derive(Debug)]
+struct Kept {
+    /// The symbol.
+    symbol: String,
+    /// Its candles of every time frame, oldest first, indexed as [`TIMEFRAMES`].
+    candles: [VecDeque<Candle>; TIMEFRAMES.len()],
+    /// Per time frame, the stamp of their last change of shape (a candle opened, inserted or
+    /// forgotten): what tells the handed candles which symbols to write again.
+    stamps: [u64; TIMEFRAMES.len()],
+}
 
 /// Every symbol's candles, kept to the depth plugins want.
 #[derive(Debug, Default)]
 pub struct CandleStore {
     /// Closed candles kept per time frame (the forming one comes on top).
     demand: CandleDemand,
-    /// The candles of each symbol of the latest snapshot.
-    series: HashMap<String, SymbolCandles>,
+    /// The candles of each symbol of the latest snapshot, in its order (then any restored).
+    kept: Vec<Kept>,
+    /// Where each symbol is in `kept`.
+    index: HashMap<String, usize>,
+    /// The last stamp given; stamps are never given twice.
+    clock: u64,
+    /// Per time frame, the candles handed to plugins, kept to be updated in place.
+    handed: [Handed; TIMEFRAMES.len()],
 }
 
 impl CandleStore {
@@ -38,11 +58,10 @@ impl CandleStore {
             return;
         }
         self.demand = demand;
-        for candles in self.series.values_mut() {
-            for (k, series) in candles.iter_mut().enumerate() {
-                if demand.0[k] == 0 {
-                    series.clear();
-                }
+        for (k, handed) in self.handed.iter_mut().enumerate() {
+            if demand.0[k] == 0 {
+                handed.clear();
+                self.kept.iter_mut().for_each(|kept| kept.candles[k].clear());
             }
         }
     }
@@ -55,10 +74,10 @@ impl CandleStore {
     /// Every symbol's candles of every time frame kept, oldest first, for a saved state.
     pub fn saved(&self) -> Vec<CandleRows> {
         let mut rows = Vec::new();
-        for (symbol, candles) in &self.series {
-            for (k, series) in candles.iter().enumerate().filter(|(_, s)| !s.is_empty()) {
+        for kept in &self.kept {
+            for (k, series) in kept.candles.iter().enumerate().filter(|(_, s)| !s.is_empty()) {
                 rows.push(CandleRows {
-                    symbol: symbol.clone(),
+                    symbol: kept.symbol.clone(),
                     timeframe: TIMEFRAMES[k],
                     candles: series.iter().copied().collect(),
                 });
@@ -72,13 +91,19 @@ impl CandleStore {
     pub fn restore(&mut self, saved: &[CandleRows], now_ms: i64) -> Rejections {
         let mut rejections = Rejections::new();
         for rows in saved {
-            let candles = self.series.entry(rows.symbol.clone()).or_default();
-            merge(
-                &mut candles[timeframe::index(rows.timeframe)],
-                rows,
-                now_ms,
-                &mut rejections,
-            );
+            let at = match self.index.get(&rows.symbol) {
+                Some(&at) => at,
+                None => {
+                    self.index.insert(rows.symbol.clone(), self.kept.len());
+                    let kept = self.fresh(&rows.symbol);
+                    self.kept.push(kept);
+                    self.kept.len() - 1
+                }
+            };
+            let k = timeframe::index(rows.timeframe);
+            if merge(&mut self.kept[at].candles[k], rows, now_ms, &mut rejections) {
+                self.kept[at].stamps[k] = next(&mut self.clock);
+            }
         }
         rejections
     }
@@ -89,94 +114,120 @@ impl CandleStore {
     /// candles refused as invalid, counted by reason.
     pub fn record(&mut self, snapshot: &Snapshot) -> Rejections {
         let mut rejections = Rejections::new();
-        let mut next = HashMap::with_capacity(snapshot.tickers.len());
         if self.demand.wanted().next().is_none() {
-            self.series.clear();
+            self.take_order(&[]);
             return rejections;
         }
-        for ticker in &snapshot.tickers {
-            let candles = self.series.remove(&ticker.symbol).unwrap_or_default();
-            next.insert(ticker.symbol.clone(), candles);
-        }
+        let now_ms = snapshot.timestamp_ms;
+        self.take_order(&snapshot.tickers);
         for rows in &snapshot.candles {
             let k = timeframe::index(rows.timeframe);
-            let (Some(candles), true) = (next.get_mut(&rows.symbol), self.demand.0[k] > 0) else {
+            let (Some(&at), true) = (self.index.get(&rows.symbol), self.demand.0[k] > 0) else {
                 continue;
             };
-            merge(&mut candles[k], rows, snapshot.timestamp_ms, &mut rejections);
-        }
-        for ticker in &snapshot.tickers {
-            let candles = next.get_mut(&ticker.symbol).expect("inserted above");
-            for (timeframe, depth) in self.demand.wanted() {
-                let k = timeframe::index(timeframe);
-                trim(&mut candles[k], timeframe, depth, snapshot.timestamp_ms);
-                trade(&mut candles[k], timeframe, ticker.price, snapshot.timestamp_ms);
+            if merge(&mut self.kept[at].candles[k], rows, now_ms, &mut rejections) {
+                self.kept[at].stamps[k] = next(&mut self.clock);
             }
         }
-        self.series = next;
+        for (timeframe, depth) in self.demand.wanted() {
+            let k = timeframe::index(timeframe);
+            for (kept, ticker) in self.kept.iter_mut().zip(&snapshot.tickers) {
+                let series = &mut kept.candles[k];
+                let trimmed = trim(series, timeframe, depth, now_ms);
+                if trade(series, timeframe, ticker.price, now_ms) | trimmed {
+                    kept.stamps[k] = next(&mut self.clock);
+                }
+            }
+        }
         rejections
+    }
+
+    /// Puts the symbols in the order of `tickers`: those no longer there are forgotten, new
+    /// ones start with no candles. Costs a comparison when the order holds, and a lookup per
+    /// symbol (no copy of a name or of candles) when it changed.
+    fn take_order(&mut self, tickers: &[Ticker]) {
+        let same = self.kept.len() == tickers.len() && self.kept.iter().zip(tickers).all(|(k, t)| k.symbol == t.symbol);
+        if same {
+            return;
+        }
+        let mut old: Vec<Option<Kept>> = self.kept.drain(..).map(Some).collect();
+        for ticker in tickers {
+            // A symbol twice: its candles go with the first.
+            let kept = self.index.get(&ticker.symbol).and_then(|&at| old[at].take());
+            let kept = kept.unwrap_or_else(|| self.fresh(&ticker.symbol));
+            self.kept.push(kept);
+        }
+        for gone in old.into_iter().flatten() {
+            self.index.remove(&gone.symbol);
+        }
+        // Backwards, so that a symbol twice is found at its first place.
+        for (at, kept) in self.kept.iter().enumerate().rev() {
+            match self.index.get_mut(&kept.symbol) {
+                Some(place) => *place = at,
+                None => {
+                    self.index.insert(kept.symbol.clone(), at);
+                }
+            }
+        }
+    }
+
+    /// A symbol with no candles yet, stamped anew.
+    fn fresh(&mut self, symbol: &str) -> Kept {
+        Kept {
+            symbol: symbol.to_string(),
+            candles: Default::default(),
+            stamps: std::array::from_fn(|_| next(&mut self.clock)),
+        }
     }
 
     /// `base` (a market without candles) with, for every time frame wanted, each of its
     /// symbols' candles: the closed ones kept and the forming one, told by `base`'s time.
-    pub fn market(&self, base: Market) -> Market {
+    /// The candles are the store's own, shared: when `base` has the symbols of the last
+    /// snapshot in its order, they are updated in place from one cycle to the next.
+    pub fn market(&mut self, base: Market) -> WidestMarket {
+        let in_order =
+            base.symbols.len() == self.kept.len() && base.symbols.iter().zip(&self.kept).all(|(s, k)| *s == k.symbol);
         let candles = self
             .demand
             .wanted()
-            .map(|(timeframe, _)| self.columns(&base.symbols, timeframe, base.timestamp_ms))
+            .map(|(timeframe, depth)| {
+                let k = timeframe::index(timeframe);
+                let shape = Shape::at(timeframe, depth, base.timestamp_ms);
+                if in_order {
+                    let series: Vec<Stamped> = self.kept.iter().map(|s| (&s.candles[k], s.stamps[k])).collect();
+                    self.handed[k].hand(&series, timeframe, shape)
+                } else {
+                    const NONE: &VecDeque<Candle> = &VecDeque::new();
+                    let series: Vec<Stamped> = base
+                        .symbols
+                        .iter()
+                        .map(|s| {
+                            self.index
+                                .get(s)
+                                .map_or((NONE, 0), |&at| (&self.kept[at].candles[k], 0))
+                        })
+                        .collect();
+                    Arc::new(built(&series, timeframe, shape))
+                }
+            })
             .collect();
-        Market { candles, ..base }
-    }
-
-    /// One time frame's candles of `symbols`, column-wise, in one pass over the store: each
-    /// symbol's run is found and copied while its candles are in cache. Columns are reserved
-    /// at the most they can hold; pages never written are never touched.
-    fn columns(&self, symbols: &[String], timeframe: Timeframe, now_ms: i64) -> Candles {
-        let k = timeframe::index(timeframe);
-        let forming_start = timeframe::candle_start(timeframe, now_ms);
-        let depth = self.demand.depth(timeframe) as usize;
-        let most = symbols.len() * (depth + 1);
-        let mut c = Candles {
-            lengths: Vec::with_capacity(symbols.len()),
-            forming: Vec::with_capacity(symbols.len()),
-            start_ms: Vec::with_capacity(most),
-            open: Vec::with_capacity(most),
-            high: Vec::with_capacity(most),
-            low: Vec::with_capacity(most),
-            close: Vec::with_capacity(most),
-            volume: Vec::with_capacity(most),
-            turnover: Vec::with_capacity(most),
-            timeframe,
-        };
-        for symbol in symbols {
-            let Some(series) = self.series.get(symbol).map(|s| &s[k]).filter(|s| !s.is_empty()) else {
-                c.lengths.push(0);
-                c.forming.push(false);
-                continue;
-            };
-            // At most `depth` closed candles, and the forming one on top.
-            let forming = series.back().is_some_and(|last| last.start_ms == forming_start);
-            let run = consecutive_run(series, timeframe).min(depth + usize::from(forming));
-            for candle in series.range(series.len() - run..) {
-                c.start_ms.push(candle.start_ms);
-                c.open.push(candle.open);
-                c.high.push(candle.high);
-                c.low.push(candle.low);
-                c.close.push(candle.close);
-                c.volume.push(candle.volume);
-                c.turnover.push(candle.turnover);
-            }
-            c.lengths.push(run as u32);
-            c.forming.push(forming && run > 0);
+        WidestMarket {
+            market: Arc::new(base),
+            candles,
         }
-        c
     }
+}
+
+/// The next stamp of `clock`.
+fn next(clock: &mut u64) -> u64 {
+    *clock += 1;
+    *clock
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::shared::market::Ticker;
+    use crate::shared::contract::{Candles, Timeframe};
 
     const MINUTE: i64 = 60_000;
 
@@ -227,8 +278,8 @@ mod tests {
         both.to_market(1, "test", std::time::Duration::ZERO)
     }
 
-    fn m1(store: &CandleStore, now: i64) -> Candles {
-        store.market(base(now)).candles.remove(0)
+    fn m1(store: &mut CandleStore, now: i64) -> Candles {
+        Candles::clone(&store.market(base(now)).candles[0])
     }
 
     #[test]
@@ -236,14 +287,14 @@ mod tests {
         let mut store = store(2);
         let closed = rows(&[(0, 1.0), (60_000, 2.0), (120_000, 3.0)]);
         store.record(&snapshot(180_500, 4.0, vec![closed]));
-        let now = m1(&store, 180_500);
+        let now = m1(&mut store, 180_500);
         assert_eq!(
             (&now.lengths[..], &now.start_ms[..]),
             (&[3, 0][..], &[60_000, 120_000, 180_000][..])
         );
         // A minute on, before the next snapshot: the candle of 180,000 is closed, and only the
         // last two closed ones are handed over.
-        let later = m1(&store, 240_500);
+        let later = m1(&mut store, 240_500);
         assert_eq!(
             (&later.lengths[..], &later.start_ms[..]),
             (&[2, 0][..], &[120_000, 180_000][..])
@@ -263,7 +314,7 @@ mod tests {
             (10 * MINUTE, 10.0),
         ]);
         assert!(store.record(&snapshot(now, 10.5, vec![backfill])).is_empty());
-        let c = m1(&store, now);
+        let c = m1(&mut store, now);
         // Three closed candles and the forming one, as fetched but for its close, which the
         // ticker's last price moved on (and its high with it); its volume is the fetch's.
         assert_eq!((c.lengths.clone(), c.forming.clone()), (vec![4, 0], vec![true, false]));
@@ -272,15 +323,15 @@ mod tests {
 
         store.record(&snapshot(now + 20_000, 12.0, vec![]));
         store.record(&snapshot(now + 40_000, 9.5, vec![]));
-        let c = m1(&store, now + 40_000);
+        let c = m1(&mut store, now + 40_000);
         assert_eq!((c.close[3], c.high[3], c.low[3], c.volume[3]), (9.5, 12.0, 9.5, 2.0));
 
         store.record(&snapshot(11 * MINUTE + 1_000, 11.0, vec![]));
-        let c = m1(&store, 11 * MINUTE + 1_000);
+        let c = m1(&mut store, 11 * MINUTE + 1_000);
         assert_eq!(c.start_ms, [8 * MINUTE, 9 * MINUTE, 10 * MINUTE, 11 * MINUTE]);
         assert_eq!((c.open[3], c.volume[3], c.forming[0]), (11.0, 0.0, true));
         // Read later, with no new snapshot, the last candle is closed.
-        assert!(!m1(&store, 12 * MINUTE).forming[0]);
+        assert!(!m1(&mut store, 12 * MINUTE).forming[0]);
     }
 
     #[test]
@@ -300,19 +351,19 @@ mod tests {
         ));
         assert_eq!(rejected.values().sum::<usize>(), 4, "{rejected:?}");
         // 1m and 2m arrived; 3m and 4m were refused, so the ticker's 5m candle starts anew.
-        let c = m1(&store, 5 * MINUTE);
+        let c = m1(&mut store, 5 * MINUTE);
         assert_eq!(c.start_ms, [5 * MINUTE]);
         // A snapshot after a silent stretch: the series starts again after the gap.
         store.record(&snapshot(6 * MINUTE, 6.0, vec![]));
         store.record(&snapshot(9 * MINUTE, 9.0, vec![]));
-        assert_eq!(m1(&store, 9 * MINUTE).start_ms, [9 * MINUTE]);
+        assert_eq!(m1(&mut store, 9 * MINUTE).start_ms, [9 * MINUTE]);
         // A backfill that fills the gap later joins what was kept across it.
         store.record(&snapshot(
             9 * MINUTE + 1,
             9.0,
             vec![rows(&[(7 * MINUTE, 7.0), (8 * MINUTE, 8.0)])],
         ));
-        let c = m1(&store, 9 * MINUTE + 1);
+        let c = m1(&mut store, 9 * MINUTE + 1);
         assert_eq!(c.start_ms, [5 * MINUTE, 6 * MINUTE, 7 * MINUTE, 8 * MINUTE, 9 * MINUTE]);
         assert_eq!(c.close, [5.0, 6.0, 7.0, 8.0, 9.0]);
     }
@@ -326,7 +377,7 @@ mod tests {
             vec![rows(&[(18 * MINUTE, 1.0), (19 * MINUTE, 1.5)])],
         ));
         store.record(&snapshot(5 * MINUTE, 5.0, vec![]));
-        let c = m1(&store, 5 * MINUTE);
+        let c = m1(&mut store, 5 * MINUTE);
         assert_eq!((c.start_ms, c.forming[0]), (vec![5 * MINUTE], true));
     }
 
@@ -335,11 +386,11 @@ mod tests {
         let mut store = store(5);
         let backfill = rows(&(0..6).map(|i| (i * MINUTE, 1.0 + i as f64)).collect::<Vec<_>>());
         store.record(&snapshot(5 * MINUTE, 6.0, vec![backfill]));
-        assert_eq!(m1(&store, 5 * MINUTE).lengths[0], 6);
+        assert_eq!(m1(&mut store, 5 * MINUTE).lengths[0], 6);
         let mut lower = CandleDemand::default();
         lower.want(Timeframe::M1, 2);
         store.set_demand(lower);
-        assert_eq!(m1(&store, 5 * MINUTE).close, [4.0, 5.0, 6.0]);
+        assert_eq!(m1(&mut store, 5 * MINUTE).close, [4.0, 5.0, 6.0]);
     }
 
     #[test]
@@ -349,9 +400,56 @@ mod tests {
         let mut gone = snapshot(2 * MINUTE, 1.0, vec![]);
         gone.tickers[0].symbol = "BUSDT".into();
         store.record(&gone);
-        let c = m1(&store, 2 * MINUTE);
+        let c = m1(&mut store, 2 * MINUTE);
         assert_eq!(c.lengths, [0, 1]);
         store.set_demand(CandleDemand::default());
         assert!(store.market(base(2 * MINUTE)).candles.is_empty());
+    }
+
+    #[test]
+    fn candles_updated_in_place_are_the_candles_built_afresh() {
+        let mut store = store(3);
+        let mut demand = store.demand();
+        demand.want(Timeframe::M5, 2);
+        store.set_demand(demand);
+        // Markets still held when the next is built, as a trial call holds the last one.
+        let mut held = VecDeque::new();
+        for step in 0..300i64 {
+            let now = step * 7_000 + 1;
+            let price = 1.0 + (step * 7 % 13) as f64;
+            let mut snapshot = snapshot(now, price, vec![]);
+            let mut b = snapshot.tickers[0].clone();
+            (b.symbol, b.price) = ("BUSDT".into(), price * 2.0);
+            // The turnover order changes now and then; BUSDT leaves for a while and comes back.
+            match (step % 7 < 3, step % 50 > 45) {
+                (_, true) => {}
+                (true, false) => snapshot.tickers.push(b),
+                (false, false) => snapshot.tickers.insert(0, b),
+            }
+            if step % 40 == 7 {
+                // A backfill into the past of AUSDT, and its forming candle refetched.
+                let start = timeframe::candle_start(Timeframe::M1, now);
+                snapshot
+                    .candles
+                    .push(rows(&[(start - 2 * MINUTE, 3.0), (start, price)]));
+            }
+            store.record(&snapshot);
+            let in_place = store.market(snapshot.to_market(1, "test", std::time::Duration::ZERO));
+            // A market with one more symbol than the store knows is built afresh.
+            let mut more = snapshot.clone();
+            let mut c = more.tickers[0].clone();
+            c.symbol = "CUSDT".into();
+            more.tickers.push(c);
+            let afresh = store.market(more.to_market(1, "test", std::time::Duration::ZERO));
+            for (updated, built) in in_place.candles.iter().zip(&afresh.candles) {
+                let mut expected = Candles::clone(built);
+                assert_eq!((expected.lengths.pop(), expected.forming.pop()), (Some(0), Some(false)));
+                assert_eq!(format!("{updated:?}"), format!("{expected:?}"), "step {step}");
+            }
+            held.push_back(in_place);
+            while held.len() > step as usize % 3 {
+                held.pop_front();
+            }
+        }
     }
 }

@@ -6,7 +6,6 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
@@ -136,7 +135,7 @@ pub fn simulated_market(config: &Config, symbols: usize, needs: &Needs) -> Plugi
         history_depth: depth as u32,
         candles: demand.wanted().map(|(t, d)| (timeframe::index(t), d, 0)).collect(),
     };
-    needs.cut(&Arc::new(candles.market(history.market(&base, depth))), &holds)
+    needs.cut(&candles.market(history.market(&base, depth)), &holds)
 }
 
 /// Calls the plugin once on `market` and applies the daemon's output checks, reporting into

@@ -92,7 +92,7 @@ impl Pipeline {
     async fn analyse(&mut self, snapshot: &Snapshot, age: Duration, generation: &Generation) -> Analysed {
         let markets = MarketsByNeeds::new(
             snapshot,
-            (&self.history, &self.candles),
+            (&self.history, &mut self.candles),
             self.cycle,
             self.source.name(),
             age,

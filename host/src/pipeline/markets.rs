@@ -8,15 +8,14 @@ use std::time::Duration;
 use crate::candles::CandleStore;
 use crate::history::History;
 use crate::plugin::{Generation, LoadedPlugin};
-use crate::shared::contract::Market;
 use crate::shared::market::Snapshot;
-use crate::shared::market_view::PluginMarket;
+use crate::shared::market_view::{PluginMarket, WidestMarket};
 use crate::shared::needs::Needs;
 
 /// The cycle's market for each distinct need of the serving plugins, built once per cycle.
 pub(super) struct MarketsByNeeds {
     /// Everything any plugin asked for: the deepest history, every time frame's candles.
-    widest: Arc<Market>,
+    widest: WidestMarket,
     /// What `widest` holds, as needs.
     holds: Needs,
     /// The widest market cut to each need.
@@ -26,7 +25,7 @@ pub(super) struct MarketsByNeeds {
 impl MarketsByNeeds {
     pub(super) fn new(
         snapshot: &Snapshot,
-        (history, candles): (&History, &CandleStore),
+        (history, candles): (&History, &mut CandleStore),
         cycle: u64,
         source: &str,
         age: Duration,
@@ -34,7 +33,7 @@ impl MarketsByNeeds {
     ) -> Self {
         let base = snapshot.to_market(cycle, source, age);
         let depth = generation.max_history_depth();
-        let widest = Arc::new(candles.market(history.market(&base, depth)));
+        let widest = candles.market(history.market(&base, depth));
         let holds = Needs {
             history_depth: depth as u32,
             candles: candles
@@ -56,7 +55,7 @@ impl MarketsByNeeds {
     }
 
     /// The market with everything any plugin asked for, for trial calls.
-    pub(super) fn widest(&self) -> Arc<Market> {
+    pub(super) fn widest(&self) -> WidestMarket {
         self.widest.clone()
     }
 

@@ -18,8 +18,9 @@ use super::loaded::LoadedPlugin;
 use super::log_budget::LogBudget;
 use super::world::PluginKind;
 use crate::config::PluginPolicy;
-use crate::shared::contract::{AnalyzerOutput, Market, PluginInfo};
+use crate::shared::contract::{AnalyzerOutput, PluginInfo};
 use crate::shared::identity::PluginId;
+use crate::shared::market_view::WidestMarket;
 use crate::shared::needs::Needs;
 
 /// The steps a plugin version goes through before it serves, in order; a refusal names one.
@@ -101,7 +102,7 @@ impl<T, E: Into<anyhow::Error>> AtStage<T> for Result<T, E> {
 #[derive(Clone)]
 pub struct TrialInput {
     /// The last market, with everything any plugin asked for.
-    pub market: Arc<Market>,
+    pub market: WidestMarket,
     /// What that market holds.
     pub holds: Needs,
     /// The last cycle's analyzer outputs, for aggregators.

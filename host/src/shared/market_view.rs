@@ -1,7 +1,8 @@
 //! The market as a call hands it over: the contract's `market` record with its columns
 //! borrowed, so wasmtime lowers them into the plugin's memory straight from where the host
 //! keeps them. Plugins whose needs differ share every column they have in common (the widest
-//! market's); only what is cut to a smaller depth is copied, once per cycle and need.
+//! market's, whose candles are the candle store's own); only what is cut to a smaller depth is
+//! copied, once per cycle and need.
 
 use std::sync::Arc;
 
@@ -154,12 +155,34 @@ fn tickers(m: &Market) -> MarketRef<'_> {
     }
 }
 
+/// The cycle's market with everything any plugin asked for. Its candles are shared with the
+/// candle store, which keeps them column-wise across cycles and updates them in place, rather
+/// than copied into the market every cycle.
+#[derive(Debug, Clone)]
+pub struct WidestMarket {
+    /// The tickers and the history; its own `candles` are empty.
+    pub market: Arc<Market>,
+    /// Each time frame's candles kept, in the order of the candle demand.
+    pub candles: Vec<Arc<Candles>>,
+}
+
+impl From<Market> for WidestMarket {
+    /// A market that holds its own candles, shared as they are.
+    fn from(mut market: Market) -> Self {
+        let candles = std::mem::take(&mut market.candles).into_iter().map(Arc::new).collect();
+        Self {
+            market: Arc::new(market),
+            candles,
+        }
+    }
+}
+
 /// A market cut to one plugin's needs: what it shares with the widest market of the cycle is
 /// borrowed from it when a call lowers it; what had to be cut is its own.
 #[derive(Debug)]
 pub struct PluginMarket {
     /// The cycle's widest market.
-    pub(super) widest: Arc<Market>,
+    pub(super) widest: WidestMarket,
     /// The history cut to a smaller depth, or `None` for the widest market's.
     pub(super) history: Option<History>,
     /// Per candle request of the plugin, in its order.
@@ -190,21 +213,22 @@ pub(super) enum CandlesPart {
 impl PluginMarket {
     /// The market as the plugin's call lowers it.
     pub fn view(&self) -> MarketRef<'_> {
-        let w = &*self.widest;
+        let w = &*self.widest.market;
+        let shared = &self.widest.candles;
         MarketRef {
             history: self.history.as_ref().unwrap_or(&w.history).into(),
             candles: self
                 .candles
                 .iter()
                 .map(|part| match part {
-                    CandlesPart::Whole(index) => (&w.candles[*index]).into(),
+                    CandlesPart::Whole(index) => (&*shared[*index]).into(),
                     CandlesPart::Prefix {
                         index,
                         lengths,
                         forming,
                         candles,
                     } => {
-                        let c = &w.candles[*index];
+                        let c = &shared[*index];
                         CandlesRef {
                             timeframe: c.timeframe,
                             lengths,

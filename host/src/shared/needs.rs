@@ -1,9 +1,7 @@
 //! What a plugin asked to be handed each call, and the market cut to it.
 
-use std::sync::Arc;
-
-use super::contract::{CandleRequest, Candles, History, Market, PluginInfo};
-use super::market_view::{CandlesPart, PluginMarket};
+use super::contract::{CandleRequest, Candles, History, PluginInfo};
+use super::market_view::{CandlesPart, PluginMarket, WidestMarket};
 use super::timeframe;
 
 /// The history depth and candles a plugin asked for in `describe()`: plugins with equal needs
@@ -36,16 +34,17 @@ impl Needs {
     /// handed over with no candles. A time frame `widest` holds at the depth asked or less
     /// (it holds no more than its own depth) is borrowed from it; only smaller depths are
     /// copied.
-    pub fn cut(&self, widest: &Arc<Market>, holds: &Needs) -> PluginMarket {
+    pub fn cut(&self, widest: &WidestMarket, holds: &Needs) -> PluginMarket {
         let history = (self.history_depth < holds.history_depth)
-            .then(|| cut_history(&widest.history, self.history_depth as usize));
-        let symbols = widest.symbols.len();
+            .then(|| cut_history(&widest.market.history, self.history_depth as usize));
+        let symbols = widest.market.symbols.len();
         let candles = self
             .candles
             .iter()
             .map(|&(tf, depth, top)| {
                 let timeframe = timeframe::TIMEFRAMES[tf];
                 let index = widest.candles.iter().position(|c| c.timeframe == timeframe);
+                let have = index.map(|i| &*widest.candles[i]);
                 let held = holds.candles.iter().find(|held| held.0 == tf).map(|held| held.1);
                 let borrowed = held.is_some_and(|held| held <= depth);
                 match index {
@@ -53,7 +52,7 @@ impl Needs {
                     Some(index) if borrowed => prefix(&widest.candles[index], index, top as usize),
                     _ => {
                         let request = CandleRequest { timeframe, depth, top };
-                        CandlesPart::Cut(cut_candles(index.map(|i| &widest.candles[i]), request, symbols))
+                        CandlesPart::Cut(cut_candles(have, request, symbols))
                     }
                 }
             })
@@ -197,9 +196,9 @@ fn cut_candles(have: Option<&Candles>, request: CandleRequest, symbols: usize) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::shared::contract::Timeframe;
+    use crate::shared::contract::{Market, Timeframe};
 
-    fn market() -> Arc<Market> {
+    fn market() -> WidestMarket {
         let mut m1 = empty_candles(Timeframe::M1);
         // A: three closed candles and a forming one; B: two closed.
         m1.lengths = vec![4, 2];
@@ -215,7 +214,7 @@ mod tests {
         ] {
             *column = m1.close.clone();
         }
-        Arc::new(Market {
+        WidestMarket::from(Market {
             cycle: 7,
             timestamp_ms: 190_000,
             snapshot_age_ms: 0,
@@ -290,7 +289,7 @@ mod tests {
         let widest = market();
         let all = holds().cut(&widest, &holds());
         let view = all.view();
-        assert_eq!(view.history.price.as_ptr(), widest.history.price.as_ptr());
+        assert_eq!(view.history.price.as_ptr(), widest.market.history.price.as_ptr());
         assert_eq!(view.candles[0].close.as_ptr(), widest.candles[0].close.as_ptr());
         // The first symbol's candles, a prefix of the widest market's columns.
         let top = Needs {
