@@ -22,12 +22,12 @@ pub enum Sink {
 
 impl Sink {
     /// Writes the cycle's entries.
-    pub async fn write(&mut self, cycle: u64, entries: &[ValidEntry]) -> WriteReport {
+    pub async fn write(&mut self, cycle: u64, entries: Vec<ValidEntry>) -> WriteReport {
         match self {
-            Sink::Memcached(writer) => writer.write(entries).await,
-            Sink::Jsonl(file) => file.write(cycle, entries),
+            Sink::Memcached(writer) => writer.write(entries.into()).await,
+            Sink::Jsonl(file) => file.write(cycle, &entries),
             #[cfg(test)]
-            Sink::Memory(memory) => memory.write(cycle, entries),
+            Sink::Memory(memory) => memory.write(cycle, &entries),
         }
     }
 

@@ -87,12 +87,12 @@ impl CacheWriter {
     }
 
     /// Writes every entry to its server(s), one pipelined batch per server, waiting at most
-    /// the write deadline.
-    pub async fn write(&mut self, entries: &[ValidEntry]) -> WriteReport {
+    /// the write deadline. The entries are shared with the tasks that send them, not copied.
+    pub async fn write(&mut self, entries: Arc<[ValidEntry]>) -> WriteReport {
         let started = Instant::now();
         let mut report = WriteReport::default();
-        let batches = batches(&self.placement, entries);
-        let shared: Arc<[ValidEntry]> = entries.into();
+        let batches = batches(&self.placement, &entries);
+        let shared = entries;
         let mut tasks = JoinSet::new();
         let mut outstanding = std::collections::HashMap::new();
         for (server, batch) in self.servers.iter().zip(batches) {
@@ -211,7 +211,7 @@ fn error_kind(error: &McError) -> &'static str {
 mod tests {
     use super::*;
 
-    fn entries(n: usize) -> Vec<ValidEntry> {
+    fn entries(n: usize) -> Arc<[ValidEntry]> {
         (0..n)
             .map(|i| ValidEntry {
                 key: format!("market:key{i}"),
@@ -245,7 +245,7 @@ mod tests {
         let placement = Placement::new(vec!["127.0.0.1:1".into()], false);
         let mut writer = CacheWriter::connect(placement, Duration::from_secs(2)).await.unwrap();
         let entries = entries(3);
-        let first = writer.write(&entries).await;
+        let first = writer.write(entries.clone()).await;
         assert_eq!((first.written, first.failed), (0, 3), "{first:?}");
         assert!(
             first.first_error.as_deref().unwrap().contains("127.0.0.1:1"),
@@ -255,7 +255,7 @@ mod tests {
         assert!(!stats.servers[0].up);
         assert_eq!(stats.errors.values().sum::<u64>(), 3, "{:?}", stats.errors);
 
-        let second = writer.write(&entries).await;
+        let second = writer.write(entries).await;
         assert_eq!((second.written, second.failed), (0, 3));
         assert!(second.first_error.unwrap().contains("is down; 3 entries skipped"));
         let stats = writer.stats();

@@ -144,7 +144,7 @@ impl Pipeline {
             cache: self.sink.stats(),
         };
         entries.push(status_entry(&facts, &plugins));
-        let write = self.sink.write(self.cycle, &entries).await;
+        let write = self.sink.write(self.cycle, entries).await;
         self.written_last_cycle = write.written;
         // With no good snapshot yet, the market data is as old as the daemon.
         let market_age = age.unwrap_or_else(|| self.created.elapsed());

@@ -214,10 +214,12 @@ impl Aggregator for Dashboard {
             },
         )?);
 
-        let mut signals: Vec<SignalEntry<&str>> = (0..n)
+        // Each scored symbol's index with its entry; components only for the entries kept (at
+        // 10,000 symbols, most are not).
+        let mut scored: Vec<(usize, SignalEntry<&str>)> = (0..n)
             .filter_map(|i| {
                 let blend = blends[i].as_ref()?;
-                Some(SignalEntry {
+                let entry = SignalEntry {
                     symbol: market.symbols[i].as_str(),
                     score: blend.score,
                     signal: blend.signal.as_str(),
@@ -225,13 +227,21 @@ impl Aggregator for Dashboard {
                     price: market.price[i],
                     change_24h: market.change_24h[i],
                     quote_volume_24h: market.turnover_24h[i],
-                    components: components(results, i),
-                })
+                    components: Components::new(),
+                };
+                Some((i, entry))
             })
             .collect();
-        signals.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.symbol.cmp(b.symbol)));
-        let symbols_scored = signals.len();
-        signals.truncate(config.max_signals);
+        scored.sort_by(|(_, a), (_, b)| b.score.total_cmp(&a.score).then_with(|| a.symbol.cmp(b.symbol)));
+        let symbols_scored = scored.len();
+        scored.truncate(config.max_signals);
+        let signals: Vec<SignalEntry<&str>> = scored
+            .into_iter()
+            .map(|(i, entry)| SignalEntry {
+                components: components(results, i),
+                ..entry
+            })
+            .collect();
         entries.push(CacheEntry::json(
             pulse_keys::SIGNALS,
             &Signals {
