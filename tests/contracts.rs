@@ -1,6 +1,6 @@
-//! Both contract versions at once: plugins built for `pulse:plugin@0.1.0` before 0.2.0 existed
-//! (binaries kept in `tests/fixtures/contract-0.1.0`) behave exactly as they did, and serve in
-//! one daemon beside 0.2.0 plugins, against a real memcached.
+//! Every contract version at once: plugins built for `pulse:plugin@0.1.0` before 0.2.0
+//! existed, and for `@0.2.0` before 0.3.0 (binaries kept in `tests/fixtures/contract-*`), behave
+//! exactly as they did, and serve in one daemon beside 0.3.0 plugins, against a real memcached.
 
 mod common;
 
@@ -9,9 +9,16 @@ use std::time::Duration;
 
 use common::{http_get, plugin_wasm, pulse, repo_root, status_cycle, text, wait_for, Daemon, Memcached};
 
+/// A file of the fixtures of contract `version`.
+fn built_for(version: &str, name: &str) -> PathBuf {
+    repo_root()
+        .join(format!("tests/fixtures/contract-{version}"))
+        .join(name)
+}
+
 /// A file of the 0.1.0 fixtures.
 fn old(name: &str) -> PathBuf {
-    repo_root().join("tests/fixtures/contract-0.1.0").join(name)
+    built_for("0.1.0", name)
 }
 
 /// A plugin directory with the named plugins, each `(name, file)`.
@@ -23,15 +30,16 @@ fn plugins(files: &[(&str, PathBuf)]) -> tempfile::TempDir {
     dir
 }
 
-#[test]
-fn plugins_built_for_0_1_0_replay_into_the_very_keys_they_wrote_before_0_2_0() {
+/// Replays the recorded market of the fixtures of `version` with their plugins and requires
+/// the very entries they wrote when that version was the newest.
+fn replays_into_the_keys_written_then(version: &str) {
     let dir = plugins(&[
-        ("trend", old("trend.wasm")),
-        ("volatility", old("volatility.wasm")),
-        ("dashboard", old("dashboard.wasm")),
+        ("trend", built_for(version, "trend.wasm")),
+        ("volatility", built_for(version, "volatility.wasm")),
+        ("dashboard", built_for(version, "dashboard.wasm")),
     ]);
     let out = tempfile::NamedTempFile::new().unwrap();
-    let input = old("market.jsonl");
+    let input = built_for(version, "market.jsonl");
     let result = pulse(&[
         "replay",
         "--plugins",
@@ -43,20 +51,26 @@ fn plugins_built_for_0_1_0_replay_into_the_very_keys_they_wrote_before_0_2_0() {
     ]);
     assert!(result.status.success(), "{}", text(&result));
     let now = std::fs::read_to_string(out.path()).unwrap();
-    let before = std::fs::read_to_string(old("keys.jsonl")).unwrap();
+    let before = std::fs::read_to_string(built_for(version, "keys.jsonl")).unwrap();
     assert_eq!(
         now.lines().count(),
         before.lines().count(),
         "a different number of entries"
     );
     for (i, (now, before)) in now.lines().zip(before.lines()).enumerate() {
-        assert_eq!(
-            now,
-            before,
-            "entry {} differs from what 0.1.0 plugins wrote before 0.2.0",
-            i + 1
-        );
+        assert_eq!(now, before, "entry {} differs from what {version} plugins wrote", i + 1);
     }
+}
+
+#[test]
+fn plugins_built_for_0_1_0_replay_into_the_very_keys_they_wrote_before_0_2_0() {
+    replays_into_the_keys_written_then("0.1.0");
+}
+
+#[test]
+fn plugins_built_for_0_2_0_replay_into_the_very_keys_they_wrote_before_0_3_0() {
+    // Their candles (every column, as 0.2.0 hands them) are in the recording's snapshots.
+    replays_into_the_keys_written_then("0.2.0");
 }
 
 #[test]
@@ -68,13 +82,19 @@ fn pulse_check_says_which_contract_a_plugin_speaks() {
         "{}",
         text(&old_trend)
     );
+    let trend_0_2 = pulse(&["check", built_for("0.2.0", "trend.wasm").to_str().unwrap()]);
+    assert!(trend_0_2.status.success(), "{}", text(&trend_0_2));
+    for said in ["world     analyzer (pulse:plugin@0.2.0)", "candles 1m×60, 1h×30"] {
+        assert!(text(&trend_0_2).contains(said), "{said}: {}", text(&trend_0_2));
+    }
     let new_dashboard = pulse(&["check", plugin_wasm("dashboard").to_str().unwrap()]);
     assert!(new_dashboard.status.success(), "{}", text(&new_dashboard));
-    assert!(
-        text(&new_dashboard).contains("world     aggregator (pulse:plugin@0.2.0)"),
-        "{}",
-        text(&new_dashboard)
-    );
+    for said in [
+        "world     aggregator (pulse:plugin@0.3.0)",
+        "candles 1m×60 (start-ms, close)",
+    ] {
+        assert!(text(&new_dashboard).contains(said), "{said}: {}", text(&new_dashboard));
+    }
 }
 
 /// Runs a daemon on `dir` until cycle 3, then checks `pulse verify`, the analyzers in a
@@ -113,15 +133,15 @@ fn serves_together(dir: &tempfile::TempDir, contracts: &[(&str, &str)]) {
 }
 
 #[test]
-fn an_old_analyzer_serves_beside_new_plugins() {
+fn old_analyzers_serve_beside_new_plugins() {
     let dir = plugins(&[
         ("trend", old("trend.wasm")),
-        ("volatility", plugin_wasm("volatility")),
+        ("volatility", built_for("0.2.0", "volatility.wasm")),
         ("dashboard", plugin_wasm("dashboard")),
     ]);
     serves_together(
         &dir,
-        &[("trend", "0.1.0"), ("volatility", "0.2.0"), ("dashboard", "0.2.0")],
+        &[("trend", "0.1.0"), ("volatility", "0.2.0"), ("dashboard", "0.3.0")],
     );
 }
 
@@ -134,6 +154,6 @@ fn an_old_aggregator_writes_what_new_analyzers_found() {
     ]);
     serves_together(
         &dir,
-        &[("trend", "0.2.0"), ("volatility", "0.2.0"), ("dashboard", "0.1.0")],
+        &[("trend", "0.3.0"), ("volatility", "0.3.0"), ("dashboard", "0.1.0")],
     );
 }

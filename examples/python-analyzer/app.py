@@ -28,7 +28,12 @@ class WitWorld(Base):
             version=VERSION,
             description="mean reversion by z-score on 5 m candles (Python)",
             history_depth=0,
-            candles=[types.CandleRequest(timeframe=types.Timeframe.M5, depth=DEPTH, top=0)],
+            # The closes only: each column asked for is copied into the plugin on every call.
+            candles=[
+                types.CandleRequest(
+                    timeframe=types.Timeframe.M5, depth=DEPTH, top=0, columns=types.CandleColumns.CLOSE
+                )
+            ],
             key_prefixes=[],
         )
 

@@ -19,7 +19,7 @@ use crate::shared::candle::CandleDemand;
 use crate::shared::contract::signal_name;
 use crate::shared::contract::{Analyses, CacheEntry, PluginInfo};
 use crate::shared::market_view::PluginMarket;
-use crate::shared::needs::Needs;
+use crate::shared::needs::{Columns, Needs};
 use crate::shared::timeframe::{self, TIMEFRAMES};
 use crate::source::SimulatedMarket;
 use crate::startup;
@@ -61,12 +61,19 @@ pub fn run(path: &Path, config: &Config, symbols: usize) -> Result<()> {
     }
 }
 
-/// `; candles 1m×60, 1h×30`, or nothing for a plugin that asks for none.
+/// `; candles 1m×60 (close), 1h×30`, or nothing for a plugin that asks for none.
 fn candles_wanted(info: &PluginInfo) -> String {
     let wanted: Vec<String> = info
         .candles
         .iter()
-        .map(|r| format!("{}×{}", timeframe::label(r.timeframe), r.depth))
+        .map(|r| {
+            let columns = Columns(r.columns);
+            let which = match columns == Columns::all() {
+                true => String::new(),
+                false => format!(" ({})", columns.names().join(", ")),
+            };
+            format!("{}×{}{which}", timeframe::label(r.timeframe), r.depth)
+        })
         .collect();
     if wanted.is_empty() {
         String::new()
@@ -114,8 +121,8 @@ fn report_staged(out: &mut String, plugin: &LoadedPlugin, staged_in: Duration) {
 pub fn simulated_market(config: &Config, symbols: usize, needs: &Needs) -> PluginMarket {
     let depth = needs.history_depth as usize;
     let mut demand = CandleDemand::default();
-    for &(k, closed, _) in &needs.candles {
-        demand.want(TIMEFRAMES[k], closed);
+    for need in &needs.candles {
+        demand.want(TIMEFRAMES[need.timeframe], need.depth);
     }
     let mut market = SimulatedMarket::new(&config.simulated, symbols);
     market.want_candles(demand);
@@ -131,10 +138,7 @@ pub fn simulated_market(config: &Config, symbols: usize, needs: &Needs) -> Plugi
     history.record(&snapshot);
     candles.record(&snapshot);
     let base = snapshot.to_market(depth.max(1) as u64, "simulated", Duration::ZERO);
-    let holds = Needs {
-        history_depth: depth as u32,
-        candles: demand.wanted().map(|(t, d)| (timeframe::index(t), d, 0)).collect(),
-    };
+    let holds = Needs::held(depth as u32, demand);
     needs.cut(&candles.market(history.market(&base, depth)), &holds)
 }
 

@@ -34,14 +34,7 @@ impl MarketsByNeeds {
         let base = snapshot.to_market(cycle, source, age);
         let depth = generation.max_history_depth();
         let widest = candles.market(history.market(&base, depth));
-        let holds = Needs {
-            history_depth: depth as u32,
-            candles: candles
-                .demand()
-                .wanted()
-                .map(|(t, d)| (crate::shared::timeframe::index(t), d, 0))
-                .collect(),
-        };
+        let holds = Needs::held(depth as u32, candles.demand());
         let mut cut = BTreeMap::new();
         for plugin in generation.plugins() {
             cut.entry(plugin.needs().clone())

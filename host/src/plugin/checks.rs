@@ -276,7 +276,7 @@ mod tests {
 
     #[test]
     fn candle_requests_are_one_per_time_frame_and_bounded() {
-        use crate::shared::contract::{CandleRequest, Timeframe};
+        use crate::shared::contract::{CandleColumns, CandleRequest, Timeframe};
         let id = PluginId::parse("trend").unwrap();
         let info = |candles: Vec<(Timeframe, u32)>| PluginInfo {
             name: "trend".into(),
@@ -289,6 +289,7 @@ mod tests {
                     timeframe,
                     depth,
                     top: 0,
+                    columns: CandleColumns::all(),
                 })
                 .collect(),
             key_prefixes: Vec::new(),

@@ -28,8 +28,8 @@ pub mod aggregator {
 
 pub use analyzer::pulse::plugin::host::Level;
 pub use analyzer::pulse::plugin::types::{
-    Analyses, AnalyzerOutput, CacheEntry, CandleRequest, Candles, History, Market, PluginInfo, Signal, Timeframe,
-    Value, Verdict,
+    Analyses, AnalyzerOutput, CacheEntry, CandleColumns, CandleRequest, Candles, History, Market, PluginInfo, Signal,
+    Timeframe, Value, Verdict,
 };
 
 /// A signal's name, as in cache values (the names are `pulse_keys::SIGNAL_NAMES`).

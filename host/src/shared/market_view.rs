@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use wasmtime::component::{ComponentType, Lower};
 
-use super::contract::{Candles, History, Market, Timeframe};
+use super::contract::{CandleColumns, Candles, History, Market, Timeframe};
+use super::needs::Columns;
 
 /// The contract's `market` record, borrowed.
 #[derive(ComponentType, Lower, Debug)]
@@ -90,6 +91,27 @@ pub struct CandlesRef<'a> {
     pub volume: &'a [f64],
     /// Turnovers in quote currency.
     pub turnover: &'a [f64],
+}
+
+impl<'a> CandlesRef<'a> {
+    /// These candles with only `columns` (`lengths` and `forming` always); the others empty.
+    fn only(self, columns: Columns) -> Self {
+        let keep = |column: CandleColumns, values: &'a [f64]| if columns.has(column) { values } else { &[] };
+        Self {
+            start_ms: if columns.has(CandleColumns::START_MS) {
+                self.start_ms
+            } else {
+                &[]
+            },
+            open: keep(CandleColumns::OPEN, self.open),
+            high: keep(CandleColumns::HIGH, self.high),
+            low: keep(CandleColumns::LOW, self.low),
+            close: keep(CandleColumns::CLOSE, self.close),
+            volume: keep(CandleColumns::VOLUME, self.volume),
+            turnover: keep(CandleColumns::TURNOVER, self.turnover),
+            ..self
+        }
+    }
 }
 
 impl<'a> From<&'a History> for HistoryRef<'a> {
@@ -185,8 +207,8 @@ pub struct PluginMarket {
     pub(super) widest: WidestMarket,
     /// The history cut to a smaller depth, or `None` for the widest market's.
     pub(super) history: Option<History>,
-    /// Per candle request of the plugin, in its order.
-    pub(super) candles: Vec<CandlesPart>,
+    /// Per candle request of the plugin, in its order, and the columns it asked for.
+    pub(super) candles: Vec<(CandlesPart, Columns)>,
 }
 
 /// Where one candle request's candles come from.
@@ -212,7 +234,7 @@ pub(super) enum CandlesPart {
 
 impl PluginMarket {
     /// The market as the plugin's call lowers it.
-    pub fn view(&self) -> MarketRef<'_> {
+    pub fn view<'a>(&'a self) -> MarketRef<'a> {
         let w = &*self.widest.market;
         let shared = &self.widest.candles;
         MarketRef {
@@ -220,8 +242,8 @@ impl PluginMarket {
             candles: self
                 .candles
                 .iter()
-                .map(|part| match part {
-                    CandlesPart::Whole(index) => (&*shared[*index]).into(),
+                .map(|(part, columns)| match part {
+                    CandlesPart::Whole(index) => CandlesRef::from(&*shared[*index]).only(*columns),
                     CandlesPart::Prefix {
                         index,
                         lengths,
@@ -229,18 +251,21 @@ impl PluginMarket {
                         candles,
                     } => {
                         let c = &shared[*index];
+                        // A column the widest market lacks (no plugin asked for it) stays empty.
+                        let first = |v: &'a [f64]| v.get(..*candles).unwrap_or_default();
                         CandlesRef {
                             timeframe: c.timeframe,
                             lengths,
                             forming,
-                            start_ms: &c.start_ms[..*candles],
-                            open: &c.open[..*candles],
-                            high: &c.high[..*candles],
-                            low: &c.low[..*candles],
-                            close: &c.close[..*candles],
-                            volume: &c.volume[..*candles],
-                            turnover: &c.turnover[..*candles],
+                            start_ms: c.start_ms.get(..*candles).unwrap_or_default(),
+                            open: first(&c.open),
+                            high: first(&c.high),
+                            low: first(&c.low),
+                            close: first(&c.close),
+                            volume: first(&c.volume),
+                            turnover: first(&c.turnover),
                         }
+                        .only(*columns)
                     }
                     CandlesPart::Cut(c) => c.into(),
                 })

@@ -1,6 +1,10 @@
 //! What a plugin asked to be handed each call, and the market cut to it.
 
-use super::contract::{CandleRequest, Candles, History, PluginInfo};
+use std::cmp::Ordering;
+use std::hash::{Hash, Hasher};
+
+use super::candle::CandleDemand;
+use super::contract::{CandleColumns, CandleRequest, Candles, History, PluginInfo};
 use super::market_view::{CandlesPart, PluginMarket, WidestMarket};
 use super::timeframe;
 
@@ -10,20 +14,108 @@ use super::timeframe;
 pub struct Needs {
     /// Samples of the cycle's own history per symbol.
     pub history_depth: u32,
-    /// `(time frame index, closed candles, symbols)`, in the plugin's order; symbols 0 for all.
-    pub candles: Vec<(usize, u32, u32)>,
+    /// The candle requests, in the plugin's order.
+    pub candles: Vec<CandleNeed>,
+}
+
+/// One candle request, as markets are built and keyed by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CandleNeed {
+    /// The time frame's index in [`timeframe::TIMEFRAMES`].
+    pub timeframe: usize,
+    /// Closed candles per symbol, at most.
+    pub depth: u32,
+    /// Only the first `top` symbols get candles; 0 for all.
+    pub top: u32,
+    /// The columns handed over; the others come empty.
+    pub columns: Columns,
+}
+
+/// The columns of a candle request, ordered and hashed by their bits so that needs can key a
+/// map (the contract's flags type is neither).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Columns(pub CandleColumns);
+
+impl Columns {
+    /// Every column, as a 0.2.0 plugin is handed.
+    pub fn all() -> Self {
+        Self(CandleColumns::all())
+    }
+
+    /// Whether `column` is among them.
+    pub fn has(self, column: CandleColumns) -> bool {
+        self.0.contains(column)
+    }
+
+    /// Their names as the contract spells them, in its order.
+    pub fn names(self) -> Vec<&'static str> {
+        [
+            (CandleColumns::START_MS, "start-ms"),
+            (CandleColumns::OPEN, "open"),
+            (CandleColumns::HIGH, "high"),
+            (CandleColumns::LOW, "low"),
+            (CandleColumns::CLOSE, "close"),
+            (CandleColumns::VOLUME, "volume"),
+            (CandleColumns::TURNOVER, "turnover"),
+        ]
+        .into_iter()
+        .filter(|&(column, _)| self.has(column))
+        .map(|(_, name)| name)
+        .collect()
+    }
+}
+
+impl Ord for Columns {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.as_array().cmp(&other.0.as_array())
+    }
+}
+
+impl PartialOrd for Columns {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Hash for Columns {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.as_array().hash(state);
+    }
+}
+
+impl CandleNeed {
+    /// What `request` asks for.
+    pub fn of(request: &CandleRequest) -> Self {
+        Self {
+            timeframe: timeframe::index(request.timeframe),
+            depth: request.depth,
+            top: request.top,
+            columns: Columns(request.columns),
+        }
+    }
 }
 
 impl Needs {
+    /// What a market built for `demand` with `history_depth` samples holds: every symbol's
+    /// candles of each time frame wanted, as deep as wanted.
+    pub fn held(history_depth: u32, demand: CandleDemand) -> Self {
+        let candles = demand
+            .wanted()
+            .map(|(timeframe, depth)| CandleNeed {
+                timeframe: timeframe::index(timeframe),
+                depth,
+                top: 0,
+                columns: Columns::all(),
+            })
+            .collect();
+        Self { history_depth, candles }
+    }
+
     /// What `info` asks for.
     pub fn of(info: &PluginInfo) -> Self {
         Self {
             history_depth: info.history_depth,
-            candles: info
-                .candles
-                .iter()
-                .map(|r| (timeframe::index(r.timeframe), r.depth, r.top))
-                .collect(),
+            candles: info.candles.iter().map(CandleNeed::of).collect(),
         }
     }
 
@@ -41,20 +133,19 @@ impl Needs {
         let candles = self
             .candles
             .iter()
-            .map(|&(tf, depth, top)| {
-                let timeframe = timeframe::TIMEFRAMES[tf];
+            .map(|need| {
+                let (top, columns) = (need.top, need.columns);
+                let timeframe = timeframe::TIMEFRAMES[need.timeframe];
                 let index = widest.candles.iter().position(|c| c.timeframe == timeframe);
                 let have = index.map(|i| &*widest.candles[i]);
-                let held = holds.candles.iter().find(|held| held.0 == tf).map(|held| held.1);
-                let borrowed = held.is_some_and(|held| held <= depth);
-                match index {
+                let held = holds.candles.iter().find(|held| held.timeframe == need.timeframe);
+                let borrowed = held.is_some_and(|held| held.depth <= need.depth);
+                let part = match index {
                     Some(index) if borrowed && (top == 0 || top as usize >= symbols) => CandlesPart::Whole(index),
                     Some(index) if borrowed => prefix(&widest.candles[index], index, top as usize),
-                    _ => {
-                        let request = CandleRequest { timeframe, depth, top };
-                        CandlesPart::Cut(cut_candles(have, request, symbols))
-                    }
-                }
+                    _ => CandlesPart::Cut(cut_candles(have, need, symbols)),
+                };
+                (part, columns)
             })
             .collect();
         PluginMarket {
@@ -126,24 +217,20 @@ fn cut_history(history: &History, depth: usize) -> History {
     cut
 }
 
-/// At most `request.depth` closed candles of each symbol, and its forming one; every symbol
-/// of the market has an entry (with no candles where `have` has none).
-fn cut_candles(have: Option<&Candles>, request: CandleRequest, symbols: usize) -> Candles {
+/// At most `need.depth` closed candles of each symbol, and its forming one, in the columns it
+/// names; every symbol of the market has an entry (with no candles where `have` has none).
+fn cut_candles(have: Option<&Candles>, need: &CandleNeed, symbols: usize) -> Candles {
     let mut cut = Candles {
         lengths: Vec::with_capacity(symbols),
         forming: Vec::with_capacity(symbols),
-        ..empty_candles(request.timeframe)
+        ..empty_candles(timeframe::TIMEFRAMES[need.timeframe])
     };
     let Some(have) = have else {
         cut.lengths.resize(symbols, 0);
         cut.forming.resize(symbols, false);
         return cut;
     };
-    let top = if request.top == 0 {
-        usize::MAX
-    } else {
-        request.top as usize
-    };
+    let top = if need.top == 0 { usize::MAX } else { need.top as usize };
     // What each symbol keeps (its closed candles cut to the depth, and its forming one), found
     // first so that every column is allocated once at its final size.
     let kept: Vec<(usize, bool)> = have
@@ -157,36 +244,38 @@ fn cut_candles(have: Option<&Candles>, request: CandleRequest, symbols: usize) -
                 return (0, false);
             }
             let closed = len - usize::from(forming);
-            (closed.min(request.depth as usize) + usize::from(forming), forming)
+            (closed.min(need.depth as usize) + usize::from(forming), forming)
         })
         .collect();
     let total = kept.iter().map(|(keep, _)| keep).sum();
-    for column in [
-        &mut cut.open,
-        &mut cut.high,
-        &mut cut.low,
-        &mut cut.close,
-        &mut cut.volume,
-        &mut cut.turnover,
-    ] {
-        column.reserve_exact(total);
+    let wanted = |column| need.columns.has(column);
+    let mut prices: Vec<(&mut Vec<f64>, &Vec<f64>)> = [
+        (CandleColumns::OPEN, &mut cut.open, &have.open),
+        (CandleColumns::HIGH, &mut cut.high, &have.high),
+        (CandleColumns::LOW, &mut cut.low, &have.low),
+        (CandleColumns::CLOSE, &mut cut.close, &have.close),
+        (CandleColumns::VOLUME, &mut cut.volume, &have.volume),
+        (CandleColumns::TURNOVER, &mut cut.turnover, &have.turnover),
+    ]
+    .into_iter()
+    .filter(|&(column, _, _)| wanted(column))
+    .map(|(_, to, from)| (to, from))
+    .collect();
+    prices.iter_mut().for_each(|(to, _)| to.reserve_exact(total));
+    let starts = wanted(CandleColumns::START_MS);
+    if starts {
+        cut.start_ms.reserve_exact(total);
     }
-    cut.start_ms.reserve_exact(total);
     let mut end = 0usize;
     for (&len, (keep, forming)) in have.lengths.iter().zip(kept) {
         end += len as usize;
         let range = end - keep..end;
         cut.lengths.push(keep as u32);
         cut.forming.push(forming);
-        cut.start_ms.extend_from_slice(&have.start_ms[range.clone()]);
-        for (to, from) in [
-            (&mut cut.open, &have.open),
-            (&mut cut.high, &have.high),
-            (&mut cut.low, &have.low),
-            (&mut cut.close, &have.close),
-            (&mut cut.volume, &have.volume),
-            (&mut cut.turnover, &have.turnover),
-        ] {
+        if starts {
+            cut.start_ms.extend_from_slice(&have.start_ms[range.clone()]);
+        }
+        for (to, from) in &mut prices {
             to.extend_from_slice(&from[range.clone()]);
         }
     }
@@ -236,11 +325,21 @@ mod tests {
         })
     }
 
+    /// Every column of `depth` closed candles of `timeframe` for the first `top` symbols.
+    fn need(timeframe: Timeframe, depth: u32, top: u32) -> CandleNeed {
+        CandleNeed {
+            timeframe: timeframe::index(timeframe),
+            depth,
+            top,
+            columns: Columns::all(),
+        }
+    }
+
     /// What `market()` holds: 3 samples, 3 closed one-minute candles.
     fn holds() -> Needs {
         Needs {
             history_depth: 3,
-            candles: vec![(timeframe::index(Timeframe::M1), 3, 0)],
+            candles: vec![need(Timeframe::M1, 3, 0)],
         }
     }
 
@@ -248,10 +347,7 @@ mod tests {
     fn cuts_history_and_candles_to_what_was_asked_keeping_the_forming_candle() {
         let needs = Needs {
             history_depth: 2,
-            candles: vec![
-                (timeframe::index(Timeframe::H1), 5, 0),
-                (timeframe::index(Timeframe::M1), 2, 0),
-            ],
+            candles: vec![need(Timeframe::H1, 5, 0), need(Timeframe::M1, 2, 0)],
         };
         let cut = needs.cut(&market(), &holds());
         let view = cut.view();
@@ -274,7 +370,7 @@ mod tests {
         // The first symbol only: the other keeps its place with no candles.
         let top = Needs {
             history_depth: 0,
-            candles: vec![(timeframe::index(Timeframe::M1), 1, 1)],
+            candles: vec![need(Timeframe::M1, 1, 1)],
         };
         let cut = top.cut(&market(), &holds());
         let m1 = &cut.view().candles[0];
@@ -294,11 +390,33 @@ mod tests {
         // The first symbol's candles, a prefix of the widest market's columns.
         let top = Needs {
             history_depth: 3,
-            candles: vec![(timeframe::index(Timeframe::M1), 3, 1)],
+            candles: vec![need(Timeframe::M1, 3, 1)],
         };
         let cut = top.cut(&widest, &holds());
         let m1 = &cut.view().candles[0];
         assert_eq!(m1.close.as_ptr(), widest.candles[0].close.as_ptr());
         assert_eq!((m1.lengths, m1.close), (&[4, 0][..], &[1.0, 2.0, 3.0, 4.0][..]));
+    }
+
+    #[test]
+    fn only_the_columns_asked_for_are_handed_over_borrowed_or_cut() {
+        let widest = market();
+        let closes = Columns(CandleColumns::CLOSE | CandleColumns::START_MS);
+        for depth in [3, 1] {
+            let needs = Needs {
+                history_depth: 3,
+                candles: vec![CandleNeed {
+                    columns: closes,
+                    ..need(Timeframe::M1, depth, 0)
+                }],
+            };
+            let cut = needs.cut(&widest, &holds());
+            let m1 = &cut.view().candles[0];
+            assert_eq!(m1.lengths.len(), 2, "depth {depth}");
+            assert!(!m1.close.is_empty() && !m1.start_ms.is_empty(), "depth {depth}");
+            for other in [m1.open, m1.high, m1.low, m1.volume, m1.turnover] {
+                assert!(other.is_empty(), "depth {depth}: {m1:?}");
+            }
+        }
     }
 }

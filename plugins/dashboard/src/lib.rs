@@ -8,8 +8,8 @@ use pulse_keys::{
     Sparklines, Ticker, Tickers, SPARKLINE_POINTS, SPARKLINE_TIMEFRAME,
 };
 use pulse_sdk::{
-    candles, verdict, Aggregator, AnalyzerOutput, CacheEntry, CandleRequest, ComponentsView, MarketView, PluginInfo,
-    Signal, Timeframe,
+    candles, verdict, Aggregator, AnalyzerOutput, CacheEntry, CandleColumns, CandleRequest, ComponentsView, MarketView,
+    PluginInfo, Signal, Timeframe,
 };
 use serde::Deserialize;
 
@@ -70,6 +70,7 @@ impl Aggregator for Dashboard {
         info.key_prefixes = pulse_keys::PREFIXES.map(String::from).to_vec();
         info.candles = vec![CandleRequest {
             top: MAX_SPARKLINE_SYMBOLS as u32,
+            columns: CandleColumns::START_MS | CandleColumns::CLOSE,
             ..candles(Timeframe::M1, SPARKLINE_POINTS as u32 - 1)
         }];
         info

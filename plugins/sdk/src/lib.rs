@@ -24,8 +24,8 @@ pub mod testing;
 
 pub use analyses::{verdict, AnalysesBuilder};
 pub use bindings::analyzer::pulse::plugin::types::{
-    Analyses, AnalyzerOutput, CacheEntry, CandleRequest, Candles, History, Market, PluginInfo, Signal, Timeframe,
-    Value, Verdict,
+    Analyses, AnalyzerOutput, CacheEntry, CandleColumns, CandleRequest, Candles, History, Market, PluginInfo, Signal,
+    Timeframe, Value, Verdict,
 };
 pub use log::{debug, error, info, warn};
 pub use market::{CandleSeries, MarketView, Series};
@@ -53,8 +53,8 @@ pub mod bindings {
             export_macro_name: "export_aggregator_world",
             default_bindings_module: "pulse_sdk::bindings::aggregator",
             with: {
-                "pulse:plugin/types@0.2.0": crate::bindings::analyzer::pulse::plugin::types,
-                "pulse:plugin/host@0.2.0": crate::bindings::analyzer::pulse::plugin::host,
+                "pulse:plugin/types@0.3.0": crate::bindings::analyzer::pulse::plugin::types,
+                "pulse:plugin/host@0.3.0": crate::bindings::analyzer::pulse::plugin::host,
             },
         });
     }
@@ -109,13 +109,16 @@ pub fn plugin_info(name: &str, version: &str, description: &str, history_depth: 
 }
 
 /// A request for `depth` closed candles of `timeframe` for every symbol (the forming candle
-/// comes on top), for [`PluginInfo::candles`]; `CandleRequest { top: 30, ..candles(..) }` asks
-/// for the 30 largest symbols only.
+/// comes on top), every column, for [`PluginInfo::candles`]. Struct update syntax narrows it:
+/// `CandleRequest { columns: CandleColumns::CLOSE, ..candles(..) }` is handed the closes only
+/// (each column costs a copy on every call), `CandleRequest { top: 30, ..candles(..) }` the 30
+/// largest symbols only.
 pub fn candles(timeframe: Timeframe, depth: u32) -> CandleRequest {
     CandleRequest {
         timeframe,
         depth,
         top: 0,
+        columns: CandleColumns::all(),
     }
 }
 

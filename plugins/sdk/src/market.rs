@@ -22,7 +22,8 @@ pub struct Series<'a> {
     pub timestamp_ms: &'a [i64],
 }
 
-/// One symbol's candles of one time frame, oldest first; every slice has the same length.
+/// One symbol's candles of one time frame, oldest first. Every column the plugin asked for
+/// (`CandleRequest::columns`) has the same length; the others are empty.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CandleSeries<'a> {
     /// Candle open times, milliseconds since the Unix epoch.
@@ -46,12 +47,18 @@ pub struct CandleSeries<'a> {
 impl<'a> CandleSeries<'a> {
     /// Number of candles, the forming one included.
     pub fn len(&self) -> usize {
-        self.close.len()
+        let prices = [self.open, self.high, self.low, self.close, self.volume, self.turnover];
+        prices
+            .iter()
+            .map(|c| c.len())
+            .max()
+            .unwrap_or(0)
+            .max(self.start_ms.len())
     }
 
     /// True when there is no candle.
     pub fn is_empty(&self) -> bool {
-        self.close.is_empty()
+        self.len() == 0
     }
 
     /// The closed candles only: the series without its forming last candle, if it has one.
@@ -60,14 +67,15 @@ impl<'a> CandleSeries<'a> {
             return *self;
         }
         let n = self.len().saturating_sub(1);
+        let first = |column: &'a [f64]| &column[..n.min(column.len())];
         CandleSeries {
-            start_ms: &self.start_ms[..n],
-            open: &self.open[..n],
-            high: &self.high[..n],
-            low: &self.low[..n],
-            close: &self.close[..n],
-            volume: &self.volume[..n],
-            turnover: &self.turnover[..n],
+            start_ms: &self.start_ms[..n.min(self.start_ms.len())],
+            open: first(self.open),
+            high: first(self.high),
+            low: first(self.low),
+            close: first(self.close),
+            volume: first(self.volume),
+            turnover: first(self.turnover),
             forming: false,
         }
     }
@@ -106,22 +114,34 @@ impl MarketView {
 
     /// Symbol `i`'s candles of `timeframe`; empty when the plugin did not ask for that time
     /// frame or the host has none for the symbol yet.
-    pub fn candles(&self, timeframe: Timeframe, i: usize) -> CandleSeries<'_> {
+    pub fn candles<'a>(&'a self, timeframe: Timeframe, i: usize) -> CandleSeries<'a> {
         let Some(k) = self.market.candles.iter().position(|c| c.timeframe == timeframe) else {
             return CandleSeries::default();
         };
         let c = &self.market.candles[k];
-        let columns = [&c.open, &c.high, &c.low, &c.close, &c.volume, &c.turnover];
-        let shortest = columns.iter().map(|v| v.len()).min().unwrap_or(0).min(c.start_ms.len());
-        let range = range(&self.candle_offsets[k], i, shortest);
+        let offsets = &self.candle_offsets[k];
+        let total = offsets.last().copied().unwrap_or(0);
+        let range = range(offsets, i, total);
+        // A column the plugin did not ask for comes empty, and stays so.
+        let part = |column: &'a [f64]| {
+            if column.len() == total {
+                &column[range.clone()]
+            } else {
+                &[]
+            }
+        };
         CandleSeries {
-            start_ms: &c.start_ms[range.clone()],
-            open: &c.open[range.clone()],
-            high: &c.high[range.clone()],
-            low: &c.low[range.clone()],
-            close: &c.close[range.clone()],
-            volume: &c.volume[range.clone()],
-            turnover: &c.turnover[range.clone()],
+            start_ms: if c.start_ms.len() == total {
+                &c.start_ms[range.clone()]
+            } else {
+                &[]
+            },
+            open: part(&c.open),
+            high: part(&c.high),
+            low: part(&c.low),
+            close: part(&c.close),
+            volume: part(&c.volume),
+            turnover: part(&c.turnover),
             forming: !range.is_empty() && c.forming.get(i).copied().unwrap_or(false),
         }
     }

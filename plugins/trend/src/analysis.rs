@@ -3,7 +3,8 @@
 
 use pulse_sdk::indicators::{ema, rsi};
 use pulse_sdk::{
-    candles, verdict, Analyses, AnalysesBuilder, Analyzer, CandleSeries, MarketView, PluginInfo, Timeframe,
+    candles, verdict, Analyses, AnalysesBuilder, Analyzer, CandleColumns, CandleRequest, CandleSeries, MarketView,
+    PluginInfo, Timeframe,
 };
 use serde::Deserialize;
 
@@ -53,7 +54,16 @@ impl Analyzer for Trend {
 
     fn describe() -> PluginInfo {
         PluginInfo {
-            candles: vec![candles(Timeframe::M1, MINUTE_DEPTH), candles(Timeframe::H1, HOUR_DEPTH)],
+            candles: vec![
+                CandleRequest {
+                    columns: CandleColumns::CLOSE,
+                    ..candles(Timeframe::M1, MINUTE_DEPTH)
+                },
+                CandleRequest {
+                    columns: CandleColumns::CLOSE,
+                    ..candles(Timeframe::H1, HOUR_DEPTH)
+                },
+            ],
             ..pulse_sdk::plugin_info(
                 "trend",
                 env!("CARGO_PKG_VERSION"),

@@ -3,7 +3,10 @@
 //! turnover the symbol draws.
 
 use pulse_sdk::indicators::{atr, volatility};
-use pulse_sdk::{candles, verdict, Analyses, AnalysesBuilder, Analyzer, MarketView, PluginInfo, Timeframe};
+use pulse_sdk::{
+    candles, verdict, Analyses, AnalysesBuilder, Analyzer, CandleColumns, CandleRequest, MarketView, PluginInfo,
+    Timeframe,
+};
 use serde::Deserialize;
 
 /// Closed one-minute candles asked for: an hour.
@@ -35,7 +38,10 @@ impl Analyzer for Volatility {
 
     fn describe() -> PluginInfo {
         PluginInfo {
-            candles: vec![candles(Timeframe::M1, MINUTE_DEPTH)],
+            candles: vec![CandleRequest {
+                columns: CandleColumns::HIGH | CandleColumns::LOW | CandleColumns::CLOSE,
+                ..candles(Timeframe::M1, MINUTE_DEPTH)
+            }],
             ..pulse_sdk::plugin_info(
                 "volatility",
                 env!("CARGO_PKG_VERSION"),

@@ -1,6 +1,7 @@
-//! `pulse:plugin@0.2.0`, the current contract: its worlds, whose types are the host's own, so
+//! `pulse:plugin@0.3.0`, the current contract: its worlds, whose types are the host's own, so
 //! a call hands them over as they are; the market goes in as a borrowed view
-//! ([`MarketRef`]), lowered straight from the host's columns.
+//! ([`MarketRef`]), lowered straight from the host's columns. 0.2.0 (`v0_2.rs`) differs only in
+//! `describe`, so its plugins are called the same way.
 
 use std::sync::Arc;
 
@@ -15,35 +16,35 @@ use crate::shared::contract::analyzer::{Analyzer, AnalyzerIndices};
 use crate::shared::contract::{Analyses, AnalyzerOutput, CacheEntry, PluginInfo};
 use crate::shared::market_view::MarketRef;
 
-/// Adds the 0.2.0 host interface to the linker.
+/// Adds the 0.3.0 host interface to the linker.
 pub(super) fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     host::add_to_linker::<HostState, HasSelf<HostState>>(linker, |state| state)
 }
 
-/// The component as a 0.2.0 plugin of `role`, if its exports match that world.
+/// The component as a 0.3.0 plugin of `role`, if its exports match that world.
 pub(super) fn bind(role: Role, pre: InstancePre<HostState>) -> wasmtime::Result<PluginKind> {
-    let call = |name: &str| {
-        pre.component()
-            .get_export_index(None, name)
-            .ok_or_else(|| wasmtime::Error::msg(format!("no `{name}` export")))
-    };
     Ok(match role {
-        Role::Analyzer => PluginKind::Analyzer(Arc::new(CurrentPre {
-            indices: AnalyzerIndices::new(&pre)?,
-            call: call("analyze")?,
+        Role::Analyzer => PluginKind::Analyzer(Arc::new(CurrentPre::new(
+            Contract::V0_3,
+            AnalyzerIndices::new(&pre)?,
             pre,
-        })),
-        Role::Aggregator => PluginKind::Aggregator(Arc::new(CurrentPre {
-            indices: AggregatorIndices::new(&pre)?,
-            call: call("aggregate")?,
+            "analyze",
+        )?)),
+        Role::Aggregator => PluginKind::Aggregator(Arc::new(CurrentPre::new(
+            Contract::V0_3,
+            AggregatorIndices::new(&pre)?,
             pre,
-        })),
+            "aggregate",
+        )?)),
     })
 }
 
-/// A component bound to a 0.2.0 world: pre-instantiated, with the world's exports and the one
-/// that takes the market found (and type-checked) once, at staging, not at every call.
+/// A component bound to a world of 0.3.0 (or 0.2.0): pre-instantiated, with the world's
+/// exports and the one that takes the market found (and type-checked) once, at staging, not at
+/// every call.
 pub(super) struct CurrentPre<Indices> {
+    /// The contract version whose world it was bound to.
+    contract: Contract,
     pre: InstancePre<HostState>,
     /// The generated bindings' export indices, for `describe` and `init`.
     indices: Indices,
@@ -51,18 +52,52 @@ pub(super) struct CurrentPre<Indices> {
     call: ComponentExportIndex,
 }
 
-/// An instance of a 0.2.0 world: its bindings for `describe` and `init`, and the instance
-/// itself, whose `analyze` or `aggregate` is called with the borrowed market.
+/// An instance of a 0.3.0 (or 0.2.0) world: its bindings for `describe` and `init`, and the
+/// instance itself, whose `analyze` or `aggregate` is called with the borrowed market.
 pub(super) struct Bound<B> {
-    bindings: B,
+    /// The generated bindings, for `describe` and `init`.
+    pub(super) bindings: B,
     instance: component::Instance,
     /// `analyze` or `aggregate`.
     call: ComponentExportIndex,
 }
 
+/// The bindings of an analyzer world, whose `analyze` takes the host's market.
+pub(super) trait AnalyzerBindings: Send + Sync {}
+
+/// The bindings of an aggregator world, whose `aggregate` takes the host's market and results.
+pub(super) trait AggregatorBindings: Send + Sync {}
+
+impl AnalyzerBindings for Analyzer {}
+impl AggregatorBindings for Aggregator {}
+
 impl<Indices> CurrentPre<Indices> {
+    /// `pre` bound to a world of `contract`, whose export `call` takes the market.
+    pub(super) fn new(
+        contract: Contract,
+        indices: Indices,
+        pre: InstancePre<HostState>,
+        call: &str,
+    ) -> wasmtime::Result<Self> {
+        let call = pre
+            .component()
+            .get_export_index(None, call)
+            .ok_or_else(|| wasmtime::Error::msg(format!("no `{call}` export")))?;
+        Ok(Self {
+            contract,
+            pre,
+            indices,
+            call,
+        })
+    }
+
+    /// The contract version it was bound to.
+    pub(super) fn contract(&self) -> Contract {
+        self.contract
+    }
+
     /// A fresh instance in `store`, with its bindings loaded by `load` from the indices.
-    fn bound<B>(
+    pub(super) fn bound<B>(
         &self,
         store: &mut Store<HostState>,
         load: impl FnOnce(&Indices, &mut Store<HostState>, &component::Instance) -> wasmtime::Result<B>,
@@ -78,7 +113,7 @@ impl<Indices> CurrentPre<Indices> {
 
 impl WorldPre<dyn AnalyzerInstance> for CurrentPre<AnalyzerIndices> {
     fn contract(&self) -> Contract {
-        Contract::V0_2
+        self.contract
     }
     fn instantiate(&self, store: &mut Store<HostState>) -> wasmtime::Result<Box<dyn AnalyzerInstance>> {
         Ok(Box::new(self.bound(store, |i, s, instance| i.load(s, instance))?))
@@ -87,7 +122,7 @@ impl WorldPre<dyn AnalyzerInstance> for CurrentPre<AnalyzerIndices> {
 
 impl WorldPre<dyn AggregatorInstance> for CurrentPre<AggregatorIndices> {
     fn contract(&self) -> Contract {
-        Contract::V0_2
+        self.contract
     }
     fn instantiate(&self, store: &mut Store<HostState>) -> wasmtime::Result<Box<dyn AggregatorInstance>> {
         Ok(Box::new(self.bound(store, |i, s, instance| i.load(s, instance))?))
@@ -103,7 +138,10 @@ impl Instance for Bound<Analyzer> {
     }
 }
 
-impl AnalyzerInstance for Bound<Analyzer> {
+impl<B: AnalyzerBindings> AnalyzerInstance for Bound<B>
+where
+    Self: Instance,
+{
     fn analyze(&self, store: &mut Store<HostState>, market: &MarketRef) -> wasmtime::Result<Result<Analyses, String>> {
         let analyze = self
             .instance
@@ -121,7 +159,10 @@ impl Instance for Bound<Aggregator> {
     }
 }
 
-impl AggregatorInstance for Bound<Aggregator> {
+impl<B: AggregatorBindings> AggregatorInstance for Bound<B>
+where
+    Self: Instance,
+{
     fn aggregate(
         &self,
         store: &mut Store<HostState>,

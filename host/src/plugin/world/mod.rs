@@ -1,10 +1,12 @@
 //! Which world of which contract version a component exports, told by its exports and checked
 //! against the WIT. Each contract version is a file of its own (`current.rs` for
-//! `pulse:plugin@0.2.0`, `v0_1.rs` for `@0.1.0`) that binds both worlds and turns its types
-//! into the host's (the current contract's); the rest of the host sees only the traits here.
+//! `pulse:plugin@0.3.0`, `v0_2.rs` for `@0.2.0`, `v0_1.rs` for `@0.1.0`) that binds both worlds
+//! and turns its types into the host's (the current contract's); the rest of the host sees
+//! only the traits here.
 
 mod current;
 mod v0_1;
+mod v0_2;
 
 use std::fmt;
 use std::sync::Arc;
@@ -25,17 +27,20 @@ pub enum Contract {
     V0_1,
     /// `pulse:plugin@0.2.0`: adds candles per time frame.
     V0_2,
+    /// `pulse:plugin@0.3.0`: a candle request names the columns it reads.
+    V0_3,
 }
 
 impl Contract {
     /// Every version the host loads, newest first: the order a component is matched in.
-    pub const ALL: [Contract; 2] = [Contract::V0_2, Contract::V0_1];
+    pub const ALL: [Contract; 3] = [Contract::V0_3, Contract::V0_2, Contract::V0_1];
 
     /// The package version, as plugins, `pulse check` and `/plugins` name it.
     pub fn version(self) -> &'static str {
         match self {
             Contract::V0_1 => "0.1.0",
             Contract::V0_2 => "0.2.0",
+            Contract::V0_3 => "0.3.0",
         }
     }
 
@@ -43,7 +48,8 @@ impl Contract {
     pub(super) fn link(self, linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         match self {
             Contract::V0_1 => v0_1::link(linker),
-            Contract::V0_2 => current::link(linker),
+            Contract::V0_2 => v0_2::link(linker),
+            Contract::V0_3 => current::link(linker),
         }
     }
 
@@ -51,7 +57,8 @@ impl Contract {
     fn bind(self, role: Role, pre: InstancePre<HostState>) -> wasmtime::Result<PluginKind> {
         match self {
             Contract::V0_1 => v0_1::bind(role, pre),
-            Contract::V0_2 => current::bind(role, pre),
+            Contract::V0_2 => v0_2::bind(role, pre),
+            Contract::V0_3 => current::bind(role, pre),
         }
     }
 }

@@ -1,5 +1,5 @@
 //! `pulse:plugin@0.1.0`, the first contract, still loaded: its worlds bound from
-//! `wit/0.1.0`, with each call's data turned from the host's (0.2.0) types into 0.1.0's and its
+//! `wit/0.1.0`, with each call's data turned from the host's (current) types into 0.1.0's and its
 //! results back. A 0.1.0 plugin sees exactly what it saw before 0.2.0: the market without
 //! candles, and `describe()` without candle requests.
 
@@ -53,7 +53,7 @@ pub(super) fn bind(role: Role, pre: InstancePre<HostState>) -> wasmtime::Result<
 }
 
 impl host::Host for HostState {
-    /// The same log as 0.2.0's.
+    /// The same log as the current contract's.
     fn log(&mut self, level: host::Level, message: String) {
         let level = match level {
             host::Level::Debug => now::Level::Debug,
@@ -124,7 +124,7 @@ impl AggregatorInstance for aggregator::Aggregator {
     }
 }
 
-/// What a 0.1.0 `describe()` says, as 0.2.0 says it: no candles.
+/// What a 0.1.0 `describe()` says, as the current contract says it: no candles.
 fn info(info: old::PluginInfo) -> now::PluginInfo {
     now::PluginInfo {
         name: info.name,
