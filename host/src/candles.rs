@@ -14,6 +14,7 @@ use crate::shared::candle::{Candle, CandleDemand, CandleRows};
 use crate::shared::contract::Market;
 use crate::shared::market::{Rejections, Snapshot, Ticker};
 use crate::shared::market_view::WidestMarket;
+use crate::shared::needs::ColumnsWanted;
 use crate::shared::timeframe::{self, TIMEFRAMES};
 
 mod columns;
@@ -39,6 +40,8 @@ struct Kept {
 pub struct CandleStore {
     /// Closed candles kept per time frame (the forming one comes on top).
     demand: CandleDemand,
+    /// The columns handed over per time frame; the others are left empty.
+    columns: ColumnsWanted,
     /// The candles of each symbol of the latest snapshot, in its order (then any restored).
     kept: Vec<Kept>,
     /// Where each symbol is in `kept`.
@@ -69,6 +72,17 @@ impl CandleStore {
     /// What is kept: the demand last set.
     pub fn demand(&self) -> CandleDemand {
         self.demand
+    }
+
+    /// Sets the columns handed over per time frame (every column until told): only those are
+    /// written, kept and copied into plugins.
+    pub fn set_columns(&mut self, columns: ColumnsWanted) {
+        self.columns = columns;
+    }
+
+    /// The columns handed over per time frame.
+    pub fn columns(&self) -> &ColumnsWanted {
+        &self.columns
     }
 
     /// Every symbol's candles of every time frame kept, oldest first, for a saved state.
@@ -192,7 +206,7 @@ impl CandleStore {
             .wanted()
             .map(|(timeframe, depth)| {
                 let k = timeframe::index(timeframe);
-                let shape = Shape::at(timeframe, depth, base.timestamp_ms);
+                let shape = Shape::at(timeframe, depth, self.columns[k], base.timestamp_ms);
                 if in_order {
                     let series: Vec<Stamped> = self.kept.iter().map(|s| (&s.candles[k], s.stamps[k])).collect();
                     self.handed[k].hand(&series, timeframe, shape)

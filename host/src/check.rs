@@ -19,7 +19,7 @@ use crate::shared::candle::CandleDemand;
 use crate::shared::contract::signal_name;
 use crate::shared::contract::{Analyses, CacheEntry, PluginInfo};
 use crate::shared::market_view::PluginMarket;
-use crate::shared::needs::{Columns, Needs};
+use crate::shared::needs::{Columns, ColumnsWanted, Needs};
 use crate::shared::timeframe::{self, TIMEFRAMES};
 use crate::source::SimulatedMarket;
 use crate::startup;
@@ -121,14 +121,17 @@ fn report_staged(out: &mut String, plugin: &LoadedPlugin, staged_in: Duration) {
 pub fn simulated_market(config: &Config, symbols: usize, needs: &Needs) -> PluginMarket {
     let depth = needs.history_depth as usize;
     let mut demand = CandleDemand::default();
+    let mut columns = ColumnsWanted::default();
     for need in &needs.candles {
         demand.want(TIMEFRAMES[need.timeframe], need.depth);
+        columns[need.timeframe] = need.columns;
     }
     let mut market = SimulatedMarket::new(&config.simulated, symbols);
     market.want_candles(demand);
     let (mut history, mut candles) = (History::default(), CandleStore::default());
     history.set_capacity(depth);
     candles.set_demand(demand);
+    candles.set_columns(columns);
     let mut snapshot = market.snapshot(crate::shared::clock::now_ms());
     for _ in 1..depth.max(1) {
         history.record(&snapshot);
@@ -138,7 +141,7 @@ pub fn simulated_market(config: &Config, symbols: usize, needs: &Needs) -> Plugi
     history.record(&snapshot);
     candles.record(&snapshot);
     let base = snapshot.to_market(depth.max(1) as u64, "simulated", Duration::ZERO);
-    let holds = Needs::held(depth as u32, demand);
+    let holds = Needs::held(depth as u32, demand, &columns);
     needs.cut(&candles.market(history.market(&base, depth)), &holds)
 }
 

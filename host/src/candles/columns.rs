@@ -8,8 +8,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::shared::candle::Candle;
-use crate::shared::contract::{Candles, Timeframe};
-use crate::shared::needs::empty_candles;
+use crate::shared::contract::{CandleColumns, Candles, Timeframe};
+use crate::shared::needs::{empty_candles, Columns};
 use crate::shared::timeframe;
 
 use super::series::consecutive_run;
@@ -30,16 +30,44 @@ pub(super) struct Shape {
     pub(super) forming_start: i64,
     /// Closed candles handed per symbol, at most.
     pub(super) depth: usize,
+    /// The columns filled; the others stay empty.
+    pub(super) columns: Columns,
 }
 
 impl Shape {
-    /// The shape of `timeframe`'s candles handed at `now_ms`, `depth` deep.
-    pub(super) fn at(timeframe: Timeframe, depth: u32, now_ms: i64) -> Self {
+    /// The shape of `timeframe`'s candles handed at `now_ms`, `depth` deep, in `columns`.
+    pub(super) fn at(timeframe: Timeframe, depth: u32, columns: Columns, now_ms: i64) -> Self {
         Self {
             forming_start: timeframe::candle_start(timeframe, now_ms),
             depth: depth as usize,
+            columns,
         }
     }
+}
+
+/// A price or volume column: its flag and the field of a candle it holds.
+type PriceColumn = (CandleColumns, fn(&Candle) -> f64);
+
+/// The price and volume columns, in the order of [`prices`].
+const PRICES: [PriceColumn; 6] = [
+    (CandleColumns::OPEN, |c| c.open),
+    (CandleColumns::HIGH, |c| c.high),
+    (CandleColumns::LOW, |c| c.low),
+    (CandleColumns::CLOSE, |c| c.close),
+    (CandleColumns::VOLUME, |c| c.volume),
+    (CandleColumns::TURNOVER, |c| c.turnover),
+];
+
+/// The price and volume columns of `c`, in the order of [`PRICES`].
+fn prices(c: &mut Candles) -> [&mut Vec<f64>; 6] {
+    [
+        &mut c.open,
+        &mut c.high,
+        &mut c.low,
+        &mut c.close,
+        &mut c.volume,
+        &mut c.turnover,
+    ]
 }
 
 /// A buffer of handed candles and what it holds.
@@ -91,6 +119,7 @@ impl Handed {
         let unshaped = Shape {
             forming_start: i64::MIN,
             depth: 0,
+            columns: Columns(CandleColumns::empty()),
         };
         if let Some(at) = self
             .buffers
@@ -124,12 +153,13 @@ impl Handed {
 /// update so (its candles are not as many, or it is new) and where its candles start.
 fn update(c: &mut Candles, stamps: &mut [u64], series: &[Stamped<'_>], shape: Shape) -> (usize, usize) {
     let timeframe = c.timeframe;
+    let starts = shape.columns.has(CandleColumns::START_MS);
     let mut end = 0;
     for (i, &(series, stamp)) in series.iter().enumerate().take(stamps.len()) {
         let length = c.lengths[i] as usize;
         if stamps[i] == stamp {
             if let Some(last) = series.back().filter(|_| length > 0) {
-                write(c, end + length - 1, last);
+                write(c, end + length - 1, last, shape.columns);
             }
         } else {
             let (run, forming) = run_of(series, timeframe, shape);
@@ -137,8 +167,10 @@ fn update(c: &mut Candles, stamps: &mut [u64], series: &[Stamped<'_>], shape: Sh
                 return (i, end);
             }
             for (at, candle) in (end..).zip(series.range(series.len() - run..)) {
-                c.start_ms[at] = candle.start_ms;
-                write(c, at, candle);
+                if starts {
+                    c.start_ms[at] = candle.start_ms;
+                }
+                write(c, at, candle, shape.columns);
             }
             c.forming[i] = forming;
             stamps[i] = stamp;
@@ -160,32 +192,27 @@ pub(super) fn built(series: &[Stamped<'_>], timeframe: Timeframe, shape: Shape) 
 /// forming one, in one pass over the store, each symbol's run copied while it is in cache.
 fn fill_from(c: &mut Candles, stamps: &mut Vec<u64>, from: usize, end: usize, series: &[Stamped<'_>], shape: Shape) {
     let most = (series.len() - from) * (shape.depth + 1);
-    for column in [
-        &mut c.open,
-        &mut c.high,
-        &mut c.low,
-        &mut c.close,
-        &mut c.volume,
-        &mut c.turnover,
-    ] {
-        column.truncate(end);
+    let starts = shape.columns.has(CandleColumns::START_MS);
+    for (column, (flag, _)) in prices(c).into_iter().zip(PRICES) {
+        column.truncate(if shape.columns.has(flag) { end } else { 0 });
         column.reserve(most);
     }
-    c.start_ms.truncate(end);
+    c.start_ms.truncate(if starts { end } else { 0 });
     c.start_ms.reserve(most);
     c.lengths.truncate(from);
     c.forming.truncate(from);
     stamps.truncate(from);
     for &(series, stamp) in &series[from..] {
         let (run, forming) = run_of(series, c.timeframe, shape);
-        for candle in series.range(series.len() - run..) {
-            c.start_ms.push(candle.start_ms);
-            c.open.push(candle.open);
-            c.high.push(candle.high);
-            c.low.push(candle.low);
-            c.close.push(candle.close);
-            c.volume.push(candle.volume);
-            c.turnover.push(candle.turnover);
+        let run_of_candles = || series.range(series.len() - run..);
+        if starts {
+            c.start_ms.extend(run_of_candles().map(|candle| candle.start_ms));
+        }
+        // Column by column: the symbol's candles stay in cache between them.
+        for (column, (flag, field)) in prices(c).into_iter().zip(PRICES) {
+            if shape.columns.has(flag) {
+                column.extend(run_of_candles().map(field));
+            }
         }
         c.lengths.push(run as u32);
         c.forming.push(forming);
@@ -201,14 +228,13 @@ pub(super) fn run_of(series: &VecDeque<Candle>, timeframe: Timeframe, shape: Sha
     (run, forming && run > 0)
 }
 
-/// Writes the prices, volume and turnover of `candle` at `at` in `c`.
-fn write(c: &mut Candles, at: usize, candle: &Candle) {
-    c.open[at] = candle.open;
-    c.high[at] = candle.high;
-    c.low[at] = candle.low;
-    c.close[at] = candle.close;
-    c.volume[at] = candle.volume;
-    c.turnover[at] = candle.turnover;
+/// Writes the prices, volume and turnover of `candle` at `at` in `c`, in the `columns` it holds.
+fn write(c: &mut Candles, at: usize, candle: &Candle, columns: Columns) {
+    for (column, (flag, field)) in prices(c).into_iter().zip(PRICES) {
+        if columns.has(flag) {
+            column[at] = field(candle);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -230,7 +256,7 @@ mod tests {
     #[test]
     fn a_free_buffer_is_updated_in_place_and_a_held_one_left_alone() {
         let (mut a, b) = (series(&[1.0, 2.0, 3.0]), series(&[5.0]));
-        let at = Shape::at(Timeframe::M1, 5, 120_000);
+        let at = Shape::at(Timeframe::M1, 5, Columns::all(), 120_000);
         let mut handed = Handed::default();
         let first = handed.hand(&[(&a, 1), (&b, 2)], Timeframe::M1, at);
         assert_eq!(
@@ -264,7 +290,7 @@ mod tests {
                 ..c
             })
             .collect();
-        let at = Shape::at(Timeframe::M1, 5, 60_000);
+        let at = Shape::at(Timeframe::M1, 5, Columns::all(), 60_000);
         let mut handed = Handed::default();
         drop(handed.hand(&[(&a, 1), (&b, 2), (&c, 3)], Timeframe::M1, at));
         // A and B swap places: as many candles each, written where they now are.
@@ -279,7 +305,7 @@ mod tests {
         let next = handed.hand(
             &[(&b, 2), (&longer, 4), (&c, 3)],
             Timeframe::M1,
-            Shape::at(Timeframe::M1, 5, 120_000),
+            Shape::at(Timeframe::M1, 5, Columns::all(), 120_000),
         );
         assert_eq!(next.close, [3.0, 4.0, 1.0, 2.0, 2.5, 5.0]);
         assert_eq!(
@@ -288,8 +314,37 @@ mod tests {
         );
         drop(next);
         // A symbol gone: the columns end where its candles began.
-        let fewer = handed.hand(&[(&b, 2)], Timeframe::M1, Shape::at(Timeframe::M1, 5, 120_000));
+        let fewer = handed.hand(
+            &[(&b, 2)],
+            Timeframe::M1,
+            Shape::at(Timeframe::M1, 5, Columns::all(), 120_000),
+        );
         assert_eq!((&fewer.lengths[..], &fewer.close[..]), (&[2][..], &[3.0, 4.0][..]));
         assert_eq!(handed.buffers.len(), 1);
+    }
+
+    #[test]
+    fn only_the_columns_wanted_are_written_kept_and_updated() {
+        let mut a = series(&[1.0, 2.0]);
+        let closes = Shape::at(Timeframe::M1, 5, Columns(CandleColumns::CLOSE), 60_000);
+        let mut handed = Handed::default();
+        let first = handed.hand(&[(&a, 1)], Timeframe::M1, closes);
+        assert_eq!((&first.lengths[..], &first.close[..]), (&[2][..], &[1.0, 2.0][..]));
+        assert!(first.start_ms.is_empty() && first.open.is_empty() && first.turnover.is_empty());
+        drop(first);
+        a.back_mut().unwrap().trade(3.0);
+        let updated = handed.hand(&[(&a, 1)], Timeframe::M1, closes);
+        assert_eq!((&updated.close[..], updated.high.len()), (&[1.0, 3.0][..], 0));
+        drop(updated);
+        // A plugin that reads highs too: the buffer is filled again with both.
+        let more = Shape::at(
+            Timeframe::M1,
+            5,
+            Columns(CandleColumns::CLOSE | CandleColumns::HIGH),
+            60_000,
+        );
+        let both = handed.hand(&[(&a, 1)], Timeframe::M1, more);
+        assert_eq!((&both.close[..], &both.high[..]), (&[1.0, 3.0][..], &[1.0, 3.0][..]));
+        assert!(both.low.is_empty());
     }
 }

@@ -31,6 +31,7 @@ impl Pipeline {
         let generation = self.plugins.generation();
         let demand = generation.candle_demand();
         self.candles.set_demand(demand);
+        self.candles.set_columns(generation.candle_columns());
         let analysed = self.last_good.as_ref().map_or(&[][..], |(s, _)| &s.tickers[..]);
         self.source.want_candles(demand, analysed);
         let fresh = match self.source.snapshot().await {

@@ -34,7 +34,7 @@ impl MarketsByNeeds {
         let base = snapshot.to_market(cycle, source, age);
         let depth = generation.max_history_depth();
         let widest = candles.market(history.market(&base, depth));
-        let holds = Needs::held(depth as u32, candles.demand());
+        let holds = Needs::held(depth as u32, candles.demand(), candles.columns());
         let mut cut = BTreeMap::new();
         for plugin in generation.plugins() {
             cut.entry(plugin.needs().clone())

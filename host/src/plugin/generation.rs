@@ -9,6 +9,9 @@ use std::sync::Arc;
 use super::loaded::LoadedPlugin;
 use super::world::PluginKind;
 use crate::shared::candle::CandleDemand;
+use crate::shared::contract::CandleColumns;
+use crate::shared::needs::{Columns, ColumnsWanted};
+use crate::shared::timeframe::{self, TIMEFRAMES};
 
 /// The analyzers and aggregators of one generation, each list ordered by file path.
 #[derive(Default)]
@@ -57,6 +60,16 @@ impl Generation {
             demand.want(request.timeframe, request.depth);
         }
         demand
+    }
+
+    /// Per time frame, the candle columns any loaded plugin reads.
+    pub fn candle_columns(&self) -> ColumnsWanted {
+        let mut columns = [Columns(CandleColumns::empty()); TIMEFRAMES.len()];
+        for request in self.plugins().flat_map(|p| &p.info.candles) {
+            let k = timeframe::index(request.timeframe);
+            columns[k] = columns[k].and(Columns(request.columns));
+        }
+        columns
     }
 
     /// The deepest history any loaded plugin asks for.

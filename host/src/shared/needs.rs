@@ -36,6 +36,16 @@ pub struct CandleNeed {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Columns(pub CandleColumns);
 
+/// Per time frame (indexed as [`timeframe::TIMEFRAMES`]), the columns any plugin reads.
+pub type ColumnsWanted = [Columns; timeframe::TIMEFRAMES.len()];
+
+impl Default for Columns {
+    /// Every column, as a request that names none of its own is handed.
+    fn default() -> Self {
+        Self::all()
+    }
+}
+
 impl Columns {
     /// Every column, as a 0.2.0 plugin is handed.
     pub fn all() -> Self {
@@ -45,6 +55,11 @@ impl Columns {
     /// Whether `column` is among them.
     pub fn has(self, column: CandleColumns) -> bool {
         self.0.contains(column)
+    }
+
+    /// These and `other`'s.
+    pub fn and(self, other: Columns) -> Self {
+        Self(self.0 | other.0)
     }
 
     /// Their names as the contract spells them, in its order.
@@ -96,16 +111,20 @@ impl CandleNeed {
 }
 
 impl Needs {
-    /// What a market built for `demand` with `history_depth` samples holds: every symbol's
-    /// candles of each time frame wanted, as deep as wanted.
-    pub fn held(history_depth: u32, demand: CandleDemand) -> Self {
+    /// What a market built for `demand` and `columns` with `history_depth` samples holds:
+    /// every symbol's candles of each time frame wanted, as deep as wanted, in the columns
+    /// wanted.
+    pub fn held(history_depth: u32, demand: CandleDemand, columns: &ColumnsWanted) -> Self {
         let candles = demand
             .wanted()
-            .map(|(timeframe, depth)| CandleNeed {
-                timeframe: timeframe::index(timeframe),
-                depth,
-                top: 0,
-                columns: Columns::all(),
+            .map(|(timeframe, depth)| {
+                let k = timeframe::index(timeframe);
+                CandleNeed {
+                    timeframe: k,
+                    depth,
+                    top: 0,
+                    columns: columns[k],
+                }
             })
             .collect();
         Self { history_depth, candles }
@@ -248,7 +267,10 @@ fn cut_candles(have: Option<&Candles>, need: &CandleNeed, symbols: usize) -> Can
         })
         .collect();
     let total = kept.iter().map(|(keep, _)| keep).sum();
-    let wanted = |column| need.columns.has(column);
+    // A column the widest market lacks (a trial call of a plugin that reads more than the
+    // serving ones) stays empty.
+    let held = have.lengths.iter().map(|&l| l as usize).sum::<usize>();
+    let wanted = |column, values: usize| need.columns.has(column) && values == held;
     let mut prices: Vec<(&mut Vec<f64>, &Vec<f64>)> = [
         (CandleColumns::OPEN, &mut cut.open, &have.open),
         (CandleColumns::HIGH, &mut cut.high, &have.high),
@@ -258,11 +280,11 @@ fn cut_candles(have: Option<&Candles>, need: &CandleNeed, symbols: usize) -> Can
         (CandleColumns::TURNOVER, &mut cut.turnover, &have.turnover),
     ]
     .into_iter()
-    .filter(|&(column, _, _)| wanted(column))
+    .filter(|&(column, _, from)| wanted(column, from.len()))
     .map(|(_, to, from)| (to, from))
     .collect();
     prices.iter_mut().for_each(|(to, _)| to.reserve_exact(total));
-    let starts = wanted(CandleColumns::START_MS);
+    let starts = wanted(CandleColumns::START_MS, have.start_ms.len());
     if starts {
         cut.start_ms.reserve_exact(total);
     }
