@@ -3,9 +3,12 @@
 //! one-minute closes of the largest symbols for sparklines. Each key's name and shape
 //! come from `pulse-keys`, which the readers share; `docs/cache-keys.md` documents them.
 
+mod breakdown;
+
+use breakdown::{Breakdown, Breakdowns};
 use pulse_keys::{
-    AnalyzerVerdict, Breadth, Breakdown, Components, Mover, Movers, Overview, SignalEntry, Signals, Sparkline,
-    Sparklines, Ticker, Tickers, SPARKLINE_POINTS, SPARKLINE_TIMEFRAME,
+    Breadth, Components, Mover, Movers, Overview, SignalEntry, Signals, Sparkline, Sparklines, Ticker, Tickers,
+    SPARKLINE_POINTS, SPARKLINE_TIMEFRAME,
 };
 use pulse_sdk::{
     candles, verdict, Aggregator, AnalyzerOutput, CacheEntry, CandleColumns, CandleRequest, ComponentsView, MarketView,
@@ -255,6 +258,7 @@ impl Aggregator for Dashboard {
         entries.push(CacheEntry::text(pulse_keys::REGIME, regime));
         entries.push(CacheEntry::json(pulse_keys::SPARKLINES, &sparklines(market, config))?);
 
+        let breakdowns = Breakdowns::new(results);
         for (i, (symbol, blend)) in market
             .symbols
             .iter()
@@ -262,19 +266,6 @@ impl Aggregator for Dashboard {
             .enumerate()
             .take(config.max_breakdowns)
         {
-            let analyzers = results
-                .iter()
-                .map(|r| {
-                    let v = r.analyses.verdicts.get(i).copied().flatten();
-                    let verdict = AnalyzerVerdict {
-                        version: r.version.as_str(),
-                        score: v.map(|v| v.score),
-                        signal: v.map(|v| v.signal.as_str()),
-                        components: ComponentsView::new(&r.analyses, i).iter().collect(),
-                    };
-                    (r.plugin.as_str(), verdict)
-                })
-                .collect();
             let blend = blend.as_ref();
             entries.push(CacheEntry::json(
                 pulse_keys::breakdown_key(symbol),
@@ -282,7 +273,7 @@ impl Aggregator for Dashboard {
                     symbol: symbol.as_str(),
                     score: blend.map(|b| b.score),
                     signal: blend.map_or(Signal::Neutral, |b| b.signal).as_str(),
-                    analyzers,
+                    analyzers: breakdowns.analyzers(i),
                     cycle: market.cycle,
                     timestamp,
                 },
