@@ -87,13 +87,13 @@ impl CacheWriter {
         }
     }
 
-    /// Writes every entry to its server(s), one pipelined batch per server, waiting at most
-    /// the write deadline. The entries are shared with the tasks that send them, not copied.
-    pub async fn write(&mut self, entries: Arc<[ValidEntry]>) -> WriteReport {
+    /// Writes every entry to its server(s), each server's share in pipelined batches of
+    /// [`CHUNK`] sent at once, waiting at most the write deadline. The entries are shared with
+    /// the tasks that send them, not copied.
+    pub async fn write(&mut self, shared: Arc<[ValidEntry]>) -> WriteReport {
         let started = Instant::now();
         let mut report = WriteReport::default();
-        let batches = batches(&self.placement, &entries);
-        let shared = entries;
+        let batches = batches(&self.placement, &shared);
         let mut tasks = JoinSet::new();
         let mut outstanding = std::collections::HashMap::new();
         for (server, batch) in self.servers.iter().zip(batches) {

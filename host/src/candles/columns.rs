@@ -193,12 +193,11 @@ pub(super) fn built(series: &[Stamped<'_>], timeframe: Timeframe, shape: Shape) 
 fn fill_from(c: &mut Candles, stamps: &mut Vec<u64>, from: usize, end: usize, series: &[Stamped<'_>], shape: Shape) {
     let most = (series.len() - from) * (shape.depth + 1);
     let starts = shape.columns.has(CandleColumns::START_MS);
+    // A column no plugin reads any more gives its memory back.
     for (column, (flag, _)) in prices(c).into_iter().zip(PRICES) {
-        column.truncate(if shape.columns.has(flag) { end } else { 0 });
-        column.reserve(most);
+        keep_or_free(column, shape.columns.has(flag), end, most);
     }
-    c.start_ms.truncate(if starts { end } else { 0 });
-    c.start_ms.reserve(most);
+    keep_or_free(&mut c.start_ms, starts, end, most);
     c.lengths.truncate(from);
     c.forming.truncate(from);
     stamps.truncate(from);
@@ -220,9 +219,20 @@ fn fill_from(c: &mut Candles, stamps: &mut Vec<u64>, from: usize, end: usize, se
     }
 }
 
+/// `column` cut to its first `end` values with room for `more`, if `kept`; else emptied and
+/// its memory given back.
+fn keep_or_free<T>(column: &mut Vec<T>, kept: bool, end: usize, more: usize) {
+    if kept {
+        column.truncate(end);
+        column.reserve(more);
+    } else {
+        *column = Vec::new();
+    }
+}
+
 /// How many of the last candles of `series` are handed at `shape` (at most `depth` closed
 /// ones and the forming one, without a gap), and whether the last of them is forming.
-pub(super) fn run_of(series: &VecDeque<Candle>, timeframe: Timeframe, shape: Shape) -> (usize, bool) {
+fn run_of(series: &VecDeque<Candle>, timeframe: Timeframe, shape: Shape) -> (usize, bool) {
     let forming = series.back().is_some_and(|last| last.start_ms == shape.forming_start);
     let run = consecutive_run(series, timeframe).min(shape.depth + usize::from(forming));
     (run, forming && run > 0)

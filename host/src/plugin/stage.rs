@@ -101,7 +101,8 @@ impl<T, E: Into<anyhow::Error>> AtStage<T> for Result<T, E> {
 /// What a trial call is made on: the last cycle's market and analyzer outputs.
 #[derive(Clone)]
 pub struct TrialInput {
-    /// The last market, with everything any plugin asked for.
+    /// The last market, with everything any serving plugin asked for (a staged plugin's
+    /// time frames or columns beyond those come with no candles).
     pub market: WidestMarket,
     /// What that market holds.
     pub holds: Needs,

@@ -76,7 +76,7 @@ pub struct PluginFacts {
     pub name: String,
     /// `analyzer` or `aggregator`.
     pub kind: &'static str,
-    /// The version of the plugin contract it speaks (`0.1.0`, `0.2.0`).
+    /// The version of the plugin contract it speaks (`0.1.0`, `0.2.0`, `0.3.0`).
     pub contract: &'static str,
     /// The version it describes itself with.
     pub version: String,

@@ -3,7 +3,7 @@
 //!
 //! A snapshot serialises as one line of the replay format (`docs/sources.md`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -156,7 +156,12 @@ impl Snapshot {
                 .total_cmp(&a.turnover_24h)
                 .then_with(|| a.symbol.cmp(&b.symbol))
         });
-        self.tickers.dedup_by(|a, b| a.symbol == b.symbol);
+        // A symbol listed twice keeps its row of the largest turnover.
+        let mut seen = HashSet::with_capacity(self.tickers.len());
+        let first: Vec<bool> = self.tickers.iter().map(|t| seen.insert(t.symbol.as_str())).collect();
+        drop(seen);
+        let mut first = first.into_iter();
+        self.tickers.retain(|_| first.next().unwrap_or(false));
         self.tickers.truncate(selection.top);
         (self, rejections)
     }
@@ -219,5 +224,26 @@ mod tests {
         let (picked, _) = snapshot.select(&picky);
         let symbols: Vec<&str> = picked.tickers.iter().map(|t| t.symbol.as_str()).collect();
         assert_eq!(symbols, ["GBTC", "AUSDT"]);
+    }
+
+    #[test]
+    fn a_symbol_listed_twice_keeps_its_row_of_the_largest_turnover() {
+        let twice = Snapshot {
+            candles: Vec::new(),
+            timestamp_ms: 0,
+            tickers: vec![
+                ticker("AUSDT", 1.0, 10.0),
+                ticker("BUSDT", 2.0, 20.0),
+                ticker("AUSDT", 1.5, 30.0),
+            ],
+        };
+        let (selected, rejected) = twice.select(&Selection {
+            top: 10,
+            quote: "USDT".into(),
+            ..Selection::default()
+        });
+        let rows: Vec<(&str, f64)> = selected.tickers.iter().map(|t| (t.symbol.as_str(), t.price)).collect();
+        assert_eq!(rows, [("AUSDT", 1.5), ("BUSDT", 2.0)]);
+        assert!(rejected.is_empty());
     }
 }

@@ -188,6 +188,7 @@ pub struct WidestMarket {
     pub candles: Vec<Arc<Candles>>,
 }
 
+#[cfg(test)]
 impl From<Market> for WidestMarket {
     /// A market that holds its own candles, shared as they are.
     fn from(mut market: Market) -> Self {

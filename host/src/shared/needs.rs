@@ -57,6 +57,11 @@ impl Columns {
         self.0.contains(column)
     }
 
+    /// Whether every one of `other` is among them.
+    pub fn covers(self, other: Columns) -> bool {
+        self.0.contains(other.0)
+    }
+
     /// These and `other`'s.
     pub fn and(self, other: Columns) -> Self {
         Self(self.0 | other.0)
@@ -142,7 +147,8 @@ impl Needs {
     /// plugin needs) is for these needs: the last `history_depth` samples of each symbol, and
     /// for each candle request in order, the last `depth` closed candles of each symbol (of the
     /// first `top` only, unless `top` is 0) and its forming one. A time frame `widest` lacks is
-    /// handed over with no candles. A time frame `widest` holds at the depth asked or less
+    /// handed over with no candles, and so is one it holds without every column asked for. A
+    /// time frame `widest` holds at the depth asked or less
     /// (it holds no more than its own depth) is borrowed from it; only smaller depths are
     /// copied.
     pub fn cut(&self, widest: &WidestMarket, holds: &Needs) -> PluginMarket {
@@ -158,11 +164,15 @@ impl Needs {
                 let index = widest.candles.iter().position(|c| c.timeframe == timeframe);
                 let have = index.map(|i| &*widest.candles[i]);
                 let held = holds.candles.iter().find(|held| held.timeframe == need.timeframe);
-                let borrowed = held.is_some_and(|held| held.depth <= need.depth);
+                // A column no serving plugin reads is not held: a trial call that needs it gets
+                // no candles of that time frame, as for a time frame not held at all, rather
+                // than candles with a column missing.
+                let covered = held.is_some_and(|held| held.columns.covers(need.columns));
+                let borrowed = covered && held.is_some_and(|held| held.depth <= need.depth);
                 let part = match index {
                     Some(index) if borrowed && (top == 0 || top as usize >= symbols) => CandlesPart::Whole(index),
                     Some(index) if borrowed => prefix(&widest.candles[index], index, top as usize),
-                    _ => CandlesPart::Cut(cut_candles(have, need, symbols)),
+                    _ => CandlesPart::Cut(cut_candles(have.filter(|_| covered), need, symbols)),
                 };
                 (part, columns)
             })
@@ -439,6 +449,30 @@ mod tests {
             for other in [m1.open, m1.high, m1.low, m1.volume, m1.turnover] {
                 assert!(other.is_empty(), "depth {depth}: {m1:?}");
             }
+        }
+    }
+
+    #[test]
+    fn a_column_the_widest_market_does_not_hold_gets_no_candles_rather_than_a_gap() {
+        let mut widest = market();
+        // The widest market holds closes only (no serving plugin reads anything else).
+        let c = std::sync::Arc::make_mut(&mut widest.candles[0]);
+        for column in [&mut c.open, &mut c.high, &mut c.low, &mut c.volume, &mut c.turnover] {
+            column.clear();
+        }
+        let mut holds = holds();
+        holds.candles[0].columns = Columns(CandleColumns::CLOSE | CandleColumns::START_MS);
+        for depth in [3, 1] {
+            let volumes = Needs {
+                history_depth: 0,
+                candles: vec![CandleNeed {
+                    columns: Columns(CandleColumns::VOLUME),
+                    ..need(Timeframe::M1, depth, 0)
+                }],
+            };
+            let cut = volumes.cut(&widest, &holds);
+            let m1 = &cut.view().candles[0];
+            assert_eq!((m1.lengths, m1.volume.len()), (&[0, 0][..], 0), "depth {depth}");
         }
     }
 }

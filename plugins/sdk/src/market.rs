@@ -45,7 +45,8 @@ pub struct CandleSeries<'a> {
 }
 
 impl<'a> CandleSeries<'a> {
-    /// Number of candles, the forming one included.
+    /// Number of candles, the forming one included, as the columns asked for hold them (0 when
+    /// the request named no column).
     pub fn len(&self) -> usize {
         let prices = [self.open, self.high, self.low, self.close, self.volume, self.turnover];
         prices
@@ -130,7 +131,7 @@ impl MarketView {
                 &[]
             }
         };
-        CandleSeries {
+        let mut series = CandleSeries {
             start_ms: if c.start_ms.len() == total {
                 &c.start_ms[range.clone()]
             } else {
@@ -142,8 +143,11 @@ impl MarketView {
             close: part(&c.close),
             volume: part(&c.volume),
             turnover: part(&c.turnover),
-            forming: !range.is_empty() && c.forming.get(i).copied().unwrap_or(false),
-        }
+            forming: false,
+        };
+        // Forming only when some column holds the candle.
+        series.forming = !series.is_empty() && c.forming.get(i).copied().unwrap_or(false);
+        series
     }
 }
 

@@ -5,11 +5,11 @@
 //! let market = pulse_sdk::testing::MarketBuilder::new()
 //!     .symbol("BTCUSDT", &[94_000.0, 94_500.0, 95_000.0], 2.1)
 //!     .candles(Timeframe::M1, &[93_800.0, 94_200.0, 95_000.0], true)
-//!     .build();
+//!     .build_for(&MyPlugin::describe());
 //! let analyses = MyPlugin::analyze(&market, &MyConfig::default()).unwrap();
 //! ```
 
-use crate::{Candles, History, Market, MarketView, Timeframe};
+use crate::{CandleColumns, Candles, History, Market, MarketView, PluginInfo, Timeframe};
 
 /// The market time of every built market, ms since the Unix epoch (a multiple of one day).
 pub const MARKET_TIME_MS: i64 = 1_699_920_000_000;
@@ -113,7 +113,46 @@ impl MarketBuilder {
         self
     }
 
-    /// The finished market.
+    /// The finished market as the daemon hands it to a plugin that describes itself as
+    /// `info`: one candles record per request, in its order, with only the columns it names
+    /// (a test that reads a column it did not ask for sees it empty, as in the daemon).
+    pub fn build_for(self, info: &PluginInfo) -> MarketView {
+        let built = self.build();
+        let mut market: Market = (*built).clone();
+        let symbols = market.symbols.len();
+        market.candles = info
+            .candles
+            .iter()
+            .map(|request| {
+                let mut c = built
+                    .candles
+                    .iter()
+                    .find(|c| c.timeframe == request.timeframe)
+                    .cloned()
+                    .unwrap_or_else(|| columns(request.timeframe, &vec![(Vec::new(), false); symbols]));
+                let wanted = |column: CandleColumns| request.columns.contains(column);
+                if !wanted(CandleColumns::START_MS) {
+                    c.start_ms.clear();
+                }
+                for (column, values) in [
+                    (CandleColumns::OPEN, &mut c.open),
+                    (CandleColumns::HIGH, &mut c.high),
+                    (CandleColumns::LOW, &mut c.low),
+                    (CandleColumns::CLOSE, &mut c.close),
+                    (CandleColumns::VOLUME, &mut c.volume),
+                    (CandleColumns::TURNOVER, &mut c.turnover),
+                ] {
+                    if !wanted(column) {
+                        values.clear();
+                    }
+                }
+                c
+            })
+            .collect();
+        MarketView::new(market)
+    }
+
+    /// The finished market, with every column of the candles given.
     pub fn build(mut self) -> MarketView {
         let mut market = self.market.take().expect("builder already used");
         let symbols = market.symbols.len();
@@ -200,5 +239,35 @@ mod tests {
         assert_eq!(market.candles(Timeframe::H1, 2).close, [5.0]);
         assert!(market.candles(Timeframe::H1, 0).is_empty());
         assert!(market.candles(Timeframe::D1, 0).is_empty());
+    }
+
+    #[test]
+    fn a_market_built_for_a_plugin_has_its_requests_and_columns_only() {
+        use crate::{candles, CandleRequest};
+        let info = PluginInfo {
+            candles: vec![
+                CandleRequest {
+                    columns: CandleColumns::CLOSE,
+                    ..candles(Timeframe::H1, 5)
+                },
+                candles(Timeframe::M5, 5),
+            ],
+            ..crate::plugin_info("t", "1.0.0", "", 0)
+        };
+        let market = MarketBuilder::new()
+            .symbol("AUSDT", &[1.0], 0.0)
+            .candles(Timeframe::H1, &[1.0, 2.0], true)
+            .candles(Timeframe::M1, &[3.0], true)
+            .build_for(&info);
+        let hours = market.candles(Timeframe::H1, 0);
+        assert_eq!((hours.close, hours.len(), hours.forming), (&[1.0, 2.0][..], 2, true));
+        assert!(hours.open.is_empty() && hours.start_ms.is_empty() && hours.volume.is_empty());
+        // Asked for and never given: none; given and never asked for: gone.
+        assert!(market.candles(Timeframe::M5, 0).is_empty());
+        assert!(market.candles(Timeframe::M1, 0).is_empty());
+        assert_eq!(
+            market.candles.iter().map(|c| c.timeframe).collect::<Vec<_>>(),
+            [Timeframe::H1, Timeframe::M5]
+        );
     }
 }

@@ -31,7 +31,7 @@ mod tests {
             .symbol("DOWNUSDT", &[100.0], -5.0)
             .candles(Timeframe::M1, &down, true)
             .candles(Timeframe::H1, &steps(200.0, -2.0, 31), true)
-            .build();
+            .build_for(&Trend::describe());
         let out = Trend::analyze(&market, &Config::default()).unwrap();
         let (up, down) = (out.verdicts[0].unwrap(), out.verdicts[1].unwrap());
         assert!(up.score > 80.0 && down.score < 20.0, "{} vs {}", up.score, down.score);

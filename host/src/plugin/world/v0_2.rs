@@ -135,6 +135,7 @@ fn info(info: old::PluginInfo) -> now::PluginInfo {
     }
 }
 
+/// A 0.2.0 time frame as 0.3.0 names it.
 fn timeframe(timeframe: old::Timeframe) -> now::Timeframe {
     match timeframe {
         old::Timeframe::M1 => now::Timeframe::M1,
