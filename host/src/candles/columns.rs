@@ -8,8 +8,9 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::shared::candle::Candle;
+use crate::shared::columns::Columns;
 use crate::shared::contract::{CandleColumns, Candles, Timeframe};
-use crate::shared::needs::{empty_candles, Columns};
+use crate::shared::needs::empty_candles;
 use crate::shared::timeframe;
 
 use super::series::consecutive_run;

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use super::loaded::LoadedPlugin;
 use super::world::PluginKind;
 use crate::shared::candle::CandleDemand;
+use crate::shared::columns::{Columns, ColumnsWanted};
 use crate::shared::contract::CandleColumns;
-use crate::shared::needs::{Columns, ColumnsWanted};
 use crate::shared::timeframe::{self, TIMEFRAMES};
 
 /// The analyzers and aggregators of one generation, each list ordered by file path.

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use wasmtime::component::{ComponentType, Lower};
 
+use super::columns::Columns;
 use super::contract::{CandleColumns, Candles, History, Market, Timeframe};
-use super::needs::Columns;
 
 /// The contract's `market` record, borrowed.
 #[derive(ComponentType, Lower, Debug)]

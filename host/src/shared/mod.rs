@@ -4,6 +4,7 @@
 pub mod call;
 pub mod candle;
 pub mod clock;
+pub mod columns;
 pub mod contract;
 pub mod entry;
 pub mod identity;
