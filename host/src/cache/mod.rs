@@ -3,6 +3,7 @@
 
 mod entry;
 mod placement;
+mod quiet;
 mod server;
 mod sink;
 mod writer;

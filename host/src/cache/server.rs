@@ -8,8 +8,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use memcache::exp::{AsyncMetaClient, Error as McError, MetaClientBuilder, MutationResult, Set};
-use tracing::{info, warn};
+use memcache::exp::{AsyncMetaClient, Error as McError, MetaClientBuilder, Set};
+use tracing::{debug, info, warn};
+
+use super::quiet::{Answer, QuietSets};
+use crate::shared::entry::ValidEntry;
 
 /// First wait before probing a server that went down.
 const FIRST_PROBE: Duration = Duration::from_millis(25);
@@ -20,15 +23,26 @@ const MAX_PROBE: Duration = Duration::from_millis(250);
 /// How many times a batch is resent after `SERVER_ERROR` replies before the rest is given up.
 const MAX_RESENDS: usize = 16;
 
-/// The outcome of each entry of a batch, by index into the cycle's entries.
-pub type Outcomes = Vec<(usize, memcache::exp::Result<MutationResult>)>;
+/// An entry of a batch that memcached did not store.
+#[derive(Debug)]
+pub struct Refusal {
+    /// Its index into the cycle's entries.
+    pub index: usize,
+    /// The failure's kind, for the writer's counters: `io`, `timeout`, `server_error`, `other`.
+    pub kind: &'static str,
+    /// Why, as memcached or the connection said it.
+    pub reason: String,
+}
 
 /// A memcached server as the writer sees it.
 pub struct Server {
     /// `host:port`, as configured.
     pub addr: String,
-    /// Its connections (dialed lazily, redialed after failure).
-    pub client: AsyncMetaClient,
+    /// Connections for quiet batches, the cycles' usual path.
+    quiet: QuietSets,
+    /// Connections of the answering client: batches whose quiet answer named no key, and the
+    /// probe (dialed lazily, redialed after failure).
+    client: AsyncMetaClient,
     health: Arc<Mutex<Health>>,
     /// Times the server came back after being down.
     reconnects: Arc<std::sync::atomic::AtomicU64>,
@@ -52,45 +66,83 @@ impl Server {
             .with_context(|| format!("cannot resolve memcached address {addr}"))?;
         Ok(Self {
             addr: addr.to_string(),
+            quiet: QuietSets::new(addr, timeout),
             client,
             health: Arc::new(Mutex::new(Health::Up)),
             reconnects: Arc::default(),
         })
     }
 
-    /// Stores `entries[i]` for every `i` in `batch`, pipelined, and reports each one.
+    /// Stores `entries[i]` for every `i` in `batch` and returns the entries it did not store.
+    /// The batch goes out quietly; only when memcached answers an error that names no key is it
+    /// sent again through the answering client, to find which.
+    pub async fn store(&self, entries: &[ValidEntry], batch: Vec<usize>) -> memcache::exp::Result<Vec<Refusal>> {
+        match self.quiet.send(entries, &batch).await.map_err(McError::Io)? {
+            Answer::Stored(refused) => Ok(refused
+                .into_iter()
+                .map(|(position, reply)| Refusal {
+                    index: batch[position],
+                    kind: "other",
+                    reason: format!("not stored ({reply})"),
+                })
+                .collect()),
+            Answer::Unattributed(reply) => {
+                debug!(server = %self.addr, "memcached answered {reply:?} to a quiet batch; sending it key by key");
+                self.store_answered(entries, batch).await
+            }
+        }
+    }
+
+    /// Stores the batch through the answering client, which reports each key.
     ///
     /// memcache::exp 0.21 ends a batch at the first `SERVER_ERROR` reply (which carries no
     /// opaque token) and reports every later command as failed too, although the server
     /// executed them. Since a set is idempotent, the commands after the refused one are simply
     /// sent again as a new batch, so only the refused key is reported as failed.
-    pub async fn store(
+    async fn store_answered(
         &self,
-        entries: &[crate::shared::entry::ValidEntry],
+        entries: &[ValidEntry],
         mut batch: Vec<usize>,
-    ) -> memcache::exp::Result<Outcomes> {
-        let mut outcomes = Vec::with_capacity(batch.len());
+    ) -> memcache::exp::Result<Vec<Refusal>> {
+        let mut refusals = Vec::new();
         for _ in 0..MAX_RESENDS {
             let sets = batch
                 .iter()
                 .map(|&i| Set::new(&entries[i].key, &entries[i].value).ttl_raw(entries[i].ttl));
             let results = self.client.run_many(sets).await?;
             let refused = results.iter().position(|r| matches!(r, Err(e) if is_server_error(e)));
-            let Some(refused) = refused else {
-                outcomes.extend(batch.into_iter().zip(results));
-                return Ok(outcomes);
+            let rest = match refused {
+                Some(refused) => batch.split_off(refused + 1),
+                None => Vec::new(),
             };
-            let rest = batch.split_off(refused + 1);
-            outcomes.extend(batch.into_iter().zip(results));
+            for (index, result) in batch.into_iter().zip(results) {
+                match result {
+                    Ok(r) if r.applied() => {}
+                    Ok(r) => refusals.push(Refusal {
+                        index,
+                        kind: "other",
+                        reason: format!("not stored ({:?})", r.status),
+                    }),
+                    Err(e) => refusals.push(Refusal {
+                        index,
+                        kind: error_kind(&e),
+                        reason: e.to_string(),
+                    }),
+                }
+            }
             if rest.is_empty() {
-                return Ok(outcomes);
+                return Ok(refusals);
             }
             batch = rest;
         }
         // A server refusing key after key (out of memory, items over its -I): stop resending.
         let reason = format!("not sent: memcached refused {MAX_RESENDS} keys of this batch already");
-        outcomes.extend(batch.into_iter().map(|i| (i, Err(McError::Server(reason.clone())))));
-        Ok(outcomes)
+        refusals.extend(batch.into_iter().map(|index| Refusal {
+            index,
+            kind: "server_error",
+            reason: reason.clone(),
+        }));
+        Ok(refusals)
     }
 
     /// Whether cycles should write to it now.
@@ -113,6 +165,7 @@ impl Server {
             }
             *health = Health::Down { since: Instant::now() };
         }
+        self.quiet.forget();
         warn!(server = %self.addr, "memcached {} down: {reason}", self.addr);
         let (client, health, reconnects, addr) = (
             self.client.clone(),
@@ -149,6 +202,17 @@ fn is_server_error(error: &McError) -> bool {
         McError::Server(_) => true,
         McError::Ambiguous { source, .. } => is_server_error(source),
         _ => false,
+    }
+}
+
+/// The kind of a failed write, for counters.
+pub fn error_kind(error: &McError) -> &'static str {
+    match error {
+        McError::Io(_) => "io",
+        McError::Timeout { .. } => "timeout",
+        McError::Ambiguous { source, .. } => error_kind(source),
+        McError::Server(_) => "server_error",
+        _ => "other",
     }
 }
 

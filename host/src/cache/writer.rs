@@ -1,30 +1,23 @@
 //! Writes each cycle's validated entries to memcached.
 //!
-//! All entries of a cycle go out as one pipelined meta-protocol batch per server
-//! (`memcache::exp`, `ms` with the entry's exact TTL). The meta protocol was chosen over ASCII
-//! `set … noreply` because it answers every key, so a per-key failure (e.g. an item too large
-//! for the server) is reported for that key, not lost or blamed on the batch; its batches
-//! carry opaque tokens, so a reply is never paired with the wrong key. The cycle waits for the
-//! batch until its write deadline at most; whatever was not confirmed by then counts as failed.
-//! A server that fails is skipped until its background probe sees it answer again.
+//! Each server's share of a cycle goes out as one pipelined batch of quiet meta-protocol sets
+//! (`cache/quiet.rs`, `ms` with the entry's exact TTL), to which memcached answers only what it
+//! did not store, each refusal naming its key by an opaque token; a reply that names no key
+//! sends the batch again through an answering client (`cache/server.rs`), so a per-key
+//! failure (e.g. an item too large for the server) is still reported for that key, not lost or
+//! blamed on the batch. The cycle waits for the batches until its write deadline at most;
+//! whatever was not confirmed by then counts as failed. A server that fails is skipped until
+//! its background probe sees it answer again.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use memcache::exp::Error as McError;
 use tokio::task::JoinSet;
 
 use super::placement::Placement;
-use super::server::{Outcomes, Server};
+use super::server::{error_kind, Refusal, Server};
 use crate::shared::entry::{ServerState, ValidEntry, WriterStats};
-
-/// Entries per pipelined batch. A server's share of a cycle goes out as several batches at
-/// once, on separate pooled connections, so memcached's worker threads and both sides' CPUs
-/// work in parallel. Measured here (`pulse-bench --scenario cache-write`, 10,000 entries of
-/// 200 bytes, against a raw `noreply` burst): batches of 1,000 reach 0.65-0.70 of the burst,
-/// of 250 or 500 about 0.5, of 2,500 0.55-0.60, one batch 0.41.
-const CHUNK: usize = 1000;
 
 /// Sends cache entries to one or more memcached servers.
 pub struct CacheWriter {
@@ -87,9 +80,11 @@ impl CacheWriter {
         }
     }
 
-    /// Writes every entry to its server(s), each server's share in pipelined batches of
-    /// [`CHUNK`] sent at once, waiting at most the write deadline. The entries are shared with
-    /// the tasks that send them, not copied.
+    /// Writes every entry to its server(s), each server's share as one pipelined batch, all
+    /// servers at once, waiting at most the write deadline. The entries are shared with the
+    /// tasks that send them, not copied. One batch per server was measured fastest here
+    /// (`pulse-bench --scenario cache-write`): memcached stores a quiet batch on one worker
+    /// thread at the rate of a raw burst, and more connections only share the same two cores.
     pub async fn write(&mut self, shared: Arc<[ValidEntry]>) -> WriteReport {
         let started = Instant::now();
         let mut report = WriteReport::default();
@@ -106,12 +101,9 @@ impl CacheWriter {
                 });
                 continue;
             }
-            for chunk in batch.chunks(CHUNK) {
-                let (task_server, entries, chunk) = (server.clone(), shared.clone(), chunk.to_vec());
-                let count = chunk.len();
-                let task = tasks.spawn(async move { task_server.store(&entries, chunk).await });
-                outstanding.insert(task.id(), (server.clone(), count));
-            }
+            let (task_server, entries, indices) = (server.clone(), shared.clone(), batch.clone());
+            let task = tasks.spawn(async move { task_server.store(&entries, indices).await });
+            outstanding.insert(task.id(), (server.clone(), batch));
         }
         let deadline = tokio::time::Instant::from_std(started + self.deadline);
         while let Ok(Some(joined)) = tokio::time::timeout_at(deadline, tasks.join_next_with_id()).await {
@@ -119,21 +111,21 @@ impl CacheWriter {
                 Ok((id, outcome)) => (id, Ok(outcome)),
                 Err(e) => (e.id(), Err(e)),
             };
-            let Some((server, count)) = outstanding.remove(&id) else {
+            let Some((server, batch)) = outstanding.remove(&id) else {
                 continue;
             };
             match outcome {
-                Ok(outcomes) => self.settle(&mut report, &server, count, &shared, outcomes),
-                Err(e) => report.fail(&mut self.stats, "other", count, || {
+                Ok(refusals) => self.settle(&mut report, &server, &batch, &shared, refusals),
+                Err(e) => report.fail(&mut self.stats, "other", batch.len(), || {
                     format!("memcached {}: write task failed: {e}", server.addr)
                 }),
             }
         }
         tasks.abort_all();
-        for (server, count) in outstanding.into_values() {
+        for (server, batch) in outstanding.into_values() {
             let reason = format!("no answer within the {:?} write deadline", self.deadline);
             server.mark_down(&reason);
-            report.fail(&mut self.stats, "timeout", count, || {
+            report.fail(&mut self.stats, "timeout", batch.len(), || {
                 format!("memcached {}: {reason}", server.addr)
             });
         }
@@ -141,46 +133,39 @@ impl CacheWriter {
         report
     }
 
+    /// Counts a batch's outcome: every entry stored but the refused ones.
     fn settle(
         &mut self,
         report: &mut WriteReport,
         server: &Server,
-        count: usize,
+        batch: &[usize],
         entries: &[ValidEntry],
-        outcomes: memcache::exp::Result<Outcomes>,
+        refusals: memcache::exp::Result<Vec<Refusal>>,
     ) {
-        let outcomes = match outcomes {
-            Ok(outcomes) => outcomes,
+        let refusals = match refusals {
+            Ok(refusals) => refusals,
             Err(e) => {
                 server.mark_down(&e.to_string());
-                let kind = error_kind(&e);
-                report.fail(&mut self.stats, kind, count, || {
+                report.fail(&mut self.stats, error_kind(&e), batch.len(), || {
                     format!("memcached {}: {e}", server.addr)
                 });
                 return;
             }
         };
-        for (i, result) in outcomes {
-            let entry = &entries[i];
-            match result {
-                Ok(r) if r.applied() => {
-                    report.written += 1;
-                    self.stats.keys_written += 1;
-                    self.stats.bytes_written += entry.value.len() as u64;
-                }
-                Ok(r) => report.fail(&mut self.stats, "other", 1, || {
-                    format!("{}: not stored ({:?})", entry.key, r.status)
-                }),
-                Err(e) => {
-                    let kind = error_kind(&e);
-                    if matches!(kind, "io" | "timeout") {
-                        server.mark_down(&e.to_string());
-                    }
-                    report.fail(&mut self.stats, kind, 1, || {
-                        format!("{} on memcached {}: {e}", entry.key, server.addr)
-                    });
-                }
+        let stored_bytes: usize = batch.iter().map(|&i| entries[i].value.len()).sum();
+        let refused_bytes: usize = refusals.iter().map(|r| entries[r.index].value.len()).sum();
+        let stored = batch.len() - refusals.len();
+        report.written += stored;
+        self.stats.keys_written += stored as u64;
+        self.stats.bytes_written += (stored_bytes - refused_bytes) as u64;
+        for refusal in refusals {
+            if matches!(refusal.kind, "io" | "timeout") {
+                server.mark_down(&refusal.reason);
             }
+            let key = &entries[refusal.index].key;
+            report.fail(&mut self.stats, refusal.kind, 1, || {
+                format!("{key} on memcached {}: {}", server.addr, refusal.reason)
+            });
         }
     }
 }
@@ -195,17 +180,6 @@ fn batches(placement: &Placement, entries: &[ValidEntry]) -> Vec<Vec<usize>> {
         }
     }
     batches
-}
-
-/// The kind of a failed write, for counters.
-fn error_kind(error: &McError) -> &'static str {
-    match error {
-        McError::Io(_) => "io",
-        McError::Timeout { .. } => "timeout",
-        McError::Ambiguous { source, .. } => error_kind(source),
-        McError::Server(_) => "server_error",
-        _ => "other",
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,294 @@
+//! Quiet pipelined sets: a batch of meta-protocol `ms … q` commands closed by an `mn` barrier,
+//! to which memcached answers only the keys it did not store.
+//!
+//! `memcache::exp` 0.21 waits for an answer to every command (its quiet mode is internal). On
+//! this machine memcached took 13.6 ms to store and answer 10,000 sets of 200 bytes on one
+//! connection, and 7.7 ms to store them quietly: the answers were half of its work. A quiet
+//! batch still reports each key it refused, by the opaque token (`O<position>`) the reply
+//! carries. An error reply that names no key (`SERVER_ERROR object too large for cache`) makes
+//! the whole answer [`Answer::Unattributed`], and the caller sends the batch again through the
+//! answering client to learn which key it was.
+
+use std::io::{Error, ErrorKind, Result};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+use crate::shared::entry::ValidEntry;
+
+/// Bytes gathered before each socket write: few syscalls, and memcached starts storing while
+/// the rest of the batch is still being encoded.
+const SEND_BUFFER: usize = 256 * 1024;
+
+/// The longest reply line read; memcached's are a few dozen bytes.
+const MAX_LINE: u64 = 1024;
+
+/// How memcached answered a quiet batch.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// Every key was stored except these: (position in the batch, memcached's reply).
+    Stored(Vec<(usize, String)>),
+    /// memcached answered an error that names no key (its first such reply is kept), so which
+    /// keys were stored is unknown.
+    Unattributed(String),
+}
+
+/// Connections to one memcached server for quiet batches.
+pub struct QuietSets {
+    /// `host:port`, resolved at each dial.
+    addr: String,
+    /// Connections whose last exchange ended cleanly, ready for the next batch.
+    idle: Mutex<Vec<TcpStream>>,
+    /// The longest a dial may take.
+    connect_timeout: Duration,
+}
+
+impl QuietSets {
+    /// Quiet batches to `addr`; nothing is dialed until the first one.
+    pub fn new(addr: &str, connect_timeout: Duration) -> Self {
+        Self {
+            addr: addr.to_string(),
+            idle: Mutex::default(),
+            connect_timeout,
+        }
+    }
+
+    /// Stores `entries[i]` for every `i` in `batch`. A connection left idle since the last
+    /// cycle may have died with a restarted server; its batch is sent again once on a new
+    /// connection (a set is idempotent).
+    pub async fn send(&self, entries: &[ValidEntry], batch: &[usize]) -> Result<Answer> {
+        let reused = self.idle.lock().unwrap().pop();
+        if let Some(mut connection) = reused {
+            if let Ok(answer) = exchange(&mut connection, entries, batch).await {
+                self.keep(connection, &answer);
+                return Ok(answer);
+            }
+        }
+        let mut connection = self.dial().await?;
+        let answer = exchange(&mut connection, entries, batch).await?;
+        self.keep(connection, &answer);
+        Ok(answer)
+    }
+
+    /// Forgets the idle connections, after the server was seen failing.
+    pub fn forget(&self) {
+        self.idle.lock().unwrap().clear();
+    }
+
+    async fn dial(&self) -> Result<TcpStream> {
+        let connection = tokio::time::timeout(self.connect_timeout, TcpStream::connect(&self.addr))
+            .await
+            .map_err(|_| Error::new(ErrorKind::TimedOut, "connect timed out"))??;
+        connection.set_nodelay(true)?;
+        Ok(connection)
+    }
+
+    /// Keeps a connection for the next batch, unless memcached answered an error naming no key
+    /// (whatever caused it, the connection is not trusted again).
+    fn keep(&self, connection: TcpStream, answer: &Answer) {
+        if matches!(answer, Answer::Stored(_)) {
+            self.idle.lock().unwrap().push(connection);
+        }
+    }
+}
+
+/// Sends the batch and reads the answers at the same time, so a server that answers many
+/// refusals never waits on a full socket while the client is still sending.
+async fn exchange(connection: &mut TcpStream, entries: &[ValidEntry], batch: &[usize]) -> Result<Answer> {
+    let (reader, writer) = connection.split();
+    let ((), answer) = tokio::try_join!(send(writer, entries, batch), answers(reader, batch.len()))?;
+    Ok(answer)
+}
+
+/// Writes `ms <key> <bytes> T<ttl> q O<position>` and the value for each entry, then `mn`.
+async fn send(mut out: impl AsyncWrite + Unpin, entries: &[ValidEntry], batch: &[usize]) -> Result<()> {
+    // Sized to the batch when it is smaller: a buffer this large every cycle would be mapped
+    // and unmapped by the allocator each time.
+    let wire_bytes: usize = batch
+        .iter()
+        .map(|&i| entries[i].key.len() + entries[i].value.len() + 40)
+        .sum();
+    let mut buffer = Vec::with_capacity(wire_bytes.min(SEND_BUFFER) + 512);
+    let mut number = itoa::Buffer::new();
+    for (position, &i) in batch.iter().enumerate() {
+        let entry = &entries[i];
+        buffer.extend_from_slice(b"ms ");
+        buffer.extend_from_slice(entry.key.as_bytes());
+        buffer.push(b' ');
+        buffer.extend_from_slice(number.format(entry.value.len()).as_bytes());
+        buffer.extend_from_slice(b" T");
+        buffer.extend_from_slice(number.format(entry.ttl).as_bytes());
+        buffer.extend_from_slice(b" q O");
+        buffer.extend_from_slice(number.format(position).as_bytes());
+        buffer.extend_from_slice(b"\r\n");
+        if entry.value.len() > SEND_BUFFER {
+            out.write_all(&buffer).await?;
+            buffer.clear();
+            out.write_all(&entry.value).await?;
+        } else {
+            buffer.extend_from_slice(&entry.value);
+        }
+        buffer.extend_from_slice(b"\r\n");
+        if buffer.len() >= SEND_BUFFER {
+            out.write_all(&buffer).await?;
+            buffer.clear();
+        }
+    }
+    buffer.extend_from_slice(b"mn\r\n");
+    out.write_all(&buffer).await
+}
+
+/// Reads reply lines up to the barrier's `MN`.
+async fn answers(reader: impl tokio::io::AsyncRead + Unpin, count: usize) -> Result<Answer> {
+    let mut reader = BufReader::new(reader);
+    let mut refused = Vec::new();
+    let mut unattributed = None;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        (&mut reader).take(MAX_LINE).read_until(b'\n', &mut line).await?;
+        let Some(reply) = line.strip_suffix(b"\r\n") else {
+            return Err(protocol("a reply line without its end", &line));
+        };
+        match Reply::parse(reply, count)? {
+            Reply::Barrier => break,
+            Reply::Refused(position) if refused.len() < count => {
+                refused.push((position, String::from_utf8_lossy(reply).into_owned()));
+            }
+            Reply::Refused(_) => return Err(protocol("more refusals than keys", reply)),
+            Reply::Unattributed => {
+                unattributed.get_or_insert_with(|| String::from_utf8_lossy(reply).into_owned());
+            }
+        }
+    }
+    Ok(match unattributed {
+        Some(reply) => Answer::Unattributed(reply),
+        None => Answer::Stored(refused),
+    })
+}
+
+/// One reply line of a quiet batch.
+#[derive(Debug, PartialEq, Eq)]
+enum Reply {
+    /// `MN`: every command before the barrier was answered.
+    Barrier,
+    /// A meta status (`NS`, `EX`, `NF`) with the opaque token of the command it answers.
+    Refused(usize),
+    /// `SERVER_ERROR …`, `CLIENT_ERROR …` or `ERROR`: no token.
+    Unattributed,
+}
+
+impl Reply {
+    fn parse(reply: &[u8], count: usize) -> Result<Reply> {
+        if reply == b"MN" {
+            return Ok(Reply::Barrier);
+        }
+        if reply == b"ERROR" || reply.starts_with(b"SERVER_ERROR ") || reply.starts_with(b"CLIENT_ERROR ") {
+            return Ok(Reply::Unattributed);
+        }
+        let mut words = reply.split(|&b| b == b' ');
+        let status = words.next().unwrap_or_default();
+        if status.len() != 2 || !status.iter().all(u8::is_ascii_uppercase) || status == b"HD" {
+            return Err(protocol("an unexpected reply", reply));
+        }
+        let position = words
+            .find_map(|word| word.strip_prefix(b"O"))
+            .and_then(|token| std::str::from_utf8(token).ok()?.parse::<usize>().ok())
+            .filter(|&position| position < count);
+        position
+            .map(Reply::Refused)
+            .ok_or_else(|| protocol("a reply without a token of this batch", reply))
+    }
+}
+
+fn protocol(what: &str, reply: &[u8]) -> Error {
+    let shown: String = String::from_utf8_lossy(reply).chars().take(80).collect();
+    Error::new(ErrorKind::InvalidData, format!("memcached sent {what}: {shown:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(key: &str, value: &str, ttl: u32) -> ValidEntry {
+        ValidEntry {
+            key: key.into(),
+            value: value.as_bytes().to_vec(),
+            ttl,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batch_is_quiet_sets_with_their_positions_then_a_barrier() {
+        let entries = [
+            entry("a:1", "x", 5),
+            entry("b:2", "{\"v\":1}", 30),
+            entry("c:3", "yy", 7),
+        ];
+        let mut wire = Vec::new();
+        send(&mut wire, &entries, &[2, 0]).await.unwrap();
+        assert_eq!(
+            String::from_utf8(wire).unwrap(),
+            "ms c:3 2 T7 q O0\r\nyy\r\nms a:1 1 T5 q O1\r\nx\r\nmn\r\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_value_larger_than_the_buffer_is_sent_whole_and_in_order() {
+        let big = "v".repeat(SEND_BUFFER + 10);
+        let entries = [entry("a", "1", 5), entry("big", &big, 5), entry("c", "3", 5)];
+        let mut wire = Vec::new();
+        send(&mut wire, &entries, &[0, 1, 2]).await.unwrap();
+        let expected = format!(
+            "ms a 1 T5 q O0\r\n1\r\nms big {} T5 q O1\r\n{big}\r\nms c 1 T5 q O2\r\n3\r\nmn\r\n",
+            big.len()
+        );
+        assert!(wire == expected.as_bytes());
+    }
+
+    async fn answered(replies: &str, count: usize) -> Result<Answer> {
+        answers(replies.as_bytes(), count).await
+    }
+
+    #[tokio::test]
+    async fn silence_up_to_the_barrier_means_every_key_was_stored() {
+        assert_eq!(answered("MN\r\n", 3).await.unwrap(), Answer::Stored(vec![]));
+    }
+
+    #[tokio::test]
+    async fn a_refusal_names_its_key_by_position() {
+        let answer = answered("NS O2\r\nEX b O0\r\nMN\r\n", 3).await.unwrap();
+        assert_eq!(answer, Answer::Stored(vec![(2, "NS O2".into()), (0, "EX b O0".into())]));
+    }
+
+    #[tokio::test]
+    async fn an_error_naming_no_key_makes_the_answer_unattributed() {
+        let answer = answered("NS O1\r\nSERVER_ERROR object too large for cache\r\nMN\r\n", 3)
+            .await
+            .unwrap();
+        assert_eq!(
+            answer,
+            Answer::Unattributed("SERVER_ERROR object too large for cache".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn replies_outside_the_protocol_fail_the_exchange() {
+        for replies in [
+            "NS O3\r\nMN\r\n",
+            "NS\r\nMN\r\n",
+            "HD O0\r\nMN\r\n",
+            "VALUE x 0 1\r\nMN\r\n",
+            "MN",
+            "",
+        ] {
+            assert!(answered(replies, 3).await.is_err(), "{replies:?} accepted");
+        }
+        let endless = format!("NS {}\r\nMN\r\n", "O".repeat(4096));
+        assert!(answered(&endless, 3).await.is_err(), "a line past the bound accepted");
+        let flood = "NS O0\r\n".repeat(4) + "MN\r\n";
+        assert!(answered(&flood, 3).await.is_err(), "more refusals than keys accepted");
+    }
+}
