@@ -33,7 +33,7 @@ fn a_key_lives_exactly_its_ttl() {
         let placement = Placement::new(vec![memcached.addr.clone()], false);
         let mut writer = CacheWriter::connect(placement, Duration::from_secs(1)).await.unwrap();
         let report = writer
-            .write([entry("ttl:two", b"2", 2), entry("ttl:five", b"5", 5)].into())
+            .write(&[entry("ttl:two", b"2", 2), entry("ttl:five", b"5", 5)])
             .await;
         assert_eq!((report.written, report.failed), (2, 0), "{report:?}");
     });
@@ -64,14 +64,11 @@ fn a_key_the_server_refuses_fails_alone() {
         let placement = Placement::new(vec![memcached.addr.clone()], false);
         let mut writer = CacheWriter::connect(placement, Duration::from_secs(1)).await.unwrap();
         let report = writer
-            .write(
-                [
-                    entry("small:a", b"a", 10),
-                    entry("big:b", &[b'x'; 2048], 10),
-                    entry("small:c", b"c", 10),
-                ]
-                .into(),
-            )
+            .write(&[
+                entry("small:a", b"a", 10),
+                entry("big:b", &[b'x'; 2048], 10),
+                entry("small:c", b"c", 10),
+            ])
             .await;
         assert_eq!(writer.stats().errors.get("server_error"), Some(&1));
         assert!(

@@ -76,8 +76,8 @@ impl Server {
     /// Stores `entries[i]` for every `i` in `batch` and returns the entries it did not store.
     /// The batch goes out quietly; only when memcached answers an error that names no key is it
     /// sent again through the answering client, to find which.
-    pub async fn store(&self, entries: &[ValidEntry], batch: Vec<usize>) -> memcache::exp::Result<Vec<Refusal>> {
-        match self.quiet.send(entries, &batch).await.map_err(McError::Io)? {
+    pub async fn store(&self, entries: &[ValidEntry], batch: &[usize]) -> memcache::exp::Result<Vec<Refusal>> {
+        match self.quiet.send(entries, batch).await.map_err(McError::Io)? {
             Answer::Stored(refused) => Ok(refused
                 .into_iter()
                 .map(|(position, reply)| Refusal {
@@ -88,7 +88,7 @@ impl Server {
                 .collect()),
             Answer::Unattributed(reply) => {
                 debug!(server = %self.addr, "memcached answered {reply:?} to a quiet batch; sending it key by key");
-                self.store_answered(entries, batch).await
+                self.store_answered(entries, batch.to_vec()).await
             }
         }
     }

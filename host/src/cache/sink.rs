@@ -24,7 +24,7 @@ impl Sink {
     /// Writes the cycle's entries.
     pub async fn write(&mut self, cycle: u64, entries: Vec<ValidEntry>) -> WriteReport {
         match self {
-            Sink::Memcached(writer) => writer.write(entries.into()).await,
+            Sink::Memcached(writer) => writer.write(&entries).await,
             Sink::Jsonl(file) => file.write(cycle, &entries),
             #[cfg(test)]
             Sink::Memory(memory) => memory.write(cycle, &entries),

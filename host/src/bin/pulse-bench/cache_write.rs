@@ -6,7 +6,6 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
@@ -25,7 +24,7 @@ pub fn run(options: &Options) -> Result<Vec<Value>> {
     } else {
         (10_000, 200, 40)
     };
-    let entries: Arc<[ValidEntry]> = (0..keys)
+    let entries: Vec<ValidEntry> = (0..keys)
         .map(|i| ValidEntry {
             key: format!("bench:write:SYM{i:05}USDT"),
             value: format!("{{\"v\":\"{}\"}}", "x".repeat(value_bytes - 8)).into_bytes(),
@@ -44,7 +43,7 @@ pub fn run(options: &Options) -> Result<Vec<Value>> {
     let (mut pulse_ms, mut raw_ms) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
         let started = Instant::now();
-        let report = runtime.block_on(writer.write(entries.clone()));
+        let report = runtime.block_on(writer.write(&entries));
         pulse_ms.push(started.elapsed().as_secs_f64() * 1000.0);
         if report.failed > 0 {
             bail!("the writer failed {} entries: {:?}", report.failed, report.first_error);
