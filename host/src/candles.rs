@@ -19,9 +19,11 @@ use crate::shared::timeframe::{self, TIMEFRAMES};
 
 mod columns;
 mod series;
+mod writes;
 
-use columns::{built, Handed, Shape, Stamped};
+use columns::{Handed, Shape, Stamped};
 use series::{merge, trade, trim};
+use writes::built;
 
 /// One symbol's candles.
 #[derive(Debug)]

@@ -2,7 +2,8 @@
 //! record, kept across cycles and updated in place. Between two changes of a symbol's shape
 //! (a candle opened, trimmed, fetched into the middle) only its last candle moves, so a cycle
 //! rewrites that candle, the candles of symbols that changed shape or moved in the turnover
-//! order, and from the first symbol whose candles are not as many as before, the rest.
+//! order, and from the first symbol whose candles are not as many as before, the rest. When
+//! many symbols moved, the buffer is written instead from the last one handed (`writes`).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use crate::shared::contract::{CandleColumns, Candles, Timeframe};
 use crate::shared::needs::empty_candles;
 use crate::shared::timeframe;
 
-use super::series::consecutive_run;
+use super::writes::{fill_from, rearranged, run_of, write};
 
 /// Buffers kept per time frame: one for the cycle being built, one the last cycle's market
 /// may still hold (a trial call reads it), and one spare for a call that outlives its cycle.
@@ -46,31 +47,6 @@ impl Shape {
     }
 }
 
-/// A price or volume column: its flag and the field of a candle it holds.
-type PriceColumn = (CandleColumns, fn(&Candle) -> f64);
-
-/// The price and volume columns, in the order of [`prices`].
-const PRICES: [PriceColumn; 6] = [
-    (CandleColumns::OPEN, |c| c.open),
-    (CandleColumns::HIGH, |c| c.high),
-    (CandleColumns::LOW, |c| c.low),
-    (CandleColumns::CLOSE, |c| c.close),
-    (CandleColumns::VOLUME, |c| c.volume),
-    (CandleColumns::TURNOVER, |c| c.turnover),
-];
-
-/// The price and volume columns of `c`, in the order of [`PRICES`].
-fn prices(c: &mut Candles) -> [&mut Vec<f64>; 6] {
-    [
-        &mut c.open,
-        &mut c.high,
-        &mut c.low,
-        &mut c.close,
-        &mut c.volume,
-        &mut c.turnover,
-    ]
-}
-
 /// A buffer of handed candles and what it holds.
 #[derive(Debug)]
 struct Buffer {
@@ -80,6 +56,8 @@ struct Buffer {
     shape: Shape,
     /// The stamp of each symbol's candles as written, in the market's order.
     stamps: Vec<u64>,
+    /// When it was last handed: the higher, the newer.
+    handed: u64,
 }
 
 /// The buffers of one time frame.
@@ -87,30 +65,47 @@ struct Buffer {
 pub(super) struct Handed {
     /// Up to [`MOST_BUFFERS`], reused once no market holds them.
     buffers: Vec<Buffer>,
+    /// Buffers handed so far.
+    count: u64,
 }
 
 impl Handed {
     /// The candles of `series` (one per symbol, in the market's order) at `shape`, in a buffer
     /// no market holds any longer: one of the same shape is brought up to date (each symbol's
-    /// last candle rewritten, the candles of a symbol whose stamp differs written again);
-    /// otherwise a free buffer is refilled (its memory reused), or a new one made.
+    /// last candle rewritten, the candles of a symbol whose stamp differs written again), or,
+    /// when more than an eighth of the symbols differ from it, written from the newest buffer
+    /// of that shape (a copy per run of neighbours); otherwise a free buffer is refilled (its
+    /// memory reused), or a new one made.
     pub(super) fn hand(&mut self, series: &[Stamped<'_>], timeframe: Timeframe, shape: Shape) -> Arc<Candles> {
         let free = |b: &mut Buffer| Arc::get_mut(&mut b.candles).is_some();
         let at = match self.buffers.iter_mut().position(|b| b.shape == shape && free(b)) {
             Some(at) => at,
             None => self.free_buffer(timeframe),
         };
-        let b = &mut self.buffers[at];
-        let c = Arc::get_mut(&mut b.candles).expect("free");
-        let (from, end) = if b.shape == shape {
-            update(c, &mut b.stamps, series, shape)
-        } else {
-            (0, 0)
+        let newest = (0..self.buffers.len())
+            .filter(|&other| other != at && self.buffers[other].shape == shape)
+            .max_by_key(|&other| self.buffers[other].handed);
+        let moved = match &self.buffers[at] {
+            b if b.shape == shape => moved(&b.stamps, series),
+            _ => series.len(),
         };
-        if from < series.len() || b.stamps.len() != series.len() {
-            fill_from(c, &mut b.stamps, from, end, series, shape);
+        self.count += 1;
+        let (b, newest) = pick(&mut self.buffers, at, newest.filter(|_| moved > series.len() / 8));
+        let c = Arc::get_mut(&mut b.candles).expect("free");
+        if let Some(source) = newest {
+            rearranged(c, &mut b.stamps, (&source.candles, &source.stamps), series, shape);
+        } else {
+            let (from, end) = if b.shape == shape {
+                update(c, &mut b.stamps, series, shape)
+            } else {
+                (0, 0)
+            };
+            if from < series.len() || b.stamps.len() != series.len() {
+                fill_from(c, &mut b.stamps, from, end, series, shape);
+            }
         }
         b.shape = shape;
+        b.handed = self.count;
         b.candles.clone()
     }
 
@@ -138,6 +133,7 @@ impl Handed {
             candles: Arc::new(empty_candles(timeframe)),
             shape: unshaped,
             stamps: Vec::new(),
+            handed: 0,
         });
         self.buffers.len() - 1
     }
@@ -145,6 +141,27 @@ impl Handed {
     /// Forgets every buffer (the time frame is no longer wanted).
     pub(super) fn clear(&mut self) {
         self.buffers.clear();
+    }
+}
+
+/// How many symbols of `series` are not where `stamps` has them.
+fn moved(stamps: &[u64], series: &[Stamped<'_>]) -> usize {
+    let kept = stamps.iter().zip(series).filter(|(&was, &(_, is))| was == is).count();
+    series.len() - kept
+}
+
+/// The buffer at `at`, to write, and the one at `source`, to read.
+fn pick(buffers: &mut [Buffer], at: usize, source: Option<usize>) -> (&mut Buffer, Option<&Buffer>) {
+    match source {
+        Some(source) if source < at => {
+            let (before, from_at) = buffers.split_at_mut(at);
+            (&mut from_at[0], Some(&before[source]))
+        }
+        Some(source) => {
+            let (to_source, from_source) = buffers.split_at_mut(source);
+            (&mut to_source[at], Some(&from_source[0]))
+        }
+        None => (&mut buffers[at], None),
     }
 }
 
@@ -181,76 +198,10 @@ fn update(c: &mut Candles, stamps: &mut [u64], series: &[Stamped<'_>], shape: Sh
     (series.len().min(stamps.len()), end)
 }
 
-/// The candles of `series` at `shape`, in new memory.
-pub(super) fn built(series: &[Stamped<'_>], timeframe: Timeframe, shape: Shape) -> Candles {
-    let mut c = empty_candles(timeframe);
-    fill_from(&mut c, &mut Vec::new(), 0, 0, series, shape);
-    c
-}
-
-/// Writes `c` from symbol `from` on (whose candles start at `end`) with the candles of
-/// `series`, truncating what was there: at most `shape.depth` closed candles each and the
-/// forming one, in one pass over the store, each symbol's run copied while it is in cache.
-fn fill_from(c: &mut Candles, stamps: &mut Vec<u64>, from: usize, end: usize, series: &[Stamped<'_>], shape: Shape) {
-    let most = (series.len() - from) * (shape.depth + 1);
-    let starts = shape.columns.has(CandleColumns::START_MS);
-    // A column no plugin reads any more gives its memory back.
-    for (column, (flag, _)) in prices(c).into_iter().zip(PRICES) {
-        keep_or_free(column, shape.columns.has(flag), end, most);
-    }
-    keep_or_free(&mut c.start_ms, starts, end, most);
-    c.lengths.truncate(from);
-    c.forming.truncate(from);
-    stamps.truncate(from);
-    for &(series, stamp) in &series[from..] {
-        let (run, forming) = run_of(series, c.timeframe, shape);
-        let run_of_candles = || series.range(series.len() - run..);
-        if starts {
-            c.start_ms.extend(run_of_candles().map(|candle| candle.start_ms));
-        }
-        // Column by column: the symbol's candles stay in cache between them.
-        for (column, (flag, field)) in prices(c).into_iter().zip(PRICES) {
-            if shape.columns.has(flag) {
-                column.extend(run_of_candles().map(field));
-            }
-        }
-        c.lengths.push(run as u32);
-        c.forming.push(forming);
-        stamps.push(stamp);
-    }
-}
-
-/// `column` cut to its first `end` values with room for `more`, if `kept`; else emptied and
-/// its memory given back.
-fn keep_or_free<T>(column: &mut Vec<T>, kept: bool, end: usize, more: usize) {
-    if kept {
-        column.truncate(end);
-        column.reserve(more);
-    } else {
-        *column = Vec::new();
-    }
-}
-
-/// How many of the last candles of `series` are handed at `shape` (at most `depth` closed
-/// ones and the forming one, without a gap), and whether the last of them is forming.
-fn run_of(series: &VecDeque<Candle>, timeframe: Timeframe, shape: Shape) -> (usize, bool) {
-    let forming = series.back().is_some_and(|last| last.start_ms == shape.forming_start);
-    let run = consecutive_run(series, timeframe).min(shape.depth + usize::from(forming));
-    (run, forming && run > 0)
-}
-
-/// Writes the prices, volume and turnover of `candle` at `at` in `c`, in the `columns` it holds.
-fn write(c: &mut Candles, at: usize, candle: &Candle, columns: Columns) {
-    for (column, (flag, field)) in prices(c).into_iter().zip(PRICES) {
-        if columns.has(flag) {
-            column[at] = field(candle);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::candles::writes::built;
 
     fn series(closes: &[f64]) -> VecDeque<Candle> {
         closes
@@ -357,5 +308,32 @@ mod tests {
         let both = handed.hand(&[(&a, 1)], Timeframe::M1, more);
         assert_eq!((&both.close[..], &both.high[..]), (&[1.0, 3.0][..], &[1.0, 3.0][..]));
         assert!(both.low.is_empty());
+    }
+
+    #[test]
+    fn symbols_that_moved_are_copied_from_the_newest_buffer_in_runs_of_neighbours() {
+        let (mut a, b, c, mut d) = (
+            series(&[1.0, 2.0]),
+            series(&[3.0]),
+            series(&[4.0, 5.0, 6.0]),
+            series(&[7.0]),
+        );
+        let at = Shape::at(Timeframe::M1, 5, Columns::all(), 120_000);
+        let mut handed = Handed::default();
+        let held = handed.hand(&[(&a, 1), (&b, 2), (&c, 3), (&d, 4)], Timeframe::M1, at);
+        // D rises to the top, A's last candle trades, D gains a candle (a new stamp): A, B
+        // and C are one run copied from the held buffer, D is written from its series.
+        a.back_mut().unwrap().trade(2.5);
+        d.push_back(Candle::opening(60_000, 8.0));
+        let order = [(&d, 5), (&a, 1), (&b, 2), (&c, 3)];
+        let moved = handed.hand(&order, Timeframe::M1, at);
+        assert_ne!(address(&moved), address(&held));
+        assert_eq!(format!("{moved:?}"), format!("{:?}", built(&order, Timeframe::M1, at)));
+        assert_eq!(moved.close, [7.0, 8.0, 1.0, 2.5, 3.0, 4.0, 5.0, 6.0]);
+        assert_eq!(
+            held.close,
+            [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0],
+            "the held buffer is read, not written"
+        );
     }
 }
