@@ -64,8 +64,8 @@ pub fn rsi(values: &[f64], period: usize) -> Option<f64> {
     let (mut avg_gain, mut avg_loss) = (gain / n, loss / n);
     for w in values[period..].windows(2) {
         let d = w[1] - w[0];
-        avg_gain = (avg_gain * (n - 1.0) + d.max(0.0)) / n;
-        avg_loss = (avg_loss * (n - 1.0) + (-d).max(0.0)) / n;
+        avg_gain = (avg_gain * (n - 1.0) + larger(d, 0.0)) / n;
+        avg_loss = (avg_loss * (n - 1.0) + larger(-d, 0.0)) / n;
     }
     Some(if avg_loss == 0.0 {
         if avg_gain == 0.0 {
@@ -102,7 +102,7 @@ pub fn volatility(values: &[f64]) -> Option<f64> {
 pub fn true_range(high: f64, low: f64, prev_close: Option<f64>) -> f64 {
     let range = high - low;
     match prev_close {
-        Some(prev) => range.max((high - prev).abs()).max((low - prev).abs()),
+        Some(prev) => larger(larger(range, (high - prev).abs()), (low - prev).abs()),
         None => range,
     }
 }
@@ -121,6 +121,18 @@ pub fn atr(high: &[f64], low: &[f64], close: &[f64], period: usize) -> Option<f6
         atr = (atr * (period as f64 - 1.0) + tr(i)) / period as f64;
     }
     Some(atr)
+}
+
+/// `f64::max`: the larger of `a` and `b`, the other when one is NaN. On wasm32, `f64::max`
+/// is a call to libm's `fmax` (wasm's `f64.max` treats NaN differently), which was 7 % of a
+/// `trend` call at 30 symbols; this compiles to a compare and a select.
+#[inline]
+fn larger(a: f64, b: f64) -> f64 {
+    if a > b || b.is_nan() {
+        a
+    } else {
+        b
+    }
 }
 
 #[cfg(test)]
@@ -189,5 +201,19 @@ mod tests {
         assert_eq!(atr(&high[..3], &low[..3], &close[..3], 3), None);
         let wide = [30.0, 30.0, 30.0, 30.0, 30.0];
         assert!(atr(&wide, &low, &close, 3).unwrap() > 2.0);
+    }
+
+    #[test]
+    fn larger_is_f64_max() {
+        let values = [f64::NAN, f64::NEG_INFINITY, -2.5, -0.0, 0.0, 1.0, f64::INFINITY];
+        for a in values {
+            for b in values {
+                let (ours, std) = (larger(a, b), a.max(b));
+                assert!(
+                    ours == std || (ours.is_nan() && std.is_nan()),
+                    "{a} {b}: {ours} != {std}"
+                );
+            }
+        }
     }
 }
