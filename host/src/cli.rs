@@ -8,7 +8,7 @@ use tracing::{info, warn};
 
 use crate::cache::Placement;
 use crate::config::{parse_flag, Config, Interval, PositiveU64, Speed, SymbolCount, Ttl};
-use crate::config::{ReplayEnd, SourceSpec};
+use crate::config::{HaConfig, ReplayEnd, SourceSpec};
 use crate::shutdown::Stop;
 use crate::source::Source;
 use crate::startup;
@@ -154,6 +154,18 @@ struct RunArgs {
     /// port 0 picks a free one and logs it).
     #[arg(long)]
     listen: Option<std::net::SocketAddr>,
+    /// Run as one of an active/standby pair: etcd's client URLs, URL[,URL...] (sets `[ha]`).
+    #[arg(long, value_delimiter = ',')]
+    ha_endpoints: Option<Vec<String>>,
+    /// This daemon's id in the election (default HOSTNAME-PID).
+    #[arg(long)]
+    ha_id: Option<String>,
+    /// The election's name, one per deployment (default "pulse").
+    #[arg(long)]
+    ha_election: Option<String>,
+    /// Seconds the leader's lease lasts without renewal (default three intervals).
+    #[arg(long, value_parser = parse_flag::<PositiveU64, i64>)]
+    ha_lease_ttl: Option<PositiveU64>,
 }
 
 impl RunArgs {
@@ -211,8 +223,38 @@ impl RunArgs {
         if let Some(v) = self.listen {
             config.listen = v;
         }
+        self.override_ha(&mut config)?;
         config.check()?;
         Ok(config)
+    }
+}
+
+impl RunArgs {
+    /// Applies the `--ha-*` flags: `--ha-endpoints` makes an `[ha]` table if the file has none.
+    fn override_ha(&self, config: &mut Config) -> Result<()> {
+        if let Some(endpoints) = &self.ha_endpoints {
+            match &mut config.ha {
+                Some(ha) => ha.endpoints.clone_from(endpoints),
+                None => config.ha = Some(HaConfig::with_endpoints(endpoints.clone())),
+            }
+        }
+        let flagged = self.ha_id.is_some() || self.ha_election.is_some() || self.ha_lease_ttl.is_some();
+        let Some(ha) = config.ha.as_mut() else {
+            if flagged {
+                anyhow::bail!("--ha-id, --ha-election and --ha-lease-ttl need --ha-endpoints or an [ha] table");
+            }
+            return Ok(());
+        };
+        if let Some(v) = &self.ha_id {
+            ha.id = Some(v.clone());
+        }
+        if let Some(v) = &self.ha_election {
+            ha.election.clone_from(v);
+        }
+        if let Some(v) = self.ha_lease_ttl {
+            ha.lease_ttl_s = Some(v);
+        }
+        Ok(())
     }
 }
 
@@ -291,8 +333,10 @@ async fn run(config: Config, cycles: Option<u64>) -> Result<()> {
     }
     let status_server = StatusServer::bind(config.listen).await?;
     let _watch = reloader.watch()?;
-    let pipeline =
-        startup::pipeline(&config, source, feed, startup::memcached(&config).await?).warm_start(config.state_dir());
+    let (leadership, campaign) = startup::leadership(&config)?;
+    let pipeline = startup::pipeline(&config, source, feed, startup::memcached(&config).await?)
+        .warm_start(config.state_dir())
+        .with_leadership(leadership);
     info!(
         source = %config.source,
         memcached = %config.memcached.join(","),
@@ -309,6 +353,10 @@ async fn run(config: Config, cycles: Option<u64>) -> Result<()> {
     status_server.spawn(pipeline.telemetry());
     systemd::ready(pipeline.telemetry());
     let result = pipeline.run(cycles, stop.requested()).await;
+    if let Some(campaign) = campaign {
+        // After the last write: the standby takes over at once instead of after the lease.
+        campaign.resign(config.cycle_interval()).await;
+    }
     systemd::stopping();
     result
 }

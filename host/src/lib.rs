@@ -16,6 +16,7 @@ pub mod candles;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod ha;
 pub mod history;
 pub mod pipeline;
 pub mod plugin;

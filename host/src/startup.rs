@@ -6,6 +6,7 @@ use anyhow::Result;
 
 use crate::cache::{CacheWriter, Placement, Sink};
 use crate::config::Config;
+use crate::ha::{Campaign, Leadership};
 use crate::pipeline::{CycleSettings, Pipeline};
 use crate::plugin::{PluginEngine, PluginFeed, Reloader, Stager};
 use crate::source::Source;
@@ -36,4 +37,16 @@ pub async fn memcached(config: &Config) -> Result<Sink> {
     Ok(Sink::Memcached(
         CacheWriter::connect(placement, config.write_deadline()).await?,
     ))
+}
+
+/// Whether the daemon writes alone, or as one of a pair through `[ha]`: then the campaign has
+/// started, and the daemon is standby until elected.
+pub fn leadership(config: &Config) -> Result<(Leadership, Option<Campaign>)> {
+    match &config.ha {
+        None => Ok((Leadership::alone(), None)),
+        Some(ha) => {
+            let (leadership, campaign) = crate::ha::start(ha, config.cycle_interval())?;
+            Ok((leadership, Some(campaign)))
+        }
+    }
 }

@@ -8,6 +8,8 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 
 pub use pulse_testkit::{free_port, Memcached};
+
+pub mod etcd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -177,6 +179,21 @@ impl Daemon {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Kills the daemon with SIGKILL, as a crash or the OOM killer would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Sends `signal` (`STOP`, `CONT`, ...) to the daemon.
+    pub fn signal(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -{signal} failed");
     }
 
     /// Starts `pulse run --plugins DIR --memcached ADDR` with `extra` flags.

@@ -3,11 +3,13 @@
 //! Every value is checked while it is parsed, so a bad file fails at start-up with its path,
 //! line and reason, and a running daemon never holds an invalid setting.
 
+mod ha;
 mod sandbox;
 mod sections;
 mod source;
 mod values;
 
+pub use ha::{HaConfig, HaTls};
 pub use sandbox::{PluginPolicy, PluginSandbox, Sandbox};
 pub use sections::{CacheConfig, MarketConfig, SimulatedConfig};
 pub use source::{ReplayEnd, SourceSpec};
@@ -58,6 +60,8 @@ pub struct Config {
     /// Address of the status server (`/metrics`, `/healthz`, `/plugins`); loopback by default
     /// so it is not exposed unless an operator says so.
     pub listen: std::net::SocketAddr,
+    /// Active/standby through etcd; without it, this daemon always writes.
+    pub ha: Option<HaConfig>,
 }
 
 impl Default for Config {
@@ -77,6 +81,7 @@ impl Default for Config {
             sandbox: Sandbox::default(),
             plugin: BTreeMap::new(),
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 9464)),
+            ha: None,
         }
     }
 }
@@ -157,6 +162,9 @@ impl Config {
                 interval.as_secs_f64()
             );
         }
+        if let Some(ha) = &self.ha {
+            ha.check(interval, self.write_deadline())?;
+        }
         Ok(())
     }
 
@@ -209,8 +217,6 @@ fn user_cache(name: &str) -> Option<PathBuf> {
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
     Some(base.join("pulse").join(name))
 }
-
-impl Config {}
 
 #[cfg(test)]
 mod tests {

@@ -143,9 +143,14 @@ impl Pipeline {
             written_last_cycle: self.written_last_cycle,
             dropped,
             cache: self.sink.stats(),
+            ha: Some(self.leadership.facts()).filter(|ha| ha.id.is_some()),
         };
         entries.push(status_entry(&facts, &plugins));
-        let write = self.sink.write(self.cycle, entries).await;
+        let may_write = self.leadership.may_write(self.settings.write_deadline);
+        let write = match may_write {
+            Some(_term) => self.sink.write(self.cycle, entries).await,
+            None => self.stand_by(),
+        };
         self.written_last_cycle = write.written;
         // With no good snapshot yet, the market data is as old as the daemon.
         let market_age = age.unwrap_or_else(|| self.created.elapsed());
@@ -156,6 +161,8 @@ impl Pipeline {
             plugins,
             cache: self.sink.stats(),
             write_error: (write.failed > 0).then(|| write.first_error.clone().unwrap_or_default()),
+            wrote: may_write.is_some(),
+            ha: facts.ha,
         });
         CycleReport {
             cycle: self.cycle,
@@ -163,6 +170,20 @@ impl Pipeline {
             dropped,
             write,
         }
+    }
+
+    /// What a cycle writes when this daemon may not: nothing. A leader whose lease is not
+    /// proven for the length of a write says so once a minute.
+    fn stand_by(&mut self) -> crate::cache::WriteReport {
+        if matches!(self.leadership.facts().role, crate::ha::Role::Leader { .. }) {
+            if let Some(due) = self.repeats.admit("ha: lease not proven") {
+                warn!(
+                    cycle = self.cycle,
+                    "ha: leader, but its lease is not proven to outlast a write; not writing{due}"
+                );
+            }
+        }
+        crate::cache::WriteReport::default()
     }
 
     /// Takes the snapshot's candles into the store; refused ones are counted by reason, and

@@ -24,6 +24,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::cache::{Sink, WriteReport};
 use crate::candles::CandleStore;
+use crate::ha::Leadership;
 use crate::history::History;
 use crate::plugin::PluginFeed;
 use crate::shared::log_throttle::LogThrottle;
@@ -46,6 +47,8 @@ pub struct CycleSettings {
     pub max_age: Duration,
     /// Failed cycles in a row before a plugin is quarantined.
     pub quarantine_after: u64,
+    /// The longest a cycle's write may take: a leader starts one only if its lease outlasts it.
+    pub write_deadline: Duration,
 }
 
 impl CycleSettings {
@@ -57,6 +60,7 @@ impl CycleSettings {
             max_age: Duration::from_secs(config.market.max_age.0),
             ttl: config.ttl.0,
             quarantine_after: config.sandbox.quarantine_after.0,
+            write_deadline: config.write_deadline(),
         }
     }
 }
@@ -90,6 +94,8 @@ pub struct Pipeline {
     plugins: PluginFeed,
     /// Where entries go.
     sink: Sink,
+    /// Whether this daemon may write now: always, or while it leads its pair.
+    leadership: Leadership,
     /// Per-plugin counters and breakers, and the `pulse:status` document.
     status: StatusBoard,
     /// What the status server reads; each finished cycle is published to it.
@@ -130,6 +136,7 @@ impl Pipeline {
             warm: None,
             plugins,
             sink,
+            leadership: Leadership::alone(),
             repeats: LogThrottle::per_minute(),
             cycle: 0,
             skipped_ticks: 0,
@@ -139,6 +146,12 @@ impl Pipeline {
             push_log: LogGate::new(Duration::from_secs(60)),
             created: Instant::now(),
         }
+    }
+
+    /// The pipeline writing only while `leadership` says this daemon leads its pair.
+    pub fn with_leadership(mut self, leadership: Leadership) -> Self {
+        self.leadership = leadership;
+        self
     }
 
     /// The per-plugin counters (calls, time, failures, signals), for summaries.

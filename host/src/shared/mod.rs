@@ -8,6 +8,7 @@ pub mod columns;
 pub mod contract;
 pub mod entry;
 pub mod identity;
+pub mod leadership;
 pub mod log_throttle;
 pub mod market;
 pub mod market_view;

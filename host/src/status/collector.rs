@@ -26,7 +26,8 @@ impl Collector for LiveCollector {
         let live = self.0.lock().unwrap_or_else(|e| e.into_inner());
         cycles(&mut out, &live)?;
         plugins(&mut out, &live)?;
-        cache(&mut out, &live)
+        cache(&mut out, &live)?;
+        super::leadership::encode(&mut out, &live)
     }
 }
 
@@ -201,7 +202,13 @@ fn cache(out: &mut DescriptorEncoder<'_>, live: &Live) -> fmt::Result {
 }
 
 /// A counter with one series.
-fn counter(out: &mut DescriptorEncoder<'_>, name: &str, help: &str, unit: Option<&Unit>, value: u64) -> fmt::Result {
+pub(super) fn counter(
+    out: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    unit: Option<&Unit>,
+    value: u64,
+) -> fmt::Result {
     ConstCounter::new(value).encode(out.encode_descriptor(name, help, unit, MetricType::Counter)?)
 }
 
@@ -325,6 +332,8 @@ mod tests {
             plugins: board.plugins([facts("a")].into_iter()),
             cache,
             write_error: None,
+            wrote: true,
+            ha: None,
         });
 
         let text = telemetry.metrics.encode();
@@ -370,6 +379,8 @@ mod tests {
             plugins: Vec::new(),
             cache: WriterStats::default(),
             write_error: Some("server_down".into()),
+            wrote: true,
+            ha: None,
         });
         let text = telemetry.metrics.encode();
         assert!(!text.contains("plugin=\"a\""), "{text}");

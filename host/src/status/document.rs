@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::board::PluginStatus;
 use crate::shared::entry::{ValidEntry, WriterStats, STATUS_KEY};
+use crate::shared::leadership::LeadershipFacts;
 
 /// Largest `pulse:status` written with every plugin listed, well below memcached's 1 MiB item
 /// limit; past it (only with very many plugins, since each one's texts are bounded) the list
@@ -35,6 +36,9 @@ struct StatusDoc<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     plugins_omitted: Option<usize>,
     cache: &'a WriterStats,
+    /// The writer's id and term, when it is one of an active/standby pair.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ha: Option<&'a LeadershipFacts>,
 }
 
 /// Facts about the cycle being finished, for its status entry.
@@ -68,6 +72,8 @@ pub struct CycleFacts<'a> {
     pub dropped: usize,
     /// The cache writer's totals and server states.
     pub cache: WriterStats,
+    /// This daemon's role, id and term, with `[ha]`.
+    pub ha: Option<LeadershipFacts>,
 }
 
 /// The `pulse:status` entry, with `plugins` as `StatusBoard::plugins` lists them.
@@ -92,6 +98,7 @@ pub fn status_entry(facts: &CycleFacts<'_>, plugins: &[PluginStatus]) -> ValidEn
         plugins,
         plugins_omitted: None,
         cache: &facts.cache,
+        ha: facts.ha.as_ref(),
     };
     let mut value = serde_json::to_vec(&doc).expect("the status document always serialises");
     if value.len() > MAX_STATUS_BYTES {
@@ -128,6 +135,7 @@ mod tests {
             written_last_cycle: 0,
             dropped: 0,
             cache: WriterStats::default(),
+            ha: None,
         };
         let one = PluginStatus {
             name: "p".into(),

@@ -8,6 +8,7 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 
 use super::board::PluginStatus;
 use crate::shared::entry::WriterStats;
+use crate::shared::leadership::LeadershipFacts;
 
 /// What the pipeline hands over at the end of each cycle.
 #[derive(Debug, Clone)]
@@ -22,6 +23,10 @@ pub struct CycleRecord {
     pub cache: WriterStats,
     /// The write's first error; `None` when every entry was stored.
     pub write_error: Option<String>,
+    /// Whether the cycle wrote at all: a standby does not.
+    pub wrote: bool,
+    /// The daemon's role in its pair, with `[ha]`.
+    pub ha: Option<LeadershipFacts>,
 }
 
 /// The last cycle's published state, and what the daemon is doing now.
@@ -44,6 +49,8 @@ pub(super) struct Live {
     pub(super) cache: WriterStats,
     /// Set once the daemon starts stopping.
     pub(super) stopping: bool,
+    /// The daemon's role in its pair as of the last cycle, with `[ha]`.
+    pub(super) ha: Option<LeadershipFacts>,
 }
 
 impl Live {
@@ -59,6 +66,7 @@ impl Live {
             plugins: Vec::new(),
             cache: WriterStats::default(),
             stopping: false,
+            ha: None,
         }
     }
 
@@ -66,9 +74,10 @@ impl Live {
     pub(super) fn publish(&mut self, record: CycleRecord, now: Instant, now_ms: i64) {
         self.last_cycle = Some((record.cycle, now));
         self.cycle_duration.observe(record.seconds);
-        if record.write_error.is_none() {
+        if record.wrote && record.write_error.is_none() {
             self.last_push = Some((now, now_ms));
         }
+        self.ha = record.ha;
         self.write_error = record.write_error;
         self.plugins = record.plugins;
         self.cache = record.cache;

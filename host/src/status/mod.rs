@@ -8,6 +8,7 @@ mod call_times;
 mod collector;
 mod document;
 mod http;
+mod leadership;
 mod live;
 mod metrics;
 pub mod systemd;

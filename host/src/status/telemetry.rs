@@ -91,6 +91,12 @@ impl Telemetry {
                 self.interval.as_secs_f64()
             ));
         }
+        if let Some(standby) = super::leadership::standby_health(&live) {
+            return Ok(format!(
+                "{standby}; cycle {cycle} finished {:.1} s ago",
+                since_cycle.as_secs_f64()
+            ));
+        }
         let error = live.write_error.as_deref().unwrap_or("none");
         let Some((push, _)) = live.last_push else {
             return Err(format!("no cache write has fully succeeded yet; last error: {error}"));
@@ -127,6 +133,8 @@ mod tests {
             plugins: Vec::new(),
             cache: Default::default(),
             write_error: write_error.map(str::to_string),
+            wrote: true,
+            ha: None,
         }
     }
 
@@ -168,5 +176,42 @@ mod tests {
 
         t.stopping();
         assert_eq!(t.health(later).unwrap_err(), "shutting down");
+    }
+
+    #[test]
+    fn a_standby_whose_cycles_run_is_healthy_though_it_writes_nothing() {
+        use crate::shared::leadership::{LeadershipFacts, Role};
+        let t = telemetry();
+        let standby = |leader: Option<&str>| LeadershipFacts {
+            id: Some("b".into()),
+            role: Role::Standby {
+                leader: leader.map(String::from),
+            },
+            transitions: 1,
+            etcd_errors: 0,
+            last_etcd_error: None,
+        };
+        t.cycle_done(CycleRecord {
+            wrote: false,
+            ha: Some(standby(Some("a"))),
+            ..record(1, None)
+        });
+        let health = t.health(Instant::now()).unwrap();
+        assert!(
+            health.starts_with("standby, ready to take over; a leads; cycle 1"),
+            "{health}"
+        );
+        assert!(t.live().last_push.is_none(), "a standby's cycle is no write");
+        let stalled = t.health(Instant::now() + Duration::from_secs(6)).unwrap_err();
+        assert!(stalled.contains("no cycle has finished"), "{stalled}");
+        // Elected: its health is its writes'.
+        t.cycle_done(CycleRecord {
+            ha: Some(LeadershipFacts {
+                role: Role::Leader { term: 5 },
+                ..standby(None)
+            }),
+            ..record(2, None)
+        });
+        assert!(t.health(Instant::now()).unwrap().contains("last full cache write"));
     }
 }

@@ -1,0 +1,160 @@
+//! High availability: of the daemons of one deployment, one writes.
+//!
+//! Each daemon campaigns in an etcd election (`election.rs`) on a lease it keeps alive. The
+//! one elected writes; the others run every cycle as it does (source, history, candles,
+//! plugins, hot swap) but write nothing, so that the first cycle after they take over is
+//! whole. A leader writes only while it can prove its lease: the lease is good until the
+//! moment its last renewal was *sent* plus the TTL etcd granted, on a clock that counts while
+//! the process is paused (`boot_clock.rs`), and a write starts only if it can end before then.
+//! A leader that cannot renew, or that was frozen past its lease, stops writing before etcd
+//! has told it anything. The pipeline asks [`Leadership::may_write`] before each write.
+
+mod boot_clock;
+mod election;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub use crate::shared::leadership::{LeadershipFacts, Role};
+
+pub use boot_clock::BootInstant;
+pub use election::{start, Campaign};
+
+/// The role as the election sets it and the pipeline and status server read it.
+#[derive(Clone)]
+pub struct Leadership {
+    /// This daemon's id in the election; `None` without `[ha]`.
+    id: Option<Arc<str>>,
+    /// The role and the proof of the lease, shared with the election task.
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Debug)]
+struct State {
+    role: Role,
+    /// When the leader's lease can no longer be proven.
+    proven_until: Option<BootInstant>,
+    /// Times the role changed.
+    transitions: u64,
+    /// Failed exchanges with etcd.
+    etcd_errors: u64,
+    /// The last of them.
+    last_error: Option<String>,
+}
+
+impl Leadership {
+    /// A daemon without `[ha]`: always the writer.
+    pub fn alone() -> Self {
+        Self::with(None, Role::Alone)
+    }
+
+    /// A daemon campaigning as `id`, standby until elected.
+    fn campaigning(id: &str) -> Self {
+        Self::with(Some(id.into()), Role::Standby { leader: None })
+    }
+
+    fn with(id: Option<Arc<str>>, role: Role) -> Self {
+        Self {
+            id,
+            state: Arc::new(Mutex::new(State {
+                role,
+                proven_until: None,
+                transitions: 0,
+                etcd_errors: 0,
+                last_error: None,
+            })),
+        }
+    }
+
+    /// The term to write under, if this daemon may start a write that can take `within`: it
+    /// leads and its lease is proven beyond now plus `within`. Without `[ha]`, term 0.
+    pub fn may_write(&self, within: Duration) -> Option<i64> {
+        let state = self.state.lock().unwrap();
+        match state.role {
+            Role::Alone => Some(0),
+            Role::Leader { term } => state
+                .proven_until
+                .filter(|&until| BootInstant::now().after(within) < until)
+                .map(|_| term),
+            Role::Standby { .. } => None,
+        }
+    }
+
+    /// The role and counters now.
+    pub fn facts(&self) -> LeadershipFacts {
+        let state = self.state.lock().unwrap();
+        LeadershipFacts {
+            id: self.id.as_deref().map(String::from),
+            role: state.role.clone(),
+            transitions: state.transitions,
+            etcd_errors: state.etcd_errors,
+            last_etcd_error: state.last_error.clone(),
+        }
+    }
+
+    /// Sets the role; returns whether it changed. A new role forgets the proof of any lease:
+    /// a new term is proven by its own lease's renewals.
+    fn set(&self, role: Role) -> bool {
+        let mut state = self.state.lock().unwrap();
+        if state.role == role {
+            return false;
+        }
+        state.proven_until = None;
+        state.role = role;
+        state.transitions += 1;
+        true
+    }
+
+    /// Records a renewal of the lease: good until `until`.
+    fn prove(&self, until: BootInstant) {
+        let mut state = self.state.lock().unwrap();
+        state.proven_until = Some(state.proven_until.map_or(until, |old| old.max(until)));
+    }
+
+    /// Counts a failed exchange with etcd.
+    fn etcd_error(&self, error: &str) {
+        let mut state = self.state.lock().unwrap();
+        state.etcd_errors += 1;
+        state.last_error = Some(error.chars().take(300).collect());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_leader_writes_only_while_its_lease_outlasts_the_write() {
+        assert_eq!(Leadership::alone().may_write(Duration::from_secs(3600)), Some(0));
+        let leadership = Leadership::campaigning("a");
+        assert_eq!(leadership.may_write(Duration::ZERO), None, "a standby never writes");
+        assert!(leadership.set(Role::Leader { term: 7 }));
+        assert_eq!(
+            leadership.may_write(Duration::ZERO),
+            None,
+            "elected, but no renewal seen yet"
+        );
+        leadership.prove(BootInstant::now().after(Duration::from_secs(2)));
+        assert_eq!(leadership.may_write(Duration::from_secs(1)), Some(7));
+        assert_eq!(
+            leadership.may_write(Duration::from_secs(3)),
+            None,
+            "the write could outlast the lease"
+        );
+        assert!(leadership.set(Role::Standby {
+            leader: Some("b".into())
+        }));
+        assert!(!leadership.set(Role::Standby {
+            leader: Some("b".into())
+        }));
+        leadership.prove(BootInstant::now().after(Duration::from_secs(2)));
+        assert!(leadership.set(Role::Leader { term: 9 }));
+        assert_eq!(
+            leadership.may_write(Duration::ZERO),
+            None,
+            "a new term needs a new proof"
+        );
+        let facts = leadership.facts();
+        assert_eq!((facts.id.as_deref(), facts.transitions), (Some("a"), 3));
+    }
+}

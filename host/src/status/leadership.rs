@@ -1,0 +1,66 @@
+//! The daemon's role in its active/standby pair on `/metrics` and `/healthz`: a standby that
+//! runs its cycles is healthy, and says whom it stands by for.
+
+use std::fmt;
+
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::MetricType;
+
+use super::collector::counter;
+use super::live::Live;
+use crate::shared::leadership::Role;
+
+/// `pulse_ha_leader`, `pulse_ha_term`, `pulse_ha_transitions_total` and
+/// `pulse_ha_etcd_errors_total`, with `[ha]` only.
+pub(super) fn encode(out: &mut DescriptorEncoder<'_>, live: &Live) -> fmt::Result {
+    let Some(ha) = &live.ha else {
+        return Ok(());
+    };
+    let (leader, term) = match ha.role {
+        Role::Leader { term } => (1, term),
+        _ => (0, 0),
+    };
+    let metric = out.encode_descriptor(
+        "ha_leader",
+        "1 while this daemon leads its active/standby pair and writes, 0 while it stands by",
+        None,
+        MetricType::Gauge,
+    )?;
+    ConstGauge::new(leader).encode(metric)?;
+    let metric = out.encode_descriptor(
+        "ha_term",
+        "The term this daemon leads in (etcd's revision of its leader key); 0 while standby",
+        None,
+        MetricType::Gauge,
+    )?;
+    ConstGauge::new(term).encode(metric)?;
+    counter(
+        out,
+        "ha_transitions",
+        "Changes of role (leader, standby) since start",
+        None,
+        ha.transitions,
+    )?;
+    counter(
+        out,
+        "ha_etcd_errors",
+        "Failed exchanges with etcd since start",
+        None,
+        ha.etcd_errors,
+    )
+}
+
+/// The health of a standby whose cycles run: healthy, and whom it stands by for; `None` for a
+/// leader or a daemon without `[ha]`, whose health is its writes'.
+pub(super) fn standby_health(live: &Live) -> Option<String> {
+    match &live.ha.as_ref()?.role {
+        Role::Standby { leader } => Some(format!(
+            "standby, ready to take over; {}",
+            leader
+                .as_deref()
+                .map_or_else(|| "no leader known yet".to_string(), |id| format!("{id} leads"))
+        )),
+        _ => None,
+    }
+}

@@ -1,0 +1,186 @@
+//! Two daemons, one writer: an active/standby pair elected through a real etcd, writing to a
+//! real memcached. Who wrote `pulse:status` tells which daemon leads: its `ha` object carries
+//! the writer's id and term.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::etcd::Etcd;
+use common::{http_get, plugin_dir, scrape, value, wait_for, Daemon, Memcached};
+
+const BUNDLED: [&str; 3] = ["trend", "volatility", "dashboard"];
+
+/// The id, role and term in `pulse:status`, and its cycle.
+fn writer(memcached: &Memcached) -> Option<(String, String, i64, u64)> {
+    let bytes = memcached.get("pulse:status")?;
+    let status: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let ha = &status["ha"];
+    Some((
+        ha["id"].as_str()?.to_string(),
+        ha["role"].as_str()?.to_string(),
+        ha["term"].as_i64()?,
+        status["cycle"].as_u64()?,
+    ))
+}
+
+/// A daemon of the pair named `id`, with leases of `lease_s` seconds and cycles every 0.5 s.
+fn member(plugins: &str, memcached: &Memcached, etcd: &Etcd, id: &str, lease_s: &str) -> Daemon {
+    Daemon::serve(
+        plugins,
+        &memcached.addr,
+        &[
+            "--interval",
+            "0.5",
+            "--ttl",
+            "5",
+            "--ha-endpoints",
+            &etcd.endpoint,
+            "--ha-id",
+            id,
+            "--ha-lease-ttl",
+            lease_s,
+        ],
+    )
+}
+
+/// Waits until `id` writes `pulse:status` as leader; returns its term.
+fn leads(memcached: &Memcached, id: &str, within: Duration) -> i64 {
+    wait_for(&format!("{id} to write as leader"), within, || {
+        writer(memcached)
+            .filter(|(who, role, ..)| who == id && role == "leader")
+            .map(|(_, _, term, _)| term)
+    })
+}
+
+/// Watches `pulse:status` for `period`: only `id` writes it, and its cycles only go up.
+fn only_writer_for(memcached: &Memcached, id: &str, period: Duration) {
+    let end = Instant::now() + period;
+    let mut last_cycle = 0;
+    while Instant::now() < end {
+        let (who, role, _, cycle) = writer(memcached).expect("pulse:status with an ha object");
+        assert_eq!(
+            (who.as_str(), role.as_str()),
+            (id, "leader"),
+            "another daemon wrote pulse:status"
+        );
+        assert!(
+            cycle >= last_cycle,
+            "the cycle went back from {last_cycle} to {cycle}: two writers"
+        );
+        last_cycle = cycle;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Two daemons of one deployment: `a`, started first and leading in `term`, and `b`, standing
+/// by behind it.
+struct Pair {
+    memcached: Memcached,
+    a: Daemon,
+    b: Daemon,
+    term: i64,
+    _etcd: Etcd,
+    _plugins: tempfile::TempDir,
+}
+
+/// A pair with leases of `lease_s` seconds.
+fn pair(lease_s: &str) -> Pair {
+    let (etcd, memcached) = (Etcd::start(), Memcached::start());
+    let plugins = plugin_dir(&BUNDLED);
+    let dir = plugins.path().to_str().unwrap();
+    let a = member(dir, &memcached, &etcd, "a", lease_s);
+    let term = leads(&memcached, "a", Duration::from_secs(30));
+    let b = member(dir, &memcached, &etcd, "b", lease_s);
+    wait_for("b to stand by behind a", Duration::from_secs(30), || {
+        b.log().contains("ha: standby; a leads").then_some(())
+    });
+    Pair {
+        memcached,
+        a,
+        b,
+        term,
+        _etcd: etcd,
+        _plugins: plugins,
+    }
+}
+
+#[test]
+fn one_of_two_daemons_writes_and_the_other_takes_over_when_it_is_killed() {
+    // Bound whole: fields left out of a pattern would be dropped (etcd stopped) at once.
+    let Pair {
+        memcached,
+        mut a,
+        b,
+        term: first_term,
+        _etcd,
+        _plugins,
+    } = pair("2");
+    only_writer_for(&memcached, "a", Duration::from_secs(3));
+    let (code, health) = http_get(&format!("{}/healthz", b.status_url()));
+    assert_eq!(code, 200, "a standby that runs its cycles is healthy: {health}");
+    assert!(health.contains("standby, ready to take over; a leads"), "{health}");
+    assert_eq!(value(&scrape(&a.status_url()), "pulse_ha_leader"), 1.0);
+    assert_eq!(value(&scrape(&b.status_url()), "pulse_ha_leader"), 0.0);
+
+    a.kill();
+    let killed = Instant::now();
+    let second_term = leads(&memcached, "b", Duration::from_secs(15));
+    let took = killed.elapsed();
+    // The lease (2 s) lapses, b is elected, and its next cycle (0.5 s) writes; 1.5 s of slack
+    // for a loaded machine.
+    assert!(took < Duration::from_secs(4), "b took over only after {took:?}");
+    assert!(second_term > first_term, "term {second_term} after {first_term}");
+    assert!(b
+        .log()
+        .contains(&format!("ha: leader of etcd election \"pulse\" in term {second_term}")));
+    let metrics = scrape(&b.status_url());
+    assert_eq!(value(&metrics, "pulse_ha_leader"), 1.0);
+    assert_eq!(value(&metrics, "pulse_ha_term"), second_term as f64);
+    assert!(value(&metrics, "pulse_ha_transitions_total") >= 2.0, "{metrics:?}");
+}
+
+#[test]
+fn a_leader_stopped_cleanly_hands_over_at_once() {
+    // A long lease: a takeover well inside it shows that the leader resigned.
+    let Pair {
+        memcached,
+        mut a,
+        b: _b,
+        _etcd,
+        _plugins,
+        ..
+    } = pair("20");
+    let stopping = Instant::now();
+    assert!(a.stop(), "a did not exit cleanly:\n{}", a.log());
+    leads(&memcached, "b", Duration::from_secs(10));
+    let took = stopping.elapsed();
+    assert!(
+        took < Duration::from_secs(3),
+        "b took over only after {took:?} of a 20 s lease"
+    );
+    assert!(a.log().contains("ha: resigned; a standby takes over"), "{}", a.log());
+}
+
+#[test]
+fn a_leader_frozen_past_its_lease_writes_nothing_when_it_wakes() {
+    let Pair {
+        memcached,
+        a,
+        b: _b,
+        _etcd,
+        _plugins,
+        ..
+    } = pair("2");
+    // Frozen as by a VM pause: b takes over once a's lease lapses.
+    a.signal("STOP");
+    let frozen = Instant::now();
+    leads(&memcached, "b", Duration::from_secs(15));
+    std::thread::sleep(Duration::from_secs(4).saturating_sub(frozen.elapsed()));
+    a.signal("CONT");
+    // a wakes with its cycle due and its lease long gone: not one status of its own may land.
+    only_writer_for(&memcached, "b", Duration::from_secs(3));
+    wait_for("a to learn it is standby", Duration::from_secs(10), || {
+        a.log().contains("ha: standby, no longer leader").then_some(())
+    });
+}
