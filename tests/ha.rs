@@ -184,3 +184,36 @@ fn a_leader_frozen_past_its_lease_writes_nothing_when_it_wakes() {
         a.log().contains("ha: standby, no longer leader").then_some(())
     });
 }
+
+#[test]
+fn with_etcd_down_no_daemon_writes_and_one_leads_again_when_it_returns() {
+    let Pair {
+        memcached,
+        a: _a,
+        b: _b,
+        term: first_term,
+        mut _etcd,
+        _plugins,
+    } = pair("2");
+    _etcd.kill();
+    // The leader stops writing once its lease can no longer be proven (at most the 2 s lease);
+    // then nothing moves: at most one writer means none while no lease can be proven.
+    std::thread::sleep(Duration::from_millis(2500));
+    let stalled = writer(&memcached).map(|(.., cycle)| cycle);
+    std::thread::sleep(Duration::from_secs(2));
+    // The status may have expired meanwhile (its TTL is 5 s), but no write may have renewed it.
+    let still = writer(&memcached).map(|(.., cycle)| cycle);
+    assert!(
+        still.is_none() || still == stalled,
+        "a daemon wrote while etcd was down: {stalled:?} then {still:?}"
+    );
+    let stalled = stalled.unwrap_or(0);
+
+    _etcd.restart();
+    let (who, term) = wait_for("a leader to write again", Duration::from_secs(30), || {
+        writer(&memcached)
+            .filter(|(_, role, _, cycle)| role == "leader" && *cycle > stalled)
+            .map(|(who, _, term, _)| (who, term))
+    });
+    assert!(term > first_term, "{who} leads in term {term}, not after {first_term}");
+}

@@ -1,5 +1,5 @@
 //! An etcd of the test's own: one member on free loopback ports with a temporary data
-//! directory, killed when dropped.
+//! directory, killed when dropped; it can be killed and started again on the same ports and data.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -8,32 +8,46 @@ use super::{free_port, http_get};
 
 /// A running etcd.
 pub struct Etcd {
-    child: Child,
+    child: Option<Child>,
     /// Its client URL, `http://127.0.0.1:PORT`.
     pub endpoint: String,
-    _data: tempfile::TempDir,
+    peer_url: String,
+    data: tempfile::TempDir,
 }
 
 impl Etcd {
     /// Starts etcd and waits until it reports itself healthy.
     pub fn start() -> Self {
-        let data = tempfile::tempdir().unwrap();
-        let (client, peer) = (free_port(), free_port());
-        let endpoint = format!("http://127.0.0.1:{client}");
-        let peer_url = format!("http://127.0.0.1:{peer}");
+        let mut etcd = Self {
+            child: None,
+            endpoint: format!("http://127.0.0.1:{}", free_port()),
+            peer_url: format!("http://127.0.0.1:{}", free_port()),
+            data: tempfile::tempdir().unwrap(),
+        };
+        etcd.restart();
+        etcd
+    }
+
+    /// Kills etcd, as a crash or a lost machine would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts etcd (again) on its ports and data, and waits until it is healthy.
+    pub fn restart(&mut self) {
+        self.kill();
+        let (endpoint, peer) = (&self.endpoint, &self.peer_url);
         let child = Command::new("etcd")
             .args(["--name", "test", "--data-dir"])
-            .arg(data.path())
-            .args(["--listen-client-urls", &endpoint, "--advertise-client-urls", &endpoint])
-            .args([
-                "--listen-peer-urls",
-                &peer_url,
-                "--initial-advertise-peer-urls",
-                &peer_url,
-            ])
+            .arg(self.data.path())
+            .args(["--listen-client-urls", endpoint, "--advertise-client-urls", endpoint])
+            .args(["--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer])
             .args([
                 "--initial-cluster",
-                &format!("test={peer_url}"),
+                &format!("test={peer}"),
                 "--initial-cluster-state",
                 "new",
             ])
@@ -44,31 +58,20 @@ impl Etcd {
             .unwrap_or_else(|e| {
                 panic!("cannot start etcd ({e}); install it with `apt-get install -y etcd-server` or run scripts/setup")
             });
-        let mut etcd = Self {
-            child,
-            endpoint,
-            _data: data,
-        };
+        let child = self.child.insert(child);
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if let Ok(Some(status)) = etcd.child.try_wait() {
-                panic!(
-                    "etcd on {} exited at start ({status}); run it by hand to see why",
-                    etcd.endpoint
-                );
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("etcd on {endpoint} exited at start ({status}); run it by hand to see why");
             }
-            if std::net::TcpStream::connect(etcd.endpoint.trim_start_matches("http://")).is_ok()
-                && http_get(&format!("{}/health", etcd.endpoint))
+            if std::net::TcpStream::connect(endpoint.trim_start_matches("http://")).is_ok()
+                && http_get(&format!("{endpoint}/health"))
                     .1
                     .contains("\"health\":\"true\"")
             {
-                return etcd;
+                return;
             }
-            assert!(
-                Instant::now() < deadline,
-                "etcd on {} did not become healthy",
-                etcd.endpoint
-            );
+            assert!(Instant::now() < deadline, "etcd on {endpoint} did not become healthy");
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -76,7 +79,6 @@ impl Etcd {
 
 impl Drop for Etcd {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
     }
 }
