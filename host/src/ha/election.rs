@@ -9,15 +9,16 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use etcd_client::{
-    Certificate, Client, ConnectOptions, Identity, LeaderKey, LeaseKeepAliveStream, LeaseKeeper, ResignOptions,
-    TlsOptions,
+    Certificate, Client, ConnectOptions, Identity, LeaderKey, LeaseKeepAliveStream, LeaseKeeper, ProclaimOptions,
+    ResignOptions, TlsOptions,
 };
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use super::{BootInstant, Leadership, Role};
+use super::{BootInstant, Leadership, PluginSet, Role};
 use crate::config::HaConfig;
+use crate::shared::leadership::Candidate;
 
 /// First wait before campaigning again after etcd failed.
 const FIRST_RETRY: Duration = Duration::from_millis(200);
@@ -131,11 +132,11 @@ async fn one_term(settings: &Settings, leadership: &Leadership, stop: &mut watch
     let proven = Mutex::new(sent.after(settings.ttl));
     let renewals = renew(&mut keeper, &mut replies, &proven, settings.ttl, leadership);
     tokio::pin!(renewals);
+    let mut announced = leadership.candidate();
+    let value = serde_json::to_vec(&announced)?;
     let elected = async {
         let mut campaigner = client.clone();
-        let mut won = campaigner
-            .campaign(settings.election.as_bytes(), settings.id.as_bytes(), lease)
-            .await?;
+        let mut won = campaigner.campaign(settings.election.as_bytes(), value, lease).await?;
         won.take_leader()
             .context("etcd elected this daemon without a leader key")
     };
@@ -155,15 +156,25 @@ async fn one_term(settings: &Settings, leadership: &Leadership, stop: &mut watch
         term,
         "ha: leader of etcd election {:?} in term {term}", settings.election
     );
-    tokio::select! {
-        Err(failed) = &mut renewals => {
-            let _ = client.lease_revoke(lease).await;
-            Err(failed)
+    let mut served = leadership.plugins.subscribe();
+    loop {
+        let now = leadership.candidate();
+        if now != announced {
+            let options = ProclaimOptions::new().with_leader(leader.clone());
+            client.proclaim(serde_json::to_vec(&now)?, Some(options)).await?;
+            announced = now;
         }
-        _ = stop.changed() => {
-            leadership.set(Role::Standby { leader: None });
-            resign(&mut client, leader, lease).await;
-            Ok(())
+        tokio::select! {
+            Err(failed) = &mut renewals => {
+                let _ = client.lease_revoke(lease).await;
+                return Err(failed);
+            }
+            _ = served.changed() => {}
+            _ = stop.changed() => {
+                leadership.set(Role::Standby { leader: None });
+                resign(&mut client, leader, lease).await;
+                return Ok(());
+            }
         }
     }
 }
@@ -208,19 +219,18 @@ async fn resign(client: &mut Client, leader: LeaderKey, lease: i64) {
     }
 }
 
-/// While standing by, follows who leads, for the role's leader id. Pends forever once etcd
-/// stops answering (the renewals notice that).
+/// While standing by, follows who leads and with which plugins, as each leader campaigned or
+/// last proclaimed. Pends forever once etcd stops answering (the renewals notice that).
 async fn observe(mut client: Client, settings: &Settings, leadership: &Leadership) {
     if let Ok(mut leaders) = client.observe(settings.election.as_bytes()).await {
         while let Ok(Some(answer)) = leaders.message().await {
             let Some(kv) = answer.kv() else { continue };
-            let leader = String::from_utf8_lossy(kv.value()).into_owned();
-            if leader != settings.id
-                && leadership.set(Role::Standby {
-                    leader: Some(leader.clone()),
-                })
-            {
-                info!(leader = %leader, "ha: standby; {leader} leads");
+            let leader: Candidate = serde_json::from_slice(kv.value()).unwrap_or_else(|_| Candidate {
+                id: String::from_utf8_lossy(kv.value()).chars().take(200).collect(),
+                plugins: PluginSet::new(),
+            });
+            if leader.id != settings.id {
+                leadership.leader_seen(leader);
             }
         }
     }

@@ -15,7 +15,11 @@ mod election;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use crate::shared::leadership::{LeadershipFacts, Role};
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use crate::shared::leadership::{plugin_drift, Candidate};
+pub use crate::shared::leadership::{LeadershipFacts, PluginSet, Role};
 
 pub use boot_clock::BootInstant;
 pub use election::{start, Campaign};
@@ -27,6 +31,8 @@ pub struct Leadership {
     id: Option<Arc<str>>,
     /// The role and the proof of the lease, shared with the election task.
     state: Arc<Mutex<State>>,
+    /// The plugins this daemon serves, as the pipeline last said; a leader proclaims them.
+    plugins: Arc<watch::Sender<PluginSet>>,
 }
 
 #[derive(Debug)]
@@ -40,6 +46,10 @@ struct State {
     etcd_errors: u64,
     /// The last of them.
     last_error: Option<String>,
+    /// The plugins the leader proclaimed, while standing by.
+    leader_plugins: Option<PluginSet>,
+    /// The drift last logged, so that each change is one line.
+    drift_logged: Vec<String>,
 }
 
 impl Leadership {
@@ -62,7 +72,10 @@ impl Leadership {
                 transitions: 0,
                 etcd_errors: 0,
                 last_error: None,
+                leader_plugins: None,
+                drift_logged: Vec::new(),
             })),
+            plugins: Arc::new(watch::channel(PluginSet::new()).0),
         }
     }
 
@@ -89,7 +102,67 @@ impl Leadership {
             transitions: state.transitions,
             etcd_errors: state.etcd_errors,
             last_etcd_error: state.last_error.clone(),
+            plugin_drift: self.drift(&state),
         }
+    }
+
+    /// Records the plugins this daemon serves (the pipeline says so every cycle): a leader
+    /// proclaims a change; a standby compares them with its leader's.
+    pub fn serve(&self, plugins: PluginSet) {
+        if self.id.is_none() {
+            return;
+        }
+        self.plugins.send_if_modified(|served| {
+            let changed = *served != plugins;
+            *served = plugins;
+            changed
+        });
+        self.log_drift();
+    }
+
+    /// What this daemon campaigns with: its id and its plugins now.
+    fn candidate(&self) -> Candidate {
+        Candidate {
+            id: self.id.as_deref().unwrap_or_default().to_string(),
+            plugins: self.plugins.borrow().clone(),
+        }
+    }
+
+    /// Notes the leader another daemon proclaimed: standing by for it.
+    fn leader_seen(&self, leader: Candidate) {
+        if self.set(Role::Standby {
+            leader: Some(leader.id.clone()),
+        }) {
+            info!(leader = %leader.id, "ha: standby; {} leads", leader.id);
+        }
+        self.state.lock().unwrap().leader_plugins = Some(leader.plugins);
+        self.log_drift();
+    }
+
+    /// How this standby's plugins differ from its leader's; empty when leading or unknown.
+    fn drift(&self, state: &State) -> Vec<String> {
+        match (&state.role, &state.leader_plugins) {
+            (Role::Standby { .. }, Some(theirs)) => plugin_drift(&self.plugins.borrow(), theirs),
+            _ => Vec::new(),
+        }
+    }
+
+    /// One line when the drift from the leader's plugins starts, changes or ends.
+    fn log_drift(&self) {
+        let mut state = self.state.lock().unwrap();
+        let drift = self.drift(&state);
+        if drift == state.drift_logged {
+            return;
+        }
+        if drift.is_empty() {
+            info!("ha: this standby's plugins are the leader's again");
+        } else {
+            warn!(
+                "ha: this standby's plugins differ from the leader's, so a failover would switch them: {}",
+                drift.join("; ")
+            );
+        }
+        state.drift_logged = drift;
     }
 
     /// Sets the role; returns whether it changed. A new role forgets the proof of any lease:
@@ -100,6 +173,9 @@ impl Leadership {
             return false;
         }
         state.proven_until = None;
+        if !matches!(role, Role::Standby { .. }) {
+            state.leader_plugins = None;
+        }
         state.role = role;
         state.transitions += 1;
         true

@@ -128,6 +128,12 @@ impl Pipeline {
             symbols,
         } = analysed;
         let plugins = self.status.plugins(generation.plugins().map(|p| p.facts()));
+        self.leadership.serve(
+            generation
+                .plugins()
+                .map(|p| (p.id.to_string(), format!("{}@{}", p.info.version, p.short_hash())))
+                .collect(),
+        );
         let facts = CycleFacts {
             cycle: self.cycle,
             timestamp_ms: now_ms(),

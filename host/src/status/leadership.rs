@@ -1,5 +1,6 @@
 //! The daemon's role in its active/standby pair on `/metrics` and `/healthz`: a standby that
-//! runs its cycles is healthy, and says whom it stands by for.
+//! runs its cycles is healthy, and says whom it stands by for and how its plugins differ from
+//! its leader's.
 
 use std::fmt;
 
@@ -48,19 +49,30 @@ pub(super) fn encode(out: &mut DescriptorEncoder<'_>, live: &Live) -> fmt::Resul
         "Failed exchanges with etcd since start",
         None,
         ha.etcd_errors,
-    )
+    )?;
+    let metric = out.encode_descriptor(
+        "ha_plugin_drift",
+        "Plugins whose version or file differs between this standby and its leader (0 while leading)",
+        None,
+        MetricType::Gauge,
+    )?;
+    ConstGauge::new(ha.plugin_drift.len() as i64).encode(metric)
 }
 
-/// The health of a standby whose cycles run: healthy, and whom it stands by for; `None` for a
-/// leader or a daemon without `[ha]`, whose health is its writes'.
+/// The health of a standby whose cycles run: healthy, and whom it stands by for and how its
+/// plugins differ from its leader's; `None` for a leader or a daemon without `[ha]`, whose
+/// health is its writes'.
 pub(super) fn standby_health(live: &Live) -> Option<String> {
-    match &live.ha.as_ref()?.role {
-        Role::Standby { leader } => Some(format!(
-            "standby, ready to take over; {}",
-            leader
-                .as_deref()
-                .map_or_else(|| "no leader known yet".to_string(), |id| format!("{id} leads"))
-        )),
-        _ => None,
-    }
+    let ha = live.ha.as_ref()?;
+    let Role::Standby { leader } = &ha.role else {
+        return None;
+    };
+    let leader = leader
+        .as_deref()
+        .map_or_else(|| "no leader known yet".to_string(), |id| format!("{id} leads"));
+    let drift = match ha.plugin_drift.as_slice() {
+        [] => String::new(),
+        drift => format!("; its plugins differ from the leader's: {}", drift.join("; ")),
+    };
+    Some(format!("standby, ready to take over; {leader}{drift}"))
 }

@@ -190,6 +190,7 @@ mod tests {
             transitions: 1,
             etcd_errors: 0,
             last_etcd_error: None,
+            plugin_drift: vec!["volatility: here none, leader 0.2.0@174bfd7e89b1".into()],
         };
         t.cycle_done(CycleRecord {
             wrote: false,
@@ -198,7 +199,9 @@ mod tests {
         });
         let health = t.health(Instant::now()).unwrap();
         assert!(
-            health.starts_with("standby, ready to take over; a leads; cycle 1"),
+            health.starts_with(
+                "standby, ready to take over; a leads; its plugins differ from the leader's: volatility: here none"
+            ),
             "{health}"
         );
         assert!(t.live().last_push.is_none(), "a standby's cycle is no write");
