@@ -33,10 +33,15 @@ fn a_key_lives_exactly_its_ttl() {
         let placement = Placement::new(vec![memcached.addr.clone()], false);
         let mut writer = CacheWriter::connect(placement, Duration::from_secs(1)).await.unwrap();
         let report = writer
-            .write(&[entry("ttl:two", b"2", 2), entry("ttl:five", b"5", 5)])
+            .write(&[entry("ttl:two", b"2", 2), entry("ttl:five", b"5", 5)], 3)
             .await;
         assert_eq!((report.written, report.failed), (2, 0), "{report:?}");
     });
+    assert_eq!(
+        memcached.flags("ttl:five"),
+        Some(3),
+        "the writer's flags are stored with the item"
+    );
     let written = Instant::now();
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(
@@ -64,11 +69,14 @@ fn a_key_the_server_refuses_fails_alone() {
         let placement = Placement::new(vec![memcached.addr.clone()], false);
         let mut writer = CacheWriter::connect(placement, Duration::from_secs(1)).await.unwrap();
         let report = writer
-            .write(&[
-                entry("small:a", b"a", 10),
-                entry("big:b", &[b'x'; 2048], 10),
-                entry("small:c", b"c", 10),
-            ])
+            .write(
+                &[
+                    entry("small:a", b"a", 10),
+                    entry("big:b", &[b'x'; 2048], 10),
+                    entry("small:c", b"c", 10),
+                ],
+                7,
+            )
             .await;
         assert_eq!(writer.stats().errors.get("server_error"), Some(&1));
         assert!(
@@ -80,6 +88,11 @@ fn a_key_the_server_refuses_fails_alone() {
     assert_eq!((report.written, report.failed), (2, 1), "{report:?}");
     assert!(report.first_error.unwrap().starts_with("big:b"));
     assert!(memcached.get("small:a").is_some() && memcached.get("small:c").is_some());
+    // Sent again key by key after the refusal, the entries keep the writer's flags.
+    assert_eq!(
+        (memcached.flags("small:a"), memcached.flags("small:c")),
+        (Some(7), Some(7))
+    );
 }
 
 #[test]

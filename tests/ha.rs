@@ -138,6 +138,34 @@ fn one_of_two_daemons_writes_and_the_other_takes_over_when_it_is_killed() {
     assert_eq!(value(&metrics, "pulse_ha_leader"), 1.0);
     assert_eq!(value(&metrics, "pulse_ha_term"), second_term as f64);
     assert!(value(&metrics, "pulse_ha_transitions_total") >= 2.0, "{metrics:?}");
+
+    // Every item carries its writer's term in its client flags, and verify names the writer.
+    wait_for("b's term on the dashboard keys", Duration::from_secs(5), || {
+        (memcached.flags(pulse_keys::OVERVIEW) == Some(second_term as u32)).then_some(())
+    });
+    assert_eq!(memcached.flags("pulse:status"), Some(second_term as u32));
+    let verified = common::pulse(&["verify", "--memcached", &memcached.addr]);
+    let text = common::text(&verified);
+    assert!(verified.status.success(), "{text}");
+    assert!(text.contains(&format!("writer    b in term {second_term}: ")), "{text}");
+
+    // An older leader writing after the newer one: verify fails and says so.
+    let mut b = b;
+    b.kill();
+    let forged = serde_json::json!({
+        "cycle": 1, "timestamp_ms": common::unix_ms(), "source": "simulated", "ttl": 5,
+        "plugins": [], "ha": {"id": "a", "term": first_term, "role": "leader"}
+    });
+    memcached.set("pulse:status", forged.to_string().as_bytes(), first_term as u32, 5);
+    let verified = common::pulse(&["verify", "--memcached", &memcached.addr]);
+    let text = common::text(&verified);
+    assert!(!verified.status.success(), "{text}");
+    assert!(
+        text.contains(&format!(
+            "in a later term ({second_term}) than pulse:status (term {first_term}, by a)"
+        )),
+        "{text}"
+    );
 }
 
 #[test]

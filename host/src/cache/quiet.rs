@@ -58,16 +58,16 @@ impl QuietSets {
     /// Stores `entries[i]` for every `i` in `batch`. A connection left idle since the last
     /// cycle may have died with a restarted server; its batch is sent again once on a new
     /// connection (a set is idempotent).
-    pub async fn send(&self, entries: &[ValidEntry], batch: &[usize]) -> Result<Answer> {
+    pub async fn send(&self, entries: &[ValidEntry], batch: &[usize], flags: u32) -> Result<Answer> {
         let reused = self.idle.lock().unwrap().pop();
         if let Some(mut connection) = reused {
-            if let Ok(answer) = exchange(&mut connection, entries, batch).await {
+            if let Ok(answer) = exchange(&mut connection, entries, batch, flags).await {
                 self.keep(connection, &answer);
                 return Ok(answer);
             }
         }
         let mut connection = self.dial().await?;
-        let answer = exchange(&mut connection, entries, batch).await?;
+        let answer = exchange(&mut connection, entries, batch, flags).await?;
         self.keep(connection, &answer);
         Ok(answer)
     }
@@ -96,14 +96,15 @@ impl QuietSets {
 
 /// Sends the batch and reads the answers at the same time, so a server that answers many
 /// refusals never waits on a full socket while the client is still sending.
-async fn exchange(connection: &mut TcpStream, entries: &[ValidEntry], batch: &[usize]) -> Result<Answer> {
+async fn exchange(connection: &mut TcpStream, entries: &[ValidEntry], batch: &[usize], flags: u32) -> Result<Answer> {
     let (reader, writer) = connection.split();
-    let ((), answer) = tokio::try_join!(send(writer, entries, batch), answers(reader, batch.len()))?;
+    let ((), answer) = tokio::try_join!(send(writer, entries, batch, flags), answers(reader, batch.len()))?;
     Ok(answer)
 }
 
-/// Writes `ms <key> <bytes> T<ttl> q O<position>` and the value for each entry, then `mn`.
-async fn send(mut out: impl AsyncWrite + Unpin, entries: &[ValidEntry], batch: &[usize]) -> Result<()> {
+/// Writes `ms <key> <bytes> T<ttl> [F<flags>] q O<position>` and the value for each entry,
+/// then `mn`. Client flags 0 are memcached's default and are not sent.
+async fn send(mut out: impl AsyncWrite + Unpin, entries: &[ValidEntry], batch: &[usize], flags: u32) -> Result<()> {
     // Sized to the batch when it is smaller: a buffer this large every cycle would be mapped
     // and unmapped by the allocator each time.
     let wire_bytes: usize = batch
@@ -120,6 +121,10 @@ async fn send(mut out: impl AsyncWrite + Unpin, entries: &[ValidEntry], batch: &
         buffer.extend_from_slice(number.format(entry.value.len()).as_bytes());
         buffer.extend_from_slice(b" T");
         buffer.extend_from_slice(number.format(entry.ttl).as_bytes());
+        if flags != 0 {
+            buffer.extend_from_slice(b" F");
+            buffer.extend_from_slice(number.format(flags).as_bytes());
+        }
         buffer.extend_from_slice(b" q O");
         buffer.extend_from_slice(number.format(position).as_bytes());
         buffer.extend_from_slice(b"\r\n");
@@ -228,10 +233,17 @@ mod tests {
             entry("c:3", "yy", 7),
         ];
         let mut wire = Vec::new();
-        send(&mut wire, &entries, &[2, 0]).await.unwrap();
+        send(&mut wire, &entries, &[2, 0], 0).await.unwrap();
         assert_eq!(
             String::from_utf8(wire).unwrap(),
             "ms c:3 2 T7 q O0\r\nyy\r\nms a:1 1 T5 q O1\r\nx\r\nmn\r\n"
+        );
+        let mut wire = Vec::new();
+        send(&mut wire, &entries, &[1], 42).await.unwrap();
+        assert_eq!(
+            String::from_utf8(wire).unwrap(),
+            "ms b:2 7 T30 F42 q O0\r\n{\"v\":1}\r\nmn\r\n",
+            "a writer's term travels in the client flags"
         );
     }
 
@@ -240,7 +252,7 @@ mod tests {
         let big = "v".repeat(SEND_BUFFER + 10);
         let entries = [entry("a", "1", 5), entry("big", &big, 5), entry("c", "3", 5)];
         let mut wire = Vec::new();
-        send(&mut wire, &entries, &[0, 1, 2]).await.unwrap();
+        send(&mut wire, &entries, &[0, 1, 2], 0).await.unwrap();
         let expected = format!(
             "ms a 1 T5 q O0\r\n1\r\nms big {} T5 q O1\r\n{big}\r\nms c 1 T5 q O2\r\n3\r\nmn\r\n",
             big.len()

@@ -76,8 +76,13 @@ impl Server {
     /// Stores `entries[i]` for every `i` in `batch` and returns the entries it did not store.
     /// The batch goes out quietly; only when memcached answers an error that names no key is it
     /// sent again through the answering client, to find which.
-    pub async fn store(&self, entries: &[ValidEntry], batch: &[usize]) -> memcache::exp::Result<Vec<Refusal>> {
-        match self.quiet.send(entries, batch).await.map_err(McError::Io)? {
+    pub async fn store(
+        &self,
+        entries: &[ValidEntry],
+        batch: &[usize],
+        flags: u32,
+    ) -> memcache::exp::Result<Vec<Refusal>> {
+        match self.quiet.send(entries, batch, flags).await.map_err(McError::Io)? {
             Answer::Stored(refused) => Ok(refused
                 .into_iter()
                 .map(|(position, reply)| Refusal {
@@ -88,7 +93,7 @@ impl Server {
                 .collect()),
             Answer::Unattributed(reply) => {
                 debug!(server = %self.addr, "memcached answered {reply:?} to a quiet batch; sending it key by key");
-                self.store_answered(entries, batch.to_vec()).await
+                self.store_answered(entries, batch.to_vec(), flags).await
             }
         }
     }
@@ -103,12 +108,15 @@ impl Server {
         &self,
         entries: &[ValidEntry],
         mut batch: Vec<usize>,
+        flags: u32,
     ) -> memcache::exp::Result<Vec<Refusal>> {
         let mut refusals = Vec::new();
         for _ in 0..MAX_RESENDS {
-            let sets = batch
-                .iter()
-                .map(|&i| Set::new(&entries[i].key, &entries[i].value).ttl_raw(entries[i].ttl));
+            let sets = batch.iter().map(|&i| {
+                Set::new(&entries[i].key, &entries[i].value)
+                    .ttl_raw(entries[i].ttl)
+                    .client_flags(flags)
+            });
             let results = self.client.run_many(sets).await?;
             let refused = results.iter().position(|r| matches!(r, Err(e) if is_server_error(e)));
             let rest = match refused {

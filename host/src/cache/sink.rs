@@ -21,10 +21,10 @@ pub enum Sink {
 }
 
 impl Sink {
-    /// Writes the cycle's entries.
-    pub async fn write(&mut self, cycle: u64, entries: Vec<ValidEntry>) -> WriteReport {
+    /// Writes the cycle's entries; memcached stores `flags` with each (a writer's term).
+    pub async fn write(&mut self, cycle: u64, entries: Vec<ValidEntry>, flags: u32) -> WriteReport {
         match self {
-            Sink::Memcached(writer) => writer.write(&entries).await,
+            Sink::Memcached(writer) => writer.write(&entries, flags).await,
             Sink::Jsonl(file) => file.write(cycle, &entries),
             #[cfg(test)]
             Sink::Memory(memory) => memory.write(cycle, &entries),

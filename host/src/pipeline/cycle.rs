@@ -154,7 +154,7 @@ impl Pipeline {
         entries.push(status_entry(&facts, &plugins));
         let may_write = self.leadership.may_write(self.settings.write_deadline);
         let write = match may_write {
-            Some(_term) => self.sink.write(self.cycle, entries).await,
+            Some(term) => self.sink.write(self.cycle, entries, crate::ha::item_flags(term)).await,
             None => self.stand_by(),
         };
         self.written_last_cycle = write.written;

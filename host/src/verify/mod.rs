@@ -52,6 +52,18 @@ struct Status {
     ttl: u32,
     /// The loaded plugins.
     plugins: Vec<PluginStatus>,
+    /// The writer's id and term, when it is one of an active/standby pair.
+    #[serde(default)]
+    ha: Option<Writer>,
+}
+
+/// The `ha` object of `pulse:status`, as far as verify reads it.
+#[derive(Debug, Deserialize)]
+struct Writer {
+    /// The writer's id.
+    id: String,
+    /// The term it wrote in.
+    term: i64,
 }
 
 /// Reads and checks the keys on `servers`; prints a summary and returns an error listing every
@@ -67,7 +79,11 @@ pub async fn run(placement: Placement) -> Result<()> {
             .with_context(|| format!("cannot resolve memcached address {server}"))?;
         clients.push(client);
     }
-    let reader = Reader { placement, clients };
+    let reader = Reader {
+        placement,
+        clients,
+        flags: Default::default(),
+    };
     let mut problems = Vec::new();
     let summary = check_all(&reader, &mut problems).await?;
     print!("{summary}");
@@ -86,6 +102,8 @@ pub async fn run(placement: Placement) -> Result<()> {
 struct Reader {
     placement: Placement,
     clients: Vec<AsyncMetaClient>,
+    /// The client flags of every key read (a writer's term), and how many keys carried each.
+    flags: std::sync::Mutex<std::collections::BTreeMap<u32, usize>>,
 }
 
 impl Reader {
@@ -93,7 +111,17 @@ impl Reader {
         let mut last_error = None;
         for server in self.placement.targets(key) {
             match self.clients[server].run(Get::new(key)).await {
-                Ok(result) => return Ok(result.value),
+                Ok(result) => {
+                    if result.value.is_some() {
+                        *self
+                            .flags
+                            .lock()
+                            .unwrap()
+                            .entry(result.client_flags.unwrap_or(0))
+                            .or_default() += 1;
+                    }
+                    return Ok(result.value);
+                }
                 Err(e) => {
                     last_error = Some(anyhow::Error::from(e).context(format!(
                         "cannot read {key} from memcached {}",
@@ -189,5 +217,35 @@ async fn check_all(reader: &Reader, problems: &mut Vec<String>) -> Result<String
             sparklines::check(&lines, tickers.as_ref(), overview.as_ref(), &mut out, problems);
         }
     }
+    if let Some(writer) = status.as_ref().and_then(|s| s.ha.as_ref()) {
+        terms(writer, &reader.flags.lock().unwrap(), &mut out, problems);
+    }
     Ok(out)
+}
+
+/// The writer of an active/standby pair and the terms the keys were written in (their client
+/// flags): a key of a later term than `pulse:status` means an older leader wrote the status
+/// after a newer one wrote that key.
+fn terms(
+    writer: &Writer,
+    flags: &std::collections::BTreeMap<u32, usize>,
+    out: &mut String,
+    problems: &mut Vec<String>,
+) {
+    let term = crate::ha::item_flags(writer.term);
+    let count = |keep: &dyn Fn(u32) -> bool| flags.iter().filter(|(f, _)| keep(**f)).map(|(_, n)| n).sum::<usize>();
+    let (now, older, later) = (count(&|f| f == term), count(&|f| f < term), count(&|f| f > term));
+    let _ = writeln!(
+        out,
+        "writer    {} in term {}: {now} keys of this term, {older} of older terms",
+        writer.id, writer.term
+    );
+    if later > 0 {
+        let newest = flags.keys().next_back().copied().unwrap_or_default();
+        problems.push(format!(
+            "{later} keys were written in a later term ({newest}) than {STATUS_KEY} (term {}, by {}): \
+             an older leader wrote after a newer one",
+            writer.term, writer.id
+        ));
+    }
 }

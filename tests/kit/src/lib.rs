@@ -127,6 +127,28 @@ impl Memcached {
 
     /// Reads `key` with a plain `get` over the text protocol: a client independent of Pulse's.
     pub fn get(&self, key: &str) -> Option<Vec<u8>> {
+        self.item(key).map(|(value, _)| value)
+    }
+
+    /// Stores `value` under `key` with client `flags` for `ttl` seconds, with a plain `set`.
+    pub fn set(&self, key: &str, value: &[u8], flags: u32, ttl: u32) {
+        let mut stream = TcpStream::connect(&self.addr).expect("connect to memcached");
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        write!(stream, "set {key} {flags} {ttl} {}\r\n", value.len()).unwrap();
+        stream.write_all(value).unwrap();
+        stream.write_all(b"\r\n").unwrap();
+        let mut reply = String::new();
+        BufReader::new(stream).read_line(&mut reply).unwrap();
+        assert_eq!(reply, "STORED\r\n", "memcached refused {key}");
+    }
+
+    /// The client flags stored with `key` (a writer's term), if it exists.
+    pub fn flags(&self, key: &str) -> Option<u32> {
+        self.item(key).map(|(_, flags)| flags)
+    }
+
+    /// Reads `key`'s value and client flags with a plain `get`.
+    fn item(&self, key: &str) -> Option<(Vec<u8>, u32)> {
         let mut stream = TcpStream::connect(&self.addr).expect("connect to memcached");
         stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         write!(stream, "get {key}\r\n").unwrap();
@@ -138,11 +160,11 @@ impl Memcached {
         }
         let parts: Vec<&str> = header.split_whitespace().collect();
         assert_eq!(parts.first(), Some(&"VALUE"), "unexpected memcached reply {header:?}");
-        let len: usize = parts[3].parse().unwrap();
+        let (flags, len): (u32, usize) = (parts[2].parse().unwrap(), parts[3].parse().unwrap());
         let mut value = vec![0; len + 2];
         reader.read_exact(&mut value).unwrap();
         value.truncate(len);
-        Some(value)
+        Some((value, flags))
     }
 
     /// Reads `key` and parses it as JSON, failing the test if it is missing or not JSON.
