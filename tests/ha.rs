@@ -122,6 +122,16 @@ fn one_of_two_daemons_writes_and_the_other_takes_over_when_it_is_killed() {
     assert!(health.contains("standby, ready to take over; a leads"), "{health}");
     assert_eq!(value(&scrape(&a.status_url()), "pulse_ha_leader"), 1.0);
     assert_eq!(value(&scrape(&b.status_url()), "pulse_ha_leader"), 0.0);
+    let (_, head, _) = common::http_response(&format!("{}/plugins", b.status_url()));
+    assert!(
+        head.to_ascii_lowercase().contains("pulse-role: standby; leader=a"),
+        "{head}"
+    );
+    let (_, head, _) = common::http_response(&format!("{}/plugins", a.status_url()));
+    assert!(
+        head.contains(&format!("pulse-role: leader; term={first_term}")),
+        "{head}"
+    );
 
     a.kill();
     let killed = Instant::now();

@@ -291,6 +291,12 @@ pub fn status_cycle(memcached: &Memcached) -> Option<u64> {
 
 /// `GET url` (plain HTTP on loopback): the status code and the body.
 pub fn http_get(url: &str) -> (u16, String) {
+    let (status, _, body) = http_response(url);
+    (status, body)
+}
+
+/// `GET url` (plain HTTP on loopback): the status code, the header lines and the body.
+pub fn http_response(url: &str) -> (u16, String, String) {
     let rest = url.strip_prefix("http://").expect("an http:// URL");
     let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let path = if path.is_empty() { "/" } else { path };
@@ -309,7 +315,7 @@ pub fn http_get(url: &str) -> (u16, String) {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .expect("a status code");
-    (status, body.to_string())
+    (status, head.to_string(), body.to_string())
 }
 
 /// One scrape of `/metrics`: each series (`name{labels}`) and its value.

@@ -242,6 +242,8 @@ mod tests {
         deployed.check().unwrap();
         assert_eq!(deployed.plugin_dir, Path::new("/var/lib/pulse/plugins"));
         assert_eq!(deployed.listen.to_string(), "127.0.0.1:9464");
+        let pair = Config::from_file(&examples.join("deploy/pulse-ha.toml")).unwrap();
+        assert_eq!(pair.ha.as_ref().map(|ha| ha.endpoints.len()), Some(3));
         assert!(Config::from_toml("listen = \"localhost\"").is_err());
         let short = Config::from_toml("interval = 5\nttl = 4").unwrap_err();
         assert!(short.to_string().contains("shorter than the cycle interval"), "{short}");

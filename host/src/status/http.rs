@@ -69,6 +69,15 @@ async fn healthz(State(telemetry): State<Arc<Telemetry>>) -> impl IntoResponse {
     }
 }
 
+/// The plugin list; with `[ha]`, a `Pulse-Role` header says whether these plugins serve
+/// (`leader; term=N`) or stand by (`standby; leader=ID`).
 async fn plugins(State(telemetry): State<Arc<Telemetry>>) -> impl IntoResponse {
-    Json(telemetry.plugins())
+    let role = telemetry
+        .role()
+        .and_then(|role| header::HeaderValue::from_str(&role).ok());
+    let mut response = Json(telemetry.plugins()).into_response();
+    if let Some(role) = role {
+        response.headers_mut().insert("pulse-role", role);
+    }
+    response
 }

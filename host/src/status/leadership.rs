@@ -59,6 +59,15 @@ pub(super) fn encode(out: &mut DescriptorEncoder<'_>, live: &Live) -> fmt::Resul
     ConstGauge::new(ha.plugin_drift.len() as i64).encode(metric)
 }
 
+/// The role for `/plugins`' `Pulse-Role` header: `leader; term=N` or `standby; leader=ID`.
+pub(super) fn role_header(live: &Live) -> Option<String> {
+    Some(match &live.ha.as_ref()?.role {
+        Role::Leader { term } => format!("leader; term={term}"),
+        Role::Standby { leader } => format!("standby; leader={}", leader.as_deref().unwrap_or("none")),
+        Role::Alone => return None,
+    })
+}
+
 /// The health of a standby whose cycles run: healthy, and whom it stands by for and how its
 /// plugins differ from its leader's; `None` for a leader or a daemon without `[ha]`, whose
 /// health is its writes'.

@@ -61,6 +61,12 @@ impl Telemetry {
         self.live().plugins.clone()
     }
 
+    /// This daemon's role in its pair as of the last cycle, as `/plugins` says it; `None`
+    /// without `[ha]`.
+    pub fn role(&self) -> Option<String> {
+        super::leadership::role_header(&self.live())
+    }
+
     /// Whether a cycle has finished recently enough that cycles count as running: within two
     /// intervals and a grace, since one overrun (a skipped tick) is not a failure.
     pub fn cycles_running(&self, now: Instant) -> bool {
