@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{dashboard_keys, free_port, plugin_dir, wait_for, Daemon, Memcached};
-use pulse::cache::{CacheWriter, Placement};
+use pulse::cache::{CacheWriter, Fence, Placement};
 use pulse::shared::entry::ValidEntry;
 
 const BUNDLED: [&str; 3] = ["trend", "volatility", "dashboard"];
@@ -33,7 +33,13 @@ fn a_key_lives_exactly_its_ttl() {
         let placement = Placement::new(vec![memcached.addr.clone()], false);
         let mut writer = CacheWriter::connect(placement, Duration::from_secs(1)).await.unwrap();
         let report = writer
-            .write(&[entry("ttl:two", b"2", 2), entry("ttl:five", b"5", 5)], 3)
+            .write(
+                &[entry("ttl:two", b"2", 2), entry("ttl:five", b"5", 5)],
+                Fence {
+                    flags: 3,
+                    ..Fence::open()
+                },
+            )
             .await;
         assert_eq!((report.written, report.failed), (2, 0), "{report:?}");
     });
@@ -75,7 +81,10 @@ fn a_key_the_server_refuses_fails_alone() {
                     entry("big:b", &[b'x'; 2048], 10),
                     entry("small:c", b"c", 10),
                 ],
-                7,
+                Fence {
+                    flags: 7,
+                    ..Fence::open()
+                },
             )
             .await;
         assert_eq!(writer.stats().errors.get("server_error"), Some(&1));

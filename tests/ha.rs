@@ -11,6 +11,13 @@ use common::{http_get, plugin_dir, scrape, value, wait_for, Daemon, Memcached};
 
 const BUNDLED: [&str; 3] = ["trend", "volatility", "dashboard"];
 
+/// One pair at a time: each test runs an etcd, a memcached and two daemons, and their timing
+/// bounds assume the two cores are not shared with another pair.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The id, role and term in `pulse:status`, and its cycle.
 fn writer(memcached: &Memcached) -> Option<(String, String, i64, u64)> {
     let bytes = memcached.get("pulse:status")?;
@@ -82,10 +89,12 @@ struct Pair {
     term: i64,
     _etcd: Etcd,
     _plugins: tempfile::TempDir,
+    _serial: std::sync::MutexGuard<'static, ()>,
 }
 
 /// A pair with leases of `lease_s` seconds.
 fn pair(lease_s: &str) -> Pair {
+    let serial = one_at_a_time();
     let (etcd, memcached) = (Etcd::start(), Memcached::start());
     let plugins = plugin_dir(&BUNDLED);
     let dir = plugins.path().to_str().unwrap();
@@ -102,6 +111,7 @@ fn pair(lease_s: &str) -> Pair {
         term,
         _etcd: etcd,
         _plugins: plugins,
+        _serial: serial,
     }
 }
 
@@ -115,6 +125,7 @@ fn one_of_two_daemons_writes_and_the_other_takes_over_when_it_is_killed() {
         term: first_term,
         _etcd,
         _plugins,
+        _serial,
     } = pair("2");
     only_writer_for(&memcached, "a", Duration::from_secs(3));
     let (code, health) = http_get(&format!("{}/healthz", b.status_url()));
@@ -187,6 +198,7 @@ fn a_leader_stopped_cleanly_hands_over_at_once() {
         b: _b,
         _etcd,
         _plugins,
+        _serial,
         ..
     } = pair("20");
     let stopping = Instant::now();
@@ -208,6 +220,7 @@ fn a_leader_frozen_past_its_lease_writes_nothing_when_it_wakes() {
         b: _b,
         _etcd,
         _plugins,
+        _serial,
         ..
     } = pair("2");
     // Frozen as by a VM pause: b takes over once a's lease lapses.
@@ -232,6 +245,7 @@ fn with_etcd_down_no_daemon_writes_and_one_leads_again_when_it_returns() {
         term: first_term,
         mut _etcd,
         _plugins,
+        _serial,
     } = pair("2");
     _etcd.kill();
     // The leader stops writing once its lease can no longer be proven (at most the 2 s lease);
@@ -258,6 +272,7 @@ fn with_etcd_down_no_daemon_writes_and_one_leads_again_when_it_returns() {
 
 #[test]
 fn a_standby_whose_plugins_differ_from_the_leaders_says_so() {
+    let _serial = one_at_a_time();
     let (etcd, memcached) = (Etcd::start(), Memcached::start());
     let (full, fewer) = (plugin_dir(&BUNDLED), plugin_dir(&["trend", "dashboard"]));
     let _a = member(full.path().to_str().unwrap(), &memcached, &etcd, "a", "2");

@@ -333,7 +333,7 @@ async fn run(config: Config, cycles: Option<u64>) -> Result<()> {
     }
     let status_server = StatusServer::bind(config.listen).await?;
     let _watch = reloader.watch()?;
-    let (leadership, campaign) = startup::leadership(&config)?;
+    let (leadership, campaign) = startup::leadership(&config, &generation)?;
     let pipeline = startup::pipeline(&config, source, feed, startup::memcached(&config).await?)
         .warm_start(config.state_dir())
         .with_leadership(leadership);

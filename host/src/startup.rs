@@ -8,7 +8,7 @@ use crate::cache::{CacheWriter, Placement, Sink};
 use crate::config::Config;
 use crate::ha::{Campaign, Leadership};
 use crate::pipeline::{CycleSettings, Pipeline};
-use crate::plugin::{PluginEngine, PluginFeed, Reloader, Stager};
+use crate::plugin::{Generation, PluginEngine, PluginFeed, Reloader, Stager};
 use crate::source::Source;
 
 /// A stager for `config`: what `pulse check` and the reloader judge plugin files with.
@@ -40,12 +40,12 @@ pub async fn memcached(config: &Config) -> Result<Sink> {
 }
 
 /// Whether the daemon writes alone, or as one of a pair through `[ha]`: then the campaign has
-/// started, and the daemon is standby until elected.
-pub fn leadership(config: &Config) -> Result<(Leadership, Option<Campaign>)> {
+/// started with the plugins of `generation`, and the daemon is standby until elected.
+pub fn leadership(config: &Config, generation: &Generation) -> Result<(Leadership, Option<Campaign>)> {
     match &config.ha {
         None => Ok((Leadership::alone(), None)),
         Some(ha) => {
-            let (leadership, campaign) = crate::ha::start(ha, config.cycle_interval())?;
+            let (leadership, campaign) = crate::ha::start(ha, config.cycle_interval(), generation.plugin_set())?;
             Ok((leadership, Some(campaign)))
         }
     }

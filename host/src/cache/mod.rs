@@ -10,6 +10,7 @@ mod writer;
 
 pub use entry::validate;
 pub use placement::Placement;
+pub use quiet::Fence;
 #[cfg(test)]
 pub use sink::MemorySink;
 pub use sink::{JsonlSink, Sink};

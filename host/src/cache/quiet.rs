@@ -25,6 +25,40 @@ const SEND_BUFFER: usize = 256 * 1024;
 /// The longest reply line read; memcached's are a few dozen bytes.
 const MAX_LINE: u64 = 1024;
 
+/// Who writes a batch, and until when: the client flags stored with each item (a leader's term)
+/// and the check made before every socket write, dial and resend. Once it no longer holds (the
+/// leader's lease is no longer proven), nothing more of the batch goes out.
+#[derive(Clone, Copy)]
+pub struct Fence<'a> {
+    /// Stored with each item; 0 is memcached's default.
+    pub flags: u32,
+    /// Whether the writer may still send.
+    pub holds: &'a (dyn Fn() -> bool + Sync),
+}
+
+impl Fence<'static> {
+    /// A writer alone, with flags 0: it always holds.
+    pub fn open() -> Self {
+        Self {
+            flags: 0,
+            holds: &|| true,
+        }
+    }
+}
+
+/// Why the rest of a batch was not sent: its fence stopped holding.
+const FENCED: &str = "the writer's lease is no longer proven; the rest of the batch was not sent";
+
+/// The error a batch ends with when its fence stops holding.
+fn fenced() -> Error {
+    Error::new(ErrorKind::PermissionDenied, FENCED)
+}
+
+/// Whether `error` is a fence that stopped holding rather than a failure of the server.
+pub fn is_fenced(error: &Error) -> bool {
+    error.kind() == ErrorKind::PermissionDenied && error.to_string() == FENCED
+}
+
 /// How memcached answered a quiet batch.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Answer {
@@ -58,16 +92,23 @@ impl QuietSets {
     /// Stores `entries[i]` for every `i` in `batch`. A connection left idle since the last
     /// cycle may have died with a restarted server; its batch is sent again once on a new
     /// connection (a set is idempotent).
-    pub async fn send(&self, entries: &[ValidEntry], batch: &[usize], flags: u32) -> Result<Answer> {
+    pub async fn send(&self, entries: &[ValidEntry], batch: &[usize], fence: Fence<'_>) -> Result<Answer> {
         let reused = self.idle.lock().unwrap().pop();
         if let Some(mut connection) = reused {
-            if let Ok(answer) = exchange(&mut connection, entries, batch, flags).await {
-                self.keep(connection, &answer);
-                return Ok(answer);
+            match exchange(&mut connection, entries, batch, fence).await {
+                Ok(answer) => {
+                    self.keep(connection, &answer);
+                    return Ok(answer);
+                }
+                Err(e) if is_fenced(&e) => return Err(e),
+                Err(_) => {}
             }
         }
+        if !(fence.holds)() {
+            return Err(fenced());
+        }
         let mut connection = self.dial().await?;
-        let answer = exchange(&mut connection, entries, batch, flags).await?;
+        let answer = exchange(&mut connection, entries, batch, fence).await?;
         self.keep(connection, &answer);
         Ok(answer)
     }
@@ -96,15 +137,28 @@ impl QuietSets {
 
 /// Sends the batch and reads the answers at the same time, so a server that answers many
 /// refusals never waits on a full socket while the client is still sending.
-async fn exchange(connection: &mut TcpStream, entries: &[ValidEntry], batch: &[usize], flags: u32) -> Result<Answer> {
+async fn exchange(
+    connection: &mut TcpStream,
+    entries: &[ValidEntry],
+    batch: &[usize],
+    fence: Fence<'_>,
+) -> Result<Answer> {
     let (reader, writer) = connection.split();
-    let ((), answer) = tokio::try_join!(send(writer, entries, batch, flags), answers(reader, batch.len()))?;
+    let ((), answer) = tokio::try_join!(send(writer, entries, batch, fence), answers(reader, batch.len()))?;
     Ok(answer)
 }
 
 /// Writes `ms <key> <bytes> T<ttl> [F<flags>] q O<position>` and the value for each entry,
 /// then `mn`. Client flags 0 are memcached's default and are not sent.
-async fn send(mut out: impl AsyncWrite + Unpin, entries: &[ValidEntry], batch: &[usize], flags: u32) -> Result<()> {
+async fn send(
+    mut out: impl AsyncWrite + Unpin,
+    entries: &[ValidEntry],
+    batch: &[usize],
+    fence: Fence<'_>,
+) -> Result<()> {
+    let flags = fence.flags;
+    // Each write to the socket first checks the fence.
+    let mut out = Fenced { out: &mut out, fence };
     // Sized to the batch when it is smaller: a buffer this large every cycle would be mapped
     // and unmapped by the allocator each time.
     let wire_bytes: usize = batch
@@ -143,6 +197,21 @@ async fn send(mut out: impl AsyncWrite + Unpin, entries: &[ValidEntry], batch: &
     }
     buffer.extend_from_slice(b"mn\r\n");
     out.write_all(&buffer).await
+}
+
+/// A socket that checks its writer's fence before each write.
+struct Fenced<'a, W> {
+    out: &'a mut W,
+    fence: Fence<'a>,
+}
+
+impl<W: AsyncWrite + Unpin> Fenced<'_, W> {
+    async fn write_all(&mut self, bytes: &[u8]) -> Result<()> {
+        if !(self.fence.holds)() {
+            return Err(fenced());
+        }
+        self.out.write_all(bytes).await
+    }
 }
 
 /// Reads reply lines up to the barrier's `MN`.
@@ -233,13 +302,23 @@ mod tests {
             entry("c:3", "yy", 7),
         ];
         let mut wire = Vec::new();
-        send(&mut wire, &entries, &[2, 0], 0).await.unwrap();
+        send(&mut wire, &entries, &[2, 0], Fence::open()).await.unwrap();
         assert_eq!(
             String::from_utf8(wire).unwrap(),
             "ms c:3 2 T7 q O0\r\nyy\r\nms a:1 1 T5 q O1\r\nx\r\nmn\r\n"
         );
         let mut wire = Vec::new();
-        send(&mut wire, &entries, &[1], 42).await.unwrap();
+        send(
+            &mut wire,
+            &entries,
+            &[1],
+            Fence {
+                flags: 42,
+                ..Fence::open()
+            },
+        )
+        .await
+        .unwrap();
         assert_eq!(
             String::from_utf8(wire).unwrap(),
             "ms b:2 7 T30 F42 q O0\r\n{\"v\":1}\r\nmn\r\n",
@@ -252,12 +331,34 @@ mod tests {
         let big = "v".repeat(SEND_BUFFER + 10);
         let entries = [entry("a", "1", 5), entry("big", &big, 5), entry("c", "3", 5)];
         let mut wire = Vec::new();
-        send(&mut wire, &entries, &[0, 1, 2], 0).await.unwrap();
+        send(&mut wire, &entries, &[0, 1, 2], Fence::open()).await.unwrap();
         let expected = format!(
             "ms a 1 T5 q O0\r\n1\r\nms big {} T5 q O1\r\n{big}\r\nms c 1 T5 q O2\r\n3\r\nmn\r\n",
             big.len()
         );
         assert!(wire == expected.as_bytes());
+    }
+
+    #[tokio::test]
+    async fn nothing_more_goes_out_once_the_fence_stops_holding() {
+        let value = "v".repeat(100 * 1024);
+        let entries: Vec<ValidEntry> = (0..8).map(|i| entry(&format!("k{i}"), &value, 5)).collect();
+        let checks = std::sync::atomic::AtomicUsize::new(0);
+        // Holds for the first socket write (the first three entries, past 256 KiB), then not.
+        let holds = || checks.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
+        let fence = Fence {
+            flags: 9,
+            holds: &holds,
+        };
+        let mut wire = Vec::new();
+        let sent = send(&mut wire, &entries, &(0..8).collect::<Vec<_>>(), fence).await;
+        assert!(is_fenced(&sent.unwrap_err()));
+        assert!(
+            wire.len() > SEND_BUFFER && wire.len() < 3 * SEND_BUFFER / 2,
+            "{} bytes went out",
+            wire.len()
+        );
+        assert!(!wire.ends_with(b"mn\r\n"));
     }
 
     async fn answered(replies: &str, count: usize) -> Result<Answer> {

@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use memcache::exp::{AsyncMetaClient, Error as McError, MetaClientBuilder, Set};
 use tracing::{debug, info, warn};
 
-use super::quiet::{Answer, QuietSets};
+use super::quiet::{is_fenced, Answer, Fence, QuietSets};
 use crate::shared::entry::ValidEntry;
 
 /// First wait before probing a server that went down.
@@ -76,13 +76,19 @@ impl Server {
     /// Stores `entries[i]` for every `i` in `batch` and returns the entries it did not store.
     /// The batch goes out quietly; only when memcached answers an error that names no key is it
     /// sent again through the answering client, to find which.
+    /// Once `fence` stops holding, nothing more goes out, and every entry of the batch counts
+    /// as not stored (`fenced`: some may have been, before), without the server counting as down.
     pub async fn store(
         &self,
         entries: &[ValidEntry],
         batch: &[usize],
-        flags: u32,
+        fence: Fence<'_>,
     ) -> memcache::exp::Result<Vec<Refusal>> {
-        match self.quiet.send(entries, batch, flags).await.map_err(McError::Io)? {
+        let answer = match self.quiet.send(entries, batch, fence).await {
+            Err(e) if is_fenced(&e) => return Ok(fenced(batch)),
+            answer => answer.map_err(McError::Io)?,
+        };
+        match answer {
             Answer::Stored(refused) => Ok(refused
                 .into_iter()
                 .map(|(position, reply)| Refusal {
@@ -93,7 +99,7 @@ impl Server {
                 .collect()),
             Answer::Unattributed(reply) => {
                 debug!(server = %self.addr, "memcached answered {reply:?} to a quiet batch; sending it key by key");
-                self.store_answered(entries, batch.to_vec(), flags).await
+                self.store_answered(entries, batch.to_vec(), fence).await
             }
         }
     }
@@ -108,14 +114,18 @@ impl Server {
         &self,
         entries: &[ValidEntry],
         mut batch: Vec<usize>,
-        flags: u32,
+        fence: Fence<'_>,
     ) -> memcache::exp::Result<Vec<Refusal>> {
         let mut refusals = Vec::new();
         for _ in 0..MAX_RESENDS {
+            if !(fence.holds)() {
+                refusals.extend(fenced(&batch));
+                return Ok(refusals);
+            }
             let sets = batch.iter().map(|&i| {
                 Set::new(&entries[i].key, &entries[i].value)
                     .ttl_raw(entries[i].ttl)
-                    .client_flags(flags)
+                    .client_flags(fence.flags)
             });
             let results = self.client.run_many(sets).await?;
             let refused = results.iter().position(|r| matches!(r, Err(e) if is_server_error(e)));
@@ -211,6 +221,18 @@ fn is_server_error(error: &McError) -> bool {
         McError::Ambiguous { source, .. } => is_server_error(source),
         _ => false,
     }
+}
+
+/// Every entry of `batch`, not stored because the writer's fence stopped holding.
+fn fenced(batch: &[usize]) -> Vec<Refusal> {
+    batch
+        .iter()
+        .map(|&index| Refusal {
+            index,
+            kind: "fenced",
+            reason: "not sent: the writer's lease is no longer proven".to_string(),
+        })
+        .collect()
 }
 
 /// The kind of a failed write, for counters.

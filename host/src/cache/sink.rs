@@ -6,6 +6,7 @@ use std::io::{BufWriter, Write};
 use anyhow::Result;
 use serde::Serialize;
 
+use super::quiet::Fence;
 use super::writer::{CacheWriter, WriteReport};
 use crate::shared::entry::{ValidEntry, WriterStats, STATUS_KEY};
 
@@ -21,10 +22,11 @@ pub enum Sink {
 }
 
 impl Sink {
-    /// Writes the cycle's entries; memcached stores `flags` with each (a writer's term).
-    pub async fn write(&mut self, cycle: u64, entries: Vec<ValidEntry>, flags: u32) -> WriteReport {
+    /// Writes the cycle's entries; memcached stores the fence's flags with each (a writer's
+    /// term), and nothing more goes out once the fence stops holding.
+    pub async fn write(&mut self, cycle: u64, entries: Vec<ValidEntry>, fence: Fence<'_>) -> WriteReport {
         match self {
-            Sink::Memcached(writer) => writer.write(&entries, flags).await,
+            Sink::Memcached(writer) => writer.write(&entries, fence).await,
             Sink::Jsonl(file) => file.write(cycle, &entries),
             #[cfg(test)]
             Sink::Memory(memory) => memory.write(cycle, &entries),

@@ -16,6 +16,7 @@ use anyhow::Result;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use super::placement::Placement;
+use super::quiet::Fence;
 use super::server::{error_kind, Refusal, Server};
 use crate::shared::entry::{ServerState, ValidEntry, WriterStats};
 
@@ -86,7 +87,7 @@ impl CacheWriter {
     /// one worker thread at the rate of a raw burst, and more connections only share the same
     /// two cores. The batches are driven on the caller's task, not spawned: at 30 symbols the
     /// hand-off to a task and back was a fifth of the write.
-    pub async fn write(&mut self, entries: &[ValidEntry], flags: u32) -> WriteReport {
+    pub async fn write(&mut self, entries: &[ValidEntry], fence: Fence<'_>) -> WriteReport {
         let started = Instant::now();
         let mut report = WriteReport::default();
         let batches = batches(&self.placement, entries);
@@ -101,7 +102,7 @@ impl CacheWriter {
                 });
                 continue;
             }
-            sends.push(async move { (at, server.store(entries, batch, flags).await) });
+            sends.push(async move { (at, server.store(entries, batch, fence).await) });
         }
         let mut outstanding: Vec<usize> = (0..batches.len()).filter(|&at| !batches[at].is_empty()).collect();
         outstanding.retain(|&at| self.servers[at].is_up());
@@ -215,7 +216,7 @@ mod tests {
         let placement = Placement::new(vec!["127.0.0.1:1".into()], false);
         let mut writer = CacheWriter::connect(placement, Duration::from_secs(2)).await.unwrap();
         let entries = entries(3);
-        let first = writer.write(&entries, 0).await;
+        let first = writer.write(&entries, Fence::open()).await;
         assert_eq!((first.written, first.failed), (0, 3), "{first:?}");
         assert!(
             first.first_error.as_deref().unwrap().contains("127.0.0.1:1"),
@@ -225,7 +226,7 @@ mod tests {
         assert!(!stats.servers[0].up);
         assert_eq!(stats.errors.values().sum::<u64>(), 3, "{:?}", stats.errors);
 
-        let second = writer.write(&entries, 0).await;
+        let second = writer.write(&entries, Fence::open()).await;
         assert_eq!((second.written, second.failed), (0, 3));
         assert!(second.first_error.unwrap().contains("is down; 3 entries skipped"));
         let stats = writer.stats();
@@ -242,7 +243,7 @@ mod tests {
         let deadline = Duration::from_millis(200);
         let mut writer = CacheWriter::connect(placement, deadline).await.unwrap();
         let started = Instant::now();
-        let report = writer.write(&entries(3), 0).await;
+        let report = writer.write(&entries(3), Fence::open()).await;
         assert!(started.elapsed() < deadline * 3, "took {:?}", started.elapsed());
         assert_eq!((report.written, report.failed), (0, 3), "{report:?}");
         assert!(report

@@ -20,7 +20,8 @@ pub struct HaConfig {
     pub election: String,
     /// This daemon's name in the election and in `pulse:status`; default `HOSTNAME-PID`.
     pub id: Option<String>,
-    /// Seconds the leader's lease lasts without renewal; default three intervals (at least 2).
+    /// Seconds the leader's lease lasts without renewal; default three intervals. Less than 2
+    /// counts as 2, the shortest lease etcd grants with its default timings.
     pub lease_ttl_s: Option<PositiveU64>,
     /// etcd user, with `password`, when etcd has authentication on.
     pub user: Option<String>,
@@ -123,11 +124,14 @@ impl HaConfig {
             }
         }
         let lease = self.lease_ttl(interval);
-        if write_deadline * 2 > lease {
+        // Renewed every third of its TTL, a lease is proven about two thirds of it ahead; a write
+        // starts only if it can end before then, so a deadline above a third could starve writes
+        // whenever etcd answers slowly.
+        if write_deadline * 3 > lease {
             bail!(
-                "[ha] the write deadline ({:.1} s) must be under half the lease ({} s), so a leader's \
-                 last write ends before its lease could lapse; lower cache.write_deadline_ms or raise \
-                 ha.lease_ttl_s",
+                "[ha] the write deadline ({:.1} s) must be at most a third of the lease ({} s), so a \
+                 leader's write always ends before its lease could lapse; lower cache.write_deadline_ms \
+                 or raise ha.lease_ttl_s",
                 write_deadline.as_secs_f64(),
                 lease.as_secs()
             );
@@ -180,7 +184,7 @@ mod tests {
             assert!(err.contains(why), "{text}: {err}");
         }
         let slow = ha("endpoints = [\"http://e:2379\"]\nlease_ttl_s = 2").check(second, second * 2);
-        assert!(slow.unwrap_err().to_string().contains("under half the lease"));
+        assert!(slow.unwrap_err().to_string().contains("at most a third of the lease"));
         ha("endpoints = [\"https://e:2379\"]\n[tls]\nca = \"c\"")
             .check(second, second / 2)
             .unwrap();

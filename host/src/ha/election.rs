@@ -19,6 +19,7 @@ use tracing::{info, warn};
 use super::{BootInstant, Leadership, PluginSet, Role};
 use crate::config::HaConfig;
 use crate::shared::leadership::Candidate;
+use crate::shared::log_throttle::LogThrottle;
 
 /// First wait before campaigning again after etcd failed.
 const FIRST_RETRY: Duration = Duration::from_millis(200);
@@ -41,9 +42,10 @@ pub struct Campaign {
     task: JoinHandle<()>,
 }
 
-/// Starts campaigning as `[ha]` says, with leases of [`HaConfig::lease_ttl`] at `interval`.
+/// Starts campaigning as `[ha]` says, with leases of [`HaConfig::lease_ttl`] at `interval`,
+/// serving `plugins` (the pipeline updates them each cycle).
 /// The daemon is standby until elected. TLS files are read now, so a missing one fails start-up.
-pub fn start(config: &HaConfig, interval: Duration) -> Result<(Leadership, Campaign)> {
+pub fn start(config: &HaConfig, interval: Duration, plugins: PluginSet) -> Result<(Leadership, Campaign)> {
     let ttl = config.lease_ttl(interval);
     let mut options = ConnectOptions::new()
         .with_connect_timeout(ttl / 3)
@@ -72,6 +74,7 @@ pub fn start(config: &HaConfig, interval: Duration) -> Result<(Leadership, Campa
         ttl,
     };
     let leadership = Leadership::campaigning(&settings.id);
+    leadership.serve(plugins);
     let (stop, stopped) = watch::channel(false);
     info!(
         id = %settings.id,
@@ -99,18 +102,24 @@ impl Campaign {
 /// Campaigns, term after term, until stopped.
 async fn campaign_forever(settings: Settings, leadership: Leadership, mut stop: watch::Receiver<bool>) {
     let mut retry = FIRST_RETRY;
+    let mut quiet = LogThrottle::per_minute();
     loop {
-        match one_term(&settings, &leadership, &mut stop).await {
+        let mut attempt = Attempt::default();
+        match one_term(&settings, &leadership, &mut stop, &mut attempt).await {
             Ok(()) => return,
             Err(e) => {
                 let reason = format!("{e:#}");
                 leadership.etcd_error(&reason);
-                if leadership.set(Role::Standby { leader: None }) {
+                if attempt.stepped_down {
                     warn!("ha: standby, no longer leader: {reason}");
-                } else {
-                    warn!("ha: etcd: {reason}; campaigning again in {retry:?}");
+                } else if let Some(due) = quiet.admit("ha: etcd") {
+                    warn!("ha: etcd: {reason}; campaigning again{due}");
                 }
             }
+        }
+        if attempt.granted {
+            // etcd answered this time: a later failure starts its backoff afresh.
+            retry = FIRST_RETRY;
         }
         let wait = retry.mul_f64(rand::random_range(0.8..1.2));
         tokio::select! {
@@ -122,11 +131,43 @@ async fn campaign_forever(settings: Settings, leadership: Leadership, mut stop: 
 }
 
 /// One lease: campaigns on it, leads while it is renewed, and ends with an error when it can
-/// no longer be (or `Ok` when stopped, after resigning).
-async fn one_term(settings: &Settings, leadership: &Leadership, stop: &mut watch::Receiver<bool>) -> Result<()> {
+/// no longer be (or `Ok` when stopped, after resigning). Whatever ends it, the daemon stops
+/// writing first, then revokes the lease, so its key does not hold up the next election.
+async fn one_term(
+    settings: &Settings,
+    leadership: &Leadership,
+    stop: &mut watch::Receiver<bool>,
+    attempt: &mut Attempt,
+) -> Result<()> {
     let mut client = Client::connect(&settings.endpoints, Some(settings.options.clone())).await?;
     let ttl_s = i64::try_from(settings.ttl.as_secs()).unwrap_or(i64::MAX);
     let lease = client.lease_grant(ttl_s, None).await?.id();
+    attempt.granted = true;
+    let outcome = on_lease(&mut client, lease, settings, leadership, stop).await;
+    if outcome.is_err() {
+        attempt.stepped_down = leadership.set(Role::Standby { leader: None });
+        let _ = tokio::time::timeout(settings.ttl / 3, client.lease_revoke(lease)).await;
+    }
+    outcome
+}
+
+/// How far one term got.
+#[derive(Default)]
+struct Attempt {
+    /// etcd granted a lease: it answers.
+    granted: bool,
+    /// The term ended while leading.
+    stepped_down: bool,
+}
+
+/// Campaigns on `lease` and leads while it is renewed.
+async fn on_lease(
+    client: &mut Client,
+    lease: i64,
+    settings: &Settings,
+    leadership: &Leadership,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<()> {
     let sent = BootInstant::now();
     let (mut keeper, mut replies) = client.lease_keep_alive(lease).await?;
     let proven = Mutex::new(sent.after(settings.ttl));
@@ -145,7 +186,7 @@ async fn one_term(settings: &Settings, leadership: &Leadership, stop: &mut watch
         key = elected => key?,
         () = observe(client.clone(), settings, leadership) => unreachable!("observing never ends"),
         _ = stop.changed() => {
-            let _ = client.lease_revoke(lease).await;
+            let _ = tokio::time::timeout(settings.ttl / 3, client.lease_revoke(lease)).await;
             return Ok(());
         }
     };
@@ -157,6 +198,8 @@ async fn one_term(settings: &Settings, leadership: &Leadership, stop: &mut watch
         "ha: leader of etcd election {:?} in term {term}", settings.election
     );
     let mut served = leadership.plugins.subscribe();
+    let deposed = deposed(client.clone(), settings, leader.key().to_vec());
+    tokio::pin!(deposed);
     loop {
         let now = leadership.candidate();
         if now != announced {
@@ -165,14 +208,15 @@ async fn one_term(settings: &Settings, leadership: &Leadership, stop: &mut watch
             announced = now;
         }
         tokio::select! {
-            Err(failed) = &mut renewals => {
-                let _ = client.lease_revoke(lease).await;
-                return Err(failed);
-            }
+            Err(failed) = &mut renewals => return Err(failed),
+            why = &mut deposed => return Err(why),
             _ = served.changed() => {}
             _ = stop.changed() => {
                 leadership.set(Role::Standby { leader: None });
-                resign(&mut client, leader, lease).await;
+                let within = settings.ttl / 3;
+                if tokio::time::timeout(within, resign(client, leader, lease)).await.is_err() {
+                    warn!("ha: etcd did not answer the resignation within {within:?}; the lease will lapse");
+                }
                 return Ok(());
             }
         }
@@ -207,6 +251,20 @@ async fn renew(
             None => bail!("etcd closed the lease's keep-alive stream"),
         }
     }
+}
+
+/// While leading, watches the election: another key leading it (this daemon's was deleted by
+/// hand, or the lease revoked behind its back) ends the term at once. Pends forever otherwise,
+/// and once etcd stops answering (the renewals notice that).
+async fn deposed(mut client: Client, settings: &Settings, own_key: Vec<u8>) -> anyhow::Error {
+    if let Ok(mut leaders) = client.observe(settings.election.as_bytes()).await {
+        while let Ok(Some(answer)) = leaders.message().await {
+            if answer.kv().is_some_and(|kv| kv.key() != own_key.as_slice()) {
+                return anyhow!("another daemon's key leads the election now");
+            }
+        }
+    }
+    std::future::pending().await
 }
 
 /// Gives up leadership and the lease, so that a standby is elected at once.

@@ -89,7 +89,10 @@ impl Leadership {
     /// The term to write under, if this daemon may start a write that can take `within`: it
     /// leads and its lease is proven beyond now plus `within`. Without `[ha]`, term 0.
     pub fn may_write(&self, within: Duration) -> Option<i64> {
-        let state = self.state.lock().unwrap();
+        self.may_write_in(&self.state.lock().unwrap(), within)
+    }
+
+    fn may_write_in(&self, state: &State, within: Duration) -> Option<i64> {
         match state.role {
             Role::Alone => Some(0),
             Role::Leader { term } => state
@@ -100,16 +103,25 @@ impl Leadership {
         }
     }
 
+    /// [`Leadership::may_write`] and [`Leadership::facts`] at one moment.
+    pub fn now(&self, within: Duration) -> (Option<i64>, LeadershipFacts) {
+        let state = self.state.lock().unwrap();
+        (self.may_write_in(&state, within), self.facts_in(&state))
+    }
+
     /// The role and counters now.
     pub fn facts(&self) -> LeadershipFacts {
-        let state = self.state.lock().unwrap();
+        self.facts_in(&self.state.lock().unwrap())
+    }
+
+    fn facts_in(&self, state: &State) -> LeadershipFacts {
         LeadershipFacts {
             id: self.id.as_deref().map(String::from),
             role: state.role.clone(),
             transitions: state.transitions,
             etcd_errors: state.etcd_errors,
             last_etcd_error: state.last_error.clone(),
-            plugin_drift: self.drift(&state),
+            plugin_drift: self.drift(state),
         }
     }
 

@@ -128,12 +128,9 @@ impl Pipeline {
             symbols,
         } = analysed;
         let plugins = self.status.plugins(generation.plugins().map(|p| p.facts()));
-        self.leadership.serve(
-            generation
-                .plugins()
-                .map(|p| (p.id.to_string(), format!("{}@{}", p.info.version, p.short_hash())))
-                .collect(),
-        );
+        self.leadership.serve(generation.plugin_set());
+        // Read together, so the status written never names another role than the write's.
+        let (may_write, ha) = self.leadership.now(self.settings.write_deadline);
         let facts = CycleFacts {
             cycle: self.cycle,
             timestamp_ms: now_ms(),
@@ -149,12 +146,11 @@ impl Pipeline {
             written_last_cycle: self.written_last_cycle,
             dropped,
             cache: self.sink.stats(),
-            ha: Some(self.leadership.facts()).filter(|ha| ha.id.is_some()),
+            ha: Some(ha).filter(|ha| ha.id.is_some()),
         };
         entries.push(status_entry(&facts, &plugins));
-        let may_write = self.leadership.may_write(self.settings.write_deadline);
         let write = match may_write {
-            Some(term) => self.sink.write(self.cycle, entries, crate::ha::item_flags(term)).await,
+            Some(term) => self.write_in(term, entries).await,
             None => self.stand_by(),
         };
         self.written_last_cycle = write.written;
@@ -176,6 +172,18 @@ impl Pipeline {
             dropped,
             write,
         }
+    }
+
+    /// Writes the cycle's entries in `term`, each item carrying it, for as long as the lease of
+    /// that term is proven: the writer checks before every socket write and resend.
+    async fn write_in(&mut self, term: i64, entries: Vec<ValidEntry>) -> crate::cache::WriteReport {
+        let leadership = &self.leadership;
+        let holds = move || leadership.may_write(Duration::ZERO) == Some(term);
+        let fence = crate::cache::Fence {
+            flags: crate::ha::item_flags(term),
+            holds: &holds,
+        };
+        self.sink.write(self.cycle, entries, fence).await
     }
 
     /// What a cycle writes when this daemon may not: nothing. A leader whose lease is not

@@ -53,6 +53,13 @@ impl Generation {
         self.analyzers.iter().chain(&self.aggregators)
     }
 
+    /// The plugins served, as the daemons of a pair compare them: name → `VERSION@HASH12`.
+    pub fn plugin_set(&self) -> crate::shared::leadership::PluginSet {
+        self.plugins()
+            .map(|p| (p.id.to_string(), format!("{}@{}", p.info.version, p.short_hash())))
+            .collect()
+    }
+
     /// The deepest candles of each time frame any loaded plugin asks for.
     pub fn candle_demand(&self) -> CandleDemand {
         let mut demand = CandleDemand::default();

@@ -9,7 +9,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
-use pulse::cache::{CacheWriter, Placement};
+use pulse::cache::{CacheWriter, Fence, Placement};
 use pulse::shared::entry::ValidEntry;
 
 use serde_json::{json, Value};
@@ -43,7 +43,7 @@ pub fn run(options: &Options) -> Result<Vec<Value>> {
     let (mut pulse_ms, mut raw_ms) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
         let started = Instant::now();
-        let report = runtime.block_on(writer.write(&entries, 0));
+        let report = runtime.block_on(writer.write(&entries, Fence::open()));
         pulse_ms.push(started.elapsed().as_secs_f64() * 1000.0);
         if report.failed > 0 {
             bail!("the writer failed {} entries: {:?}", report.failed, report.first_error);
