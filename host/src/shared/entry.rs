@@ -75,7 +75,8 @@ pub struct WriterStats {
     pub keys_written: u64,
     /// Value bytes stored.
     pub bytes_written: u64,
-    /// Failed entries by kind: `server_down`, `timeout`, `io`, `server_error`, `other`.
+    /// Failed entries by kind: `server_down`, `timeout`, `io`, `server_error`, `fenced` (not
+    /// sent once a leader's lease was no longer proven), `other`.
     pub errors: std::collections::BTreeMap<&'static str, u64>,
     /// Times a server came back after being down.
     pub reconnects: u64,
