@@ -74,7 +74,7 @@ pub fn start(config: &HaConfig, interval: Duration, plugins: PluginSet) -> Resul
         ttl,
     };
     let leadership = Leadership::campaigning(&settings.id);
-    leadership.serve(plugins);
+    leadership.serve(|| plugins);
     let (stop, stopped) = watch::channel(false);
     info!(
         id = %settings.id,

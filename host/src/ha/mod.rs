@@ -126,11 +126,13 @@ impl Leadership {
     }
 
     /// Records the plugins this daemon serves (the pipeline says so every cycle): a leader
-    /// proclaims a change; a standby compares them with its leader's.
-    pub fn serve(&self, plugins: PluginSet) {
+    /// proclaims a change; a standby compares them with its leader's. The set is only made for
+    /// a daemon of a pair: a daemon alone does no such work in its cycle.
+    pub fn serve(&self, plugins: impl FnOnce() -> PluginSet) {
         if self.id.is_none() {
             return;
         }
+        let plugins = plugins();
         self.plugins.send_if_modified(|served| {
             let changed = *served != plugins;
             *served = plugins;

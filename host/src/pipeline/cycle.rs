@@ -128,7 +128,7 @@ impl Pipeline {
             symbols,
         } = analysed;
         let plugins = self.status.plugins(generation.plugins().map(|p| p.facts()));
-        self.leadership.serve(generation.plugin_set());
+        self.leadership.serve(|| generation.plugin_set());
         // Read together, so the status written never names another role than the write's.
         let (may_write, ha) = self.leadership.now(self.settings.write_deadline);
         let facts = CycleFacts {
