@@ -8,8 +8,6 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 
 pub use pulse_testkit::{free_port, Memcached};
-
-pub mod etcd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

@@ -1,6 +1,12 @@
 //! Real parts the integration tests and `pulse-bench` share: a memcached of the caller's own on
 //! a free loopback port, known to be that memcached, and a plain text-protocol reader that is
-//! independent of Pulse's own client.
+//! independent of Pulse's own client; an etcd of the caller's own ([`etcd`]); a loopback proxy
+//! that partitions a client from its server ([`proxy`]) and records what it sends
+//! ([`written`]: every memcached item with its flags).
+
+pub mod etcd;
+pub mod proxy;
+pub mod written;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -4,7 +4,9 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{free_port, http_get};
+use std::io::{Read, Write};
+
+use crate::free_port;
 
 /// A running etcd.
 pub struct Etcd {
@@ -64,11 +66,7 @@ impl Etcd {
             if let Ok(Some(status)) = child.try_wait() {
                 panic!("etcd on {endpoint} exited at start ({status}); run it by hand to see why");
             }
-            if std::net::TcpStream::connect(endpoint.trim_start_matches("http://")).is_ok()
-                && http_get(&format!("{endpoint}/health"))
-                    .1
-                    .contains("\"health\":\"true\"")
-            {
+            if healthy(endpoint.trim_start_matches("http://")) {
                 return;
             }
             assert!(Instant::now() < deadline, "etcd on {endpoint} did not become healthy");
@@ -81,4 +79,17 @@ impl Drop for Etcd {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Whether etcd at `addr` answers `GET /health` with its health true.
+fn healthy(addr: &str) -> bool {
+    let Ok(mut stream) = std::net::TcpStream::connect(addr) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let request = format!("GET /health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let mut answer = String::new();
+    stream.write_all(request.as_bytes()).is_ok()
+        && stream.read_to_string(&mut answer).is_ok()
+        && answer.contains("\"health\":\"true\"")
 }
