@@ -28,7 +28,8 @@ fn every_scenario_runs_and_reports_json() {
             "swap",
             "cold-start",
             "faults",
-            "first-whole"
+            "first-whole",
+            "failover"
         ])
     );
     for r in &results {
@@ -50,6 +51,13 @@ fn every_scenario_runs_and_reports_json() {
         "{alternative}"
     );
     assert_eq!(results.iter().filter(|r| r["scenario"] == "cold-start").count(), 2);
+    for signal in ["KILL", "TERM"] {
+        let failover = results
+            .iter()
+            .find(|r| r["scenario"] == "failover" && r["signal"] == signal)
+            .unwrap_or_else(|| panic!("no failover on SIG{signal}"));
+        assert!(failover["max_ms"].as_f64().unwrap() > 0.0, "{failover}");
+    }
     let warm = results
         .iter()
         .find(|r| r["scenario"] == "first-whole" && r["start"] == "warm")

@@ -193,6 +193,7 @@ async fn on_lease(
     let term = leader.rev();
     leadership.set(Role::Leader { term });
     leadership.prove(*proven.lock().unwrap());
+    leadership.elected.notify_one();
     info!(
         term,
         "ha: leader of etcd election {:?} in term {term}", settings.election

@@ -15,7 +15,7 @@ mod election;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use tracing::{info, warn};
 
 use crate::shared::leadership::{plugin_drift, Candidate};
@@ -40,6 +40,9 @@ pub struct Leadership {
     state: Arc<Mutex<State>>,
     /// The plugins this daemon serves, as the pipeline last said; a leader proclaims them.
     plugins: Arc<watch::Sender<PluginSet>>,
+    /// Wakes the pipeline when this daemon is elected, so that it writes at once instead of
+    /// at its next tick.
+    elected: Arc<Notify>,
 }
 
 #[derive(Debug)]
@@ -83,7 +86,15 @@ impl Leadership {
                 drift_logged: Vec::new(),
             })),
             plugins: Arc::new(watch::channel(PluginSet::new()).0),
+            elected: Arc::new(Notify::new()),
         }
+    }
+
+    /// Resolves when this daemon has been elected since the last call returned (at once if it
+    /// was elected meanwhile); never without `[ha]`. The pipeline runs a cycle then, so a
+    /// failover does not wait for the next tick.
+    pub async fn elected(&self) {
+        self.elected.notified().await;
     }
 
     /// The term to write under, if this daemon may start a write that can take `within`: it
@@ -253,5 +264,18 @@ mod tests {
         );
         let facts = leadership.facts();
         assert_eq!((facts.id.as_deref(), facts.transitions), (Some("a"), 3));
+    }
+
+    #[tokio::test]
+    async fn an_election_wakes_the_pipeline_once_and_a_daemon_alone_never() {
+        let short = Duration::from_millis(50);
+        let leadership = Leadership::campaigning("a");
+        leadership.elected.notify_one();
+        let woken = tokio::time::timeout(short, leadership.clone().elected()).await;
+        assert!(woken.is_ok(), "elected before the pipeline waited: it is woken at once");
+        let again = tokio::time::timeout(short, leadership.elected()).await;
+        assert!(again.is_err(), "one election wakes it once");
+        let alone = tokio::time::timeout(short, Leadership::alone().elected()).await;
+        assert!(alone.is_err());
     }
 }

@@ -164,14 +164,15 @@ impl Pipeline {
         self.telemetry.clone()
     }
 
-    /// Runs a cycle every interval until `shutdown` resolves or `max_cycles` have run.
-    /// Ticks missed because a cycle overran are skipped and counted, never bunched. A
+    /// Runs a cycle every interval until `shutdown` resolves or `max_cycles` have run; a
+    /// daemon just elected leader runs one at once and ticks from there. Ticks missed because a cycle overran are skipped and counted, never bunched. A
     /// shutdown during a cycle lets it finish, its writes included, then returns; a cycle that
     /// is still running one interval after the shutdown is abandoned, so stopping never takes
     /// longer than that.
     pub async fn run(mut self, max_cycles: Option<u64>, shutdown: impl Future<Output = ()>) -> Result<()> {
         tokio::pin!(shutdown);
         let interval = self.settings.interval;
+        let leadership = self.leadership.clone();
         let mut next = tokio::time::Instant::now();
         loop {
             tokio::select! {
@@ -183,6 +184,8 @@ impl Pipeline {
                     return Ok(());
                 }
                 () = tokio::time::sleep_until(next) => {}
+                // Just elected: write now, and tick from here.
+                () = leadership.elected() => next = tokio::time::Instant::now(),
             }
             let telemetry = self.telemetry.clone();
             let (outcome, stopping) = {

@@ -45,14 +45,28 @@ impl Daemon {
 
     /// Sends SIGTERM (the daemon saves its state and exits) and waits up to 10 s for it.
     pub fn stop(&mut self) -> Result<()> {
-        Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+        self.signal("TERM")?;
+        self.exited(Duration::from_secs(10))
+    }
+
+    /// Sends signal `name` (`TERM`, `KILL`, ...).
+    pub fn signal(&self, name: &str) -> Result<()> {
+        let sent = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
             .status()
             .context("cannot run kill")?;
-        let deadline = Instant::now() + Duration::from_secs(10);
+        if !sent.success() {
+            bail!("kill -{name} failed: {sent}");
+        }
+        Ok(())
+    }
+
+    /// Waits up to `within` for the daemon to exit.
+    pub fn exited(&mut self, within: Duration) -> Result<()> {
+        let deadline = Instant::now() + within;
         while self.child.try_wait()?.is_none() {
             if Instant::now() > deadline {
-                bail!("pulse did not stop within 10 s of SIGTERM");
+                bail!("pulse did not exit within {within:?}");
             }
             std::thread::sleep(Duration::from_millis(10));
         }

@@ -7,6 +7,7 @@ mod alternative;
 mod cache_write;
 mod cold_start;
 mod cycle;
+mod failover;
 mod faults;
 mod first_whole;
 mod harness;
@@ -62,6 +63,9 @@ enum Scenario {
     /// Start to the first push with whole analyses for every symbol, from a loopback exchange
     /// with candles: a cold start (backfill) and a warm restart (saved state).
     FirstWhole,
+    /// An active/standby pair on a real etcd: signal to the standby's first push as leader,
+    /// on SIGKILL and on SIGTERM, p50 and max over repeated rounds.
+    Failover,
 }
 
 /// Options every scenario sees.
@@ -107,6 +111,7 @@ fn main() -> Result<()> {
             Scenario::ColdStart => cold_start::run(&options)?,
             Scenario::Faults => faults::run(&options)?,
             Scenario::FirstWhole => first_whole::run(&options)?,
+            Scenario::Failover => failover::run(&options)?,
         };
         for mut result in results {
             result["machine"] = machine.clone();
