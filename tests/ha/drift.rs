@@ -1,4 +1,5 @@
-//! One strategy across the pair: a standby whose plugins differ from the leader's says so.
+//! One strategy and two names across the pair: a standby whose plugins differ from the
+//! leader's says so, and so does one given the leader's id.
 
 use std::time::Duration;
 
@@ -44,4 +45,21 @@ fn a_standby_whose_plugins_differ_from_the_leaders_says_so() {
         1,
         "one line, not one a cycle"
     );
+}
+
+#[test]
+fn a_standby_given_the_leaders_id_says_so() {
+    let _serial = one_at_a_time();
+    let (etcd, memcached) = (Etcd::start(), Memcached::start());
+    let plugins = plugin_dir(&BUNDLED);
+    let dir = plugins.path().to_str().unwrap();
+    let _first = member(dir, &memcached.addr, &etcd.endpoint, "twin", "2");
+    leads(&memcached, "twin", Duration::from_secs(30));
+    let second = member(dir, &memcached.addr, &etcd.endpoint, "twin", "2");
+    let line =
+        "ha: the leader campaigns as \"twin\", this daemon's own id: give each daemon of the pair its own [ha] id";
+    wait_for("the second twin to say so", Duration::from_secs(30), || {
+        second.log().contains(line).then_some(())
+    });
+    assert!(second.log().contains("ha: standby; twin leads"), "{}", second.log());
 }

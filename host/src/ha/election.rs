@@ -184,7 +184,7 @@ async fn on_lease(
     let leader = tokio::select! {
         Err(failed) = &mut renewals => return Err(failed),
         key = elected => key?,
-        () = observe(client.clone(), settings, leadership) => unreachable!("observing never ends"),
+        () = observe(client.clone(), settings, leadership, lease) => unreachable!("observing never ends"),
         _ = stop.changed() => {
             let _ = tokio::time::timeout(settings.ttl / 3, client.lease_revoke(lease)).await;
             return Ok(());
@@ -201,16 +201,26 @@ async fn on_lease(
     let mut served = leadership.plugins.subscribe();
     let deposed = deposed(client.clone(), settings, leader.key().to_vec());
     tokio::pin!(deposed);
+    let mut quiet = LogThrottle::per_minute();
     loop {
         let now = leadership.candidate();
+        let mut retry = None;
         if now != announced {
+            // Bounded, since the renewals wait meanwhile; a failure is retried, not a reason
+            // to give up the term.
+            let within = settings.ttl / 3;
             let options = ProclaimOptions::new().with_leader(leader.clone());
-            client.proclaim(serde_json::to_vec(&now)?, Some(options)).await?;
-            announced = now;
+            let proclaimed = tokio::time::timeout(within, client.proclaim(serde_json::to_vec(&now)?, Some(options)));
+            match proclaimed.await.map_err(|_| anyhow!("no answer within {within:?}")) {
+                Ok(Ok(_)) => announced = now,
+                Ok(Err(e)) => retry = Some(proclaim_failed(leadership, &mut quiet, e.into(), within)),
+                Err(e) => retry = Some(proclaim_failed(leadership, &mut quiet, e, within)),
+            }
         }
         tokio::select! {
             Err(failed) = &mut renewals => return Err(failed),
             why = &mut deposed => return Err(why),
+            () = after(retry) => {}
             _ = served.changed() => {}
             _ = stop.changed() => {
                 leadership.set(Role::Standby { leader: None });
@@ -221,6 +231,25 @@ async fn on_lease(
                 return Ok(());
             }
         }
+    }
+}
+
+/// Counts and says (once a minute) that etcd did not take the leader's new plugin set; returns
+/// the wait before trying again.
+fn proclaim_failed(leadership: &Leadership, quiet: &mut LogThrottle, error: anyhow::Error, wait: Duration) -> Duration {
+    let reason = format!("{error:#}");
+    leadership.etcd_error(&reason);
+    if let Some(due) = quiet.admit("ha: proclaim") {
+        warn!("ha: etcd did not take this leader's plugin set ({reason}); trying again in {wait:?}{due}");
+    }
+    wait
+}
+
+/// Resolves after `wait`, or never without one.
+async fn after(wait: Option<Duration>) {
+    match wait {
+        Some(wait) => tokio::time::sleep(wait).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -278,19 +307,32 @@ async fn resign(client: &mut Client, leader: LeaderKey, lease: i64) {
     }
 }
 
-/// While standing by, follows who leads and with which plugins, as each leader campaigned or
-/// last proclaimed. Pends forever once etcd stops answering (the renewals notice that).
-async fn observe(mut client: Client, settings: &Settings, leadership: &Leadership) {
+/// While standing by on `lease`, follows who leads and with which plugins, as each leader
+/// campaigned or last proclaimed. A leader of another lease under this daemon's own id is
+/// another daemon given the same id, said once a minute: the pair's status and logs could not
+/// tell the two apart. Pends forever once etcd stops answering (the renewals notice that).
+async fn observe(mut client: Client, settings: &Settings, leadership: &Leadership, lease: i64) {
+    let mut quiet = LogThrottle::per_minute();
     if let Ok(mut leaders) = client.observe(settings.election.as_bytes()).await {
         while let Ok(Some(answer)) = leaders.message().await {
             let Some(kv) = answer.kv() else { continue };
+            if kv.lease() == lease {
+                continue;
+            }
             let leader: Candidate = serde_json::from_slice(kv.value()).unwrap_or_else(|_| Candidate {
                 id: String::from_utf8_lossy(kv.value()).chars().take(200).collect(),
                 plugins: PluginSet::new(),
             });
-            if leader.id != settings.id {
-                leadership.leader_seen(leader);
+            if leader.id == settings.id {
+                if let Some(due) = quiet.admit("ha: duplicate id") {
+                    warn!(
+                        id = %settings.id,
+                        "ha: the leader campaigns as {:?}, this daemon's own id: give each daemon of the pair its own [ha] id{due}",
+                        settings.id
+                    );
+                }
             }
+            leadership.leader_seen(leader);
         }
     }
     std::future::pending().await
