@@ -81,6 +81,15 @@ enum Command {
         #[arg(long)]
         sdk: Option<PathBuf>,
     },
+    /// Make the shadow version of a plugin serve: moves `DIR/shadow/NAME.wasm` (and its
+    /// `NAME.toml`) over the serving files, atomically; the daemon swaps at its next cycle.
+    Promote {
+        /// The plugin's name.
+        name: String,
+        /// The daemon's plugin directory.
+        #[arg(long)]
+        plugins: PathBuf,
+    },
     /// Read the dashboard keys back, check them, and summarise them.
     Verify {
         /// memcached servers, HOST:PORT[,HOST:PORT...], as the daemon was given them.
@@ -291,6 +300,22 @@ impl Cli {
                     root.display(),
                     root.display(),
                     name.replace('-', "_")
+                );
+                Ok(())
+            }
+            Command::Promote { name, plugins } => {
+                let promoted = crate::promote::promote(&name, &plugins)?;
+                let was = if promoted.replaced {
+                    "replacing the serving version"
+                } else {
+                    "the first version of its name"
+                };
+                let config = if promoted.side_config { " with its config" } else { "" };
+                println!(
+                    "promoted {name}: {} is now {}{config}, {was}; a daemon watching {} swaps it in at its next cycle",
+                    promoted.from.display(),
+                    promoted.to.display(),
+                    plugins.display()
                 );
                 Ok(())
             }

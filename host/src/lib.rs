@@ -20,6 +20,7 @@ pub mod ha;
 pub mod history;
 pub mod pipeline;
 pub mod plugin;
+pub mod promote;
 pub mod replay;
 pub mod scaffold;
 pub mod shared;

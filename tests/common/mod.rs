@@ -39,6 +39,18 @@ pub fn fault_wasm(name: &str) -> PathBuf {
     path
 }
 
+/// The built component of candidate `name` (`trend_shifted`, ...), an example of the
+/// `candidates` fixture: a version of `trend` for shadow, promotion and rollback tests.
+pub fn candidate_wasm(name: &str) -> PathBuf {
+    let path = repo_root().join(format!("target/wasm32-wasip2/release/examples/{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "{} is missing: build the plugins first with scripts/build-plugins",
+        path.display()
+    );
+    path
+}
+
 /// Runs the `pulse` binary to its end (`pulse check`, `replay`, `verify`, ...).
 pub fn pulse(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_pulse"))

@@ -8,6 +8,7 @@ use anyhow::Result;
 use tracing::{error, warn};
 
 use super::markets::MarketsByNeeds;
+use super::shadows::Aggregated;
 use super::Pipeline;
 use crate::cache::validate;
 use crate::plugin::checks::handed_over_bytes;
@@ -15,7 +16,6 @@ use crate::plugin::{call_on_pool, CallError, Generation, LoadedPlugin};
 use crate::shared::call::CallOutcome;
 use crate::shared::clock::now_ms;
 use crate::shared::contract::AnalyzerOutput;
-use crate::shared::entry::ValidEntry;
 
 impl Pipeline {
     /// The plugins the circuit breaker lets run this cycle.
@@ -64,13 +64,13 @@ impl Pipeline {
     }
 
     /// Calls every aggregator the breaker admits, in parallel, and validates their entries;
-    /// returns the entries to write and how many were dropped.
+    /// returns the entries to write, how many were dropped, and which aggregator wrote which.
     pub(super) async fn run_aggregators(
         &mut self,
         generation: &Generation,
         markets: &MarketsByNeeds,
         outputs: Arc<Vec<AnalyzerOutput>>,
-    ) -> (Vec<ValidEntry>, usize) {
+    ) -> Aggregated {
         let admitted = self.admitted(&generation.aggregators);
         let inputs: Vec<Arc<Vec<AnalyzerOutput>>> =
             admitted.iter().map(|plugin| self.fit_input(plugin, &outputs)).collect();
@@ -80,6 +80,7 @@ impl Pipeline {
         });
         let mut entries = Vec::new();
         let mut dropped = 0;
+        let mut spans = Vec::new();
         for (plugin, (outcome, result)) in admitted.iter().zip(join_in_order(calls).await) {
             self.status.record(&plugin.id, self.cycle, &outcome);
             let produced = match result {
@@ -92,6 +93,7 @@ impl Pipeline {
             let rules = plugin.entry_rules();
             let mut first_reason = None;
             let mut own_dropped = 0;
+            let start = entries.len();
             for entry in produced {
                 match validate(entry, &rules) {
                     Ok(valid) => entries.push(valid),
@@ -101,12 +103,17 @@ impl Pipeline {
                     }
                 }
             }
+            spans.push((plugin.id.to_string(), start..entries.len()));
             dropped += own_dropped;
             self.status.dropped(&plugin.id, own_dropped);
             let what = first_reason.map_or_else(String::new, |reason| format!("cache entries; first: {reason}"));
             self.note_drops(&plugin.id, "entries", own_dropped, &what);
         }
-        (entries, dropped)
+        Aggregated {
+            entries,
+            dropped,
+            spans,
+        }
     }
 
     /// The analyzer results `aggregator` is handed: all of them while they fit in a quarter of
@@ -114,7 +121,11 @@ impl Pipeline {
     /// without the largest until they do, so no number of analyzers can push an aggregator past
     /// its cap. A withheld result counts as that analyzer failing for this
     /// aggregator; the change is logged once.
-    fn fit_input(&mut self, aggregator: &LoadedPlugin, outputs: &Arc<Vec<AnalyzerOutput>>) -> Arc<Vec<AnalyzerOutput>> {
+    pub(super) fn fit_input(
+        &mut self,
+        aggregator: &LoadedPlugin,
+        outputs: &Arc<Vec<AnalyzerOutput>>,
+    ) -> Arc<Vec<AnalyzerOutput>> {
         let budget = aggregator.policy.memory_bytes / 4;
         let sizes: Vec<usize> = outputs.iter().map(handed_over_bytes).collect();
         let mut total: usize = sizes.iter().sum();
@@ -176,7 +187,7 @@ impl Pipeline {
 
 /// Starts a plugin call at once, bounded by its deadline (`plugin::call_on_pool`); the
 /// returned future yields its timed outcome.
-fn call_blocking<R: Send + 'static>(
+pub(super) fn call_blocking<R: Send + 'static>(
     plugin: Arc<LoadedPlugin>,
     call: impl FnOnce(&LoadedPlugin) -> Result<R, CallError> + Send + 'static,
 ) -> impl Future<Output = (CallOutcome, Result<R, CallError>)> {

@@ -99,16 +99,26 @@ impl Pipeline {
             age,
             generation,
         );
+        // Shadows start first and run beside the serving plugins, on the same input.
+        let shadow_analyzers = self.start_shadow_analyzers(generation, &markets);
         let outputs = self.run_analyzers(generation, &markets).await;
         self.plugins.leave_trial_input(TrialInput {
             market: markets.widest(),
             holds: markets.holds(),
             outputs: outputs.clone(),
         });
-        let (entries, dropped) = self.run_aggregators(generation, &markets, outputs).await;
+        let shadow_aggregators = self.start_shadow_aggregators(generation, &markets, &outputs);
+        let aggregated = self.run_aggregators(generation, &markets, outputs.clone()).await;
+        if !shadow_analyzers.is_empty() {
+            let symbols: Vec<String> = snapshot.tickers.iter().map(|t| t.symbol.clone()).collect();
+            self.compare_shadow_analyzers(generation, shadow_analyzers, &symbols, &outputs)
+                .await;
+        }
+        self.compare_shadow_aggregators(generation, shadow_aggregators, &aggregated)
+            .await;
         Analysed {
-            entries,
-            dropped,
+            entries: aggregated.entries,
+            dropped: aggregated.dropped,
             symbols: snapshot.tickers.len(),
         }
     }
@@ -161,6 +171,7 @@ impl Pipeline {
             cycle: self.cycle,
             seconds: started.elapsed().as_secs_f64(),
             plugins,
+            shadows: self.shadows.publish(generation.shadows.iter().map(|p| p.facts())),
             cache: self.sink.stats(),
             write_error: (write.failed > 0).then(|| write.first_error.clone().unwrap_or_default()),
             wrote: may_write.is_some(),

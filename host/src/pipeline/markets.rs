@@ -12,7 +12,7 @@ use crate::shared::market::Snapshot;
 use crate::shared::market_view::{PluginMarket, WidestMarket};
 use crate::shared::needs::Needs;
 
-/// The cycle's market for each distinct need of the serving plugins, built once per cycle.
+/// The cycle's market for each distinct need of the loaded versions, built once per cycle.
 pub(super) struct MarketsByNeeds {
     /// Everything any plugin asked for: the deepest history, every time frame's candles.
     widest: WidestMarket,
@@ -36,7 +36,7 @@ impl MarketsByNeeds {
         let widest = candles.market(history.market(&base, depth));
         let holds = Needs::held(depth as u32, candles.demand(), candles.columns());
         let mut cut = BTreeMap::new();
-        for plugin in generation.plugins() {
+        for plugin in generation.every_version() {
             cut.entry(plugin.needs().clone())
                 .or_insert_with_key(|needs| Arc::new(needs.cut(&widest, &holds)));
         }

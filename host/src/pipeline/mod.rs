@@ -3,13 +3,14 @@
 //! Data flows one way. The pipeline owns the source, the history, the candles and the status board; it
 //! takes the current generation of plugins at the start of each cycle, so a generation
 //! replaced between cycles serves whole cycles only. This file holds the pipeline and its
-//! interval loop; `cycle.rs` one cycle's steps, `calls.rs` its plugin calls, and the small
-//! helpers their own files.
+//! interval loop; `cycle.rs` one cycle's steps, `calls.rs` its plugin calls, `shadows.rs`
+//! the shadow versions' calls beside them, and the small helpers their own files.
 
 mod calls;
 mod cycle;
 mod log_gate;
 mod markets;
+mod shadows;
 mod staleness;
 #[cfg(test)]
 mod tests;
@@ -30,7 +31,7 @@ use crate::plugin::PluginFeed;
 use crate::shared::log_throttle::LogThrottle;
 use crate::shared::market::{Selection, Snapshot};
 use crate::source::Source;
-use crate::status::{StatusBoard, Telemetry};
+use crate::status::{ShadowBoard, StatusBoard, Telemetry};
 use log_gate::LogGate;
 use staleness::Staleness;
 
@@ -98,6 +99,8 @@ pub struct Pipeline {
     leadership: Leadership,
     /// Per-plugin counters and breakers, and the `pulse:status` document.
     status: StatusBoard,
+    /// Each shadow version's calls and how its results differ from the serving version's.
+    shadows: ShadowBoard,
     /// What the status server reads; each finished cycle is published to it.
     telemetry: Arc<Telemetry>,
     /// Lines that could repeat every cycle (bad rows, drops, failures, overruns), throttled.
@@ -125,6 +128,7 @@ impl Pipeline {
     pub fn new(settings: CycleSettings, source: Source, plugins: PluginFeed, sink: Sink) -> Self {
         Self {
             status: StatusBoard::new(settings.quarantine_after),
+            shadows: ShadowBoard::default(),
             telemetry: Arc::new(Telemetry::new(
                 settings.interval,
                 Duration::from_secs(u64::from(settings.ttl)),

@@ -1,4 +1,5 @@
-//! A plugin file as found on disk, with the side config beside it, before staging.
+//! A plugin file as found on disk, with the side config beside it, before staging. Shadow
+//! versions live in the plugin directory's `shadow/` folder.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -7,6 +8,16 @@ use anyhow::{anyhow, Context, Result};
 use sha2::{Digest, Sha256};
 
 use crate::shared::call::Fingerprint;
+
+/// The plugin directory's folder of shadow versions.
+pub const SHADOW_DIR: &str = "shadow";
+
+/// Whether the plugin file at `path` is a shadow version: it lies in a `shadow/` folder.
+pub fn is_shadow_file(path: &Path) -> bool {
+    path.parent()
+        .and_then(Path::file_name)
+        .is_some_and(|name| name == SHADOW_DIR)
+}
 
 /// A plugin file as found on disk, before staging.
 #[derive(Debug, Clone)]
@@ -20,15 +31,17 @@ pub struct PluginSource {
 }
 
 impl PluginSource {
-    /// Reads `path` and its side config `<stem>.toml`, if any.
+    /// Reads `path` and its side config `<stem>.toml`, if any. A shadow version without a side
+    /// config of its own takes the serving plugin's, beside its folder: it runs on the config
+    /// it would serve with.
     pub fn read(path: &Path) -> Result<Self> {
         let bytes: Arc<[u8]> = std::fs::read(path).context("cannot read the file")?.into();
-        let side = path.with_extension("toml");
-        let side_config = match std::fs::read_to_string(&side) {
-            Ok(text) => Some(text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(anyhow!("cannot read its config {}: {e}", side.display())),
-        };
+        let mut side_config = read_side_config(&path.with_extension("toml"))?;
+        if side_config.is_none() && is_shadow_file(path) {
+            if let (Some(folder), Some(name)) = (path.parent().and_then(Path::parent), path.file_name()) {
+                side_config = read_side_config(&folder.join(name).with_extension("toml"))?;
+            }
+        }
         Ok(Self {
             path: path.to_path_buf(),
             fingerprint: Fingerprint {
@@ -37,5 +50,14 @@ impl PluginSource {
             },
             bytes,
         })
+    }
+}
+
+/// The side config at `side`, if there is one.
+fn read_side_config(side: &Path) -> Result<Option<String>> {
+    match std::fs::read_to_string(side) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(anyhow!("cannot read its config {}: {e}", side.display())),
     }
 }

@@ -1,7 +1,9 @@
 //! The set of plugins serving cycles: one generation, immutable once published.
 //!
 //! The pipeline takes the current generation at the start of each cycle, so a new one
-//! published between cycles serves whole cycles only.
+//! published between cycles serves whole cycles only. Beside the serving plugins, a generation
+//! holds the shadows: candidate versions from the plugin directory's `shadow/` folder, run on
+//! the same input as the serving version of their name and compared with it, never written.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -20,6 +22,8 @@ pub struct Generation {
     pub analyzers: Vec<Arc<LoadedPlugin>>,
     /// Plugins exporting the aggregator world.
     pub aggregators: Vec<Arc<LoadedPlugin>>,
+    /// Candidate versions that run beside the serving plugin of their name, ordered by path.
+    pub shadows: Vec<Arc<LoadedPlugin>>,
 }
 
 impl Generation {
@@ -38,19 +42,32 @@ impl Generation {
         generation
     }
 
+    /// This generation with `shadows` beside its serving plugins.
+    pub fn with_shadows(mut self, mut shadows: Vec<Arc<LoadedPlugin>>) -> Self {
+        shadows.sort_by(|a, b| a.path.cmp(&b.path));
+        self.shadows = shadows;
+        self
+    }
+
     /// The plugin whose identity is `name`, if loaded.
     pub fn get(&self, name: &str) -> Option<&Arc<LoadedPlugin>> {
         self.plugins().find(|p| p.id.as_str() == name)
     }
 
-    /// The plugin loaded from `path`, if any.
+    /// The version loaded from `path`, serving or shadow, if any.
     pub fn by_path(&self, path: &Path) -> Option<&Arc<LoadedPlugin>> {
-        self.plugins().find(|p| p.path == path)
+        self.every_version().find(|p| p.path == path)
     }
 
-    /// Every loaded plugin, analyzers first.
+    /// Every serving plugin, analyzers first.
     pub fn plugins(&self) -> impl Iterator<Item = &Arc<LoadedPlugin>> {
         self.analyzers.iter().chain(&self.aggregators)
+    }
+
+    /// Every loaded version, the serving plugins then the shadows: what the cycle's market
+    /// must hold.
+    pub fn every_version(&self) -> impl Iterator<Item = &Arc<LoadedPlugin>> {
+        self.plugins().chain(&self.shadows)
     }
 
     /// The plugins served, as the daemons of a pair compare them: name → `VERSION@HASH12`.
@@ -60,27 +77,30 @@ impl Generation {
             .collect()
     }
 
-    /// The deepest candles of each time frame any loaded plugin asks for.
+    /// The deepest candles of each time frame any loaded version asks for.
     pub fn candle_demand(&self) -> CandleDemand {
         let mut demand = CandleDemand::default();
-        for request in self.plugins().flat_map(|p| &p.info.candles) {
+        for request in self.every_version().flat_map(|p| &p.info.candles) {
             demand.want(request.timeframe, request.depth);
         }
         demand
     }
 
-    /// Per time frame, the candle columns any loaded plugin reads.
+    /// Per time frame, the candle columns any loaded version reads.
     pub fn candle_columns(&self) -> ColumnsWanted {
         let mut columns = [Columns(CandleColumns::empty()); TIMEFRAMES.len()];
-        for request in self.plugins().flat_map(|p| &p.info.candles) {
+        for request in self.every_version().flat_map(|p| &p.info.candles) {
             let k = timeframe::index(request.timeframe);
             columns[k] = columns[k].and(Columns(request.columns));
         }
         columns
     }
 
-    /// The deepest history any loaded plugin asks for.
+    /// The deepest history any loaded version asks for.
     pub fn max_history_depth(&self) -> usize {
-        self.plugins().map(|p| p.info.history_depth as usize).max().unwrap_or(0)
+        self.every_version()
+            .map(|p| p.info.history_depth as usize)
+            .max()
+            .unwrap_or(0)
     }
 }

@@ -28,7 +28,7 @@ pub use deadline::call_on_pool;
 pub use engine::PluginEngine;
 pub use failure::CallError;
 pub use feed::PluginFeed;
-pub use file::PluginSource;
+pub use file::{is_shadow_file, PluginSource, SHADOW_DIR};
 pub use generation::Generation;
 pub use loaded::LoadedPlugin;
 pub use log_budget::Dropped as LogDropped;

@@ -7,6 +7,10 @@
 //! unloaded. Staging runs here, off the cycle's path; the new generation is published at
 //! once and the pipeline picks it up at its next cycle boundary. If staging fails, the old
 //! version keeps serving.
+//!
+//! The directory's `shadow/` folder holds candidate versions, staged the same way: each runs
+//! beside the serving plugin of its name (or alone, when none serves) and never writes. A
+//! shadow of another kind than the serving plugin of its name is refused.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -21,7 +25,7 @@ use tracing::{error, info, warn};
 
 use super::admission::{decide, Candidate, Refusal};
 use super::feed::{feed, FeedSource, PluginFeed};
-use super::file::PluginSource;
+use super::file::{is_shadow_file, PluginSource, SHADOW_DIR};
 use super::generation::Generation;
 use super::loaded::LoadedPlugin;
 use super::stage::Stage;
@@ -75,9 +79,16 @@ impl Reloader {
     /// Fails only if the directory cannot be listed.
     pub fn reconcile(&mut self) -> Result<()> {
         let current = self.current();
-        let files = self.scan()?;
+        let files = self.scan(&self.dir.clone())?;
+        let shadow_dir = self.dir.join(SHADOW_DIR);
+        let shadow_files = match shadow_dir.is_dir() {
+            true => self.scan(&shadow_dir)?,
+            false => Vec::new(),
+        };
         let (kept, staged) = self.stage_changes(&files, &current);
-        self.rejected.retain(|path, _| files.contains(path));
+        let (kept_shadows, staged_shadows) = self.stage_changes(&shadow_files, &current);
+        self.rejected
+            .retain(|path, _| files.contains(path) || shadow_files.contains(path));
 
         let times: HashMap<PathBuf, (Duration, bool)> = staged
             .iter()
@@ -99,14 +110,17 @@ impl Reloader {
         for refusal in &decision.refused {
             log_refused(refusal);
         }
-        let next = Generation::of(decision.serving);
-        for gone in current.plugins().filter(|p| next.by_path(&p.path).is_none()) {
+        let serving = Generation::of(decision.serving);
+        let shadows = self.admit_shadows(&serving, kept_shadows, staged_shadows, &mut changed);
+        let next = serving.with_shadows(shadows);
+        for gone in current.every_version().filter(|p| next.by_path(&p.path).is_none()) {
+            let what = if is_shadow_file(&gone.path) { "shadow" } else { "plugin" };
             info!(
                 plugin = %gone.id,
                 version = %gone.info.version,
                 hash = gone.short_hash(),
                 file = %gone.path.display(),
-                "unloaded plugin {} {}: its file was removed",
+                "unloaded {what} {} {}: its file was removed",
                 gone.id,
                 gone.info.version
             );
@@ -116,6 +130,54 @@ impl Reloader {
             self.feed.generations.send_replace(Arc::new(next));
         }
         Ok(())
+    }
+
+    /// The shadows of the next generation: those kept as they were, and the staged ones whose
+    /// kind is that of the plugin of their name in `serving` (or that no plugin of their name
+    /// serves); a staged shadow of another kind is refused and remembered.
+    fn admit_shadows(
+        &mut self,
+        serving: &Generation,
+        kept: Vec<Arc<LoadedPlugin>>,
+        staged: Vec<Staged>,
+        changed: &mut bool,
+    ) -> Vec<Arc<LoadedPlugin>> {
+        let mut shadows = kept;
+        for Staged { plugin, old, time, .. } in staged {
+            if let Some(other) = serving
+                .get(&plugin.id)
+                .filter(|s| s.kind.label() != plugin.kind.label())
+            {
+                let why = anyhow!(
+                    "a shadow must be of its serving plugin's kind: this one is an {}, {} serving is an {}",
+                    plugin.kind.label(),
+                    other.id,
+                    other.kind.label()
+                );
+                reject(&plugin.path, Stage::Admit, &why, old.as_deref());
+                self.rejected.insert(plugin.path.clone(), plugin.fingerprint.clone());
+                shadows.extend(old);
+                continue;
+            }
+            let beside = serving.get(&plugin.id).map_or_else(
+                || "alone: no version of it serves".to_string(),
+                |s| format!("beside {} {} ({})", s.id, s.info.version, s.short_hash()),
+            );
+            info!(
+                plugin = %plugin.id,
+                version = %plugin.info.version,
+                kind = plugin.kind.label(),
+                hash = plugin.short_hash(),
+                file = %plugin.path.display(),
+                staging_ms = time.as_secs_f64() * 1000.0,
+                "shadow {} {} staged; it runs {beside} from the next cycle, and never writes",
+                plugin.id,
+                plugin.info.version
+            );
+            shadows.push(plugin);
+            *changed = true;
+        }
+        shadows
     }
 
     /// Stages each of `files` that is new or changed against `current`: returns the serving
@@ -169,7 +231,7 @@ impl Reloader {
         let (tx, rx) = std::sync::mpsc::channel::<DebounceEventResult>();
         let mut debouncer = new_debouncer(DEBOUNCE, None, tx).context("cannot start the plugin directory watcher")?;
         debouncer
-            .watch(&self.dir, RecursiveMode::NonRecursive)
+            .watch(&self.dir, RecursiveMode::Recursive)
             .with_context(|| format!("cannot watch plugin directory {}", self.dir.display()))?;
         std::thread::Builder::new()
             .name("pulse-reload".into())
@@ -194,9 +256,8 @@ impl Reloader {
         Ok(DirectoryWatch { _debouncer: debouncer })
     }
 
-    /// The `*.wasm` files of the directory, sorted, hidden files left out.
-    fn scan(&mut self) -> Result<Vec<PathBuf>> {
-        let dir = &self.dir;
+    /// The `*.wasm` files of `dir`, sorted, hidden files left out.
+    fn scan(&mut self, dir: &Path) -> Result<Vec<PathBuf>> {
         let entries =
             std::fs::read_dir(dir).with_context(|| format!("cannot read plugin directory {}", dir.display()))?;
         let mut files = Vec::new();
@@ -308,7 +369,9 @@ fn is_hidden(path: &Path) -> bool {
 
 /// True for an event that may change what the directory serves, once a write is complete:
 /// a file created, removed or renamed, or closed after writing. A bare data write (a `cp`
-/// in progress) is not, since its close will follow.
+/// in progress) is not, since its close will follow. The `shadow/` folder appearing,
+/// disappearing or renamed is one too: files written into a new folder before the watch on
+/// it is set up raise no event of their own, so the folder's contents are read then.
 fn is_settled_plugin_change(event: &DebouncedEvent) -> bool {
     let settled = matches!(
         event.kind,
@@ -317,79 +380,13 @@ fn is_settled_plugin_change(event: &DebouncedEvent) -> bool {
             | EventKind::Modify(ModifyKind::Name(_))
             | EventKind::Access(AccessKind::Close(AccessMode::Write))
     );
+    let concerns_plugins = |p: &PathBuf| {
+        !is_hidden(p) && p.extension().is_some_and(|e| e == "wasm" || e == "toml")
+            || p.file_name().is_some_and(|name| name == SHADOW_DIR)
+    };
     // An overflowed event queue asks for a rescan: reconcile, whatever changed.
-    event.need_rescan()
-        || settled
-            && event
-                .paths
-                .iter()
-                .any(|p| !is_hidden(p) && p.extension().is_some_and(|e| e == "wasm" || e == "toml"))
+    event.need_rescan() || settled && event.paths.iter().any(concerns_plugins)
 }
 
 #[cfg(test)]
-mod tests {
-    use std::path::Path;
-
-    use super::*;
-    use crate::config::Config;
-    use crate::plugin::engine::PluginEngine;
-
-    /// A built plugin of the test command's build.
-    fn built(name: &str) -> Vec<u8> {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../target/wasm32-wasip2/release/{name}.wasm"));
-        std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}; run scripts/build-plugins", path.display()))
-    }
-
-    fn reloader(dir: &Path) -> (Reloader, PluginFeed) {
-        let config = Config {
-            plugin_dir: dir.to_path_buf(),
-            compile_cache: Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-compile-cache")),
-            ..Config::default()
-        };
-        Reloader::new(
-            Stager::new(PluginEngine::new(&config.sandbox).unwrap(), &config),
-            dir.to_path_buf(),
-        )
-    }
-
-    fn versions(generation: &Generation) -> Vec<(String, String)> {
-        generation
-            .plugins()
-            .map(|p| (p.id.to_string(), p.info.version.clone()))
-            .collect()
-    }
-
-    #[test]
-    fn reconcile_follows_the_directory_and_publishes_only_changes() {
-        let dir = tempfile::tempdir().unwrap();
-        let (mut reloader, mut feed) = reloader(dir.path());
-        std::fs::write(dir.path().join("trend.wasm"), built("trend")).unwrap();
-        std::fs::write(dir.path().join("notes.txt"), "not a plugin").unwrap();
-        reloader.reconcile().unwrap();
-        let first = feed.generation();
-        assert_eq!(versions(&first), [("trend".into(), "0.2.0".into())]);
-
-        // Nothing changed: no new generation.
-        reloader.reconcile().unwrap();
-        assert!(Arc::ptr_eq(&first, &feed.generation()));
-
-        // A broken file is refused and remembered; the serving plugins stay.
-        std::fs::write(dir.path().join("broken.wasm"), b"\0asm garbage").unwrap();
-        reloader.reconcile().unwrap();
-        assert!(Arc::ptr_eq(&first, &feed.generation()));
-        assert!(reloader.rejected.contains_key(&dir.path().join("broken.wasm")));
-
-        // A new version swaps in; a file whose plugin names itself otherwise is refused.
-        std::fs::write(dir.path().join("trend.wasm"), built("trend_v2")).unwrap();
-        std::fs::write(dir.path().join("broken.wasm"), built("volatility")).unwrap();
-        reloader.reconcile().unwrap();
-        assert_eq!(versions(&feed.generation()), [("trend".into(), "2.0.0".into())]);
-
-        // Renamed to its own name, it loads; a removed file unloads.
-        std::fs::rename(dir.path().join("broken.wasm"), dir.path().join("volatility.wasm")).unwrap();
-        std::fs::remove_file(dir.path().join("trend.wasm")).unwrap();
-        reloader.reconcile().unwrap();
-        assert_eq!(versions(&feed.generation()), [("volatility".into(), "0.2.0".into())]);
-        assert!(reloader.rejected.is_empty(), "files gone are forgotten");
-    }
-}
+mod tests;

@@ -5,6 +5,7 @@ pub mod call;
 pub mod candle;
 pub mod clock;
 pub mod columns;
+pub mod comparison;
 pub mod contract;
 pub mod entry;
 pub mod identity;

@@ -66,9 +66,10 @@ pub(super) struct PluginStats {
     fingerprint: Option<Fingerprint>,
 }
 
-/// One loaded plugin as `pulse:status` and the status server's `/plugins` show it.
+/// What a loaded version is: the part of `pulse:status` and `/plugins` that a serving plugin
+/// and a shadow version show alike.
 #[derive(Debug, Clone, Serialize)]
-pub struct PluginStatus {
+pub struct Described {
     /// Its identity.
     pub(super) name: String,
     /// The version it describes itself with.
@@ -83,6 +84,28 @@ pub struct PluginStatus {
     pub(super) file: String,
     /// When this version was loaded, ms since the Unix epoch.
     pub(super) loaded_at_ms: i64,
+}
+
+impl From<PluginFacts> for Described {
+    fn from(p: PluginFacts) -> Self {
+        Self {
+            name: p.name,
+            version: p.version,
+            kind: p.kind,
+            contract: p.contract,
+            hash: p.fingerprint.hash,
+            file: p.file,
+            loaded_at_ms: p.loaded_at_ms,
+        }
+    }
+}
+
+/// One loaded plugin as `pulse:status` and the status server's `/plugins` show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginStatus {
+    /// What it is.
+    #[serde(flatten)]
+    pub(super) plugin: Described,
     /// Peak linear memory of the last call, in bytes.
     pub(super) memory_bytes: usize,
     /// Its counters and breaker state.
@@ -222,14 +245,8 @@ impl StatusBoard {
         plugins
             .map(|p| PluginStatus {
                 stats: self.version(&p.name, &p.fingerprint).clone(),
-                name: p.name,
-                version: p.version,
-                kind: p.kind,
-                contract: p.contract,
-                hash: p.fingerprint.hash,
-                file: p.file,
-                loaded_at_ms: p.loaded_at_ms,
                 memory_bytes: p.peak_memory_bytes,
+                plugin: p.into(),
             })
             .collect()
     }

@@ -27,6 +27,7 @@ impl Collector for LiveCollector {
         cycles(&mut out, &live)?;
         plugins(&mut out, &live)?;
         cache(&mut out, &live)?;
+        super::shadows::encode(&mut out, &live)?;
         super::leadership::encode(&mut out, &live)
     }
 }
@@ -66,9 +67,12 @@ fn plugins(out: &mut DescriptorEncoder<'_>, live: &Live) -> fmt::Result {
         "Duration of plugin calls (fresh instance, init and the call)",
         Some(&Unit::Seconds),
         MetricType::Histogram,
-        live.plugins
-            .iter()
-            .map(|p| ([("plugin", p.name.as_str()), ("kind", p.kind)], &p.stats.call_times)),
+        live.plugins.iter().map(|p| {
+            (
+                [("plugin", p.plugin.name.as_str()), ("kind", p.plugin.kind)],
+                &p.stats.call_times,
+            )
+        }),
         |times, m| times.encode(m),
     )?;
     type Count = fn(&PluginStats) -> u64;
@@ -112,14 +116,14 @@ fn plugins(out: &mut DescriptorEncoder<'_>, live: &Live) -> fmt::Result {
         let series = live
             .plugins
             .iter()
-            .map(|p| ([("plugin", p.name.as_str())], count(&p.stats)));
+            .map(|p| ([("plugin", p.plugin.name.as_str())], count(&p.stats)));
         counters(out, name, help, unit.as_ref(), series)?;
     }
     // Every kind's series exists from the plugin's load, at 0, so rate() sees its start.
     let by_kind = live.plugins.iter().flat_map(|p| {
         Failure::ALL.map(|kind| {
             let count = p.stats.failure_kinds.get(kind.label()).copied().unwrap_or(0);
-            ([("plugin", p.name.as_str()), ("kind", kind.label())], count)
+            ([("plugin", p.plugin.name.as_str()), ("kind", kind.label())], count)
         })
     });
     counters(
@@ -140,14 +144,14 @@ fn plugin_states(out: &mut DescriptorEncoder<'_>, live: &Live) -> fmt::Result {
         "1 while the circuit breaker holds the plugin, else 0",
         live.plugins
             .iter()
-            .map(|p| ([("plugin", p.name.as_str())], i64::from(p.stats.quarantined))),
+            .map(|p| ([("plugin", p.plugin.name.as_str())], i64::from(p.stats.quarantined))),
     )?;
     let info = live.plugins.iter().map(|p| {
         let labels = [
-            ("plugin", p.name.as_str()),
-            ("kind", p.kind),
-            ("version", p.version.as_str()),
-            ("hash", p.hash.as_str()),
+            ("plugin", p.plugin.name.as_str()),
+            ("kind", p.plugin.kind),
+            ("version", p.plugin.version.as_str()),
+            ("hash", p.plugin.hash.as_str()),
         ];
         (labels, 1)
     });
@@ -213,7 +217,7 @@ pub(super) fn counter(
 }
 
 /// A counter with a series per label set.
-fn counters<S: EncodeLabelSet>(
+pub(super) fn counters<S: EncodeLabelSet>(
     out: &mut DescriptorEncoder<'_>,
     name: &str,
     help: &str,
@@ -239,7 +243,7 @@ fn gauges<S: EncodeLabelSet>(
 
 /// One metric with a series per label set; left out when it has none, as the registry does
 /// with an empty family.
-fn family<S: EncodeLabelSet, V>(
+pub(super) fn family<S: EncodeLabelSet, V>(
     out: &mut DescriptorEncoder<'_>,
     name: &str,
     help: &str,
@@ -331,9 +335,8 @@ mod tests {
             seconds: 0.004,
             plugins: board.plugins([facts("a")].into_iter()),
             cache,
-            write_error: None,
             wrote: true,
-            ha: None,
+            ..CycleRecord::default()
         });
 
         let text = telemetry.metrics.encode();
@@ -377,6 +380,7 @@ mod tests {
             cycle: 4,
             seconds: 0.004,
             plugins: Vec::new(),
+            shadows: Vec::new(),
             cache: WriterStats::default(),
             write_error: Some("server_down".into()),
             wrote: true,

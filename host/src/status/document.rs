@@ -138,13 +138,15 @@ mod tests {
             ha: None,
         };
         let one = PluginStatus {
-            name: "p".into(),
-            version: "1".into(),
-            kind: "analyzer",
-            contract: "0.2.0",
-            hash: "0".repeat(64),
-            file: "x".repeat(10_000),
-            loaded_at_ms: 0,
+            plugin: crate::status::board::Described {
+                name: "p".into(),
+                version: "1".into(),
+                kind: "analyzer",
+                contract: "0.2.0",
+                hash: "0".repeat(64),
+                file: "x".repeat(10_000),
+                loaded_at_ms: 0,
+            },
             memory_bytes: 0,
             stats: PluginStats::default(),
         };

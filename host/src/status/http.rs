@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -44,6 +44,7 @@ impl StatusServer {
             .route("/metrics", get(metrics))
             .route("/healthz", get(healthz))
             .route("/plugins", get(plugins))
+            .route("/shadow/{name}", get(shadow))
             .with_state(telemetry);
         tokio::spawn(async move {
             if let Err(e) = axum::serve(self.listener, app).await {
@@ -55,7 +56,8 @@ impl StatusServer {
 
 async fn index() -> &'static str {
     "pulse status server\n/metrics  Prometheus metrics\n/healthz  200 while cycles run and the last full cache write is \
-     younger than the TTL, else 503 with the reason\n/plugins  loaded plugins and their counters (JSON)\n"
+     younger than the TTL, else 503 with the reason\n/plugins  loaded plugins and their counters, then the shadow versions (JSON)\n\
+     /shadow/NAME  the shadow version of NAME and how its results differ from the serving version's (JSON)\n"
 }
 
 async fn metrics(State(telemetry): State<Arc<Telemetry>>) -> impl IntoResponse {
@@ -75,9 +77,29 @@ async fn plugins(State(telemetry): State<Arc<Telemetry>>) -> impl IntoResponse {
     let role = telemetry
         .role()
         .and_then(|role| header::HeaderValue::from_str(&role).ok());
-    let mut response = Json(telemetry.plugins()).into_response();
+    let serving = telemetry
+        .plugins()
+        .into_iter()
+        .map(|p| serde_json::to_value(p).unwrap_or_default());
+    let shadows = telemetry
+        .shadows()
+        .into_iter()
+        .map(|s| serde_json::to_value(s).unwrap_or_default());
+    let mut response = Json(serving.chain(shadows).collect::<Vec<_>>()).into_response();
     if let Some(role) = role {
         response.headers_mut().insert("pulse-role", role);
     }
     response
+}
+
+/// The shadow version of `name`, 404 when there is none.
+async fn shadow(State(telemetry): State<Arc<Telemetry>>, Path(name): Path<String>) -> impl IntoResponse {
+    match telemetry.shadows().into_iter().find(|s| s.plugin.name == name) {
+        Some(shadow) => Json(shadow).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            format!("no shadow version of {name:?} is loaded\n"),
+        )
+            .into_response(),
+    }
 }

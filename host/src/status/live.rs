@@ -7,11 +7,12 @@ use std::time::Instant;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 
 use super::board::PluginStatus;
+use super::shadows::ShadowStatus;
 use crate::shared::entry::WriterStats;
 use crate::shared::leadership::LeadershipFacts;
 
 /// What the pipeline hands over at the end of each cycle.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct CycleRecord {
     /// The cycle's number, from 1.
     pub cycle: u64,
@@ -19,6 +20,8 @@ pub struct CycleRecord {
     pub seconds: f64,
     /// The loaded plugins with their counters.
     pub plugins: Vec<PluginStatus>,
+    /// The loaded shadow versions with their records.
+    pub shadows: Vec<ShadowStatus>,
     /// The cache writer's totals and server states after the write.
     pub cache: WriterStats,
     /// The write's first error; `None` when every entry was stored.
@@ -45,6 +48,8 @@ pub(super) struct Live {
     pub(super) skipped_ticks: u64,
     /// The loaded plugins and their counters, as of the last cycle.
     pub(super) plugins: Vec<PluginStatus>,
+    /// The loaded shadow versions with their records, as of the last cycle.
+    pub(super) shadows: Vec<ShadowStatus>,
     /// The cache writer's totals, as of the last cycle.
     pub(super) cache: WriterStats,
     /// Set once the daemon starts stopping.
@@ -64,6 +69,7 @@ impl Live {
             write_error: None,
             skipped_ticks: 0,
             plugins: Vec::new(),
+            shadows: Vec::new(),
             cache: WriterStats::default(),
             stopping: false,
             ha: None,
@@ -80,6 +86,7 @@ impl Live {
         self.ha = record.ha;
         self.write_error = record.write_error;
         self.plugins = record.plugins;
+        self.shadows = record.shadows;
         self.cache = record.cache;
     }
 

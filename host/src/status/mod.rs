@@ -1,7 +1,7 @@
 //! What the daemon knows about its own health: per-plugin counters and the circuit breaker
 //! ([`StatusBoard`], published each cycle as `pulse:status`), the Prometheus [`Metrics`], and
 //! the status HTTP server that serves them with `/healthz` and `/plugins`, and the notices a
-//! systemd unit waits for.
+//! systemd unit waits for. Shadow versions have records of their own ([`ShadowBoard`]).
 
 mod board;
 mod call_times;
@@ -11,6 +11,7 @@ mod http;
 mod leadership;
 mod live;
 mod metrics;
+mod shadows;
 pub mod systemd;
 mod telemetry;
 
@@ -19,4 +20,5 @@ pub use document::{status_entry, CycleFacts};
 pub use http::StatusServer;
 pub use live::CycleRecord;
 pub use metrics::Metrics;
+pub use shadows::{Differences, ShadowBoard, ShadowStatus};
 pub use telemetry::Telemetry;

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::board::PluginStatus;
 use super::live::{CycleRecord, Live};
+use super::shadows::ShadowStatus;
 use super::Metrics;
 use crate::shared::clock::now_ms;
 
@@ -59,6 +60,11 @@ impl Telemetry {
     /// The loaded plugins and their counters, as of the last cycle.
     pub fn plugins(&self) -> Vec<PluginStatus> {
         self.live().plugins.clone()
+    }
+
+    /// The loaded shadow versions and how they compare, as of the last cycle.
+    pub fn shadows(&self) -> Vec<ShadowStatus> {
+        self.live().shadows.clone()
     }
 
     /// This daemon's role in its pair as of the last cycle, as `/plugins` says it; `None`
@@ -137,6 +143,7 @@ mod tests {
             cycle,
             seconds: 0.01,
             plugins: Vec::new(),
+            shadows: Vec::new(),
             cache: Default::default(),
             write_error: write_error.map(str::to_string),
             wrote: true,

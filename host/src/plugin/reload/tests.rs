@@ -1,0 +1,90 @@
+//! Hot swap at unit level: reconciling a real plugin directory, shadows included.
+
+use std::path::Path;
+
+use super::*;
+use crate::config::Config;
+use crate::plugin::engine::PluginEngine;
+
+/// A built plugin of the test command's build.
+fn built(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../target/wasm32-wasip2/release/{name}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}; run scripts/build-plugins", path.display()))
+}
+
+fn reloader(dir: &Path) -> (Reloader, PluginFeed) {
+    let config = Config {
+        plugin_dir: dir.to_path_buf(),
+        compile_cache: Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-compile-cache")),
+        ..Config::default()
+    };
+    Reloader::new(
+        Stager::new(PluginEngine::new(&config.sandbox).unwrap(), &config),
+        dir.to_path_buf(),
+    )
+}
+
+fn versions(generation: &Generation) -> Vec<(String, String)> {
+    generation
+        .plugins()
+        .map(|p| (p.id.to_string(), p.info.version.clone()))
+        .collect()
+}
+
+#[test]
+fn reconcile_follows_the_directory_and_publishes_only_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut reloader, mut feed) = reloader(dir.path());
+    std::fs::write(dir.path().join("trend.wasm"), built("trend")).unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "not a plugin").unwrap();
+    reloader.reconcile().unwrap();
+    let first = feed.generation();
+    assert_eq!(versions(&first), [("trend".into(), "0.2.0".into())]);
+
+    // Nothing changed: no new generation.
+    reloader.reconcile().unwrap();
+    assert!(Arc::ptr_eq(&first, &feed.generation()));
+
+    // A broken file is refused and remembered; the serving plugins stay.
+    std::fs::write(dir.path().join("broken.wasm"), b"\0asm garbage").unwrap();
+    reloader.reconcile().unwrap();
+    assert!(Arc::ptr_eq(&first, &feed.generation()));
+    assert!(reloader.rejected.contains_key(&dir.path().join("broken.wasm")));
+
+    // A new version swaps in; a file whose plugin names itself otherwise is refused.
+    std::fs::write(dir.path().join("trend.wasm"), built("trend_v2")).unwrap();
+    std::fs::write(dir.path().join("broken.wasm"), built("volatility")).unwrap();
+    reloader.reconcile().unwrap();
+    assert_eq!(versions(&feed.generation()), [("trend".into(), "2.0.0".into())]);
+
+    // Renamed to its own name, it loads; a removed file unloads.
+    std::fs::rename(dir.path().join("broken.wasm"), dir.path().join("volatility.wasm")).unwrap();
+    std::fs::remove_file(dir.path().join("trend.wasm")).unwrap();
+    reloader.reconcile().unwrap();
+    assert_eq!(versions(&feed.generation()), [("volatility".into(), "0.2.0".into())]);
+    assert!(reloader.rejected.is_empty(), "files gone are forgotten");
+}
+
+#[test]
+fn a_shadow_is_loaded_beside_the_serving_version_and_unloaded_with_its_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut reloader, mut feed) = reloader(dir.path());
+    std::fs::write(dir.path().join("trend.wasm"), built("trend")).unwrap();
+    std::fs::create_dir(dir.path().join(SHADOW_DIR)).unwrap();
+    std::fs::write(dir.path().join(SHADOW_DIR).join("trend.wasm"), built("trend_v2")).unwrap();
+    reloader.reconcile().unwrap();
+    let generation = feed.generation();
+    assert_eq!(versions(&generation), [("trend".into(), "0.2.0".into())]);
+    let shadows: Vec<(String, String)> = generation
+        .shadows
+        .iter()
+        .map(|p| (p.id.to_string(), p.info.version.clone()))
+        .collect();
+    assert_eq!(shadows, [("trend".into(), "2.0.0".into())]);
+
+    std::fs::remove_file(dir.path().join(SHADOW_DIR).join("trend.wasm")).unwrap();
+    reloader.reconcile().unwrap();
+    let generation = feed.generation();
+    assert!(generation.shadows.is_empty());
+    assert_eq!(versions(&generation), [("trend".into(), "0.2.0".into())]);
+}

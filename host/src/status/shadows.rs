@@ -1,0 +1,338 @@
+//! Shadow versions as the status shows them: each one's calls and how its results differed
+//! from the serving version's, in the last cycle and since it was loaded, for `/plugins`,
+//! `/shadow/NAME` and `/metrics`, and in one summary line a minute. Nothing here counts
+//! against the serving plugin: a shadow has its own record.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::MetricType;
+use serde::Serialize;
+use serde_json::{json, Value};
+use tracing::info;
+
+use super::board::Described;
+use super::collector::{counters, family};
+use super::live::Live;
+use crate::shared::call::{CallOutcome, Fingerprint, PluginFacts};
+use crate::shared::comparison::{EntryComparison, VerdictComparison};
+
+/// How often each shadow's summary line is logged.
+const SUMMARY_PERIOD: Duration = Duration::from_secs(60);
+
+/// How a shadow's results differed from the serving version's.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Differences {
+    /// An analyzer's verdicts, symbol by symbol.
+    Verdicts(VerdictComparison),
+    /// An aggregator's cache entries, key by key.
+    Entries(EntryComparison),
+}
+
+impl Differences {
+    fn add(&mut self, other: &Self) {
+        match (self, other) {
+            (Self::Verdicts(total), Self::Verdicts(more)) => total.add(more),
+            (Self::Entries(total), Self::Entries(more)) => total.add(more),
+            (total, more) => *total = more.clone(),
+        }
+    }
+
+    /// The figures as `/plugins` shows them.
+    fn summary(&self) -> Value {
+        match self {
+            Self::Verdicts(v) => json!({
+                "symbols_both_scored": v.both_scored,
+                "signals_agree": v.signals_agree,
+                "only_serving_scored": v.only_serving,
+                "only_shadow_scored": v.only_candidate,
+                "agreement": v.agreement(),
+                "score_delta_mean": v.mean_delta(),
+                "score_delta_mean_abs": v.mean_abs_delta(),
+                "score_delta_max_abs": (v.both_scored > 0).then_some(v.abs_delta_max),
+                "signal_changes": v.signal_changes,
+            }),
+            Self::Entries(e) => json!({
+                "keys_added": e.added,
+                "keys_removed": e.removed,
+                "keys_changed": e.changed,
+                "keys_same": e.same,
+                "agreement": e.agreement(),
+                "keys": e.keys,
+            }),
+        }
+    }
+
+    /// The share of symbols or keys on which the versions agree.
+    fn agreement(&self) -> Option<f64> {
+        match self {
+            Self::Verdicts(v) => v.agreement(),
+            Self::Entries(e) => e.agreement(),
+        }
+    }
+
+    /// One clause for the summary line.
+    fn line(&self) -> String {
+        let share = |x: Option<f64>| x.map_or_else(|| "-".to_string(), |x| format!("{:.1} %", x * 100.0));
+        let number = |x: Option<f64>| x.map_or_else(|| "-".to_string(), |x| format!("{x:.2}"));
+        match self {
+            Self::Verdicts(v) => format!(
+                "signals agree on {} of {} symbols both scored, score delta mean {} (abs {}, max {}), scored only by the serving version {}, only by the shadow {}",
+                share(v.agreement()),
+                v.both_scored,
+                number(v.mean_delta()),
+                number(v.mean_abs_delta()),
+                number((v.both_scored > 0).then_some(v.abs_delta_max)),
+                v.only_serving,
+                v.only_candidate
+            ),
+            Self::Entries(e) => format!(
+                "keys alike {} ({} added, {} removed, {} changed, {} same)",
+                share(e.agreement()),
+                e.added,
+                e.removed,
+                e.changed,
+                e.same
+            ),
+        }
+    }
+}
+
+/// One shadow version's record.
+#[derive(Debug, Clone)]
+struct Record {
+    /// The version these counts belong to; another starts a clean record.
+    fingerprint: Fingerprint,
+    /// Cycles it ran in.
+    cycles: u64,
+    /// Calls that returned results.
+    calls_ok: u64,
+    /// Calls that failed.
+    calls_failed: u64,
+    /// The last failure's reason.
+    last_error: Option<String>,
+    /// The last call's duration.
+    last_call_ms: f64,
+    /// The serving version it was last compared with, `VERSION@HASH12`; `None` while alone.
+    serving: Option<String>,
+    /// The last cycle's differences, when both versions returned results.
+    last: Option<Differences>,
+    /// Every cycle's differences since it was loaded.
+    total: Option<Differences>,
+    /// The differences, cycles and failures since the last summary line.
+    period: (Option<Differences>, u64, u64),
+    /// When the last summary line was due.
+    period_start: Instant,
+}
+
+impl Record {
+    fn new(fingerprint: Fingerprint) -> Self {
+        Self {
+            fingerprint,
+            cycles: 0,
+            calls_ok: 0,
+            calls_failed: 0,
+            last_error: None,
+            last_call_ms: 0.0,
+            serving: None,
+            last: None,
+            total: None,
+            period: (None, 0, 0),
+            period_start: Instant::now(),
+        }
+    }
+}
+
+/// What `/plugins` and `/shadow/NAME` show of one shadow.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShadowStatus {
+    /// What it is; its name is the serving plugin's, its file in the `shadow/` folder.
+    #[serde(flatten)]
+    pub plugin: Described,
+    /// Always `shadow`.
+    pub role: &'static str,
+    /// The serving version it is compared with, `VERSION@HASH12`; `null` while none serves.
+    pub serving: Option<String>,
+    /// Cycles it ran in.
+    pub cycles: u64,
+    /// Calls that returned results.
+    pub calls_ok: u64,
+    /// Calls that failed.
+    pub calls_failed: u64,
+    /// The last failure's reason.
+    pub last_error: Option<String>,
+    /// The last call's duration.
+    pub last_call_ms: f64,
+    /// How the last cycle's results differed; `null` unless both versions returned results.
+    pub last_cycle: Option<Value>,
+    /// How the results differed over every cycle since it was loaded.
+    pub since_loaded: Option<Value>,
+    /// The last cycle's agreement, for `/metrics`.
+    #[serde(skip)]
+    pub(super) agreement: Option<f64>,
+    /// The last cycle's verdicts, for `/metrics`.
+    #[serde(skip)]
+    pub(super) verdicts: Option<VerdictComparison>,
+}
+
+/// Every loaded shadow's record.
+#[derive(Debug, Default)]
+pub struct ShadowBoard {
+    records: BTreeMap<String, Record>,
+}
+
+impl ShadowBoard {
+    /// Records one cycle of `shadow`: its call and, when it and the serving version (`serving`,
+    /// `VERSION@HASH12`, if one serves) both returned results, how they differed.
+    pub fn record(
+        &mut self,
+        shadow: &PluginFacts,
+        serving: Option<String>,
+        outcome: &CallOutcome,
+        differences: Option<Differences>,
+    ) {
+        let record = self.version(shadow);
+        record.cycles += 1;
+        record.period.1 += 1;
+        record.last_call_ms = outcome.duration_ms;
+        record.serving = serving;
+        match &outcome.error {
+            Some(error) => {
+                record.calls_failed += 1;
+                record.period.2 += 1;
+                record.last_error = Some(error.clone());
+            }
+            None => record.calls_ok += 1,
+        }
+        if let Some(differences) = &differences {
+            for sum in [&mut record.total, &mut record.period.0] {
+                match sum {
+                    Some(sum) => sum.add(differences),
+                    None => *sum = Some(differences.clone()),
+                }
+            }
+        }
+        record.last = differences;
+    }
+
+    /// The record of `shadow`'s version: a new version starts a clean one.
+    fn version(&mut self, shadow: &PluginFacts) -> &mut Record {
+        let record = self
+            .records
+            .entry(shadow.name.clone())
+            .or_insert_with(|| Record::new(shadow.fingerprint.clone()));
+        if record.fingerprint != shadow.fingerprint {
+            *record = Record::new(shadow.fingerprint.clone());
+        }
+        record
+    }
+
+    /// The loaded shadows with their records (those of shadows no longer loaded are dropped),
+    /// logging each one's summary line when a minute has passed since its last.
+    pub fn publish(&mut self, loaded: impl Iterator<Item = PluginFacts>) -> Vec<ShadowStatus> {
+        let loaded: Vec<PluginFacts> = loaded.collect();
+        self.records.retain(|name, _| loaded.iter().any(|p| &p.name == name));
+        loaded
+            .into_iter()
+            .map(|p| {
+                let record = self.version(&p);
+                summarise(&p, record);
+                ShadowStatus {
+                    role: "shadow",
+                    serving: record.serving.clone(),
+                    cycles: record.cycles,
+                    calls_ok: record.calls_ok,
+                    calls_failed: record.calls_failed,
+                    last_error: record.last_error.clone(),
+                    last_call_ms: record.last_call_ms,
+                    last_cycle: record.last.as_ref().map(Differences::summary),
+                    since_loaded: record.total.as_ref().map(Differences::summary),
+                    agreement: record.last.as_ref().and_then(Differences::agreement),
+                    verdicts: match &record.last {
+                        Some(Differences::Verdicts(v)) => Some(v.clone()),
+                        _ => None,
+                    },
+                    plugin: p.into(),
+                }
+            })
+            .collect()
+    }
+}
+
+/// Logs `shadow`'s summary of the last minute once the minute is over, and starts the next.
+fn summarise(shadow: &PluginFacts, record: &mut Record) {
+    if record.period_start.elapsed() < SUMMARY_PERIOD || record.period.1 == 0 {
+        return;
+    }
+    let (differences, cycles, failed) = std::mem::take(&mut record.period);
+    record.period_start = Instant::now();
+    let beside = record
+        .serving
+        .as_deref()
+        .map_or_else(|| "alone".to_string(), |s| format!("beside {s}"));
+    let compared = differences.map_or_else(|| "nothing compared".to_string(), |d| d.line());
+    info!(
+        plugin = %shadow.name,
+        version = %shadow.version,
+        cycles,
+        failed,
+        "shadow {} {} ({beside}) over the last minute: {cycles} cycles, {failed} failed calls; {compared}",
+        shadow.name,
+        shadow.version
+    );
+}
+
+/// The shadows' series: calls by outcome, and the last cycle's agreement and score deltas.
+pub(super) fn encode(out: &mut DescriptorEncoder<'_>, live: &Live) -> fmt::Result {
+    let calls = live.shadows.iter().flat_map(|s| {
+        [
+            ([("plugin", s.plugin.name.as_str()), ("outcome", "ok")], s.calls_ok),
+            (
+                [("plugin", s.plugin.name.as_str()), ("outcome", "failed")],
+                s.calls_failed,
+            ),
+        ]
+    });
+    counters(
+        out,
+        "shadow_calls",
+        "Calls of shadow versions, by outcome; a shadow's failures never count against the serving plugin",
+        None,
+        calls,
+    )?;
+    let gauge = |out: &mut DescriptorEncoder<'_>, name: &str, help: &str, value: fn(&ShadowStatus) -> Option<f64>| {
+        let series = live
+            .shadows
+            .iter()
+            .filter_map(|s| Some(([("plugin", s.plugin.name.as_str())], value(s)?)));
+        family(out, name, help, None, MetricType::Gauge, series, |v, m| {
+            ConstGauge::new(v).encode(m)
+        })
+    };
+    gauge(
+        out,
+        "shadow_agreement_ratio",
+        "In the last cycle, the share of symbols (analyzers) or keys (aggregators) on which the shadow and the serving version agree",
+        |s| s.agreement,
+    )?;
+    gauge(
+        out,
+        "shadow_score_delta_mean",
+        "In the last cycle, the shadow's mean score less the serving version's, over symbols both scored",
+        |s| s.verdicts.as_ref()?.mean_delta(),
+    )?;
+    gauge(
+        out,
+        "shadow_score_delta_max_abs",
+        "In the last cycle, the largest absolute score difference between the shadow and the serving version",
+        |s| {
+            s.verdicts
+                .as_ref()
+                .filter(|v| v.both_scored > 0)
+                .map(|v| v.abs_delta_max)
+        },
+    )
+}

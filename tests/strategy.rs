@@ -1,0 +1,189 @@
+//! Strategy owners: a candidate version runs as a shadow beside the serving one on live data,
+//! is compared with it, and never writes. The daemon writes through a proxy that records every
+//! item, so no write of the shadow's output can slip by between two reads.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{candidate_wasm, http_get, plugin_dir, scrape, value, wait_for, Daemon, Memcached};
+use pulse_testkit::proxy::Proxy;
+use pulse_testkit::written::Writes;
+use serde_json::Value;
+
+/// The shadow's version, as its `describe` gives it.
+const SHIFTED: &str = "2.1.0-shifted";
+
+/// Puts `wasm` in place as `shadow/NAME.wasm` of plugin directory `dir`, as a deploy would:
+/// written under a hidden name, then renamed.
+fn place_shadow(dir: &std::path::Path, wasm: &std::path::Path, name: &str) {
+    let shadows = dir.join("shadow");
+    std::fs::create_dir_all(&shadows).unwrap();
+    let hidden = shadows.join(format!(".{name}.wasm.tmp"));
+    std::fs::copy(wasm, &hidden).unwrap();
+    std::fs::rename(&hidden, shadows.join(format!("{name}.wasm"))).unwrap();
+}
+
+/// A daemon serving the bundled plugins from a directory of its own, writing to `cache` (in
+/// front of `memcached`) every 0.5 s, once it has pushed its first cycle.
+fn bundled_daemon(memcached: &Memcached, cache: &str) -> (tempfile::TempDir, Daemon) {
+    let plugins = plugin_dir(&["trend", "volatility", "dashboard"]);
+    let daemon = Daemon::serve(
+        plugins.path().to_str().unwrap(),
+        cache,
+        &["--interval", "0.5", "--ttl", "10", "--symbols", "30"],
+    );
+    wait_for("the first push", Duration::from_secs(30), || {
+        common::status_cycle(memcached)
+    });
+    (plugins, daemon)
+}
+
+#[test]
+fn a_shadow_is_compared_with_the_serving_version_and_never_written() {
+    let memcached = Memcached::start();
+    let writes = Writes::default();
+    let cache = Proxy::tapped(&memcached.addr, writes.clone());
+    let (plugins, daemon) = bundled_daemon(&memcached, &cache.addr);
+
+    place_shadow(plugins.path(), &candidate_wasm("trend_shifted"), "trend");
+    wait_for("the shadow to be staged", Duration::from_secs(30), || {
+        daemon
+            .log()
+            .contains(&format!("shadow trend {SHIFTED} staged; it runs beside trend 0.2.0"))
+            .then_some(())
+    });
+    let url = format!("{}/shadow/trend", daemon.status_url());
+    let shadow: Value = wait_for("a compared cycle", Duration::from_secs(30), || {
+        let (code, body) = http_get(&url);
+        let shadow: Value = serde_json::from_str(&body).ok()?;
+        (code == 200 && shadow["cycles"].as_u64() >= Some(3)).then_some(shadow)
+    });
+    assert_eq!(shadow["role"], "shadow", "{shadow}");
+    assert_eq!(shadow["version"], SHIFTED, "{shadow}");
+    assert_eq!(shadow["calls_failed"], 0, "{shadow}");
+    assert!(shadow["serving"].as_str().unwrap().starts_with("0.2.0@"), "{shadow}");
+    // Every score moved by exactly 5, on every symbol both versions scored.
+    let last = &shadow["last_cycle"];
+    assert_eq!(last["symbols_both_scored"], 30, "{shadow}");
+    assert_eq!(
+        (
+            last["only_serving_scored"].as_u64(),
+            last["only_shadow_scored"].as_u64()
+        ),
+        (Some(0), Some(0))
+    );
+    for figure in ["score_delta_mean_abs", "score_delta_max_abs"] {
+        let delta = last[figure].as_f64().unwrap();
+        assert!((delta - 5.0).abs() < 1e-9, "{figure} is {delta}: {shadow}");
+    }
+    let total = &shadow["since_loaded"];
+    assert!(total["symbols_both_scored"].as_u64().unwrap() >= 90, "{shadow}");
+    assert!(
+        (total["score_delta_mean_abs"].as_f64().unwrap() - 5.0).abs() < 1e-9,
+        "{shadow}"
+    );
+
+    let metrics = scrape(&daemon.status_url());
+    let max = value(&metrics, "pulse_shadow_score_delta_max_abs{plugin=\"trend\"}");
+    assert!((max - 5.0).abs() < 1e-9, "{max}");
+    let agreement = value(&metrics, "pulse_shadow_agreement_ratio{plugin=\"trend\"}");
+    assert!((0.0..=1.0).contains(&agreement), "{agreement}");
+    assert!(value(&metrics, "pulse_shadow_calls_total{plugin=\"trend\",outcome=\"ok\"}") >= 3.0);
+    let (_, list) = http_get(&format!("{}/plugins", daemon.status_url()));
+    let list: Vec<Value> = serde_json::from_str(&list).unwrap();
+    let trends: Vec<&Value> = list.iter().filter(|p| p["name"] == "trend").collect();
+    assert_eq!(trends.len(), 2, "the serving trend and its shadow: {list:?}");
+    assert_eq!(trends[1]["role"], "shadow");
+
+    // Not one item written carries the shadow's output, while the serving trend's does.
+    let written = writes.all();
+    let breakdowns: Vec<String> = written
+        .iter()
+        .filter(|item| item.key.starts_with("analysis:breakdown:"))
+        .map(|item| String::from_utf8_lossy(&item.value).into_owned())
+        .collect();
+    assert!(breakdowns.len() >= 90, "{} breakdowns written", breakdowns.len());
+    assert!(breakdowns.iter().all(|b| b.contains("\"version\":\"0.2.0\"")));
+    let leaked = written
+        .iter()
+        .find(|item| String::from_utf8_lossy(&item.value).contains(SHIFTED));
+    assert!(leaked.is_none(), "the shadow's output was written: {leaked:?}");
+    let (code, _) = http_get(&format!("{}/shadow/volatility", daemon.status_url()));
+    assert_eq!(code, 404);
+
+    // Promoted: the shadow's file replaces the serving one, and it serves from a cycle boundary.
+    let promoted = common::pulse(&["promote", "trend", "--plugins", plugins.path().to_str().unwrap()]);
+    let text = common::text(&promoted);
+    assert!(promoted.status.success(), "{text}");
+    assert!(text.starts_with("promoted trend: "), "{text}");
+    let first_shifted = wait_for("the promoted version's first push", Duration::from_secs(30), || {
+        writes.all().iter().position(|item| {
+            item.key.starts_with("analysis:breakdown:") && String::from_utf8_lossy(&item.value).contains(SHIFTED)
+        })
+    });
+    wait_for("two more cycles", Duration::from_secs(30), || {
+        let statuses = writes.all()[first_shifted..]
+            .iter()
+            .filter(|i| i.key == "pulse:status")
+            .count();
+        (statuses >= 2).then_some(())
+    });
+    let log = daemon.log();
+    assert!(
+        log.contains(&format!("swapped plugin trend 0.2.0 -> {SHIFTED}")),
+        "{log}"
+    );
+    assert!(log.contains("unloaded shadow trend"), "{log}");
+    // Every cycle before, during and after the swap wrote its status: none was missed.
+    let cycles: Vec<u64> = writes
+        .all()
+        .iter()
+        .filter(|item| item.key == "pulse:status")
+        .map(|item| {
+            serde_json::from_slice::<Value>(&item.value).unwrap()["cycle"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert!(
+        cycles.windows(2).all(|w| w[1] == w[0] + 1),
+        "cycles written: {cycles:?}"
+    );
+    // After the swap, no cycle mixes versions: every breakdown of a cycle has the same trend.
+    let after: Vec<String> = writes.all()[first_shifted..]
+        .iter()
+        .filter(|item| item.key.starts_with("analysis:breakdown:"))
+        .map(|item| String::from_utf8_lossy(&item.value).into_owned())
+        .collect();
+    assert!(
+        after.iter().all(|b| b.contains(SHIFTED)),
+        "a breakdown of the old version after the swap"
+    );
+}
+
+#[test]
+fn a_shadow_aggregator_is_compared_key_by_key() {
+    let memcached = Memcached::start();
+    let (plugins, daemon) = bundled_daemon(&memcached, &memcached.addr);
+    // The same dashboard as a shadow: on the same input, every key alike.
+    place_shadow(plugins.path(), &common::plugin_wasm("dashboard"), "dashboard");
+    let url = format!("{}/shadow/dashboard", daemon.status_url());
+    let shadow: Value = wait_for("two compared cycles", Duration::from_secs(30), || {
+        let (code, body) = http_get(&url);
+        let shadow: Value = serde_json::from_str(&body).ok()?;
+        (code == 200 && shadow["cycles"].as_u64() >= Some(2)).then_some(shadow)
+    });
+    let last = &shadow["last_cycle"];
+    assert_eq!(shadow["kind"], "aggregator", "{shadow}");
+    assert!(last["keys_same"].as_u64().unwrap() > 30, "{shadow}");
+    for differing in ["keys_added", "keys_removed", "keys_changed"] {
+        assert_eq!(last[differing], 0, "{shadow}");
+    }
+    assert_eq!(last["agreement"], 1.0, "{shadow}");
+    let metrics = scrape(&daemon.status_url());
+    assert_eq!(
+        value(&metrics, "pulse_shadow_agreement_ratio{plugin=\"dashboard\"}"),
+        1.0
+    );
+}
