@@ -39,6 +39,24 @@ fn bundled_daemon(memcached: &Memcached, cache: &str) -> (tempfile::TempDir, Dae
     (plugins, daemon)
 }
 
+/// Every cycle wrote its status, in order: none was missed, swaps and rollbacks included.
+fn no_cycle_missed(writes: &Writes) {
+    let cycles: Vec<u64> = writes
+        .all()
+        .iter()
+        .filter(|item| item.key == "pulse:status")
+        .map(|item| {
+            serde_json::from_slice::<Value>(&item.value).unwrap()["cycle"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert!(
+        cycles.windows(2).all(|w| w[1] == w[0] + 1),
+        "cycles written: {cycles:?}"
+    );
+}
+
 #[test]
 fn a_shadow_is_compared_with_the_serving_version_and_never_written() {
     let memcached = Memcached::start();
@@ -135,21 +153,7 @@ fn a_shadow_is_compared_with_the_serving_version_and_never_written() {
         "{log}"
     );
     assert!(log.contains("unloaded shadow trend"), "{log}");
-    // Every cycle before, during and after the swap wrote its status: none was missed.
-    let cycles: Vec<u64> = writes
-        .all()
-        .iter()
-        .filter(|item| item.key == "pulse:status")
-        .map(|item| {
-            serde_json::from_slice::<Value>(&item.value).unwrap()["cycle"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
-    assert!(
-        cycles.windows(2).all(|w| w[1] == w[0] + 1),
-        "cycles written: {cycles:?}"
-    );
+    no_cycle_missed(&writes);
     // After the swap, no cycle mixes versions: every breakdown of a cycle has the same trend.
     let after: Vec<String> = writes.all()[first_shifted..]
         .iter()
@@ -186,4 +190,91 @@ fn a_shadow_aggregator_is_compared_key_by_key() {
         value(&metrics, "pulse_shadow_agreement_ratio{plugin=\"dashboard\"}"),
         1.0
     );
+}
+
+#[test]
+fn a_promoted_version_that_starts_failing_is_rolled_back_before_its_quarantine() {
+    let memcached = Memcached::start();
+    let writes = Writes::default();
+    let cache = Proxy::tapped(&memcached.addr, writes.clone());
+    let (plugins, daemon) = bundled_daemon(&memcached, &cache.addr);
+    let dir = plugins.path();
+    // Far enough ahead that the candidate is staged, tried and promoted before it breaks.
+    let fail_from = common::status_cycle(&memcached).unwrap() + 12;
+    std::fs::create_dir_all(dir.join("shadow")).unwrap();
+    std::fs::write(
+        dir.join("shadow/trend.toml"),
+        format!("fail_from_cycle = {fail_from}\n"),
+    )
+    .unwrap();
+    place_shadow(dir, &candidate_wasm("trend_breaks"), "trend");
+    wait_for("the candidate as a shadow", Duration::from_secs(30), || {
+        daemon.log().contains("shadow trend 9.9.9-breaks staged").then_some(())
+    });
+    let promoted = common::pulse(&["promote", "trend", "--plugins", dir.to_str().unwrap()]);
+    assert!(promoted.status.success(), "{}", common::text(&promoted));
+    wait_for("the swap", Duration::from_secs(30), || {
+        daemon
+            .log()
+            .contains("swapped plugin trend 0.2.0 -> 9.9.9-breaks")
+            .then_some(())
+    });
+    let trend = |list: &str| -> Value {
+        let list: Vec<Value> = serde_json::from_str(list).unwrap();
+        list.into_iter().find(|p| p["name"] == "trend").unwrap()
+    };
+    let on_probation = wait_for("the new version in /plugins", Duration::from_secs(30), || {
+        let listed = trend(&http_get(&format!("{}/plugins", daemon.status_url())).1);
+        (listed["version"] == "9.9.9-breaks").then_some(listed)
+    });
+    assert!(
+        on_probation["probation"]["cycles_left"].as_u64() > Some(0),
+        "{on_probation}"
+    );
+
+    let line = wait_for("the rollback", Duration::from_secs(60), || {
+        daemon
+            .log()
+            .lines()
+            .find(|l| l.contains("rolled back plugin trend 9.9.9-breaks -> 0.2.0"))
+            .map(str::to_string)
+    });
+    assert!(
+        line.contains(&format!("in cycle {}: it failed 3 cycles in a row", fail_from + 2)),
+        "{line}"
+    );
+    assert!(!daemon.log().contains("quarantined plugin trend"), "{}", daemon.log());
+    let restored = wait_for("the old version's breakdowns", Duration::from_secs(30), || {
+        writes.all().iter().rev().find_map(|item| {
+            let value: Value = serde_json::from_slice(&item.value).ok()?;
+            let trend = &value["analyzers"]["trend"];
+            (item.key.starts_with("analysis:breakdown:")
+                && trend["version"] == "0.2.0"
+                && value["cycle"].as_u64()? > fail_from)
+                .then(|| value["cycle"].as_u64().unwrap())
+        })
+    });
+    // Failing in cycles F, F+1 and F+2, rolled back in F+2: the old version serves from F+3 on.
+    let first_restored = writes
+        .all()
+        .iter()
+        .filter(|item| item.key.starts_with("analysis:breakdown:"))
+        .filter_map(|item| serde_json::from_slice::<Value>(&item.value).ok())
+        .filter(|v| v["analyzers"]["trend"]["version"] == "0.2.0" && v["cycle"].as_u64() > Some(fail_from))
+        .filter_map(|v| v["cycle"].as_u64())
+        .min()
+        .unwrap();
+    assert!(
+        first_restored <= fail_from + 4 && first_restored <= restored,
+        "restored in cycle {first_restored}, failing from {fail_from}"
+    );
+    no_cycle_missed(&writes);
+    let after = trend(&http_get(&format!("{}/plugins", daemon.status_url())).1);
+    assert_eq!(after["version"], "0.2.0", "{after}");
+    assert!(
+        after["probation"].is_null(),
+        "a version swapped back is not on probation: {after}"
+    );
+    let why = after["rolled_back"]["reason"].as_str().unwrap_or_default();
+    assert!(why.starts_with("it failed 3 cycles in a row"), "{after}");
 }

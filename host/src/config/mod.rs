@@ -4,12 +4,14 @@
 //! line and reason, and a running daemon never holds an invalid setting.
 
 mod ha;
+mod rollback;
 mod sandbox;
 mod sections;
 mod source;
 mod values;
 
 pub use ha::{HaConfig, HaTls};
+pub use rollback::RollbackConfig;
 pub use sandbox::{PluginPolicy, PluginSandbox, Sandbox};
 pub use sections::{CacheConfig, MarketConfig, SimulatedConfig};
 pub use source::{ReplayEnd, SourceSpec};
@@ -62,6 +64,8 @@ pub struct Config {
     pub listen: std::net::SocketAddr,
     /// Active/standby through etcd; without it, this daemon always writes.
     pub ha: Option<HaConfig>,
+    /// Probation after a swap, and automatic rollback.
+    pub rollback: RollbackConfig,
 }
 
 impl Default for Config {
@@ -82,6 +86,7 @@ impl Default for Config {
             plugin: BTreeMap::new(),
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 9464)),
             ha: None,
+            rollback: RollbackConfig::default(),
         }
     }
 }
@@ -165,6 +170,7 @@ impl Config {
         if let Some(ha) = &self.ha {
             ha.check(interval, self.write_deadline())?;
         }
+        self.rollback.check(self.sandbox.quarantine_after.0)?;
         Ok(())
     }
 

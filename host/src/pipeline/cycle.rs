@@ -116,6 +116,10 @@ impl Pipeline {
         }
         self.compare_shadow_aggregators(generation, shadow_aggregators, &aggregated)
             .await;
+        // A version that failed its probation gives way from the next cycle.
+        for rollback in self.status.take_rollbacks() {
+            self.plugins.roll_back(rollback);
+        }
         Analysed {
             entries: aggregated.entries,
             dropped: aggregated.dropped,

@@ -50,6 +50,8 @@ pub struct CycleSettings {
     pub quarantine_after: u64,
     /// The longest a cycle's write may take: a leader starts one only if its lease outlasts it.
     pub write_deadline: Duration,
+    /// Probation after a swap, and when a version gives way to the one it replaced.
+    pub rollback: crate::config::RollbackConfig,
 }
 
 impl CycleSettings {
@@ -62,6 +64,7 @@ impl CycleSettings {
             ttl: config.ttl.0,
             quarantine_after: config.sandbox.quarantine_after.0,
             write_deadline: config.write_deadline(),
+            rollback: config.rollback.clone(),
         }
     }
 }
@@ -127,7 +130,7 @@ impl Pipeline {
     /// plugin versions.
     pub fn new(settings: CycleSettings, source: Source, plugins: PluginFeed, sink: Sink) -> Self {
         Self {
-            status: StatusBoard::new(settings.quarantine_after),
+            status: StatusBoard::new(settings.quarantine_after, settings.rollback.clone()),
             shadows: ShadowBoard::default(),
             telemetry: Arc::new(Telemetry::new(
                 settings.interval,

@@ -11,6 +11,10 @@
 //! The directory's `shadow/` folder holds candidate versions, staged the same way: each runs
 //! beside the serving plugin of its name (or alone, when none serves) and never writes. A
 //! shadow of another kind than the serving plugin of its name is refused.
+//!
+//! The version a swap replaced stays staged, so that a new version that fails its probation
+//! (the status board judges it, the pipeline asks through the feed) gives way to it at once;
+//! the failing file stays in place, refused until it changes.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -23,14 +27,17 @@ use notify::RecursiveMode;
 use notify_debouncer_full::{new_debouncer, DebounceEventResult, DebouncedEvent};
 use tracing::{error, info, warn};
 
-use super::admission::{decide, Candidate, Refusal};
-use super::feed::{feed, FeedSource, PluginFeed};
+use super::admission::{decide, Candidate};
+use lines::{log_admitted, log_refused, reject};
+
+use super::feed::{feed, FeedSource, PluginFeed, Wake};
 use super::file::{is_shadow_file, PluginSource, SHADOW_DIR};
 use super::generation::Generation;
 use super::loaded::LoadedPlugin;
 use super::stage::Stage;
 use super::stager::Stager;
 use crate::shared::call::Fingerprint;
+use crate::shared::identity::PluginId;
 
 /// Quiet time after the last file event before the directory is reconciled.
 const DEBOUNCE: Duration = Duration::from_millis(250);
@@ -47,6 +54,8 @@ pub struct Reloader {
     rejected: HashMap<PathBuf, Fingerprint>,
     /// Non-plugin files already warned about.
     ignored: HashSet<PathBuf>,
+    /// The version each swap replaced, by name, while the version that replaced it serves.
+    previous: HashMap<PluginId, Arc<LoadedPlugin>>,
 }
 
 /// Keeps the directory watch alive; dropping it stops watching.
@@ -66,6 +75,7 @@ impl Reloader {
             feed,
             rejected: HashMap::new(),
             ignored: HashSet::new(),
+            previous: HashMap::new(),
         };
         (reloader, pipeline_end)
     }
@@ -106,6 +116,9 @@ impl Reloader {
         for admitted in &decision.admitted {
             let (time, cached) = times[&admitted.new.path];
             log_admitted(&admitted.new, admitted.old.as_deref(), time, cached);
+            if let Some(old) = &admitted.old {
+                self.previous.insert(old.id.clone(), old.clone());
+            }
         }
         for refusal in &decision.refused {
             log_refused(refusal);
@@ -126,6 +139,7 @@ impl Reloader {
             );
             changed = true;
         }
+        self.previous.retain(|id, _| next.get(id).is_some());
         if changed {
             self.feed.generations.send_replace(Arc::new(next));
         }
@@ -226,25 +240,36 @@ impl Reloader {
         (kept, staged)
     }
 
-    /// Watches the directory and reconciles on every settled change, on a thread of its own.
+    /// Watches the directory and reconciles on every settled change, and rolls back what the
+    /// pipeline asks to, on a thread of its own.
     pub fn watch(mut self) -> Result<DirectoryWatch> {
-        let (tx, rx) = std::sync::mpsc::channel::<DebounceEventResult>();
-        let mut debouncer = new_debouncer(DEBOUNCE, None, tx).context("cannot start the plugin directory watcher")?;
+        let wakes = self
+            .feed
+            .wakes
+            .take()
+            .context("the plugin directory is watched already")?;
+        let files = self.feed.wake.clone();
+        let handler = move |result: DebounceEventResult| {
+            let _ = files.send(Wake::Files(result));
+        };
+        let mut debouncer =
+            new_debouncer(DEBOUNCE, None, handler).context("cannot start the plugin directory watcher")?;
         debouncer
             .watch(&self.dir, RecursiveMode::Recursive)
             .with_context(|| format!("cannot watch plugin directory {}", self.dir.display()))?;
         std::thread::Builder::new()
             .name("pulse-reload".into())
             .spawn(move || {
-                for result in rx {
-                    match result {
-                        Ok(events) if events.iter().any(is_settled_plugin_change) => {
+                for wake in wakes {
+                    match wake {
+                        Wake::RollBack(rollback) => self.roll_back(&rollback),
+                        Wake::Files(Ok(events)) if events.iter().any(is_settled_plugin_change) => {
                             if let Err(e) = self.reconcile() {
                                 error!("cannot reload plugins: {e:#}");
                             }
                         }
-                        Ok(_) => {}
-                        Err(errors) => {
+                        Wake::Files(Ok(_)) => {}
+                        Wake::Files(Err(errors)) => {
                             for e in errors {
                                 warn!(dir = %self.dir.display(), "plugin directory watch error: {e}");
                             }
@@ -291,76 +316,6 @@ struct Staged {
     cached: bool,
 }
 
-/// Logs a version that now serves: loaded, or swapped in for `old`.
-fn log_admitted(p: &LoadedPlugin, old: Option<&LoadedPlugin>, time: Duration, cached: bool) {
-    let staging_ms = time.as_secs_f64() * 1000.0;
-    let compiled = if cached { "from compile cache" } else { "compiled" };
-    match old {
-        None => info!(
-            plugin = %p.id,
-            version = %p.info.version,
-            kind = p.kind.label(),
-            hash = p.short_hash(),
-            file = %p.path.display(),
-            staging_ms,
-            "loaded plugin {} {} ({compiled})",
-            p.id,
-            p.info.version
-        ),
-        Some(old) => info!(
-            plugin = %p.id,
-            version = %p.info.version,
-            kind = p.kind.label(),
-            hash = p.short_hash(),
-            old_version = %old.info.version,
-            old_hash = old.short_hash(),
-            file = %p.path.display(),
-            staging_ms,
-            "swapped plugin {} {} -> {} ({compiled}); it serves from the next cycle",
-            old.id,
-            old.info.version,
-            p.info.version
-        ),
-    }
-}
-
-/// Logs a refusal at admission. It is not remembered as a rejection: the clash may go away
-/// with another file.
-fn log_refused(refusal: &Refusal<Arc<LoadedPlugin>>) {
-    match &refusal.candidates[..] {
-        [one] => reject(
-            &one.new.path,
-            Stage::Admit,
-            &anyhow!("{}", refusal.reason),
-            one.old.as_deref(),
-        ),
-        many => error!(
-            files = %many.iter().map(|c| c.new.path.display().to_string()).collect::<Vec<_>>().join(", "),
-            stage = Stage::Admit.label(),
-            "rejected plugins at {}: {}",
-            Stage::Admit,
-            refusal.reason
-        ),
-    }
-}
-
-/// Logs a version refused at `stage`, and the one still serving if any.
-fn reject(path: &Path, stage: Stage, error: &anyhow::Error, still_serving: Option<&LoadedPlugin>) {
-    let file = path.display();
-    let stage = stage.label();
-    match still_serving {
-        Some(old) => error!(
-            %file,
-            stage,
-            "rejected plugin {file} at {stage}: {error:#}; still serving {} {} ({})",
-            old.id,
-            old.info.version,
-            old.short_hash()
-        ),
-        None => error!(%file, stage, "rejected plugin {file} at {stage}: {error:#}"),
-    }
-}
-
 fn is_hidden(path: &Path) -> bool {
     path.file_name()
         .and_then(|n| n.to_str())
@@ -388,5 +343,7 @@ fn is_settled_plugin_change(event: &DebouncedEvent) -> bool {
     event.need_rescan() || settled && event.paths.iter().any(concerns_plugins)
 }
 
+mod lines;
+mod rollback;
 #[cfg(test)]
 mod tests;

@@ -89,3 +89,17 @@ pub struct PluginFacts {
     /// Peak linear memory of its last call, in bytes.
     pub peak_memory_bytes: usize,
 }
+
+/// A version on probation that is to give way to the version it replaced: the status board
+/// finds it due, the pipeline hands it to the reloader, which swaps the previous version back.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Rollback {
+    /// The plugin's identity.
+    pub plugin: String,
+    /// The SHA-256 of the version that gives way.
+    pub hash: String,
+    /// The rule it broke, with the figures.
+    pub reason: String,
+    /// The cycle in which it was found due.
+    pub cycle: u64,
+}

@@ -4,6 +4,10 @@
 //! A plugin that fails `quarantine_after` cycles in a row is quarantined: not called, shown in
 //! `pulse:status`. It is retried after 2 cycles, then 4, 8, ... up to [`MAX_BACKOFF_CYCLES`],
 //! and at once when its file or config changes (a new version starts with a clean record).
+//!
+//! A version that replaced another is on probation (`probation.rs`) for its first calls: one
+//! that breaks a rule of `[rollback]` is due to give way to the version it replaced, which the
+//! pipeline takes from [`StatusBoard::take_rollbacks`]; a version swapped back is not.
 
 use std::collections::BTreeMap;
 
@@ -11,7 +15,9 @@ use serde::Serialize;
 use tracing::{error, info, warn};
 
 use super::call_times::CallTimes;
-use crate::shared::call::{CallOutcome, Failure, Fingerprint, PluginFacts};
+use super::probation::{judge, Figures, Probation};
+use crate::config::RollbackConfig;
+use crate::shared::call::{CallOutcome, Failure, Fingerprint, PluginFacts, Rollback};
 use crate::shared::contract::{signal_name, Analyses};
 
 /// Longest wait between retries of a quarantined plugin, in cycles (5 minutes at 2 s).
@@ -64,6 +70,23 @@ pub(super) struct PluginStats {
     /// The version these counts belong to; another version starts a clean record.
     #[serde(skip)]
     fingerprint: Option<Fingerprint>,
+    /// While this version is on probation after a swap: calls left, and the record of the
+    /// version it replaced.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    probation: Option<Probation>,
+    /// Why the version before this one was swapped back out, if it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rolled_back: Option<Rollback>,
+}
+
+impl PluginStats {
+    fn figures(&self) -> Figures {
+        Figures {
+            calls: self.calls,
+            failures: self.failures,
+            total_ms: self.total_ms,
+        }
+    }
 }
 
 /// What a loaded version is: the part of `pulse:status` and `/plugins` that a serving plugin
@@ -113,20 +136,41 @@ pub struct PluginStatus {
     pub(super) stats: PluginStats,
 }
 
-/// Keeps per-plugin counters and breakers.
+/// Keeps per-plugin counters, breakers and probations.
 #[derive(Debug)]
 pub struct StatusBoard {
     plugins: BTreeMap<String, PluginStats>,
     quarantine_after: u64,
+    /// When a version on probation gives way.
+    rules: RollbackConfig,
+    /// Versions due to be swapped back out, and why, until the pipeline takes them.
+    due: Vec<Rollback>,
+    /// Rollbacks asked for whose reinstated version has not been seen yet: it does not go on
+    /// probation, and its record says why it serves again.
+    reinstating: BTreeMap<String, Rollback>,
 }
 
 impl StatusBoard {
-    /// A board that quarantines a plugin after `quarantine_after` failed cycles in a row.
-    pub fn new(quarantine_after: u64) -> Self {
+    /// A board that quarantines a plugin after `quarantine_after` failed cycles in a row, and
+    /// puts a version that replaced another on probation by `rules`.
+    pub fn new(quarantine_after: u64, rules: RollbackConfig) -> Self {
         Self {
             plugins: BTreeMap::new(),
             quarantine_after,
+            rules,
+            due: Vec::new(),
+            reinstating: BTreeMap::new(),
         }
+    }
+
+    /// The versions due to give way to the ones they replaced since the last call; each is
+    /// remembered as rolled back, so the version reinstated is not put on probation.
+    pub fn take_rollbacks(&mut self) -> Vec<Rollback> {
+        let due = std::mem::take(&mut self.due);
+        for rollback in &due {
+            self.reinstating.insert(rollback.plugin.clone(), rollback.clone());
+        }
+        due
     }
 
     /// Whether plugin `name` in version `fingerprint` is called in `cycle`: false while it is
@@ -146,16 +190,48 @@ impl StatusBoard {
             if stats.quarantined {
                 info!(plugin = name, "plugin {name} changed; lifting its quarantine");
             }
+            let rolled_back = self.reinstating.remove(name);
+            let probation = match (&stats.fingerprint, &rolled_back) {
+                (Some(_), None) => Some(Probation::after(&self.rules, stats.figures())),
+                _ => None,
+            };
             *stats = PluginStats {
                 fingerprint: Some(fingerprint.clone()),
+                probation,
+                rolled_back,
                 ..PluginStats::default()
             };
         }
         stats
     }
 
-    /// Records one call of `plugin` in `cycle` and moves its breaker.
+    /// Records one call of `plugin` in `cycle`, moves its breaker and judges its probation.
     pub fn record(&mut self, plugin: &str, cycle: u64, outcome: &CallOutcome) {
+        self.count(plugin, cycle, outcome);
+        let stats = self.plugins.entry(plugin.to_string()).or_default();
+        let (figures, in_a_row) = (stats.figures(), stats.consecutive_failures);
+        let Some(probation) = &mut stats.probation else {
+            return;
+        };
+        probation.cycles_left = probation.cycles_left.saturating_sub(1);
+        let verdict = judge(&self.rules, probation, figures, in_a_row);
+        if let Some(reason) = verdict {
+            let hash = stats.fingerprint.as_ref().map_or_else(String::new, |f| f.hash.clone());
+            self.due.push(Rollback {
+                plugin: plugin.to_string(),
+                hash,
+                reason,
+                cycle,
+            });
+            stats.probation = None;
+        } else if probation.cycles_left == 0 {
+            info!(plugin, "plugin {plugin} passed its probation");
+            stats.probation = None;
+        }
+    }
+
+    /// Counts one call of `plugin` in `cycle` and moves its breaker.
+    fn count(&mut self, plugin: &str, cycle: u64, outcome: &CallOutcome) {
         let quarantine_after = self.quarantine_after;
         let stats = self.plugins.entry(plugin.to_string()).or_default();
         stats.calls += 1;
@@ -253,104 +329,4 @@ impl StatusBoard {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn fingerprint(hash: &str) -> Fingerprint {
-        Fingerprint {
-            hash: hash.into(),
-            side_config: None,
-        }
-    }
-
-    fn outcome(failure: Option<Failure>) -> CallOutcome {
-        CallOutcome {
-            started_ms: 1,
-            duration_ms: 2.0,
-            error: failure.map(|f| format!("failed: {}", f.label())),
-            failure,
-            log_dropped_lines: 0,
-            log_dropped_bytes: 0,
-        }
-    }
-
-    /// Runs `cycles` cycles in which plugin `p` (version `v1`) is called when the breaker
-    /// admits it, failing each time; returns the cycles it was called in.
-    fn failing_calls(board: &mut StatusBoard, cycles: std::ops::RangeInclusive<u64>) -> Vec<u64> {
-        let mut called = Vec::new();
-        for cycle in cycles {
-            if board.admits("p", &fingerprint("v1"), cycle) {
-                board.record("p", cycle, &outcome(Some(Failure::Trap)));
-                called.push(cycle);
-            }
-        }
-        called
-    }
-
-    #[test]
-    fn the_breaker_quarantines_after_failures_in_a_row_and_backs_off() {
-        let mut board = StatusBoard::new(3);
-        // Called in cycles 1-3, quarantined after the third; retried at 5, then 9, then 17.
-        assert_eq!(failing_calls(&mut board, 1..=20), [1, 2, 3, 5, 9, 17]);
-        let stats = &board.plugins["p"];
-        assert!(stats.quarantined);
-        assert_eq!((stats.calls, stats.failures, stats.traps), (6, 6, 6));
-        assert_eq!(stats.failure_kinds["trap"], 6);
-        assert_eq!(stats.retry_at_cycle, Some(17 + 16));
-    }
-
-    #[test]
-    fn a_success_resets_the_count_and_lifts_the_quarantine() {
-        let mut board = StatusBoard::new(3);
-        failing_calls(&mut board, 1..=2);
-        board.record("p", 3, &outcome(None));
-        assert_eq!(
-            failing_calls(&mut board, 4..=5),
-            [4, 5],
-            "two more failures do not trip it"
-        );
-        assert!(!board.plugins["p"].quarantined);
-        failing_calls(&mut board, 6..=6);
-        assert!(board.plugins["p"].quarantined);
-        assert!(board.admits("p", &fingerprint("v1"), 8), "retried two cycles later");
-        board.record("p", 8, &outcome(None));
-        let stats = &board.plugins["p"];
-        assert!(!stats.quarantined && stats.retry_at_cycle.is_none());
-        assert_eq!(stats.consecutive_failures, 0);
-        assert_eq!(stats.last_error, None);
-    }
-
-    #[test]
-    fn the_backoff_stops_growing_at_its_maximum() {
-        let mut board = StatusBoard::new(1);
-        let called = failing_calls(&mut board, 1..=2000);
-        let gaps: Vec<u64> = called.windows(2).map(|w| w[1] - w[0]).collect();
-        assert_eq!(&gaps[..8], [2, 4, 8, 16, 32, 64, 128, MAX_BACKOFF_CYCLES]);
-        assert!(gaps[8..].iter().all(|&g| g == MAX_BACKOFF_CYCLES), "{gaps:?}");
-    }
-
-    #[test]
-    fn a_new_version_starts_a_clean_record_even_before_its_first_call() {
-        let mut board = StatusBoard::new(2);
-        failing_calls(&mut board, 1..=2);
-        board.dropped("p", 3);
-        assert!(board.plugins["p"].quarantined);
-        let listed = board.plugins(
-            [PluginFacts {
-                name: "p".into(),
-                kind: "analyzer",
-                contract: "0.2.0",
-                version: "2.0.0".into(),
-                fingerprint: fingerprint("v2"),
-                file: "p.wasm".into(),
-                loaded_at_ms: 0,
-                peak_memory_bytes: 0,
-            }]
-            .into_iter(),
-        );
-        let stats = &listed[0].stats;
-        assert_eq!((stats.calls, stats.failures, stats.dropped), (0, 0, 0));
-        assert!(!stats.quarantined);
-        assert!(board.admits("p", &fingerprint("v2"), 3));
-    }
-}
+mod tests;

@@ -267,6 +267,7 @@ pub(super) fn family<S: EncodeLabelSet, V>(
 mod tests {
     use std::time::Duration;
 
+    use crate::config::RollbackConfig;
     use crate::shared::call::{CallOutcome, Failure, Fingerprint, PluginFacts};
     use crate::shared::entry::{ServerState, WriterStats};
     use crate::status::{CycleRecord, StatusBoard, Telemetry};
@@ -311,7 +312,7 @@ mod tests {
         assert_eq!(value(&empty, "pulse_cycles_total"), Some(0.0), "{empty}");
         assert!(!empty.contains("pulse_plugin_calls_total"), "{empty}");
 
-        let mut board = StatusBoard::new(5);
+        let mut board = StatusBoard::new(5, RollbackConfig::default());
         let fingerprint = facts("a").fingerprint;
         for (cycle, failure) in [(1, None), (2, Some(Failure::MemoryCap)), (3, Some(Failure::OverLimit))] {
             assert!(board.admits("a", &fingerprint, cycle));

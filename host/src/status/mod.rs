@@ -11,6 +11,7 @@ mod http;
 mod leadership;
 mod live;
 mod metrics;
+mod probation;
 mod shadows;
 pub mod systemd;
 mod telemetry;

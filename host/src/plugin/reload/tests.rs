@@ -5,6 +5,7 @@ use std::path::Path;
 use super::*;
 use crate::config::Config;
 use crate::plugin::engine::PluginEngine;
+use crate::shared::call::Rollback;
 
 /// A built plugin of the test command's build.
 fn built(name: &str) -> Vec<u8> {
@@ -87,4 +88,41 @@ fn a_shadow_is_loaded_beside_the_serving_version_and_unloaded_with_its_file() {
     let generation = feed.generation();
     assert!(generation.shadows.is_empty());
     assert_eq!(versions(&generation), [("trend".into(), "0.2.0".into())]);
+}
+
+#[test]
+fn a_rollback_restores_the_replaced_version_and_refuses_the_file_until_it_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut reloader, mut feed) = reloader(dir.path());
+    let file = dir.path().join("trend.wasm");
+    std::fs::write(&file, built("trend")).unwrap();
+    reloader.reconcile().unwrap();
+    std::fs::write(&file, built("trend_v2")).unwrap();
+    reloader.reconcile().unwrap();
+    let bad = feed.generation().get("trend").unwrap().clone();
+    assert_eq!(bad.info.version, "2.0.0");
+
+    let rollback = |hash: &str| Rollback {
+        plugin: "trend".into(),
+        hash: hash.into(),
+        reason: "it failed 3 cycles in a row".into(),
+        cycle: 9,
+    };
+    reloader.roll_back(&rollback("not-the-serving-hash"));
+    assert_eq!(versions(&feed.generation()), [("trend".into(), "2.0.0".into())]);
+    reloader.roll_back(&rollback(&bad.fingerprint.hash));
+    assert_eq!(versions(&feed.generation()), [("trend".into(), "0.2.0".into())]);
+    reloader.reconcile().unwrap();
+    assert_eq!(
+        versions(&feed.generation()),
+        [("trend".into(), "0.2.0".into())],
+        "the file that failed stays refused"
+    );
+    std::fs::write(dir.path().join("trend.toml"), "").unwrap();
+    reloader.reconcile().unwrap();
+    assert_eq!(
+        versions(&feed.generation()),
+        [("trend".into(), "2.0.0".into())],
+        "a changed file (here its config) is staged again"
+    );
 }

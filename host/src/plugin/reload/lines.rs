@@ -1,0 +1,83 @@
+//! The reloader's log lines: a version loaded or swapped in, refused at admission or at a
+//! stage, with the version still serving.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::anyhow;
+use tracing::{error, info};
+
+use crate::plugin::admission::Refusal;
+use crate::plugin::loaded::LoadedPlugin;
+use crate::plugin::stage::Stage;
+
+/// Logs a version that now serves: loaded, or swapped in for `old`.
+pub(super) fn log_admitted(p: &LoadedPlugin, old: Option<&LoadedPlugin>, time: Duration, cached: bool) {
+    let staging_ms = time.as_secs_f64() * 1000.0;
+    let compiled = if cached { "from compile cache" } else { "compiled" };
+    match old {
+        None => info!(
+            plugin = %p.id,
+            version = %p.info.version,
+            kind = p.kind.label(),
+            hash = p.short_hash(),
+            file = %p.path.display(),
+            staging_ms,
+            "loaded plugin {} {} ({compiled})",
+            p.id,
+            p.info.version
+        ),
+        Some(old) => info!(
+            plugin = %p.id,
+            version = %p.info.version,
+            kind = p.kind.label(),
+            hash = p.short_hash(),
+            old_version = %old.info.version,
+            old_hash = old.short_hash(),
+            file = %p.path.display(),
+            staging_ms,
+            "swapped plugin {} {} -> {} ({compiled}); it serves from the next cycle",
+            old.id,
+            old.info.version,
+            p.info.version
+        ),
+    }
+}
+
+/// Logs a refusal at admission. It is not remembered as a rejection: the clash may go away
+/// with another file.
+pub(super) fn log_refused(refusal: &Refusal<Arc<LoadedPlugin>>) {
+    match &refusal.candidates[..] {
+        [one] => reject(
+            &one.new.path,
+            Stage::Admit,
+            &anyhow!("{}", refusal.reason),
+            one.old.as_deref(),
+        ),
+        many => error!(
+            files = %many.iter().map(|c| c.new.path.display().to_string()).collect::<Vec<_>>().join(", "),
+            stage = Stage::Admit.label(),
+            "rejected plugins at {}: {}",
+            Stage::Admit,
+            refusal.reason
+        ),
+    }
+}
+
+/// Logs a version refused at `stage`, and the one still serving if any.
+pub(super) fn reject(path: &Path, stage: Stage, error: &anyhow::Error, still_serving: Option<&LoadedPlugin>) {
+    let file = path.display();
+    let stage = stage.label();
+    match still_serving {
+        Some(old) => error!(
+            %file,
+            stage,
+            "rejected plugin {file} at {stage}: {error:#}; still serving {} {} ({})",
+            old.id,
+            old.info.version,
+            old.short_hash()
+        ),
+        None => error!(%file, stage, "rejected plugin {file} at {stage}: {error:#}"),
+    }
+}
