@@ -308,8 +308,10 @@ fn faulty_plugins_are_contained_and_the_dashboard_stays_fresh() {
     assert!(log.len() < 1 << 20, "the daemon's log reached {} bytes", log.len());
 
     // Memory stays bounded: the bomb's 64 MiB instances give back all but `resident_mib`
-    // (16 MiB) after each call.
-    assert!(peak_rss < 400 << 20, "daemon peak RSS {} MiB", peak_rss >> 20);
+    // (16 MiB) after each call. The peak depends on which calls overlap on the two cores:
+    // 288-401 MiB over eight runs on 2026-11-30; memory that grew with each call would pass
+    // a GiB within the test.
+    assert!(peak_rss < 512 << 20, "daemon peak RSS {} MiB", peak_rss >> 20);
     assert!(daemon.stop());
 }
 

@@ -28,15 +28,18 @@ fn place_shadow(dir: &std::path::Path, wasm: &std::path::Path, name: &str) {
 /// front of `memcached`) every 0.5 s, once it has pushed its first cycle.
 fn bundled_daemon(memcached: &Memcached, cache: &str) -> (tempfile::TempDir, Daemon) {
     let plugins = plugin_dir(&["trend", "volatility", "dashboard"]);
-    let daemon = Daemon::serve(
-        plugins.path().to_str().unwrap(),
-        cache,
-        &["--interval", "0.5", "--ttl", "10", "--symbols", "30"],
-    );
-    wait_for("the first push", Duration::from_secs(30), || {
-        common::status_cycle(memcached)
-    });
+    let daemon = serve(plugins.path(), memcached, cache, &[]);
     (plugins, daemon)
+}
+
+/// A daemon serving the plugins of `dir`, writing to `cache` (in front of `memcached`) every
+/// 0.5 s, with `extra` flags, once it has pushed a cycle.
+fn serve(dir: &std::path::Path, memcached: &Memcached, cache: &str, extra: &[&str]) -> Daemon {
+    let mut args = vec!["--interval", "0.5", "--ttl", "10", "--symbols", "30"];
+    args.extend_from_slice(extra);
+    let daemon = Daemon::serve(dir.to_str().unwrap(), cache, &args);
+    wait_for("a push", Duration::from_secs(30), || common::status_cycle(memcached));
+    daemon
 }
 
 /// Every cycle wrote its status, in order: none was missed, swaps and rollbacks included.
@@ -193,11 +196,14 @@ fn a_shadow_aggregator_is_compared_key_by_key() {
 }
 
 #[test]
-fn a_promoted_version_that_starts_failing_is_rolled_back_before_its_quarantine() {
+fn a_promoted_version_that_starts_failing_is_rolled_back_before_its_quarantine_and_stays_so() {
     let memcached = Memcached::start();
     let writes = Writes::default();
     let cache = Proxy::tapped(&memcached.addr, writes.clone());
-    let (plugins, daemon) = bundled_daemon(&memcached, &cache.addr);
+    let plugins = plugin_dir(&["trend", "volatility", "dashboard"]);
+    let state = tempfile::tempdir().unwrap();
+    let keep_state = ["--state-dir", state.path().to_str().unwrap()];
+    let mut daemon = serve(plugins.path(), &memcached, &cache.addr, &keep_state);
     let dir = plugins.path();
     // Far enough ahead that the candidate is staged, tried and promoted before it breaks.
     let fail_from = common::status_cycle(&memcached).unwrap() + 12;
@@ -221,7 +227,7 @@ fn a_promoted_version_that_starts_failing_is_rolled_back_before_its_quarantine()
     });
     let trend = |list: &str| -> Value {
         let list: Vec<Value> = serde_json::from_str(list).unwrap();
-        list.into_iter().find(|p| p["name"] == "trend").unwrap()
+        list.into_iter().find(|p| p["name"] == "trend").unwrap_or_default()
     };
     let on_probation = wait_for("the new version in /plugins", Duration::from_secs(30), || {
         let listed = trend(&http_get(&format!("{}/plugins", daemon.status_url())).1);
@@ -277,4 +283,27 @@ fn a_promoted_version_that_starts_failing_is_rolled_back_before_its_quarantine()
     );
     let why = after["rolled_back"]["reason"].as_str().unwrap_or_default();
     assert!(why.starts_with("it failed 3 cycles in a row"), "{after}");
+
+    // A restart keeps the rollback: the file is still refused, the old version serves.
+    assert!(daemon.stop(), "{}", daemon.log());
+    let restarted = serve(dir, &memcached, &memcached.addr, &keep_state);
+    let expected = format!(
+        "it was rolled back in cycle {}: it failed 3 cycles in a row",
+        fail_from + 2
+    );
+    let log = wait_for("the file refused again", Duration::from_secs(30), || {
+        let log = restarted.log();
+        log.contains("pulse running").then_some(log)
+    });
+    assert!(log.contains(&expected), "{log}");
+    assert!(
+        log.contains("the version it replaced, kept in the state directory, serves instead"),
+        "{log}"
+    );
+    wait_for("a cycle of the restarted daemon", Duration::from_secs(30), || {
+        let listed = trend(&http_get(&format!("{}/plugins", restarted.status_url())).1);
+        (listed["calls"].as_u64() > Some(0)).then_some(())
+    });
+    let listed = trend(&http_get(&format!("{}/plugins", restarted.status_url())).1);
+    assert_eq!(listed["version"], "0.2.0", "{listed}");
 }

@@ -334,7 +334,7 @@ async fn run(config: Config, cycles: Option<u64>) -> Result<()> {
     let source = Source::from_config(&config)?;
     let loading = {
         let config = config.clone();
-        tokio::task::spawn_blocking(move || startup::load_plugins(&config))
+        tokio::task::spawn_blocking(move || startup::serve_plugins(&config))
     };
     let (reloader, feed) = tokio::select! {
         loaded = loading => loaded??,

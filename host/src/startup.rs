@@ -25,6 +25,17 @@ pub fn load_plugins(config: &Config) -> Result<(Reloader, PluginFeed)> {
     Ok((reloader, feed))
 }
 
+/// [`load_plugins`] for the daemon: rollbacks are kept across restarts in the config's state
+/// directory, and a file rolled back before this start stays refused.
+pub fn serve_plugins(config: &Config) -> Result<(Reloader, PluginFeed)> {
+    let (mut reloader, feed) = Reloader::new(stager(config)?, config.plugin_dir.clone());
+    if let Some(state_dir) = config.state_dir() {
+        reloader.remember_rollbacks_in(&state_dir);
+    }
+    reloader.reconcile()?;
+    Ok((reloader, feed))
+}
+
 /// The pipeline `config` asks for, taking snapshots from `source`, serving the plugins of
 /// `feed` and writing to `sink`.
 pub fn pipeline(config: &Config, source: Source, feed: PluginFeed, sink: Sink) -> Pipeline {

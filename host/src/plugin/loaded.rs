@@ -28,6 +28,9 @@ pub struct LoadedPlugin {
     pub path: PathBuf,
     /// The version's content hash and side config.
     pub fingerprint: Fingerprint,
+    /// The file's contents as staged: a version rolled back to is saved from them, since its
+    /// file has been replaced by then.
+    pub(super) bytes: Arc<[u8]>,
     /// Its world and pre-instantiated component.
     pub kind: PluginKind,
     /// Its limits and grants.

@@ -28,7 +28,8 @@ use notify_debouncer_full::{new_debouncer, DebounceEventResult, DebouncedEvent};
 use tracing::{error, info, warn};
 
 use super::admission::{decide, Candidate};
-use lines::{log_admitted, log_refused, reject};
+use lines::{log_admitted, log_refused, log_still_refused, reject};
+use remembered::Remembered;
 
 use super::feed::{feed, FeedSource, PluginFeed, Wake};
 use super::file::{is_shadow_file, PluginSource, SHADOW_DIR};
@@ -56,6 +57,8 @@ pub struct Reloader {
     ignored: HashSet<PathBuf>,
     /// The version each swap replaced, by name, while the version that replaced it serves.
     previous: HashMap<PluginId, Arc<LoadedPlugin>>,
+    /// Rollbacks kept across restarts, in the daemon's state directory.
+    remembered: Remembered,
 }
 
 /// Keeps the directory watch alive; dropping it stops watching.
@@ -76,8 +79,15 @@ impl Reloader {
             rejected: HashMap::new(),
             ignored: HashSet::new(),
             previous: HashMap::new(),
+            remembered: Remembered::none(),
         };
         (reloader, pipeline_end)
+    }
+
+    /// Keeps rollbacks across restarts in `state_dir`, and refuses what was rolled back there
+    /// before: the daemon's reloader does; a backtest's does not.
+    pub fn remember_rollbacks_in(&mut self, state_dir: &Path) {
+        self.remembered = Remembered::load(state_dir);
     }
 
     /// The generation now published.
@@ -213,16 +223,33 @@ impl Reloader {
                     continue;
                 }
             };
+            self.remembered.forget_changed(path, &source.fingerprint);
             if old.as_ref().is_some_and(|old| old.fingerprint == source.fingerprint)
                 || self.rejected.get(path) == Some(&source.fingerprint)
             {
                 kept.extend(old);
                 continue;
             }
+            let (mut source, mut restoring) = (source, false);
+            if let Some(why) = self.remembered.refuses(path, &source.fingerprint) {
+                // Rolled back before a restart: still refused; the version it replaced serves.
+                let restore = self.remembered.restore(path).filter(|_| old.is_none());
+                log_still_refused(path, &source, why, restore.is_some());
+                self.rejected.insert(path.clone(), source.fingerprint.clone());
+                match restore {
+                    Some(restore) => (source, restoring) = (restore, true),
+                    None => {
+                        kept.extend(old);
+                        continue;
+                    }
+                }
+            }
             let started = Instant::now();
             match self.stager.stage(&source, trial.as_ref()) {
                 Ok((plugin, cached)) => {
-                    self.rejected.remove(path);
+                    if !restoring {
+                        self.rejected.remove(path);
+                    }
                     staged.push(Staged {
                         plugin,
                         old,
@@ -344,6 +371,7 @@ fn is_settled_plugin_change(event: &DebouncedEvent) -> bool {
 }
 
 mod lines;
+mod remembered;
 mod rollback;
 #[cfg(test)]
 mod tests;

@@ -155,6 +155,7 @@ impl LoadedPlugin {
             info,
             path: source.path.clone(),
             fingerprint: source.fingerprint.clone(),
+            bytes: source.bytes.clone(),
             kind,
             engine: engine.clone(),
         });

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::anyhow;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use crate::plugin::admission::Refusal;
+use crate::plugin::file::PluginSource;
 use crate::plugin::loaded::LoadedPlugin;
 use crate::plugin::stage::Stage;
 
@@ -80,4 +81,20 @@ pub(super) fn reject(path: &Path, stage: Stage, error: &anyhow::Error, still_ser
         ),
         None => error!(%file, stage, "rejected plugin {file} at {stage}: {error:#}"),
     }
+}
+
+/// Logs a file refused because it was rolled back before this start, and what serves instead.
+pub(super) fn log_still_refused(path: &Path, source: &PluginSource, why: &str, restoring: bool) {
+    let serving = if restoring {
+        "the version it replaced, kept in the state directory, serves instead"
+    } else {
+        "the version serving now stays"
+    };
+    warn!(
+        file = %path.display(),
+        hash = &source.fingerprint.hash[..12],
+        "refusing plugin {} ({}): it was rolled back {why}, and stays refused until it changes; {serving}",
+        path.display(),
+        &source.fingerprint.hash[..12]
+    );
 }

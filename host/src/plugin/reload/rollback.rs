@@ -40,6 +40,7 @@ impl Reloader {
         });
         let next = Generation::of(plugins).with_shadows(current.shadows.clone());
         self.rejected.insert(bad.path.clone(), bad.fingerprint.clone());
+        self.remembered.remember(&bad, &previous, rollback);
         error!(
             plugin = %bad.id,
             version = %bad.info.version,
