@@ -61,11 +61,19 @@ fn no_cycle_missed(writes: &Writes) {
 }
 
 #[test]
-fn a_shadow_is_compared_with_the_serving_version_and_never_written() {
+fn a_shadow_is_compared_with_the_serving_version_never_written_and_compared_alike_offline() {
     let memcached = Memcached::start();
     let writes = Writes::default();
     let cache = Proxy::tapped(&memcached.addr, writes.clone());
-    let (plugins, daemon) = bundled_daemon(&memcached, &cache.addr);
+    let plugins = plugin_dir(&["trend", "volatility", "dashboard"]);
+    let recording = tempfile::tempdir().unwrap();
+    let market = recording.path().join("market.jsonl");
+    let mut daemon = serve(
+        plugins.path(),
+        &memcached,
+        &cache.addr,
+        &["--record", market.to_str().unwrap()],
+    );
 
     place_shadow(plugins.path(), &candidate_wasm("trend_shifted"), "trend");
     wait_for("the shadow to be staged", Duration::from_secs(30), || {
@@ -132,6 +140,18 @@ fn a_shadow_is_compared_with_the_serving_version_and_never_written() {
     assert!(leaked.is_none(), "the shadow's output was written: {leaked:?}");
     let (code, _) = http_get(&format!("{}/shadow/volatility", daemon.status_url()));
     assert_eq!(code, 404);
+    // What the live shadow said about three cycles, to hold the offline comparison to.
+    let mut live: Vec<Value> = Vec::new();
+    while live.len() < 3 {
+        let seen = wait_for("the next compared cycle", Duration::from_secs(30), || {
+            let shadow: Value = serde_json::from_str(&http_get(&url).1).ok()?;
+            let newer = live
+                .last()
+                .is_none_or(|last| shadow["cycle"].as_u64() > last["cycle"].as_u64());
+            newer.then_some(shadow)
+        });
+        live.push(seen);
+    }
 
     // Promoted: the shadow's file replaces the serving one, and it serves from a cycle boundary.
     let promoted = common::pulse(&["promote", "trend", "--plugins", plugins.path().to_str().unwrap()]);
@@ -167,6 +187,43 @@ fn a_shadow_is_compared_with_the_serving_version_and_never_written() {
         after.iter().all(|b| b.contains(SHIFTED)),
         "a breakdown of the old version after the swap"
     );
+
+    // Offline, on the market the daemon recorded, the comparison is the live shadow's.
+    assert!(daemon.stop(), "{}", daemon.log());
+    let versions = tempfile::tempdir().unwrap();
+    let (old, new) = (versions.path().join("old"), versions.path().join("new"));
+    for (dir, wasm) in [
+        (&old, common::plugin_wasm("trend")),
+        (&new, candidate_wasm("trend_shifted")),
+    ] {
+        std::fs::create_dir(dir).unwrap();
+        std::fs::copy(wasm, dir.join("trend.wasm")).unwrap();
+    }
+    let (old, new) = (old.join("trend.wasm"), new.join("trend.wasm"));
+    let compared = common::pulse(&[
+        "replay",
+        "--compare",
+        old.to_str().unwrap(),
+        new.to_str().unwrap(),
+        "--input",
+        market.to_str().unwrap(),
+    ]);
+    let text = common::text(&compared);
+    assert!(compared.status.success(), "{text}");
+    let offline: Vec<Value> = String::from_utf8_lossy(&compared.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    for seen in &live {
+        let cycle = &seen["cycle"];
+        let same = offline
+            .iter()
+            .find(|line| &line["cycle"] == cycle)
+            .unwrap_or_else(|| panic!("no offline comparison of cycle {cycle}: {text}"));
+        assert_eq!(seen["last_cycle"]["symbols_both_scored"], 30, "{seen}");
+        assert_eq!(same["last_cycle"], seen["last_cycle"], "cycle {cycle}");
+    }
+    assert!(text.contains("compared trend over "), "{text}");
 }
 
 #[test]

@@ -52,11 +52,16 @@ enum Command {
         symbols: usize,
     },
     /// Backtest: run the plugins over a recorded market (the replay format) as fast as possible
-    /// and write each cycle's cache entries as JSON Lines instead of to memcached.
+    /// and write each cycle's cache entries as JSON Lines instead of to memcached; or, with
+    /// `--compare OLD NEW`, write how NEW's results differ from OLD's, cycle by cycle.
     Replay {
-        /// Plugin directory (`*.wasm`).
-        #[arg(long)]
-        plugins: PathBuf,
+        /// Plugin directory (`*.wasm`); with `--compare`, the other plugins to run beside.
+        #[arg(long, required_unless_present = "compare")]
+        plugins: Option<PathBuf>,
+        /// Two versions of one plugin, named alike (`old/trend.wasm new/trend.wasm`): the first
+        /// serves, the second runs as its shadow, as `shadow/` does in the daemon.
+        #[arg(long, num_args = 2, value_names = ["OLD", "NEW"])]
+        compare: Option<Vec<PathBuf>>,
         /// Recorded market, JSON Lines (see docs/sources.md).
         #[arg(long)]
         input: PathBuf,
@@ -285,12 +290,20 @@ impl Cli {
             }
             Command::Replay {
                 plugins,
+                compare,
                 input,
                 out,
                 config,
             } => {
                 let config = Config::load(config.as_deref())?;
-                crate::replay::run(config, plugins, &input, out.as_deref()).await
+                match (compare.as_deref(), plugins) {
+                    (Some([old, new]), others) => {
+                        let versions = crate::replay::compare::Versions { old, new };
+                        crate::replay::compare::run(config, versions, others.as_deref(), &input, out.as_deref()).await
+                    }
+                    (_, Some(plugins)) => crate::replay::run(config, plugins, &input, out.as_deref()).await,
+                    (_, None) => anyhow::bail!("pulse replay needs --plugins DIR or --compare OLD NEW"),
+                }
             }
             Command::New { kind, name, dir, sdk } => {
                 let root = crate::scaffold::create(kind, &name, &dir, sdk.as_deref())?;

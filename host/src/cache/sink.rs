@@ -73,6 +73,13 @@ impl JsonlSink {
         })
     }
 
+    /// A sink that writes nowhere, for a replay that reports something else.
+    pub fn discard() -> Self {
+        Self {
+            out: BufWriter::new(Box::new(std::io::sink())),
+        }
+    }
+
     fn write(&mut self, cycle: u64, entries: &[ValidEntry]) -> WriteReport {
         let mut report = WriteReport::default();
         for entry in entries.iter().filter(|e| e.key != STATUS_KEY) {

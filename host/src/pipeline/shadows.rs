@@ -132,7 +132,8 @@ impl Pipeline {
         let serving = generation
             .get(&shadow.id)
             .map(|s| format!("{}@{}", s.info.version, s.short_hash()));
-        self.shadows.record(&shadow.facts(), serving, outcome, differences);
+        self.shadows
+            .record((&shadow.facts(), self.cycle), serving, outcome, differences);
     }
 }
 

@@ -108,6 +108,8 @@ struct Record {
     fingerprint: Fingerprint,
     /// Cycles it ran in.
     cycles: u64,
+    /// The last of them.
+    cycle: u64,
     /// Calls that returned results.
     calls_ok: u64,
     /// Calls that failed.
@@ -133,6 +135,7 @@ impl Record {
         Self {
             fingerprint,
             cycles: 0,
+            cycle: 0,
             calls_ok: 0,
             calls_failed: 0,
             last_error: None,
@@ -158,6 +161,8 @@ pub struct ShadowStatus {
     pub serving: Option<String>,
     /// Cycles it ran in.
     pub cycles: u64,
+    /// The last of them, whose results `last_cycle` compares.
+    pub cycle: u64,
     /// Calls that returned results.
     pub calls_ok: u64,
     /// Calls that failed.
@@ -185,17 +190,18 @@ pub struct ShadowBoard {
 }
 
 impl ShadowBoard {
-    /// Records one cycle of `shadow`: its call and, when it and the serving version (`serving`,
-    /// `VERSION@HASH12`, if one serves) both returned results, how they differed.
+    /// Records cycle `cycle` of `shadow`: its call and, when it and the serving version
+    /// (`serving`, `VERSION@HASH12`, if one serves) both returned results, how they differed.
     pub fn record(
         &mut self,
-        shadow: &PluginFacts,
+        (shadow, cycle): (&PluginFacts, u64),
         serving: Option<String>,
         outcome: &CallOutcome,
         differences: Option<Differences>,
     ) {
         let record = self.version(shadow);
         record.cycles += 1;
+        record.cycle = cycle;
         record.period.1 += 1;
         record.last_call_ms = outcome.duration_ms;
         record.serving = serving;
@@ -244,6 +250,7 @@ impl ShadowBoard {
                     role: "shadow",
                     serving: record.serving.clone(),
                     cycles: record.cycles,
+                    cycle: record.cycle,
                     calls_ok: record.calls_ok,
                     calls_failed: record.calls_failed,
                     last_error: record.last_error.clone(),

@@ -1,0 +1,79 @@
+//! `pulse replay`: a backtest. Runs the full cycle over a recorded market as fast as it can,
+//! with the plugins of a directory, and writes every cycle's cache entries as JSON Lines
+//! instead of to memcached, so two plugin versions can be compared with `diff` or `jq`; or,
+//! with `--compare` (`compare.rs`), compares two versions of one plugin cycle by cycle.
+
+pub mod compare;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+
+use crate::cache::{JsonlSink, Sink};
+use crate::config::Config;
+use crate::config::{ReplayEnd, SourceSpec};
+use crate::plugin::{PluginFeed, Reloader};
+use crate::source::Source;
+use crate::startup;
+
+/// What a replay runs: the config as a replay of `input` sees it, the recording as the source,
+/// and the plugins of `plugins`, staged.
+struct Replaying {
+    config: Config,
+    source: Source,
+    reloader: Reloader,
+    feed: PluginFeed,
+}
+
+impl Replaying {
+    /// Opens `input` and stages the plugins of `plugins` under `config`, for one pass over the
+    /// recording that writes nothing anywhere else.
+    async fn open(mut config: Config, plugins: PathBuf, input: &Path) -> Result<Self> {
+        config.plugin_dir = plugins;
+        config.source = SourceSpec::replay(input).map_err(anyhow::Error::msg)?;
+        config.market.replay_end = ReplayEnd::Stop;
+        config.market.record = None;
+        let source = Source::from_config(&config)?;
+        let (reloader, feed) = {
+            let config = config.clone();
+            tokio::task::spawn_blocking(move || startup::load_plugins(&config)).await??
+        };
+        Ok(Self {
+            config,
+            source,
+            reloader,
+            feed,
+        })
+    }
+}
+
+/// Replays `input` through the plugins in `plugins`, writing entries to `out` (stdout if
+/// `None`), and prints a summary to stderr.
+pub async fn run(config: Config, plugins: PathBuf, input: &Path, out: Option<&Path>) -> Result<()> {
+    let Replaying {
+        config,
+        source,
+        reloader,
+        feed,
+    } = Replaying::open(config, plugins, input).await?;
+    if reloader.current().plugins().next().is_none() {
+        bail!("no plugin loaded from {}", config.plugin_dir.display());
+    }
+    let mut pipeline = startup::pipeline(&config, source, feed, Sink::Jsonl(JsonlSink::create(out)?));
+    let started = Instant::now();
+    let mut cycles = 0u64;
+    while let Some(report) = pipeline.run_cycle().await? {
+        cycles = report.cycle;
+        if let Some(e) = report.write.first_error {
+            bail!("cannot write the output: {e}");
+        }
+    }
+    eprintln!(
+        "replayed {cycles} cycles from {} in {:.2} s\n{}",
+        input.display(),
+        started.elapsed().as_secs_f64(),
+        pipeline.status().summary()
+    );
+    Ok(())
+}
