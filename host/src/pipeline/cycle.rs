@@ -99,16 +99,16 @@ impl Pipeline {
             age,
             generation,
         );
-        // Shadows start first and run beside the serving plugins, on the same input.
-        let shadow_analyzers = self.start_shadow_analyzers(generation, &markets);
         let outputs = self.run_analyzers(generation, &markets).await;
         self.plugins.leave_trial_input(TrialInput {
             market: markets.widest(),
             holds: markets.holds(),
             outputs: outputs.clone(),
         });
-        let shadow_aggregators = self.start_shadow_aggregators(generation, &markets, &outputs);
         let aggregated = self.run_aggregators(generation, &markets, outputs.clone()).await;
+        // The shadows then, on the same input, once the serving calls no longer need the cores.
+        let shadow_analyzers = self.start_shadow_analyzers(generation, &markets);
+        let shadow_aggregators = self.start_shadow_aggregators(generation, &markets, &outputs);
         if !shadow_analyzers.is_empty() {
             let symbols: Vec<String> = snapshot.tickers.iter().map(|t| t.symbol.clone()).collect();
             self.compare_shadow_analyzers(generation, shadow_analyzers, &symbols, &outputs)

@@ -131,7 +131,7 @@ impl Pipeline {
     pub fn new(settings: CycleSettings, source: Source, plugins: PluginFeed, sink: Sink) -> Self {
         Self {
             status: StatusBoard::new(settings.quarantine_after, settings.rollback.clone()),
-            shadows: ShadowBoard::default(),
+            shadows: ShadowBoard::new(settings.quarantine_after),
             telemetry: Arc::new(Telemetry::new(
                 settings.interval,
                 Duration::from_secs(u64::from(settings.ttl)),

@@ -1,6 +1,7 @@
 //! The cycle's shadow calls: each shadow version runs on the same input as the serving version
-//! of its name, started beside the serving calls so that it delays the cycle by at most its own
-//! deadline, and its results are compared with the serving version's and never written.
+//! of its name, once the serving calls are done (so it never competes with them for the cores,
+//! and delays the cycle by at most its own deadline), and its results are compared with the
+//! serving version's and never written. A shadow that fails cycle after cycle is stopped.
 
 use std::future::Future;
 use std::ops::Range;
@@ -34,13 +35,14 @@ pub(super) struct Aggregated {
 }
 
 impl Pipeline {
-    /// Starts every shadow analyzer on its market.
+    /// Starts every shadow analyzer still called on its market.
     pub(super) fn start_shadow_analyzers(
-        &self,
+        &mut self,
         generation: &Generation,
         markets: &MarketsByNeeds,
     ) -> Vec<Running<(Analyses, usize)>> {
-        shadows_of_kind(generation, "analyzer")
+        self.called_shadows(generation, "analyzer")
+            .into_iter()
             .map(|shadow| {
                 let market = markets.for_plugin(&shadow);
                 let call = call_blocking(shadow.clone(), move |p| p.analyze(&market.view()));
@@ -49,15 +51,15 @@ impl Pipeline {
             .collect()
     }
 
-    /// Starts every shadow aggregator on its market and the serving analyzers' `outputs`.
+    /// Starts every shadow aggregator still called on its market and the serving analyzers'
+    /// `outputs`.
     pub(super) fn start_shadow_aggregators(
         &mut self,
         generation: &Generation,
         markets: &MarketsByNeeds,
         outputs: &Arc<Vec<AnalyzerOutput>>,
     ) -> Vec<Running<Vec<CacheEntry>>> {
-        let shadows: Vec<Arc<LoadedPlugin>> = shadows_of_kind(generation, "aggregator").collect();
-        shadows
+        self.called_shadows(generation, "aggregator")
             .into_iter()
             .map(|shadow| {
                 let market = markets.for_plugin(&shadow);
@@ -122,6 +124,16 @@ impl Pipeline {
         }
     }
 
+    /// The shadows of `kind` (`analyzer` or `aggregator`) this cycle calls: not those stopped.
+    fn called_shadows(&mut self, generation: &Generation, kind: &str) -> Vec<Arc<LoadedPlugin>> {
+        generation
+            .shadows
+            .iter()
+            .filter(|s| s.kind.label() == kind && self.shadows.admits(&s.facts()))
+            .cloned()
+            .collect()
+    }
+
     fn record_shadow(
         &mut self,
         generation: &Generation,
@@ -135,13 +147,4 @@ impl Pipeline {
         self.shadows
             .record((&shadow.facts(), self.cycle), serving, outcome, differences);
     }
-}
-
-/// The shadows of `kind` (`analyzer` or `aggregator`).
-fn shadows_of_kind<'a>(generation: &'a Generation, kind: &'a str) -> impl Iterator<Item = Arc<LoadedPlugin>> + 'a {
-    generation
-        .shadows
-        .iter()
-        .filter(move |s| s.kind.label() == kind)
-        .cloned()
 }

@@ -223,18 +223,30 @@ impl Reloader {
                     continue;
                 }
             };
-            self.remembered.forget_changed(path, &source.fingerprint);
             if old.as_ref().is_some_and(|old| old.fingerprint == source.fingerprint)
                 || self.rejected.get(path) == Some(&source.fingerprint)
             {
                 kept.extend(old);
                 continue;
             }
+            // Only serving files are rolled back; a shadow of the same name is not one of them.
+            let remembered = !is_shadow_file(path);
             let (mut source, mut restoring) = (source, false);
-            if let Some(why) = self.remembered.refuses(path, &source.fingerprint) {
+            let refused = self
+                .remembered
+                .refuses(path, &source.fingerprint)
+                .filter(|_| remembered);
+            if let Some(why) = refused.map(str::to_string) {
                 // Rolled back before a restart: still refused; the version it replaced serves.
                 let restore = self.remembered.restore(path).filter(|_| old.is_none());
-                log_still_refused(path, &source, why, restore.is_some());
+                let serving = match (&restore, &old) {
+                    (Some(_), _) => "the version it replaced, kept in the state directory, serves instead",
+                    (None, Some(_)) => "the version serving now stays",
+                    (None, None) => {
+                        "nothing of its name serves until it changes (the version it replaced was not saved)"
+                    }
+                };
+                log_still_refused(path, &source, &why, serving);
                 self.rejected.insert(path.clone(), source.fingerprint.clone());
                 match restore {
                     Some(restore) => (source, restoring) = (restore, true),
@@ -249,6 +261,9 @@ impl Reloader {
                 Ok((plugin, cached)) => {
                     if !restoring {
                         self.rejected.remove(path);
+                        if remembered {
+                            self.remembered.forget(path);
+                        }
                     }
                     staged.push(Staged {
                         plugin,
@@ -259,7 +274,10 @@ impl Reloader {
                 }
                 Err(e) => {
                     reject(path, e.stage, &e.error, old.as_deref());
-                    self.rejected.insert(path.clone(), source.fingerprint);
+                    // A restored version that fails leaves the rolled-back one refused.
+                    if !restoring {
+                        self.rejected.insert(path.clone(), source.fingerprint);
+                    }
                     kept.extend(old);
                 }
             }

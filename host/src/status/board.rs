@@ -143,11 +143,12 @@ pub struct StatusBoard {
     quarantine_after: u64,
     /// When a version on probation gives way.
     rules: RollbackConfig,
-    /// Versions due to be swapped back out, and why, until the pipeline takes them.
-    due: Vec<Rollback>,
-    /// Rollbacks asked for whose reinstated version has not been seen yet: it does not go on
-    /// probation, and its record says why it serves again.
-    reinstating: BTreeMap<String, Rollback>,
+    /// Versions due to be swapped back out, and why, with the version each brings back, until
+    /// the pipeline takes them.
+    due: Vec<(Rollback, Fingerprint)>,
+    /// Rollbacks asked for whose reinstated version has not been seen yet: that version (and
+    /// only that one) does not go on probation, and its record says why it serves again.
+    reinstating: BTreeMap<String, (Fingerprint, Rollback)>,
 }
 
 impl StatusBoard {
@@ -166,11 +167,14 @@ impl StatusBoard {
     /// The versions due to give way to the ones they replaced since the last call; each is
     /// remembered as rolled back, so the version reinstated is not put on probation.
     pub fn take_rollbacks(&mut self) -> Vec<Rollback> {
-        let due = std::mem::take(&mut self.due);
-        for rollback in &due {
-            self.reinstating.insert(rollback.plugin.clone(), rollback.clone());
-        }
-        due
+        std::mem::take(&mut self.due)
+            .into_iter()
+            .map(|(rollback, back)| {
+                self.reinstating
+                    .insert(rollback.plugin.clone(), (back, rollback.clone()));
+                rollback
+            })
+            .collect()
     }
 
     /// Whether plugin `name` in version `fingerprint` is called in `cycle`: false while it is
@@ -190,9 +194,13 @@ impl StatusBoard {
             if stats.quarantined {
                 info!(plugin = name, "plugin {name} changed; lifting its quarantine");
             }
-            let rolled_back = self.reinstating.remove(name);
+            let rolled_back = self
+                .reinstating
+                .remove(name)
+                .filter(|(back, _)| back == fingerprint)
+                .map(|(_, rollback)| rollback);
             let probation = match (&stats.fingerprint, &rolled_back) {
-                (Some(_), None) => Some(Probation::after(&self.rules, stats.figures())),
+                (Some(old), None) => Some(Probation::after(&self.rules, stats.figures(), old.clone())),
                 _ => None,
             };
             *stats = PluginStats {
@@ -217,12 +225,13 @@ impl StatusBoard {
         let verdict = judge(&self.rules, probation, figures, in_a_row);
         if let Some(reason) = verdict {
             let hash = stats.fingerprint.as_ref().map_or_else(String::new, |f| f.hash.clone());
-            self.due.push(Rollback {
+            let rollback = Rollback {
                 plugin: plugin.to_string(),
                 hash,
                 reason,
                 cycle,
-            });
+            };
+            self.due.push((rollback, probation.replaced_version.clone()));
             stats.probation = None;
         } else if probation.cycles_left == 0 {
             info!(plugin, "plugin {plugin} passed its probation");
@@ -317,8 +326,12 @@ impl StatusBoard {
 
     /// Each loaded plugin with the counters of its loaded version (a clean record for a version
     /// not called yet, even in a cycle that called no plugin).
+    /// Records of plugins no longer loaded are dropped: one loaded again starts afresh.
     pub fn plugins(&mut self, plugins: impl Iterator<Item = PluginFacts>) -> Vec<PluginStatus> {
+        let plugins: Vec<PluginFacts> = plugins.collect();
+        self.plugins.retain(|name, _| plugins.iter().any(|p| &p.name == name));
         plugins
+            .into_iter()
             .map(|p| PluginStatus {
                 stats: self.version(&p.name, &p.fingerprint).clone(),
                 memory_bytes: p.peak_memory_bytes,

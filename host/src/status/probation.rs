@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 use crate::config::RollbackConfig;
+use crate::shared::call::Fingerprint;
 
 /// A version's record as probation reads it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -35,14 +36,18 @@ pub(super) struct Probation {
     pub(super) cycles_left: u64,
     /// The record of the version it replaced, which it is judged against.
     pub(super) replaced: Figures,
+    /// That version, which a rollback brings back.
+    #[serde(skip)]
+    pub(super) replaced_version: Fingerprint,
 }
 
 impl Probation {
-    /// Probation for a version that replaced one with the record `replaced`.
-    pub(super) fn after(rules: &RollbackConfig, replaced: Figures) -> Self {
+    /// Probation for a version that replaced `version`, whose record is `replaced`.
+    pub(super) fn after(rules: &RollbackConfig, replaced: Figures, version: Fingerprint) -> Self {
         Self {
             cycles_left: rules.probation_cycles.0,
             replaced,
+            replaced_version: version,
         }
     }
 }
@@ -105,7 +110,11 @@ mod tests {
     #[test]
     fn each_rule_rolls_back_only_past_its_factor_its_floor_and_enough_calls() {
         let rules = RollbackConfig::default();
-        let probation = Probation::after(&rules, figures(100, 2, 200.0));
+        let version = Fingerprint {
+            hash: "old".into(),
+            side_config: None,
+        };
+        let probation = Probation::after(&rules, figures(100, 2, 200.0), version.clone());
         assert_eq!(probation.cycles_left, 30);
         let judged = |now, in_a_row| judge(&rules, &probation, now, in_a_row);
 
@@ -130,13 +139,13 @@ mod tests {
             None,
             "40 ms is under the 50 ms floor"
         );
-        let fast_before = Probation::after(&rules, figures(100, 0, 100.0 * 20.0));
+        let fast_before = Probation::after(&rules, figures(100, 0, 100.0 * 20.0), version.clone());
         assert_eq!(
             judge(&rules, &fast_before, figures(10, 0, 10.0 * 90.0), 0),
             None,
             "4.5 times is under 5"
         );
-        let no_record = Probation::after(&rules, Figures::default());
+        let no_record = Probation::after(&rules, Figures::default(), version);
         assert_eq!(
             judge(&rules, &no_record, figures(10, 0, 10.0 * 900.0), 0),
             None,

@@ -12,7 +12,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use serde::Serialize;
 use serde_json::{json, Value};
-use tracing::info;
+use tracing::{info, warn};
 
 use super::board::Described;
 use super::collector::{counters, family};
@@ -116,6 +116,10 @@ struct Record {
     calls_failed: u64,
     /// The last failure's reason.
     last_error: Option<String>,
+    /// Failed calls since the last that returned results.
+    failed_in_a_row: u64,
+    /// Set once it failed `stop_after` cycles in a row: it is not called again.
+    stopped: bool,
     /// The last call's duration.
     last_call_ms: f64,
     /// The serving version it was last compared with, `VERSION@HASH12`; `None` while alone.
@@ -139,6 +143,8 @@ impl Record {
             calls_ok: 0,
             calls_failed: 0,
             last_error: None,
+            failed_in_a_row: 0,
+            stopped: false,
             last_call_ms: 0.0,
             serving: None,
             last: None,
@@ -169,6 +175,9 @@ pub struct ShadowStatus {
     pub calls_failed: u64,
     /// The last failure's reason.
     pub last_error: Option<String>,
+    /// Whether it failed so many cycles in a row that it is no longer called (until its file
+    /// changes).
+    pub stopped: bool,
     /// The last call's duration.
     pub last_call_ms: f64,
     /// How the last cycle's results differed; `null` unless both versions returned results.
@@ -184,12 +193,28 @@ pub struct ShadowStatus {
 }
 
 /// Every loaded shadow's record.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ShadowBoard {
     records: BTreeMap<String, Record>,
+    /// Failed cycles in a row after which a shadow is no longer called.
+    stop_after: u64,
 }
 
 impl ShadowBoard {
+    /// A board that stops calling a shadow after `stop_after` failed cycles in a row, as the
+    /// breaker quarantines a serving plugin: a broken candidate costs the cycle nothing more.
+    pub fn new(stop_after: u64) -> Self {
+        Self {
+            records: BTreeMap::new(),
+            stop_after,
+        }
+    }
+
+    /// Whether `shadow` is called this cycle: not once it has been stopped.
+    pub fn admits(&mut self, shadow: &PluginFacts) -> bool {
+        !self.version(shadow).stopped
+    }
+
     /// Records cycle `cycle` of `shadow`: its call and, when it and the serving version
     /// (`serving`, `VERSION@HASH12`, if one serves) both returned results, how they differed.
     pub fn record(
@@ -199,6 +224,7 @@ impl ShadowBoard {
         outcome: &CallOutcome,
         differences: Option<Differences>,
     ) {
+        let stop_after = self.stop_after;
         let record = self.version(shadow);
         record.cycles += 1;
         record.cycle = cycle;
@@ -209,9 +235,25 @@ impl ShadowBoard {
             Some(error) => {
                 record.calls_failed += 1;
                 record.period.2 += 1;
+                record.failed_in_a_row += 1;
                 record.last_error = Some(error.clone());
+                if record.failed_in_a_row >= stop_after && !record.stopped {
+                    record.stopped = true;
+                    warn!(
+                        plugin = %shadow.name,
+                        version = %shadow.version,
+                        "shadow {} {} failed {} cycles in a row; it is not called again until its file changes. \
+                         Last error: {error}",
+                        shadow.name,
+                        shadow.version,
+                        record.failed_in_a_row
+                    );
+                }
             }
-            None => record.calls_ok += 1,
+            None => {
+                record.calls_ok += 1;
+                record.failed_in_a_row = 0;
+            }
         }
         if let Some(differences) = &differences {
             for sum in [&mut record.total, &mut record.period.0] {
@@ -254,6 +296,7 @@ impl ShadowBoard {
                     calls_ok: record.calls_ok,
                     calls_failed: record.calls_failed,
                     last_error: record.last_error.clone(),
+                    stopped: record.stopped,
                     last_call_ms: record.last_call_ms,
                     last_cycle: record.last.as_ref().map(Differences::summary),
                     since_loaded: record.total.as_ref().map(Differences::summary),
@@ -343,3 +386,6 @@ pub(super) fn encode(out: &mut DescriptorEncoder<'_>, live: &Live) -> fmt::Resul
         },
     )
 }
+
+#[cfg(test)]
+mod tests;

@@ -84,12 +84,7 @@ pub(super) fn reject(path: &Path, stage: Stage, error: &anyhow::Error, still_ser
 }
 
 /// Logs a file refused because it was rolled back before this start, and what serves instead.
-pub(super) fn log_still_refused(path: &Path, source: &PluginSource, why: &str, restoring: bool) {
-    let serving = if restoring {
-        "the version it replaced, kept in the state directory, serves instead"
-    } else {
-        "the version serving now stays"
-    };
+pub(super) fn log_still_refused(path: &Path, source: &PluginSource, why: &str, serving: &str) {
     warn!(
         file = %path.display(),
         hash = &source.fingerprint.hash[..12],

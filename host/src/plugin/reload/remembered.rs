@@ -73,11 +73,9 @@ impl Remembered {
             .then_some(entry.reason.as_str())
     }
 
-    /// Forgets the entry of `path` once the file is in another version than the one refused.
-    pub(super) fn forget_changed(&mut self, path: &Path, fingerprint: &Fingerprint) {
-        let name = file_name(path);
-        if self.entries.contains_key(&name) && self.refuses(path, fingerprint).is_none() {
-            self.entries.remove(&name);
+    /// Forgets the entry of `path`: another version of the file has staged.
+    pub(super) fn forget(&mut self, path: &Path) {
+        if self.entries.remove(&file_name(path)).is_some() {
             self.save_index();
         }
     }
@@ -99,24 +97,23 @@ impl Remembered {
     }
 
     /// Remembers that `bad` was rolled back to `previous` as `rollback` says, saving
-    /// `previous`; a failure to save is said, and the rollback holds until a restart.
+    /// `previous` first; a failure to save is said, and the rollback then holds until a
+    /// restart only.
     pub(super) fn remember(&mut self, bad: &LoadedPlugin, previous: &LoadedPlugin, rollback: &Rollback) {
         let name = file_name(&bad.path);
-        self.entries.insert(
-            name.clone(),
-            Entry {
-                hash: bad.fingerprint.hash.clone(),
-                side_config: bad.fingerprint.side_config.clone(),
-                reason: format!("in cycle {}: {}", rollback.cycle, rollback.reason),
-                at_ms: crate::shared::clock::now_ms(),
-            },
-        );
-        if let Err(e) = self.save(&name, previous) {
+        let entry = Entry {
+            hash: bad.fingerprint.hash.clone(),
+            side_config: bad.fingerprint.side_config.clone(),
+            reason: format!("in cycle {}: {}", rollback.cycle, rollback.reason),
+            at_ms: crate::shared::clock::now_ms(),
+        };
+        if let Err(e) = self.save(&name, previous, entry) {
             warn!(plugin = %bad.id, "cannot save the rollback of {name}, so a restart would not keep it: {e:#}");
         }
     }
 
-    fn save(&self, name: &str, previous: &LoadedPlugin) -> Result<()> {
+    /// Saves `previous` as the version to restore for `name`, then `entry` in the index.
+    fn save(&mut self, name: &str, previous: &LoadedPlugin, entry: Entry) -> Result<()> {
         let Some(dir) = &self.dir else {
             return Ok(());
         };
@@ -129,6 +126,7 @@ impl Remembered {
                 let _ = std::fs::remove_file(wasm.with_extension("toml"));
             }
         }
+        self.entries.insert(name.to_string(), entry);
         self.write_index()
     }
 

@@ -126,3 +126,49 @@ fn a_rollback_restores_the_replaced_version_and_refuses_the_file_until_it_change
         "a changed file (here its config) is staged again"
     );
 }
+
+#[test]
+fn a_restart_keeps_a_rollback_and_a_shadow_of_the_same_bytes_is_only_a_shadow() {
+    let (dir, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let file = dir.path().join("trend.wasm");
+    let bad_hash = {
+        let (mut reloader, mut feed) = reloader(dir.path());
+        reloader.remember_rollbacks_in(state.path());
+        std::fs::write(&file, built("trend")).unwrap();
+        reloader.reconcile().unwrap();
+        std::fs::write(&file, built("trend_v2")).unwrap();
+        reloader.reconcile().unwrap();
+        let bad = feed.generation().get("trend").unwrap().fingerprint.hash.clone();
+        reloader.roll_back(&Rollback {
+            plugin: "trend".into(),
+            hash: bad.clone(),
+            reason: "it failed 3 cycles in a row".into(),
+            cycle: 9,
+        });
+        bad
+    };
+
+    // Restarted on the same state: the failing file is refused, the old version serves.
+    let (mut reloader, mut feed) = reloader(dir.path());
+    reloader.remember_rollbacks_in(state.path());
+    reloader.reconcile().unwrap();
+    assert_eq!(versions(&feed.generation()), [("trend".into(), "0.2.0".into())]);
+    // The same bytes as a shadow run as a shadow, and do not touch the rollback.
+    std::fs::create_dir(dir.path().join(SHADOW_DIR)).unwrap();
+    std::fs::write(dir.path().join(SHADOW_DIR).join("trend.wasm"), built("trend_v2")).unwrap();
+    reloader.reconcile().unwrap();
+    let generation = feed.generation();
+    assert_eq!(generation.shadows[0].fingerprint.hash, bad_hash);
+    assert_eq!(versions(&generation), [("trend".into(), "0.2.0".into())]);
+    let (mut again, mut feed_again) = self::reloader(dir.path());
+    again.remember_rollbacks_in(state.path());
+    again.reconcile().unwrap();
+    assert_eq!(versions(&feed_again.generation()), [("trend".into(), "0.2.0".into())]);
+
+    // A changed file stages as usual, and the rollback is forgotten.
+    std::fs::write(dir.path().join("trend.toml"), "").unwrap();
+    again.reconcile().unwrap();
+    assert_eq!(versions(&feed_again.generation()), [("trend".into(), "2.0.0".into())]);
+    let index = std::fs::read_to_string(state.path().join("rolled-back/index.json")).unwrap();
+    assert_eq!(index.trim(), "{}");
+}

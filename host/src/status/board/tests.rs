@@ -143,7 +143,9 @@ fn a_swapped_in_version_on_probation_gives_way_after_failed_cycles_and_the_one_b
     assert_eq!(back.rolled_back.as_ref().map(|r| r.hash.as_str()), Some("v2"));
 
     // A later version that behaves passes its probation.
-    for cycle in 10..=39 {
+    call(&mut board, "v3", 10, false);
+    assert!(board.plugins["p"].probation.is_some(), "v3 replaced v1: on probation");
+    for cycle in 11..=39 {
         call(&mut board, "v3", cycle, false);
     }
     assert!(board.plugins["p"].probation.is_none());
