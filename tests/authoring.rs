@@ -31,6 +31,8 @@ fn a_new_plugin_builds_checks_and_serves() {
     let out = pulse(&["new", "analyzer", "demo-signal", "--dir", dir.path().to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out));
     let crate_dir = dir.path().join("demo-signal");
+    let config = std::fs::read_to_string(crate_dir.join(".cargo/config.toml")).unwrap();
+    assert!(config.contains("+simd128"), "the wasm build takes SIMD: {config}");
     cargo(&crate_dir, &["test", "--quiet"]);
     cargo(
         &crate_dir,

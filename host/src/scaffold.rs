@@ -51,9 +51,12 @@ pub fn create(template: Template, name: &str, dir: &Path, sdk: Option<&Path>) ->
             .replace("{{kind}}", kind_name)
             .replace("{{sdk}}", &sdk.display().to_string())
     };
-    std::fs::create_dir_all(root.join("src")).with_context(|| format!("cannot create {}", root.display()))?;
+    for folder in ["src", ".cargo"] {
+        std::fs::create_dir_all(root.join(folder)).with_context(|| format!("cannot create {}", root.display()))?;
+    }
     for (file, template) in [
         ("Cargo.toml", include_str!("scaffold/Cargo.toml.tmpl")),
+        (".cargo/config.toml", include_str!("scaffold/cargo-config.toml.tmpl")),
         ("README.md", include_str!("scaffold/README.md.tmpl")),
         ("src/lib.rs", source),
     ] {
