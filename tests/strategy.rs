@@ -24,14 +24,6 @@ fn place_shadow(dir: &std::path::Path, wasm: &std::path::Path, name: &str) {
     std::fs::rename(&hidden, shadows.join(format!("{name}.wasm"))).unwrap();
 }
 
-/// A daemon serving the bundled plugins from a directory of its own, writing to `cache` (in
-/// front of `memcached`) every 0.5 s, once it has pushed its first cycle.
-fn bundled_daemon(memcached: &Memcached, cache: &str) -> (tempfile::TempDir, Daemon) {
-    let plugins = plugin_dir(&["trend", "volatility", "dashboard"]);
-    let daemon = serve(plugins.path(), memcached, cache, &[]);
-    (plugins, daemon)
-}
-
 /// A daemon serving the plugins of `dir`, writing to `cache` (in front of `memcached`) every
 /// 0.5 s, with `extra` flags, once it has pushed a cycle.
 fn serve(dir: &std::path::Path, memcached: &Memcached, cache: &str, extra: &[&str]) -> Daemon {
@@ -233,7 +225,8 @@ fn a_shadow_is_compared_with_the_serving_version_never_written_and_compared_alik
 #[test]
 fn a_shadow_aggregator_is_compared_key_by_key() {
     let memcached = Memcached::start();
-    let (plugins, daemon) = bundled_daemon(&memcached, &memcached.addr);
+    let plugins = plugin_dir(&["trend", "volatility", "dashboard"]);
+    let daemon = serve(plugins.path(), &memcached, &memcached.addr, &[]);
     // The same dashboard as a shadow: on the same input, every key alike.
     place_shadow(plugins.path(), &common::plugin_wasm("dashboard"), "dashboard");
     let url = format!("{}/shadow/dashboard", daemon.status_url());

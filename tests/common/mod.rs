@@ -19,30 +19,23 @@ pub fn repo_root() -> PathBuf {
 
 /// The built component of plugin crate `name` (`trend`, `dashboard`, `wrong_world`, ...).
 pub fn plugin_wasm(name: &str) -> PathBuf {
-    let path = repo_root().join(format!("target/wasm32-wasip2/release/{name}.wasm"));
-    assert!(
-        path.is_file(),
-        "{} is missing: build the plugins first with scripts/build-plugins",
-        path.display()
-    );
-    path
+    built(&format!("{name}.wasm"))
 }
 
 /// The built component of fault fixture `name` (`fault_loop`, ...), an example of `faults`.
 pub fn fault_wasm(name: &str) -> PathBuf {
-    let path = repo_root().join(format!("target/wasm32-wasip2/release/examples/{name}.wasm"));
-    assert!(
-        path.is_file(),
-        "{} is missing: build the plugins first with scripts/build-plugins",
-        path.display()
-    );
-    path
+    built(&format!("examples/{name}.wasm"))
 }
 
 /// The built component of candidate `name` (`trend_shifted`, ...), an example of the
 /// `candidates` fixture: a version of `trend` for shadow, promotion and rollback tests.
 pub fn candidate_wasm(name: &str) -> PathBuf {
-    let path = repo_root().join(format!("target/wasm32-wasip2/release/examples/{name}.wasm"));
+    built(&format!("examples/{name}.wasm"))
+}
+
+/// `file` of the plugins' release build, which must exist.
+fn built(file: &str) -> PathBuf {
+    let path = repo_root().join("target/wasm32-wasip2/release").join(file);
     assert!(
         path.is_file(),
         "{} is missing: build the plugins first with scripts/build-plugins",

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tracing::warn;
 
+use crate::plugin::artifacts::write_atomically;
 use crate::plugin::file::PluginSource;
 use crate::plugin::loaded::LoadedPlugin;
 use crate::shared::call::{Fingerprint, Rollback};
@@ -148,11 +149,4 @@ impl Remembered {
 /// `path`'s file name.
 fn file_name(path: &Path) -> String {
     path.file_name().unwrap_or_default().to_string_lossy().into_owned()
-}
-
-/// Writes `bytes` to a hidden file beside `path`, then renames it over `path`.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let hidden = path.with_file_name(format!(".{}.tmp", file_name(path)));
-    std::fs::write(&hidden, bytes).with_context(|| format!("cannot write {}", hidden.display()))?;
-    std::fs::rename(&hidden, path).with_context(|| format!("cannot write {}", path.display()))
 }
