@@ -285,8 +285,8 @@ impl Reloader {
         (kept, staged)
     }
 
-    /// Watches the directory and reconciles on every settled change, and rolls back what the
-    /// pipeline asks to, on a thread of its own.
+    /// Watches the directory and reconciles once the watch is set up and then on every settled
+    /// change, and rolls back what the pipeline asks to, on a thread of its own.
     pub fn watch(mut self) -> Result<DirectoryWatch> {
         let wakes = self
             .feed
@@ -305,6 +305,11 @@ impl Reloader {
         std::thread::Builder::new()
             .name("pulse-reload".into())
             .spawn(move || {
+                // A file placed between the first scan and the watch raised no event: look once
+                // more now that every later change will.
+                if let Err(e) = self.reconcile() {
+                    error!("cannot reload plugins: {e:#}");
+                }
                 for wake in wakes {
                     match wake {
                         Wake::RollBack(rollback) => self.roll_back(&rollback),
