@@ -46,12 +46,15 @@ fn faulty_plugins_are_contained_and_the_dashboard_stays_fresh() {
     for fault in FAULTS {
         std::fs::copy(fault_wasm(fault), plugins.path().join(format!("{fault}.wasm"))).unwrap();
     }
+    // The bomb gets time to reach its memory cap: filling 64 MiB page by page passed the
+    // default 250 ms deadline in some runs on two busy cores, and failed as a timeout instead.
     let config = plugins.path().join(".pulse.toml");
     std::fs::write(
         &config,
         "[sandbox.plugin.fault-writer]\nkey_prefixes = [\"fault:\"]\n\
          [sandbox.plugin.fault-flood]\nkey_prefixes = [\"flood:\"]\nmemory_mib = 512\ncall_timeout_ms = 5000\n\
-         [sandbox.plugin.fault-chatter]\ncall_timeout_ms = 2000\n",
+         [sandbox.plugin.fault-chatter]\ncall_timeout_ms = 2000\n\
+         [sandbox.plugin.fault-bomb]\ncall_timeout_ms = 2000\n",
     )
     .unwrap();
     let interval_ms = 1500;
@@ -199,7 +202,11 @@ fn faulty_plugins_are_contained_and_the_dashboard_stays_fresh() {
         let counted = plugin_status(&status, name)["failure_kinds"][kind]
             .as_u64()
             .unwrap_or(0);
-        assert!(counted >= 5, "{name}: {kind} counted {counted} times");
+        assert!(
+            counted >= 5,
+            "{name}: {kind} counted {counted} times: {}",
+            plugin_status(&status, name)
+        );
         let series = format!("pulse_plugin_failures_total{{plugin=\"{name}\",kind=\"{kind}\"}}");
         assert!(value(&metrics, &series) >= 5.0, "{series}");
     }
