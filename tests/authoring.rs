@@ -25,22 +25,70 @@ fn cargo(dir: &Path, args: &[&str]) {
     );
 }
 
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// An author with nothing but the `pulse` binary: a copy of it alone in a fresh directory
+/// writes a crate (and the SDK it carries) that builds, passes its test and `pulse check`, and
+/// serves in the daemon.
 #[test]
-fn a_new_plugin_builds_checks_and_serves() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = pulse(&["new", "analyzer", "demo-signal", "--dir", dir.path().to_str().unwrap()]);
-    assert!(out.status.success(), "{}", text(&out));
-    let crate_dir = dir.path().join("demo-signal");
+fn a_new_plugin_from_the_binary_alone_builds_checks_and_serves() {
+    let home = tempfile::tempdir().unwrap();
+    let lone = home.path().join("pulse");
+    std::fs::copy(env!("CARGO_BIN_EXE_pulse"), &lone).unwrap();
+    let work = home.path().join("plugins");
+    std::fs::create_dir(&work).unwrap();
+    let new = |args: &[&str]| {
+        let out = Command::new(&lone).args(args).current_dir(&work).output().unwrap();
+        assert!(out.status.success(), "pulse {args:?}: {}", text(&out));
+    };
+    new(&["new", "analyzer", "demo-signal"]);
+    new(&["new", "aggregator", "demo-top"]);
+
+    let generated = files_under(&work);
+    let repo = repo_root().canonicalize().unwrap();
+    for file in &generated {
+        let body = std::fs::read_to_string(file).unwrap();
+        assert!(
+            !body.contains(repo.to_str().unwrap()),
+            "{} names the repository's path {}",
+            file.display(),
+            repo.display()
+        );
+    }
+    let sdks: Vec<_> = std::fs::read_dir(&work)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("pulse-sdk"))
+        .collect();
+    assert_eq!(sdks.len(), 1, "the two crates share one SDK: {sdks:?}");
+    let crate_dir = work.join("demo-signal");
     let config = std::fs::read_to_string(crate_dir.join(".cargo/config.toml")).unwrap();
     assert!(config.contains("+simd128"), "the wasm build takes SIMD: {config}");
     cargo(&crate_dir, &["test", "--quiet"]);
+    cargo(&work.join("demo-top"), &["test", "--quiet"]);
     cargo(
         &crate_dir,
         &["build", "--quiet", "--release", "--target", "wasm32-wasip2"],
     );
     let wasm = repo_root().join("target/authoring/wasm32-wasip2/release/demo_signal.wasm");
 
-    let out = pulse(&["check", wasm.to_str().unwrap()]);
+    let out = Command::new(&lone)
+        .args(["check", wasm.to_str().unwrap()])
+        .env("XDG_CACHE_HOME", home.path().join("cache"))
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         text(&out).contains("demo-signal 0.1.0") && text(&out).contains("distance_pct="),
@@ -65,11 +113,6 @@ fn a_new_plugin_builds_checks_and_serves() {
         signals["signals"][0]["components"]["demo-signal"]["distance_pct"].is_number(),
         "{signals}"
     );
-
-    // The aggregator template builds and passes its own test too.
-    let out = pulse(&["new", "aggregator", "demo-top", "--dir", dir.path().to_str().unwrap()]);
-    assert!(out.status.success(), "{}", text(&out));
-    cargo(&dir.path().join("demo-top"), &["test", "--quiet"]);
 }
 
 #[test]

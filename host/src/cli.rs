@@ -72,19 +72,19 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
-    /// Create a plugin crate: `pulse new analyzer NAME` or `pulse new aggregator NAME`.
+    /// Create a plugin project: `pulse new analyzer|aggregator NAME [--lang rust|js|python]`.
     New {
         /// analyzer or aggregator.
         #[arg(value_enum)]
         kind: crate::scaffold::Template,
         /// The plugin's name (a-z, 0-9, '-').
         name: String,
-        /// Where to create the crate's directory.
+        /// Where to create the project's directory (a Rust crate's SDK goes beside it).
         #[arg(long, default_value = ".")]
         dir: PathBuf,
-        /// The Pulse SDK (`plugins/sdk`), if not where this `pulse` was built.
-        #[arg(long)]
-        sdk: Option<PathBuf>,
+        /// The plugin's language.
+        #[arg(long, value_enum, default_value = "rust")]
+        lang: crate::scaffold::Lang,
     },
     /// Make the shadow version of a plugin serve: moves `DIR/shadow/NAME.wasm` (and its
     /// `NAME.toml`) over the serving files, atomically; the daemon swaps at its next cycle.
@@ -305,15 +305,12 @@ impl Cli {
                     (_, None) => anyhow::bail!("pulse replay needs --plugins DIR or --compare OLD NEW"),
                 }
             }
-            Command::New { kind, name, dir, sdk } => {
-                let root = crate::scaffold::create(kind, &name, &dir, sdk.as_deref())?;
-                println!(
-                    "created {}\n  cd {}\n  cargo test\n  cargo build --release --target wasm32-wasip2\n  \
-                     pulse check target/wasm32-wasip2/release/{}.wasm",
-                    root.display(),
-                    root.display(),
-                    name.replace('-', "_")
-                );
+            Command::New { kind, name, dir, lang } => {
+                let created = crate::scaffold::create(kind, lang, &name, &dir)?;
+                println!("created {}\n  cd {}", created.root.display(), created.root.display());
+                for step in created.next_steps {
+                    println!("  {step}");
+                }
                 Ok(())
             }
             Command::Promote { name, plugins } => {

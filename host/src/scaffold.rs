@@ -1,11 +1,17 @@
-//! `pulse new analyzer|aggregator NAME`: writes a ready plugin crate that builds to a working
-//! component with one command and has a passing native test.
+//! `pulse new analyzer|aggregator NAME [--lang rust|js|python]`: writes a ready plugin project
+//! that builds to a working component with one command and has a passing native test, using
+//! nothing but what the `pulse` binary carries (the SDK, the WIT, the templates).
+
+mod js;
+mod python;
+mod rust;
+mod sdk;
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-/// Which template `pulse new` writes: an analyzer or an aggregator crate.
+/// Which template `pulse new` writes: an analyzer or an aggregator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Template {
     /// Scores symbols.
@@ -14,13 +20,28 @@ pub enum Template {
     Aggregator,
 }
 
-/// The SDK this build of `pulse` comes with.
-fn default_sdk() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/sdk")
+/// The language of the plugin `pulse new` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lang {
+    /// A Rust crate on the Pulse SDK, built with cargo for `wasm32-wasip2`.
+    Rust,
+    /// A JavaScript module, built with componentize-js (npm).
+    Js,
+    /// A Python module, built with componentize-py (PyPI).
+    Python,
 }
 
-/// Creates `dir/NAME` with a plugin crate; `sdk` overrides the SDK's location.
-pub fn create(template: Template, name: &str, dir: &Path, sdk: Option<&Path>) -> Result<PathBuf> {
+/// What `pulse new` made: the project's folder and the commands that take it to a checked
+/// component, in order.
+pub struct Created {
+    /// The new project's folder.
+    pub root: PathBuf,
+    /// The commands to run in `root`: test, build, check.
+    pub next_steps: Vec<String>,
+}
+
+/// Creates `dir/NAME` with a plugin project in `lang`.
+pub fn create(template: Template, lang: Lang, name: &str, dir: &Path) -> Result<Created> {
     let name_ok = (1..=64).contains(&name.len())
         && name.starts_with(|c: char| c.is_ascii_lowercase())
         && name
@@ -33,35 +54,66 @@ pub fn create(template: Template, name: &str, dir: &Path, sdk: Option<&Path>) ->
     if root.exists() {
         bail!("{} already exists", root.display());
     }
-    let sdk = match sdk {
-        Some(path) => path.to_path_buf(),
-        None => default_sdk(),
+    let project = Project {
+        root,
+        name,
+        kind: template,
     };
-    let sdk = sdk
-        .canonicalize()
-        .with_context(|| format!("cannot find the Pulse SDK at {} (pass --sdk PATH)", sdk.display()))?;
-    let (source, kind_name) = match template {
-        Template::Analyzer => (include_str!("scaffold/analyzer.rs.tmpl"), "analyzer"),
-        Template::Aggregator => (include_str!("scaffold/aggregator.rs.tmpl"), "aggregator"),
+    let next_steps = match lang {
+        Lang::Rust => rust::write(&project, dir)?,
+        Lang::Js | Lang::Python if template == Template::Aggregator => bail!(
+            "aggregators are written in Rust (pulse new aggregator {name}); analyzers come in Rust, JavaScript \
+             and Python"
+        ),
+        Lang::Js => js::write(&project)?,
+        Lang::Python => python::write(&project)?,
     };
-    let fill = |template: &str| {
-        template
-            .replace("{{name}}", name)
-            .replace("{{crate}}", &name.replace('-', "_"))
-            .replace("{{kind}}", kind_name)
-            .replace("{{sdk}}", &sdk.display().to_string())
-    };
-    for folder in ["src", ".cargo"] {
-        std::fs::create_dir_all(root.join(folder)).with_context(|| format!("cannot create {}", root.display()))?;
+    Ok(Created {
+        root: project.root,
+        next_steps,
+    })
+}
+
+/// The project being written, and the placeholders every template may use.
+struct Project<'a> {
+    /// The project's folder, `dir/NAME`.
+    root: PathBuf,
+    /// The plugin's name, as `describe` returns it.
+    name: &'a str,
+    /// Analyzer or aggregator.
+    kind: Template,
+}
+
+impl Project<'_> {
+    /// The plugin file's stem: the name with '-' as '_' (the daemon reads it back as the name).
+    fn file_stem(&self) -> String {
+        self.name.replace('-', "_")
     }
-    for (file, template) in [
-        ("Cargo.toml", include_str!("scaffold/Cargo.toml.tmpl")),
-        (".cargo/config.toml", include_str!("scaffold/cargo-config.toml.tmpl")),
-        ("README.md", include_str!("scaffold/README.md.tmpl")),
-        ("src/lib.rs", source),
-    ] {
-        let path = root.join(file);
-        std::fs::write(&path, fill(template)).with_context(|| format!("cannot write {}", path.display()))?;
+
+    /// Writes each `(path, template)` under the root, filling `{{name}}`, `{{crate}}`,
+    /// `{{kind}}`, `{{wit_version}}` and the `extra` placeholders.
+    fn write(&self, files: &[(&str, &str)], extra: &[(&str, String)]) -> Result<()> {
+        let kind = match self.kind {
+            Template::Analyzer => "analyzer",
+            Template::Aggregator => "aggregator",
+        };
+        let fill = |template: &str| {
+            let mut text = template
+                .replace("{{name}}", self.name)
+                .replace("{{crate}}", &self.file_stem())
+                .replace("{{kind}}", kind)
+                .replace("{{wit_version}}", &sdk::version());
+            for (placeholder, value) in extra {
+                text = text.replace(placeholder, value);
+            }
+            text
+        };
+        for (file, template) in files {
+            let path = self.root.join(file);
+            std::fs::create_dir_all(path.parent().expect("a project file is in a folder"))
+                .with_context(|| format!("cannot create {}", self.root.display()))?;
+            std::fs::write(&path, fill(template)).with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        Ok(())
     }
-    Ok(root)
 }

@@ -1,0 +1,146 @@
+//! The plugin SDK and the WIT contract, carried inside the `pulse` binary so that an author
+//! with nothing but the binary can build a plugin.
+//!
+//! `pulse-sdk` is not on crates.io (nothing can be published from here), so `pulse new` writes
+//! it as `pulse-sdk-VERSION/` beside the new crate, the way `cargo vendor` lays out a
+//! dependency, and the crate depends on `pulse-sdk = "VERSION"` with a `[patch.crates-io]`
+//! entry pointing there. Crates made in the same directory share one copy; once the SDK is
+//! published, deleting the patch entry is the whole migration.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+/// The contract every template targets, also written into JavaScript and Python projects.
+pub const WIT: &str = include_str!("../../../wit/pulse.wit");
+
+/// Where the SDK's `lib.rs` finds the WIT in the repository, and where in a written SDK.
+const WIT_PATH_IN_REPO: &str = "path: \"../../wit\"";
+const WIT_PATH_WRITTEN: &str = "path: \"wit\"";
+
+/// Every file of `plugins/sdk`, as the SDK crate's relative path and its text.
+const FILES: &[(&str, &str)] = &[
+    ("Cargo.toml", include_str!("../../../plugins/sdk/Cargo.toml")),
+    ("src/lib.rs", include_str!("../../../plugins/sdk/src/lib.rs")),
+    ("src/analyses.rs", include_str!("../../../plugins/sdk/src/analyses.rs")),
+    (
+        "src/indicators.rs",
+        include_str!("../../../plugins/sdk/src/indicators.rs"),
+    ),
+    ("src/log.rs", include_str!("../../../plugins/sdk/src/log.rs")),
+    ("src/market.rs", include_str!("../../../plugins/sdk/src/market.rs")),
+    ("src/output.rs", include_str!("../../../plugins/sdk/src/output.rs")),
+    ("src/testing.rs", include_str!("../../../plugins/sdk/src/testing.rs")),
+];
+
+/// The SDK's version, from its `Cargo.toml`.
+pub fn version() -> String {
+    let manifest: toml::Table = toml::from_str(FILES[0].1).expect("the embedded SDK's Cargo.toml parses");
+    manifest["package"]["version"]
+        .as_str()
+        .expect("the embedded SDK's Cargo.toml has a version")
+        .to_string()
+}
+
+/// The SDK as it is written: its files, with `lib.rs` reading the WIT from the SDK's own
+/// `wit/` folder, plus that folder.
+fn files() -> Vec<(&'static str, String)> {
+    let mut files: Vec<(&str, String)> = FILES
+        .iter()
+        .map(|(path, text)| (*path, text.replace(WIT_PATH_IN_REPO, WIT_PATH_WRITTEN)))
+        .collect();
+    files.push(("wit/pulse.wit", WIT.to_string()));
+    files
+}
+
+/// The folder name the SDK is written under: `pulse-sdk-VERSION`.
+pub fn folder_name() -> String {
+    format!("pulse-sdk-{}", version())
+}
+
+/// Makes sure `dir/pulse-sdk-VERSION` holds this binary's SDK: writes it if absent (into a
+/// temporary folder renamed into place, so an interrupted run leaves nothing half-written),
+/// reuses it if identical, and refuses, naming the first differing file, if it differs.
+pub fn install(dir: &Path) -> Result<PathBuf> {
+    let target = dir.join(folder_name());
+    if target.exists() {
+        for (path, text) in files() {
+            let existing = std::fs::read_to_string(target.join(path)).unwrap_or_default();
+            if existing != text {
+                bail!(
+                    "{} differs from the SDK this pulse carries (edited, or written by another pulse build \
+                     of the same version): move {} aside and run pulse new again",
+                    target.join(path).display(),
+                    target.display()
+                );
+            }
+        }
+        return Ok(target);
+    }
+    let staging = dir.join(format!(".{}.partial-{}", folder_name(), std::process::id()));
+    for (path, text) in files() {
+        let file = staging.join(path);
+        std::fs::create_dir_all(file.parent().expect("an SDK file is in a folder"))
+            .with_context(|| format!("cannot create {}", staging.display()))?;
+        std::fs::write(&file, text).with_context(|| format!("cannot write {}", file.display()))?;
+    }
+    std::fs::rename(&staging, &target)
+        .with_context(|| format!("cannot move {} to {}", staging.display(), target.display()))?;
+    Ok(target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo_sdk() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/sdk")
+    }
+
+    #[test]
+    fn every_sdk_source_file_is_carried() {
+        let mut on_disk: Vec<String> = std::fs::read_dir(repo_sdk().join("src"))
+            .unwrap()
+            .map(|entry| format!("src/{}", entry.unwrap().file_name().to_string_lossy()))
+            .collect();
+        on_disk.sort();
+        let mut carried: Vec<String> = FILES
+            .iter()
+            .map(|(path, _)| path.to_string())
+            .filter(|path| path.starts_with("src/"))
+            .collect();
+        carried.sort();
+        assert_eq!(carried, on_disk, "add the SDK's new file to scaffold/sdk.rs FILES");
+    }
+
+    #[test]
+    fn the_written_sdk_reads_its_own_wit() {
+        let lib = &files()[1].1;
+        assert_eq!(lib.matches(WIT_PATH_WRITTEN).count(), 2, "both worlds' bindings: {lib}");
+        assert!(!lib.contains("../../wit"));
+    }
+
+    #[test]
+    fn the_sdk_version_is_the_contract_version() {
+        assert!(
+            WIT.contains(&format!("package pulse:plugin@{};", version())),
+            "{}",
+            version()
+        );
+    }
+
+    #[test]
+    fn an_existing_identical_sdk_is_reused_and_a_changed_one_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = install(dir.path()).unwrap();
+        assert_eq!(install(dir.path()).unwrap(), first);
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no second copy, no leftovers"
+        );
+        std::fs::write(first.join("src/log.rs"), "// edited\n").unwrap();
+        let error = install(dir.path()).unwrap_err().to_string();
+        assert!(error.contains("src/log.rs differs"), "{error}");
+    }
+}
