@@ -1,10 +1,11 @@
 //! Plugins in JavaScript (componentize-js) and Python (componentize-py), each the author's way:
-//! `pulse new --lang`, the native test, the build, `pulse check`, and serving in the daemon
-//! beside the bundled Rust plugins, its verdicts in `analysis:breakdown:<SYMBOL>`.
+//! `pulse new --lang` for an analyzer and an aggregator, their native tests, the builds,
+//! `pulse check`, and serving in the daemon beside the bundled Rust plugins: the analyzer's
+//! verdicts in `analysis:breakdown:<SYMBOL>`, the aggregator's key under its granted prefix.
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -26,31 +27,44 @@ fn run(dir: &Path, program: &str, args: &[&str], missing: &str) -> String {
     text(&out)
 }
 
-/// `pulse new analyzer NAME --lang LANG` in `dir`.
-fn scaffold(dir: &Path, name: &str, lang: &str) -> std::path::PathBuf {
-    let out = pulse(&["new", "analyzer", name, "--lang", lang, "--dir", dir.to_str().unwrap()]);
+/// `pulse new KIND NAME --lang LANG` in `dir`.
+fn scaffold(dir: &Path, kind: &str, name: &str, lang: &str) -> PathBuf {
+    let out = pulse(&["new", kind, name, "--lang", lang, "--dir", dir.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out));
     dir.join(name)
 }
 
-/// `pulse check`s `wasm`, serves it with the bundled plugins, and returns BTCUSDT's breakdown
-/// once it holds the plugin's verdict; the plugin's first-cycle log line must reach the log.
-fn check_and_serve(wasm: &Path, name: &str) -> serde_json::Value {
-    let out = pulse(&["check", wasm.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", text(&out));
-    assert!(
-        text(&out).contains(&format!("{name} 0.1.0")) && text(&out).contains("30 of 30 symbols scored"),
-        "{}",
-        text(&out)
-    );
+/// A daemon config granting the aggregator `name` its prefix `name:`.
+fn grant(dir: &Path, name: &str) -> PathBuf {
+    let config = dir.join("pulse.toml");
+    std::fs::write(
+        &config,
+        format!("[sandbox.plugin.{name}]\nkey_prefixes = [\"{name}:\"]\n"),
+    )
+    .unwrap();
+    config
+}
+
+/// `pulse check`s both components, serves them with the bundled plugins, and checks that the
+/// analyzer's verdicts reach BTCUSDT's breakdown, the aggregator writes its key, and both
+/// plugins' first-cycle log lines reach the daemon's log.
+fn check_and_serve(analyzer: (&str, &Path), aggregator: (&str, &Path), config: &Path) {
+    for (name, wasm) in [analyzer, aggregator] {
+        let out = pulse(&["check", wasm.to_str().unwrap(), "--config", config.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(text(&out).contains(&format!("{name} 0.1.0")), "{}", text(&out));
+    }
+    let (name, top) = (analyzer.0, aggregator.0);
 
     let memcached = Memcached::start();
     let plugins = plugin_dir(&["trend", "volatility", "dashboard"]);
-    std::fs::copy(wasm, plugins.path().join(wasm.file_name().unwrap())).unwrap();
+    for (_, wasm) in [analyzer, aggregator] {
+        std::fs::copy(wasm, plugins.path().join(wasm.file_name().unwrap())).unwrap();
+    }
     let daemon = Daemon::serve(
         plugins.path().to_str().unwrap(),
         &memcached.addr,
-        &["--interval", "0.5"],
+        &["--interval", "0.5", "--config", config.to_str().unwrap()],
     );
     // Compiling a component that carries an interpreter takes seconds the first time.
     let breakdown = wait_for(&format!("{name}'s verdicts"), Duration::from_secs(120), || {
@@ -63,44 +77,65 @@ fn check_and_serve(wasm: &Path, name: &str) -> serde_json::Value {
     assert_eq!(breakdown["analyzers"][name]["version"], "0.1.0", "{breakdown}");
     assert!(breakdown["analyzers"][name]["score"].is_number(), "{breakdown}");
     assert!(breakdown["analyzers"]["trend"].is_object(), "{breakdown}");
-    assert!(
-        daemon.log().contains(&format!("{name} scoring 30 symbols")),
-        "the plugin's host log line is missing:\n{}",
-        daemon.log()
-    );
-    breakdown
+
+    let listed = wait_for(&format!("{top}'s key"), Duration::from_secs(60), || {
+        let bytes = memcached.get(&format!("{top}:top"))?;
+        let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        (v.as_array()?.len() == 5).then_some(v)
+    });
+    for entry in listed.as_array().unwrap() {
+        assert!(entry["symbol"].as_str().unwrap().ends_with("USDT"), "{listed}");
+        assert!((0.0..=100.0).contains(&entry["score"].as_f64().unwrap()), "{listed}");
+    }
+    for line in [format!("{name} scoring 30 symbols"), format!("{top} aggregating ")] {
+        assert!(
+            daemon.log().contains(&line),
+            "the plugin's host log line {line:?} is missing:\n{}",
+            daemon.log()
+        );
+    }
 }
 
 #[test]
-fn a_javascript_analyzer_is_scaffolded_built_checked_and_served() {
+fn javascript_plugins_are_scaffolded_built_checked_and_served() {
     let install = "install node 20 and npm: apt-get install nodejs npm";
     let dir = tempfile::tempdir().unwrap();
-    let project = scaffold(dir.path(), "js-signal", "js");
-    run(&project, "node", &["--version"], install);
-    run(
-        &project,
-        "npm",
-        &["ci", "--prefer-offline", "--no-audit", "--no-fund"],
-        install,
-    );
-    let tests = run(&project, "npm", &["test"], install);
-    assert!(tests.contains("# pass 2") && tests.contains("# fail 0"), "{tests}");
-    run(&project, "npm", &["run", "build"], install);
-    check_and_serve(&project.join("js_signal.wasm"), "js-signal");
+    let mut built = Vec::new();
+    for (kind, name) in [("analyzer", "js-signal"), ("aggregator", "js-top")] {
+        let project = scaffold(dir.path(), kind, name, "js");
+        run(&project, "node", &["--version"], install);
+        run(
+            &project,
+            "npm",
+            &["ci", "--prefer-offline", "--no-audit", "--no-fund"],
+            install,
+        );
+        let tests = run(&project, "npm", &["test"], install);
+        assert!(tests.contains("# pass 2") && tests.contains("# fail 0"), "{tests}");
+        run(&project, "npm", &["run", "build"], install);
+        built.push(project.join(format!("{}.wasm", name.replace('-', "_"))));
+    }
+    let config = grant(dir.path(), "js-top");
+    check_and_serve(("js-signal", &built[0]), ("js-top", &built[1]), &config);
 }
 
 #[test]
-fn a_python_analyzer_is_scaffolded_built_checked_and_served() {
+fn python_plugins_are_scaffolded_built_checked_and_served() {
     let dir = tempfile::tempdir().unwrap();
-    let project = scaffold(dir.path(), "py-signal", "python");
-    let tests = run(&project, "python3", &["-m", "unittest"], "install python3");
-    assert!(tests.contains("Ran 2 tests") && tests.contains("OK"), "{tests}");
-    // build.sh names the install command if componentize-py is missing (scripts/setup installs it).
-    run(
-        &project,
-        "./build.sh",
-        &[],
-        "build.sh is written executable by pulse new",
-    );
-    check_and_serve(&project.join("py_signal.wasm"), "py-signal");
+    let mut built = Vec::new();
+    for (kind, name) in [("analyzer", "py-signal"), ("aggregator", "py-top")] {
+        let project = scaffold(dir.path(), kind, name, "python");
+        let tests = run(&project, "python3", &["-m", "unittest"], "install python3");
+        assert!(tests.contains("Ran 2 tests") && tests.contains("OK"), "{tests}");
+        // build.sh names the install command if componentize-py is missing (scripts/setup installs it).
+        run(
+            &project,
+            "./build.sh",
+            &[],
+            "build.sh is written executable by pulse new",
+        );
+        built.push(project.join(format!("{}.wasm", name.replace('-', "_"))));
+    }
+    let config = grant(dir.path(), "py-top");
+    check_and_serve(("py-signal", &built[0]), ("py-top", &built[1]), &config);
 }

@@ -61,10 +61,6 @@ pub fn create(template: Template, lang: Lang, name: &str, dir: &Path) -> Result<
     };
     let next_steps = match lang {
         Lang::Rust => rust::write(&project, dir)?,
-        Lang::Js | Lang::Python if template == Template::Aggregator => bail!(
-            "aggregators are written in Rust (pulse new aggregator {name}); analyzers come in Rust, JavaScript \
-             and Python"
-        ),
         Lang::Js => js::write(&project)?,
         Lang::Python => python::write(&project)?,
     };
@@ -88,6 +84,14 @@ impl Project<'_> {
     /// The plugin file's stem: the name with '-' as '_' (the daemon reads it back as the name).
     fn file_stem(&self) -> String {
         self.name.replace('-', "_")
+    }
+
+    /// The command that checks the built component: an aggregator's check needs its key grant.
+    fn check_step(&self, wasm: &str) -> String {
+        match self.kind {
+            Template::Analyzer => format!("pulse check {wasm}"),
+            Template::Aggregator => format!("pulse check {wasm} --config pulse.toml   # with the grant in README.md"),
+        }
     }
 
     /// Writes each `(path, template)` under the root, filling `{{name}}`, `{{crate}}`,
@@ -115,5 +119,76 @@ impl Project<'_> {
             std::fs::write(&path, fill(template)).with_context(|| format!("cannot write {}", path.display()))?;
         }
         Ok(())
+    }
+}
+
+/// For an aggregator's README: the key grant it needs, in the daemon's config and for `pulse check`.
+fn grant_note(project: &Project) -> String {
+    match project.kind {
+        Template::Analyzer => String::new(),
+        Template::Aggregator => format!(
+            "\nAn aggregator writes only under key prefixes an operator grants it. Grant `{name}:` in the\n\
+             daemon's config, and give `pulse check` the same config:\n\n```toml\n[sandbox.plugin.{name}]\n\
+             key_prefixes = [\"{name}:\"]\n```\n\n```sh\npulse check {stem}.wasm --config pulse.toml\n```\n",
+            name = project.name,
+            stem = project.file_stem()
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files_under(dir: &Path) -> Vec<PathBuf> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .flat_map(|entry| {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    files_under(&path)
+                } else {
+                    vec![path]
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_template_fills_every_placeholder() {
+        let dir = tempfile::tempdir().unwrap();
+        for lang in [Lang::Rust, Lang::Js, Lang::Python] {
+            for kind in [Template::Analyzer, Template::Aggregator] {
+                let name = format!("p-{lang:?}-{kind:?}").to_lowercase();
+                let created = create(kind, lang, &name, dir.path()).unwrap();
+                assert!(!created.next_steps.is_empty());
+                for file in files_under(&created.root) {
+                    let text = std::fs::read_to_string(&file).unwrap();
+                    let placeholder = text.match_indices("{{").find(|(at, _)| {
+                        let rest = &text[at + 2..];
+                        let word = rest.len()
+                            - rest
+                                .trim_start_matches(|c: char| c.is_ascii_lowercase() || c == '_')
+                                .len();
+                        word > 0 && rest[word..].starts_with("}}")
+                    });
+                    assert!(placeholder.is_none(), "{} keeps a placeholder", file.display());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_bad_name_or_an_existing_folder_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["", "Upper", "9lives", "dot.ted", "under_score"] {
+            let error = create(Template::Analyzer, Lang::Js, name, dir.path()).err().unwrap();
+            assert!(error.to_string().contains("must start with a-z"), "{name}: {error}");
+        }
+        create(Template::Analyzer, Lang::Js, "twice", dir.path()).unwrap();
+        let error = create(Template::Analyzer, Lang::Python, "twice", dir.path())
+            .err()
+            .unwrap();
+        assert!(error.to_string().contains("already exists"), "{error}");
     }
 }

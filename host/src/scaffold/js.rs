@@ -3,11 +3,27 @@
 
 use anyhow::Result;
 
-use super::{sdk, Project};
+use super::{grant_note, sdk, Project, Template};
 
 /// Writes the project: package.json and its lockfile, the WIT, the logic, the component's
 /// entry and a native test.
 pub(super) fn write(project: &Project) -> Result<Vec<String>> {
+    let (logic, entry, test, logic_file, test_file) = match project.kind {
+        Template::Analyzer => (
+            include_str!("js/analyzer.js.tmpl"),
+            include_str!("js/analyzer-entry.js.tmpl"),
+            include_str!("js/analyzer.test.js.tmpl"),
+            "analysis",
+            "test/analysis.test.js",
+        ),
+        Template::Aggregator => (
+            include_str!("js/aggregator.js.tmpl"),
+            include_str!("js/aggregator-entry.js.tmpl"),
+            include_str!("js/aggregator.test.js.tmpl"),
+            "aggregation",
+            "test/aggregation.test.js",
+        ),
+    };
     project.write(
         &[
             ("package.json", include_str!("js/package.json.tmpl")),
@@ -15,16 +31,19 @@ pub(super) fn write(project: &Project) -> Result<Vec<String>> {
             (".gitignore", include_str!("js/gitignore.tmpl")),
             ("README.md", include_str!("js/README.md.tmpl")),
             ("wit/pulse.wit", sdk::WIT),
-            ("src/analysis.js", include_str!("js/analysis.js.tmpl")),
-            ("src/plugin.js", include_str!("js/plugin.js.tmpl")),
-            ("test/analysis.test.js", include_str!("js/analysis.test.js.tmpl")),
+            (&format!("src/{logic_file}.js"), logic),
+            ("src/plugin.js", entry),
+            (test_file, test),
         ],
-        &[],
+        &[
+            ("{{logic}}", logic_file.to_string()),
+            ("{{grant_note}}", grant_note(project)),
+        ],
     )?;
     Ok(vec![
         "npm ci".into(),
         "npm test".into(),
         "npm run build".into(),
-        format!("pulse check {}.wasm", project.file_stem()),
+        project.check_step(&format!("{}.wasm", project.file_stem())),
     ])
 }

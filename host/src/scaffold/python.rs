@@ -4,21 +4,39 @@ use std::os::unix::fs::PermissionsExt;
 
 use anyhow::{Context, Result};
 
-use super::{sdk, Project};
+use super::{grant_note, sdk, Project, Template};
 
 /// Writes the project: the WIT, the logic, the component's entry, a native test and build.sh.
 pub(super) fn write(project: &Project) -> Result<Vec<String>> {
+    let (logic, app, test, logic_file) = match project.kind {
+        Template::Analyzer => (
+            include_str!("python/analyzer.py.tmpl"),
+            include_str!("python/analyzer-app.py.tmpl"),
+            include_str!("python/analyzer_test.py.tmpl"),
+            "analysis",
+        ),
+        Template::Aggregator => (
+            include_str!("python/aggregator.py.tmpl"),
+            include_str!("python/aggregator-app.py.tmpl"),
+            include_str!("python/aggregator_test.py.tmpl"),
+            "aggregation",
+        ),
+    };
     project.write(
         &[
             ("build.sh", include_str!("python/build.sh.tmpl")),
             (".gitignore", include_str!("python/gitignore.tmpl")),
             ("README.md", include_str!("python/README.md.tmpl")),
             ("wit/pulse.wit", sdk::WIT),
-            ("analysis.py", include_str!("python/analysis.py.tmpl")),
-            ("app.py", include_str!("python/app.py.tmpl")),
-            ("test_analysis.py", include_str!("python/test_analysis.py.tmpl")),
+            (&format!("{logic_file}.py"), logic),
+            ("app.py", app),
+            // unittest's discovery finds test_*.py.
+            (&format!("test_{logic_file}.py"), test),
         ],
-        &[],
+        &[
+            ("{{logic}}", logic_file.to_string()),
+            ("{{grant_note}}", grant_note(project)),
+        ],
     )?;
     let build = project.root.join("build.sh");
     std::fs::set_permissions(&build, std::fs::Permissions::from_mode(0o755))
@@ -26,6 +44,6 @@ pub(super) fn write(project: &Project) -> Result<Vec<String>> {
     Ok(vec![
         "python3 -m unittest".into(),
         "./build.sh".into(),
-        format!("pulse check {}.wasm", project.file_stem()),
+        project.check_step(&format!("{}.wasm", project.file_stem())),
     ])
 }

@@ -32,6 +32,6 @@ pub(super) fn write(project: &Project, dir: &Path) -> Result<Vec<String>> {
     Ok(vec![
         "cargo test".into(),
         "cargo build --release --target wasm32-wasip2".into(),
-        format!("pulse check target/wasm32-wasip2/release/{}.wasm", project.file_stem()),
+        project.check_step(&format!("target/wasm32-wasip2/release/{}.wasm", project.file_stem())),
     ])
 }
