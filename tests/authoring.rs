@@ -76,25 +76,38 @@ fn a_new_plugin_from_the_binary_alone_builds_checks_and_serves() {
     let crate_dir = work.join("demo-signal");
     let config = std::fs::read_to_string(crate_dir.join(".cargo/config.toml")).unwrap();
     assert!(config.contains("+simd128"), "the wasm build takes SIMD: {config}");
-    cargo(&crate_dir, &["test", "--quiet"]);
-    cargo(&work.join("demo-top"), &["test", "--quiet"]);
-    cargo(
-        &crate_dir,
-        &["build", "--quiet", "--release", "--target", "wasm32-wasip2"],
-    );
-    let wasm = repo_root().join("target/authoring/wasm32-wasip2/release/demo_signal.wasm");
-
-    let out = Command::new(&lone)
-        .args(["check", wasm.to_str().unwrap()])
-        .env("XDG_CACHE_HOME", home.path().join("cache"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
-    assert!(
-        text(&out).contains("demo-signal 0.1.0") && text(&out).contains("distance_pct="),
-        "{}",
+    let check = |args: &[&str]| {
+        let out = Command::new(&lone)
+            .args(args)
+            .env("XDG_CACHE_HOME", home.path().join("cache"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
         text(&out)
+    };
+    let built = repo_root().join("target/authoring/wasm32-wasip2/release");
+    for name in ["demo-signal", "demo-top"] {
+        cargo(&work.join(name), &["test", "--quiet"]);
+        cargo(
+            &work.join(name),
+            &["build", "--quiet", "--release", "--target", "wasm32-wasip2"],
+        );
+    }
+    let wasm = built.join("demo_signal.wasm");
+    let report = check(&["check", wasm.to_str().unwrap()]);
+    assert!(
+        report.contains("demo-signal 0.1.0") && report.contains("distance_pct="),
+        "{report}"
     );
+    // The aggregator's check takes the key grant `pulse new` wrote beside it.
+    let grant = work.join("demo-top/pulse.toml");
+    let report = check(&[
+        "check",
+        built.join("demo_top.wasm").to_str().unwrap(),
+        "--config",
+        grant.to_str().unwrap(),
+    ]);
+    assert!(report.contains("demo-top:top") && report.contains("ok"), "{report}");
 
     let memcached = Memcached::start();
     let plugins = plugin_dir(&["dashboard"]);

@@ -36,7 +36,8 @@ pub enum Lang {
 pub struct Created {
     /// The new project's folder.
     pub root: PathBuf,
-    /// The commands to run in `root`: test, build, check.
+    /// The commands to run in `root`, in order: install (if the language needs it), test,
+    /// build, check.
     pub next_steps: Vec<String>,
 }
 
@@ -49,6 +50,11 @@ pub fn create(template: Template, lang: Lang, name: &str, dir: &Path) -> Result<
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if !name_ok {
         bail!("plugin name {name:?} must start with a-z and hold only a-z, 0-9 and '-'");
+    }
+    if lang == Lang::Rust && RESERVED_FOR_RUST.contains(&name) {
+        bail!(
+            "plugin name {name:?} cannot name a Rust crate (a keyword, a standard crate or a dependency of the crate)"
+        );
     }
     let root = dir.join(name);
     if root.exists() {
@@ -64,6 +70,9 @@ pub fn create(template: Template, lang: Lang, name: &str, dir: &Path) -> Result<
         Lang::Js => js::write(&project)?,
         Lang::Python => python::write(&project)?,
     };
+    if template == Template::Aggregator {
+        project.write(&[("pulse.toml", include_str!("scaffold/grant.toml.tmpl"))], &[])?;
+    }
     Ok(Created {
         root: project.root,
         next_steps,
@@ -86,16 +95,34 @@ impl Project<'_> {
         self.name.replace('-', "_")
     }
 
-    /// The command that checks the built component: an aggregator's check needs its key grant.
+    /// The command that checks the built component.
     fn check_step(&self, wasm: &str) -> String {
+        format!("pulse check {wasm}{}", self.check_args())
+    }
+
+    /// What `pulse check` needs beside the file: an aggregator's key grant, in `pulse.toml`.
+    fn check_args(&self) -> &'static str {
         match self.kind {
-            Template::Analyzer => format!("pulse check {wasm}"),
-            Template::Aggregator => format!("pulse check {wasm} --config pulse.toml   # with the grant in README.md"),
+            Template::Analyzer => "",
+            Template::Aggregator => " --config pulse.toml",
+        }
+    }
+
+    /// For an aggregator's README: the key grant it needs, which `pulse.toml` beside it holds.
+    fn grant_note(&self) -> &'static str {
+        match self.kind {
+            Template::Analyzer => "",
+            Template::Aggregator => {
+                "\nAn aggregator writes only under key prefixes an operator grants it: `pulse.toml` here holds\n\
+                 its grant. Copy its lines into the daemon's config; `pulse check` reads it with\n\
+                 `--config pulse.toml`.\n"
+            }
         }
     }
 
     /// Writes each `(path, template)` under the root, filling `{{name}}`, `{{crate}}`,
-    /// `{{kind}}`, `{{wit_version}}` and the `extra` placeholders.
+    /// `{{kind}}`, `{{wit_version}}`, `{{check_args}}`, `{{grant_note}}` and the `extra`
+    /// placeholders.
     fn write(&self, files: &[(&str, &str)], extra: &[(&str, String)]) -> Result<()> {
         let kind = match self.kind {
             Template::Analyzer => "analyzer",
@@ -106,7 +133,9 @@ impl Project<'_> {
                 .replace("{{name}}", self.name)
                 .replace("{{crate}}", &self.file_stem())
                 .replace("{{kind}}", kind)
-                .replace("{{wit_version}}", &sdk::version());
+                .replace("{{wit_version}}", sdk::version())
+                .replace("{{check_args}}", self.check_args())
+                .replace("{{grant_note}}", self.grant_note());
             for (placeholder, value) in extra {
                 text = text.replace(placeholder, value);
             }
@@ -114,27 +143,24 @@ impl Project<'_> {
         };
         for (file, template) in files {
             let path = self.root.join(file);
-            std::fs::create_dir_all(path.parent().expect("a project file is in a folder"))
-                .with_context(|| format!("cannot create {}", self.root.display()))?;
+            let folder = path.parent().expect("a project file is in a folder");
+            std::fs::create_dir_all(folder).with_context(|| format!("cannot create {}", folder.display()))?;
             std::fs::write(&path, fill(template)).with_context(|| format!("cannot write {}", path.display()))?;
         }
         Ok(())
     }
 }
 
-/// For an aggregator's README: the key grant it needs, in the daemon's config and for `pulse check`.
-fn grant_note(project: &Project) -> String {
-    match project.kind {
-        Template::Analyzer => String::new(),
-        Template::Aggregator => format!(
-            "\nAn aggregator writes only under key prefixes an operator grants it. Grant `{name}:` in the\n\
-             daemon's config, and give `pulse check` the same config:\n\n```toml\n[sandbox.plugin.{name}]\n\
-             key_prefixes = [\"{name}:\"]\n```\n\n```sh\npulse check {stem}.wasm --config pulse.toml\n```\n",
-            name = project.name,
-            stem = project.file_stem()
-        ),
-    }
-}
+/// Names `pulse new` refuses for a Rust crate: cargo refuses the keywords and the standard
+/// crates' names, and a crate named after one of its dependencies cannot build.
+#[rustfmt::skip]
+const RESERVED_FOR_RUST: &[&str] = &[
+    "abstract", "alloc", "as", "async", "await", "become", "box", "break", "const", "continue", "core", "crate",
+    "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "if", "impl", "in", "let", "loop",
+    "macro", "match", "mod", "move", "mut", "override", "priv", "proc-macro", "pub", "pulse-sdk", "ref",
+    "return", "self", "serde", "static", "std", "struct", "super", "test", "trait", "true", "try", "type",
+    "typeof", "unsafe", "unsized", "use", "virtual", "where", "while", "wit-bindgen", "yield",
+];
 
 #[cfg(test)]
 mod tests {
@@ -185,6 +211,14 @@ mod tests {
             let error = create(Template::Analyzer, Lang::Js, name, dir.path()).err().unwrap();
             assert!(error.to_string().contains("must start with a-z"), "{name}: {error}");
         }
+        for name in ["test", "serde", "pulse-sdk"] {
+            let error = create(Template::Analyzer, Lang::Rust, name, dir.path()).err().unwrap();
+            assert!(
+                error.to_string().contains("cannot name a Rust crate"),
+                "{name}: {error}"
+            );
+        }
+        create(Template::Analyzer, Lang::Js, "test", dir.path()).unwrap();
         create(Template::Analyzer, Lang::Js, "twice", dir.path()).unwrap();
         let error = create(Template::Analyzer, Lang::Python, "twice", dir.path())
             .err()

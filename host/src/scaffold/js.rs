@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 
-use super::{grant_note, sdk, Project, Template};
+use super::{sdk, Project, Template};
 
 /// Writes the project: package.json and its lockfile, the WIT, the logic, the component's
 /// entry and a native test.
@@ -35,10 +35,7 @@ pub(super) fn write(project: &Project) -> Result<Vec<String>> {
             ("src/plugin.js", entry),
             (test_file, test),
         ],
-        &[
-            ("{{logic}}", logic_file.to_string()),
-            ("{{grant_note}}", grant_note(project)),
-        ],
+        &[("{{logic}}", logic_file.to_string())],
     )?;
     Ok(vec![
         "npm ci".into(),

@@ -1,10 +1,8 @@
 //! The Python template: a module built into a component with componentize-py.
 
-use std::os::unix::fs::PermissionsExt;
-
 use anyhow::{Context, Result};
 
-use super::{grant_note, sdk, Project, Template};
+use super::{sdk, Project, Template};
 
 /// Writes the project: the WIT, the logic, the component's entry, a native test and build.sh.
 pub(super) fn write(project: &Project) -> Result<Vec<String>> {
@@ -33,14 +31,15 @@ pub(super) fn write(project: &Project) -> Result<Vec<String>> {
             // unittest's discovery finds test_*.py.
             (&format!("test_{logic_file}.py"), test),
         ],
-        &[
-            ("{{logic}}", logic_file.to_string()),
-            ("{{grant_note}}", grant_note(project)),
-        ],
+        &[("{{logic}}", logic_file.to_string())],
     )?;
-    let build = project.root.join("build.sh");
-    std::fs::set_permissions(&build, std::fs::Permissions::from_mode(0o755))
-        .with_context(|| format!("cannot make {} executable", build.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let build = project.root.join("build.sh");
+        std::fs::set_permissions(&build, std::fs::Permissions::from_mode(0o755))
+            .with_context(|| format!("cannot make {} executable", build.display()))?;
+    }
     Ok(vec![
         "python3 -m unittest".into(),
         "./build.sh".into(),

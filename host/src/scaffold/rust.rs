@@ -24,7 +24,7 @@ pub(super) fn write(project: &Project, dir: &Path) -> Result<Vec<String>> {
             ("src/lib.rs", source),
         ],
         &[
-            ("{{sdk_version}}", sdk::version()),
+            ("{{sdk_version}}", sdk::version().to_string()),
             ("{{sdk_path}}", format!("../{folder}")),
             ("{{sdk_folder}}", folder),
         ],

@@ -33,13 +33,16 @@ const FILES: &[(&str, &str)] = &[
     ("src/testing.rs", include_str!("../../../plugins/sdk/src/testing.rs")),
 ];
 
-/// The SDK's version, from its `Cargo.toml`.
-pub fn version() -> String {
-    let manifest: toml::Table = toml::from_str(FILES[0].1).expect("the embedded SDK's Cargo.toml parses");
-    manifest["package"]["version"]
-        .as_str()
-        .expect("the embedded SDK's Cargo.toml has a version")
-        .to_string()
+/// The SDK's version, from its `Cargo.toml`; the contract's too (a unit test holds them equal).
+pub fn version() -> &'static str {
+    static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    VERSION.get_or_init(|| {
+        let manifest: toml::Table = toml::from_str(FILES[0].1).expect("the embedded SDK's Cargo.toml parses");
+        manifest["package"]["version"]
+            .as_str()
+            .expect("the embedded SDK's Cargo.toml has a version")
+            .to_string()
+    })
 }
 
 /// The SDK as it is written: its files, with `lib.rs` reading the WIT from the SDK's own
@@ -59,34 +62,49 @@ pub fn folder_name() -> String {
 }
 
 /// Makes sure `dir/pulse-sdk-VERSION` holds this binary's SDK: writes it if absent (into a
-/// temporary folder renamed into place, so an interrupted run leaves nothing half-written),
-/// reuses it if identical, and refuses, naming the first differing file, if it differs.
+/// temporary folder renamed into place, so neither an interrupted run nor two runs at once leave
+/// a half-written SDK), reuses it if identical, and refuses, naming the first differing file, if
+/// it differs.
 pub fn install(dir: &Path) -> Result<PathBuf> {
     let target = dir.join(folder_name());
-    if target.exists() {
-        for (path, text) in files() {
-            let existing = std::fs::read_to_string(target.join(path)).unwrap_or_default();
-            if existing != text {
-                bail!(
-                    "{} differs from the SDK this pulse carries (edited, or written by another pulse build \
-                     of the same version): move {} aside and run pulse new again",
-                    target.join(path).display(),
-                    target.display()
-                );
-            }
+    if !target.exists() {
+        // Removed when dropped, unless renamed into place first.
+        let staging = tempfile::Builder::new()
+            .prefix(&format!(".{}.partial-", folder_name()))
+            .tempdir_in(dir)
+            .with_context(|| format!("cannot create a folder in {}", dir.display()))?;
+        let written = write_all(staging.path()).and_then(|()| {
+            std::fs::rename(staging.path(), &target)
+                .with_context(|| format!("cannot move {} to {}", staging.path().display(), target.display()))
+        });
+        // Another `pulse new` may have put its copy in place first: compare with that one.
+        if written.is_err() && !target.exists() {
+            return written.map(|()| target);
         }
-        return Ok(target);
     }
-    let staging = dir.join(format!(".{}.partial-{}", folder_name(), std::process::id()));
     for (path, text) in files() {
-        let file = staging.join(path);
-        std::fs::create_dir_all(file.parent().expect("an SDK file is in a folder"))
-            .with_context(|| format!("cannot create {}", staging.display()))?;
+        let existing = std::fs::read_to_string(target.join(path)).unwrap_or_default();
+        if existing != text {
+            bail!(
+                "{} differs from the SDK this pulse carries (edited, or written by another pulse build \
+                 of the same version): move {} aside and run pulse new again",
+                target.join(path).display(),
+                target.display()
+            );
+        }
+    }
+    Ok(target)
+}
+
+/// Writes every SDK file under `root`.
+fn write_all(root: &Path) -> Result<()> {
+    for (path, text) in files() {
+        let file = root.join(path);
+        let folder = file.parent().expect("an SDK file is in a folder");
+        std::fs::create_dir_all(folder).with_context(|| format!("cannot create {}", folder.display()))?;
         std::fs::write(&file, text).with_context(|| format!("cannot write {}", file.display()))?;
     }
-    std::fs::rename(&staging, &target)
-        .with_context(|| format!("cannot move {} to {}", staging.display(), target.display()))?;
-    Ok(target)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -127,6 +145,26 @@ mod tests {
             "{}",
             version()
         );
+    }
+
+    #[test]
+    fn two_installs_at_once_leave_one_whole_sdk() {
+        let dir = tempfile::tempdir().unwrap();
+        let installs: Vec<_> = (0..4)
+            .map(|_| {
+                let dir = dir.path().to_path_buf();
+                std::thread::spawn(move || install(&dir).map(|_| ()).map_err(|e| e.to_string()))
+            })
+            .collect();
+        for install in installs {
+            install.join().unwrap().unwrap();
+        }
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no second copy, no leftovers"
+        );
+        install(dir.path()).unwrap();
     }
 
     #[test]
