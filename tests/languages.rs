@@ -39,6 +39,17 @@ fn scaffold(dir: &Path, kind: &str, name: &str, lang: &str) -> PathBuf {
 /// that the analyzer's verdicts reach BTCUSDT's breakdown, the aggregator writes its key, and
 /// both plugins' first-cycle log lines reach the daemon's log.
 fn check_and_serve(analyzer: (&str, &Path), aggregator: (&str, &Path), config: &Path) {
+    // A config the analyzer refuses fails the check with the analyzer's own reason.
+    let side = analyzer.1.with_extension("toml");
+    std::fs::write(&side, "perod = 5\n").unwrap();
+    let out = pulse(&["check", analyzer.1.to_str().unwrap()]);
+    assert!(
+        !out.status.success() && text(&out).contains("init failed: config: unknown field(s) perod"),
+        "{}",
+        text(&out)
+    );
+    std::fs::remove_file(&side).unwrap();
+
     for (name, wasm) in [analyzer, aggregator] {
         let out = pulse(&["check", wasm.to_str().unwrap(), "--config", config.to_str().unwrap()]);
         assert!(out.status.success(), "{}", text(&out));
@@ -103,6 +114,7 @@ fn javascript_plugins_are_scaffolded_built_checked_and_served() {
         let tests = run(&project, "npm", &["test"], install);
         // Node's TAP reporter says "# pass 2", its spec reporter (node 23 on) "ℹ pass 2".
         assert!(tests.contains("pass 2") && tests.contains("fail 0"), "{tests}");
+        run(&project, "npm", &["run", "typecheck"], install);
         run(&project, "npm", &["run", "build"], install);
         built.push(project.join(format!("{}.wasm", name.replace('-', "_"))));
     }

@@ -1,12 +1,13 @@
 //! The JavaScript template: a module built into a component with componentize-js, its npm
-//! packages pinned by the lockfile this binary carries (the versions its tests built with).
+//! packages pinned by the lockfile this binary carries (the versions its tests built with), its
+//! JSDoc types checked by TypeScript (`npm run typecheck`).
 
 use anyhow::Result;
 
 use super::{sdk, Project, Template};
 
 /// Writes the project: package.json and its lockfile, the WIT, the logic, the component's
-/// entry and a native test.
+/// entry, a native test and the type checker's config.
 pub(super) fn write(project: &Project) -> Result<Vec<String>> {
     let (logic, entry, test, logic_file, test_file) = match project.kind {
         Template::Analyzer => (
@@ -28,6 +29,8 @@ pub(super) fn write(project: &Project) -> Result<Vec<String>> {
         &[
             ("package.json", include_str!("js/package.json.tmpl")),
             ("package-lock.json", include_str!("js/package-lock.json.tmpl")),
+            ("tsconfig.json", include_str!("js/tsconfig.json.tmpl")),
+            ("src/host.d.ts", include_str!("js/host.d.ts.tmpl")),
             (".gitignore", include_str!("js/gitignore.tmpl")),
             ("README.md", include_str!("js/README.md.tmpl")),
             ("wit/pulse.wit", sdk::WIT),
@@ -40,6 +43,7 @@ pub(super) fn write(project: &Project) -> Result<Vec<String>> {
     Ok(vec![
         "npm ci".into(),
         "npm test".into(),
+        "npm run typecheck".into(),
         "npm run build".into(),
         project.check_step(&format!("{}.wasm", project.file_stem())),
     ])
