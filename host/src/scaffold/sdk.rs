@@ -77,9 +77,11 @@ pub fn install(dir: &Path) -> Result<PathBuf> {
             std::fs::rename(staging.path(), &target)
                 .with_context(|| format!("cannot move {} to {}", staging.path().display(), target.display()))
         });
-        // Another `pulse new` may have put its copy in place first: compare with that one.
-        if written.is_err() && !target.exists() {
-            return written.map(|()| target);
+        match written {
+            Ok(()) => return Ok(target),
+            // Another `pulse new` put its copy in place first: compare with that one below.
+            Err(_) if target.exists() => {}
+            Err(error) => return Err(error),
         }
     }
     for (path, text) in files() {
