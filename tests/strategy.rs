@@ -338,6 +338,20 @@ fn a_promoted_version_that_starts_failing_is_rolled_back_before_its_quarantine_a
     let why = after["rolled_back"]["reason"].as_str().unwrap_or_default();
     assert!(why.starts_with("it failed 3 cycles in a row"), "{after}");
 
+    // The same build promoted again stays refused, and the log says why.
+    place_shadow(dir, &candidate_wasm("trend_breaks"), "trend");
+    let promoted = common::pulse(&["promote", "trend", "--plugins", dir.to_str().unwrap()]);
+    assert!(promoted.status.success(), "{}", common::text(&promoted));
+    let again = format!(
+        "again: this same build was rolled back in cycle {}: it failed 3 cycles in a row",
+        fail_from + 2
+    );
+    wait_for("the build refused again", Duration::from_secs(30), || {
+        daemon.log().contains(&again).then_some(())
+    });
+    let still = trend(&http_get(&format!("{}/plugins", daemon.status_url())).1);
+    assert_eq!(still["version"], "0.2.0", "{still}");
+
     // A restart keeps the rollback: the file is still refused, the old version serves.
     assert!(daemon.stop(), "{}", daemon.log());
     let restarted = serve(dir, &memcached, &memcached.addr, &keep_state);

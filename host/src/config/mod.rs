@@ -45,6 +45,9 @@ pub struct Config {
     /// Where compiled plugins are kept between runs; default `$XDG_CACHE_HOME/pulse` or
     /// `~/.cache/pulse`.
     pub compile_cache: Option<PathBuf>,
+    /// Most MiB of compiled plugins the compile cache keeps; the least recently used go first,
+    /// so versions a swap or a rollback may bring back stay while old ones do not pile up.
+    pub compile_cache_max_mib: PositiveU64,
     /// Where the history and candles are saved for a warm restart; default
     /// `$XDG_CACHE_HOME/pulse/state` or `~/.cache/pulse/state`.
     pub state_dir: Option<PathBuf>,
@@ -78,6 +81,7 @@ impl Default for Config {
             market: MarketConfig::default(),
             plugin_dir: PathBuf::from("target/plugins"),
             compile_cache: None,
+            compile_cache_max_mib: PositiveU64(1024),
             state_dir: None,
             memcached: vec!["127.0.0.1:11211".to_string()],
             cache: CacheConfig::default(),
@@ -210,6 +214,11 @@ impl Config {
         self.compile_cache.clone().or_else(|| user_cache("compiled"))
     }
 
+    /// The compile cache's size bound, in bytes.
+    pub fn compile_cache_max_bytes(&self) -> u64 {
+        self.compile_cache_max_mib.0.saturating_mul(1 << 20)
+    }
+
     /// The directory of saved states: the configured one, else the user's cache directory.
     pub fn state_dir(&self) -> Option<PathBuf> {
         self.state_dir.clone().or_else(|| user_cache("state"))
@@ -248,6 +257,7 @@ mod tests {
         deployed.check().unwrap();
         assert_eq!(deployed.plugin_dir, Path::new("/var/lib/pulse/plugins"));
         assert_eq!(deployed.listen.to_string(), "127.0.0.1:9464");
+        assert_eq!(deployed.compile_cache_max_bytes(), 1 << 30);
         let pair = Config::from_file(&examples.join("deploy/pulse-ha.toml")).unwrap();
         assert_eq!(pair.ha.as_ref().map(|ha| ha.endpoints.len()), Some(3));
         assert!(Config::from_toml("listen = \"localhost\"").is_err());

@@ -22,26 +22,21 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
-use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
-use notify::RecursiveMode;
-use notify_debouncer_full::{new_debouncer, DebounceEventResult, DebouncedEvent};
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
 use super::admission::{decide, Candidate};
 use lines::{log_admitted, log_refused, log_still_refused, reject};
+use refused::RefusedFiles;
 use remembered::Remembered;
+pub use watch::DirectoryWatch;
 
-use super::feed::{feed, FeedSource, PluginFeed, Wake};
+use super::feed::{feed, FeedSource, PluginFeed};
 use super::file::{is_shadow_file, PluginSource, SHADOW_DIR};
 use super::generation::Generation;
 use super::loaded::LoadedPlugin;
 use super::stage::Stage;
 use super::stager::Stager;
-use crate::shared::call::Fingerprint;
 use crate::shared::identity::PluginId;
-
-/// Quiet time after the last file event before the directory is reconciled.
-const DEBOUNCE: Duration = Duration::from_millis(250);
 
 /// Owns the plugin directory's state and publishes each new generation of plugins.
 pub struct Reloader {
@@ -51,19 +46,15 @@ pub struct Reloader {
     dir: PathBuf,
     /// Where generations go and trial inputs come from.
     feed: FeedSource,
-    /// Versions that failed staging, so an unchanged bad file is not retried on every event.
-    rejected: HashMap<PathBuf, Fingerprint>,
+    /// Versions refused (at a stage, or rolled back), so an unchanged bad file is not retried
+    /// on every event.
+    rejected: RefusedFiles,
     /// Non-plugin files already warned about.
     ignored: HashSet<PathBuf>,
     /// The version each swap replaced, by name, while the version that replaced it serves.
     previous: HashMap<PluginId, Arc<LoadedPlugin>>,
     /// Rollbacks kept across restarts, in the daemon's state directory.
     remembered: Remembered,
-}
-
-/// Keeps the directory watch alive; dropping it stops watching.
-pub struct DirectoryWatch {
-    _debouncer: notify_debouncer_full::Debouncer<notify::RecommendedWatcher, notify_debouncer_full::RecommendedCache>,
 }
 
 impl Reloader {
@@ -76,7 +67,7 @@ impl Reloader {
             stager,
             dir,
             feed,
-            rejected: HashMap::new(),
+            rejected: RefusedFiles::default(),
             ignored: HashSet::new(),
             previous: HashMap::new(),
             remembered: Remembered::none(),
@@ -108,7 +99,7 @@ impl Reloader {
         let (kept, staged) = self.stage_changes(&files, &current);
         let (kept_shadows, staged_shadows) = self.stage_changes(&shadow_files, &current);
         self.rejected
-            .retain(|path, _| files.contains(path) || shadow_files.contains(path));
+            .retain(|path| files.iter().chain(&shadow_files).any(|listed| listed == path));
 
         let times: HashMap<PathBuf, (Duration, bool)> = staged
             .iter()
@@ -179,7 +170,8 @@ impl Reloader {
                     other.kind.label()
                 );
                 reject(&plugin.path, Stage::Admit, &why, old.as_deref());
-                self.rejected.insert(plugin.path.clone(), plugin.fingerprint.clone());
+                let why = format!("rejected at {}: {why}", Stage::Admit);
+                self.rejected.insert(&plugin.path, &plugin.fingerprint, why);
                 shadows.extend(old);
                 continue;
             }
@@ -224,7 +216,7 @@ impl Reloader {
                 }
             };
             if old.as_ref().is_some_and(|old| old.fingerprint == source.fingerprint)
-                || self.rejected.get(path) == Some(&source.fingerprint)
+                || self.rejected.holds(&source, old.as_deref())
             {
                 kept.extend(old);
                 continue;
@@ -247,7 +239,8 @@ impl Reloader {
                     }
                 };
                 log_still_refused(path, &source, &why, serving);
-                self.rejected.insert(path.clone(), source.fingerprint.clone());
+                self.rejected
+                    .insert(path, &source.fingerprint, format!("rolled back {why}"));
                 match restore {
                     Some(restore) => (source, restoring) = (restore, true),
                     None => {
@@ -276,59 +269,14 @@ impl Reloader {
                     reject(path, e.stage, &e.error, old.as_deref());
                     // A restored version that fails leaves the rolled-back one refused.
                     if !restoring {
-                        self.rejected.insert(path.clone(), source.fingerprint);
+                        let why = format!("rejected at {}: {:#}", e.stage, e.error);
+                        self.rejected.insert(path, &source.fingerprint, why);
                     }
                     kept.extend(old);
                 }
             }
         }
         (kept, staged)
-    }
-
-    /// Watches the directory and reconciles once the watch is set up and then on every settled
-    /// change, and rolls back what the pipeline asks to, on a thread of its own.
-    pub fn watch(mut self) -> Result<DirectoryWatch> {
-        let wakes = self
-            .feed
-            .wakes
-            .take()
-            .context("the plugin directory is watched already")?;
-        let files = self.feed.wake.clone();
-        let handler = move |result: DebounceEventResult| {
-            let _ = files.send(Wake::Files(result));
-        };
-        let mut debouncer =
-            new_debouncer(DEBOUNCE, None, handler).context("cannot start the plugin directory watcher")?;
-        debouncer
-            .watch(&self.dir, RecursiveMode::Recursive)
-            .with_context(|| format!("cannot watch plugin directory {}", self.dir.display()))?;
-        std::thread::Builder::new()
-            .name("pulse-reload".into())
-            .spawn(move || {
-                // A file placed between the first scan and the watch raised no event: look once
-                // more now that every later change will.
-                if let Err(e) = self.reconcile() {
-                    error!("cannot reload plugins: {e:#}");
-                }
-                for wake in wakes {
-                    match wake {
-                        Wake::RollBack(rollback) => self.roll_back(&rollback),
-                        Wake::Files(Ok(events)) if events.iter().any(is_settled_plugin_change) => {
-                            if let Err(e) = self.reconcile() {
-                                error!("cannot reload plugins: {e:#}");
-                            }
-                        }
-                        Wake::Files(Ok(_)) => {}
-                        Wake::Files(Err(errors)) => {
-                            for e in errors {
-                                warn!(dir = %self.dir.display(), "plugin directory watch error: {e}");
-                            }
-                        }
-                    }
-                }
-            })
-            .context("cannot start the reload thread")?;
-        Ok(DirectoryWatch { _debouncer: debouncer })
     }
 
     /// The `*.wasm` files of `dir`, sorted, hidden files left out.
@@ -366,35 +314,17 @@ struct Staged {
     cached: bool,
 }
 
+/// Whether `path` is a hidden or backup file (`.name`, `name~`), which is never a plugin.
 fn is_hidden(path: &Path) -> bool {
     path.file_name()
         .and_then(|n| n.to_str())
         .is_none_or(|n| n.starts_with('.') || n.ends_with('~'))
 }
 
-/// True for an event that may change what the directory serves, once a write is complete:
-/// a file created, removed or renamed, or closed after writing. A bare data write (a `cp`
-/// in progress) is not, since its close will follow. The `shadow/` folder appearing,
-/// disappearing or renamed is one too: files written into a new folder before the watch on
-/// it is set up raise no event of their own, so the folder's contents are read then.
-fn is_settled_plugin_change(event: &DebouncedEvent) -> bool {
-    let settled = matches!(
-        event.kind,
-        EventKind::Create(_)
-            | EventKind::Remove(_)
-            | EventKind::Modify(ModifyKind::Name(_))
-            | EventKind::Access(AccessKind::Close(AccessMode::Write))
-    );
-    let concerns_plugins = |p: &PathBuf| {
-        !is_hidden(p) && p.extension().is_some_and(|e| e == "wasm" || e == "toml")
-            || p.file_name().is_some_and(|name| name == SHADOW_DIR)
-    };
-    // An overflowed event queue asks for a rescan: reconcile, whatever changed.
-    event.need_rescan() || settled && event.paths.iter().any(concerns_plugins)
-}
-
 mod lines;
+mod refused;
 mod remembered;
 mod rollback;
 #[cfg(test)]
 mod tests;
+mod watch;

@@ -28,7 +28,11 @@ impl Stager {
     /// A stager for `config`, compiling with `engine` into the config's compile cache.
     pub fn new(engine: Arc<PluginEngine>, config: &Config) -> Self {
         Self {
-            artifacts: ArtifactCache::new(engine.engine(), config.compile_cache_dir()),
+            artifacts: ArtifactCache::new(
+                engine.engine(),
+                config.compile_cache_dir(),
+                config.compile_cache_max_bytes(),
+            ),
             engine,
             config: config.clone(),
         }

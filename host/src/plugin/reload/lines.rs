@@ -93,3 +93,20 @@ pub(super) fn log_still_refused(path: &Path, source: &PluginSource, why: &str, s
         &source.fingerprint.hash[..12]
     );
 }
+
+/// Logs a refused version written again unchanged (copied again, promoted again): it stays
+/// refused, for the reason it was refused before.
+pub(super) fn log_refused_again(source: &PluginSource, why: &str, serving: Option<&LoadedPlugin>) {
+    let path = &source.path;
+    let serving = serving.map_or_else(
+        || "nothing of its name serves".to_string(),
+        |old| format!("still serving {} {} ({})", old.id, old.info.version, old.short_hash()),
+    );
+    warn!(
+        file = %path.display(),
+        hash = &source.fingerprint.hash[..12],
+        "refusing plugin {} ({}) again: this same build was {why}; change it or its config to try again; {serving}",
+        path.display(),
+        &source.fingerprint.hash[..12]
+    );
+}

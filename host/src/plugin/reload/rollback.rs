@@ -39,7 +39,8 @@ impl Reloader {
             }
         });
         let next = Generation::of(plugins).with_shadows(current.shadows.clone());
-        self.rejected.insert(bad.path.clone(), bad.fingerprint.clone());
+        let why = format!("rolled back in cycle {}: {}", rollback.cycle, rollback.reason);
+        self.rejected.insert(&bad.path, &bad.fingerprint, why);
         self.remembered.remember(&bad, &previous, rollback);
         error!(
             plugin = %bad.id,

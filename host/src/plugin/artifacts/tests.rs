@@ -1,0 +1,114 @@
+//! The compile cache at unit level: real components of the bundled plugins in a real
+//! directory, and the bound that keeps it from growing.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use wasmtime::Engine;
+
+use super::{ArtifactCache, STALE_PARTIAL};
+
+/// A bundled plugin as the test command builds it.
+fn bundled(name: &str) -> (Vec<u8>, String) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../target/wasm32-wasip2/release/{name}.wasm"));
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}; run scripts/build-plugins", path.display()));
+    (bytes, format!("{name}-hash"))
+}
+
+fn engine() -> Engine {
+    let mut config = wasmtime::Config::new();
+    config.wasm_component_model(true);
+    Engine::new(&config).unwrap()
+}
+
+/// A file of `len` bytes, last modified `old` ago.
+fn file(dir: &Path, name: &str, len: usize, old: Duration) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, vec![0u8; len]).unwrap();
+    age(&path, old);
+    path
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn opening_removes_the_least_recently_used_until_the_rest_fit() {
+    let dir = tempfile::tempdir().unwrap();
+    let hour = Duration::from_secs(3600);
+    file(dir.path(), "oldest.cwasm", 400, 3 * hour);
+    file(dir.path(), "older.cwasm", 400, 2 * hour);
+    file(dir.path(), "newest.cwasm", 400, hour);
+    file(dir.path(), "notes.txt", 10_000, 4 * hour);
+    file(dir.path(), "dead-writer.tmp123", 400, STALE_PARTIAL + hour);
+    file(dir.path(), "live-writer.tmp456", 400, Duration::ZERO);
+
+    ArtifactCache::new(&engine(), Some(dir.path().to_path_buf()), 900);
+
+    assert_eq!(
+        names(dir.path()),
+        ["live-writer.tmp456", "newest.cwasm", "notes.txt", "older.cwasm"],
+        "the oldest artifact and the dead writer's partial file go; other files stay"
+    );
+}
+
+/// Sets a file's modification time to `age` ago.
+fn age(path: &Path, age: Duration) {
+    let file = std::fs::File::options().write(true).open(path).unwrap();
+    file.set_modified(SystemTime::now() - age).unwrap();
+}
+
+#[test]
+fn a_load_keeps_an_artifact_and_a_store_pushes_out_the_least_recently_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine();
+    let plugins = ["trend", "volatility", "dashboard"].map(bundled);
+    let sizing = ArtifactCache::new(&engine, Some(dir.path().to_path_buf()), u64::MAX);
+    let [trend, volatility, dashboard] = plugins.each_ref().map(|(bytes, hash)| {
+        assert!(!sizing.component(&engine, bytes, hash).unwrap().1);
+        let path = sizing.path(hash).unwrap();
+        let len = std::fs::metadata(&path).unwrap().len();
+        std::fs::remove_file(&path).unwrap();
+        (bytes, hash, path, len)
+    });
+
+    // Room for the trend and dashboard artifacts, not for the volatility one as well.
+    let cache = ArtifactCache::new(&engine, Some(dir.path().to_path_buf()), trend.3 + dashboard.3);
+    assert!(!cache.component(&engine, trend.0, trend.1).unwrap().1);
+    age(&trend.2, Duration::from_secs(7200));
+    assert!(!cache.component(&engine, volatility.0, volatility.1).unwrap().1);
+    age(&volatility.2, Duration::from_secs(3600));
+    assert!(
+        cache.component(&engine, trend.0, trend.1).unwrap().1,
+        "trend loads from the cache"
+    );
+    let refreshed = std::fs::metadata(&trend.2).unwrap().modified().unwrap();
+    assert!(
+        SystemTime::now().duration_since(refreshed).unwrap() < Duration::from_secs(60),
+        "a load refreshes the artifact's time"
+    );
+
+    assert!(!cache.component(&engine, dashboard.0, dashboard.1).unwrap().1);
+    assert!(trend.2.is_file(), "the artifact loaded since is kept");
+    assert!(dashboard.2.is_file(), "the artifact just stored is kept");
+    assert!(!volatility.2.exists(), "the least recently used artifact goes");
+}
+
+#[test]
+fn an_artifact_larger_than_the_bound_is_still_stored_and_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine();
+    let (trend, hash) = bundled("trend");
+    let cache = ArtifactCache::new(&engine, Some(dir.path().to_path_buf()), 1);
+    assert!(!cache.component(&engine, &trend, &hash).unwrap().1);
+    assert!(
+        cache.component(&engine, &trend, &hash).unwrap().1,
+        "the lone artifact is kept though it passes the bound"
+    );
+}
