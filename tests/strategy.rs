@@ -226,7 +226,16 @@ fn a_shadow_is_compared_with_the_serving_version_never_written_and_compared_alik
 fn a_shadow_aggregator_is_compared_key_by_key() {
     let memcached = Memcached::start();
     let plugins = plugin_dir(&["trend", "volatility", "dashboard"]);
-    let daemon = serve(plugins.path(), &memcached, &memcached.addr, &[]);
+    // Values this small drop the dashboard's larger keys, the serving version's and the
+    // shadow's alike; each says so in its own line.
+    let config = plugins.path().join("pulse.toml");
+    std::fs::write(&config, "[sandbox]\nmax_value_bytes = 1500\n").unwrap();
+    let daemon = serve(
+        plugins.path(),
+        &memcached,
+        &memcached.addr,
+        &["--config", config.to_str().unwrap()],
+    );
     // The same dashboard as a shadow: on the same input, every key alike.
     place_shadow(plugins.path(), &common::plugin_wasm("dashboard"), "dashboard");
     let url = format!("{}/shadow/dashboard", daemon.status_url());
@@ -247,6 +256,14 @@ fn a_shadow_aggregator_is_compared_key_by_key() {
         value(&metrics, "pulse_shadow_agreement_ratio{plugin=\"dashboard\"}"),
         1.0
     );
+    let log = daemon.log();
+    let dropped = |line: &&str| line.contains("cache entries; first: ") && line.contains("1500");
+    let serving = log.lines().filter(dropped).find(|line| !line.contains("shadow"));
+    let shadowed = log
+        .lines()
+        .filter(dropped)
+        .find(|line| line.contains("shadow dashboard dropped"));
+    assert!(serving.is_some() && shadowed.is_some(), "{log}");
 }
 
 #[test]

@@ -12,10 +12,14 @@ use super::shadows::Aggregated;
 use super::Pipeline;
 use crate::cache::validate;
 use crate::plugin::checks::handed_over_bytes;
-use crate::plugin::{call_on_pool, CallError, Generation, LoadedPlugin};
+use crate::plugin::{call_on_pool, is_shadow_file, CallError, Generation, LoadedPlugin};
 use crate::shared::call::CallOutcome;
 use crate::shared::clock::now_ms;
-use crate::shared::contract::AnalyzerOutput;
+use crate::shared::contract::{AnalyzerOutput, CacheEntry};
+use crate::shared::entry::ValidEntry;
+
+/// What an analyzer's dropped verdicts were, in its log line.
+pub(super) const INVALID_VERDICTS: &str = "verdicts whose score is not a finite number in 0..100";
 
 impl Pipeline {
     /// The plugins the circuit breaker lets run this cycle.
@@ -45,12 +49,7 @@ impl Pipeline {
                 Ok((analyses, dropped)) => {
                     self.status.signals(&plugin.id, &analyses);
                     self.status.dropped(&plugin.id, dropped);
-                    self.note_drops(
-                        &plugin.id,
-                        "verdicts",
-                        dropped,
-                        "verdicts whose score is not a finite number in 0..100",
-                    );
+                    self.note_drops(plugin, "verdicts", dropped, INVALID_VERDICTS);
                     outputs.push(AnalyzerOutput {
                         plugin: plugin.id.to_string(),
                         version: plugin.info.version.clone(),
@@ -90,30 +89,42 @@ impl Pipeline {
                     continue;
                 }
             };
-            let rules = plugin.entry_rules();
-            let mut first_reason = None;
-            let mut own_dropped = 0;
             let start = entries.len();
-            for entry in produced {
-                match validate(entry, &rules) {
-                    Ok(valid) => entries.push(valid),
-                    Err(e) => {
-                        own_dropped += 1;
-                        first_reason.get_or_insert_with(|| format!("{e:#}"));
-                    }
-                }
-            }
+            let own_dropped = self.check_entries(plugin, produced, &mut entries);
             spans.push((plugin.id.to_string(), start..entries.len()));
             dropped += own_dropped;
             self.status.dropped(&plugin.id, own_dropped);
-            let what = first_reason.map_or_else(String::new, |reason| format!("cache entries; first: {reason}"));
-            self.note_drops(&plugin.id, "entries", own_dropped, &what);
         }
         Aggregated {
             entries,
             dropped,
             spans,
         }
+    }
+
+    /// Checks `produced`, the entries of one call of `plugin`, as if to write them: pushes the
+    /// valid ones onto `into` and logs the others (`note_drops`); returns how many it dropped.
+    pub(super) fn check_entries(
+        &mut self,
+        plugin: &LoadedPlugin,
+        produced: Vec<CacheEntry>,
+        into: &mut Vec<ValidEntry>,
+    ) -> usize {
+        let rules = plugin.entry_rules();
+        let mut first_reason = None;
+        let mut dropped = 0;
+        for entry in produced {
+            match validate(entry, &rules) {
+                Ok(valid) => into.push(valid),
+                Err(e) => {
+                    dropped += 1;
+                    first_reason.get_or_insert_with(|| format!("{e:#}"));
+                }
+            }
+        }
+        let what = first_reason.map_or_else(String::new, |reason| format!("cache entries; first: {reason}"));
+        self.note_drops(plugin, "entries", dropped, &what);
+        dropped
     }
 
     /// The analyzer results `aggregator` is handed: all of them while they fit in a quarter of
@@ -147,7 +158,7 @@ impl Pipeline {
             .map(|&i| format!("{} ({} bytes)", outputs[i].plugin, sizes[i]))
             .collect();
         self.note_drops(
-            &aggregator.id,
+            aggregator,
             "input",
             withheld.len(),
             &format!(
@@ -166,12 +177,20 @@ impl Pipeline {
 
     /// Logs a plugin's dropped outputs of one `kind` when they start and then at most once a
     /// minute, so a plugin that misbehaves every cycle costs a line a minute, not one a cycle.
-    fn note_drops(&mut self, plugin: &str, kind: &str, count: usize, what: &str) {
+    /// A shadow's are its own lines, which say it is the shadow.
+    pub(super) fn note_drops(&mut self, plugin: &LoadedPlugin, kind: &str, count: usize, what: &str) {
         if count == 0 {
             return;
         }
-        if let Some(due) = self.repeats.admit(&format!("{plugin}: dropped {kind}")) {
-            warn!(plugin, cycle = self.cycle, "dropped {count} {what}{due}");
+        let shadow = is_shadow_file(&plugin.path);
+        let who = if shadow { "shadow " } else { "" };
+        if let Some(due) = self.repeats.admit(&format!("{who}{}: dropped {kind}", plugin.id)) {
+            match shadow {
+                true => {
+                    warn!(plugin = %plugin.id, shadow, cycle = self.cycle, "shadow {} dropped {count} {what}{due}", plugin.id)
+                }
+                false => warn!(plugin = %plugin.id, cycle = self.cycle, "dropped {count} {what}{due}"),
+            }
         }
     }
 

@@ -7,10 +7,9 @@ use std::future::Future;
 use std::ops::Range;
 use std::sync::Arc;
 
-use super::calls::call_blocking;
+use super::calls::{call_blocking, INVALID_VERDICTS};
 use super::markets::MarketsByNeeds;
 use super::Pipeline;
-use crate::cache::validate;
 use crate::plugin::{CallError, Generation, LoadedPlugin};
 use crate::shared::call::CallOutcome;
 use crate::shared::comparison::{EntryComparison, VerdictComparison};
@@ -81,6 +80,9 @@ impl Pipeline {
     ) {
         for (shadow, call) in running {
             let (outcome, result) = call.await;
+            if let Ok((_, dropped)) = &result {
+                self.note_drops(&shadow, "verdicts", *dropped, INVALID_VERDICTS);
+            }
             let serving = outputs.iter().find(|o| o.plugin == shadow.id.as_str());
             let differences = match (&result, serving) {
                 (Ok((analyses, _)), Some(serving)) => Some(Differences::Verdicts(VerdictComparison::of(
@@ -109,15 +111,13 @@ impl Pipeline {
                 .iter()
                 .find(|(name, _)| name == shadow.id.as_str())
                 .map(|(_, span)| &aggregated.entries[span.clone()]);
-            let differences = match (result, serving) {
-                (Ok(produced), Some(serving)) => {
-                    let rules = shadow.entry_rules();
-                    let checked: Vec<ValidEntry> = produced
-                        .into_iter()
-                        .filter_map(|entry| validate(entry, &rules).ok())
-                        .collect();
-                    Some(Differences::Entries(EntryComparison::of(serving, &checked)))
-                }
+            let checked = result.map(|produced| {
+                let mut checked = Vec::new();
+                self.check_entries(&shadow, produced, &mut checked);
+                checked
+            });
+            let differences = match (checked, serving) {
+                (Ok(checked), Some(serving)) => Some(Differences::Entries(EntryComparison::of(serving, &checked))),
                 _ => None,
             };
             self.record_shadow(generation, &shadow, &outcome, differences);

@@ -8,10 +8,14 @@
 //! The directory is bounded: after each store, and when the cache is opened, the least recently
 //! used artifacts (by modification time, which a load refreshes) are removed until the rest
 //! fit `max_bytes`. Every swap of a new version adds one, so without a bound the directory
-//! grows for as long as strategies change.
+//! grows for as long as strategies change. The artifact of a version still staged in this
+//! process (serving, shadow, or kept for a rollback) is never removed by it, and is marked used
+//! again at each pruning, so another process sharing the directory removes it last.
 
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
@@ -34,6 +38,23 @@ pub struct ArtifactCache {
     compatibility: String,
     /// Most bytes of artifacts the directory keeps besides the one just stored.
     max_bytes: u64,
+    /// The artifacts handed out, each while a staged version holds its lease.
+    leases: Mutex<HashMap<PathBuf, Weak<ArtifactLease>>>,
+}
+
+/// Held by a staged version for as long as it lives: its compiled artifact is not pruned
+/// meanwhile, so a restart loads it instead of compiling.
+#[derive(Debug)]
+pub struct ArtifactLease;
+
+/// A component, with whether it came from the cache and the lease on its artifact.
+pub struct Compiled {
+    /// The component.
+    pub component: Component,
+    /// Whether it was loaded from the cache (else compiled).
+    pub cached: bool,
+    /// The lease on its artifact; `None` without a cache directory.
+    pub lease: Option<Arc<ArtifactLease>>,
 }
 
 impl ArtifactCache {
@@ -50,28 +71,42 @@ impl ArtifactCache {
             }
         });
         if let Some(dir) = &dir {
-            prune(dir, max_bytes, None);
+            prune(dir, max_bytes, &[]);
         }
         Self {
             dir,
             compatibility: format!("{:016x}", hasher.finish()),
             max_bytes,
+            leases: Mutex::default(),
         }
     }
 
-    /// The component for `bytes`, whose SHA-256 is `hash`; `true` when it came from the cache.
-    pub fn component(&self, engine: &Engine, bytes: &[u8], hash: &str) -> Result<(Component, bool)> {
+    /// The component for `bytes`, whose SHA-256 is `hash`, from the cache or compiled (and
+    /// stored).
+    pub fn component(&self, engine: &Engine, bytes: &[u8], hash: &str) -> Result<Compiled> {
         let Some(path) = self.path(hash) else {
-            return Ok((Component::new(engine, bytes)?, false));
+            let component = Component::new(engine, bytes)?;
+            return Ok(Compiled {
+                component,
+                cached: false,
+                lease: None,
+            });
         };
+        let lease = Some(self.lease(&path));
         if path.is_file() {
             // SAFETY: the file was written by `precompile_component` of an engine with the same
             // compatibility hash (it is in the name), into a directory only the daemon writes.
             match unsafe { Component::deserialize_file(engine, &path) } {
                 Ok(component) => {
                     mark_used(&path);
-                    return Ok((component, true));
+                    return Ok(Compiled {
+                        component,
+                        cached: true,
+                        lease,
+                    });
                 }
+                // Pruned by another process sharing the directory: a plain miss.
+                Err(_) if !path.exists() => {}
                 Err(e) => warn!(file = %path.display(), "ignoring unusable compiled artifact: {e:#}"),
             }
         }
@@ -81,12 +116,38 @@ impl ArtifactCache {
         match write_atomically(&path, &artifact) {
             Ok(()) => {
                 if let Some(dir) = &self.dir {
-                    prune(dir, self.max_bytes, Some(&path));
+                    let mut keep = self.leased();
+                    keep.push(path.clone());
+                    prune(dir, self.max_bytes, &keep);
                 }
             }
             Err(e) => warn!(file = %path.display(), "cannot store compiled artifact: {e:#}"),
         }
-        Ok((component, false))
+        Ok(Compiled {
+            component,
+            cached: false,
+            lease,
+        })
+    }
+
+    /// The lease on the artifact at `path`: the one a staged version holds already, else a new
+    /// one.
+    fn lease(&self, path: &Path) -> Arc<ArtifactLease> {
+        let mut leases = self.leases.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(lease) = leases.get(path).and_then(Weak::upgrade) {
+            return lease;
+        }
+        let lease = Arc::new(ArtifactLease);
+        leases.insert(path.to_path_buf(), Arc::downgrade(&lease));
+        lease
+    }
+
+    /// The artifacts a staged version still holds a lease on, each marked used now; leases let
+    /// go are forgotten.
+    fn leased(&self) -> Vec<PathBuf> {
+        let mut leases = self.leases.lock().unwrap_or_else(|e| e.into_inner());
+        leases.retain(|_, lease| lease.strong_count() > 0);
+        leases.keys().inspect(|path| mark_used(path)).cloned().collect()
     }
 
     fn path(&self, hash: &str) -> Option<PathBuf> {
@@ -119,9 +180,10 @@ struct Found {
 }
 
 /// Removes the least recently used artifacts in `dir` until the rest fit `max_bytes`, never
-/// `keep` (the artifact just stored, which may alone exceed the bound), and half-written files
-/// older than [`STALE_PARTIAL`]. Other files are left alone. Logs what it removed.
-fn prune(dir: &Path, max_bytes: u64, keep: Option<&Path>) {
+/// those in `keep` (the artifact just stored and those leased, which may alone exceed the
+/// bound), and half-written files older than [`STALE_PARTIAL`]. Other files are left alone.
+/// Logs what it removed.
+fn prune(dir: &Path, max_bytes: u64, keep: &[PathBuf]) {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) => {
@@ -156,7 +218,7 @@ fn prune(dir: &Path, max_bytes: u64, keep: Option<&Path>) {
         if total <= max_bytes {
             break;
         }
-        if Some(found.path.as_path()) == keep || !remove(&found.path) {
+        if keep.contains(&found.path) || !remove(&found.path) {
             continue;
         }
         total -= found.bytes;

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use super::admission::Claims;
+use super::artifacts::ArtifactLease;
 use super::engine::PluginEngine;
 use super::log_budget::{Dropped, LogBudget};
 use super::world::PluginKind;
@@ -45,6 +46,8 @@ pub struct LoadedPlugin {
     pub(super) config_json: String,
     /// The engine its stores are made by.
     pub(super) engine: Arc<PluginEngine>,
+    /// Keeps its compiled artifact in the compile cache while this version is staged.
+    pub(super) _artifact: Option<Arc<ArtifactLease>>,
 }
 
 impl Claims for Arc<LoadedPlugin> {

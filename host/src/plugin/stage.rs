@@ -127,11 +127,11 @@ impl LoadedPlugin {
     ) -> Result<(Arc<Self>, bool), StageError> {
         let id = PluginId::of_file(&source.path).at(Stage::Name)?;
         check_header(&source.bytes).at(Stage::Compile)?;
-        let (component, cached) = artifacts
+        let compiled = artifacts
             .component(engine.engine(), &source.bytes, &source.fingerprint.hash)
             .context("not a valid WebAssembly component")
             .at(Stage::Compile)?;
-        let kind = PluginKind::of(engine, &component).at(Stage::World)?;
+        let kind = PluginKind::of(engine, &compiled.component).at(Stage::World)?;
         let policy = policy_for(id.as_str());
         let log = Arc::new(LogBudget::default());
         let info = {
@@ -158,6 +158,7 @@ impl LoadedPlugin {
             bytes: source.bytes.clone(),
             kind,
             engine: engine.clone(),
+            _artifact: compiled.lease,
         });
         let deadline = plugin.policy.call_timeout;
         let p = plugin.clone();
@@ -166,7 +167,7 @@ impl LoadedPlugin {
             let (p, input) = (plugin.clone(), input.clone());
             call_on_thread(deadline, move || p.trial(&input)).at(Stage::Trial)?;
         }
-        Ok((plugin, cached))
+        Ok((plugin, compiled.cached))
     }
 
     /// One real call on the last cycle's data; its result is checked and discarded.

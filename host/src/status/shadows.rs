@@ -314,25 +314,29 @@ impl ShadowBoard {
 
 /// Logs `shadow`'s summary of the last minute once the minute is over, and starts the next.
 fn summarise(shadow: &PluginFacts, record: &mut Record) {
-    if record.period_start.elapsed() < SUMMARY_PERIOD || record.period.1 == 0 {
-        return;
+    if let Some((line, cycles, failed)) = take_summary(shadow, record, Instant::now()) {
+        info!(plugin = %shadow.name, version = %shadow.version, cycles, failed, "{line}");
+    }
+}
+
+/// At `now`, once a minute with a cycle in it has passed since the last summary: the line
+/// saying what `shadow` did in it, with its cycles and failed calls; the next minute starts.
+fn take_summary(shadow: &PluginFacts, record: &mut Record, now: Instant) -> Option<(String, u64, u64)> {
+    if now.duration_since(record.period_start) < SUMMARY_PERIOD || record.period.1 == 0 {
+        return None;
     }
     let (differences, cycles, failed) = std::mem::take(&mut record.period);
-    record.period_start = Instant::now();
+    record.period_start = now;
     let beside = record
         .serving
         .as_deref()
         .map_or_else(|| "alone".to_string(), |s| format!("beside {s}"));
     let compared = differences.map_or_else(|| "nothing compared".to_string(), |d| d.line());
-    info!(
-        plugin = %shadow.name,
-        version = %shadow.version,
-        cycles,
-        failed,
+    let line = format!(
         "shadow {} {} ({beside}) over the last minute: {cycles} cycles, {failed} failed calls; {compared}",
-        shadow.name,
-        shadow.version
+        shadow.name, shadow.version
     );
+    Some((line, cycles, failed))
 }
 
 /// The shadows' series: calls by outcome, and the last cycle's agreement and score deltas.

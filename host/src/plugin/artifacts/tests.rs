@@ -15,6 +15,7 @@ fn bundled(name: &str) -> (Vec<u8>, String) {
     (bytes, format!("{name}-hash"))
 }
 
+/// An engine for components, as the daemon's compiles them.
 fn engine() -> Engine {
     let mut config = wasmtime::Config::new();
     config.wasm_component_model(true);
@@ -29,6 +30,7 @@ fn file(dir: &Path, name: &str, len: usize, old: Duration) -> PathBuf {
     path
 }
 
+/// The names of the files in `dir`, sorted.
 fn names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
@@ -71,21 +73,22 @@ fn a_load_keeps_an_artifact_and_a_store_pushes_out_the_least_recently_used() {
     let plugins = ["trend", "volatility", "dashboard"].map(bundled);
     let sizing = ArtifactCache::new(&engine, Some(dir.path().to_path_buf()), u64::MAX);
     let [trend, volatility, dashboard] = plugins.each_ref().map(|(bytes, hash)| {
-        assert!(!sizing.component(&engine, bytes, hash).unwrap().1);
+        assert!(!sizing.component(&engine, bytes, hash).unwrap().cached);
         let path = sizing.path(hash).unwrap();
         let len = std::fs::metadata(&path).unwrap().len();
         std::fs::remove_file(&path).unwrap();
         (bytes, hash, path, len)
     });
 
-    // Room for the trend and dashboard artifacts, not for the volatility one as well.
-    let cache = ArtifactCache::new(&engine, Some(dir.path().to_path_buf()), trend.3 + dashboard.3);
-    assert!(!cache.component(&engine, trend.0, trend.1).unwrap().1);
+    // Room for the trend artifact and either of the others, not for all three.
+    let bound = trend.3 + volatility.3.max(dashboard.3);
+    let cache = ArtifactCache::new(&engine, Some(dir.path().to_path_buf()), bound);
+    assert!(!cache.component(&engine, trend.0, trend.1).unwrap().cached);
     age(&trend.2, Duration::from_secs(7200));
-    assert!(!cache.component(&engine, volatility.0, volatility.1).unwrap().1);
+    assert!(!cache.component(&engine, volatility.0, volatility.1).unwrap().cached);
     age(&volatility.2, Duration::from_secs(3600));
     assert!(
-        cache.component(&engine, trend.0, trend.1).unwrap().1,
+        cache.component(&engine, trend.0, trend.1).unwrap().cached,
         "trend loads from the cache"
     );
     let refreshed = std::fs::metadata(&trend.2).unwrap().modified().unwrap();
@@ -94,7 +97,7 @@ fn a_load_keeps_an_artifact_and_a_store_pushes_out_the_least_recently_used() {
         "a load refreshes the artifact's time"
     );
 
-    assert!(!cache.component(&engine, dashboard.0, dashboard.1).unwrap().1);
+    assert!(!cache.component(&engine, dashboard.0, dashboard.1).unwrap().cached);
     assert!(trend.2.is_file(), "the artifact loaded since is kept");
     assert!(dashboard.2.is_file(), "the artifact just stored is kept");
     assert!(!volatility.2.exists(), "the least recently used artifact goes");
@@ -106,9 +109,50 @@ fn an_artifact_larger_than_the_bound_is_still_stored_and_used() {
     let engine = engine();
     let (trend, hash) = bundled("trend");
     let cache = ArtifactCache::new(&engine, Some(dir.path().to_path_buf()), 1);
-    assert!(!cache.component(&engine, &trend, &hash).unwrap().1);
+    assert!(!cache.component(&engine, &trend, &hash).unwrap().cached);
     assert!(
-        cache.component(&engine, &trend, &hash).unwrap().1,
+        cache.component(&engine, &trend, &hash).unwrap().cached,
         "the lone artifact is kept though it passes the bound"
+    );
+}
+
+#[test]
+fn the_artifact_of_a_version_still_staged_is_not_pruned() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine();
+    let [(trend, trend_hash), (volatility, volatility_hash), (dashboard, dashboard_hash)] =
+        ["trend", "volatility", "dashboard"].map(bundled);
+    let cache = ArtifactCache::new(&engine, Some(dir.path().to_path_buf()), 1);
+    let serving = cache.component(&engine, &trend, &trend_hash).unwrap();
+    age(&cache.path(&trend_hash).unwrap(), Duration::from_secs(7200));
+    drop(cache.component(&engine, &volatility, &volatility_hash).unwrap());
+    drop(cache.component(&engine, &dashboard, &dashboard_hash).unwrap());
+
+    assert!(
+        cache.path(&trend_hash).unwrap().is_file(),
+        "the leased artifact stays, though oldest"
+    );
+    assert!(
+        !cache.path(&volatility_hash).unwrap().exists(),
+        "an artifact no version holds goes"
+    );
+    assert!(
+        cache.path(&dashboard_hash).unwrap().is_file(),
+        "the artifact just stored stays"
+    );
+    let marked = std::fs::metadata(cache.path(&trend_hash).unwrap())
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert!(
+        SystemTime::now().duration_since(marked).unwrap() < Duration::from_secs(60),
+        "the leased artifact is marked used at the pruning, for other processes"
+    );
+
+    drop(serving);
+    drop(cache.component(&engine, &volatility, &volatility_hash).unwrap());
+    assert!(
+        !cache.path(&trend_hash).unwrap().exists(),
+        "let go, it goes as any other"
     );
 }

@@ -99,7 +99,7 @@ pub(super) fn log_still_refused(path: &Path, source: &PluginSource, why: &str, s
 pub(super) fn log_refused_again(source: &PluginSource, why: &str, serving: Option<&LoadedPlugin>) {
     let path = &source.path;
     let serving = serving.map_or_else(
-        || "nothing of its name serves".to_string(),
+        || "nothing serves from this file".to_string(),
         |old| format!("still serving {} {} ({})", old.id, old.info.version, old.short_hash()),
     );
     warn!(

@@ -15,7 +15,7 @@ use crate::shared::call::Fingerprint;
 
 /// Which write of a file was seen: a copy over it changes its modification time, a rename
 /// over it its inode.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 struct Written {
     /// The file's inode.
     inode: u64,
@@ -128,6 +128,7 @@ impl RefusedFiles {
 mod tests {
     use super::*;
 
+    /// A version's fingerprint, without a side config.
     fn fingerprint(hash: &str) -> Fingerprint {
         Fingerprint {
             hash: hash.to_string(),
