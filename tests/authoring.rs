@@ -55,6 +55,14 @@ fn a_new_plugin_from_the_binary_alone_builds_checks_and_serves() {
     };
     new(&["new", "analyzer", "demo-signal"]);
     new(&["new", "aggregator", "demo-top"]);
+    let readme = std::fs::read_to_string(work.join("demo-signal/README.md")).unwrap();
+    assert!(readme.contains("`pulse guide rust`"), "{readme}");
+    let guide = Command::new(&lone).args(["guide", "rust"]).output().unwrap();
+    assert!(
+        guide.status.success() && text(&guide).contains("pulse new analyzer"),
+        "the guide the README points to is in the binary: {}",
+        text(&guide)
+    );
 
     let generated = files_under(&work);
     let repo = repo_root().canonicalize().unwrap();

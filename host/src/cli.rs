@@ -86,6 +86,12 @@ enum Command {
         #[arg(long, value_enum, default_value = "rust")]
         lang: crate::scaffold::Lang,
     },
+    /// Print a page of the plugin guide (markdown): `pulse guide [plugins|rust|js|python|contract|wit]`.
+    Guide {
+        /// The page.
+        #[arg(value_enum, default_value = "plugins")]
+        topic: crate::scaffold::Topic,
+    },
     /// Make the shadow version of a plugin serve: moves `DIR/shadow/NAME.wasm` (and its
     /// `NAME.toml`) over the serving files, atomically; the daemon swaps at its next cycle.
     Promote {
@@ -313,20 +319,12 @@ impl Cli {
                 }
                 Ok(())
             }
+            Command::Guide { topic } => {
+                print!("{}", topic.text());
+                Ok(())
+            }
             Command::Promote { name, plugins } => {
-                let promoted = crate::promote::promote(&name, &plugins)?;
-                let was = if promoted.replaced {
-                    "replacing the serving version"
-                } else {
-                    "the first version of its name"
-                };
-                let config = if promoted.side_config { " with its config" } else { "" };
-                println!(
-                    "promoted {name}: {} is now {}{config}, {was}; a daemon watching {} swaps it in at its next cycle",
-                    promoted.from.display(),
-                    promoted.to.display(),
-                    plugins.display()
-                );
+                println!("{}", crate::promote::promote(&name, &plugins)?.summary(&name, &plugins));
                 Ok(())
             }
             Command::Verify { memcached, mirror } => {

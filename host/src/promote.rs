@@ -25,6 +25,23 @@ pub struct Promoted {
     pub side_config: bool,
 }
 
+impl Promoted {
+    /// What `pulse promote NAME --plugins DIR` prints: what moved, and what the daemon does.
+    pub fn summary(&self, name: &str, dir: &Path) -> String {
+        let was = match self.replaced {
+            true => "replacing the serving version",
+            false => "the first version of its name",
+        };
+        let config = if self.side_config { " with its config" } else { "" };
+        format!(
+            "promoted {name}: {} is now {}{config}, {was}; a daemon watching {} swaps it in at its next cycle",
+            self.from.display(),
+            self.to.display(),
+            dir.display()
+        )
+    }
+}
+
 /// Promotes the shadow version of `name` in plugin directory `dir`.
 pub fn promote(name: &str, dir: &Path) -> Result<Promoted> {
     let id = PluginId::parse(name)

@@ -2,10 +2,13 @@
 //! that builds to a working component with one command and has a passing native test, using
 //! nothing but what the `pulse` binary carries (the SDK, the WIT, the templates).
 
+mod guide;
 mod js;
 mod python;
 mod rust;
 mod sdk;
+
+pub use guide::Topic;
 
 use std::path::{Path, PathBuf};
 
