@@ -103,3 +103,10 @@ pub struct Rollback {
     /// The cycle in which it was found due.
     pub cycle: u64,
 }
+
+impl Rollback {
+    /// When and why, as log lines and the refusals of its file say it: `in cycle N: REASON`.
+    pub fn cause(&self) -> String {
+        format!("in cycle {}: {}", self.cycle, self.reason)
+    }
+}

@@ -105,7 +105,7 @@ impl Remembered {
         let entry = Entry {
             hash: bad.fingerprint.hash.clone(),
             side_config: bad.fingerprint.side_config.clone(),
-            reason: format!("in cycle {}: {}", rollback.cycle, rollback.reason),
+            reason: rollback.cause(),
             at_ms: crate::shared::clock::now_ms(),
         };
         if let Err(e) = self.save(&name, previous, entry) {

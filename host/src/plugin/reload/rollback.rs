@@ -39,7 +39,7 @@ impl Reloader {
             }
         });
         let next = Generation::of(plugins).with_shadows(current.shadows.clone());
-        let why = format!("rolled back in cycle {}: {}", rollback.cycle, rollback.reason);
+        let why = format!("rolled back {}", rollback.cause());
         self.rejected.insert(&bad.path, &bad.fingerprint, why);
         self.remembered.remember(&bad, &previous, rollback);
         error!(
