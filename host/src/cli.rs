@@ -167,6 +167,10 @@ struct RunArgs {
     /// ~/.cache/pulse/state).
     #[arg(long)]
     state_dir: Option<PathBuf>,
+    /// The host key's file, which authenticates the compile cache and saved rollbacks (default
+    /// STATE_DIR/host.key; created at the first start).
+    #[arg(long)]
+    host_key: Option<PathBuf>,
     /// Stop after this many cycles (default: run until Ctrl-C).
     #[arg(long)]
     cycles: Option<u64>,
@@ -199,6 +203,9 @@ impl RunArgs {
         }
         if let Some(v) = &self.state_dir {
             config.state_dir = Some(v.clone());
+        }
+        if let Some(v) = &self.host_key {
+            config.host_key = Some(v.clone());
         }
         if let Some(v) = &self.memcached {
             config.memcached.clone_from(v);

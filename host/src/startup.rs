@@ -3,17 +3,31 @@
 //! from the daemon in how it stages plugins or runs a cycle.
 
 use anyhow::Result;
+use tracing::{debug, warn};
 
 use crate::cache::{CacheWriter, Placement, Sink};
 use crate::config::Config;
 use crate::ha::{Campaign, Leadership};
 use crate::pipeline::{CycleSettings, Pipeline};
-use crate::plugin::{Generation, PluginEngine, PluginFeed, Reloader, Stager};
+use crate::plugin::{is_missing_host_key, Generation, HostKey, PluginEngine, PluginFeed, Reloader, Stager};
 use crate::source::Source;
 
-/// A stager for `config`: what `pulse check` and the reloader judge plugin files with.
+/// A stager for `config`: what `pulse check` and the reloader judge plugin files with. It
+/// shares the compile cache only when it can verify it, with the host key the daemon made
+/// (read, never created here); otherwise plugins compile in memory.
 pub fn stager(config: &Config) -> Result<Stager> {
-    Ok(Stager::new(PluginEngine::new(&config.sandbox)?, config))
+    let key = config.host_key_path().and_then(|path| match HostKey::open(&path) {
+        Ok(key) => Some(key),
+        Err(e) if is_missing_host_key(&e) => {
+            debug!("compile cache not shared: {e:#}; plugins compile in memory");
+            None
+        }
+        Err(e) => {
+            warn!("compile cache not shared, plugins compile in memory: {e:#}");
+            None
+        }
+    });
+    Ok(Stager::new(PluginEngine::new(&config.sandbox)?, config, key))
 }
 
 /// Stages every plugin of the config's directory, returning the reloader that keeps them
@@ -25,12 +39,23 @@ pub fn load_plugins(config: &Config) -> Result<(Reloader, PluginFeed)> {
     Ok((reloader, feed))
 }
 
-/// [`load_plugins`] for the daemon: rollbacks are kept across restarts in the config's state
+/// [`load_plugins`] for the daemon: it creates the host key at its first start; with it, the
+/// compile cache is used and rollbacks are kept across restarts in the config's state
 /// directory, and a file rolled back before this start stays refused.
 pub fn serve_plugins(config: &Config) -> Result<(Reloader, PluginFeed)> {
-    let (mut reloader, feed) = Reloader::new(stager(config)?, config.plugin_dir.clone());
-    if let Some(state_dir) = config.state_dir() {
-        reloader.remember_rollbacks_in(&state_dir);
+    let key = config.host_key_path().and_then(|path| match HostKey::open_or_create(&path) {
+        Ok(key) => Some(key),
+        Err(e) => {
+            warn!(
+                "the compile cache is not used (plugins compile in memory) and rollbacks are not kept across restarts: {e:#}"
+            );
+            None
+        }
+    });
+    let stager = Stager::new(PluginEngine::new(&config.sandbox)?, config, key.clone());
+    let (mut reloader, feed) = Reloader::new(stager, config.plugin_dir.clone());
+    if let (Some(state_dir), Some(key)) = (config.state_dir(), key) {
+        reloader.remember_rollbacks_in(&state_dir, key);
     }
     reloader.reconcile()?;
     Ok((reloader, feed))

@@ -116,7 +116,9 @@ impl Daemon {
     /// Starts `pulse run` with `args`.
     /// Its status server listens on a free port unless `args` name one with `--listen`; it
     /// saves its state for a warm restart in a directory of its own (its log's) unless `args`
-    /// name one with `--state-dir`, so no test starts from another's state.
+    /// name one with `--state-dir`, so no test starts from another's state; its compile cache
+    /// and host key are the tests' shared ones unless `args` name a `--compile-cache` or a
+    /// `--host-key`.
     pub fn start(args: &[&str]) -> Self {
         Self::start_with_env(args, &[])
     }
@@ -125,7 +127,13 @@ impl Daemon {
     pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Self {
         let log_dir = tempfile::tempdir().unwrap();
         let log = log_dir.path().join("pulse.log");
-        let compile_cache = repo_root().join("target/test-compile-cache");
+        let compile_cache = match args.contains(&"--compile-cache") {
+            true => Vec::new(),
+            false => vec![
+                "--compile-cache".into(),
+                repo_root().join("target/test-compile-cache").display().to_string(),
+            ],
+        };
         let given = args
             .iter()
             .position(|a| *a == "--listen")
@@ -139,13 +147,21 @@ impl Daemon {
             true => Vec::new(),
             false => vec!["--state-dir".into(), log_dir.path().join("state").display().to_string()],
         };
+        // The tests share one compile cache, so they share the key that authenticates it.
+        let host_key = match args.contains(&"--host-key") {
+            true => Vec::new(),
+            false => vec![
+                "--host-key".into(),
+                repo_root().join("target/test-host.key").display().to_string(),
+            ],
+        };
         let child = Command::new(env!("CARGO_BIN_EXE_pulse"))
             .arg("run")
             .args(args)
             .args(listen)
             .args(state_dir)
-            .arg("--compile-cache")
-            .arg(compile_cache)
+            .args(host_key)
+            .args(compile_cache)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
             .envs(env.iter().copied())

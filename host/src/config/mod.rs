@@ -51,6 +51,9 @@ pub struct Config {
     /// Where the history and candles are saved for a warm restart; default
     /// `$XDG_CACHE_HOME/pulse/state` or `~/.cache/pulse/state`.
     pub state_dir: Option<PathBuf>,
+    /// The file of the host key, which authenticates the compile cache and the saved rollbacks
+    /// (created by the daemon at its first start, mode 0600); default `STATE_DIR/host.key`.
+    pub host_key: Option<PathBuf>,
     /// memcached servers; keys are spread across them by rendezvous hashing.
     pub memcached: Vec<String>,
     /// How entries are spread over the memcached servers and how long a write may take.
@@ -83,6 +86,7 @@ impl Default for Config {
             compile_cache: None,
             compile_cache_max_mib: PositiveU64(1024),
             state_dir: None,
+            host_key: None,
             memcached: vec!["127.0.0.1:11211".to_string()],
             cache: CacheConfig::default(),
             simulated: SimulatedConfig::default(),
@@ -222,6 +226,13 @@ impl Config {
     /// The directory of saved states: the configured one, else the user's cache directory.
     pub fn state_dir(&self) -> Option<PathBuf> {
         self.state_dir.clone().or_else(|| user_cache("state"))
+    }
+
+    /// The host key's file: the configured one, else `host.key` in the state directory.
+    pub fn host_key_path(&self) -> Option<PathBuf> {
+        self.host_key
+            .clone()
+            .or_else(|| self.state_dir().map(|dir| dir.join("host.key")))
     }
 }
 

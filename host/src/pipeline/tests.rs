@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::{CycleSettings, Pipeline};
 use crate::cache::{MemorySink, Sink};
 use crate::config::Config;
-use crate::plugin::{PluginEngine, Reloader, Stager};
+use crate::plugin::{HostKey, PluginEngine, Reloader, Stager};
 use crate::shared::entry::{ValidEntry, STATUS_KEY};
 use crate::source::Source;
 
@@ -32,7 +32,11 @@ fn pipeline(mut config: Config, plugins: &[&str]) -> (Pipeline, MemorySink, Relo
     }
     config.plugin_dir = dir.path().to_path_buf();
     config.compile_cache = Some(target().join("test-compile-cache"));
-    let stager = Stager::new(PluginEngine::new(&config.sandbox).unwrap(), &config);
+    let stager = Stager::new(
+        PluginEngine::new(&config.sandbox).unwrap(),
+        &config,
+        Some(HostKey::for_tests()),
+    );
     let (mut reloader, feed) = Reloader::new(stager, config.plugin_dir.clone());
     reloader.reconcile().unwrap();
     let sink = MemorySink::default();

@@ -8,6 +8,15 @@ use anyhow::{anyhow, Context, Result};
 use sha2::{Digest, Sha256};
 
 use crate::shared::call::Fingerprint;
+use crate::shared::files;
+use crate::shared::text::quoted_path;
+
+/// The largest plugin file read. Components embedding a language runtime are the big ones
+/// (about 12 MB for JavaScript, 18 MB for Python); this leaves room for their libraries.
+pub const MAX_PLUGIN_BYTES: u64 = 128 << 20;
+
+/// The largest side config `NAME.toml` read: a plugin's settings, not its data.
+pub const MAX_SIDE_CONFIG_BYTES: u64 = 1 << 20;
 
 /// The plugin directory's folder of shadow versions.
 pub const SHADOW_DIR: &str = "shadow";
@@ -33,9 +42,12 @@ pub struct PluginSource {
 impl PluginSource {
     /// Reads `path` and its side config `<stem>.toml`, if any. A shadow version without a side
     /// config of its own takes the serving plugin's, beside its folder: it runs on the config
-    /// it would serve with.
+    /// it would serve with. Each file is read as [`files::read_bounded`] reads, within
+    /// [`MAX_PLUGIN_BYTES`] and [`MAX_SIDE_CONFIG_BYTES`].
     pub fn read(path: &Path) -> Result<Self> {
-        let bytes: Arc<[u8]> = std::fs::read(path).context("cannot read the file")?.into();
+        let bytes: Arc<[u8]> = files::read_bounded(path, MAX_PLUGIN_BYTES)
+            .context("cannot read the file")?
+            .into();
         let mut side_config = read_side_config(&path.with_extension("toml"))?;
         if side_config.is_none() && is_shadow_file(path) {
             if let (Some(folder), Some(name)) = (path.parent().and_then(Path::parent), path.file_name()) {
@@ -55,9 +67,9 @@ impl PluginSource {
 
 /// The side config at `side`, if there is one.
 fn read_side_config(side: &Path) -> Result<Option<String>> {
-    match std::fs::read_to_string(side) {
+    match files::read_text_bounded(side, MAX_SIDE_CONFIG_BYTES) {
         Ok(text) => Ok(Some(text)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(anyhow!("cannot read its config {}: {e}", side.display())),
+        Err(e) => Err(anyhow!("cannot read its config {}: {e}", quoted_path(side))),
     }
 }

@@ -33,6 +33,7 @@ pub use watch::DirectoryWatch;
 use super::feed::{feed, FeedSource, PluginFeed};
 use super::file::{is_shadow_file, PluginSource, SHADOW_DIR};
 use super::generation::Generation;
+use super::host_key::HostKey;
 use super::loaded::LoadedPlugin;
 use super::stage::Stage;
 use super::stager::Stager;
@@ -77,8 +78,9 @@ impl Reloader {
 
     /// Keeps rollbacks across restarts in `state_dir`, and refuses what was rolled back there
     /// before: the daemon's reloader does; a backtest's does not.
-    pub fn remember_rollbacks_in(&mut self, state_dir: &Path) {
-        self.remembered = Remembered::load(state_dir);
+    /// The index and the saved versions are trusted only under `key`.
+    pub fn remember_rollbacks_in(&mut self, state_dir: &Path, key: HostKey) {
+        self.remembered = Remembered::load(state_dir, key);
     }
 
     /// The generation now published.
@@ -235,7 +237,7 @@ impl Reloader {
                     (Some(_), _) => "the version it replaced, kept in the state directory, serves instead",
                     (None, Some(_)) => "the version serving now stays",
                     (None, None) => {
-                        "nothing of its name serves until it changes (the version it replaced was not saved)"
+                        "nothing of its name serves until it changes (the version it replaced could not be restored)"
                     }
                 };
                 log_still_refused(path, &source, &why, serving);

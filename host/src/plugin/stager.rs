@@ -10,6 +10,7 @@ use tracing::warn;
 use super::artifacts::ArtifactCache;
 use super::engine::PluginEngine;
 use super::file::PluginSource;
+use super::host_key::HostKey;
 use super::loaded::LoadedPlugin;
 use super::stage::{StageError, TrialInput};
 use crate::config::Config;
@@ -25,13 +26,15 @@ pub struct Stager {
 }
 
 impl Stager {
-    /// A stager for `config`, compiling with `engine` into the config's compile cache.
-    pub fn new(engine: Arc<PluginEngine>, config: &Config) -> Self {
+    /// A stager for `config`, compiling with `engine` into the config's compile cache, whose
+    /// artifacts `key` authenticates; without a key, every plugin compiles in memory.
+    pub fn new(engine: Arc<PluginEngine>, config: &Config, key: Option<HostKey>) -> Self {
         Self {
             artifacts: ArtifactCache::new(
                 engine.engine(),
                 config.compile_cache_dir(),
                 config.compile_cache_max_bytes(),
+                key,
             ),
             engine,
             config: config.clone(),
@@ -99,7 +102,7 @@ mod tests {
     #[test]
     fn a_plugin_gets_its_side_file_else_its_config_table_else_nothing() {
         let config = Config::from_toml("[plugin.trend]\nfast = 3\nslow = 9\n").unwrap();
-        let stager = Stager::new(PluginEngine::new(&config.sandbox).unwrap(), &config);
+        let stager = Stager::new(PluginEngine::new(&config.sandbox).unwrap(), &config, None);
         let json: serde_json::Value =
             serde_json::from_str(&stager.config_json("trend", &source(None)).unwrap()).unwrap();
         assert_eq!(json, serde_json::json!({"fast": 3, "slow": 9}));

@@ -61,7 +61,8 @@ pub struct CallOutcome {
 }
 
 /// What tells one version of a plugin file from another: a change to either part restages it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Fingerprint {
     /// SHA-256 of the wasm file, in hex.
     pub hash: String,

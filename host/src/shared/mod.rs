@@ -8,6 +8,7 @@ pub mod columns;
 pub mod comparison;
 pub mod contract;
 pub mod entry;
+pub mod files;
 pub mod identity;
 pub mod leadership;
 pub mod log_throttle;

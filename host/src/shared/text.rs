@@ -1,4 +1,4 @@
-//! Text that came from a plugin, made safe to keep and to log.
+//! Text that came from a plugin or a file name, made safe to keep and to log.
 //!
 //! Anything a plugin hands the host as text (error messages, log lines, what it printed, the
 //! names it gives) is cut to a bound and has its control characters escaped before the host
@@ -41,6 +41,17 @@ pub fn quote(text: &str) -> String {
     format!("\"{}\"", sanitise(text, MAX_QUOTE_BYTES))
 }
 
+/// A file's path for a log line or a reason: in double quotes, with control characters,
+/// quotes and bytes that are not UTF-8 escaped, so a file name can neither end a line nor forge
+/// one, in text logs or JSON.
+pub fn quoted_path(path: &std::path::Path) -> String {
+    let text = format!("{path:?}");
+    if text.chars().any(|c| matches!(c, '\u{2028}' | '\u{2029}')) {
+        return text.replace('\u{2028}', "\\u{2028}").replace('\u{2029}', "\\u{2029}");
+    }
+    text
+}
+
 /// Characters that could start a new line or move the cursor on an operator's terminal.
 fn is_unsafe(c: char) -> bool {
     c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
@@ -58,6 +69,21 @@ mod tests {
         assert!(safe.starts_with("ok\\n2026-11-24T10:00:00Z ERROR"), "{safe}");
         assert_eq!(sanitise("plain text, 42 €", 100), "plain text, 42 €");
         assert_eq!(sanitise("a\u{2028}b", 100), "a\\u{2028}b");
+    }
+
+    #[test]
+    fn file_names_cannot_forge_a_line() {
+        use std::os::unix::ffi::OsStrExt;
+        let name = std::ffi::OsStr::from_bytes(
+            b"/plugins/a\n2026-12-06T00:00:00Z INFO forged\xff\xe2\x80\xa8.wasm".as_slice(),
+        );
+        let shown = quoted_path(std::path::Path::new(name));
+        assert!(!shown.chars().any(is_unsafe), "{shown}");
+        assert!(shown.starts_with("\"/plugins/a\\n2026"), "{shown}");
+        assert_eq!(
+            quoted_path(std::path::Path::new("/plugins/trend.wasm")),
+            "\"/plugins/trend.wasm\""
+        );
     }
 
     #[test]

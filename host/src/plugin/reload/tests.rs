@@ -20,7 +20,11 @@ fn reloader(dir: &Path) -> (Reloader, PluginFeed) {
         ..Config::default()
     };
     Reloader::new(
-        Stager::new(PluginEngine::new(&config.sandbox).unwrap(), &config),
+        Stager::new(
+            PluginEngine::new(&config.sandbox).unwrap(),
+            &config,
+            Some(HostKey::for_tests()),
+        ),
         dir.to_path_buf(),
     )
 }
@@ -133,7 +137,7 @@ fn a_restart_keeps_a_rollback_and_a_shadow_of_the_same_bytes_is_only_a_shadow() 
     let file = dir.path().join("trend.wasm");
     let bad_hash = {
         let (mut reloader, mut feed) = reloader(dir.path());
-        reloader.remember_rollbacks_in(state.path());
+        reloader.remember_rollbacks_in(state.path(), HostKey::for_tests());
         std::fs::write(&file, built("trend")).unwrap();
         reloader.reconcile().unwrap();
         std::fs::write(&file, built("trend_v2")).unwrap();
@@ -150,7 +154,7 @@ fn a_restart_keeps_a_rollback_and_a_shadow_of_the_same_bytes_is_only_a_shadow() 
 
     // Restarted on the same state: the failing file is refused, the old version serves.
     let (mut reloader, mut feed) = reloader(dir.path());
-    reloader.remember_rollbacks_in(state.path());
+    reloader.remember_rollbacks_in(state.path(), HostKey::for_tests());
     reloader.reconcile().unwrap();
     assert_eq!(versions(&feed.generation()), [("trend".into(), "0.2.0".into())]);
     // The same bytes as a shadow run as a shadow, and do not touch the rollback.
@@ -161,7 +165,7 @@ fn a_restart_keeps_a_rollback_and_a_shadow_of_the_same_bytes_is_only_a_shadow() 
     assert_eq!(generation.shadows[0].fingerprint.hash, bad_hash);
     assert_eq!(versions(&generation), [("trend".into(), "0.2.0".into())]);
     let (mut again, mut feed_again) = self::reloader(dir.path());
-    again.remember_rollbacks_in(state.path());
+    again.remember_rollbacks_in(state.path(), HostKey::for_tests());
     again.reconcile().unwrap();
     assert_eq!(versions(&feed_again.generation()), [("trend".into(), "0.2.0".into())]);
 
@@ -169,6 +173,64 @@ fn a_restart_keeps_a_rollback_and_a_shadow_of_the_same_bytes_is_only_a_shadow() 
     std::fs::write(dir.path().join("trend.toml"), "").unwrap();
     again.reconcile().unwrap();
     assert_eq!(versions(&feed_again.generation()), [("trend".into(), "2.0.0".into())]);
-    let index = std::fs::read_to_string(state.path().join("rolled-back/index.json")).unwrap();
-    assert_eq!(index.trim(), "{}");
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(state.path().join("rolled-back/index.json")).unwrap()).unwrap();
+    assert_eq!(index["entries"], serde_json::json!({}));
+}
+
+/// A reloader of `dir` that remembers rollbacks in `state`, with `trend` rolled back from
+/// `trend_v2` to the bundled version; returns the failing version's hash.
+fn rolled_back_trend(dir: &Path, state: &Path) -> String {
+    let (mut reloader, mut feed) = reloader(dir);
+    reloader.remember_rollbacks_in(state, HostKey::for_tests());
+    let file = dir.join("trend.wasm");
+    std::fs::write(&file, built("trend")).unwrap();
+    reloader.reconcile().unwrap();
+    std::fs::write(&file, built("trend_v2")).unwrap();
+    reloader.reconcile().unwrap();
+    let bad = feed.generation().get("trend").unwrap().fingerprint.hash.clone();
+    reloader.roll_back(&Rollback {
+        plugin: "trend".into(),
+        hash: bad.clone(),
+        reason: "it failed 3 cycles in a row".into(),
+        cycle: 9,
+    });
+    bad
+}
+
+#[test]
+fn bytes_planted_as_a_saved_version_never_run() {
+    let (dir, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    rolled_back_trend(dir.path(), state.path());
+    // Another plugin's bytes in place of the saved version: the index's fingerprint refuses
+    // them, and the rolled-back file stays refused, so nothing of the name serves.
+    std::fs::write(state.path().join("rolled-back/trend.wasm"), built("volatility")).unwrap();
+    let (mut reloader, mut feed) = reloader(dir.path());
+    reloader.remember_rollbacks_in(state.path(), HostKey::for_tests());
+    reloader.reconcile().unwrap();
+    assert!(versions(&feed.generation()).is_empty());
+}
+
+#[test]
+fn an_index_changed_or_written_under_another_key_is_ignored_whole() {
+    let (dir, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let bad = rolled_back_trend(dir.path(), state.path());
+    // Under another key (another host's, or a forger's), the index is not trusted: the
+    // rollback is not remembered, and the file in the directory serves.
+    let (mut reloader, mut feed) = reloader(dir.path());
+    reloader.remember_rollbacks_in(state.path(), HostKey::ephemeral());
+    reloader.reconcile().unwrap();
+    assert_eq!(feed.generation().get("trend").unwrap().fingerprint.hash, bad);
+
+    // An index changed to make a good file refused is not trusted either.
+    let (dir, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let bad = rolled_back_trend(dir.path(), state.path());
+    drop((reloader, feed));
+    let index_path = state.path().join("rolled-back/index.json");
+    let index = std::fs::read_to_string(&index_path).unwrap();
+    std::fs::write(&index_path, index.replace("it failed 3 cycles", "it failed 4 cycles")).unwrap();
+    let (mut reloader, mut feed) = self::reloader(dir.path());
+    reloader.remember_rollbacks_in(state.path(), HostKey::for_tests());
+    reloader.reconcile().unwrap();
+    assert_eq!(feed.generation().get("trend").unwrap().fingerprint.hash, bad);
 }

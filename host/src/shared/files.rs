@@ -1,0 +1,301 @@
+//! Reading and writing files as a daemon must when anyone with local access may have put
+//! something else at a path: a FIFO that blocks the open, `/dev/zero` that never ends, a sparse
+//! giant, a symlink planted where a temporary file is about to be written, or a directory
+//! another user can change. Every file the daemon reads or writes goes through here.
+//!
+//! - A read checks the path is a regular file before it opens it (so no device is ever
+//!   opened), opens it non-blocking (a FIFO swapped in meanwhile cannot stall the open), checks
+//!   the opened file again, and stops at a cap per kind of file while reading, since metadata
+//!   says nothing useful about `/proc` files, sparse files or files still growing.
+//! - A write goes to a temporary file created exclusively beside the target, never through a
+//!   symlink, and is renamed over the target, so a reader sees the old file or the new one.
+//! - [`writable_by_others`] says when a file or directory could be changed by a user other than
+//!   this process's (or root), as OpenSSH refuses a writable `authorized_keys`.
+
+use std::fs::{File, Metadata};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use rustix::fs::OFlags;
+
+/// Flags every open of the daemon's adds: a FIFO must not block it.
+fn nonblocking() -> i32 {
+    OFlags::NONBLOCK.bits() as i32
+}
+
+/// A regular file, opened for reading.
+pub struct RegularFile {
+    /// The open file.
+    file: File,
+    /// Its metadata, taken from the open file (not the path, which may have changed since).
+    metadata: Metadata,
+}
+
+impl RegularFile {
+    /// Opens `path` (following symlinks, as operators place plugins by symlink) if it is a
+    /// regular file; anything else (a FIFO, a device, a socket, a directory) is refused without
+    /// being opened, or, if it became one between the check and the open, before being read.
+    pub fn open(path: &Path) -> io::Result<Self> {
+        refuse_unless_regular(&std::fs::metadata(path)?)?;
+        let file = File::options().read(true).custom_flags(nonblocking()).open(path)?;
+        let metadata = file.metadata()?;
+        refuse_unless_regular(&metadata)?;
+        Ok(Self { file, metadata })
+    }
+
+    /// The open file's metadata.
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    /// Everything in the file, refused once it passes `max_bytes`: by its size up front, and by
+    /// what is read, for files whose size says nothing (sparse, growing, `/proc`).
+    pub fn read_all(self, max_bytes: u64) -> io::Result<Vec<u8>> {
+        let len = self.metadata.len();
+        if len > max_bytes {
+            return Err(too_large(len, max_bytes));
+        }
+        let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+        self.file.take(max_bytes.saturating_add(1)).read_to_end(&mut bytes)?;
+        if bytes.len() as u64 > max_bytes {
+            return Err(too_large(bytes.len() as u64, max_bytes));
+        }
+        Ok(bytes)
+    }
+}
+
+/// The regular file at `path`, at most `max_bytes` of it (see [`RegularFile`]). A missing file
+/// is [`io::ErrorKind::NotFound`], as from `std::fs::read`.
+pub fn read_bounded(path: &Path, max_bytes: u64) -> io::Result<Vec<u8>> {
+    RegularFile::open(path)?.read_all(max_bytes)
+}
+
+/// [`read_bounded`] as UTF-8 text.
+pub fn read_text_bounded(path: &Path, max_bytes: u64) -> io::Result<String> {
+    String::from_utf8(read_bounded(path, max_bytes)?)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "it is not UTF-8 text"))
+}
+
+/// Refuses what is not a regular file, saying what it is.
+fn refuse_unless_regular(metadata: &Metadata) -> io::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = metadata.file_type();
+    let what = if kind.is_file() {
+        return Ok(());
+    } else if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else {
+        "not a file"
+    };
+    Err(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("it is {what}, not a regular file"),
+    ))
+}
+
+/// The error of a file over its cap.
+fn too_large(len: u64, max_bytes: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::FileTooLarge,
+        format!("it is larger than the limit of {max_bytes} bytes ({len} bytes or more)"),
+    )
+}
+
+/// Writes `bytes` at `path` with permissions `mode` (less the umask), through a temporary file
+/// beside it created exclusively and without following a symlink (one planted there is removed,
+/// never written through), then renamed over `path`: a reader sees the old file or the new one,
+/// and a symlink at `path` is replaced, not followed.
+pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    let tmp = temporary_name(path);
+    let mut file = create_exclusively(&tmp, mode)?;
+    let written = file.write_all(bytes).and_then(|()| file.flush());
+    drop(file);
+    if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// A temporary name to write `path` through, beside it: `NAME.tmpPID_N`, with the process's id
+/// and a count, so no two writers (of this process or another) share one.
+pub fn temporary_name(path: &Path) -> PathBuf {
+    static COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".tmp{}_{n}", std::process::id()));
+    path.with_file_name(name)
+}
+
+/// Whether a file name ending (after the last dot) is that of a [`temporary_name`]: `tmp`, a
+/// process id and a count (or, from earlier versions, the process id alone).
+pub fn is_temporary_extension(extension: &str) -> bool {
+    extension.strip_prefix("tmp").is_some_and(|rest| {
+        let numbers: Vec<&str> = rest.split('_').collect();
+        numbers.len() <= 2
+            && numbers
+                .iter()
+                .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    })
+}
+
+/// Creates a new file at `path` for writing, never through a symlink. Something already there
+/// (a dead writer's leftover, or a planted symlink or FIFO) is removed, not followed, and the
+/// creation tried once more; if something is planted again, the write fails.
+pub fn create_exclusively(path: &Path, mode: u32) -> io::Result<File> {
+    let create = || {
+        File::options()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .custom_flags((OFlags::NOFOLLOW | OFlags::NONBLOCK).bits() as i32)
+            .open(path)
+    };
+    match create() {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            std::fs::remove_file(path)?;
+            create()
+        }
+        other => other,
+    }
+}
+
+/// Opens the existing regular file at `path` for writing its metadata (a modification time),
+/// never through a symlink and never blocking on a FIFO.
+pub fn open_to_touch(path: &Path) -> io::Result<File> {
+    let file = File::options()
+        .write(true)
+        .custom_flags((OFlags::NOFOLLOW | OFlags::NONBLOCK).bits() as i32)
+        .open(path)?;
+    refuse_unless_regular(&file.metadata()?)?;
+    Ok(file)
+}
+
+/// Creates `dir` and its missing parents, those it creates with permissions `mode` (less the
+/// umask).
+pub fn create_dir_all(dir: &Path, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().recursive(true).mode(mode).create(dir)
+}
+
+/// Why a user other than this process's (and root) could change the file or directory that
+/// `metadata` describes, if one could: another owner, or write permission for its group or
+/// for everyone.
+pub fn writable_by_others(metadata: &Metadata) -> Option<String> {
+    let me = rustix::process::geteuid().as_raw();
+    let owner = metadata.uid();
+    let mode = metadata.mode() & 0o7777;
+    if owner != me && owner != 0 {
+        Some(format!(
+            "it is owned by user {owner}, not by this process's user {me} or root"
+        ))
+    } else if mode & 0o002 != 0 {
+        Some(format!("anyone may write it (mode {mode:04o})"))
+    } else if mode & 0o020 != 0 {
+        Some(format!("its group may write it (mode {mode:04o})"))
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn a_read_refuses_what_is_not_a_regular_file_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("state.json");
+        rustix::fs::mkfifoat(rustix::fs::CWD, &fifo, rustix::fs::Mode::from_raw_mode(0o600)).unwrap();
+        let err = read_bounded(&fifo, 100).unwrap_err();
+        assert!(err.to_string().contains("it is a FIFO, not a regular file"), "{err}");
+        let err = read_bounded(Path::new("/dev/zero"), 100).unwrap_err();
+        assert!(err.to_string().contains("it is a device"), "{err}");
+        let err = read_bounded(dir.path(), 100).unwrap_err();
+        assert!(err.to_string().contains("it is a directory"), "{err}");
+        let link = dir.path().join("config.toml");
+        std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
+        let err = read_bounded(&link, 100).unwrap_err();
+        assert!(err.to_string().contains("it is a device"), "{err}");
+        assert_eq!(
+            read_bounded(&dir.path().join("missing"), 100).unwrap_err().kind(),
+            io::ErrorKind::NotFound
+        );
+    }
+
+    #[test]
+    fn a_read_stops_at_its_cap_even_when_the_size_says_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let sparse = dir.path().join("giant.wasm");
+        File::create(&sparse).unwrap().set_len(1 << 40).unwrap();
+        let err = read_bounded(&sparse, 1 << 20).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::FileTooLarge, "{err}");
+        // /proc files say 0 bytes and hold more.
+        let err = read_bounded(Path::new("/proc/self/maps"), 10).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::FileTooLarge, "{err}");
+        std::fs::write(dir.path().join("small"), b"12345").unwrap();
+        assert_eq!(read_bounded(&dir.path().join("small"), 5).unwrap(), b"12345");
+    }
+
+    #[test]
+    fn a_write_never_follows_a_symlink_planted_at_its_temporary_name_or_its_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"precious").unwrap();
+        let target = dir.path().join("state.json");
+        // A symlink at the temporary name a write uses is removed, never written through.
+        let planted = temporary_name(&target);
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        let mut file = create_exclusively(&planted, 0o600).unwrap();
+        file.write_all(b"temporary").unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+        assert!(std::fs::symlink_metadata(&planted).unwrap().is_file());
+        write_atomically(&target, b"new state", 0o600).unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+        assert_eq!(std::fs::read(&target).unwrap(), b"new state");
+
+        std::fs::remove_file(&target).unwrap();
+        std::os::unix::fs::symlink(&victim, &target).unwrap();
+        write_atomically(&target, b"newer", 0o600).unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+        assert!(std::fs::symlink_metadata(&target).unwrap().is_file());
+        assert_eq!(std::fs::metadata(&target).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+
+    #[test]
+    fn files_others_may_write_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"").unwrap();
+        for (mode, why) in [
+            (0o600, None),
+            (0o644, None),
+            (0o664, Some("its group may write it (mode 0664)")),
+        ] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            let found = writable_by_others(&std::fs::metadata(&path).unwrap());
+            assert_eq!(found.as_deref(), why);
+        }
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+        assert_eq!(
+            writable_by_others(&std::fs::metadata(&path).unwrap()).as_deref(),
+            Some("anyone may write it (mode 0666)")
+        );
+        let name = temporary_name(Path::new("/state/warm.json"));
+        let extension = name.extension().unwrap().to_str().unwrap();
+        assert!(is_temporary_extension(extension), "{extension}");
+        assert!(is_temporary_extension("tmp123"), "an earlier version's");
+        assert!(
+            !is_temporary_extension("tmp") && !is_temporary_extension("tmp_1") && !is_temporary_extension("tmpx_1")
+        );
+    }
+}
