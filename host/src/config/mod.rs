@@ -26,6 +26,9 @@ use serde::Deserialize;
 
 use crate::shared::market::Selection;
 
+/// The largest config file read: settings, not data (the example with every key is 5 KB).
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
 /// Everything `pulse run` needs to know, after the file and the flags are merged.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -131,10 +134,11 @@ pub fn check_servers(servers: &[String]) -> Result<()> {
 }
 
 impl Config {
-    /// Reads a config file; errors name the file, and the line and column for TOML errors.
+    /// Reads a config file (a regular file of at most [`MAX_CONFIG_BYTES`]); errors name the
+    /// file, and the line and column for TOML errors.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+        let text = crate::shared::files::read_text_bounded(path, MAX_CONFIG_BYTES)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
         Self::from_toml(&text).with_context(|| format!("bad config file {}", path.display()))
     }
 

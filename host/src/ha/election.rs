@@ -55,7 +55,9 @@ pub fn start(config: &HaConfig, interval: Duration, plugins: PluginSet) -> Resul
     }
     if let Some(tls) = &config.tls {
         let read = |path: &std::path::Path| {
-            std::fs::read(path).with_context(|| format!("[ha.tls] cannot read {}", path.display()))
+            // A PEM file: a few certificates at most.
+            crate::shared::files::read_bounded(path, 1 << 20)
+                .with_context(|| format!("[ha.tls] cannot read {}", path.display()))
         };
         let mut settings = TlsOptions::new().ca_certificate(Certificate::from_pem(read(&tls.ca)?));
         if let (Some(cert), Some(key)) = (&tls.cert, &tls.key) {

@@ -9,7 +9,6 @@
 //! missing since is left to the source's backfill (or, where it has none, plugins get the
 //! series from after the gap).
 
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -19,14 +18,17 @@ use serde::{Deserialize, Serialize};
 use crate::candles::CandleStore;
 use crate::history::History;
 use crate::shared::candle::CandleRows;
+use crate::shared::files;
 use crate::shared::market::Sample;
+use crate::shared::text::quoted_path;
 
 /// The format of the state file; a file of another version is not read.
 const VERSION: u32 = 1;
 /// A state older than this is not read.
 const MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 /// A state file larger than this is not read (its size is bounded by the plugins' demand:
-/// 30 symbols of 1 m and 1 h candles take about 1 MB).
+/// 30 symbols of 1 m and 1 h candles take about 1 MB, 10,000 symbols about 120 MB). It is parsed
+/// as it is read, so a larger or endless file costs no more memory than what it parses into.
 const MAX_FILE_BYTES: u64 = 1 << 30;
 /// The cycle's samples are taken back when the last one is at most this many intervals old.
 pub(super) const HISTORY_GAP_INTERVALS: u32 = 10;
@@ -92,23 +94,15 @@ impl WarmState {
         now_ms: i64,
         interval: Duration,
     ) -> Result<Restored> {
-        let cannot_read = || format!("cannot read {}", self.path.display());
-        let mut text = Vec::new();
-        std::fs::File::open(&self.path)
-            .and_then(|file| file.take(MAX_FILE_BYTES + 1).read_to_end(&mut text))
-            .with_context(cannot_read)?;
-        if text.len() as u64 > MAX_FILE_BYTES {
-            bail!(
-                "{} is larger than the limit of {MAX_FILE_BYTES} bytes",
-                self.path.display()
-            );
-        }
-        let state: SavedState =
-            serde_json::from_slice(&text).with_context(|| format!("{} is not a saved state", self.path.display()))?;
+        let path = quoted_path(&self.path);
+        let reader = files::RegularFile::open(&self.path)
+            .and_then(|file| file.reader(MAX_FILE_BYTES))
+            .with_context(|| format!("cannot read {path}"))?;
+        let state: SavedState = serde_json::from_reader(std::io::BufReader::new(reader))
+            .with_context(|| format!("{path} is not a saved state"))?;
         if state.version != VERSION || state.source != self.source {
             bail!(
-                "{} holds version {} of {:?}, not version {VERSION} of {:?}",
-                self.path.display(),
+                "{path} holds version {} of {:?}, not version {VERSION} of {:?}",
                 state.version,
                 state.source,
                 self.source
@@ -117,17 +111,12 @@ impl WarmState {
         let age_ms = now_ms - state.saved_at_ms;
         if age_ms < 0 {
             bail!(
-                "{} was saved after now (at {} ms, now {now_ms} ms)",
-                self.path.display(),
+                "{path} was saved after now (at {} ms, now {now_ms} ms)",
                 state.saved_at_ms
             );
         }
         if age_ms > MAX_AGE.as_millis() as i64 {
-            bail!(
-                "{} was saved {} s ago, longer than a day",
-                self.path.display(),
-                age_ms / 1000
-            );
+            bail!("{path} was saved {} s ago, longer than a day", age_ms / 1000);
         }
         let newest = state
             .history
@@ -177,18 +166,13 @@ pub(super) struct Restored {
     pub(super) candles_refused: usize,
 }
 
-/// Writes `state` to a temporary file beside `path`, then renames it over `path`.
+/// Writes `state` to a temporary file beside `path` (never through a symlink), then renames it
+/// over `path`.
 fn write_atomically(path: &Path, state: &SavedState) -> Result<()> {
     let dir = path.parent().context("the state file has no directory")?;
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let tmp = path.with_extension("json.tmp");
-    let file = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    let mut writer = std::io::BufWriter::new(file);
-    serde_json::to_writer(&mut writer, state).with_context(|| format!("cannot write {}", tmp.display()))?;
-    let file = writer.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
+    files::create_dir_all(dir, 0o700).with_context(|| format!("cannot create {}", quoted_path(dir)))?;
+    files::write_atomically_with(path, 0o600, |out| serde_json::to_writer(out, state).map_err(Into::into))
+        .with_context(|| format!("cannot write {}", quoted_path(path)))
 }
 
 impl super::Pipeline {
@@ -202,7 +186,7 @@ impl super::Pipeline {
         let now = crate::shared::clock::now_ms();
         match warm.load(&mut self.history, &mut self.candles, now, self.settings.interval) {
             Ok(r) => tracing::info!(
-                file = %warm.path().display(),
+                file = %quoted_path(warm.path()),
                 "warm start: took back the history of {} symbols ({} left out) and {} candle series ({} candles refused)",
                 r.history_symbols,
                 r.left_out,
@@ -210,7 +194,7 @@ impl super::Pipeline {
                 r.candles_refused
             ),
             Err(e) if !warm.path().exists() => {
-                tracing::info!(file = %warm.path().display(), "no saved state to start from: {e:#}")
+                tracing::info!(file = %quoted_path(warm.path()), "no saved state to start from: {e:#}")
             }
             Err(e) => tracing::warn!("cold start: the saved state is not used: {e:#}"),
         }
@@ -314,6 +298,35 @@ mod tests {
         std::fs::write(warm.path(), "{\"version\":1").unwrap();
         assert!(
             format!("{:#}", warm.load(&mut h, &mut c, saved_at, interval).unwrap_err()).contains("not a saved state")
+        );
+    }
+
+    #[test]
+    fn a_fifo_an_endless_file_or_a_sparse_giant_at_the_state_file_costs_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let warm = WarmState::new(dir.path(), "bybit");
+        let (mut h, mut c) = (History::default(), CandleStore::default());
+        let mut load = || {
+            format!(
+                "{:#}",
+                warm.load(&mut h, &mut c, 0, Duration::from_secs(2)).unwrap_err()
+            )
+        };
+        rustix::fs::mkfifoat(rustix::fs::CWD, warm.path(), rustix::fs::Mode::from_raw_mode(0o600)).unwrap();
+        assert!(load().contains("it is a FIFO, not a regular file"), "{}", load());
+        std::fs::remove_file(warm.path()).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", warm.path()).unwrap();
+        assert!(load().contains("it is a device"), "{}", load());
+        std::fs::remove_file(warm.path()).unwrap();
+        std::fs::File::create(warm.path()).unwrap().set_len(2 << 30).unwrap();
+        assert!(load().contains("larger than the limit"), "{}", load());
+        std::fs::File::create(warm.path())
+            .unwrap()
+            .set_len(MAX_FILE_BYTES - 1)
+            .unwrap();
+        assert!(
+            load().contains("not a saved state"),
+            "a sparse file of zeros fails at its first byte"
         );
     }
 }

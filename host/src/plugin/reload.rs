@@ -281,7 +281,8 @@ impl Reloader {
         (kept, staged)
     }
 
-    /// The `*.wasm` files of `dir`, sorted, hidden files left out.
+    /// The `*.wasm` entries of `dir` but folders, sorted, hidden files left out. One that is not
+    /// a regular file (a FIFO, a device) is listed, for its read to refuse it with the reason.
     fn scan(&mut self, dir: &Path) -> Result<Vec<PathBuf>> {
         let entries =
             std::fs::read_dir(dir).with_context(|| format!("cannot read plugin directory {}", dir.display()))?;
@@ -290,7 +291,7 @@ impl Reloader {
             let path = entry
                 .with_context(|| format!("cannot list plugin directory {}", dir.display()))?
                 .path();
-            if is_hidden(&path) || !path.is_file() {
+            if is_hidden(&path) || path.is_dir() {
                 continue;
             }
             match path.extension().and_then(|e| e.to_str()) {

@@ -13,7 +13,7 @@
 //!   this process's (or root), as OpenSSH refuses a writable `authorized_keys`.
 
 use std::fs::{File, Metadata};
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -65,6 +65,72 @@ impl RegularFile {
     }
 }
 
+impl RegularFile {
+    /// The file as a reader that ends at `max_bytes`, refused up front when its size is larger,
+    /// for parsing as it is read (a sparse giant of zeros fails at its first byte instead of
+    /// filling memory).
+    pub fn reader(self, max_bytes: u64) -> io::Result<io::Take<File>> {
+        let len = self.metadata.len();
+        if len > max_bytes {
+            return Err(too_large(len, max_bytes));
+        }
+        Ok(self.file.take(max_bytes))
+    }
+
+    /// The file as a buffered reader of lines, for [`read_line_bounded`].
+    pub fn lines(self) -> io::BufReader<File> {
+        io::BufReader::new(self.file)
+    }
+}
+
+/// What [`read_line_bounded`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Line {
+    /// A line, now in the buffer without its newline.
+    Read,
+    /// A line longer than the cap: skipped to its end without being kept; its length.
+    TooLong(u64),
+    /// The end of the input.
+    End,
+}
+
+/// Reads the next line of `input` into `line` (cleared first), keeping at most `max_bytes` of
+/// it: a longer line is read through to its newline and dropped, costing no more memory than
+/// the cap, so the lines after it still come.
+pub fn read_line_bounded(input: &mut impl io::BufRead, line: &mut Vec<u8>, max_bytes: usize) -> io::Result<Line> {
+    line.clear();
+    let read = input.by_ref().take(max_bytes as u64 + 1).read_until(b'\n', line)?;
+    if read == 0 {
+        return Ok(Line::End);
+    }
+    if line.last() == Some(&b'\n') {
+        line.pop();
+        return Ok(Line::Read);
+    }
+    if line.len() <= max_bytes {
+        return Ok(Line::Read); // the last line, without a newline
+    }
+    let mut skipped = line.len() as u64;
+    line.clear();
+    loop {
+        let buffer = input.fill_buf()?;
+        if buffer.is_empty() {
+            return Ok(Line::TooLong(skipped));
+        }
+        match buffer.iter().position(|&b| b == b'\n') {
+            Some(end) => {
+                input.consume(end + 1);
+                return Ok(Line::TooLong(skipped + end as u64));
+            }
+            None => {
+                let len = buffer.len();
+                input.consume(len);
+                skipped += len as u64;
+            }
+        }
+    }
+}
+
 /// The regular file at `path`, at most `max_bytes` of it (see [`RegularFile`]). A missing file
 /// is [`io::ErrorKind::NotFound`], as from `std::fs::read`.
 pub fn read_bounded(path: &Path, max_bytes: u64) -> io::Result<Vec<u8>> {
@@ -108,20 +174,32 @@ fn too_large(len: u64, max_bytes: u64) -> io::Error {
     )
 }
 
-/// Writes `bytes` at `path` with permissions `mode` (less the umask), through a temporary file
-/// beside it created exclusively and without following a symlink (one planted there is removed,
-/// never written through), then renamed over `path`: a reader sees the old file or the new one,
-/// and a symlink at `path` is replaced, not followed.
+/// Writes `bytes` at `path` with permissions `mode` (less the umask), as
+/// [`write_atomically_with`] does.
 pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    write_atomically_with(path, mode, |out| out.write_all(bytes))
+}
+
+/// Writes what `write` writes at `path` with permissions `mode` (less the umask), through a
+/// temporary file beside it, created exclusively and without following a symlink (one planted
+/// there is removed, never written through), flushed to disk, then renamed over `path`: a reader
+/// sees the old file or the new one, never half of one, and a symlink at `path` is replaced, not
+/// followed.
+pub fn write_atomically_with(
+    path: &Path,
+    mode: u32,
+    write: impl FnOnce(&mut io::BufWriter<File>) -> io::Result<()>,
+) -> io::Result<()> {
     let tmp = temporary_name(path);
-    let mut file = create_exclusively(&tmp, mode)?;
-    let written = file.write_all(bytes).and_then(|()| file.flush());
-    drop(file);
-    if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
+    let mut out = io::BufWriter::new(create_exclusively(&tmp, mode)?);
+    let written = write(&mut out)
+        .and_then(|()| out.into_inner().map_err(io::IntoInnerError::into_error))
+        .and_then(|file| file.sync_all())
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
-        return Err(e);
     }
-    Ok(())
+    written
 }
 
 /// A temporary name to write `path` through, beside it: `NAME.tmpPID_N`, with the process's id
@@ -269,6 +347,25 @@ mod tests {
         assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
         assert!(std::fs::symlink_metadata(&target).unwrap().is_file());
         assert_eq!(std::fs::metadata(&target).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+
+    #[test]
+    fn a_line_past_its_cap_is_skipped_and_the_next_still_comes() {
+        let text = format!("first\n{}\nthird\n\nlast", "x".repeat(100_000));
+        let mut input = io::BufReader::with_capacity(64, text.as_bytes());
+        let mut line = Vec::new();
+        let mut seen = Vec::new();
+        loop {
+            match read_line_bounded(&mut input, &mut line, 1000).unwrap() {
+                Line::End => break,
+                Line::Read => seen.push(String::from_utf8(line.clone()).unwrap()),
+                Line::TooLong(len) => {
+                    assert!(line.capacity() < 4096, "an over-long line is not kept");
+                    seen.push(format!("too long: {len}"));
+                }
+            }
+        }
+        assert_eq!(seen, ["first", "too long: 100000", "third", "", "last"]);
     }
 
     #[test]

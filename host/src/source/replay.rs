@@ -3,7 +3,7 @@
 //! recording saw.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Lines};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -11,7 +11,13 @@ use async_trait::async_trait;
 
 use super::{MarketSource, Opened, Registration};
 use crate::config::{Config, ReplayEnd};
+use crate::shared::files::{self, Line};
 use crate::shared::market::Snapshot;
+use crate::shared::text::quoted_path;
+
+/// The longest line of a recording read: a snapshot of 10,000 symbols is about 2.5 MB, so this
+/// leaves room for 100,000 and more. A longer line is skipped, costing no more than this.
+pub const MAX_LINE_BYTES: usize = 64 << 20;
 
 /// `replay:FILE`: a recording, at `market.speed` and ending as `market.replay_end` says.
 pub(super) const SOURCE: Registration = Registration {
@@ -40,52 +46,72 @@ impl MarketSource for Replay {
 
 /// A recorded market being replayed.
 pub struct Replay {
+    /// The recording.
     path: PathBuf,
-    lines: Lines<BufReader<File>>,
+    /// Its lines, from the one after the last read.
+    lines: BufReader<File>,
+    /// The buffer each line is read into, kept between lines.
+    buffer: Vec<u8>,
+    /// The number of the last line read, from 1.
     line: usize,
+    /// Whether to stop or loop at the end.
     end: ReplayEnd,
 }
 
 impl Replay {
-    /// Opens `path`; fails if it cannot be read.
+    /// Opens `path`; fails if it cannot be read or is not a regular file.
     pub fn open(path: &Path, end: ReplayEnd) -> Result<Self> {
         Ok(Self {
             lines: Self::lines(path)?,
+            buffer: Vec::new(),
             path: path.to_path_buf(),
             line: 0,
             end,
         })
     }
 
-    fn lines(path: &Path) -> Result<Lines<BufReader<File>>> {
-        let file = File::open(path).with_context(|| format!("cannot open replay file {}", path.display()))?;
-        Ok(BufReader::new(file).lines())
+    fn lines(path: &Path) -> Result<BufReader<File>> {
+        let file =
+            files::RegularFile::open(path).with_context(|| format!("cannot open replay file {}", quoted_path(path)))?;
+        Ok(file.lines())
     }
 
-    /// The next snapshot; `None` once the file is done and the replay stops. A bad line is an
-    /// error naming the file and line (the cycle then serves the last good snapshot).
+    /// The next snapshot; `None` once the file is done and the replay stops. A bad line (not a
+    /// snapshot, or longer than [`MAX_LINE_BYTES`]) is an error naming the file and line (the
+    /// cycle then serves the last good snapshot), and the next call goes on after it.
     pub fn snapshot(&mut self) -> Result<Option<Snapshot>> {
         // A pass over the whole file that yields nothing ends the replay, even when looping.
         let mut restarted = false;
         loop {
-            let Some(line) = self.lines.next() else {
-                if self.end == ReplayEnd::Stop || restarted {
-                    return Ok(None);
+            let read = files::read_line_bounded(&mut self.lines, &mut self.buffer, MAX_LINE_BYTES);
+            let at = |line| format!("{} line {line}", quoted_path(&self.path));
+            match read.with_context(|| format!("cannot read {}", at(self.line + 1)))? {
+                Line::End => {
+                    if self.end == ReplayEnd::Stop || restarted {
+                        return Ok(None);
+                    }
+                    self.lines = Self::lines(&self.path)?;
+                    self.line = 0;
+                    restarted = true;
                 }
-                self.lines = Self::lines(&self.path)?;
-                self.line = 0;
-                restarted = true;
-                continue;
-            };
-            self.line += 1;
-            let line = line.with_context(|| format!("cannot read {} line {}", self.path.display(), self.line))?;
-            if line.trim().is_empty() {
-                continue;
+                Line::TooLong(len) => {
+                    self.line += 1;
+                    bail!(
+                        "{}: skipped, {len} bytes long, above the limit of {MAX_LINE_BYTES} bytes a line",
+                        at(self.line)
+                    );
+                }
+                Line::Read => {
+                    self.line += 1;
+                    if self.buffer.trim_ascii().is_empty() {
+                        continue;
+                    }
+                    return match serde_json::from_slice(&self.buffer) {
+                        Ok(snapshot) => Ok(Some(snapshot)),
+                        Err(e) => bail!("{}: not a snapshot: {e}", at(self.line)),
+                    };
+                }
             }
-            return match serde_json::from_str(&line) {
-                Ok(snapshot) => Ok(Some(snapshot)),
-                Err(e) => bail!("{} line {}: not a snapshot: {e}", self.path.display(), self.line),
-            };
         }
     }
 }
@@ -112,6 +138,30 @@ mod tests {
         let err = replay.snapshot().unwrap_err().to_string();
         assert!(err.contains("line 3"), "{err}");
         assert_eq!(replay.snapshot().unwrap().unwrap().timestamp_ms, 1, "it starts over");
+        let _ = std::fs::remove_file(file);
+    }
+
+    #[test]
+    fn a_line_past_the_limit_is_skipped_and_named_and_a_fifo_is_refused() {
+        let file = tempfile_path("long");
+        let long = format!(
+            "{{\"timestamp_ms\":2,\"tickers\":[],\"pad\":\"{}\"}}",
+            "x".repeat(MAX_LINE_BYTES)
+        );
+        std::fs::write(&file, format!("{long}\n{{\"timestamp_ms\":3,\"tickers\":[]}}\n")).unwrap();
+        let mut replay = Replay::open(&file, ReplayEnd::Stop).unwrap();
+        let err = replay.snapshot().unwrap_err().to_string();
+        assert!(
+            err.contains("line 1: skipped") && err.contains("above the limit"),
+            "{err}"
+        );
+        assert!(replay.buffer.capacity() <= 2 * MAX_LINE_BYTES + 2);
+        assert_eq!(replay.snapshot().unwrap().unwrap().timestamp_ms, 3);
+        let _ = std::fs::remove_file(&file);
+
+        rustix::fs::mkfifoat(rustix::fs::CWD, &file, rustix::fs::Mode::from_raw_mode(0o600)).unwrap();
+        let err = format!("{:#}", Replay::open(&file, ReplayEnd::Stop).err().unwrap());
+        assert!(err.contains("it is a FIFO, not a regular file"), "{err}");
         let _ = std::fs::remove_file(file);
     }
 

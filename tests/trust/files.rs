@@ -1,0 +1,172 @@
+//! Files that are not what they seem, where the daemon reads: FIFOs, devices, sparse giants.
+//! None of them stops start-up or the reloader, none costs more memory than its bound, and the
+//! good plugins load and serve beside each refusal.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::common::{
+    http_server, peak_resident_bytes, plugin_dir, resident_bytes, status_cycle, wait_for, Daemon, Memcached,
+};
+
+/// The most resident memory these daemons may reach, at their peak (`VmHWM`): the bundled
+/// plugins serve 30 symbols in about 30 MiB here (AMD EPYC), and a refused file must not add
+/// what it holds (a 1 GiB plugin or a 2 GiB state file read whole would pass this).
+const PEAK_RSS_BOUND: u64 = 256 << 20;
+
+/// Makes a FIFO at `path`; nothing ever writes it, so an open that blocks on it never returns.
+pub fn fifo(path: &Path) {
+    rustix::fs::mkfifoat(rustix::fs::CWD, path, rustix::fs::Mode::from_raw_mode(0o600)).unwrap();
+}
+
+/// Waits until the daemon's log has `count` lines holding `text`.
+pub fn logged(daemon: &Daemon, text: &str, count: usize) {
+    wait_for(&format!("{count} lines of {text:?}"), Duration::from_secs(60), || {
+        (daemon.log().matches(text).count() >= count).then_some(())
+    });
+}
+
+#[test]
+fn fifos_devices_and_sparse_giants_neither_stop_start_up_nor_the_reloader() {
+    let memcached = Memcached::start();
+    let plugins = plugin_dir(&["trend", "volatility", "dashboard"]);
+    let dir = plugins.path();
+    fifo(&dir.join("volatility.toml"));
+    std::fs::File::create(dir.join("giant.wasm"))
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    std::os::unix::fs::symlink("/dev/zero", dir.join("zero.wasm")).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    std::fs::create_dir(state.path().join("rolled-back")).unwrap();
+    fifo(&state.path().join("rolled-back/index.json"));
+
+    let daemon = Daemon::serve(
+        dir.to_str().unwrap(),
+        &memcached.addr,
+        &["--interval", "0.5", "--state-dir", state.path().to_str().unwrap()],
+    );
+    wait_for("a push", Duration::from_secs(60), || status_cycle(&memcached));
+    let log = daemon.log();
+    for refusal in [
+        "cannot read its config",
+        "volatility.toml\": it is a FIFO, not a regular file",
+        "giant.wasm",
+        "larger than the limit of 134217728 bytes",
+        "zero.wasm",
+        "it is a device, not a regular file",
+        "ignoring the rollbacks saved in",
+        "index.json\": it is a FIFO, not a regular file",
+    ] {
+        assert!(log.contains(refusal), "{refusal:?} is said:\n{log}");
+    }
+    let status = memcached.json("pulse:status");
+    let mut serving: Vec<&str> = status["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    serving.sort();
+    assert_eq!(serving, ["dashboard", "trend"], "the good plugins serve");
+
+    // While serving: trend's side config becomes a FIFO, then /dev/zero, then a good one. The
+    // first two are refused (trend keeps serving); the reloader is never stuck, so the last
+    // takes effect.
+    let side = dir.join("trend.toml");
+    fifo(&side);
+    logged(&daemon, "trend.toml\": it is a FIFO", 1);
+    std::fs::remove_file(&side).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &side).unwrap();
+    logged(&daemon, "trend.toml\": it is a device", 1);
+    std::fs::remove_file(&side).unwrap();
+    std::fs::write(dir.join(".trend.toml.tmp"), "fast = 4\nslow = 12\n").unwrap();
+    std::fs::rename(dir.join(".trend.toml.tmp"), &side).unwrap();
+    logged(&daemon, "swapped plugin trend 0.2.0 -> 0.2.0", 1);
+
+    let start = status_cycle(&memcached).unwrap();
+    wait_for("cycles to go on", Duration::from_secs(30), || {
+        status_cycle(&memcached).filter(|c| *c >= start + 4)
+    });
+    assert!(memcached.get(pulse_keys::OVERVIEW).is_some() && memcached.get(pulse_keys::SIGNALS).is_some());
+    let peak = peak_resident_bytes(daemon.pid());
+    eprintln!(
+        "peak RSS {} MiB, now {} MiB",
+        peak >> 20,
+        resident_bytes(daemon.pid()) >> 20
+    );
+    assert!(peak < PEAK_RSS_BOUND, "peak RSS {} MiB", peak >> 20);
+}
+
+/// A loopback Bybit answering its 24 h tickers with `n` good rows, and nothing else.
+pub fn loopback_bybit(n: usize) -> String {
+    http_server(move |path| {
+        if !path.starts_with("/v5/market/tickers") {
+            return (404, "{}".into());
+        }
+        let list: Vec<serde_json::Value> = (0..n)
+            .map(|i| {
+                let price = 100.0 + i as f64;
+                serde_json::json!({
+                    "symbol": format!("C{i:02}USDT"), "lastPrice": price.to_string(),
+                    "price24hPcnt": "0.01", "highPrice24h": (price * 1.05).to_string(),
+                    "lowPrice24h": (price * 0.95).to_string(),
+                    "turnover24h": format!("{}", 1e9 / (i as f64 + 1.0)), "volume24h": "12345.6"
+                })
+            })
+            .collect();
+        let body = serde_json::json!({"retCode": 0, "retMsg": "OK",
+            "result": {"category": "linear", "list": list}, "time": 1_700_000_000_000_i64});
+        (200, body.to_string())
+    })
+}
+
+#[test]
+fn a_fifo_or_a_sparse_giant_at_the_warm_state_is_a_cold_start() {
+    let memcached = Memcached::start();
+    let plugins = plugin_dir(&["trend", "dashboard"]);
+    let url = loopback_bybit(12);
+    let state = tempfile::tempdir().unwrap();
+    let saved = state.path().join("bybit.json");
+    let serve = || {
+        let daemon = Daemon::serve(
+            plugins.path().to_str().unwrap(),
+            &memcached.addr,
+            &[
+                "--interval",
+                "0.5",
+                "--source",
+                "bybit",
+                "--exchange-url",
+                &url,
+                "--state-dir",
+                state.path().to_str().unwrap(),
+            ],
+        );
+        logged(&daemon, "Pushed 12 symbols", 1);
+        daemon
+    };
+    fifo(&saved);
+    let mut daemon = serve();
+    logged(&daemon, "cold start: the saved state is not used", 1);
+    assert!(
+        daemon.log().contains("bybit.json\": it is a FIFO, not a regular file"),
+        "{}",
+        daemon.log()
+    );
+    assert!(daemon.stop());
+    assert!(
+        std::fs::symlink_metadata(&saved).unwrap().is_file(),
+        "the stop saved a state over the FIFO"
+    );
+
+    std::fs::File::create(&saved).unwrap().set_len(2 << 30).unwrap();
+    let mut daemon = serve();
+    logged(&daemon, "cold start: the saved state is not used", 1);
+    assert!(daemon.log().contains("larger than the limit"), "{}", daemon.log());
+    let peak = peak_resident_bytes(daemon.pid());
+    assert!(peak < PEAK_RSS_BOUND, "peak RSS {} MiB", peak >> 20);
+    assert!(daemon.stop());
+    let restarted = serve();
+    logged(&restarted, "warm start: took back", 1);
+}
