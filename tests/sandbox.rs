@@ -398,7 +398,7 @@ fn a_reused_slot_hands_the_next_call_nothing_of_the_last() {
     let source = pulse::plugin::PluginSource::read(&fault_wasm("fault_residue")).unwrap();
     for resident_mib in [0, 1, 64] {
         let mut config = pulse::config::Config::default();
-        config.sandbox.resident_mib = resident_mib;
+        config.sandbox.resident_mib = pulse::config::ResidentMib(resident_mib);
         config.compile_cache = Some(common::repo_root().join("target/test-compile-cache"));
         let (plugin, _) = pulse::startup::stager(&config)
             .unwrap()

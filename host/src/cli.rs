@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use tracing::{info, warn};
 
 use crate::cache::Placement;
-use crate::config::{parse_flag, Config, Interval, PositiveU64, Speed, SymbolCount, Ttl};
+use crate::config::{parse_flag, Config, Interval, Seconds, Speed, SymbolCount, Ttl};
 use crate::config::{HaConfig, ReplayEnd, SourceSpec};
 use crate::shutdown::Stop;
 use crate::source::Source;
@@ -158,8 +158,8 @@ struct RunArgs {
     #[arg(long, value_delimiter = ',')]
     exclude: Option<Vec<String>>,
     /// Seconds a snapshot may age (while the source fails) before market keys stop (default 30).
-    #[arg(long, value_parser = parse_flag::<PositiveU64, i64>)]
-    max_age: Option<PositiveU64>,
+    #[arg(long, value_parser = parse_flag::<Seconds, i64>)]
+    max_age: Option<Seconds>,
     /// Directory for compiled plugins (default ~/.cache/pulse/compiled).
     #[arg(long)]
     compile_cache: Option<PathBuf>,
@@ -188,8 +188,8 @@ struct RunArgs {
     #[arg(long)]
     ha_election: Option<String>,
     /// Seconds the leader's lease lasts without renewal (default three intervals).
-    #[arg(long, value_parser = parse_flag::<PositiveU64, i64>)]
-    ha_lease_ttl: Option<PositiveU64>,
+    #[arg(long, value_parser = parse_flag::<Seconds, i64>)]
+    ha_lease_ttl: Option<Seconds>,
 }
 
 impl RunArgs {

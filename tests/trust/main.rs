@@ -8,3 +8,4 @@ mod common;
 
 mod artifacts;
 mod files;
+mod peers;

@@ -1,7 +1,8 @@
 //! The cache side: checking what plugins ask to write, deciding which server holds each key,
-//! and writing to memcached.
+//! writing to memcached, and reading keys back (`pulse verify`).
 
 mod entry;
+mod get;
 mod placement;
 mod quiet;
 mod server;
@@ -9,8 +10,10 @@ mod sink;
 mod writer;
 
 pub use entry::validate;
+pub use get::{Item, ItemReader};
 pub use placement::Placement;
 pub use quiet::Fence;
+pub use server::resolve;
 #[cfg(test)]
 pub use sink::MemorySink;
 pub use sink::{JsonlSink, Sink};

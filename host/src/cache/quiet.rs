@@ -6,8 +6,8 @@
 //! connection, and 7.7 ms to store them quietly: the answers were half of its work. A quiet
 //! batch still reports each key it refused, by the opaque token (`O<position>`) the reply
 //! carries. An error reply that names no key (`SERVER_ERROR object too large for cache`) makes
-//! the whole answer [`Answer::Unattributed`], and the caller sends the batch again through the
-//! answering client to learn which key it was.
+//! the whole answer [`Answer::Unattributed`], and the caller sends the batch again by halves to
+//! learn which key it was. Every reply line is read within [`MAX_LINE`] bytes.
 
 use std::io::{Error, ErrorKind, Result};
 use std::sync::Mutex;
@@ -23,7 +23,7 @@ use crate::shared::entry::ValidEntry;
 const SEND_BUFFER: usize = 256 * 1024;
 
 /// The longest reply line read; memcached's are a few dozen bytes.
-const MAX_LINE: u64 = 1024;
+pub(super) const MAX_LINE: u64 = 1024;
 
 /// Who writes a batch, and until when: the client flags stored with each item (a leader's term)
 /// and the check made before every socket write, dial and resend. Once it no longer holds (the
@@ -111,6 +111,25 @@ impl QuietSets {
         let answer = exchange(&mut connection, entries, batch, fence).await?;
         self.keep(connection, &answer);
         Ok(answer)
+    }
+
+    /// Whether the server answers now: a new connection, an `mn` barrier and its `MN`, within
+    /// the dial's timeout.
+    pub async fn ping(&self) -> Result<()> {
+        let ping = async {
+            let mut connection = self.dial().await?;
+            connection.write_all(b"mn\r\n").await?;
+            let mut reader = BufReader::new(connection);
+            let mut line = Vec::new();
+            (&mut reader).take(MAX_LINE).read_until(b'\n', &mut line).await?;
+            match &line[..] {
+                b"MN\r\n" => Ok(()),
+                other => Err(protocol("an unexpected answer to mn", other)),
+            }
+        };
+        tokio::time::timeout(self.connect_timeout, ping)
+            .await
+            .map_err(|_| Error::new(ErrorKind::TimedOut, "no answer to mn in time"))?
     }
 
     /// Forgets the idle connections, after the server was seen failing.
@@ -277,7 +296,8 @@ impl Reply {
     }
 }
 
-fn protocol(what: &str, reply: &[u8]) -> Error {
+/// The error of a reply that breaks the protocol, quoting its start.
+pub(super) fn protocol(what: &str, reply: &[u8]) -> Error {
     let shown: String = String::from_utf8_lossy(reply).chars().take(80).collect();
     Error::new(ErrorKind::InvalidData, format!("memcached sent {what}: {shown:?}"))
 }

@@ -3,12 +3,14 @@
 //! A server that fails a write is marked down and skipped by the cycles, which stay on time;
 //! a background probe retries it with capped exponential backoff and jitter, and marks it up
 //! as soon as it answers. Each change of state is logged once.
+//!
+//! Everything read from the server goes through [`QuietSets`], whose reply lines are bounded:
+//! a server gone wrong that answers with an endless line costs a kilobyte, not the process.
 
+use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
-use memcache::exp::{AsyncMetaClient, Error as McError, MetaClientBuilder, Set};
 use tracing::{debug, info, warn};
 
 use super::quiet::{is_fenced, Answer, Fence, QuietSets};
@@ -20,8 +22,9 @@ const FIRST_PROBE: Duration = Duration::from_millis(25);
 /// this long plus one cycle.
 const MAX_PROBE: Duration = Duration::from_millis(250);
 
-/// How many times a batch is resent after `SERVER_ERROR` replies before the rest is given up.
-const MAX_RESENDS: usize = 16;
+/// How many parts of a batch are sent again, to find the keys an error naming no key was about,
+/// before the rest is given up: one bad key among 10,000 takes about 28.
+const MAX_RESENDS: usize = 256;
 
 /// An entry of a batch that memcached did not store.
 #[derive(Debug)]
@@ -38,11 +41,10 @@ pub struct Refusal {
 pub struct Server {
     /// `host:port`, as configured.
     pub addr: String,
-    /// Connections for quiet batches, the cycles' usual path.
-    quiet: QuietSets,
-    /// Connections of the answering client: batches whose quiet answer named no key, and the
-    /// probe (dialed lazily, redialed after failure).
-    client: AsyncMetaClient,
+    /// Connections for quiet batches (the cycles' path, and the parts of a batch sent again)
+    /// and the probe.
+    quiet: Arc<QuietSets>,
+    /// Whether cycles write to it, or its probe runs.
     health: Arc<Mutex<Health>>,
     /// Times the server came back after being down.
     reconnects: Arc<std::sync::atomic::AtomicU64>,
@@ -55,111 +57,85 @@ enum Health {
 }
 
 impl Server {
-    /// A server whose exchanges give up after `timeout`.
-    pub async fn connect(addr: &str, timeout: Duration) -> Result<Self> {
-        let client = MetaClientBuilder::new()
-            .connect_timeout(Some(timeout))
-            .io_timeout(Some(timeout))
-            .max_idle(8)
-            .connect_async(addr)
-            .await
-            .with_context(|| format!("cannot resolve memcached address {addr}"))?;
-        Ok(Self {
+    /// A server whose dials and probes give up after `timeout`; nothing is dialed yet.
+    pub fn new(addr: &str, timeout: Duration) -> Self {
+        Self {
             addr: addr.to_string(),
-            quiet: QuietSets::new(addr, timeout),
-            client,
+            quiet: Arc::new(QuietSets::new(addr, timeout)),
             health: Arc::new(Mutex::new(Health::Up)),
             reconnects: Arc::default(),
-        })
+        }
     }
 
     /// Stores `entries[i]` for every `i` in `batch` and returns the entries it did not store.
     /// The batch goes out quietly; only when memcached answers an error that names no key is it
-    /// sent again through the answering client, to find which.
+    /// sent again, by halves, to find which.
     /// Once `fence` stops holding, nothing more goes out, and every entry of the batch counts
     /// as not stored (`fenced`: some may have been, before), without the server counting as down.
-    pub async fn store(
-        &self,
-        entries: &[ValidEntry],
-        batch: &[usize],
-        fence: Fence<'_>,
-    ) -> memcache::exp::Result<Vec<Refusal>> {
+    pub async fn store(&self, entries: &[ValidEntry], batch: &[usize], fence: Fence<'_>) -> io::Result<Vec<Refusal>> {
         let answer = match self.quiet.send(entries, batch, fence).await {
             Err(e) if is_fenced(&e) => return Ok(fenced(batch)),
-            answer => answer.map_err(McError::Io)?,
+            answer => answer?,
         };
         match answer {
-            Answer::Stored(refused) => Ok(refused
-                .into_iter()
-                .map(|(position, reply)| Refusal {
-                    index: batch[position],
-                    kind: "other",
-                    reason: format!("not stored ({reply})"),
-                })
-                .collect()),
+            Answer::Stored(refused) => Ok(refused_in(batch, refused)),
             Answer::Unattributed(reply) => {
-                debug!(server = %self.addr, "memcached answered {reply:?} to a quiet batch; sending it key by key");
-                self.store_answered(entries, batch.to_vec(), fence).await
+                debug!(server = %self.addr, "memcached answered {reply:?} to a quiet batch; sending it again by halves");
+                self.store_by_halves(entries, batch, fence).await
             }
         }
     }
 
-    /// Stores the batch through the answering client, which reports each key.
-    ///
-    /// memcache::exp 0.21 ends a batch at the first `SERVER_ERROR` reply (which carries no
-    /// opaque token) and reports every later command as failed too, although the server
-    /// executed them. Since a set is idempotent, the commands after the refused one are simply
-    /// sent again as a new batch, so only the refused key is reported as failed.
-    async fn store_answered(
+    /// Stores a batch whose quiet answer named no key, by halves: each half goes out quietly
+    /// again (a set is idempotent); a half answered cleanly is stored, one that draws an error
+    /// naming no key again is halved, down to the single keys memcached refuses.
+    async fn store_by_halves(
         &self,
         entries: &[ValidEntry],
-        mut batch: Vec<usize>,
+        batch: &[usize],
         fence: Fence<'_>,
-    ) -> memcache::exp::Result<Vec<Refusal>> {
+    ) -> io::Result<Vec<Refusal>> {
         let mut refusals = Vec::new();
-        for _ in 0..MAX_RESENDS {
-            if !(fence.holds)() {
-                refusals.extend(fenced(&batch));
-                return Ok(refusals);
+        let (half, rest) = batch.split_at(batch.len() / 2);
+        let mut parts = vec![rest.to_vec(), half.to_vec()];
+        let mut sent = 0;
+        while let Some(part) = parts.pop() {
+            if part.is_empty() {
+                continue;
             }
-            let sets = batch.iter().map(|&i| {
-                Set::new(&entries[i].key, &entries[i].value)
-                    .ttl_raw(entries[i].ttl)
-                    .client_flags(fence.flags)
-            });
-            let results = self.client.run_many(sets).await?;
-            let refused = results.iter().position(|r| matches!(r, Err(e) if is_server_error(e)));
-            let rest = match refused {
-                Some(refused) => batch.split_off(refused + 1),
-                None => Vec::new(),
-            };
-            for (index, result) in batch.into_iter().zip(results) {
-                match result {
-                    Ok(r) if r.applied() => {}
-                    Ok(r) => refusals.push(Refusal {
-                        index,
-                        kind: "other",
-                        reason: format!("not stored ({:?})", r.status),
-                    }),
-                    Err(e) => refusals.push(Refusal {
-                        index,
-                        kind: error_kind(&e),
-                        reason: e.to_string(),
-                    }),
+            if sent == MAX_RESENDS {
+                // A server refusing key after key (out of memory, items over its -I).
+                let reason = format!("not sent: memcached refused keys of this batch {MAX_RESENDS} times already");
+                for index in parts.iter().flatten().chain(&part) {
+                    refusals.push(Refusal {
+                        index: *index,
+                        kind: "server_error",
+                        reason: reason.clone(),
+                    });
+                }
+                break;
+            }
+            sent += 1;
+            match self.quiet.send(entries, &part, fence).await {
+                Err(e) if is_fenced(&e) => refusals.extend(fenced(&part)),
+                Err(e) => return Err(e),
+                Ok(Answer::Stored(refused)) => refusals.extend(refused_in(&part, refused)),
+                Ok(Answer::Unattributed(reply)) if part.len() == 1 => refusals.push(Refusal {
+                    index: part[0],
+                    kind: if reply.starts_with("SERVER_ERROR") {
+                        "server_error"
+                    } else {
+                        "other"
+                    },
+                    reason: reply,
+                }),
+                Ok(Answer::Unattributed(_)) => {
+                    let (half, rest) = part.split_at(part.len() / 2);
+                    parts.push(rest.to_vec());
+                    parts.push(half.to_vec());
                 }
             }
-            if rest.is_empty() {
-                return Ok(refusals);
-            }
-            batch = rest;
         }
-        // A server refusing key after key (out of memory, items over its -I): stop resending.
-        let reason = format!("not sent: memcached refused {MAX_RESENDS} keys of this batch already");
-        refusals.extend(batch.into_iter().map(|index| Refusal {
-            index,
-            kind: "server_error",
-            reason: reason.clone(),
-        }));
         Ok(refusals)
     }
 
@@ -185,8 +161,8 @@ impl Server {
         }
         self.quiet.forget();
         warn!(server = %self.addr, "memcached {} down: {reason}", self.addr);
-        let (client, health, reconnects, addr) = (
-            self.client.clone(),
+        let (quiet, health, reconnects, addr) = (
+            self.quiet.clone(),
             self.health.clone(),
             self.reconnects.clone(),
             self.addr.clone(),
@@ -195,7 +171,7 @@ impl Server {
             let mut wait = FIRST_PROBE;
             loop {
                 tokio::time::sleep(jittered(wait)).await;
-                if client.noop().await.is_ok() {
+                if quiet.ping().await.is_ok() {
                     break;
                 }
                 wait = (wait * 2).min(MAX_PROBE);
@@ -214,13 +190,29 @@ impl Server {
     }
 }
 
-/// A `SERVER_ERROR` reply, possibly reported as an ambiguous outcome.
-fn is_server_error(error: &McError) -> bool {
-    match error {
-        McError::Server(_) => true,
-        McError::Ambiguous { source, .. } => is_server_error(source),
-        _ => false,
+/// Fails unless memcached address `addr` resolves, so a wrong name stops start-up (or
+/// `pulse verify`) with the reason instead of failing every cycle.
+pub async fn resolve(addr: &str) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let mut found = tokio::net::lookup_host(addr)
+        .await
+        .with_context(|| format!("cannot resolve memcached address {addr}"))?;
+    match found.next() {
+        Some(_) => Ok(()),
+        None => anyhow::bail!("memcached address {addr} resolves to no address"),
     }
+}
+
+/// The refusals of a quiet answer, by their positions in `batch`.
+fn refused_in(batch: &[usize], refused: Vec<(usize, String)>) -> Vec<Refusal> {
+    refused
+        .into_iter()
+        .map(|(position, reply)| Refusal {
+            index: batch[position],
+            kind: "other",
+            reason: format!("not stored ({reply})"),
+        })
+        .collect()
 }
 
 /// Every entry of `batch`, not stored because the writer's fence stopped holding.
@@ -236,13 +228,10 @@ fn fenced(batch: &[usize]) -> Vec<Refusal> {
 }
 
 /// The kind of a failed write, for counters.
-pub fn error_kind(error: &McError) -> &'static str {
-    match error {
-        McError::Io(_) => "io",
-        McError::Timeout { .. } => "timeout",
-        McError::Ambiguous { source, .. } => error_kind(source),
-        McError::Server(_) => "server_error",
-        _ => "other",
+pub fn error_kind(error: &io::Error) -> &'static str {
+    match error.kind() {
+        io::ErrorKind::TimedOut => "timeout",
+        _ => "io",
     }
 }
 

@@ -17,7 +17,7 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use super::placement::Placement;
 use super::quiet::Fence;
-use super::server::{error_kind, Refusal, Server};
+use super::server::{error_kind, resolve, Refusal, Server};
 use crate::shared::entry::{ServerState, ValidEntry, WriterStats};
 
 /// Sends cache entries to one or more memcached servers.
@@ -55,7 +55,8 @@ impl CacheWriter {
     pub async fn connect(placement: Placement, deadline: Duration) -> Result<Self> {
         let mut servers = Vec::with_capacity(placement.servers().len());
         for addr in placement.servers() {
-            servers.push(Arc::new(Server::connect(addr, deadline).await?));
+            resolve(addr).await?;
+            servers.push(Arc::new(Server::new(addr, deadline)));
         }
         Ok(Self {
             placement,
@@ -136,7 +137,7 @@ impl CacheWriter {
         server: &Server,
         batch: &[usize],
         entries: &[ValidEntry],
-        refusals: memcache::exp::Result<Vec<Refusal>>,
+        refusals: std::io::Result<Vec<Refusal>>,
     ) {
         let refusals = match refusals {
             Ok(refusals) => refusals,

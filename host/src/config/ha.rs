@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 use serde::Deserialize;
 
-use super::PositiveU64;
+use super::Seconds;
 
 /// High availability: the daemons that share an election name elect one writer through etcd's
 /// election API, on a lease the leader keeps alive. Without `[ha]`, a daemon always writes.
@@ -22,7 +22,7 @@ pub struct HaConfig {
     pub id: Option<String>,
     /// Seconds the leader's lease lasts without renewal; default three intervals. Less than 2
     /// counts as 2, the shortest lease etcd grants with its default timings.
-    pub lease_ttl_s: Option<PositiveU64>,
+    pub lease_ttl_s: Option<Seconds>,
     /// etcd user, with `password`, when etcd has authentication on.
     pub user: Option<String>,
     /// The etcd user's password.

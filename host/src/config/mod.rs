@@ -15,7 +15,9 @@ pub use rollback::RollbackConfig;
 pub use sandbox::{PluginPolicy, PluginSandbox, Sandbox};
 pub use sections::{CacheConfig, MarketConfig, SimulatedConfig};
 pub use source::{ReplayEnd, SourceSpec};
-pub use values::{parse_flag, Interval, PositiveU64, Speed, SymbolCount, Ttl};
+pub use values::{
+    parse_flag, Bytes, Count, DiskMib, Interval, MemoryMib, Millis, ResidentMib, Seconds, Speed, SymbolCount, Ttl,
+};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -50,7 +52,7 @@ pub struct Config {
     pub compile_cache: Option<PathBuf>,
     /// Most MiB of compiled plugins the compile cache keeps; the least recently used go first,
     /// so versions a swap or a rollback may bring back stay while old ones do not pile up.
-    pub compile_cache_max_mib: PositiveU64,
+    pub compile_cache_max_mib: DiskMib,
     /// Where the history and candles are saved for a warm restart; default
     /// `$XDG_CACHE_HOME/pulse/state` or `~/.cache/pulse/state`.
     pub state_dir: Option<PathBuf>,
@@ -87,7 +89,7 @@ impl Default for Config {
             market: MarketConfig::default(),
             plugin_dir: PathBuf::from("target/plugins"),
             compile_cache: None,
-            compile_cache_max_mib: PositiveU64(1024),
+            compile_cache_max_mib: DiskMib(1024),
             state_dir: None,
             host_key: None,
             memcached: vec!["127.0.0.1:11211".to_string()],
@@ -296,7 +298,18 @@ mod tests {
             "{:#}",
             Config::from_toml("[sandbox]\ncall_timeout_ms = -5\n").unwrap_err()
         );
-        assert!(err.contains("line 2") && err.contains("above 0"), "{err}");
+        assert!(
+            err.contains("line 2") && err.contains("must be from 1 to 3600000 ms"),
+            "{err}"
+        );
+        let err = format!(
+            "{:#}",
+            Config::from_toml("[sandbox]\ncall_timeout_ms = 9223372036854775807\n").unwrap_err()
+        );
+        assert!(
+            err.contains("got 9223372036854775807"),
+            "no deadline beyond an hour: {err}"
+        );
         let err = format!("{:#}", Config::from_toml("source = \"Nas daq\"\n").unwrap_err());
         assert!(err.contains("line 1") && err.contains("NAME or NAME:ARGUMENT"), "{err}");
     }

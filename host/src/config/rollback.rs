@@ -4,7 +4,7 @@
 use anyhow::{bail, Result};
 use serde::Deserialize;
 
-use super::PositiveU64;
+use super::Count;
 
 /// How long a version is on probation after a swap, and what makes the host swap the previous
 /// version back: failed cycles in a row, or a failure rate or call time worse than the previous
@@ -14,10 +14,10 @@ use super::PositiveU64;
 #[serde(deny_unknown_fields, default)]
 pub struct RollbackConfig {
     /// Cycles a version is on probation after it is swapped in.
-    pub probation_cycles: PositiveU64,
+    pub probation_cycles: Count,
     /// Failed cycles in a row that roll a version on probation back; below
     /// `sandbox.quarantine_after`, so a rollback always comes before a quarantine.
-    pub failed_cycles: PositiveU64,
+    pub failed_cycles: Count,
     /// A failure rate this many times the previous version's rolls back...
     pub failure_rate_factor: f64,
     /// ...when it is also above this share of calls.
@@ -27,19 +27,19 @@ pub struct RollbackConfig {
     /// ...when it is also above this many milliseconds.
     pub call_time_floor_ms: f64,
     /// Calls of the version on probation before its rate and time are judged.
-    pub min_calls: PositiveU64,
+    pub min_calls: Count,
 }
 
 impl Default for RollbackConfig {
     fn default() -> Self {
         Self {
-            probation_cycles: PositiveU64(30),
-            failed_cycles: PositiveU64(3),
+            probation_cycles: Count(30),
+            failed_cycles: Count(3),
             failure_rate_factor: 3.0,
             failure_rate_floor: 0.2,
             call_time_factor: 5.0,
             call_time_floor_ms: 50.0,
-            min_calls: PositiveU64(10),
+            min_calls: Count(10),
         }
     }
 }

@@ -7,38 +7,38 @@ use std::time::Duration;
 use anyhow::Result;
 use serde::Deserialize;
 
-use super::{Config, PositiveU64, Ttl};
+use super::{Bytes, Config, Count, MemoryMib, Millis, ResidentMib, Ttl};
 
 /// What plugins may do: limits for every call, and each plugin's overrides and key grants.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Sandbox {
     /// Wall-clock budget of one plugin call (instantiate, `init` and the call), in milliseconds.
-    pub call_timeout_ms: PositiveU64,
+    pub call_timeout_ms: Millis,
     /// Largest linear memory a plugin instance may grow to, in MiB.
-    pub memory_mib: PositiveU64,
+    pub memory_mib: MemoryMib,
     /// Linear memory, in MiB, each instance slot keeps resident between calls, its contents
     /// reset to the plugin's initial image: the next call finds it mapped instead of faulting
     /// it in page by page. Costs up to this much RSS per slot in use (a plugin uses about one
     /// per core); 0 returns all of a call's memory to the kernel when it ends.
-    pub resident_mib: u64,
+    pub resident_mib: ResidentMib,
     /// Largest cache value accepted, in bytes; keep it below memcached's item size (`-I`,
     /// 1 MiB by default), which also counts the key and a small header.
-    pub max_value_bytes: PositiveU64,
+    pub max_value_bytes: Bytes,
     /// Shortest TTL an entry may ask for, in seconds.
     pub min_ttl: Ttl,
     /// Longest TTL an entry may ask for, in seconds.
     pub max_ttl: Ttl,
     /// Most cache entries one aggregator call may return.
-    pub max_entries: PositiveU64,
+    pub max_entries: Count,
     /// Most bytes (keys and values) one aggregator call may return.
-    pub max_output_bytes: PositiveU64,
+    pub max_output_bytes: Bytes,
     /// Most bytes one analyzer call may return, as the host holds them (16 per verdict, 8 per
     /// component value, 24 plus its length per component name). Twenty analyzers at this bound
     /// still fit an aggregator's default memory cap.
-    pub max_result_bytes: PositiveU64,
+    pub max_result_bytes: Bytes,
     /// Consecutive failed cycles after which a plugin is quarantined.
-    pub quarantine_after: PositiveU64,
+    pub quarantine_after: Count,
     /// Per-plugin overrides and grants, keyed by plugin identity (its file name, `_` read as
     /// `-`).
     pub plugin: BTreeMap<String, PluginSandbox>,
@@ -47,16 +47,16 @@ pub struct Sandbox {
 impl Default for Sandbox {
     fn default() -> Self {
         Self {
-            call_timeout_ms: PositiveU64(250),
-            memory_mib: PositiveU64(64),
-            resident_mib: 16,
-            max_value_bytes: PositiveU64(1_000_000),
+            call_timeout_ms: Millis(250),
+            memory_mib: MemoryMib(64),
+            resident_mib: ResidentMib(16),
+            max_value_bytes: Bytes(1_000_000),
             min_ttl: Ttl(1),
             max_ttl: Ttl(3600),
-            max_entries: PositiveU64(250_000),
-            max_output_bytes: PositiveU64(64 << 20),
-            max_result_bytes: PositiveU64(640 << 10),
-            quarantine_after: PositiveU64(5),
+            max_entries: Count(250_000),
+            max_output_bytes: Bytes(64 << 20),
+            max_result_bytes: Bytes(640 << 10),
+            quarantine_after: Count(5),
             plugin: BTreeMap::new(),
         }
     }
@@ -67,9 +67,9 @@ impl Default for Sandbox {
 #[serde(deny_unknown_fields, default)]
 pub struct PluginSandbox {
     /// Its own call deadline, in milliseconds.
-    pub call_timeout_ms: Option<PositiveU64>,
+    pub call_timeout_ms: Option<Millis>,
     /// Its own memory cap, in MiB.
-    pub memory_mib: Option<PositiveU64>,
+    pub memory_mib: Option<MemoryMib>,
     /// Key prefixes it may write under (aggregators).
     pub key_prefixes: Option<Vec<String>>,
     /// Keys it may write as plain text instead of JSON.
@@ -161,19 +161,19 @@ impl Config {
         let sandbox = &self.sandbox;
         let own = sandbox.plugin.get(name).cloned().unwrap_or_default();
         let (key_prefixes, text_keys) = sandbox.grant(name);
-        let size = |n: PositiveU64| usize::try_from(n.0).unwrap_or(usize::MAX);
+        let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
         PluginPolicy {
             call_timeout: Duration::from_millis(own.call_timeout_ms.unwrap_or(sandbox.call_timeout_ms).0),
             memory_bytes: usize::try_from(own.memory_mib.unwrap_or(sandbox.memory_mib).0 << 20).unwrap_or(usize::MAX),
             key_prefixes,
             text_keys,
-            max_entries: size(sandbox.max_entries),
-            max_output_bytes: size(sandbox.max_output_bytes),
-            max_result_bytes: size(sandbox.max_result_bytes),
+            max_entries: size(sandbox.max_entries.0),
+            max_output_bytes: size(sandbox.max_output_bytes.0),
+            max_result_bytes: size(sandbox.max_result_bytes.0),
             default_ttl: self.ttl.0,
             min_ttl: sandbox.min_ttl.0,
             max_ttl: sandbox.max_ttl.0,
-            max_value_bytes: size(sandbox.max_value_bytes),
+            max_value_bytes: size(sandbox.max_value_bytes.0),
         }
     }
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::{PositiveU64, ReplayEnd, Speed};
+use super::{Count, Millis, ReplayEnd, Seconds, Speed};
 
 /// Cache write settings.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -14,7 +14,7 @@ pub struct CacheConfig {
     /// rendezvous hashing.
     pub mirror: bool,
     /// How long a cycle waits for its writes, in milliseconds; default half the interval.
-    pub write_deadline_ms: Option<PositiveU64>,
+    pub write_deadline_ms: Option<Millis>,
 }
 
 /// Settings of the simulated market.
@@ -59,15 +59,15 @@ pub struct MarketConfig {
     pub exchange_url: Option<String>,
     /// Per-request timeout of exchange polls, in milliseconds; default half the interval, at
     /// most 5 s.
-    pub request_timeout_ms: Option<PositiveU64>,
+    pub request_timeout_ms: Option<Millis>,
     /// Age in seconds past which a snapshot is too stale to serve: market keys are no longer
     /// written and expire.
-    pub max_age: PositiveU64,
+    pub max_age: Seconds,
     /// Kline requests an exchange source starts per second, at most; default half the
     /// exchange's published limit (Bybit 60, Binance 25); more than 1,000 counts as 1,000.
-    pub kline_requests_per_second: Option<PositiveU64>,
+    pub kline_requests_per_second: Option<Count>,
     /// Kline requests in flight at once, at most.
-    pub kline_in_flight: PositiveU64,
+    pub kline_in_flight: Count,
 }
 
 impl Default for MarketConfig {
@@ -81,9 +81,9 @@ impl Default for MarketConfig {
             record: None,
             exchange_url: None,
             request_timeout_ms: None,
-            max_age: PositiveU64(30),
+            max_age: Seconds(30),
             kline_requests_per_second: None,
-            kline_in_flight: PositiveU64(4),
+            kline_in_flight: Count(4),
         }
     }
 }

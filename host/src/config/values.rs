@@ -60,21 +60,64 @@ impl TryFrom<i64> for SymbolCount {
     }
 }
 
-/// A whole number above zero.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "i64")]
-pub struct PositiveU64(pub u64);
+/// Declares a whole-number setting checked while it is parsed, from the file or a flag: from
+/// `$min` to `$max` (in `$unit`). Every number of the config has a stated range, so no setting
+/// can ask for a deadline of 2^63 ms or a shift that overflows.
+macro_rules! bounded {
+    ($(#[$doc:meta])* $name:ident, $min:expr, $max:expr, $unit:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+        #[serde(try_from = "i64")]
+        pub struct $name(pub u64);
 
-impl TryFrom<i64> for PositiveU64 {
-    type Error = String;
-
-    fn try_from(n: i64) -> Result<Self, String> {
-        match u64::try_from(n) {
-            Ok(n) if n > 0 => Ok(Self(n)),
-            _ => Err(format!("must be a whole number above 0, got {n}")),
+        impl $name {
+            /// The least value accepted.
+            pub const MIN: u64 = $min;
+            /// The largest value accepted.
+            pub const MAX: u64 = $max;
         }
-    }
+
+        impl TryFrom<i64> for $name {
+            type Error = String;
+
+            fn try_from(n: i64) -> Result<Self, String> {
+                match u64::try_from(n) {
+                    Ok(n) if (Self::MIN..=Self::MAX).contains(&n) => Ok(Self(n)),
+                    _ => Err(format!("must be from {} to {}{}, got {n}", Self::MIN, Self::MAX, $unit)),
+                }
+            }
+        }
+    };
 }
+
+bounded!(
+    /// A duration in milliseconds: at most an hour.
+    Millis, 1, 3_600_000, " ms"
+);
+bounded!(
+    /// A duration in seconds: at most an hour.
+    Seconds, 1, 3_600, " s"
+);
+bounded!(
+    /// A count (cycles, calls, entries, requests): at most a million.
+    Count, 1, 1_000_000, ""
+);
+bounded!(
+    /// A size in bytes: at most 1 GiB.
+    Bytes, 1, 1 << 30, " bytes"
+);
+bounded!(
+    /// A size on disk in MiB: at most 1 TiB.
+    DiskMib, 1, 1 << 20, " MiB"
+);
+bounded!(
+    /// A plugin's linear memory in MiB: at most the 4 GiB a 32-bit memory can address.
+    MemoryMib, 1, 4096, " MiB"
+);
+bounded!(
+    /// Memory kept resident per instance slot, in MiB: none, or at most a whole 32-bit memory.
+    ResidentMib, 0, 4096, " MiB"
+);
 
 /// A replay speed factor above 0.
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
@@ -107,6 +150,16 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_number_has_a_stated_range() {
+        assert_eq!(Millis::try_from(3_600_000), Ok(Millis(3_600_000)));
+        let err = Millis::try_from(i64::MAX).unwrap_err();
+        assert_eq!(err, format!("must be from 1 to 3600000 ms, got {}", i64::MAX));
+        assert!(Seconds::try_from(0).is_err() && Seconds::try_from(3601).is_err());
+        assert!(MemoryMib::try_from(4097).is_err() && ResidentMib::try_from(0).is_ok());
+        assert!(Count::try_from(-1).is_err() && Bytes::try_from((1 << 30) + 1).is_err());
+    }
 
     #[test]
     fn flags_follow_the_file_rules() {

@@ -49,7 +49,7 @@ pub fn strategy(sandbox: &Sandbox) -> InstanceAllocationStrategy {
 
 /// `resident_mib` of `sandbox` in bytes, at most [`MAX_MEMORY_BYTES`].
 fn keep_resident(sandbox: &Sandbox) -> usize {
-    usize::try_from(sandbox.resident_mib.saturating_mul(1 << 20))
+    usize::try_from(sandbox.resident_mib.0.saturating_mul(1 << 20))
         .unwrap_or(usize::MAX)
         .min(MAX_MEMORY_BYTES)
 }
@@ -64,7 +64,12 @@ mod tests {
         assert_eq!(keep_resident(&Config::default().sandbox), 16 << 20);
         let config = Config::from_toml("[sandbox]\nresident_mib = 128\n").unwrap();
         assert_eq!(keep_resident(&config.sandbox), 128 << 20);
-        let config = Config::from_toml("[sandbox]\nresident_mib = 100000\n").unwrap();
+        let config = Config::from_toml("[sandbox]\nresident_mib = 4096\n").unwrap();
         assert_eq!(keep_resident(&config.sandbox), MAX_MEMORY_BYTES);
+        let refused = Config::from_toml("[sandbox]\nresident_mib = 100000\n").unwrap_err();
+        assert!(
+            format!("{refused:#}").contains("must be from 0 to 4096 MiB"),
+            "{refused:#}"
+        );
     }
 }

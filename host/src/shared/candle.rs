@@ -49,6 +49,12 @@ impl Candle {
             .any(|n| !n.is_finite())
         {
             Some("a number is missing or not finite")
+        } else if prices
+            .iter()
+            .chain([&self.volume, &self.turnover])
+            .any(|n| n.abs() > super::market::MAX_MAGNITUDE)
+        {
+            Some("a number beyond 1e18")
         } else if prices.iter().any(|&p| p <= 0.0) {
             Some("price not positive")
         } else if self.volume < 0.0 || self.turnover < 0.0 {

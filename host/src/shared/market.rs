@@ -12,6 +12,15 @@ use super::candle::CandleRows;
 use super::contract::Market;
 use super::needs::empty_history;
 
+/// The largest magnitude of any number a source yields (price, volume, turnover, change): far
+/// above any real market (prices of 1e5, daily volumes of 1e15 in base units), and low enough
+/// that sums and products over every symbol an answer can hold stay finite in a plugin.
+pub const MAX_MAGNITUDE: f64 = 1e18;
+
+/// How far a last price may lie outside its own 24 h high and low: those may trail the trade
+/// that moved them by a moment.
+const RANGE_SLACK: f64 = 0.01;
+
 /// One symbol's 24 h ticker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -52,12 +61,18 @@ impl Ticker {
             Some("symbol not 2-30 capital letters and digits")
         } else if numbers.iter().any(|n| !n.is_finite()) {
             Some("a number is missing or not finite")
+        } else if numbers.iter().any(|n| n.abs() > MAX_MAGNITUDE) {
+            Some("a number beyond 1e18")
         } else if self.price <= 0.0 {
             Some("price not positive")
         } else if self.volume_24h < 0.0 || self.turnover_24h < 0.0 {
             Some("negative volume")
         } else if self.high_24h < self.low_24h {
             Some("24 h high below low")
+        } else if self.price > self.high_24h * (1.0 + RANGE_SLACK) || self.price < self.low_24h * (1.0 - RANGE_SLACK) {
+            Some("price outside its 24 h high and low")
+        } else if self.change_24h < -100.0 {
+            Some("24 h change below -100 %")
         } else {
             None
         }
@@ -224,6 +239,44 @@ mod tests {
         let (picked, _) = snapshot.select(&picky);
         let symbols: Vec<&str> = picked.tickers.iter().map(|t| t.symbol.as_str()).collect();
         assert_eq!(symbols, ["GBTC", "AUSDT"]);
+    }
+
+    #[test]
+    fn absurd_values_that_are_numbers_are_dropped_and_counted() {
+        let far = |symbol: &str, change: fn(&mut Ticker)| {
+            let mut t = ticker(symbol, 100.0, 1e6);
+            change(&mut t);
+            t
+        };
+        let tickers = vec![
+            ticker("GOODUSDT", 100.0, 1e6),
+            far("HUGEUSDT", |t| t.price = 1e308),
+            far("VOLUSDT", |t| t.volume_24h = 1e308),
+            far("TURNUSDT", |t| t.turnover_24h = 1e300),
+            far("ABOVEUSDT", |t| t.price = 200.0),
+            far("BELOWUSDT", |t| t.price = 50.0),
+            far("EDGEUSDT", |t| t.price = 110.5),
+            far("DROPUSDT", |t| t.change_24h = -150.0),
+        ];
+        let snapshot = Snapshot {
+            candles: Vec::new(),
+            timestamp_ms: 0,
+            tickers,
+        };
+        let (kept, rejected) = snapshot.select(&Selection {
+            top: 10,
+            ..Selection::default()
+        });
+        let mut symbols: Vec<&str> = kept.tickers.iter().map(|t| t.symbol.as_str()).collect();
+        symbols.sort();
+        assert_eq!(
+            symbols,
+            ["EDGEUSDT", "GOODUSDT"],
+            "within 1 % of its range, a price stands"
+        );
+        assert_eq!(rejected.get("a number beyond 1e18"), Some(&3));
+        assert_eq!(rejected.get("price outside its 24 h high and low"), Some(&2));
+        assert_eq!(rejected.get("24 h change below -100 %"), Some(&1));
     }
 
     #[test]

@@ -12,11 +12,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender, WeakUnboundedSender};
 use tokio::sync::Semaphore;
 use tracing::warn;
 
+use super::body;
 use super::exchange::Exchange;
 use super::klines::{kline_path, parse_klines, MAX_LIMIT};
 use crate::shared::candle::{Candle, CandleDemand, CandleFetches, CandleRows};
@@ -28,8 +29,6 @@ use crate::shared::timeframe::{self, TIMEFRAMES};
 const MAX_ATTEMPTS: u32 = 6;
 /// Wait before the first retry; it doubles with each attempt.
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
-/// Largest kline answer read, in bytes (1,000 rows take about 150 KB).
-const MAX_BODY_BYTES: usize = 4 << 20;
 
 /// How fast candles may be fetched.
 #[derive(Debug, Clone, Copy)]
@@ -293,28 +292,8 @@ fn kind_of(reason: &str) -> String {
 async fn fetch(shared: &Shared, job: &Job) -> Result<Vec<Candle>> {
     let path = kline_path(shared.exchange, &job.symbol, TIMEFRAMES[job.timeframe], job.limit);
     let url = format!("{}{path}", shared.base_url);
-    let mut response = shared
-        .client
-        .get(&url)
-        .send()
-        .await
-        .with_context(|| format!("GET {url} failed"))?;
-    let status = response.status();
-    let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .with_context(|| format!("GET {url}: cannot read the body"))?
-    {
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            bail!("GET {url}: the answer is larger than {MAX_BODY_BYTES} bytes");
-        }
-        body.extend_from_slice(&chunk);
-    }
-    if !status.is_success() {
-        let excerpt = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
-        bail!("GET {url}: HTTP {status}: {excerpt}");
-    }
+    let (status, body) = body::read(&shared.client, &url, body::MAX_KLINES_BYTES).await?;
+    body::successful(&url, status, &body)?;
     parse_klines(shared.exchange, &body).with_context(|| format!("GET {url}: unexpected body"))
 }
 

@@ -18,6 +18,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::backfill::{Backfill, Pace};
+use super::body;
 use super::{no_argument, MarketSource, Opened, Registration};
 use crate::config::Config;
 use crate::shared::candle::{CandleDemand, CandleFetches};
@@ -172,21 +173,8 @@ impl ExchangeSource {
 
     /// Fetches and parses the tickers now.
     pub async fn snapshot(&self, timestamp_ms: i64) -> Result<Snapshot> {
-        let response = self
-            .client
-            .get(&self.url)
-            .send()
-            .await
-            .with_context(|| format!("GET {} failed", self.url))?;
-        let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .with_context(|| format!("GET {}: cannot read the body", self.url))?;
-        if !status.is_success() {
-            let excerpt = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
-            bail!("GET {}: HTTP {status}: {excerpt}", self.url);
-        }
+        let (status, body) = body::read(&self.client, &self.url, body::MAX_TICKERS_BYTES).await?;
+        body::successful(&self.url, status, &body)?;
         let tickers = match self.exchange {
             Exchange::BybitLinear | Exchange::BybitSpot => parse_bybit(&body),
             Exchange::Binance => parse_binance(&body),

@@ -5,6 +5,7 @@
 //! lists them, a line each; that list is all `--source` knows.
 
 mod backfill;
+mod body;
 mod exchange;
 mod klines;
 mod record;

@@ -11,13 +11,12 @@ mod sparklines;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
-use memcache::exp::{AsyncMetaClient, Get, MetaClientBuilder};
+use anyhow::{bail, Result};
 use pulse_keys::{Breadth, Movers, Overview, Signals, Sparklines, Tickers};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use crate::cache::Placement;
+use crate::cache::{resolve, ItemReader, Placement};
 use crate::shared::clock::now_ms;
 use crate::shared::entry::STATUS_KEY;
 
@@ -57,6 +56,10 @@ struct Status {
     ha: Option<Writer>,
 }
 
+/// The largest value read back: the dashboard's keys are well under memcached's default item
+/// size of 1 MiB; a larger answer is a server gone wrong, refused before it is read.
+const MAX_VALUE_BYTES: usize = 64 << 20;
+
 /// The `ha` object of `pulse:status`, as far as verify reads it.
 #[derive(Debug, Deserialize)]
 struct Writer {
@@ -71,13 +74,9 @@ struct Writer {
 pub async fn run(placement: Placement) -> Result<()> {
     let mut clients = Vec::new();
     for server in placement.servers() {
-        let client = MetaClientBuilder::new()
-            .connect_timeout(Some(Duration::from_secs(2)))
-            .io_timeout(Some(Duration::from_secs(2)))
-            .connect_async(server.as_str())
-            .await
-            .with_context(|| format!("cannot resolve memcached address {server}"))?;
-        clients.push(client);
+        resolve(server).await?;
+        let reader = ItemReader::new(server, MAX_VALUE_BYTES, Duration::from_secs(2));
+        clients.push(tokio::sync::Mutex::new(reader));
     }
     let reader = Reader {
         placement,
@@ -101,7 +100,8 @@ pub async fn run(placement: Placement) -> Result<()> {
 /// Reads each key from the server the writer put it on (the first that answers, when mirrored).
 struct Reader {
     placement: Placement,
-    clients: Vec<AsyncMetaClient>,
+    /// A reader per server, in the placement's order.
+    clients: Vec<tokio::sync::Mutex<ItemReader>>,
     /// The client flags of every key read (a writer's term), and how many keys carried each.
     flags: std::sync::Mutex<std::collections::BTreeMap<u32, usize>>,
 }
@@ -110,17 +110,12 @@ impl Reader {
     async fn raw(&self, key: &str) -> Result<Option<Vec<u8>>> {
         let mut last_error = None;
         for server in self.placement.targets(key) {
-            match self.clients[server].run(Get::new(key)).await {
-                Ok(result) => {
-                    if result.value.is_some() {
-                        *self
-                            .flags
-                            .lock()
-                            .unwrap()
-                            .entry(result.client_flags.unwrap_or(0))
-                            .or_default() += 1;
+            match self.clients[server].lock().await.get(key).await {
+                Ok(item) => {
+                    if let Some(item) = &item {
+                        *self.flags.lock().unwrap().entry(item.flags).or_default() += 1;
                     }
-                    return Ok(result.value);
+                    return Ok(item.map(|item| item.value));
                 }
                 Err(e) => {
                     last_error = Some(anyhow::Error::from(e).context(format!(

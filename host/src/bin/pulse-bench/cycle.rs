@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use pulse::config::{Config, PositiveU64, SymbolCount};
+use pulse::config::{Bytes, Config, MemoryMib, Millis, ResidentMib, SymbolCount};
 use pulse::source::Source;
 use pulse::startup;
 use serde_json::{json, Value};
@@ -75,11 +75,11 @@ pub fn bench_config(options: &Options, symbols: usize, plugin_dir: &Path) -> Con
         symbols: SymbolCount(symbols),
         ..Config::default()
     };
-    config.sandbox.call_timeout_ms = PositiveU64(10_000);
-    config.sandbox.memory_mib = PositiveU64(1024);
-    config.sandbox.resident_mib = 1024;
-    config.sandbox.max_result_bytes = PositiveU64(1 << 30);
-    config.cache.write_deadline_ms = Some(PositiveU64(5_000));
+    config.sandbox.call_timeout_ms = Millis(10_000);
+    config.sandbox.memory_mib = MemoryMib(1024);
+    config.sandbox.resident_mib = ResidentMib(1024);
+    config.sandbox.max_result_bytes = Bytes(1 << 30);
+    config.cache.write_deadline_ms = Some(Millis(5_000));
     if options.every_breakdown {
         let mut dashboard = toml::Table::new();
         dashboard.insert("max_breakdowns".into(), toml::Value::Integer(symbols as i64));

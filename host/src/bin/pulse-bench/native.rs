@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Result;
-use pulse::config::{Config, PositiveU64};
+use pulse::config::{Bytes, Config, MemoryMib, Millis, ResidentMib};
 use pulse::plugin::{LoadedPlugin, PluginSource};
 use pulse::shared::market_view::MarketRef;
 use pulse_sdk::Analyzer;
@@ -41,10 +41,10 @@ fn reps(options: &Options, symbols: usize) -> usize {
 fn raised(tables: &str) -> Result<Config> {
     let mut config = Config::from_toml(tables)?;
     config.compile_cache = Some(repo_root().join("target/bench-compile-cache"));
-    config.sandbox.call_timeout_ms = PositiveU64(60_000);
-    config.sandbox.memory_mib = PositiveU64(1024);
-    config.sandbox.resident_mib = 1024;
-    config.sandbox.max_result_bytes = PositiveU64(1 << 30);
+    config.sandbox.call_timeout_ms = Millis(60_000);
+    config.sandbox.memory_mib = MemoryMib(1024);
+    config.sandbox.resident_mib = ResidentMib(1024);
+    config.sandbox.max_result_bytes = Bytes(1 << 30);
     Ok(config)
 }
 
