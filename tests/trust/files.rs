@@ -170,3 +170,50 @@ fn a_fifo_or_a_sparse_giant_at_the_warm_state_is_a_cold_start() {
     let restarted = serve();
     logged(&restarted, "warm start: took back", 1);
 }
+
+#[test]
+fn a_giant_line_in_a_recording_neither_stalls_the_cycles_nor_fills_memory() {
+    let memcached = Memcached::start();
+    let plugins = plugin_dir(&["trend", "dashboard"]);
+    let dir = tempfile::tempdir().unwrap();
+    let recording = dir.path().join("market.jsonl");
+    // A good line, a line of 1 GiB of zeros (a hole in a sparse file: nothing on disk), and a
+    // good line again.
+    let line = |ts: i64| {
+        let tickers: Vec<serde_json::Value> = (0..12)
+            .map(|i| {
+                let price = 100.0 + f64::from(i);
+                serde_json::json!({"symbol": format!("C{i:02}USDT"), "price": price, "change_24h": 1.0,
+                    "volume_24h": 1e6, "turnover_24h": 1e8 / f64::from(i + 1),
+                    "high_24h": price * 1.05, "low_24h": price * 0.95})
+            })
+            .collect();
+        format!("{}\n", serde_json::json!({"timestamp_ms": ts, "tickers": tickers}))
+    };
+    {
+        use std::io::{Seek, Write};
+        let mut file = std::fs::File::create(&recording).unwrap();
+        file.write_all(line(1_700_000_000_000).as_bytes()).unwrap();
+        file.seek(std::io::SeekFrom::Current(1 << 30)).unwrap();
+        file.write_all(format!("\n{}", line(1_700_000_002_000)).as_bytes())
+            .unwrap();
+    }
+    let source = format!("replay:{}", recording.display());
+    let daemon = Daemon::serve(
+        plugins.path().to_str().unwrap(),
+        &memcached.addr,
+        &["--interval", "0.5", "--source", &source],
+    );
+    let first = wait_for("a push", Duration::from_secs(60), || status_cycle(&memcached));
+    logged(&daemon, "line 2: skipped, 1073741824 bytes long", 1);
+    // Meanwhile the cycles kept their cadence, serving the last good snapshot.
+    let started = std::time::Instant::now();
+    let at = status_cycle(&memcached).unwrap();
+    wait_for("four more cycles", Duration::from_secs(10), || {
+        status_cycle(&memcached).filter(|c| *c >= at + 4)
+    });
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(at > first, "cycles went on while the line was read");
+    let peak = peak_resident_bytes(daemon.pid());
+    assert!(peak < PEAK_RSS_BOUND, "peak RSS {} MiB", peak >> 20);
+}

@@ -57,8 +57,9 @@ pub struct MarketConfig {
     pub record: Option<PathBuf>,
     /// Base URL of the exchange API (a mirror, or a test server).
     pub exchange_url: Option<String>,
-    /// Per-request timeout of exchange polls, in milliseconds; default half the interval, at
-    /// most 5 s.
+    /// How long one poll of the source may take, in milliseconds: an exchange request, or
+    /// reading a recording's next line; default half the interval, at most 5 s. A poll that
+    /// takes longer fails, and the cycle serves the last good snapshot.
     pub request_timeout_ms: Option<Millis>,
     /// Age in seconds past which a snapshot is too stale to serve: market keys are no longer
     /// written and expire.

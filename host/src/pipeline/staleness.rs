@@ -1,9 +1,12 @@
 //! Whether the source is failing, and the few lines that say so: when an outage starts, when
-//! the last good snapshot passes its max age, and when the source recovers.
+//! its reason changes (at most once a minute per reason), when the last good snapshot passes
+//! its max age, and when the source recovers.
 
 use std::time::{Duration, Instant};
 
 use tracing::{error, info};
+
+use crate::shared::log_throttle::LogThrottle;
 
 /// Tracks a failing source: logs the outage once, crossing the max age once, and the end.
 #[derive(Default)]
@@ -14,6 +17,8 @@ pub(super) struct Staleness {
     error: Option<String>,
     /// Whether the line saying market keys stop has been written for this outage.
     past_max_age: bool,
+    /// The reasons an outage went on with, said at most once a minute each.
+    reasons: Option<LogThrottle>,
 }
 
 impl Staleness {
@@ -32,6 +37,11 @@ impl Staleness {
                     source,
                     "market source {source} failed: {reason}; no snapshot to serve yet"
                 ),
+            }
+        } else if self.error.as_ref() != Some(&reason) {
+            let reasons = self.reasons.get_or_insert_with(LogThrottle::per_minute);
+            if let Some(due) = reasons.admit(&reason) {
+                error!(source, "market source {source} still failing: {reason}{due}");
             }
         }
         if !self.past_max_age && age.is_some_and(|a| a > max_age) {
@@ -82,6 +92,7 @@ mod tests {
             max_age,
         );
         assert_eq!(staleness.error().as_deref(), Some("timeout"));
+        assert!(staleness.reasons.is_some(), "a new reason during the outage is said");
         assert!(staleness.past_max_age && staleness.since.is_some());
         staleness.recovered("bybit");
         assert_eq!(staleness.error(), None);

@@ -12,7 +12,7 @@ use anyhow::{bail, Result};
 
 use crate::cache::{JsonlSink, Sink};
 use crate::config::Config;
-use crate::config::{ReplayEnd, SourceSpec};
+use crate::config::{Millis, ReplayEnd, SourceSpec};
 use crate::plugin::{PluginFeed, Reloader};
 use crate::source::Source;
 use crate::startup;
@@ -34,6 +34,9 @@ impl Replaying {
         config.source = SourceSpec::replay(input).map_err(anyhow::Error::msg)?;
         config.market.replay_end = ReplayEnd::Stop;
         config.market.record = None;
+        // As fast as it goes, but never past a line still being read: what a replay computes
+        // must not depend on the disk's speed.
+        config.market.request_timeout_ms = Some(Millis(Millis::MAX));
         let source = Source::from_config(&config)?;
         let (reloader, feed) = {
             let config = config.clone();

@@ -15,7 +15,6 @@ mod simulated_candles;
 
 pub use exchange::{Exchange, ExchangeSource};
 pub use record::Recorder;
-pub use replay::Replay;
 pub use simulated::SimulatedMarket;
 
 use anyhow::{bail, Result};

@@ -1,13 +1,20 @@
 //! Replays a recorded market: JSON Lines, one [`Snapshot`] per line (`docs/sources.md`), one
 //! line per cycle, with the recorded timestamps, so a replay gives the plugins exactly what the
 //! recording saw.
+//!
+//! The recording is read ahead on a thread of its own, one snapshot at a time, each line within
+//! [`MAX_LINE_BYTES`]: a cycle waits for the next line at most the source's request timeout,
+//! and one that is not read by then (a giant line still being read past) fails that poll, as a
+//! slow exchange does, instead of holding up the cycle.
 
 use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use async_trait::async_trait;
+use tokio::sync::mpsc;
 
 use super::{MarketSource, Opened, Registration};
 use crate::config::{Config, ReplayEnd};
@@ -32,20 +39,68 @@ fn open(config: &Config, argument: Option<&str>) -> Result<Opened> {
     let Some(file) = argument else {
         bail!("source replay needs the recording: replay:FILE");
     };
-    let replay = Replay::open(Path::new(file), config.market.replay_end)?;
-    Ok((Box::new(replay), "replay"))
+    let recording = Recording::open(Path::new(file), config.market.replay_end)?;
+    Ok((Box::new(Replay::start(recording, config.request_timeout())), "replay"))
+}
+
+/// A recording read ahead on its own thread.
+struct Replay {
+    /// The recording, for messages.
+    path: PathBuf,
+    /// Each snapshot (or bad line) as the thread reads it; closed once the recording ends.
+    next: mpsc::Receiver<Result<Option<Snapshot>>>,
+    /// How long a cycle waits for the next one.
+    wait: Duration,
+}
+
+impl Replay {
+    /// Reads `recording` ahead on a new thread, at most one snapshot waiting, for cycles that
+    /// wait at most `wait` for each.
+    fn start(mut recording: Recording, wait: Duration) -> Self {
+        let (sender, next) = mpsc::channel(1);
+        let path = recording.path.clone();
+        let read_ahead = move || loop {
+            let read = recording.snapshot();
+            let ended = matches!(read, Ok(None));
+            if sender.blocking_send(read).is_err() || ended {
+                return;
+            }
+        };
+        if let Err(e) = std::thread::Builder::new()
+            .name("pulse-replay".into())
+            .spawn(read_ahead)
+        {
+            let (sender, failed) = mpsc::channel(1);
+            let _ = sender.try_send(Err(anyhow!("cannot start reading {}: {e}", quoted_path(&path))));
+            return Self {
+                path,
+                next: failed,
+                wait,
+            };
+        }
+        Self { path, next, wait }
+    }
 }
 
 #[async_trait]
 impl MarketSource for Replay {
     /// Each line carries its recorded time; the clock plays no part.
     async fn snapshot(&mut self, _now_ms: i64) -> Result<Option<Snapshot>> {
-        Replay::snapshot(self)
+        match tokio::time::timeout(self.wait, self.next.recv()).await {
+            Ok(Some(read)) => read,
+            // The thread is done: the recording ended.
+            Ok(None) => Ok(None),
+            Err(_) => bail!(
+                "the next line of {} is not read yet after {:?} (a very long line?)",
+                quoted_path(&self.path),
+                self.wait
+            ),
+        }
     }
 }
 
-/// A recorded market being replayed.
-pub struct Replay {
+/// A recording, read line by line.
+struct Recording {
     /// The recording.
     path: PathBuf,
     /// Its lines, from the one after the last read.
@@ -58,7 +113,7 @@ pub struct Replay {
     end: ReplayEnd,
 }
 
-impl Replay {
+impl Recording {
     /// Opens `path`; fails if it cannot be read or is not a regular file.
     pub fn open(path: &Path, end: ReplayEnd) -> Result<Self> {
         Ok(Self {
@@ -124,7 +179,7 @@ mod tests {
     fn a_file_without_snapshots_ends_even_when_looping() {
         let file = tempfile_path("blank");
         std::fs::write(&file, "\n\n   \n").unwrap();
-        let mut replay = Replay::open(&file, ReplayEnd::Loop).unwrap();
+        let mut replay = Recording::open(&file, ReplayEnd::Loop).unwrap();
         assert!(replay.snapshot().unwrap().is_none());
         let _ = std::fs::remove_file(file);
     }
@@ -133,7 +188,7 @@ mod tests {
     fn a_replay_loops_and_names_a_bad_line() {
         let file = tempfile_path("loop");
         std::fs::write(&file, "{\"timestamp_ms\":1,\"tickers\":[]}\n\n{\"oops\":1}\n").unwrap();
-        let mut replay = Replay::open(&file, ReplayEnd::Loop).unwrap();
+        let mut replay = Recording::open(&file, ReplayEnd::Loop).unwrap();
         assert_eq!(replay.snapshot().unwrap().unwrap().timestamp_ms, 1);
         let err = replay.snapshot().unwrap_err().to_string();
         assert!(err.contains("line 3"), "{err}");
@@ -149,7 +204,7 @@ mod tests {
             "x".repeat(MAX_LINE_BYTES)
         );
         std::fs::write(&file, format!("{long}\n{{\"timestamp_ms\":3,\"tickers\":[]}}\n")).unwrap();
-        let mut replay = Replay::open(&file, ReplayEnd::Stop).unwrap();
+        let mut replay = Recording::open(&file, ReplayEnd::Stop).unwrap();
         let err = replay.snapshot().unwrap_err().to_string();
         assert!(
             err.contains("line 1: skipped") && err.contains("above the limit"),
@@ -160,8 +215,28 @@ mod tests {
         let _ = std::fs::remove_file(&file);
 
         rustix::fs::mkfifoat(rustix::fs::CWD, &file, rustix::fs::Mode::from_raw_mode(0o600)).unwrap();
-        let err = format!("{:#}", Replay::open(&file, ReplayEnd::Stop).err().unwrap());
+        let err = format!("{:#}", Recording::open(&file, ReplayEnd::Stop).err().unwrap());
         assert!(err.contains("it is a FIFO, not a regular file"), "{err}");
+        let _ = std::fs::remove_file(file);
+    }
+
+    #[tokio::test]
+    async fn a_cycle_waits_for_the_next_line_no_longer_than_its_deadline() {
+        let file = tempfile_path("slow");
+        let long = format!(
+            "{{\"timestamp_ms\":1,\"tickers\":[],\"pad\":\"{}\"}}",
+            "x".repeat(60 << 20)
+        );
+        std::fs::write(&file, format!("{long}\n{{\"timestamp_ms\":2,\"tickers\":[]}}\n")).unwrap();
+        let recording = Recording::open(&file, ReplayEnd::Stop).unwrap();
+        let mut replay = Replay::start(recording, Duration::from_micros(1));
+        let err = replay.snapshot(0).await.unwrap_err().to_string();
+        assert!(err.contains("is not read yet"), "{err}");
+        replay.wait = Duration::from_secs(60);
+        let err = replay.snapshot(0).await.unwrap_err().to_string();
+        assert!(err.contains("line 1: not a snapshot"), "{err}");
+        assert_eq!(replay.snapshot(0).await.unwrap().unwrap().timestamp_ms, 2);
+        assert!(replay.snapshot(0).await.unwrap().is_none(), "then it ends");
         let _ = std::fs::remove_file(file);
     }
 
