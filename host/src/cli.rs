@@ -9,10 +9,11 @@ use tracing::{info, warn};
 use crate::cache::Placement;
 use crate::config::{parse_flag, Config, Interval, Seconds, Speed, SymbolCount, Ttl};
 use crate::config::{HaConfig, ReplayEnd, SourceSpec};
+use crate::hangup::Hangup;
 use crate::shutdown::Stop;
 use crate::source::Source;
 use crate::startup;
-use crate::status::{systemd, StatusServer};
+use crate::status::{systemd, Limits, StatusServer};
 
 /// Runs market-analysis WebAssembly plugins every cycle and keeps memcached fresh.
 #[derive(Debug, Parser)]
@@ -345,6 +346,8 @@ impl Cli {
 /// Loads the plugins and runs cycles until Ctrl-C, SIGTERM or `cycles` cycles.
 async fn run(config: Config, cycles: Option<u64>) -> Result<()> {
     let stop = Stop::listen()?;
+    let hangup = Hangup::listen()?;
+    let files = crate::limits::raise_open_files();
     // Opened first, so a wrong source stops start-up before any plugin is compiled.
     let source = Source::from_config(&config)?;
     let loading = {
@@ -372,7 +375,8 @@ async fn run(config: Config, cycles: Option<u64>) -> Result<()> {
         warn!("config has a [plugin.{name}] table but no loaded plugin is named {name}");
     }
     let status_server = StatusServer::bind(config.listen).await?;
-    let _watch = reloader.watch()?;
+    let watch = std::sync::Arc::new(reloader.watch()?);
+    hangup.reconcile_on_each(watch.clone());
     let (leadership, campaign) = startup::leadership(&config, &generation)?;
     let pipeline = startup::pipeline(&config, source, feed, startup::memcached(&config).await?)
         .warm_start(config.state_dir())
@@ -390,7 +394,12 @@ async fn run(config: Config, cycles: Option<u64>) -> Result<()> {
         "status server on http://{}: /metrics, /healthz, /plugins",
         status_server.local_addr()?
     );
-    status_server.spawn(pipeline.telemetry());
+    status_server.spawn(
+        pipeline.telemetry(),
+        Limits {
+            max_connections: files.status_connections(),
+        },
+    );
     systemd::ready(pipeline.telemetry());
     let result = pipeline.run(cycles, stop.requested()).await;
     if let Some(campaign) = campaign {

@@ -135,6 +135,12 @@ impl Daemon {
 
     /// Starts `pulse run` with `args` and extra environment variables.
     pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::start_limited(args, env, None)
+    }
+
+    /// Starts `pulse run` with `args`, extra environment variables and, if given, its open-file
+    /// limit (soft, hard) set as a shell or systemd would.
+    pub fn start_limited(args: &[&str], env: &[(&str, &str)], open_files: Option<(u64, u64)>) -> Self {
         let log_dir = tempfile::tempdir().unwrap();
         let log = log_dir.path().join("pulse.log");
         let compile_cache = match args.contains(&"--compile-cache") {
@@ -165,7 +171,21 @@ impl Daemon {
                 repo_root().join("target/test-host.key").display().to_string(),
             ],
         };
-        let child = Command::new(env!("CARGO_BIN_EXE_pulse"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pulse"));
+        if let Some((soft, hard)) = open_files {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit is async-signal-safe, and nothing else runs in the child then.
+            unsafe {
+                command.pre_exec(move || {
+                    let limit = rustix::process::Rlimit {
+                        current: Some(soft),
+                        maximum: Some(hard),
+                    };
+                    rustix::process::setrlimit(rustix::process::Resource::Nofile, limit).map_err(std::io::Error::from)
+                });
+            }
+        }
+        let child = command
             .arg("run")
             .args(args)
             .args(listen)

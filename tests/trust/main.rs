@@ -9,3 +9,4 @@ mod common;
 mod artifacts;
 mod files;
 mod peers;
+mod server;

@@ -19,6 +19,8 @@ pub(super) enum Wake {
     Files(DebounceEventResult),
     /// A version on probation is to give way to the version it replaced.
     RollBack(Rollback),
+    /// An operator asked for the directory to be read again now (SIGHUP).
+    Reconcile,
 }
 
 /// The pipeline's end: where it takes the generation to serve and leaves its data for trials.

@@ -13,6 +13,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use tokio::net::TcpListener;
 
+use super::connections::{self, Limits};
 use super::Telemetry;
 
 /// The content type of the OpenMetrics text format that `prometheus-client` writes.
@@ -20,6 +21,7 @@ const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=
 
 /// A bound, not yet serving, status server.
 pub struct StatusServer {
+    /// The bound socket.
     listener: TcpListener,
 }
 
@@ -37,8 +39,9 @@ impl StatusServer {
         Ok(self.listener.local_addr()?)
     }
 
-    /// Serves requests in the background for the life of the runtime.
-    pub fn spawn(self, telemetry: Arc<Telemetry>) {
+    /// Serves requests in the background for the life of the runtime, holding at most
+    /// `limits` connections at once (see [`connections`](super::connections)).
+    pub fn spawn(self, telemetry: Arc<Telemetry>, limits: Limits) {
         let app = Router::new()
             .route("/", get(index))
             .route("/metrics", get(metrics))
@@ -46,11 +49,7 @@ impl StatusServer {
             .route("/plugins", get(plugins))
             .route("/shadow/{name}", get(shadow))
             .with_state(telemetry);
-        tokio::spawn(async move {
-            if let Err(e) = axum::serve(self.listener, app).await {
-                tracing::error!("status server stopped: {e}");
-            }
-        });
+        tokio::spawn(connections::serve(self.listener, app, limits));
     }
 }
 

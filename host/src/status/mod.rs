@@ -6,6 +6,7 @@
 mod board;
 mod call_times;
 mod collector;
+mod connections;
 mod document;
 mod http;
 mod leadership;
@@ -17,6 +18,7 @@ pub mod systemd;
 mod telemetry;
 
 pub use board::{PluginStatus, StatusBoard, MAX_BACKOFF_CYCLES};
+pub use connections::Limits;
 pub use document::{status_entry, CycleFacts};
 pub use http::StatusServer;
 pub use live::CycleRecord;

@@ -1,13 +1,22 @@
 //! systemd integration for `Type=notify` units (examples/deploy/pulse.service): readiness once
 //! the plugins are loaded, watchdog pings while cycles run, and a stopping notice. Without
 //! systemd (`NOTIFY_SOCKET` unset) every call does nothing.
+//!
+//! The notify socket is opened once, when the daemon says it is ready, and kept: a ping then
+//! needs no new descriptor, so a daemon whose descriptors run short (a flood of connections)
+//! still pings while its cycles run, and systemd does not kill it for it.
 
-use std::sync::Arc;
+use std::os::unix::net::UnixDatagram;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use sd_notify::NotifyState;
 
 use super::Telemetry;
+
+/// The socket to systemd, opened at the first notice; `None` without systemd or when it could
+/// not be opened (said once).
+static SOCKET: OnceLock<Option<UnixDatagram>> = OnceLock::new();
 
 /// Tells systemd the daemon is ready and, if the unit sets `WatchdogSec=`, pings the watchdog
 /// at half that period while cycles run, so systemd restarts a daemon whose cycles stopped.
@@ -33,8 +42,33 @@ pub fn stopping() {
     notify(&[NotifyState::Stopping]);
 }
 
-fn notify(state: &[NotifyState]) {
-    if let Err(e) = sd_notify::notify(state) {
+fn notify(states: &[NotifyState]) {
+    let Some(socket) = SOCKET.get_or_init(open) else {
+        return;
+    };
+    let message: String = states.iter().map(|state| format!("{state}\n")).collect();
+    if let Err(e) = socket.send(message.as_bytes()) {
         tracing::debug!("cannot notify systemd: {e}");
+    }
+}
+
+/// The socket `NOTIFY_SOCKET` names (a path, or an abstract name after `@`), connected.
+fn open() -> Option<UnixDatagram> {
+    let path = std::env::var_os("NOTIFY_SOCKET")?;
+    let connected = UnixDatagram::unbound().and_then(|socket| {
+        use std::os::linux::net::SocketAddrExt;
+        use std::os::unix::ffi::OsStrExt;
+        match path.as_bytes().strip_prefix(b"@") {
+            Some(name) => socket.connect_addr(&std::os::unix::net::SocketAddr::from_abstract_name(name)?)?,
+            None => socket.connect(&path)?,
+        }
+        Ok(socket)
+    });
+    match connected {
+        Ok(socket) => Some(socket),
+        Err(e) => {
+            tracing::warn!("cannot open systemd's notify socket {path:?}: {e}; no readiness or watchdog notices");
+            None
+        }
     }
 }

@@ -19,7 +19,18 @@ const DEBOUNCE: Duration = Duration::from_millis(250);
 
 /// Keeps the directory watch alive; dropping it stops watching.
 pub struct DirectoryWatch {
+    /// The watch itself, held for its life.
     _debouncer: notify_debouncer_full::Debouncer<notify::RecommendedWatcher, notify_debouncer_full::RecommendedCache>,
+    /// Wakes the reloader's thread to read the directory again.
+    wake: std::sync::mpsc::Sender<Wake>,
+}
+
+impl DirectoryWatch {
+    /// Has the reloader read the directory and the side configs again now, as a settled file
+    /// change would (an operator's SIGHUP).
+    pub fn reconcile_now(&self) {
+        let _ = self.wake.send(Wake::Reconcile);
+    }
 }
 
 impl Reloader {
@@ -32,6 +43,7 @@ impl Reloader {
             .take()
             .context("the plugin directory is watched already")?;
         let files = self.feed.wake.clone();
+        let wake = self.feed.wake.clone();
         let handler = move |result: DebounceEventResult| {
             let _ = files.send(Wake::Files(result));
         };
@@ -51,6 +63,11 @@ impl Reloader {
                 for wake in wakes {
                     match wake {
                         Wake::RollBack(rollback) => self.roll_back(&rollback),
+                        Wake::Reconcile => {
+                            if let Err(e) = self.reconcile() {
+                                error!("cannot reload plugins: {e:#}");
+                            }
+                        }
                         Wake::Files(Ok(events)) if events.iter().any(is_settled_plugin_change) => {
                             if let Err(e) = self.reconcile() {
                                 error!("cannot reload plugins: {e:#}");
@@ -66,7 +83,10 @@ impl Reloader {
                 }
             })
             .context("cannot start the reload thread")?;
-        Ok(DirectoryWatch { _debouncer: debouncer })
+        Ok(DirectoryWatch {
+            _debouncer: debouncer,
+            wake,
+        })
     }
 }
 
