@@ -185,4 +185,27 @@ fn with_etcd_down_no_daemon_writes_and_one_leads_again_when_it_returns() {
     });
     assert!(term > pair.term, "{who} leads in term {term}, not after {}", pair.term);
     pair.terms_only_went_up(2);
+    for log in [pair.a.log(), pair.b.log()] {
+        says_only_what_it_did(&log);
+        // Its own key from before etcd's restart is its own, not another daemon's.
+        assert!(!log.contains("this daemon's own id"), "{log}");
+    }
+}
+
+/// A daemon's log speaks of pushing only while it leads, and of stepping down only after it
+/// led: a standby writes nothing, and one that never led has nothing to step down from.
+fn says_only_what_it_did(log: &str) {
+    let mut leading = false;
+    for line in log.lines() {
+        if line.contains("ha: leader of") {
+            leading = true;
+        } else if line.contains("no longer leader") {
+            assert!(leading, "stepped down without leading: {line}\n{log}");
+            leading = false;
+        } else if line.contains("ha: standby") || line.contains("ha: resigned") {
+            leading = false;
+        } else if line.contains("Pushed") {
+            assert!(leading, "a standby said it pushed: {line}\n{log}");
+        }
+    }
 }

@@ -28,12 +28,24 @@ const MAX_RETRY: Duration = Duration::from_secs(5);
 
 /// What a campaign needs, fixed at start.
 struct Settings {
+    /// etcd's client URLs.
     endpoints: Vec<String>,
+    /// How to reach them (timeouts, TLS, credentials).
     options: ConnectOptions,
+    /// The election's name.
     election: String,
+    /// This daemon's id in it.
     id: String,
+    /// How long a lease lasts without renewal.
     ttl: Duration,
+    /// The leases this process was granted, newest last (at most [`MAX_HELD_LEASES`]): a leader
+    /// key under one of them that is not the current one is this daemon's own leftover (etcd
+    /// came back with it after a restart), not another daemon with the same id.
+    held_leases: Mutex<Vec<i64>>,
 }
+
+/// How many of its earlier leases a daemon remembers, to know its own leftover keys.
+const MAX_HELD_LEASES: usize = 64;
 
 /// The running campaign. Dropping it stops campaigning without resigning (the lease then
 /// lapses); [`Campaign::resign`] hands over at once.
@@ -74,6 +86,7 @@ pub fn start(config: &HaConfig, interval: Duration, plugins: PluginSet) -> Resul
         election: config.election.clone(),
         id: config.id(),
         ttl,
+        held_leases: Mutex::default(),
     };
     let leadership = Leadership::campaigning(&settings.id);
     leadership.serve(|| plugins);
@@ -145,9 +158,16 @@ async fn one_term(
     let ttl_s = i64::try_from(settings.ttl.as_secs()).unwrap_or(i64::MAX);
     let lease = client.lease_grant(ttl_s, None).await?.id();
     attempt.granted = true;
+    {
+        let mut held = settings.held_leases.lock().unwrap();
+        if held.len() == MAX_HELD_LEASES {
+            held.remove(0);
+        }
+        held.push(lease);
+    }
     let outcome = on_lease(&mut client, lease, settings, leadership, stop).await;
     if outcome.is_err() {
-        attempt.stepped_down = leadership.set(Role::Standby { leader: None });
+        attempt.stepped_down = leadership.step_down();
         let _ = tokio::time::timeout(settings.ttl / 3, client.lease_revoke(lease)).await;
     }
     outcome
@@ -310,15 +330,26 @@ async fn resign(client: &mut Client, leader: LeaderKey, lease: i64) {
 }
 
 /// While standing by on `lease`, follows who leads and with which plugins, as each leader
-/// campaigned or last proclaimed. A leader of another lease under this daemon's own id is
-/// another daemon given the same id, said once a minute: the pair's status and logs could not
-/// tell the two apart. Pends forever once etcd stops answering (the renewals notice that).
+/// campaigned or last proclaimed. A leader key under an earlier lease of this process's is its
+/// own leftover, revoked. A leader of a lease this process never held under this daemon's own
+/// id is another daemon given the same id, said once a minute: the pair's status and logs could
+/// not tell the two apart. Pends forever once etcd stops answering (the renewals notice that).
 async fn observe(mut client: Client, settings: &Settings, leadership: &Leadership, lease: i64) {
     let mut quiet = LogThrottle::per_minute();
     if let Ok(mut leaders) = client.observe(settings.election.as_bytes()).await {
         while let Ok(Some(answer)) = leaders.message().await {
             let Some(kv) = answer.kv() else { continue };
             if kv.lease() == lease {
+                continue;
+            }
+            if settings.held_leases.lock().unwrap().contains(&kv.lease()) {
+                // This daemon's key from an earlier term, which etcd kept through a restart:
+                // never leadership, and revoked so the election moves on.
+                info!(
+                    lease = kv.lease(),
+                    "ha: the leader key is this daemon's own, from an earlier lease that etcd kept through a restart; revoking it"
+                );
+                let _ = tokio::time::timeout(settings.ttl / 3, client.lease_revoke(kv.lease())).await;
                 continue;
             }
             let leader: Candidate = serde_json::from_slice(kv.value()).unwrap_or_else(|_| Candidate {

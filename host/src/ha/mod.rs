@@ -197,6 +197,14 @@ impl Leadership {
         state.drift_logged = drift;
     }
 
+    /// Stands by with no leader known, as a term ends; returns whether this daemon was leading
+    /// (only a daemon that led steps down).
+    fn step_down(&self) -> bool {
+        let was_leading = matches!(self.state.lock().unwrap().role, Role::Leader { .. });
+        self.set(Role::Standby { leader: None });
+        was_leading
+    }
+
     /// Sets the role; returns whether it changed. A new role forgets the proof of any lease:
     /// a new term is proven by its own lease's renewals.
     fn set(&self, role: Role) -> bool {

@@ -186,6 +186,7 @@ impl Pipeline {
             symbols,
             dropped,
             write,
+            wrote: may_write.is_some(),
         }
     }
 

@@ -80,6 +80,8 @@ pub struct CycleReport {
     pub dropped: usize,
     /// The write's outcome.
     pub write: WriteReport,
+    /// Whether the cycle wrote at all: a standby analyses and writes nothing.
+    pub wrote: bool,
 }
 
 /// Runs cycles; owns everything that changes from one cycle to the next.
@@ -271,7 +273,8 @@ impl Pipeline {
                 if self.push_log.recovered() {
                     info!("unified cache writes recovered");
                 }
-                if self.push_log.due() {
+                // A standby wrote nothing, so it says nothing of pushing.
+                if r.wrote && self.push_log.due() {
                     info!("Pushed {} symbols to unified cache", r.symbols);
                 }
             }
