@@ -279,7 +279,7 @@ fn a_plugin_sleeping_in_its_trial_is_rejected_and_swaps_go_on() {
     let line = wait_for_log(
         &t.daemon,
         "the sleeping plugin's rejection",
-        "fault_sleep.wasm at trial",
+        "fault_sleep.wasm\" at trial",
     );
     assert!(line.contains("inside a blocking host call"), "{line}");
     std::fs::write(t.dir().join("trend.toml"), "fast = 3\nslow = 9\n").unwrap();

@@ -365,7 +365,7 @@ async fn run(config: Config, cycles: Option<u64>) -> Result<()> {
     info!(
         analyzers = generation.analyzers.len(),
         aggregators = generation.aggregators.len(),
-        dir = %config.plugin_dir.display(),
+        dir = %crate::shared::text::quoted_path(&config.plugin_dir),
         "plugins loaded; watching the directory for changes"
     );
     if generation.aggregators.is_empty() {

@@ -217,3 +217,22 @@ fn a_giant_line_in_a_recording_neither_stalls_the_cycles_nor_fills_memory() {
     let peak = peak_resident_bytes(daemon.pid());
     assert!(peak < PEAK_RSS_BOUND, "peak RSS {} MiB", peak >> 20);
 }
+
+#[test]
+fn a_file_name_with_a_newline_cannot_forge_a_log_line() {
+    let memcached = Memcached::start();
+    let plugins = plugin_dir(&["trend", "dashboard"]);
+    let forged = "FORGED pulse::pipeline: Pushed 30 symbols to unified cache";
+    let name = format!("evil\n{forged}\r.wasm");
+    std::fs::write(plugins.path().join(&name), b"not wasm").unwrap();
+    let daemon = Daemon::serve(
+        plugins.path().to_str().unwrap(),
+        &memcached.addr,
+        &["--interval", "0.5"],
+    );
+    wait_for("a push", Duration::from_secs(60), || status_cycle(&memcached));
+    logged(&daemon, "rejected plugin", 1);
+    let log = daemon.log();
+    assert!(!log.lines().any(|line| line.starts_with("FORGED")), "{log}");
+    assert!(log.contains("evil\\nFORGED"), "the name is shown escaped:\n{log}");
+}

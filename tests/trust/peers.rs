@@ -206,3 +206,31 @@ fn a_memcached_answering_endlessly_costs_a_kilobyte_and_the_cycles_go_on() {
         assert!(!out.status.success() && text(&out).contains(reason), "{}", text(&out));
     }
 }
+
+#[test]
+fn a_memcached_flapping_every_cycle_logs_a_few_lines_a_minute() {
+    let memcached = Memcached::start();
+    let proxy = pulse_testkit::proxy::Proxy::start(&memcached.addr);
+    let plugins = plugin_dir(&["trend", "dashboard"]);
+    let daemon = Daemon::serve(plugins.path().to_str().unwrap(), &proxy.addr, &["--interval", "0.3"]);
+    wait_for("a push", Duration::from_secs(60), || status_cycle(&memcached));
+    let url = daemon.status_url();
+    let reconnects = || scrape(&url).get("pulse_cache_reconnects_total").copied().unwrap_or(0.0);
+    for _ in 0..10 {
+        proxy.cut();
+        std::thread::sleep(Duration::from_millis(500));
+        proxy.heal();
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(reconnects() >= 6.0, "it flapped {} times", reconnects());
+    let log = daemon.log();
+    let changes = log
+        .lines()
+        .filter(|l| {
+            l.contains(&format!("memcached {} down", proxy.addr))
+                || l.contains(&format!("memcached {} back", proxy.addr))
+        })
+        .count();
+    assert!(changes <= 4, "{changes} lines of down and back in ten seconds:\n{log}");
+    assert!(changes >= 2, "the first changes are said:\n{log}");
+}

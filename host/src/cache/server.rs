@@ -2,7 +2,8 @@
 //!
 //! A server that fails a write is marked down and skipped by the cycles, which stay on time;
 //! a background probe retries it with capped exponential backoff and jitter, and marks it up
-//! as soon as it answers. Each change of state is logged once.
+//! as soon as it answers. Each change of state is logged once, and a server that flaps logs a
+//! few changes a minute and then a summary ([`Flaps`]).
 //!
 //! Everything read from the server goes through [`QuietSets`], whose reply lines are bounded:
 //! a server gone wrong that answers with an endless line costs a kilobyte, not the process.
@@ -15,6 +16,7 @@ use tracing::{debug, info, warn};
 
 use super::quiet::{is_fenced, Answer, Fence, QuietSets};
 use crate::shared::entry::ValidEntry;
+use crate::shared::flaps::{Flaps, LINES_PER_MINUTE};
 
 /// First wait before probing a server that went down.
 const FIRST_PROBE: Duration = Duration::from_millis(25);
@@ -46,6 +48,9 @@ pub struct Server {
     quiet: Arc<QuietSets>,
     /// Whether cycles write to it, or its probe runs.
     health: Arc<Mutex<Health>>,
+    /// Its changes of state said and held back this minute, so a flapping server logs a few
+    /// lines a minute and a summary.
+    flaps: Arc<Mutex<Flaps>>,
     /// Times the server came back after being down.
     reconnects: Arc<std::sync::atomic::AtomicU64>,
 }
@@ -63,6 +68,7 @@ impl Server {
             addr: addr.to_string(),
             quiet: Arc::new(QuietSets::new(addr, timeout)),
             health: Arc::new(Mutex::new(Health::Up)),
+            flaps: Arc::default(),
             reconnects: Arc::default(),
         }
     }
@@ -160,12 +166,15 @@ impl Server {
             *health = Health::Down { since: Instant::now() };
         }
         self.quiet.forget();
-        warn!(server = %self.addr, "memcached {} down: {reason}", self.addr);
-        let (quiet, health, reconnects, addr) = (
+        if self.flaps.lock().unwrap().admit("down", Instant::now()) {
+            warn!(server = %self.addr, "memcached {} down: {reason}", self.addr);
+        }
+        let (quiet, health, reconnects, addr, flaps) = (
             self.quiet.clone(),
             self.health.clone(),
             self.reconnects.clone(),
             self.addr.clone(),
+            self.flaps.clone(),
         );
         tokio::spawn(async move {
             let mut wait = FIRST_PROBE;
@@ -181,12 +190,27 @@ impl Server {
                 Health::Up => Instant::now(),
             };
             reconnects.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            info!(
-                server = %addr,
-                "memcached {addr} back after {:.1} s",
-                since.elapsed().as_secs_f64()
-            );
+            if flaps.lock().unwrap().admit("back", Instant::now()) {
+                info!(
+                    server = %addr,
+                    "memcached {addr} back after {:.1} s",
+                    since.elapsed().as_secs_f64()
+                );
+            }
         });
+    }
+
+    /// Says, once their minute has passed, how many of its changes (down, back) were held back
+    /// while it flapped; the writer asks at each write.
+    pub fn say_held_changes(&self) {
+        if let Some(held) = self.flaps.lock().unwrap().summary(Instant::now()) {
+            let now = if self.is_up() { "up" } else { "down" };
+            warn!(
+                server = %self.addr,
+                "memcached {} flapping: {held} more changes in the last minute, at most {LINES_PER_MINUTE} said a minute; {now} now",
+                self.addr
+            );
+        }
     }
 }
 

@@ -94,6 +94,7 @@ impl CacheWriter {
         let batches = batches(&self.placement, entries);
         let mut sends = FuturesUnordered::new();
         for (at, (server, batch)) in self.servers.iter().zip(&batches).enumerate() {
+            server.say_held_changes();
             if batch.is_empty() {
                 continue;
             }

@@ -27,6 +27,7 @@ use anyhow::{Context, Result};
 use serde::Deserialize;
 
 use crate::shared::market::Selection;
+use crate::shared::text::quoted_path;
 
 /// The largest config file read: settings, not data (the example with every key is 5 KB).
 pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
@@ -140,8 +141,8 @@ impl Config {
     /// file, and the line and column for TOML errors.
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = crate::shared::files::read_text_bounded(path, MAX_CONFIG_BYTES)
-            .with_context(|| format!("cannot read config file {}", path.display()))?;
-        Self::from_toml(&text).with_context(|| format!("bad config file {}", path.display()))
+            .with_context(|| format!("cannot read config file {}", quoted_path(path)))?;
+        Self::from_toml(&text).with_context(|| format!("bad config file {}", quoted_path(path)))
     }
 
     /// The config in `path`, or the defaults when there is none.

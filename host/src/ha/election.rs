@@ -5,7 +5,7 @@
 
 use std::convert::Infallible;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use etcd_client::{
@@ -18,6 +18,7 @@ use tracing::{info, warn};
 
 use super::{BootInstant, Leadership, PluginSet, Role};
 use crate::config::HaConfig;
+use crate::shared::flaps::{Flaps, LINES_PER_MINUTE};
 use crate::shared::leadership::Candidate;
 use crate::shared::log_throttle::LogThrottle;
 
@@ -42,6 +43,9 @@ struct Settings {
     /// key under one of them that is not the current one is this daemon's own leftover (etcd
     /// came back with it after a restart), not another daemon with the same id.
     held_leases: Mutex<Vec<i64>>,
+    /// Terms won and lost this minute, so a flapping etcd session logs a few lines a minute and
+    /// a summary.
+    terms: Mutex<Flaps>,
 }
 
 /// How many of its earlier leases a daemon remembers, to know its own leftover keys.
@@ -69,7 +73,7 @@ pub fn start(config: &HaConfig, interval: Duration, plugins: PluginSet) -> Resul
         let read = |path: &std::path::Path| {
             // A PEM file: a few certificates at most.
             crate::shared::files::read_bounded(path, 1 << 20)
-                .with_context(|| format!("[ha.tls] cannot read {}", path.display()))
+                .with_context(|| format!("[ha.tls] cannot read {}", crate::shared::text::quoted_path(path)))
         };
         let mut settings = TlsOptions::new().ca_certificate(Certificate::from_pem(read(&tls.ca)?));
         if let (Some(cert), Some(key)) = (&tls.cert, &tls.key) {
@@ -87,6 +91,7 @@ pub fn start(config: &HaConfig, interval: Duration, plugins: PluginSet) -> Resul
         id: config.id(),
         ttl,
         held_leases: Mutex::default(),
+        terms: Mutex::default(),
     };
     let leadership = Leadership::campaigning(&settings.id);
     leadership.serve(|| plugins);
@@ -126,7 +131,9 @@ async fn campaign_forever(settings: Settings, leadership: Leadership, mut stop: 
                 let reason = format!("{e:#}");
                 leadership.etcd_error(&reason);
                 if attempt.stepped_down {
-                    warn!("ha: standby, no longer leader: {reason}");
+                    if settings.terms.lock().unwrap().admit("terms lost", Instant::now()) {
+                        warn!("ha: standby, no longer leader: {reason}");
+                    }
                 } else if let Some(due) = quiet.admit("ha: etcd") {
                     warn!("ha: etcd: {reason}; campaigning again{due}");
                 }
@@ -216,10 +223,19 @@ async fn on_lease(
     leadership.set(Role::Leader { term });
     leadership.prove(*proven.lock().unwrap());
     leadership.elected.notify_one();
-    info!(
-        term,
-        "ha: leader of etcd election {:?} in term {term}", settings.election
-    );
+    let (held, said) = {
+        let mut terms = settings.terms.lock().unwrap();
+        (terms.summary(Instant::now()), terms.admit("terms won", Instant::now()))
+    };
+    if let Some(held) = held {
+        warn!("ha: etcd session flapping: {held} more in the last minute, at most {LINES_PER_MINUTE} said a minute");
+    }
+    if said {
+        info!(
+            term,
+            "ha: leader of etcd election {:?} in term {term}", settings.election
+        );
+    }
     let mut served = leadership.plugins.subscribe();
     let deposed = deposed(client.clone(), settings, leader.key().to_vec());
     tokio::pin!(deposed);

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use tracing::{error, info};
 
+use crate::shared::flaps::{Flaps, LINES_PER_MINUTE};
 use crate::shared::log_throttle::LogThrottle;
 
 /// Tracks a failing source: logs the outage once, crossing the max age once, and the end.
@@ -19,15 +20,21 @@ pub(super) struct Staleness {
     past_max_age: bool,
     /// The reasons an outage went on with, said at most once a minute each.
     reasons: Option<LogThrottle>,
+    /// Outages started and ended this minute, so a flapping source logs a few lines a minute
+    /// and a summary.
+    flaps: Flaps,
 }
 
 impl Staleness {
     /// Notes a failed poll; `age` is that of the last good snapshot, if any.
     pub(super) fn failed(&mut self, source: &str, error: &anyhow::Error, age: Option<Duration>, max_age: Duration) {
         let reason = format!("{error:#}");
+        self.say_held_changes(source);
         if self.since.is_none() {
             self.since = Some(Instant::now());
+            let said = self.flaps.admit("failures", Instant::now());
             match age {
+                _ if !said => {}
                 Some(age) => error!(
                     source,
                     "market source {source} failed: {reason}; serving the last good snapshot ({:.1} s old)",
@@ -57,7 +64,12 @@ impl Staleness {
 
     /// Notes a good poll, ending an outage if there was one.
     pub(super) fn recovered(&mut self, source: &str) {
-        if let Some(since) = self.since.take() {
+        self.say_held_changes(source);
+        if let Some(since) = self
+            .since
+            .take()
+            .filter(|_| self.flaps.admit("recoveries", Instant::now()))
+        {
             info!(
                 source,
                 "market source {source} recovered after {:.1} s",
@@ -66,6 +78,18 @@ impl Staleness {
         }
         self.error = None;
         self.past_max_age = false;
+    }
+
+    /// Says, once their minute has passed, how many outages started and ended unsaid while the
+    /// source flapped.
+    fn say_held_changes(&mut self, source: &str) {
+        if let Some(held) = self.flaps.summary(Instant::now()) {
+            let now = if self.since.is_some() { "failing" } else { "working" };
+            error!(
+                source,
+                "market source {source} flapping: {held} more in the last minute, at most {LINES_PER_MINUTE} said a minute; {now} now"
+            );
+        }
     }
 
     /// The source's error while it fails.

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::shared::identity::PluginId;
+use crate::shared::text::quoted_path;
 
 /// What a plugin claims: the facts the clash rule looks at.
 pub trait Claims {
@@ -93,9 +94,9 @@ pub fn decide<P: Claims + Clone>(kept: Vec<P>, mut candidates: Vec<Candidate<P>>
                 *reason = Some(format!(
                     "{} ({}) clashes with {} ({}), which keeps serving: {why}",
                     candidate.new.id(),
-                    candidate.new.path().display(),
+                    quoted_path(candidate.new.path()),
                     other.id(),
-                    other.path().display()
+                    quoted_path(other.path())
                 ));
                 refused_any = true;
             }
@@ -112,7 +113,7 @@ pub fn decide<P: Claims + Clone>(kept: Vec<P>, mut candidates: Vec<Candidate<P>>
         for (members, why) in groups {
             let names: Vec<String> = members
                 .iter()
-                .map(|&i| format!("{} ({})", candidates[i].new.id(), candidates[i].new.path().display()))
+                .map(|&i| format!("{} ({})", candidates[i].new.id(), quoted_path(candidates[i].new.path())))
                 .collect();
             let reason = format!(
                 "new plugins {} clash with each other ({}); none of them is loaded until the clash is resolved",
@@ -154,8 +155,8 @@ fn clash_groups<P: Claims>(candidates: &[Candidate<P>], live: &[usize]) -> Vec<(
         }
         entry.1.push(format!(
             "{} and {}: {reason}",
-            candidates[i].new.path().display(),
-            candidates[j].new.path().display()
+            quoted_path(candidates[i].new.path()),
+            quoted_path(candidates[j].new.path())
         ));
     }
     groups

@@ -38,6 +38,7 @@ use super::loaded::LoadedPlugin;
 use super::stage::Stage;
 use super::stager::Stager;
 use crate::shared::identity::PluginId;
+use crate::shared::text::quoted_path;
 
 /// Owns the plugin directory's state and publishes each new generation of plugins.
 pub struct Reloader {
@@ -135,7 +136,7 @@ impl Reloader {
                 plugin = %gone.id,
                 version = %gone.info.version,
                 hash = gone.short_hash(),
-                file = %gone.path.display(),
+                file = %quoted_path(&gone.path),
                 "unloaded {what} {} {}: its file was removed",
                 gone.id,
                 gone.info.version
@@ -186,7 +187,7 @@ impl Reloader {
                 version = %plugin.info.version,
                 kind = plugin.kind.label(),
                 hash = plugin.short_hash(),
-                file = %plugin.path.display(),
+                file = %quoted_path(&plugin.path),
                 staging_ms = time.as_secs_f64() * 1000.0,
                 "shadow {} {} staged; it runs {beside} from the next cycle, and never writes",
                 plugin.id,
@@ -285,11 +286,11 @@ impl Reloader {
     /// a regular file (a FIFO, a device) is listed, for its read to refuse it with the reason.
     fn scan(&mut self, dir: &Path) -> Result<Vec<PathBuf>> {
         let entries =
-            std::fs::read_dir(dir).with_context(|| format!("cannot read plugin directory {}", dir.display()))?;
+            std::fs::read_dir(dir).with_context(|| format!("cannot read plugin directory {}", quoted_path(dir)))?;
         let mut files = Vec::new();
         for entry in entries {
             let path = entry
-                .with_context(|| format!("cannot list plugin directory {}", dir.display()))?
+                .with_context(|| format!("cannot list plugin directory {}", quoted_path(dir)))?
                 .path();
             if is_hidden(&path) || path.is_dir() {
                 continue;
@@ -299,7 +300,7 @@ impl Reloader {
                 Some("toml") if path.with_extension("wasm").exists() => {}
                 _ => {
                     if self.ignored.insert(path.clone()) {
-                        warn!(file = %path.display(), "ignoring {}: plugins must end in .wasm", path.display());
+                        warn!(file = %quoted_path(&path), "ignoring {}: plugins must end in .wasm", quoted_path(&path));
                     }
                 }
             }

@@ -14,6 +14,7 @@ use super::host_key::HostKey;
 use super::loaded::LoadedPlugin;
 use super::stage::{StageError, TrialInput};
 use crate::config::Config;
+use crate::shared::text::quoted_path;
 
 /// Stages plugin files under one config.
 pub struct Stager {
@@ -70,10 +71,11 @@ impl Stager {
                     warn!(
                         plugin = name,
                         "{} overrides the [plugin.{name}] table of the daemon's config",
-                        side.display()
+                        quoted_path(&side)
                     );
                 }
-                toml::from_str::<toml::Table>(text).map_err(|e| anyhow!("bad config file {}: {e}", side.display()))?
+                toml::from_str::<toml::Table>(text)
+                    .map_err(|e| anyhow!("bad config file {}: {e}", quoted_path(&side)))?
             }
             None => self.config.plugin.get(name).cloned().unwrap_or_default(),
         };
@@ -113,6 +115,6 @@ mod tests {
             .config_json("trend", &source(Some("fast = \n")))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("bad config file /plugins/trend.toml"), "{err}");
+        assert!(err.contains("bad config file \"/plugins/trend.toml\""), "{err}");
     }
 }

@@ -9,6 +9,7 @@ pub mod comparison;
 pub mod contract;
 pub mod entry;
 pub mod files;
+pub mod flaps;
 pub mod identity;
 pub mod leadership;
 pub mod log_throttle;

@@ -12,6 +12,7 @@ use crate::plugin::admission::Refusal;
 use crate::plugin::file::PluginSource;
 use crate::plugin::loaded::LoadedPlugin;
 use crate::plugin::stage::Stage;
+use crate::shared::text::quoted_path;
 
 /// Logs a version that now serves: loaded, or swapped in for `old`.
 pub(super) fn log_admitted(p: &LoadedPlugin, old: Option<&LoadedPlugin>, time: Duration, cached: bool) {
@@ -23,7 +24,7 @@ pub(super) fn log_admitted(p: &LoadedPlugin, old: Option<&LoadedPlugin>, time: D
             version = %p.info.version,
             kind = p.kind.label(),
             hash = p.short_hash(),
-            file = %p.path.display(),
+            file = %quoted_path(&p.path),
             staging_ms,
             "loaded plugin {} {} ({compiled})",
             p.id,
@@ -36,7 +37,7 @@ pub(super) fn log_admitted(p: &LoadedPlugin, old: Option<&LoadedPlugin>, time: D
             hash = p.short_hash(),
             old_version = %old.info.version,
             old_hash = old.short_hash(),
-            file = %p.path.display(),
+            file = %quoted_path(&p.path),
             staging_ms,
             "swapped plugin {} {} -> {} ({compiled}); it serves from the next cycle",
             old.id,
@@ -57,7 +58,7 @@ pub(super) fn log_refused(refusal: &Refusal<Arc<LoadedPlugin>>) {
             one.old.as_deref(),
         ),
         many => error!(
-            files = %many.iter().map(|c| c.new.path.display().to_string()).collect::<Vec<_>>().join(", "),
+            files = %many.iter().map(|c| quoted_path(&c.new.path)).collect::<Vec<_>>().join(", "),
             stage = Stage::Admit.label(),
             "rejected plugins at {}: {}",
             Stage::Admit,
@@ -68,7 +69,7 @@ pub(super) fn log_refused(refusal: &Refusal<Arc<LoadedPlugin>>) {
 
 /// Logs a version refused at `stage`, and the one still serving if any.
 pub(super) fn reject(path: &Path, stage: Stage, error: &anyhow::Error, still_serving: Option<&LoadedPlugin>) {
-    let file = path.display();
+    let file = quoted_path(path);
     let stage = stage.label();
     match still_serving {
         Some(old) => error!(
@@ -86,10 +87,10 @@ pub(super) fn reject(path: &Path, stage: Stage, error: &anyhow::Error, still_ser
 /// Logs a file refused because it was rolled back before this start, and what serves instead.
 pub(super) fn log_still_refused(path: &Path, source: &PluginSource, why: &str, serving: &str) {
     warn!(
-        file = %path.display(),
+        file = %quoted_path(path),
         hash = &source.fingerprint.hash[..12],
         "refusing plugin {} ({}): it was rolled back {why}, and stays refused until it changes; {serving}",
-        path.display(),
+        quoted_path(path),
         &source.fingerprint.hash[..12]
     );
 }
@@ -103,10 +104,10 @@ pub(super) fn log_refused_again(source: &PluginSource, why: &str, serving: Optio
         |old| format!("still serving {} {} ({})", old.id, old.info.version, old.short_hash()),
     );
     warn!(
-        file = %path.display(),
+        file = %quoted_path(path),
         hash = &source.fingerprint.hash[..12],
         "refusing plugin {} ({}) again: this same build was {why}; change it or its config to try again; {serving}",
-        path.display(),
+        quoted_path(path),
         &source.fingerprint.hash[..12]
     );
 }

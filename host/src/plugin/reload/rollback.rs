@@ -8,6 +8,7 @@ use tracing::error;
 use super::Reloader;
 use crate::plugin::generation::Generation;
 use crate::shared::call::Rollback;
+use crate::shared::text::quoted_path;
 
 impl Reloader {
     /// Swaps the version `rollback` names back out for the version it replaced, if it still
@@ -56,7 +57,7 @@ impl Reloader {
             previous.short_hash(),
             rollback.cycle,
             rollback.reason,
-            bad.path.display()
+            quoted_path(&bad.path)
         );
         self.feed.generations.send_replace(Arc::new(next));
     }

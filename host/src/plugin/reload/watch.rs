@@ -13,6 +13,7 @@ use tracing::{error, warn};
 use super::{is_hidden, Reloader};
 use crate::plugin::feed::Wake;
 use crate::plugin::file::SHADOW_DIR;
+use crate::shared::text::quoted_path;
 
 /// Quiet time after the last file event before the directory is reconciled.
 const DEBOUNCE: Duration = Duration::from_millis(250);
@@ -51,7 +52,7 @@ impl Reloader {
             new_debouncer(DEBOUNCE, None, handler).context("cannot start the plugin directory watcher")?;
         debouncer
             .watch(&self.dir, RecursiveMode::Recursive)
-            .with_context(|| format!("cannot watch plugin directory {}", self.dir.display()))?;
+            .with_context(|| format!("cannot watch plugin directory {}", quoted_path(&self.dir)))?;
         std::thread::Builder::new()
             .name("pulse-reload".into())
             .spawn(move || {
@@ -76,7 +77,7 @@ impl Reloader {
                         Wake::Files(Ok(_)) => {}
                         Wake::Files(Err(errors)) => {
                             for e in errors {
-                                warn!(dir = %self.dir.display(), "plugin directory watch error: {e}");
+                                warn!(dir = %quoted_path(&self.dir), "plugin directory watch error: {e}");
                             }
                         }
                     }
