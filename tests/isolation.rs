@@ -72,7 +72,7 @@ fn impostors_and_greedy_plugins_never_displace_the_dashboard_at_start_up() {
     for file in ["aaa.wasm", "zzz.wasm"] {
         assert!(
             log.lines()
-                .any(|l| l.contains(&format!("rejected plugin {}", dir.join(file).display()))
+                .any(|l| l.contains(&format!("rejected plugin {:?}", dir.join(file)))
                     && l.contains("at name")
                     && l.contains("describe() names the plugin \"dashboard\"")),
             "no rejection by name for {file}:\n{log}"
@@ -144,7 +144,7 @@ fn a_newcomer_of_a_serving_identity_is_refused_on_hot_swap_in_either_spelling() 
             serves(&url, "fault-liar", serving_file).then_some(())
         });
         place(newcomer);
-        let refusal = format!("rejected plugin {} at admit", dir.join(newcomer).display());
+        let refusal = format!("rejected plugin {:?} at admit", dir.join(newcomer));
         wait_for(&format!("{newcomer} to be refused"), Duration::from_secs(30), || {
             daemon.log().lines().any(|l| l.contains(&refusal)).then_some(())
         });

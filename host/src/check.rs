@@ -107,6 +107,9 @@ fn report_staged(out: &mut String, plugin: &LoadedPlugin, staged_in: Duration) {
             format!("; writes {:?}", info.key_prefixes)
         }
     );
+    if let Some(signer) = &plugin.signer {
+        let _ = writeln!(out, "signed    by {signer}, whose key [trust] lists");
+    }
     let _ = writeln!(out, "init      ok with config {}", plugin.config_json());
     let _ = writeln!(
         out,

@@ -111,6 +111,23 @@ enum Command {
         #[arg(long)]
         mirror: bool,
     },
+    /// Make a key pair for signing plugins: `NAME.key` (secret, mode 0600; keep it off the
+    /// servers) and `NAME.pub` (for `[trust] keys`).
+    Keygen {
+        /// The signer's name, as `/plugins` shows it (letters, digits, '.', '_', '-', '@').
+        name: String,
+        /// Where to write the two files.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Sign a plugin file: writes `FILE.wasm.sig` beside it, to deploy with it.
+    Sign {
+        /// The plugin component (`.wasm`).
+        file: PathBuf,
+        /// The secret key file, from `pulse keygen`.
+        #[arg(long)]
+        key: PathBuf,
+    },
 }
 
 /// Flags of `pulse run`; each overrides the config file.
@@ -329,6 +346,20 @@ impl Cli {
             }
             Command::Guide { topic } => {
                 print!("{}", topic.text());
+                Ok(())
+            }
+            Command::Keygen { name, dir } => {
+                let (secret, public) = crate::plugin::keygen(&name, &dir)?;
+                println!(
+                    "wrote {} (secret: keep it where plugins are built, never on the servers) and {} (list it in [trust] keys)",
+                    secret.display(),
+                    public.display()
+                );
+                Ok(())
+            }
+            Command::Sign { file, key } => {
+                let (signature, signer) = crate::plugin::sign(&file, &key)?;
+                println!("signed {} as {signer}: {}", file.display(), signature.display());
                 Ok(())
             }
             Command::Promote { name, plugins } => {

@@ -1,5 +1,5 @@
 //! `pulse promote NAME --plugins DIR`: makes the shadow version of NAME serve, by renaming its
-//! file (and its side config, if it has one) over the serving plugin's in DIR. A rename within
+//! file (and its side config and signature, if it has them) over the serving plugin's in DIR. A rename within
 //! one file system is atomic, so the daemon watching DIR sees the old version or the new one,
 //! never half of either, and swaps at its next cycle boundary as for any hot swap; the file in
 //! place is the promotion, so a restart or a failover keeps it. The right to write DIR is the
@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::plugin::SHADOW_DIR;
+use crate::plugin::{signature_path, SHADOW_DIR};
 use crate::shared::identity::PluginId;
 
 /// What a promotion moved.
@@ -58,11 +58,19 @@ pub fn promote(name: &str, dir: &Path) -> Result<Promoted> {
     let to = serving
         .clone()
         .unwrap_or_else(|| dir.join(from.file_name().unwrap_or_default()));
-    // The config first: the daemon then sees the new version with its config at once.
+    // The config and signature first: the daemon then sees the new version with them at once.
     let side = from.with_extension("toml");
     let side_config = side.is_file();
     if side_config {
         rename(&side, &to.with_extension("toml"))?;
+    }
+    let signature = signature_path(&from);
+    if signature.is_file() {
+        rename(&signature, &signature_path(&to))?;
+    } else if signature_path(&to).is_file() {
+        // The serving version's signature cannot be the new one's.
+        std::fs::remove_file(signature_path(&to))
+            .with_context(|| format!("cannot remove {}", signature_path(&to).display()))?;
     }
     rename(&from, &to)?;
     Ok(Promoted {

@@ -27,7 +27,7 @@ pub fn stager(config: &Config) -> Result<Stager> {
             None
         }
     });
-    Ok(Stager::new(PluginEngine::new(&config.sandbox)?, config, key))
+    Stager::new(PluginEngine::new(&config.sandbox)?, config, key)
 }
 
 /// Stages every plugin of the config's directory, returning the reloader that keeps them
@@ -52,7 +52,7 @@ pub fn serve_plugins(config: &Config) -> Result<(Reloader, PluginFeed)> {
             None
         }
     });
-    let stager = Stager::new(PluginEngine::new(&config.sandbox)?, config, key.clone());
+    let stager = Stager::new(PluginEngine::new(&config.sandbox)?, config, key.clone())?;
     let (mut reloader, feed) = Reloader::new(stager, config.plugin_dir.clone());
     if let (Some(state_dir), Some(key)) = (config.state_dir(), key) {
         reloader.remember_rollbacks_in(&state_dir, key);

@@ -10,3 +10,4 @@ mod artifacts;
 mod files;
 mod peers;
 mod server;
+mod signatures;

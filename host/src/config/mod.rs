@@ -8,6 +8,7 @@ mod rollback;
 mod sandbox;
 mod sections;
 mod source;
+mod trust;
 mod values;
 
 pub use ha::{HaConfig, HaTls};
@@ -15,6 +16,7 @@ pub use rollback::RollbackConfig;
 pub use sandbox::{PluginPolicy, PluginSandbox, Sandbox};
 pub use sections::{CacheConfig, MarketConfig, SimulatedConfig};
 pub use source::{ReplayEnd, SourceSpec};
+pub use trust::TrustConfig;
 pub use values::{
     parse_flag, Bytes, Count, DiskMib, Interval, MemoryMib, Millis, ResidentMib, Seconds, Speed, SymbolCount, Ttl,
 };
@@ -78,6 +80,8 @@ pub struct Config {
     pub ha: Option<HaConfig>,
     /// Probation after a swap, and automatic rollback.
     pub rollback: RollbackConfig,
+    /// Whether plugins must be signed, and by whose keys.
+    pub trust: TrustConfig,
 }
 
 impl Default for Config {
@@ -101,6 +105,7 @@ impl Default for Config {
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 9464)),
             ha: None,
             rollback: RollbackConfig::default(),
+            trust: TrustConfig::default(),
         }
     }
 }
@@ -186,6 +191,7 @@ impl Config {
             ha.check(interval, self.write_deadline())?;
         }
         self.rollback.check(self.sandbox.quarantine_after.0)?;
+        self.trust.check()?;
         Ok(())
     }
 

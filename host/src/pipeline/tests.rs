@@ -36,7 +36,8 @@ fn pipeline(mut config: Config, plugins: &[&str]) -> (Pipeline, MemorySink, Relo
         PluginEngine::new(&config.sandbox).unwrap(),
         &config,
         Some(HostKey::for_tests()),
-    );
+    )
+    .unwrap();
     let (mut reloader, feed) = Reloader::new(stager, config.plugin_dir.clone());
     reloader.reconcile().unwrap();
     let sink = MemorySink::default();

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, Context, Result};
 use sha2::{Digest, Sha256};
 
+use super::signature::{signature_path, MAX_SIGNATURE_BYTES};
 use crate::shared::call::Fingerprint;
 use crate::shared::files;
 use crate::shared::text::quoted_path;
@@ -40,9 +41,9 @@ pub struct PluginSource {
 }
 
 impl PluginSource {
-    /// Reads `path` and its side config `<stem>.toml`, if any. A shadow version without a side
-    /// config of its own takes the serving plugin's, beside its folder: it runs on the config
-    /// it would serve with. Each file is read as [`files::read_bounded`] reads, within
+    /// Reads `path`, its side config `<stem>.toml` and its signature `<file>.sig`, if any. A
+    /// shadow version without a side config of its own takes the serving plugin's, beside its
+    /// folder: it runs on the config it would serve with (a signature is never borrowed). Each file is read as [`files::read_bounded`] reads, within
     /// [`MAX_PLUGIN_BYTES`] and [`MAX_SIDE_CONFIG_BYTES`].
     pub fn read(path: &Path) -> Result<Self> {
         let bytes: Arc<[u8]> = files::read_bounded(path, MAX_PLUGIN_BYTES)
@@ -59,9 +60,20 @@ impl PluginSource {
             fingerprint: Fingerprint {
                 hash: format!("{:x}", Sha256::digest(&bytes)),
                 side_config,
+                signature: read_signature(path)?,
             },
             bytes,
         })
+    }
+}
+
+/// The detached signature beside the plugin file `wasm`, if there is one.
+pub(super) fn read_signature(wasm: &Path) -> Result<Option<String>> {
+    let path = signature_path(wasm);
+    match files::read_text_bounded(&path, MAX_SIGNATURE_BYTES) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(anyhow!("cannot read its signature {}: {e}", quoted_path(&path))),
     }
 }
 

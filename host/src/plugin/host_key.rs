@@ -16,6 +16,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::shared::files;
+use crate::shared::text::{hex, unhex};
 
 /// The key's length in bytes.
 const KEY_BYTES: usize = 32;
@@ -156,25 +157,9 @@ pub fn is_missing(error: &anyhow::Error) -> bool {
     error.downcast_ref::<Missing>().is_some()
 }
 
-/// `bytes` as lowercase hex.
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
-}
-
 /// The key in `text`, exactly [`KEY_BYTES`] bytes in hex.
 fn parse_hex(text: &str) -> Option<[u8; KEY_BYTES]> {
-    if text.len() != 2 * KEY_BYTES || !text.is_ascii() {
-        return None;
-    }
-    let mut key = [0u8; KEY_BYTES];
-    for (byte, pair) in key.iter_mut().zip(text.as_bytes().chunks(2)) {
-        *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
-    }
-    Some(key)
+    unhex(text)?.try_into().ok()
 }
 
 /// The tag hex-encoded in `text`, which must be [`TAG_BYTES`] bytes.

@@ -46,6 +46,8 @@ pub struct LoadedPlugin {
     pub(super) config_json: String,
     /// The engine its stores are made by.
     pub(super) engine: Arc<PluginEngine>,
+    /// Who signed it, under `[trust]`; `None` when signatures are not required.
+    pub signer: Option<String>,
     /// Keeps its compiled artifact in the compile cache while this version is staged.
     pub(super) _artifact: Option<Arc<ArtifactLease>>,
 }
@@ -85,6 +87,7 @@ impl LoadedPlugin {
             file: self.path.display().to_string(),
             loaded_at_ms: self.loaded_at_ms,
             peak_memory_bytes: self.last_peak_memory(),
+            signer: self.signer.clone(),
         }
     }
 

@@ -298,6 +298,8 @@ impl Reloader {
             match path.extension().and_then(|e| e.to_str()) {
                 Some("wasm") => files.push(path),
                 Some("toml") if path.with_extension("wasm").exists() => {}
+                // `NAME.wasm.sig`, the signature beside a plugin.
+                Some("sig") if path.with_extension("").extension().is_some_and(|e| e == "wasm") => {}
                 _ => {
                     if self.ignored.insert(path.clone()) {
                         warn!(file = %quoted_path(&path), "ignoring {}: plugins must end in .wasm", quoted_path(&path));

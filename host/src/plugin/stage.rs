@@ -30,6 +30,8 @@ pub enum Stage {
     Read,
     /// Its identity: the file name, and the name `describe()` gives.
     Name,
+    /// Its signature, under `[trust]` (only when signatures are required).
+    Signature,
     /// Compiling it, or loading it from the compile cache.
     Compile,
     /// Telling which world it exports.
@@ -52,6 +54,7 @@ impl Stage {
         match self {
             Stage::Read => "read",
             Stage::Name => "name",
+            Stage::Signature => "signature",
             Stage::Compile => "compile",
             Stage::World => "world",
             Stage::Describe => "describe",
@@ -111,7 +114,8 @@ pub struct TrialInput {
 }
 
 impl LoadedPlugin {
-    /// Stages `source`: takes its identity from the file name, compiles it (or loads it from
+    /// Stages `source`: takes its identity from the file name, its signer from `signer_of` (which
+    /// refuses it when signatures are required and it is not rightly signed), compiles it (or loads it from
     /// `artifacts`), tells its world, calls `describe()` (whose name must match the identity),
     /// `init` with the config `config_for(identity)` returns, and, given a `trial` input, one
     /// real call. Returns the plugin and whether compilation was skipped. Each call into the
@@ -123,9 +127,11 @@ impl LoadedPlugin {
         source: &PluginSource,
         policy_for: impl Fn(&str) -> PluginPolicy,
         config_for: impl Fn(&str) -> Result<String>,
+        signer_of: impl Fn(&PluginSource) -> Result<Option<String>>,
         trial: Option<&TrialInput>,
     ) -> Result<(Arc<Self>, bool), StageError> {
         let id = PluginId::of_file(&source.path).at(Stage::Name)?;
+        let signer = signer_of(source).at(Stage::Signature)?;
         check_header(&source.bytes).at(Stage::Compile)?;
         let compiled = artifacts
             .component(engine.engine(), &source.bytes, &source.fingerprint.hash)
@@ -155,6 +161,7 @@ impl LoadedPlugin {
             info,
             path: source.path.clone(),
             fingerprint: source.fingerprint.clone(),
+            signer,
             bytes: source.bytes.clone(),
             kind,
             engine: engine.clone(),

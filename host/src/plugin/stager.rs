@@ -1,5 +1,5 @@
 //! What staging a plugin file needs, built once from the config: the engine, the compile
-//! cache, each plugin's policy and its config. The daemon's reloader and `pulse check` stage
+//! cache, the keys trusted to sign plugins, each plugin's policy and its config. The daemon's reloader and `pulse check` stage
 //! through the same [`Stager`], so both judge a file the same way, side config included.
 
 use std::sync::Arc;
@@ -12,6 +12,7 @@ use super::engine::PluginEngine;
 use super::file::PluginSource;
 use super::host_key::HostKey;
 use super::loaded::LoadedPlugin;
+use super::signature::TrustedKeys;
 use super::stage::{StageError, TrialInput};
 use crate::config::Config;
 use crate::shared::text::quoted_path;
@@ -22,15 +23,24 @@ pub struct Stager {
     engine: Arc<PluginEngine>,
     /// Compiled components kept between runs.
     artifacts: ArtifactCache,
+    /// The keys whose signatures `[trust]` requires; `None` when it requires none.
+    trusted: Option<TrustedKeys>,
     /// The daemon's settings: the sandbox and the `[plugin.NAME]` tables.
     config: Config,
 }
 
 impl Stager {
     /// A stager for `config`, compiling with `engine` into the config's compile cache, whose
-    /// artifacts `key` authenticates; without a key, every plugin compiles in memory.
-    pub fn new(engine: Arc<PluginEngine>, config: &Config, key: Option<HostKey>) -> Self {
-        Self {
+    /// artifacts `key` authenticates; without a key, every plugin compiles in memory. Fails when
+    /// a key file `[trust]` lists cannot be read.
+    pub fn new(engine: Arc<PluginEngine>, config: &Config, key: Option<HostKey>) -> Result<Self> {
+        let trust = &config.trust;
+        let trusted = match trust.require_signatures {
+            true => Some(TrustedKeys::load(&trust.keys)?),
+            false => None,
+        };
+        Ok(Self {
+            trusted,
             artifacts: ArtifactCache::new(
                 engine.engine(),
                 config.compile_cache_dir(),
@@ -39,7 +49,7 @@ impl Stager {
             ),
             engine,
             config: config.clone(),
-        }
+        })
     }
 
     /// Stages `source` as the daemon does: identity, compile (or the compile cache), world,
@@ -57,8 +67,19 @@ impl Stager {
             source,
             |name| self.config.policy(name),
             |name| self.config_json(name, source),
+            |source| self.signer(source),
             trial,
         )
+    }
+
+    /// Who signed `source`, when signatures are required (and why it is refused when it is not
+    /// rightly signed); `None` when they are not.
+    fn signer(&self, source: &PluginSource) -> Result<Option<String>> {
+        let Some(trusted) = &self.trusted else {
+            return Ok(None);
+        };
+        let signature = source.fingerprint.signature.as_deref();
+        trusted.signer(&source.fingerprint.hash, signature).map(Some)
     }
 
     /// A plugin's config as JSON: its side file `NAME.toml` if there is one, else its
@@ -97,6 +118,7 @@ mod tests {
             fingerprint: Fingerprint {
                 hash: "0".repeat(64),
                 side_config: side_config.map(str::to_string),
+                signature: None,
             },
         }
     }
@@ -104,7 +126,7 @@ mod tests {
     #[test]
     fn a_plugin_gets_its_side_file_else_its_config_table_else_nothing() {
         let config = Config::from_toml("[plugin.trend]\nfast = 3\nslow = 9\n").unwrap();
-        let stager = Stager::new(PluginEngine::new(&config.sandbox).unwrap(), &config, None);
+        let stager = Stager::new(PluginEngine::new(&config.sandbox).unwrap(), &config, None).unwrap();
         let json: serde_json::Value =
             serde_json::from_str(&stager.config_json("trend", &source(None)).unwrap()).unwrap();
         assert_eq!(json, serde_json::json!({"fast": 3, "slow": 9}));

@@ -68,6 +68,9 @@ pub struct Fingerprint {
     pub hash: String,
     /// Contents of `NAME.toml` beside `NAME.wasm`, if there is one.
     pub side_config: Option<String>,
+    /// Contents of the detached signature `NAME.wasm.sig` beside it, if there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 
 /// One loaded plugin version, as `pulse:status`, `/plugins` and the metrics show it.
@@ -89,6 +92,8 @@ pub struct PluginFacts {
     pub loaded_at_ms: i64,
     /// Peak linear memory of its last call, in bytes.
     pub peak_memory_bytes: usize,
+    /// Who signed it, when `[trust]` requires signatures.
+    pub signer: Option<String>,
 }
 
 /// A version on probation that is to give way to the version it replaced: the status board

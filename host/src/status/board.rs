@@ -107,6 +107,9 @@ pub struct Described {
     pub(super) file: String,
     /// When this version was loaded, ms since the Unix epoch.
     pub(super) loaded_at_ms: i64,
+    /// Who signed it, when `[trust]` requires signatures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) signer: Option<String>,
 }
 
 impl From<PluginFacts> for Described {
@@ -119,6 +122,7 @@ impl From<PluginFacts> for Described {
             hash: p.fingerprint.hash,
             file: p.file,
             loaded_at_ms: p.loaded_at_ms,
+            signer: p.signer,
         }
     }
 }

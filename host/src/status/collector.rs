@@ -281,10 +281,12 @@ mod tests {
             fingerprint: Fingerprint {
                 hash: "ab".repeat(32),
                 side_config: None,
+                signature: None,
             },
             file: format!("/plugins/{name}.wasm"),
             loaded_at_ms: 0,
             peak_memory_bytes: 0,
+            signer: None,
         }
     }
 

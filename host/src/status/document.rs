@@ -146,6 +146,7 @@ mod tests {
                 hash: "0".repeat(64),
                 file: "x".repeat(10_000),
                 loaded_at_ms: 0,
+                signer: Some("s".repeat(64)),
             },
             memory_bytes: 0,
             stats: PluginStats::default(),

@@ -113,6 +113,7 @@ mod tests {
         let version = Fingerprint {
             hash: "old".into(),
             side_config: None,
+            signature: None,
         };
         let probation = Probation::after(&rules, figures(100, 2, 200.0), version.clone());
         assert_eq!(probation.cycles_left, 30);

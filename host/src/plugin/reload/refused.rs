@@ -133,6 +133,7 @@ mod tests {
         Fingerprint {
             hash: hash.to_string(),
             side_config: None,
+            signature: None,
         }
     }
 

@@ -1,5 +1,5 @@
 //! Rollbacks a restart keeps: each failing file's fingerprint and why it was rolled back, and
-//! the version it replaced (its contents and side config), in the state directory's
+//! the version it replaced (its contents, side config and signature), in the state directory's
 //! `rolled-back/` folder. A file still in that fingerprint is refused at start as it was
 //! before, and the version it replaced serves in its place; a changed file is staged as usual
 //! and its entry forgotten.
@@ -18,12 +18,13 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tracing::warn;
 
-use crate::plugin::file::{PluginSource, MAX_PLUGIN_BYTES, MAX_SIDE_CONFIG_BYTES};
-use crate::plugin::host_key::{hex, parse_tag, HostKey};
+use crate::plugin::file::{read_signature, PluginSource, MAX_PLUGIN_BYTES, MAX_SIDE_CONFIG_BYTES};
+use crate::plugin::host_key::{parse_tag, HostKey};
 use crate::plugin::loaded::LoadedPlugin;
+use crate::plugin::signature::signature_path;
 use crate::shared::call::{Fingerprint, Rollback};
 use crate::shared::files;
-use crate::shared::text::quoted_path;
+use crate::shared::text::{hex, quoted_path};
 
 /// The index of the folder, beside the saved versions.
 const INDEX: &str = "index.json";
@@ -168,6 +169,12 @@ impl Remembered {
                 let _ = std::fs::remove_file(wasm.with_extension("toml"));
             }
         }
+        match &previous.fingerprint.signature {
+            Some(signature) => write(&signature_path(&wasm), signature.as_bytes())?,
+            None => {
+                let _ = std::fs::remove_file(signature_path(&wasm));
+            }
+        }
         self.entries.insert(name.to_string(), entry);
         self.write_index()
     }
@@ -226,6 +233,7 @@ fn read_saved(saved: &Path, expected: &Fingerprint) -> Result<PluginSource> {
     let fingerprint = Fingerprint {
         hash: format!("{:x}", Sha256::digest(&bytes)),
         side_config,
+        signature: read_signature(saved)?,
     };
     if fingerprint.hash != expected.hash {
         return Err(anyhow!(
@@ -236,6 +244,9 @@ fn read_saved(saved: &Path, expected: &Fingerprint) -> Result<PluginSource> {
     }
     if fingerprint.side_config != expected.side_config {
         return Err(anyhow!("its config is not the one the index records"));
+    }
+    if fingerprint.signature != expected.signature {
+        return Err(anyhow!("its signature is not the one the index records"));
     }
     Ok(PluginSource {
         path: saved.to_path_buf(),

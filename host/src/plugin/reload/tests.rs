@@ -24,7 +24,8 @@ fn reloader(dir: &Path) -> (Reloader, PluginFeed) {
             PluginEngine::new(&config.sandbox).unwrap(),
             &config,
             Some(HostKey::for_tests()),
-        ),
+        )
+        .unwrap(),
         dir.to_path_buf(),
     )
 }

@@ -105,7 +105,7 @@ fn is_settled_plugin_change(event: &DebouncedEvent) -> bool {
             | EventKind::Access(AccessKind::Close(AccessMode::Write))
     );
     let concerns_plugins = |p: &PathBuf| {
-        !is_hidden(p) && p.extension().is_some_and(|e| e == "wasm" || e == "toml")
+        !is_hidden(p) && p.extension().is_some_and(|e| e == "wasm" || e == "toml" || e == "sig")
             || p.file_name().is_some_and(|name| name == SHADOW_DIR)
     };
     // An overflowed event queue asks for a rescan: reconcile, whatever changed.

@@ -6,6 +6,7 @@ fn fingerprint(hash: &str) -> Fingerprint {
     Fingerprint {
         hash: hash.into(),
         side_config: None,
+        signature: None,
     }
 }
 
@@ -91,6 +92,7 @@ fn a_new_version_starts_a_clean_record_even_before_its_first_call() {
             file: "p.wasm".into(),
             loaded_at_ms: 0,
             peak_memory_bytes: 0,
+            signer: None,
         }]
         .into_iter(),
     );

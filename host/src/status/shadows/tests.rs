@@ -13,10 +13,12 @@ fn facts(hash: &str) -> PluginFacts {
         fingerprint: Fingerprint {
             hash: hash.repeat(64),
             side_config: None,
+            signature: None,
         },
         file: "shadow/trend.wasm".into(),
         loaded_at_ms: 0,
         peak_memory_bytes: 0,
+        signer: None,
     }
 }
 
