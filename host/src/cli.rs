@@ -379,6 +379,7 @@ async fn run(config: Config, cycles: Option<u64>) -> Result<()> {
     let stop = Stop::listen()?;
     let hangup = Hangup::listen()?;
     let files = crate::limits::raise_open_files();
+    systemd::open_socket();
     // Opened first, so a wrong source stops start-up before any plugin is compiled.
     let source = Source::from_config(&config)?;
     let loading = {

@@ -168,7 +168,7 @@ impl Daemon {
             true => Vec::new(),
             false => vec![
                 "--host-key".into(),
-                repo_root().join("target/test-host.key").display().to_string(),
+                repo_root().join("target/test-keys/host.key").display().to_string(),
             ],
         };
         let mut command = Command::new(env!("CARGO_BIN_EXE_pulse"));

@@ -122,6 +122,7 @@ fn a_tampered_artifact_is_compiled_again_and_truncating_artifacts_while_serving_
         .filter(|p| !p["last_error"].is_null())
         .collect();
     assert!(failing.is_empty(), "{failing:?}");
+    crate::holds(&daemon, &memcached, Duration::from_millis(500));
     assert!(daemon.stop());
 }
 
@@ -130,37 +131,51 @@ fn bytes_planted_as_a_saved_rollback_never_run() {
     let memcached = Memcached::start();
     let plugins = plugin_dir(&["trend", "dashboard"]);
     let home = tempfile::tempdir().unwrap();
-    // Planted as an earlier version saved them, with no tag: "trend.wasm is rolled back; run
-    // the saved bytes in its place". The saved bytes are another build of trend.
+    // Planted: "trend.wasm is rolled back; run the saved bytes in its place", the saved bytes
+    // another build of trend.
     let saved = home.path().join("state/rolled-back");
     std::fs::create_dir_all(&saved).unwrap();
     std::fs::copy(candidate_wasm("trend_shifted"), saved.join("trend.wasm")).unwrap();
-    let trend = std::fs::read(plugins.path().join("trend.wasm")).unwrap();
-    let hash = format!("{:x}", <sha2::Sha256 as sha2::Digest>::digest(&trend));
-    let index = serde_json::json!({
-        "trend.wasm": {"hash": hash, "side_config": null, "reason": "planted", "at_ms": 0}
-    });
-    std::fs::write(saved.join("index.json"), index.to_string()).unwrap();
-
-    let mut daemon = serve(plugins.path(), &memcached, home.path());
-    cycles_go_on(&memcached, 2);
-    let status = memcached.json("pulse:status");
-    let mut versions: Vec<(&str, &str)> = status["plugins"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| (p["name"].as_str().unwrap(), p["version"].as_str().unwrap()))
-        .collect();
-    versions.sort();
-    assert_eq!(
-        versions,
-        [("dashboard", "0.2.0"), ("trend", "0.2.0")],
-        "the file in the directory serves"
-    );
-    let log = daemon.log();
-    assert!(
-        log.contains("ignoring the rollbacks saved in") && log.contains("it is not an index of this version"),
-        "{log}"
-    );
-    assert!(daemon.stop());
+    let digest = |bytes: &[u8]| format!("{:x}", <sha2::Sha256 as sha2::Digest>::digest(bytes));
+    let hash = digest(&std::fs::read(plugins.path().join("trend.wasm")).unwrap());
+    let planted = digest(&std::fs::read(saved.join("trend.wasm")).unwrap());
+    let entry = serde_json::json!({"hash": hash, "side_config": null, "reason": "planted", "at_ms": 0});
+    let mut with_saved = entry.clone();
+    with_saved["saved"] = serde_json::json!({"hash": planted, "side_config": null});
+    for (index, refusal) in [
+        // As an earlier version saved them, with no tag.
+        (
+            serde_json::json!({"trend.wasm": entry}),
+            "it is not an index of this version",
+        ),
+        // In this version's format, with a tag made without the host key.
+        (
+            serde_json::json!({"entries": {"trend.wasm": with_saved}, "tag": "00".repeat(32)}),
+            "its tag does not verify under this host's key",
+        ),
+    ] {
+        std::fs::write(saved.join("index.json"), index.to_string()).unwrap();
+        let mut daemon = serve(plugins.path(), &memcached, home.path());
+        cycles_go_on(&memcached, 2);
+        let status = memcached.json("pulse:status");
+        let mut versions: Vec<(&str, &str)> = status["plugins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["name"].as_str().unwrap(), p["version"].as_str().unwrap()))
+            .collect();
+        versions.sort();
+        assert_eq!(
+            versions,
+            [("dashboard", "0.2.0"), ("trend", "0.2.0")],
+            "the file in the directory serves"
+        );
+        let log = daemon.log();
+        assert!(
+            log.contains("ignoring the rollbacks saved in") && log.contains(refusal),
+            "{log}"
+        );
+        crate::holds(&daemon, &memcached, Duration::from_millis(500));
+        assert!(daemon.stop());
+    }
 }

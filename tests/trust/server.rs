@@ -70,7 +70,11 @@ fn a_flood_of_idle_connections_stops_neither_the_watchdog_nor_healthz() {
     let (status, body) = http_get(&format!("{url}/healthz"));
     assert_eq!(status, 200, "{body}");
     assert!(status_cycle(&memcached).unwrap() >= at + 3, "the cycles went on");
+    crate::holds(&daemon, &memcached, Duration::from_millis(500));
     drop(flood);
+    std::thread::sleep(Duration::from_secs(2));
+    let (status, _) = http_get(&format!("{url}/healthz"));
+    assert_eq!(status, 200);
 
     // A connection that sends half a request is closed once its headers are overdue.
     let mut slow = TcpStream::connect(&addr).unwrap();
@@ -90,14 +94,23 @@ fn a_flood_of_idle_connections_stops_neither_the_watchdog_nor_healthz() {
 fn sighup_reads_the_directory_again_and_sigpipe_is_harmless() {
     let memcached = Memcached::start();
     let plugins = plugin_dir(&["trend", "dashboard"]);
+    // trend's side config is a symlink to a file elsewhere, as a config management tool might
+    // place it: a change there raises no event in the plugin directory, so only the signal
+    // makes the daemon read it again.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let target = elsewhere.path().join("trend.toml");
+    std::fs::write(&target, "fast = 12\nslow = 26\n").unwrap();
+    std::os::unix::fs::symlink(&target, plugins.path().join("trend.toml")).unwrap();
     let mut daemon = Daemon::serve(
         plugins.path().to_str().unwrap(),
         &memcached.addr,
         &["--interval", "0.5"],
     );
     wait_for("a push", Duration::from_secs(60), || status_cycle(&memcached));
-    // A side config written just before the signal takes effect.
-    std::fs::write(plugins.path().join("trend.toml"), "fast = 4\nslow = 12\n").unwrap();
+    // A side config changed just before the signal takes effect.
+    std::fs::write(&target, "fast = 4\nslow = 12\n").unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(!daemon.log().contains("swapped plugin trend"), "no event, no swap yet");
     daemon.signal("HUP");
     logged(
         &daemon,
@@ -117,5 +130,6 @@ fn sighup_reads_the_directory_again_and_sigpipe_is_harmless() {
         status_cycle(&memcached).filter(|c| *c >= at + 2)
     });
     assert!(daemon.is_running(), "{}", daemon.log());
+    crate::holds(&daemon, &memcached, Duration::from_millis(500));
     assert!(daemon.stop(), "a clean stop after it all");
 }

@@ -110,4 +110,5 @@ fn with_signatures_required_only_rightly_signed_plugins_serve() {
     wait_for("the swap", Duration::from_secs(30), || {
         (serving(&url)[1] == ("trend".into(), "2.0.0".into(), alice_signed.clone())).then_some(())
     });
+    crate::holds(&daemon, &memcached, Duration::from_millis(500));
 }

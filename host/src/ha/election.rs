@@ -139,6 +139,11 @@ async fn campaign_forever(settings: Settings, leadership: Leadership, mut stop: 
                 }
             }
         }
+        if let Some(held) = settings.terms.lock().unwrap().summary(Instant::now()) {
+            warn!(
+                "ha: etcd session flapping: {held} more in the last minute, at most {LINES_PER_MINUTE} said a minute"
+            );
+        }
         if attempt.granted {
             // etcd answered this time: a later failure starts its backoff afresh.
             retry = FIRST_RETRY;

@@ -1,13 +1,12 @@
 //! Whether the source is failing, and the few lines that say so: when an outage starts, when
-//! its reason changes (at most once a minute per reason), when the last good snapshot passes
-//! its max age, and when the source recovers.
+//! its reason changes, when the last good snapshot passes its max age, and when the source
+//! recovers; a few of each a minute, and a summary of the rest ([`Flaps`]).
 
 use std::time::{Duration, Instant};
 
 use tracing::{error, info};
 
 use crate::shared::flaps::{Flaps, LINES_PER_MINUTE};
-use crate::shared::log_throttle::LogThrottle;
 
 /// Tracks a failing source: logs the outage once, crossing the max age once, and the end.
 #[derive(Default)]
@@ -18,8 +17,9 @@ pub(super) struct Staleness {
     error: Option<String>,
     /// Whether the line saying market keys stop has been written for this outage.
     past_max_age: bool,
-    /// The reasons an outage went on with, said at most once a minute each.
-    reasons: Option<LogThrottle>,
+    /// The new reasons an outage went on with, said a few a minute (they may carry data that
+    /// changes every poll, a line number or an excerpt).
+    reasons: Flaps,
     /// Outages started and ended this minute, so a flapping source logs a few lines a minute
     /// and a summary.
     flaps: Flaps,
@@ -45,11 +45,8 @@ impl Staleness {
                     "market source {source} failed: {reason}; no snapshot to serve yet"
                 ),
             }
-        } else if self.error.as_ref() != Some(&reason) {
-            let reasons = self.reasons.get_or_insert_with(LogThrottle::per_minute);
-            if let Some(due) = reasons.admit(&reason) {
-                error!(source, "market source {source} still failing: {reason}{due}");
-            }
+        } else if self.error.as_ref() != Some(&reason) && self.reasons.admit("new reasons", Instant::now()) {
+            error!(source, "market source {source} still failing: {reason}");
         }
         if !self.past_max_age && age.is_some_and(|a| a > max_age) {
             self.past_max_age = true;
@@ -83,11 +80,17 @@ impl Staleness {
     /// Says, once their minute has passed, how many outages started and ended unsaid while the
     /// source flapped.
     fn say_held_changes(&mut self, source: &str) {
+        let now = if self.since.is_some() { "failing" } else { "working" };
         if let Some(held) = self.flaps.summary(Instant::now()) {
-            let now = if self.since.is_some() { "failing" } else { "working" };
             error!(
                 source,
                 "market source {source} flapping: {held} more in the last minute, at most {LINES_PER_MINUTE} said a minute; {now} now"
+            );
+        }
+        if let Some(held) = self.reasons.summary(Instant::now()) {
+            error!(
+                source,
+                "market source {source} still failing: {held} more in the last minute, at most {LINES_PER_MINUTE} said a minute; {now} now"
             );
         }
     }
@@ -116,7 +119,6 @@ mod tests {
             max_age,
         );
         assert_eq!(staleness.error().as_deref(), Some("timeout"));
-        assert!(staleness.reasons.is_some(), "a new reason during the outage is said");
         assert!(staleness.past_max_age && staleness.since.is_some());
         staleness.recovered("bybit");
         assert_eq!(staleness.error(), None);

@@ -99,10 +99,11 @@ impl HostKey {
         Ok(Self { key })
     }
 
-    /// The key the tests share (`target/test-host.key`), so their compile cache stays warm.
+    /// The key the tests share (`target/test-keys/host.key`, in a folder of its own made 0700),
+    /// so their compile cache stays warm.
     #[cfg(test)]
     pub fn for_tests() -> Self {
-        Self::open_or_create(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-host.key")).unwrap()
+        Self::open_or_create(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-keys/host.key")).unwrap()
     }
 
     /// A key that lives only in this process, for tests.

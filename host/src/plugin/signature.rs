@@ -49,6 +49,14 @@ impl TrustedKeys {
     pub fn load(paths: &[PathBuf]) -> Result<Self> {
         let mut keys = BTreeMap::new();
         for path in paths {
+            let file =
+                files::RegularFile::open(path).with_context(|| format!("[trust] keys: {}", quoted_path(path)))?;
+            if let Some(why) = files::writable_by_others(file.metadata()) {
+                bail!(
+                    "[trust] keys: {}: {why}, and anyone who can change it can sign plugins",
+                    quoted_path(path)
+                );
+            }
             let (name, bytes) = read_line(path, "pulse-ed25519-public", 32)
                 .with_context(|| format!("[trust] keys: {}", quoted_path(path)))?;
             let key = VerifyingKey::from_bytes(&bytes.try_into().expect("32 bytes"))

@@ -1,7 +1,8 @@
 //! Reading and writing files as a daemon must when anyone with local access may have put
 //! something else at a path: a FIFO that blocks the open, `/dev/zero` that never ends, a sparse
 //! giant, a symlink planted where a temporary file is about to be written, or a directory
-//! another user can change. Every file the daemon reads or writes goes through here.
+//! another user can change. Every file the daemon reads, and every file it writes for itself
+//! (state, keys, compiled plugins, saved rollbacks), goes through here.
 //!
 //! - A read checks the path is a regular file before it opens it (so no device is ever
 //!   opened), opens it non-blocking (a FIFO swapped in meanwhile cannot stall the open), checks
@@ -35,7 +36,8 @@ pub struct RegularFile {
 impl RegularFile {
     /// Opens `path` (following symlinks, as operators place plugins by symlink) if it is a
     /// regular file; anything else (a FIFO, a device, a socket, a directory) is refused without
-    /// being opened, or, if it became one between the check and the open, before being read.
+    /// being opened, or, if it became one between the check and the open, before being read (the
+    /// open is read-only and non-blocking, and the shipped unit has no devices to open).
     pub fn open(path: &Path) -> io::Result<Self> {
         refuse_unless_regular(&std::fs::metadata(path)?)?;
         let file = File::options().read(true).custom_flags(nonblocking()).open(path)?;
@@ -112,6 +114,7 @@ pub fn read_line_bounded(input: &mut impl io::BufRead, line: &mut Vec<u8>, max_b
     }
     let mut skipped = line.len() as u64;
     line.clear();
+    line.shrink_to_fit();
     loop {
         let buffer = input.fill_buf()?;
         if buffer.is_empty() {

@@ -42,6 +42,12 @@ pub struct Ticker {
 }
 
 impl Ticker {
+    /// Whether the source gave a 24 h range: a symbol with no trade in 24 h may come with a high
+    /// and low of 0, and its price is then not checked against them.
+    fn has_range(&self) -> bool {
+        self.high_24h != 0.0 || self.low_24h != 0.0
+    }
+
     /// Why this ticker cannot be analysed, if it cannot.
     fn defect(&self) -> Option<&'static str> {
         let numbers = [
@@ -69,7 +75,9 @@ impl Ticker {
             Some("negative volume")
         } else if self.high_24h < self.low_24h {
             Some("24 h high below low")
-        } else if self.price > self.high_24h * (1.0 + RANGE_SLACK) || self.price < self.low_24h * (1.0 - RANGE_SLACK) {
+        } else if self.has_range()
+            && (self.price > self.high_24h * (1.0 + RANGE_SLACK) || self.price < self.low_24h * (1.0 - RANGE_SLACK))
+        {
             Some("price outside its 24 h high and low")
         } else if self.change_24h < -100.0 {
             Some("24 h change below -100 %")

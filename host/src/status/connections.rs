@@ -4,12 +4,13 @@
 //! - one request per connection (no keep-alive), whose headers must arrive within
 //!   [`HEADER_TIMEOUT`] and fit [`MAX_HEADER_BYTES`];
 //! - when every slot is taken, a new connection sheds the oldest one that has not sent a whole
-//!   request yet, so a flood of idle connections never locks out a health check; if every one is
-//!   mid-request, the new one is closed at once.
+//!   request yet, else the oldest one whose response has taken over [`HEADER_TIMEOUT`] (a client
+//!   that does not read): a flood of idle or slow connections never locks out a health check for
+//!   more than that. If every one is younger and mid-request, the new one is closed at once.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -23,7 +24,7 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 pub const MAX_HEADER_BYTES: usize = 8192;
 
 /// How long a response may take to go out, so a client that never reads cannot hold a slot.
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How many connections the status server holds at once.
 #[derive(Debug, Clone, Copy)]
@@ -36,8 +37,10 @@ pub struct Limits {
 struct Slot {
     /// A number of its own, to find it again.
     id: u64,
-    /// Whether a whole request has arrived (then it is served, not shed).
+    /// Whether a whole request has arrived (then it is shed only once it is slow).
     busy: Arc<AtomicBool>,
+    /// When it was accepted.
+    opened: Instant,
     /// Closes the connection when sent to.
     shed: oneshot::Sender<()>,
 }
@@ -62,10 +65,13 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits) {
         {
             let mut slots = slots.lock().unwrap_or_else(|e| e.into_inner());
             if slots.len() >= limits.max_connections {
-                // The oldest connection still waiting for its request goes; none: this one does.
-                match slots.iter().position(|slot| !slot.busy.load(Ordering::Relaxed)) {
-                    Some(oldest_idle) => {
-                        let _ = slots.remove(oldest_idle).shed.send(());
+                // The oldest connection still waiting for its request goes, else the oldest slow
+                // one; none: this one does.
+                let idle = slots.iter().position(|slot| !slot.busy.load(Ordering::Relaxed));
+                let slow = || slots.iter().position(|slot| slot.opened.elapsed() > HEADER_TIMEOUT);
+                match idle.or_else(slow) {
+                    Some(oldest) => {
+                        let _ = slots.remove(oldest).shed.send(());
                     }
                     None => continue,
                 }
@@ -73,6 +79,7 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits) {
             next_id += 1;
             slots.push(Slot {
                 id: next_id,
+                opened: Instant::now(),
                 busy: busy.clone(),
                 shed: shed_tx,
             });

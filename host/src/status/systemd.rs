@@ -2,21 +2,30 @@
 //! the plugins are loaded, watchdog pings while cycles run, and a stopping notice. Without
 //! systemd (`NOTIFY_SOCKET` unset) every call does nothing.
 //!
-//! The notify socket is opened once, when the daemon says it is ready, and kept: a ping then
-//! needs no new descriptor, so a daemon whose descriptors run short (a flood of connections)
-//! still pings while its cycles run, and systemd does not kill it for it.
+//! The notify socket is opened at start ([`open_socket`], before the status server takes
+//! connections) and kept: a ping then needs no new descriptor, so a daemon whose descriptors run
+//! short (a flood of connections) still pings while its cycles run, and systemd does not kill
+//! it for it. A socket that could not be opened is tried again at the next notice.
 
 use std::os::unix::net::UnixDatagram;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use sd_notify::NotifyState;
 
 use super::Telemetry;
 
-/// The socket to systemd, opened at the first notice; `None` without systemd or when it could
-/// not be opened (said once).
-static SOCKET: OnceLock<Option<UnixDatagram>> = OnceLock::new();
+/// The socket to systemd, once opened.
+static SOCKET: Mutex<Option<UnixDatagram>> = Mutex::new(None);
+
+/// Opens the notify socket now, if systemd gave one and it is not open yet, so later notices
+/// need no new descriptor.
+pub fn open_socket() {
+    let mut socket = SOCKET.lock().unwrap_or_else(|e| e.into_inner());
+    if socket.is_none() {
+        *socket = open();
+    }
+}
 
 /// Tells systemd the daemon is ready and, if the unit sets `WatchdogSec=`, pings the watchdog
 /// at half that period while cycles run, so systemd restarts a daemon whose cycles stopped.
@@ -43,7 +52,9 @@ pub fn stopping() {
 }
 
 fn notify(states: &[NotifyState]) {
-    let Some(socket) = SOCKET.get_or_init(open) else {
+    open_socket();
+    let socket = SOCKET.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(socket) = socket.as_ref() else {
         return;
     };
     let message: String = states.iter().map(|state| format!("{state}\n")).collect();
@@ -62,12 +73,19 @@ fn open() -> Option<UnixDatagram> {
             Some(name) => socket.connect_addr(&std::os::unix::net::SocketAddr::from_abstract_name(name)?)?,
             None => socket.connect(&path)?,
         }
+        // Sent from async tasks: a full queue (a manager that does not read) drops the notice
+        // instead of blocking a runtime thread.
+        socket.set_nonblocking(true)?;
         Ok(socket)
     });
     match connected {
         Ok(socket) => Some(socket),
         Err(e) => {
-            tracing::warn!("cannot open systemd's notify socket {path:?}: {e}; no readiness or watchdog notices");
+            // Said once; tried again at each notice.
+            static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+            if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                tracing::warn!("cannot open systemd's notify socket {path:?}: {e}; trying again at each notice");
+            }
             None
         }
     }
