@@ -36,7 +36,7 @@ fn a_key_lives_exactly_its_ttl() {
             .write(
                 &[entry("ttl:two", b"2", 2), entry("ttl:five", b"5", 5)],
                 Fence {
-                    flags: 3,
+                    term: 3,
                     ..Fence::open()
                 },
             )
@@ -82,7 +82,7 @@ fn a_key_the_server_refuses_fails_alone() {
                     entry("small:c", b"c", 10),
                 ],
                 Fence {
-                    flags: 7,
+                    term: 7,
                     ..Fence::open()
                 },
             )

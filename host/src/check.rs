@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 
-use crate::cache::validate;
 use crate::candles::CandleStore;
 use crate::config::Config;
 use crate::history::History;
@@ -19,6 +18,7 @@ use crate::shared::candle::CandleDemand;
 use crate::shared::columns::{Columns, ColumnsWanted};
 use crate::shared::contract::signal_name;
 use crate::shared::contract::{Analyses, CacheEntry, PluginInfo};
+use crate::shared::entry::validate;
 use crate::shared::market_view::PluginMarket;
 use crate::shared::needs::Needs;
 use crate::shared::timeframe::{self, TIMEFRAMES};

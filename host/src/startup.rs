@@ -63,14 +63,14 @@ pub fn serve_plugins(config: &Config) -> Result<(Reloader, PluginFeed)> {
 
 /// The pipeline `config` asks for, taking snapshots from `source`, serving the plugins of
 /// `feed` and writing to `sink`.
-pub fn pipeline(config: &Config, source: Source, feed: PluginFeed, sink: Sink) -> Pipeline {
+pub fn pipeline(config: &Config, source: Source, feed: PluginFeed, sink: Box<dyn Sink>) -> Pipeline {
     Pipeline::new(CycleSettings::from_config(config), source, feed, sink)
 }
 
 /// A sink writing to the config's memcached servers, connected.
-pub async fn memcached(config: &Config) -> Result<Sink> {
+pub async fn memcached(config: &Config) -> Result<Box<dyn Sink>> {
     let placement = Placement::new(config.memcached.clone(), config.cache.mirror);
-    Ok(Sink::Memcached(
+    Ok(Box::new(
         CacheWriter::connect(placement, config.write_deadline()).await?,
     ))
 }

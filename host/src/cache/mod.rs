@@ -1,7 +1,6 @@
 //! The cache side: checking what plugins ask to write, deciding which server holds each key,
 //! writing to memcached, and reading keys back (`pulse verify`).
 
-mod entry;
 mod get;
 mod placement;
 mod quiet;
@@ -9,10 +8,9 @@ mod server;
 mod sink;
 mod writer;
 
-pub use entry::validate;
 pub use get::{Item, ItemReader};
 pub use placement::Placement;
-pub use quiet::Fence;
+pub use quiet::{item_flags, Fence};
 pub use server::resolve;
 #[cfg(test)]
 pub use sink::MemorySink;

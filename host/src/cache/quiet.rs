@@ -25,13 +25,14 @@ const SEND_BUFFER: usize = 256 * 1024;
 /// The longest reply line read; memcached's are a few dozen bytes.
 pub(super) const MAX_LINE: u64 = 1024;
 
-/// Who writes a batch, and until when: the client flags stored with each item (a leader's term)
-/// and the check made before every socket write, dial and resend. Once it no longer holds (the
+/// Who writes a batch, and until when: the writer's term (stored with each item as its client
+/// flags) and the check made before every socket write, dial and resend. Once it no longer holds (the
 /// leader's lease is no longer proven), nothing more of the batch goes out.
 #[derive(Clone, Copy)]
 pub struct Fence<'a> {
-    /// Stored with each item; 0 is memcached's default.
-    pub flags: u32,
+    /// The writer's term, 0 without `[ha]`; memcached stores it with each item
+    /// ([`item_flags`]).
+    pub term: i64,
     /// Whether the writer may still send.
     pub holds: &'a (dyn Fn() -> bool + Sync),
 }
@@ -40,10 +41,17 @@ impl Fence<'static> {
     /// A writer alone, with flags 0: it always holds.
     pub fn open() -> Self {
         Self {
-            flags: 0,
+            term: 0,
             holds: &|| true,
         }
     }
+}
+
+/// The client flags memcached stores with each item written in `term`: the term modulo 2^32
+/// (memcached's flags are 32 bits), 0 without `[ha]`. Readers and `pulse verify` tell from them
+/// which term wrote an item.
+pub fn item_flags(term: i64) -> u32 {
+    (term as u64 & u64::from(u32::MAX)) as u32
 }
 
 /// Why the rest of a batch was not sent: its fence stopped holding.
@@ -175,7 +183,7 @@ async fn send(
     batch: &[usize],
     fence: Fence<'_>,
 ) -> Result<()> {
-    let flags = fence.flags;
+    let flags = item_flags(fence.term);
     // Each write to the socket first checks the fence.
     let mut out = Fenced { out: &mut out, fence };
     // Sized to the batch when it is smaller: a buffer this large every cycle would be mapped

@@ -1,46 +1,48 @@
-//! Where a cycle's entries go: memcached, or, for backtests, a JSON Lines file.
+//! Where a cycle's entries go, behind one trait: memcached ([`CacheWriter`]), a JSON Lines file
+//! for backtests ([`JsonlSink`]), or memory for the pipeline's unit tests. The pipeline knows
+//! only [`Sink`]; what is particular to a destination (memcached's servers, placement, item
+//! flags and protocol) stays behind it.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 
 use anyhow::Result;
+use async_trait::async_trait;
 use serde::Serialize;
 
 use super::quiet::Fence;
 use super::writer::{CacheWriter, WriteReport};
-use crate::shared::entry::{ValidEntry, WriterStats, STATUS_KEY};
+use crate::shared::entry::{ValidEntry, STATUS_KEY};
+use crate::shared::write_stats::WriterStats;
 
-/// The destination of cache entries.
-pub enum Sink {
-    /// memcached, through the cache writer.
-    Memcached(CacheWriter),
-    /// One JSON line per entry, for `pulse replay`.
-    Jsonl(JsonlSink),
-    /// Every entry kept in memory, for the pipeline's unit tests.
-    #[cfg(test)]
-    Memory(MemorySink),
+/// A destination of a cycle's entries.
+#[async_trait]
+pub trait Sink: Send {
+    /// Writes the cycle's entries for the writer the fence names (its term, 0 without `[ha]`);
+    /// nothing more goes out once the fence stops holding.
+    async fn write(&mut self, cycle: u64, entries: Vec<ValidEntry>, fence: Fence<'_>) -> WriteReport;
+
+    /// The writer's totals since start; none for a destination that keeps none.
+    fn stats(&self) -> WriterStats {
+        WriterStats::default()
+    }
 }
 
-impl Sink {
-    /// Writes the cycle's entries; memcached stores the fence's flags with each (a writer's
-    /// term), and nothing more goes out once the fence stops holding.
-    pub async fn write(&mut self, cycle: u64, entries: Vec<ValidEntry>, fence: Fence<'_>) -> WriteReport {
-        match self {
-            Sink::Memcached(writer) => writer.write(&entries, fence).await,
-            Sink::Jsonl(file) => file.write(cycle, &entries),
-            #[cfg(test)]
-            Sink::Memory(memory) => memory.write(cycle, &entries),
-        }
+#[async_trait]
+impl Sink for CacheWriter {
+    async fn write(&mut self, _cycle: u64, entries: Vec<ValidEntry>, fence: Fence<'_>) -> WriteReport {
+        CacheWriter::write(self, &entries, fence).await
     }
 
-    /// The writer's totals (empty for a file).
-    pub fn stats(&self) -> WriterStats {
-        match self {
-            Sink::Memcached(writer) => writer.stats(),
-            Sink::Jsonl(_) => WriterStats::default(),
-            #[cfg(test)]
-            Sink::Memory(_) => WriterStats::default(),
-        }
+    fn stats(&self) -> WriterStats {
+        CacheWriter::stats(self)
+    }
+}
+
+#[async_trait]
+impl Sink for JsonlSink {
+    async fn write(&mut self, cycle: u64, entries: Vec<ValidEntry>, _fence: Fence<'_>) -> WriteReport {
+        self.write_lines(cycle, &entries)
     }
 }
 
@@ -80,7 +82,7 @@ impl JsonlSink {
         }
     }
 
-    fn write(&mut self, cycle: u64, entries: &[ValidEntry]) -> WriteReport {
+    fn write_lines(&mut self, cycle: u64, entries: &[ValidEntry]) -> WriteReport {
         let mut report = WriteReport::default();
         for entry in entries.iter().filter(|e| e.key != STATUS_KEY) {
             let value = serde_json::from_slice(&entry.value)
@@ -115,16 +117,20 @@ impl JsonlSink {
 pub struct MemorySink(std::sync::Arc<std::sync::Mutex<Vec<(u64, ValidEntry)>>>);
 
 #[cfg(test)]
-impl MemorySink {
-    fn write(&self, cycle: u64, entries: &[ValidEntry]) -> WriteReport {
-        let mut written = self.0.lock().unwrap();
-        written.extend(entries.iter().map(|e| (cycle, e.clone())));
+#[async_trait]
+impl Sink for MemorySink {
+    async fn write(&mut self, cycle: u64, entries: Vec<ValidEntry>, _fence: Fence<'_>) -> WriteReport {
+        let written = entries.len();
+        self.0.lock().unwrap().extend(entries.into_iter().map(|e| (cycle, e)));
         WriteReport {
-            written: entries.len(),
+            written,
             ..WriteReport::default()
         }
     }
+}
 
+#[cfg(test)]
+impl MemorySink {
     /// The entries written in `cycle`.
     pub fn cycle(&self, cycle: u64) -> Vec<ValidEntry> {
         let written = self.0.lock().unwrap();

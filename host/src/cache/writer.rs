@@ -18,7 +18,8 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use super::placement::Placement;
 use super::quiet::Fence;
 use super::server::{error_kind, resolve, Refusal, Server};
-use crate::shared::entry::{ServerState, ValidEntry, WriterStats};
+use crate::shared::entry::ValidEntry;
+use crate::shared::write_stats::{ServerState, WriterStats};
 
 /// Sends cache entries to one or more memcached servers.
 pub struct CacheWriter {

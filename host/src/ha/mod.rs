@@ -24,13 +24,6 @@ pub use crate::shared::leadership::{LeadershipFacts, PluginSet, Role};
 pub use boot_clock::BootInstant;
 pub use election::{start, Campaign};
 
-/// The client flags memcached stores with each item written in `term`: the term modulo 2^32
-/// (memcached's flags are 32 bits), 0 without `[ha]`. Readers and `pulse verify` tell from them
-/// which term wrote an item.
-pub fn item_flags(term: i64) -> u32 {
-    (term as u64 & u64::from(u32::MAX)) as u32
-}
-
 /// The role as the election sets it and the pipeline and status server read it.
 #[derive(Clone)]
 pub struct Leadership {

@@ -10,12 +10,12 @@ use tracing::{error, warn};
 use super::markets::MarketsByNeeds;
 use super::shadows::Aggregated;
 use super::Pipeline;
-use crate::cache::validate;
 use crate::plugin::checks::handed_over_bytes;
 use crate::plugin::{call_on_pool, is_shadow_file, CallError, Generation, LoadedPlugin};
 use crate::shared::call::CallOutcome;
 use crate::shared::clock::now_ms;
 use crate::shared::contract::{AnalyzerOutput, CacheEntry};
+use crate::shared::entry::validate;
 use crate::shared::entry::ValidEntry;
 
 /// What an analyzer's dropped verdicts were, in its log line.

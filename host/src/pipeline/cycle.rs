@@ -195,10 +195,7 @@ impl Pipeline {
     async fn write_in(&mut self, term: i64, entries: Vec<ValidEntry>) -> crate::cache::WriteReport {
         let leadership = &self.leadership;
         let holds = move || leadership.may_write(Duration::ZERO) == Some(term);
-        let fence = crate::cache::Fence {
-            flags: crate::ha::item_flags(term),
-            holds: &holds,
-        };
+        let fence = crate::cache::Fence { term, holds: &holds };
         self.sink.write(self.cycle, entries, fence).await
     }
 

@@ -99,7 +99,7 @@ pub struct Pipeline {
     /// Where each cycle takes its generation of plugins and leaves its data for trials.
     plugins: PluginFeed,
     /// Where entries go.
-    sink: Sink,
+    sink: Box<dyn Sink>,
     /// Whether this daemon may write now: always, or while it leads its pair.
     leadership: Leadership,
     /// Per-plugin counters and breakers, and the `pulse:status` document.
@@ -130,7 +130,7 @@ impl Pipeline {
     /// A pipeline that takes the generation of plugins to serve from `plugins` at each cycle
     /// start and leaves each cycle's market and analyzer outputs there, for staging new
     /// plugin versions.
-    pub fn new(settings: CycleSettings, source: Source, plugins: PluginFeed, sink: Sink) -> Self {
+    pub fn new(settings: CycleSettings, source: Source, plugins: PluginFeed, sink: Box<dyn Sink>) -> Self {
         Self {
             status: StatusBoard::new(settings.quarantine_after, settings.rollback.clone()),
             shadows: ShadowBoard::new(settings.quarantine_after),

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::{CycleSettings, Pipeline};
-use crate::cache::{MemorySink, Sink};
+use crate::cache::MemorySink;
 use crate::config::Config;
 use crate::plugin::{HostKey, PluginEngine, Reloader, Stager};
 use crate::shared::entry::{ValidEntry, STATUS_KEY};
@@ -46,7 +46,7 @@ fn pipeline(mut config: Config, plugins: &[&str]) -> (Pipeline, MemorySink, Relo
         CycleSettings::from_config(&config),
         source,
         feed,
-        Sink::Memory(sink.clone()),
+        Box::new(sink.clone()),
     );
     (pipeline, sink, reloader, dir)
 }

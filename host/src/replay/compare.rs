@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 
 use super::Replaying;
-use crate::cache::{JsonlSink, Sink};
+use crate::cache::JsonlSink;
 use crate::config::Config;
 use crate::plugin::SHADOW_DIR;
 use crate::shared::identity::PluginId;
@@ -53,7 +53,7 @@ pub async fn run(
         }
         None => Box::new(std::io::stdout()),
     };
-    let mut pipeline = startup::pipeline(&config, source, feed, Sink::Jsonl(JsonlSink::discard()));
+    let mut pipeline = startup::pipeline(&config, source, feed, Box::new(JsonlSink::discard()));
     let started = Instant::now();
     let mut total = None;
     while let Some(report) = pipeline.run_cycle().await? {

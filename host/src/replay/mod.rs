@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Result};
 
-use crate::cache::{JsonlSink, Sink};
+use crate::cache::JsonlSink;
 use crate::config::Config;
 use crate::config::{Millis, ReplayEnd, SourceSpec};
 use crate::plugin::{PluginFeed, Reloader};
@@ -63,7 +63,7 @@ pub async fn run(config: Config, plugins: PathBuf, input: &Path, out: Option<&Pa
     if reloader.current().plugins().next().is_none() {
         bail!("no plugin loaded from {}", config.plugin_dir.display());
     }
-    let mut pipeline = startup::pipeline(&config, source, feed, Sink::Jsonl(JsonlSink::create(out)?));
+    let mut pipeline = startup::pipeline(&config, source, feed, Box::new(JsonlSink::create(out)?));
     let started = Instant::now();
     let mut cycles = 0u64;
     while let Some(report) = pipeline.run_cycle().await? {

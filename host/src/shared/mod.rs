@@ -18,3 +18,4 @@ pub mod market_view;
 pub mod needs;
 pub mod text;
 pub mod timeframe;
+pub mod write_stats;

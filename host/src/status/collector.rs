@@ -269,7 +269,7 @@ mod tests {
 
     use crate::config::RollbackConfig;
     use crate::shared::call::{CallOutcome, Failure, Fingerprint, PluginFacts};
-    use crate::shared::entry::{ServerState, WriterStats};
+    use crate::shared::write_stats::{ServerState, WriterStats};
     use crate::status::{CycleRecord, StatusBoard, Telemetry};
 
     fn facts(name: &str) -> PluginFacts {

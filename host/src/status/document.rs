@@ -4,8 +4,9 @@
 use serde::Serialize;
 
 use super::board::PluginStatus;
-use crate::shared::entry::{ValidEntry, WriterStats, STATUS_KEY};
+use crate::shared::entry::{ValidEntry, STATUS_KEY};
 use crate::shared::leadership::LeadershipFacts;
+use crate::shared::write_stats::WriterStats;
 
 /// Largest `pulse:status` written with every plugin listed, well below memcached's 1 MiB item
 /// limit; past it (only with very many plugins, since each one's texts are bounded) the list

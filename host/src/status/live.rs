@@ -8,8 +8,8 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 
 use super::board::PluginStatus;
 use super::shadows::ShadowStatus;
-use crate::shared::entry::WriterStats;
 use crate::shared::leadership::LeadershipFacts;
+use crate::shared::write_stats::WriterStats;
 
 /// What the pipeline hands over at the end of each cycle.
 #[derive(Debug, Clone, Default)]

@@ -227,7 +227,7 @@ fn terms(
     out: &mut String,
     problems: &mut Vec<String>,
 ) {
-    let term = crate::ha::item_flags(writer.term);
+    let term = crate::cache::item_flags(writer.term);
     let count = |keep: &dyn Fn(u32) -> bool| flags.iter().filter(|(f, _)| keep(**f)).map(|(_, n)| n).sum::<usize>();
     let (now, older, later) = (count(&|f| f == term), count(&|f| f < term), count(&|f| f > term));
     let _ = writeln!(

@@ -27,7 +27,7 @@ async fn a_batch_is_quiet_sets_with_their_positions_then_a_barrier() {
         &entries,
         &[1],
         Fence {
-            flags: 42,
+            term: 42,
             ..Fence::open()
         },
     )
@@ -60,10 +60,7 @@ async fn nothing_more_goes_out_once_the_fence_stops_holding() {
     let checks = std::sync::atomic::AtomicUsize::new(0);
     // Holds for the first socket write (the first three entries, past 256 KiB), then not.
     let holds = || checks.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
-    let fence = Fence {
-        flags: 9,
-        holds: &holds,
-    };
+    let fence = Fence { term: 9, holds: &holds };
     let mut wire = Vec::new();
     let sent = send(&mut wire, &entries, &(0..8).collect::<Vec<_>>(), fence).await;
     assert!(is_fenced(&sent.unwrap_err()));
