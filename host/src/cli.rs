@@ -154,8 +154,8 @@ struct RunArgs {
     /// Analyse the top N symbols by 24 h turnover (default 30).
     #[arg(long, value_parser = parse_flag::<SymbolCount, i64>)]
     symbols: Option<SymbolCount>,
-    /// Market source: simulated (default), replay:FILE, bybit, bybit:spot or binance.
-    #[arg(long)]
+    /// Market source (default simulated); the list is built from the sources' registry.
+    #[arg(long, help = format!("Market source: {} (default simulated)", crate::source::usages()))]
     source: Option<SourceSpec>,
     /// What a replay does at the end of its file: loop (default) or stop.
     #[arg(long, value_enum)]

@@ -12,15 +12,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender, WeakUnboundedSender};
 use tokio::sync::Semaphore;
 use tracing::warn;
 
-use super::body;
-use super::exchange::Exchange;
-use super::klines::{kline_path, parse_klines, MAX_LIMIT};
+use futures_util::future::BoxFuture;
+
+use super::dialect::MAX_LIMIT;
 use crate::shared::candle::{Candle, CandleDemand, CandleFetches, CandleRows};
+use crate::shared::contract::Timeframe;
 use crate::shared::log_throttle::LogThrottle;
 use crate::shared::market::Ticker;
 use crate::shared::timeframe::{self, TIMEFRAMES};
@@ -68,11 +69,14 @@ struct Track {
     pending: bool,
 }
 
+/// One request as the queue runs it: `limit` candles of a symbol and time frame, newest
+/// included, oldest first. The queue knows nothing of who answers it.
+pub(super) type Fetch = Arc<dyn Fn(String, Timeframe, u32) -> BoxFuture<'static, Result<Vec<Candle>>> + Send + Sync>;
+
 /// What the worker shares with the source.
 struct Shared {
-    exchange: Exchange,
-    base_url: String,
-    client: reqwest::Client,
+    /// Runs one request.
+    fetch: Fetch,
     /// Fetches finished since the source last looked.
     done: Mutex<Vec<Fetched>>,
     /// Counters for `/metrics`.
@@ -96,13 +100,11 @@ pub(super) struct Backfill {
 }
 
 impl Backfill {
-    /// A backfill of `exchange` at `base_url`, sending its requests with `client`.
-    pub(super) fn new(exchange: Exchange, base_url: &str, client: reqwest::Client, pace: Pace) -> Self {
+    /// A backfill whose requests `fetch` runs, at `pace`.
+    pub(super) fn new(fetch: Fetch, pace: Pace) -> Self {
         Self {
             shared: Arc::new(Shared {
-                exchange,
-                base_url: base_url.to_string(),
-                client,
+                fetch,
                 done: Mutex::new(Vec::new()),
                 requests: AtomicU64::new(0),
                 failures: AtomicU64::new(0),
@@ -245,7 +247,7 @@ async fn work(
         let (shared, retries) = (shared.clone(), retries.clone());
         tokio::spawn(async move {
             shared.requests.fetch_add(1, Ordering::Relaxed);
-            let result = fetch(&shared, &job).await;
+            let result = (shared.fetch)(job.symbol.clone(), TIMEFRAMES[job.timeframe], job.limit).await;
             drop(permit);
             match result {
                 Ok(candles) => shared
@@ -288,19 +290,9 @@ fn kind_of(reason: &str) -> String {
         .collect()
 }
 
-/// One kline request, its answer read (at most [`MAX_BODY_BYTES`]) and parsed.
-async fn fetch(shared: &Shared, job: &Job) -> Result<Vec<Candle>> {
-    let path = kline_path(shared.exchange, &job.symbol, TIMEFRAMES[job.timeframe], job.limit);
-    let url = format!("{}{path}", shared.base_url);
-    let (status, body) = body::read(&shared.client, &url, body::MAX_KLINES_BYTES).await?;
-    body::successful(&url, status, &body)?;
-    parse_klines(shared.exchange, &body).with_context(|| format!("GET {url}: unexpected body"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::shared::contract::Timeframe;
 
     const MINUTE: i64 = 60_000;
 
@@ -332,8 +324,8 @@ mod tests {
             per_second: 1,
             in_flight: 1,
         };
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut backfill = Backfill::new(Exchange::Binance, "http://x", reqwest::Client::new(), pace);
+        let fetch: Fetch = Arc::new(|_, _, _| Box::pin(async { Ok(Vec::new()) }));
+        let mut backfill = Backfill::new(fetch, pace);
         let mut demand = CandleDemand::default();
         demand.want(Timeframe::M1, 60);
         demand.want(Timeframe::H1, 30);

@@ -2,18 +2,21 @@
 //!
 //! A source is a file of this folder that implements [`MarketSource`] and offers a
 //! [`Registration`]: its name in `--source`, and how to open it from the config. [`SOURCES`]
-//! lists them, a line each; that list is all `--source` knows.
+//! lists them, a line each; that list is all `--source` knows, its help included. An exchange
+//! is one file implementing `dialect::Dialect` (its requests, its answers, its pace), polled by
+//! `exchange.rs` and paced by `backfill.rs`, and its line here.
 
 mod backfill;
+mod binance;
 mod body;
+mod bybit;
+mod dialect;
 mod exchange;
-mod klines;
 mod record;
 mod replay;
 mod simulated;
 mod simulated_candles;
 
-pub use exchange::{Exchange, ExchangeSource};
 pub use record::Recorder;
 pub use simulated::SimulatedMarket;
 
@@ -27,7 +30,7 @@ use crate::shared::clock::now_ms;
 use crate::shared::market::{Snapshot, Ticker};
 
 /// Every source `--source` can name; adding one is a file in this folder and a line here.
-pub const SOURCES: &[Registration] = &[simulated::SOURCE, replay::SOURCE, exchange::BYBIT, exchange::BINANCE];
+pub const SOURCES: &[Registration] = &[simulated::SOURCE, replay::SOURCE, bybit::BYBIT, binance::BINANCE];
 
 /// A market source: what the pipeline asks, each cycle, for the market now.
 #[async_trait]
@@ -135,8 +138,9 @@ impl Source {
     }
 }
 
-/// How every source is written: `simulated, replay:FILE, bybit, bybit:spot or binance`.
-fn usages() -> String {
+/// How every source is written: `simulated, replay:FILE, bybit, bybit:spot or binance`, for
+/// `--source`'s help and its errors.
+pub fn usages() -> String {
     let all: Vec<&str> = SOURCES.iter().map(|r| r.usage).collect();
     match all.split_last() {
         Some((last, [])) => (*last).to_string(),
