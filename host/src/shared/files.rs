@@ -4,10 +4,10 @@
 //! another user can change. Every file the daemon reads, and every file it writes for itself
 //! (state, keys, compiled plugins, saved rollbacks), goes through here.
 //!
-//! - A read checks the path is a regular file before it opens it (so no device is ever
-//!   opened), opens it non-blocking (a FIFO swapped in meanwhile cannot stall the open), checks
-//!   the opened file again, and stops at a cap per kind of file while reading, since metadata
-//!   says nothing useful about `/proc` files, sparse files or files still growing.
+//! - A read resolves the path to a handle that opens nothing, checks that it is a regular file
+//!   (so no FIFO or device is ever opened), opens that very file, and stops at a cap per kind
+//!   of file while reading, since metadata says nothing useful about `/proc` files, sparse
+//!   files or files still growing.
 //! - A write goes to a temporary file created exclusively beside the target, never through a
 //!   symlink, and is renamed over the target, so a reader sees the old file or the new one.
 //! - [`writable_by_others`] says when a file or directory could be changed by a user other than
@@ -36,13 +36,28 @@ pub struct RegularFile {
 impl RegularFile {
     /// Opens `path` (following symlinks, as operators place plugins by symlink) if it is a
     /// regular file; anything else (a FIFO, a device, a socket, a directory) is refused without
-    /// being opened, or, if it became one between the check and the open, before being read (the
-    /// open is read-only and non-blocking, and the shipped unit has no devices to open).
+    /// ever being opened. The path is first resolved to a handle that opens nothing (`O_PATH`),
+    /// that handle is checked, and the very file it holds is then opened for reading through
+    /// `/proc/self/fd`: a path swapped meanwhile changes nothing. Without `/proc`, the path is
+    /// opened again (non-blocking) and must still be the file that was checked.
     pub fn open(path: &Path) -> io::Result<Self> {
-        refuse_unless_regular(&std::fs::metadata(path)?)?;
-        let file = File::options().read(true).custom_flags(nonblocking()).open(path)?;
+        use std::os::fd::AsRawFd;
+        let handle: File = rustix::fs::open(path, OFlags::PATH | OFlags::CLOEXEC, rustix::fs::Mode::empty())?.into();
+        let checked = handle.metadata()?;
+        refuse_unless_regular(&checked)?;
+        let reopen = |at: &Path| File::options().read(true).custom_flags(nonblocking()).open(at);
+        let file = match reopen(Path::new(&format!("/proc/self/fd/{}", handle.as_raw_fd()))) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => reopen(path)?,
+            opened => opened?,
+        };
         let metadata = file.metadata()?;
         refuse_unless_regular(&metadata)?;
+        if (metadata.dev(), metadata.ino()) != (checked.dev(), checked.ino()) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "it was replaced while being opened",
+            ));
+        }
         Ok(Self { file, metadata })
     }
 
