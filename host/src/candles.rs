@@ -21,9 +21,10 @@ mod columns;
 mod series;
 mod writes;
 
-use columns::{Handed, Shape, Stamped};
+use columns::Handed;
 use series::{merge, trade, trim};
 use writes::built;
+use writes::{Shape, Stamped};
 
 /// One symbol's candles.
 #[derive(Debug)]

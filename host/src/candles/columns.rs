@@ -5,47 +5,17 @@
 //! order, and from the first symbol whose candles are not as many as before, the rest. When
 //! many symbols moved, the buffer is written instead from the last one handed (`writes`).
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
-use crate::shared::candle::Candle;
 use crate::shared::columns::Columns;
 use crate::shared::contract::{CandleColumns, Candles, Timeframe};
 use crate::shared::needs::empty_candles;
-use crate::shared::timeframe;
 
-use super::writes::{fill_from, rearranged, run_of, write};
+use super::writes::{fill_from, rearranged, run_of, write, Shape, Stamped};
 
 /// Buffers kept per time frame: one for the cycle being built, one the last cycle's market
 /// may still hold (a trial call reads it), and one spare for a call that outlives its cycle.
 const MOST_BUFFERS: usize = 3;
-
-/// One symbol's candles of one time frame, and the stamp of their last change of shape (a
-/// candle opened, inserted or forgotten): stamps are never reused, so an equal stamp means the
-/// same symbol with candles of the same starts, only its last candle perhaps moved.
-pub(super) type Stamped<'a> = (&'a VecDeque<Candle>, u64);
-
-/// What every symbol's candles are handed at, beside their own stamps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Shape {
-    /// The start of the candle forming at the time handed (it tells forming from closed).
-    pub(super) forming_start: i64,
-    /// Closed candles handed per symbol, at most.
-    pub(super) depth: usize,
-    /// The columns filled; the others stay empty.
-    pub(super) columns: Columns,
-}
-
-impl Shape {
-    /// The shape of `timeframe`'s candles handed at `now_ms`, `depth` deep, in `columns`.
-    pub(super) fn at(timeframe: Timeframe, depth: u32, columns: Columns, now_ms: i64) -> Self {
-        Self {
-            forming_start: timeframe::candle_start(timeframe, now_ms),
-            depth: depth as usize,
-            columns,
-        }
-    }
-}
 
 /// A buffer of handed candles and what it holds.
 #[derive(Debug)]
@@ -201,7 +171,10 @@ fn update(c: &mut Candles, stamps: &mut [u64], series: &[Stamped<'_>], shape: Sh
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::VecDeque;
+
     use crate::candles::writes::built;
+    use crate::shared::candle::Candle;
 
     fn series(closes: &[f64]) -> VecDeque<Candle> {
         closes

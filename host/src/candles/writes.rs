@@ -11,11 +11,39 @@
 use std::collections::{HashMap, VecDeque};
 use std::ops::Range;
 
-use super::columns::{Shape, Stamped};
 use super::series::consecutive_run;
 use crate::shared::candle::Candle;
+use crate::shared::columns::Columns;
 use crate::shared::contract::{CandleColumns, Candles, Timeframe};
 use crate::shared::needs::empty_candles;
+use crate::shared::timeframe;
+
+/// One symbol's candles of one time frame, and the stamp of their last change of shape (a
+/// candle opened, inserted or forgotten): stamps are never reused, so an equal stamp means the
+/// same symbol with candles of the same starts, only its last candle perhaps moved.
+pub(super) type Stamped<'a> = (&'a VecDeque<Candle>, u64);
+
+/// What every symbol's candles are handed at, beside their own stamps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Shape {
+    /// The start of the candle forming at the time handed (it tells forming from closed).
+    pub(super) forming_start: i64,
+    /// Closed candles handed per symbol, at most.
+    pub(super) depth: usize,
+    /// The columns filled; the others stay empty.
+    pub(super) columns: Columns,
+}
+
+impl Shape {
+    /// The shape of `timeframe`'s candles handed at `now_ms`, `depth` deep, in `columns`.
+    pub(super) fn at(timeframe: Timeframe, depth: u32, columns: Columns, now_ms: i64) -> Self {
+        Self {
+            forming_start: timeframe::candle_start(timeframe, now_ms),
+            depth: depth as usize,
+            columns,
+        }
+    }
+}
 
 /// A price or volume column: its flag and the field of a candle it holds.
 type PriceColumn = (CandleColumns, fn(&Candle) -> f64);

@@ -16,6 +16,7 @@ mod record;
 mod replay;
 mod simulated;
 mod simulated_candles;
+mod walk;
 
 pub use record::Recorder;
 pub use simulated::SimulatedMarket;

@@ -8,6 +8,7 @@ use anyhow::Result;
 use async_trait::async_trait;
 
 use super::simulated_candles::SimulatedCandles;
+use super::walk::{standard_normal, Walk};
 use super::{no_argument, MarketSource, Opened, Registration};
 use crate::config::{Config, SimulatedConfig};
 use crate::shared::candle::CandleDemand;
@@ -72,17 +73,6 @@ const MAJORS: &[(&str, f64, f64)] = &[
     ("SEIUSDT", 0.45, 8.5e7),
     ("TIAUSDT", 5.1, 8.0e7),
 ];
-
-/// One simulated symbol's state.
-pub(super) struct Walk {
-    pub(super) symbol: String,
-    pub(super) price: f64,
-    open_24h: f64,
-    high_24h: f64,
-    low_24h: f64,
-    pub(super) turnover_24h: f64,
-    drift: f64,
-}
 
 /// The simulated market; [`snapshot`](Self::snapshot) moves it one cycle forward.
 pub struct SimulatedMarket {
@@ -171,13 +161,6 @@ impl SimulatedMarket {
             candles,
         }
     }
-}
-
-/// A standard normal draw (Box-Muller).
-pub(super) fn standard_normal(rng: &mut SmallRng) -> f64 {
-    let u1: f64 = rng.random_range(f64::EPSILON..1.0);
-    let u2: f64 = rng.random();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 
-use super::simulated::{standard_normal, Walk};
+use super::walk::{standard_normal, Walk};
 use crate::config::SimulatedConfig;
 use crate::shared::candle::{Candle, CandleDemand, CandleRows};
 use crate::shared::timeframe::{self, TIMEFRAMES};
