@@ -137,7 +137,7 @@ impl LoadedPlugin {
             .component(engine.engine(), &source.bytes, &source.fingerprint.hash)
             .context("not a valid WebAssembly component")
             .at(Stage::Compile)?;
-        let kind = PluginKind::of(engine, &compiled.component).at(Stage::World)?;
+        let kind = PluginKind::of(engine.engine(), engine.linker(), &compiled.component).at(Stage::World)?;
         let policy = policy_for(id.as_str());
         let log = Arc::new(LogBudget::default());
         let info = {

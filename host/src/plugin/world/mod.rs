@@ -13,9 +13,8 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use wasmtime::component::{Component, InstancePre, Linker};
-use wasmtime::Store;
+use wasmtime::{Engine, Store};
 
-use super::engine::PluginEngine;
 use super::state::HostState;
 use crate::shared::contract::{Analyses, AnalyzerOutput, CacheEntry, PluginInfo};
 use crate::shared::market_view::MarketRef;
@@ -122,13 +121,13 @@ pub enum PluginKind {
 
 impl PluginKind {
     /// Tells an analyzer from an aggregator by its exports, and the contract version by
-    /// matching them against each version's world, newest first.
-    pub fn of(engine: &PluginEngine, component: &Component) -> Result<Self> {
+    /// matching them against each version's world, newest first; `linker` (the engine's, with
+    /// WASI and every version's host interface) pre-instantiates it.
+    pub fn of(engine: &Engine, linker: &Linker<HostState>, component: &Component) -> Result<Self> {
         let ty = component.component_type();
-        let exports: Vec<&str> = ty.exports(engine.engine()).map(|(name, _)| name).collect();
+        let exports: Vec<&str> = ty.exports(engine).map(|(name, _)| name).collect();
         let versions: Vec<String> = Contract::ALL.iter().map(|c| c.version().to_string()).collect();
-        let pre = engine
-            .linker()
+        let pre = linker
             .instantiate_pre(component)
             .map_err(anyhow::Error::from)
             .with_context(|| {
