@@ -135,23 +135,7 @@ fn a_rollback_restores_the_replaced_version_and_refuses_the_file_until_it_change
 #[test]
 fn a_restart_keeps_a_rollback_and_a_shadow_of_the_same_bytes_is_only_a_shadow() {
     let (dir, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let file = dir.path().join("trend.wasm");
-    let bad_hash = {
-        let (mut reloader, mut feed) = reloader(dir.path());
-        reloader.remember_rollbacks_in(state.path(), HostKey::for_tests());
-        std::fs::write(&file, built("trend")).unwrap();
-        reloader.reconcile().unwrap();
-        std::fs::write(&file, built("trend_v2")).unwrap();
-        reloader.reconcile().unwrap();
-        let bad = feed.generation().get("trend").unwrap().fingerprint.hash.clone();
-        reloader.roll_back(&Rollback {
-            plugin: "trend".into(),
-            hash: bad.clone(),
-            reason: "it failed 3 cycles in a row".into(),
-            cycle: 9,
-        });
-        bad
-    };
+    let bad_hash = rolled_back_trend(dir.path(), state.path());
 
     // Restarted on the same state: the failing file is refused, the old version serves.
     let (mut reloader, mut feed) = reloader(dir.path());
