@@ -147,7 +147,17 @@ fn a_fifo_or_a_sparse_giant_at_the_warm_state_is_a_cold_start() {
     logged(&daemon, "cold start: the saved state is not used", 1);
     assert!(daemon.log().contains("larger than the limit"), "{}", daemon.log());
     crate::holds(&daemon, &memcached, Duration::from_millis(500));
+    // Symlinks planted at every temporary name the save could pick (the daemon's pid is no
+    // secret): the save replaces the state, and the file they point to stays as it was.
+    let victim = state.path().join("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    for n in 0..500 {
+        let planted = state.path().join(format!("bybit.json.tmp{}_{n}", daemon.pid()));
+        std::os::unix::fs::symlink(&victim, planted).unwrap();
+    }
     assert!(daemon.stop());
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    assert!(std::fs::symlink_metadata(&saved).unwrap().is_file() && std::fs::metadata(&saved).unwrap().len() < 1 << 20);
     let restarted = serve();
     logged(&restarted, "warm start: took back", 1);
 }
@@ -218,4 +228,27 @@ fn a_file_name_with_a_newline_cannot_forge_a_log_line() {
     assert!(!log.lines().any(|line| line.starts_with("FORGED")), "{log}");
     assert!(log.contains("evil\\nFORGED"), "the name is shown escaped:\n{log}");
     crate::holds(&daemon, &memcached, Duration::from_millis(500));
+}
+
+#[test]
+fn a_giant_config_stops_start_up_at_once_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("pulse.toml");
+    // 100 MB of comments: valid TOML, far past the 1 MiB a config may take; refused by its size
+    // before a byte is read.
+    let line = format!("# {}\n", "x".repeat(98));
+    std::fs::write(&config, line.repeat(1_000_000)).unwrap();
+    let started = std::time::Instant::now();
+    let out = crate::common::pulse(&["run", "--config", config.to_str().unwrap(), "--cycles", "1"]);
+    let said = crate::common::text(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("cannot read config file") && said.contains("larger than the limit of 1048576 bytes"),
+        "{said}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "refused at once: {:?}",
+        started.elapsed()
+    );
 }
