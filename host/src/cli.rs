@@ -260,13 +260,13 @@ async fn run(config: Config, cycles: Option<u64>) -> Result<()> {
         },
     );
     systemd::ready(pipeline.telemetry());
-    let result = pipeline.run(cycles, stop.requested()).await;
+    pipeline.run(cycles, stop.requested()).await;
     if let Some(campaign) = campaign {
         // After the last write: the standby takes over at once instead of after the lease.
         campaign.resign(config.cycle_interval()).await;
     }
     systemd::stopping();
-    result
+    Ok(())
 }
 
 mod run_args;

@@ -15,4 +15,4 @@ pub use server::resolve;
 #[cfg(test)]
 pub use sink::MemorySink;
 pub use sink::{JsonlSink, Sink};
-pub use writer::{CacheWriter, WriteReport};
+pub use writer::CacheWriter;

@@ -11,9 +11,9 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 use super::quiet::Fence;
-use super::writer::{CacheWriter, WriteReport};
+use super::writer::CacheWriter;
 use crate::shared::entry::{ValidEntry, STATUS_KEY};
-use crate::shared::write_stats::WriterStats;
+use crate::shared::write_stats::{WriteReport, WriterStats};
 
 /// A destination of a cycle's entries.
 #[async_trait]

@@ -19,7 +19,7 @@ use super::placement::Placement;
 use super::quiet::Fence;
 use super::server::{error_kind, resolve, Refusal, Server};
 use crate::shared::entry::ValidEntry;
-use crate::shared::write_stats::{ServerState, WriterStats};
+use crate::shared::write_stats::{ServerState, WriteReport, WriterStats};
 
 /// Sends cache entries to one or more memcached servers.
 pub struct CacheWriter {
@@ -27,27 +27,6 @@ pub struct CacheWriter {
     servers: Vec<Arc<Server>>,
     deadline: Duration,
     stats: WriterStats,
-}
-
-/// What one cycle's write achieved.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct WriteReport {
-    /// Entries memcached stored (an entry mirrored to three servers counts three times).
-    pub written: usize,
-    /// Entries that were not stored.
-    pub failed: usize,
-    /// Why the first failed entry failed.
-    pub first_error: Option<String>,
-}
-
-impl WriteReport {
-    fn fail(&mut self, stats: &mut WriterStats, kind: &'static str, count: usize, reason: impl FnOnce() -> String) {
-        self.failed += count;
-        *stats.errors.entry(kind).or_default() += count as u64;
-        if self.first_error.is_none() {
-            self.first_error = Some(reason());
-        }
-    }
 }
 
 impl CacheWriter {

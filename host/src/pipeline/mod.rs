@@ -1,39 +1,42 @@
 //! The cycle: snapshot → history and candles → analyzers → aggregators → cache, every interval.
 //!
-//! Data flows one way. The pipeline owns the source, the history, the candles and the status board; it
-//! takes the current generation of plugins at the start of each cycle, so a generation
-//! replaced between cycles serves whole cycles only. This file holds the pipeline and its
-//! interval loop; `cycle.rs` one cycle's steps, `calls.rs` its plugin calls, `shadows.rs`
-//! the shadow versions' calls beside them, and the small helpers their own files.
+//! The pipeline takes the current generation of plugins at the start of each cycle, so a
+//! generation replaced between cycles serves whole cycles only. A cycle is three steps, each
+//! with its own owner: the market served ([`market`], which owns the source, the history and
+//! the candles), the plugin round on it ([`round`], one value per cycle), and the write
+//! ([`publish`], which owns the sink and the permission to write). `cycle.rs` reads them top
+//! to bottom; this file holds the pipeline and its interval loop.
 
-mod calls;
+mod call;
 mod cycle;
-mod log_gate;
-mod markets;
-mod shadows;
+mod input_budget;
+mod market;
+mod plugin_markets;
+mod publish;
+mod round;
 mod staleness;
 #[cfg(test)]
 mod tests;
 mod warm;
 
 use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::Result;
-use tracing::{debug, error, info, warn};
+use tokio::time::Instant;
+use tracing::{info, warn};
 
-use crate::cache::{Sink, WriteReport};
-use crate::candles::CandleStore;
+use crate::cache::Sink;
 use crate::ha::Leadership;
-use crate::history::History;
 use crate::plugin::PluginFeed;
 use crate::shared::log_throttle::LogThrottle;
-use crate::shared::market::{Selection, Snapshot};
+use crate::shared::market::Selection;
 use crate::source::Source;
 use crate::status::{ShadowBoard, StatusBoard, Telemetry};
-use log_gate::LogGate;
-use staleness::Staleness;
+use market::Market;
+use publish::Publisher;
 
 /// Settings the cycle needs, fixed for the daemon's life.
 #[derive(Debug, Clone)]
@@ -69,61 +72,40 @@ impl CycleSettings {
     }
 }
 
-/// What one cycle did.
-#[derive(Debug, Clone)]
-pub struct CycleReport {
-    /// The cycle's number, from 1.
-    pub cycle: u64,
-    /// Symbols analysed.
-    pub symbols: usize,
-    /// Entries dropped by validation.
-    pub dropped: usize,
-    /// The write's outcome.
-    pub write: WriteReport,
-    /// Whether the cycle wrote at all: a standby analyses and writes nothing.
-    pub wrote: bool,
-}
-
 /// Runs cycles; owns everything that changes from one cycle to the next.
 pub struct Pipeline {
     /// What the config fixed for the daemon's life.
     settings: CycleSettings,
-    /// Where snapshots come from.
-    source: Source,
-    /// Past snapshots, as deep as the deepest plugin asks.
-    history: History,
-    /// Every symbol's candles, as deep as the plugins ask.
-    candles: CandleStore,
-    /// Where the history and candles are saved for a warm restart, if they are.
-    warm: Option<warm::WarmState>,
+    /// Step 1: the source and what is kept of its market.
+    market: Market,
     /// Where each cycle takes its generation of plugins and leaves its data for trials.
     plugins: PluginFeed,
-    /// Where entries go.
-    sink: Box<dyn Sink>,
-    /// Whether this daemon may write now: always, or while it leads its pair.
-    leadership: Leadership,
-    /// Per-plugin counters and breakers, and the `pulse:status` document.
+    /// Per-plugin counters and breakers, read and written by each plugin round.
     status: StatusBoard,
     /// Each shadow version's calls and how its results differ from the serving version's.
     shadows: ShadowBoard,
+    /// Step 3: the sink, and whether this daemon may write.
+    publisher: Publisher,
     /// What the status server reads; each finished cycle is published to it.
     telemetry: Arc<Telemetry>,
-    /// Lines that could repeat every cycle (bad rows, drops, failures, overruns), throttled.
+    /// The plugin rounds' lines (drops, failures) and the loop's own (overruns), throttled.
     repeats: LogThrottle,
     /// The number of the last cycle started.
     cycle: u64,
     /// Interval ticks skipped so far because a cycle overran.
     skipped_ticks: u64,
-    /// Entries the previous cycle stored, for `pulse:status`.
-    written_last_cycle: usize,
-    /// The last good snapshot and when it came, served while the source fails.
-    last_good: Option<(Snapshot, Instant)>,
-    /// Whether the source is failing, and its error.
-    staleness: Staleness,
-    /// The `Pushed N symbols` line once a minute, and the failure line.
-    push_log: LogGate,
-    /// When the pipeline was built: the market's age before any good snapshot.
-    created: Instant,
+}
+
+/// Why the interval loop ended.
+enum Stop {
+    /// The stop signal came between cycles, or during one that then finished.
+    Signal,
+    /// The stop signal came during a cycle that was still running one interval later.
+    Abandoned,
+    /// The source has ended (a replay that stops).
+    SourceEnded,
+    /// The cycles asked for have run.
+    Done,
 }
 
 impl Pipeline {
@@ -132,34 +114,33 @@ impl Pipeline {
     /// plugin versions.
     pub fn new(settings: CycleSettings, source: Source, plugins: PluginFeed, sink: Box<dyn Sink>) -> Self {
         Self {
+            market: Market::new(source, settings.selection.clone(), settings.max_age),
             status: StatusBoard::new(settings.quarantine_after, settings.rollback.clone()),
             shadows: ShadowBoard::new(settings.quarantine_after),
+            publisher: Publisher::new(sink, Leadership::alone(), settings.write_deadline),
             telemetry: Arc::new(Telemetry::new(
                 settings.interval,
                 Duration::from_secs(u64::from(settings.ttl)),
             )),
             settings,
-            source,
-            history: History::default(),
-            candles: CandleStore::default(),
-            warm: None,
             plugins,
-            sink,
-            leadership: Leadership::alone(),
             repeats: LogThrottle::per_minute(),
             cycle: 0,
             skipped_ticks: 0,
-            written_last_cycle: 0,
-            last_good: None,
-            staleness: Staleness::default(),
-            push_log: LogGate::new(Duration::from_secs(60)),
-            created: Instant::now(),
         }
     }
 
     /// The pipeline writing only while `leadership` says this daemon leads its pair.
     pub fn with_leadership(mut self, leadership: Leadership) -> Self {
-        self.leadership = leadership;
+        self.publisher.set_leadership(leadership);
+        self
+    }
+
+    /// The pipeline taking back the history and candles saved in `dir` by the last run on the
+    /// same source, if the source goes on with the same market and the state still holds, and
+    /// saving them there from now on.
+    pub fn warm_start(mut self, dir: Option<PathBuf>) -> Self {
+        self.market.warm_start(dir, self.settings.interval);
         self
     }
 
@@ -174,121 +155,96 @@ impl Pipeline {
     }
 
     /// Runs a cycle every interval until `shutdown` resolves or `max_cycles` have run; a
-    /// daemon just elected leader runs one at once and ticks from there. Ticks missed because a cycle overran are skipped and counted, never bunched. A
-    /// shutdown during a cycle lets it finish, its writes included, then returns; a cycle that
-    /// is still running one interval after the shutdown is abandoned, so stopping never takes
-    /// longer than that.
-    pub async fn run(mut self, max_cycles: Option<u64>, shutdown: impl Future<Output = ()>) -> Result<()> {
+    /// daemon just elected leader runs one at once and ticks from there. A shutdown during a
+    /// cycle lets it finish, its writes included, then returns; a cycle that is still running
+    /// one interval after the shutdown is abandoned, so stopping never takes longer than that.
+    /// The history and candles are saved on the way out, whatever the reason.
+    pub async fn run(mut self, max_cycles: Option<u64>, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
-        let interval = self.settings.interval;
-        let leadership = self.leadership.clone();
-        let mut next = tokio::time::Instant::now();
-        loop {
-            tokio::select! {
-                biased;
-                () = &mut shutdown => {
-                    self.telemetry.stopping();
-                    self.save_state(true).await;
-                    self.log_stop();
-                    return Ok(());
-                }
-                () = tokio::time::sleep_until(next) => {}
-                // Just elected: write now, and tick from here.
-                () = leadership.elected() => next = tokio::time::Instant::now(),
+        let mut next = Instant::now();
+        let stop = loop {
+            if !self.wait_for_tick(&mut next, &mut shutdown).await {
+                self.telemetry.stopping();
+                break Stop::Signal;
             }
-            let telemetry = self.telemetry.clone();
-            let (outcome, stopping) = {
-                let cycle = self.run_cycle();
-                tokio::pin!(cycle);
-                tokio::select! {
-                    biased;
-                    outcome = &mut cycle => (Some(outcome), false),
-                    () = &mut shutdown => {
-                        telemetry.stopping();
-                        (tokio::time::timeout(interval, cycle).await.ok(), true)
-                    }
-                }
-            };
-            let Some(outcome) = outcome else {
-                self.save_state(true).await;
-                warn!(
-                    cycle = self.cycle,
-                    "the cycle in flight was still running one interval after the stop signal; exiting without it"
-                );
-                return Ok(());
-            };
-            match outcome {
-                Ok(None) => {
-                    self.save_state(true).await;
-                    info!(
-                        cycles = self.cycle,
-                        "the {} source has ended; stopping",
-                        self.source.name()
-                    );
-                    return Ok(());
-                }
-                Ok(Some(report)) => self.log_cycle(report),
-                Err(e) => error!(cycle = self.cycle, "cycle failed: {e:#}"),
+            if let Err(stop) = self.cycle_unless_abandoned(&mut shutdown).await {
+                break stop;
             }
-            let last = max_cycles.is_some_and(|max| self.cycle >= max);
-            self.save_state(stopping || last).await;
-            if stopping {
-                self.log_stop();
-                return Ok(());
+            if max_cycles.is_some_and(|max| self.cycle >= max) {
+                break Stop::Done;
             }
-            if last {
-                return Ok(());
-            }
-            next += interval;
-            let now = tokio::time::Instant::now();
-            if now > next {
-                let missed = ((now - next).as_nanos() / interval.as_nanos()) as u64 + 1;
-                self.skipped_ticks += missed;
-                self.telemetry.ticks_skipped(self.skipped_ticks);
-                next += interval.saturating_mul(u32::try_from(missed).unwrap_or(u32::MAX));
-                if let Some(due) = self.repeats.admit("overran") {
-                    warn!(
-                        missed,
-                        total = self.skipped_ticks,
-                        "cycle overran its interval; skipped ticks{due}"
-                    );
-                }
+            self.market.save(false).await;
+            self.keep_cadence(&mut next);
+        };
+        self.market.save(true).await;
+        let cycles = self.cycle;
+        match stop {
+            Stop::Signal => info!(cycles, "shutting down after cycle {cycles}"),
+            Stop::Abandoned => warn!(
+                cycle = cycles,
+                "the cycle in flight was still running one interval after the stop signal; exiting without it"
+            ),
+            Stop::SourceEnded => info!(cycles, "the {} source has ended; stopping", self.market.source()),
+            Stop::Done => {}
+        }
+    }
+
+    /// Waits for the tick at `next`, or for this daemon's election, which writes at once and
+    /// ticks from there; false when the stop signal comes first.
+    async fn wait_for_tick<F: Future<Output = ()>>(&self, next: &mut Instant, shutdown: &mut Pin<&mut F>) -> bool {
+        tokio::select! {
+            biased;
+            () = shutdown.as_mut() => false,
+            () = tokio::time::sleep_until(*next) => true,
+            () = self.publisher.leadership().elected() => {
+                *next = Instant::now();
+                true
             }
         }
     }
 
-    fn log_stop(&self) {
-        info!(cycles = self.cycle, "shutting down after cycle {}", self.cycle);
+    /// Runs a cycle. A stop signal during it lets it finish for at most one interval more;
+    /// `Err` says why the loop ends after it.
+    async fn cycle_unless_abandoned<F: Future<Output = ()>>(&mut self, shutdown: &mut Pin<&mut F>) -> Result<(), Stop> {
+        let telemetry = self.telemetry.clone();
+        let interval = self.settings.interval;
+        let cycle = self.run_cycle();
+        tokio::pin!(cycle);
+        let (finished, signalled) = tokio::select! {
+            biased;
+            summary = &mut cycle => (Some(summary), false),
+            () = shutdown.as_mut() => {
+                telemetry.stopping();
+                (tokio::time::timeout(interval, cycle).await.ok(), true)
+            }
+        };
+        match finished {
+            None => Err(Stop::Abandoned),
+            Some(None) => Err(Stop::SourceEnded),
+            Some(Some(_)) if signalled => Err(Stop::Signal),
+            Some(Some(_)) => Ok(()),
+        }
     }
 
-    fn log_cycle(&mut self, report: CycleReport) {
-        match report {
-            r if r.write.failed == 0 => {
-                debug!(
-                    cycle = r.cycle,
-                    written = r.write.written,
-                    dropped = r.dropped,
-                    "cycle done"
-                );
-                if self.push_log.recovered() {
-                    info!("unified cache writes recovered");
-                }
-                // A standby wrote nothing, so it says nothing of pushing.
-                if r.wrote && self.push_log.due() {
-                    info!("Pushed {} symbols to unified cache", r.symbols);
-                }
-            }
-            r => {
-                let reason = r.write.first_error.unwrap_or_default();
-                if self.push_log.failing() {
-                    error!(
-                        cycle = r.cycle,
-                        failed = r.write.failed,
-                        written = r.write.written,
-                        "Error pushing to unified cache: {reason}"
-                    );
-                }
-            }
+    /// Moves `next` one interval on. Ticks missed because the cycle overran are skipped and
+    /// counted, never bunched.
+    fn keep_cadence(&mut self, next: &mut Instant) {
+        let interval = self.settings.interval;
+        *next += interval;
+        let now = Instant::now();
+        if now <= *next {
+            return;
+        }
+        let missed = ((now - *next).as_nanos() / interval.as_nanos()) as u64 + 1;
+        self.skipped_ticks += missed;
+        self.telemetry.ticks_skipped(self.skipped_ticks);
+        *next += interval.saturating_mul(u32::try_from(missed).unwrap_or(u32::MAX));
+        if let Some(due) = self.repeats.admit("overran") {
+            warn!(
+                missed,
+                total = self.skipped_ticks,
+                "cycle overran its interval; skipped ticks{due}"
+            );
         }
     }
 }

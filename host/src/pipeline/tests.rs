@@ -63,12 +63,9 @@ fn status(entries: &[ValidEntry]) -> Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn with_no_plugin_a_cycle_writes_only_the_status() {
     let (mut pipeline, sink, _reloader, _dir) = pipeline(Config::default(), &[]);
-    let report = pipeline
-        .run_cycle()
-        .await
-        .unwrap()
-        .expect("the simulated source never ends");
-    assert_eq!((report.cycle, report.symbols, report.write.written), (1, 30, 1));
+    let summary = pipeline.run_cycle().await.expect("the simulated source never ends");
+    let (facts, write) = (&summary.facts, &summary.write.report);
+    assert_eq!((facts.cycle, facts.symbols, write.written), (1, 30, 1));
     let entries = sink.cycle(1);
     assert_eq!(entries.len(), 1);
     let status = status(&entries);
@@ -84,8 +81,9 @@ async fn with_no_plugin_a_cycle_writes_only_the_status() {
 async fn the_bundled_plugins_write_every_dashboard_key_and_each_call_is_counted() {
     let (mut pipeline, sink, _reloader, _dir) = pipeline(Config::default(), &["trend", "volatility", "dashboard"]);
     for cycle in 1..=2 {
-        let report = pipeline.run_cycle().await.unwrap().unwrap();
-        assert_eq!((report.cycle, report.dropped, report.write.failed), (cycle, 0, 0));
+        let summary = pipeline.run_cycle().await.unwrap();
+        let (facts, write) = (&summary.facts, &summary.write.report);
+        assert_eq!((facts.cycle, facts.dropped, write.failed), (cycle, 0, 0));
     }
     let entries = sink.cycle(2);
     let keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
@@ -118,8 +116,9 @@ async fn a_source_failing_before_any_snapshot_writes_a_stale_status_and_no_marke
     )
     .unwrap();
     let (mut pipeline, sink, _reloader, _dir) = pipeline(config, &["trend", "volatility", "dashboard"]);
-    let report = pipeline.run_cycle().await.unwrap().unwrap();
-    assert_eq!((report.cycle, report.symbols, report.write.written), (1, 0, 1));
+    let summary = pipeline.run_cycle().await.unwrap();
+    let (facts, write) = (&summary.facts, &summary.write.report);
+    assert_eq!((facts.cycle, facts.symbols, write.written), (1, 0, 1));
     let entries = sink.cycle(1);
     assert_eq!(entries.len(), 1, "only pulse:status");
     let status = status(&entries);

@@ -175,52 +175,6 @@ fn write_atomically(path: &Path, state: &SavedState) -> Result<()> {
         .with_context(|| format!("cannot write {}", quoted_path(path)))
 }
 
-impl super::Pipeline {
-    /// Takes back the state saved in `dir` by the last run on the same source, if the source
-    /// goes on with the same market and the state still holds, and saves there from now on.
-    pub fn warm_start(mut self, dir: Option<PathBuf>) -> Self {
-        let Some(dir) = dir.filter(|_| self.source.resumable()) else {
-            return self;
-        };
-        let warm = WarmState::new(&dir, self.source.name());
-        let now = crate::shared::clock::now_ms();
-        match warm.load(&mut self.history, &mut self.candles, now, self.settings.interval) {
-            Ok(r) => tracing::info!(
-                file = %quoted_path(warm.path()),
-                "warm start: took back the history of {} symbols ({} left out) and {} candle series ({} candles refused)",
-                r.history_symbols,
-                r.left_out,
-                r.candle_series,
-                r.candles_refused
-            ),
-            Err(e) if !warm.path().exists() => {
-                tracing::info!(file = %quoted_path(warm.path()), "no saved state to start from: {e:#}")
-            }
-            Err(e) => tracing::warn!("cold start: the saved state is not used: {e:#}"),
-        }
-        self.warm = Some(warm);
-        self
-    }
-
-    /// Saves the history and candles if a save is due, or at once when `stopping`.
-    pub(super) async fn save_state(&mut self, stopping: bool) {
-        let Some(warm) = self.warm.as_mut() else {
-            return;
-        };
-        if !stopping && !warm.due() {
-            return;
-        }
-        if let Err(e) = warm
-            .save(&self.history, &self.candles, crate::shared::clock::now_ms())
-            .await
-        {
-            if let Some(due) = self.repeats.admit("saving the state") {
-                tracing::warn!("cannot save the state for a warm restart: {e:#}{due}");
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

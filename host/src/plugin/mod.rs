@@ -39,4 +39,4 @@ pub use reload::{DirectoryWatch, Reloader};
 pub use signature::{keygen, sign, signature_path};
 pub use stage::{Stage, StageError, TrialInput};
 pub use stager::Stager;
-pub use world::{Contract, PluginKind};
+pub use world::{Contract, PluginKind, Role};

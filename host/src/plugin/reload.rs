@@ -162,10 +162,7 @@ impl Reloader {
     ) -> Vec<Arc<LoadedPlugin>> {
         let mut shadows = kept;
         for Staged { plugin, old, time, .. } in staged {
-            if let Some(other) = serving
-                .get(&plugin.id)
-                .filter(|s| s.kind.label() != plugin.kind.label())
-            {
+            if let Some(other) = serving.get(&plugin.id).filter(|s| s.kind.role() != plugin.kind.role()) {
                 let why = anyhow!(
                     "a shadow must be of its serving plugin's kind: this one is an {}, {} serving is an {}",
                     plugin.kind.label(),

@@ -56,9 +56,9 @@ pub async fn run(
     let mut pipeline = startup::pipeline(&config, source, feed, Box::new(JsonlSink::discard()));
     let started = Instant::now();
     let mut total = None;
-    while let Some(report) = pipeline.run_cycle().await? {
-        for shadow in pipeline.telemetry().shadows() {
-            total = Some((report.cycle, shadow.calls_failed, shadow.since_loaded.clone()));
+    while let Some(summary) = pipeline.run_cycle().await {
+        for shadow in &summary.facts.shadows {
+            total = Some((summary.facts.cycle, shadow.calls_failed, shadow.since_loaded.clone()));
             // The shadow's record after this cycle, exactly as `/shadow/NAME` shows it live.
             let line = serde_json::to_string(&shadow).context("cannot encode the comparison")?;
             writeln!(lines, "{line}").context("cannot write the comparison")?;

@@ -66,9 +66,9 @@ pub async fn run(config: Config, plugins: PathBuf, input: &Path, out: Option<&Pa
     let mut pipeline = startup::pipeline(&config, source, feed, Box::new(JsonlSink::create(out)?));
     let started = Instant::now();
     let mut cycles = 0u64;
-    while let Some(report) = pipeline.run_cycle().await? {
-        cycles = report.cycle;
-        if let Some(e) = report.write.first_error {
+    while let Some(summary) = pipeline.run_cycle().await {
+        cycles = summary.facts.cycle;
+        if let Some(e) = summary.write.error() {
             bail!("cannot write the output: {e}");
         }
     }

@@ -65,6 +65,12 @@ impl LogThrottle {
         self.admit_at(reason, Instant::now())
     }
 
+    /// Forgets `reason`, so its next occurrence is written at once: for a run of failures
+    /// that has ended, whose next run is news.
+    pub fn forget(&mut self, reason: &str) {
+        self.reasons.remove(reason);
+    }
+
     fn admit_at(&mut self, reason: &str, now: Instant) -> Option<Due> {
         let period = self.period;
         if !self.reasons.contains_key(reason) && self.reasons.len() >= MAX_REASONS {
@@ -113,6 +119,12 @@ mod tests {
         assert!(throttle.admit_at("bad row", at(61)).is_none());
         assert_eq!(throttle.admit_at("bad row", at(200)).map(|d| d.held), Some(1));
         assert_eq!(throttle.admit_at("fresh", at(200)).unwrap().to_string(), "");
+        throttle.forget("bad row");
+        assert_eq!(
+            throttle.admit_at("bad row", at(201)).map(|d| d.held),
+            Some(0),
+            "forgotten: news again"
+        );
     }
 
     #[test]

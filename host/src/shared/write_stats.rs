@@ -1,6 +1,6 @@
-//! What a sink reports of its writes since start, as `pulse:status` and `/metrics` show it:
-//! entries and bytes stored, failures by kind, and each server's state (memcached's; none for
-//! a file).
+//! What a sink reports of its writes: of one cycle's write ([`WriteReport`]), and since start
+//! as `pulse:status` and `/metrics` show it ([`WriterStats`]: entries and bytes stored,
+//! failures by kind, and each server's state, memcached's; none for a file).
 
 use serde::Serialize;
 
@@ -29,4 +29,26 @@ pub struct ServerState {
     pub addr: String,
     /// False while the server is skipped and probed.
     pub up: bool,
+}
+
+/// What one cycle's write achieved.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct WriteReport {
+    /// Entries the sink stored (an entry mirrored to three servers counts three times).
+    pub written: usize,
+    /// Entries that were not stored.
+    pub failed: usize,
+    /// Why the first failed entry failed.
+    pub first_error: Option<String>,
+}
+
+impl WriteReport {
+    /// Counts `count` entries not stored for a reason of `kind`, here and in the totals.
+    pub fn fail(&mut self, stats: &mut WriterStats, kind: &'static str, count: usize, reason: impl FnOnce() -> String) {
+        self.failed += count;
+        *stats.errors.entry(kind).or_default() += count as u64;
+        if self.first_error.is_none() {
+            self.first_error = Some(reason());
+        }
+    }
 }

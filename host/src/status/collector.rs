@@ -7,15 +7,16 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric, MetricEncoder};
-use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Unit;
 
 use super::board::PluginStats;
 use super::live::Live;
+use super::prometheus::{counter, counters, family, gauges};
 use crate::shared::call::Failure;
+use crate::shared::write_stats::WriterStats;
 
 /// Encodes the published record's counters on each scrape.
 #[derive(Debug)]
@@ -27,8 +28,8 @@ impl Collector for LiveCollector {
         cycles(&mut out, &live)?;
         plugins(&mut out, &live)?;
         cache(&mut out, &live)?;
-        super::shadows::encode(&mut out, &live)?;
-        super::leadership::encode(&mut out, &live)
+        super::shadows::encode(&mut out, live.shadows())?;
+        super::leadership::encode(&mut out, live.ha())
     }
 }
 
@@ -67,7 +68,7 @@ fn plugins(out: &mut DescriptorEncoder<'_>, live: &Live) -> fmt::Result {
         "Duration of plugin calls (fresh instance, init and the call)",
         Some(&Unit::Seconds),
         MetricType::Histogram,
-        live.plugins.iter().map(|p| {
+        live.plugins().iter().map(|p| {
             (
                 [("plugin", p.plugin.name.as_str()), ("kind", p.plugin.kind)],
                 &p.stats.call_times,
@@ -114,13 +115,13 @@ fn plugins(out: &mut DescriptorEncoder<'_>, live: &Live) -> fmt::Result {
     ];
     for (name, help, unit, count) in per_plugin {
         let series = live
-            .plugins
+            .plugins()
             .iter()
             .map(|p| ([("plugin", p.plugin.name.as_str())], count(&p.stats)));
         counters(out, name, help, unit.as_ref(), series)?;
     }
     // Every kind's series exists from the plugin's load, at 0, so rate() sees its start.
-    let by_kind = live.plugins.iter().flat_map(|p| {
+    let by_kind = live.plugins().iter().flat_map(|p| {
         Failure::ALL.map(|kind| {
             let count = p.stats.failure_kinds.get(kind.label()).copied().unwrap_or(0);
             ([("plugin", p.plugin.name.as_str()), ("kind", kind.label())], count)
@@ -142,11 +143,11 @@ fn plugin_states(out: &mut DescriptorEncoder<'_>, live: &Live) -> fmt::Result {
         out,
         "plugin_quarantined",
         "1 while the circuit breaker holds the plugin, else 0",
-        live.plugins
+        live.plugins()
             .iter()
             .map(|p| ([("plugin", p.plugin.name.as_str())], i64::from(p.stats.quarantined))),
     )?;
-    let info = live.plugins.iter().map(|p| {
+    let info = live.plugins().iter().map(|p| {
         let labels = [
             ("plugin", p.plugin.name.as_str()),
             ("kind", p.plugin.kind),
@@ -165,7 +166,8 @@ fn plugin_states(out: &mut DescriptorEncoder<'_>, live: &Live) -> fmt::Result {
 
 /// The cache writer's totals and server states.
 fn cache(out: &mut DescriptorEncoder<'_>, live: &Live) -> fmt::Result {
-    let stats = &live.cache;
+    let empty = WriterStats::default();
+    let stats = live.cache().unwrap_or(&empty);
     counter(
         out,
         "cache_keys_written",
@@ -205,64 +207,6 @@ fn cache(out: &mut DescriptorEncoder<'_>, live: &Live) -> fmt::Result {
     )
 }
 
-/// A counter with one series.
-pub(super) fn counter(
-    out: &mut DescriptorEncoder<'_>,
-    name: &str,
-    help: &str,
-    unit: Option<&Unit>,
-    value: u64,
-) -> fmt::Result {
-    ConstCounter::new(value).encode(out.encode_descriptor(name, help, unit, MetricType::Counter)?)
-}
-
-/// A counter with a series per label set.
-pub(super) fn counters<S: EncodeLabelSet>(
-    out: &mut DescriptorEncoder<'_>,
-    name: &str,
-    help: &str,
-    unit: Option<&Unit>,
-    series: impl IntoIterator<Item = (S, u64)>,
-) -> fmt::Result {
-    family(out, name, help, unit, MetricType::Counter, series, |v, m| {
-        ConstCounter::new(v).encode(m)
-    })
-}
-
-/// A gauge with a series per label set.
-fn gauges<S: EncodeLabelSet>(
-    out: &mut DescriptorEncoder<'_>,
-    name: &str,
-    help: &str,
-    series: impl IntoIterator<Item = (S, i64)>,
-) -> fmt::Result {
-    family(out, name, help, None, MetricType::Gauge, series, |v, m| {
-        ConstGauge::new(v).encode(m)
-    })
-}
-
-/// One metric with a series per label set; left out when it has none, as the registry does
-/// with an empty family.
-pub(super) fn family<S: EncodeLabelSet, V>(
-    out: &mut DescriptorEncoder<'_>,
-    name: &str,
-    help: &str,
-    unit: Option<&Unit>,
-    kind: MetricType,
-    series: impl IntoIterator<Item = (S, V)>,
-    encode_value: impl Fn(V, MetricEncoder<'_>) -> fmt::Result,
-) -> fmt::Result {
-    let mut series = series.into_iter().peekable();
-    if series.peek().is_none() {
-        return Ok(());
-    }
-    let mut metric = out.encode_descriptor(name, help, unit, kind)?;
-    for (labels, value) in series {
-        encode_value(value, metric.encode_family(&labels)?)?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -270,7 +214,9 @@ mod tests {
     use crate::config::RollbackConfig;
     use crate::shared::call::{CallOutcome, Failure, Fingerprint, PluginFacts};
     use crate::shared::write_stats::{ServerState, WriterStats};
-    use crate::status::{CycleRecord, StatusBoard, Telemetry};
+    use std::sync::Arc;
+
+    use crate::status::{CycleSummary, StatusBoard, Telemetry};
 
     fn facts(name: &str) -> PluginFacts {
         PluginFacts {
@@ -333,14 +279,13 @@ mod tests {
             up: false,
         });
         telemetry.ticks_skipped(2);
-        telemetry.cycle_done(CycleRecord {
-            cycle: 3,
-            seconds: 0.004,
-            plugins: board.plugins([facts("a")].into_iter()),
-            cache,
-            wrote: true,
-            ..CycleRecord::default()
-        });
+        let mut summary = CycleSummary::default();
+        summary.facts.cycle = 3;
+        summary.facts.plugins = board.plugins([facts("a")].into_iter());
+        summary.write.seconds = 0.004;
+        summary.write.cache = cache;
+        summary.write.wrote = true;
+        telemetry.cycle_done(Arc::new(summary));
 
         let text = telemetry.metrics.encode();
         let expect = [
@@ -379,16 +324,13 @@ mod tests {
         assert!(value(&text, "pulse_last_push_timestamp_seconds").is_some_and(|t| t > 0.0));
 
         // A plugin no longer loaded leaves no series behind.
-        telemetry.cycle_done(CycleRecord {
-            cycle: 4,
-            seconds: 0.004,
-            plugins: Vec::new(),
-            shadows: Vec::new(),
-            cache: WriterStats::default(),
-            write_error: Some("server_down".into()),
-            wrote: true,
-            ha: None,
-        });
+        let mut summary = CycleSummary::default();
+        summary.facts.cycle = 4;
+        summary.write.seconds = 0.004;
+        summary.write.report.failed = 1;
+        summary.write.report.first_error = Some("server_down".into());
+        summary.write.wrote = true;
+        telemetry.cycle_done(Arc::new(summary));
         let text = telemetry.metrics.encode();
         assert!(!text.contains("plugin=\"a\""), "{text}");
         assert_eq!(value(&text, "pulse_cycle_duration_seconds_count"), Some(2.0));

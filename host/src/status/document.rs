@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::board::PluginStatus;
+use super::summary::CycleFacts;
 use crate::shared::entry::{ValidEntry, STATUS_KEY};
 use crate::shared::leadership::LeadershipFacts;
 use crate::shared::write_stats::WriterStats;
@@ -42,43 +43,9 @@ struct StatusDoc<'a> {
     ha: Option<&'a LeadershipFacts>,
 }
 
-/// Facts about the cycle being finished, for its status entry.
-#[derive(Debug, Clone)]
-pub struct CycleFacts<'a> {
-    /// The cycle's number.
-    pub cycle: u64,
-    /// When the status was written, ms since the Unix epoch.
-    pub timestamp_ms: i64,
-    /// Time of the snapshot served, if any.
-    pub snapshot_timestamp_ms: Option<i64>,
-    /// Age of the snapshot served (0 when fresh), or of the last good one when none is served.
-    pub snapshot_age_ms: Option<u64>,
-    /// Source name.
-    pub source: &'a str,
-    /// Why the source failed this cycle, if it did.
-    pub source_error: Option<String>,
-    /// Symbols analysed.
-    pub symbols: usize,
-    /// Configured interval.
-    pub interval: std::time::Duration,
-    /// TTL of the status entry.
-    pub ttl: u32,
-    /// Ticks skipped so far because a cycle overran.
-    pub skipped_ticks: u64,
-    /// Time spent so far on this cycle, in milliseconds.
-    pub duration_ms: f64,
-    /// Entries stored by the previous cycle's write.
-    pub written_last_cycle: usize,
-    /// Entries dropped by validation this cycle.
-    pub dropped: usize,
-    /// The cache writer's totals and server states.
-    pub cache: WriterStats,
-    /// This daemon's role, id and term, with `[ha]`.
-    pub ha: Option<LeadershipFacts>,
-}
-
-/// The `pulse:status` entry, with `plugins` as `StatusBoard::plugins` lists them.
-pub fn status_entry(facts: &CycleFacts<'_>, plugins: &[PluginStatus]) -> ValidEntry {
+/// The `pulse:status` entry: the cycle's facts, with every loaded plugin while they fit.
+pub fn status_entry(facts: &CycleFacts) -> ValidEntry {
+    let plugins = &facts.plugins[..];
     let mut doc = StatusDoc {
         cycle: facts.cycle,
         timestamp: facts.timestamp_ms.div_euclid(1000),
@@ -86,7 +53,7 @@ pub fn status_entry(facts: &CycleFacts<'_>, plugins: &[PluginStatus]) -> ValidEn
         source: facts.source,
         source_error: facts.source_error.as_deref(),
         snapshot_timestamp_ms: facts.snapshot_timestamp_ms,
-        snapshot_age_ms: facts.snapshot_age_ms,
+        snapshot_age_ms: facts.snapshot_age.map(|a| a.as_millis() as u64),
         stale: facts.source_error.is_some(),
         symbols: facts.symbols,
         interval_ms: facts.interval.as_millis(),
@@ -121,22 +88,14 @@ mod tests {
 
     #[test]
     fn the_status_document_leaves_the_plugin_list_out_rather_than_pass_its_bound() {
-        let facts = CycleFacts {
+        let mut facts = CycleFacts {
             cycle: 7,
             timestamp_ms: 1_000,
-            snapshot_timestamp_ms: None,
-            snapshot_age_ms: None,
             source: "simulated",
-            source_error: None,
-            symbols: 0,
             interval: std::time::Duration::from_secs(2),
             ttl: 10,
-            skipped_ticks: 0,
             duration_ms: 1.0,
-            written_last_cycle: 0,
-            dropped: 0,
-            cache: WriterStats::default(),
-            ha: None,
+            ..CycleFacts::default()
         };
         let one = PluginStatus {
             plugin: crate::status::board::Described {
@@ -152,12 +111,13 @@ mod tests {
             memory_bytes: 0,
             stats: PluginStats::default(),
         };
-        let entry = status_entry(&facts, std::slice::from_ref(&one));
+        facts.plugins = vec![one.clone()];
+        let entry = status_entry(&facts);
         assert_eq!(entry.key, STATUS_KEY);
         let doc: serde_json::Value = serde_json::from_slice(&entry.value).unwrap();
         assert_eq!(doc["plugins"][0]["name"], "p");
-        let many = vec![one; 100];
-        let entry = status_entry(&facts, &many);
+        facts.plugins = vec![one; 100];
+        let entry = status_entry(&facts);
         assert!(entry.value.len() <= MAX_STATUS_BYTES);
         let doc: serde_json::Value = serde_json::from_slice(&entry.value).unwrap();
         assert_eq!(doc["plugins_omitted"], 100);

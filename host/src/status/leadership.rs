@@ -8,14 +8,13 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 
-use super::collector::counter;
-use super::live::Live;
-use crate::shared::leadership::Role;
+use super::prometheus::counter;
+use crate::shared::leadership::{LeadershipFacts, Role};
 
 /// `pulse_ha_leader`, `pulse_ha_term`, `pulse_ha_transitions_total` and
 /// `pulse_ha_etcd_errors_total`, with `[ha]` only.
-pub(super) fn encode(out: &mut DescriptorEncoder<'_>, live: &Live) -> fmt::Result {
-    let Some(ha) = &live.ha else {
+pub(super) fn encode(out: &mut DescriptorEncoder<'_>, ha: Option<&LeadershipFacts>) -> fmt::Result {
+    let Some(ha) = ha else {
         return Ok(());
     };
     let (leader, term) = match ha.role {
@@ -60,8 +59,8 @@ pub(super) fn encode(out: &mut DescriptorEncoder<'_>, live: &Live) -> fmt::Resul
 }
 
 /// The role for `/plugins`' `Pulse-Role` header: `leader; term=N` or `standby; leader=ID`.
-pub(super) fn role_header(live: &Live) -> Option<String> {
-    Some(match &live.ha.as_ref()?.role {
+pub(super) fn role_header(ha: Option<&LeadershipFacts>) -> Option<String> {
+    Some(match &ha?.role {
         Role::Leader { term } => format!("leader; term={term}"),
         Role::Standby { leader } => format!("standby; leader={}", leader.as_deref().unwrap_or("none")),
         Role::Alone => return None,
@@ -71,8 +70,8 @@ pub(super) fn role_header(live: &Live) -> Option<String> {
 /// The health of a standby whose cycles run: healthy, and whom it stands by for and how its
 /// plugins differ from its leader's; `None` for a leader or a daemon without `[ha]`, whose
 /// health is its writes'.
-pub(super) fn standby_health(live: &Live) -> Option<String> {
-    let ha = live.ha.as_ref()?;
+pub(super) fn standby_health(ha: Option<&LeadershipFacts>) -> Option<String> {
+    let ha = ha?;
     let Role::Standby { leader } = &ha.role else {
         return None;
     };

@@ -15,8 +15,7 @@ use serde_json::{json, Value};
 use tracing::{info, warn};
 
 use super::board::Described;
-use super::collector::{counters, family};
-use super::live::Live;
+use super::prometheus::{counters, family};
 use crate::shared::call::{CallOutcome, Fingerprint, PluginFacts};
 use crate::shared::comparison::{EntryComparison, VerdictComparison};
 
@@ -340,8 +339,8 @@ fn take_summary(shadow: &PluginFacts, record: &mut Record, now: Instant) -> Opti
 }
 
 /// The shadows' series: calls by outcome, and the last cycle's agreement and score deltas.
-pub(super) fn encode(out: &mut DescriptorEncoder<'_>, live: &Live) -> fmt::Result {
-    let calls = live.shadows.iter().flat_map(|s| {
+pub(super) fn encode(out: &mut DescriptorEncoder<'_>, shadows: &[ShadowStatus]) -> fmt::Result {
+    let calls = shadows.iter().flat_map(|s| {
         [
             ([("plugin", s.plugin.name.as_str()), ("outcome", "ok")], s.calls_ok),
             (
@@ -358,8 +357,7 @@ pub(super) fn encode(out: &mut DescriptorEncoder<'_>, live: &Live) -> fmt::Resul
         calls,
     )?;
     let gauge = |out: &mut DescriptorEncoder<'_>, name: &str, help: &str, value: fn(&ShadowStatus) -> Option<f64>| {
-        let series = live
-            .shadows
+        let series = shadows
             .iter()
             .filter_map(|s| Some(([("plugin", s.plugin.name.as_str())], value(s)?)));
         family(out, name, help, None, MetricType::Gauge, series, |v, m| {

@@ -5,9 +5,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::board::PluginStatus;
-use super::live::{CycleRecord, Live};
+use super::live::Live;
+use super::metrics::Metrics;
 use super::shadows::ShadowStatus;
-use super::Metrics;
+use super::summary::CycleSummary;
 use crate::shared::clock::now_ms;
 
 /// How long past its interval a cycle may be late before the daemon counts as stuck: cycles
@@ -24,6 +25,8 @@ pub struct Telemetry {
     ttl: Duration,
     /// The last published cycle, shared with the metrics' collector.
     live: Arc<Mutex<Live>>,
+    /// When the daemon started: the market's age before any good snapshot.
+    started: Instant,
 }
 
 impl Telemetry {
@@ -35,6 +38,7 @@ impl Telemetry {
             interval,
             ttl,
             live,
+            started: Instant::now(),
         }
     }
 
@@ -42,9 +46,12 @@ impl Telemetry {
         self.live.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Publishes a finished cycle: health, `/plugins` and the counters of `/metrics` read it.
-    pub fn cycle_done(&self, record: CycleRecord) {
-        self.live().publish(record, Instant::now(), now_ms());
+    /// Publishes a finished cycle: health, `/plugins` and `/metrics` read it.
+    pub fn cycle_done(&self, summary: Arc<CycleSummary>) {
+        // With no good snapshot yet, the market data is as old as the daemon.
+        let market_age = summary.facts.snapshot_age.unwrap_or_else(|| self.started.elapsed());
+        self.metrics.snapshot_age(market_age.as_secs_f64());
+        self.live().publish(summary, Instant::now(), now_ms());
     }
 
     /// Publishes how many interval ticks have been skipped so far.
@@ -59,26 +66,27 @@ impl Telemetry {
 
     /// The loaded plugins and their counters, as of the last cycle.
     pub fn plugins(&self) -> Vec<PluginStatus> {
-        self.live().plugins.clone()
+        self.live().plugins().to_vec()
     }
 
     /// The loaded shadow versions and how they compare, as of the last cycle.
     pub fn shadows(&self) -> Vec<ShadowStatus> {
-        self.live().shadows.clone()
+        self.live().shadows().to_vec()
     }
 
     /// This daemon's role in its pair as of the last cycle, as `/plugins` says it; `None`
     /// without `[ha]`.
     pub fn role(&self) -> Option<String> {
-        super::leadership::role_header(&self.live())
+        super::leadership::role_header(self.live().ha())
     }
 
     /// Whether a cycle has finished recently enough that cycles count as running: within two
     /// intervals and a grace, since one overrun (a skipped tick) is not a failure.
     pub fn cycles_running(&self, now: Instant) -> bool {
         self.live()
-            .last_cycle
-            .is_some_and(|(_, end)| now.saturating_duration_since(end) <= self.late_after())
+            .last
+            .as_ref()
+            .is_some_and(|(_, end)| now.saturating_duration_since(*end) <= self.late_after())
     }
 
     fn late_after(&self) -> Duration {
@@ -92,7 +100,7 @@ impl Telemetry {
         if live.stopping {
             return Err("shutting down".into());
         }
-        let Some((cycle, cycle_end)) = live.last_cycle else {
+        let Some((cycle, cycle_end)) = live.last.as_ref().map(|(s, end)| (s.facts.cycle, *end)) else {
             return Err("no cycle has finished yet".into());
         };
         let since_cycle = now.saturating_duration_since(cycle_end);
@@ -103,13 +111,13 @@ impl Telemetry {
                 self.interval.as_secs_f64()
             ));
         }
-        if let Some(standby) = super::leadership::standby_health(&live) {
+        if let Some(standby) = super::leadership::standby_health(live.ha()) {
             return Ok(format!(
                 "{standby}; cycle {cycle} finished {:.1} s ago",
                 since_cycle.as_secs_f64()
             ));
         }
-        let error = live.write_error.as_deref().unwrap_or("none");
+        let error = live.write_error().unwrap_or("none");
         let Some((push, _)) = live.last_push else {
             return Err(format!("no cache write has fully succeeded yet; last error: {error}"));
         };
@@ -133,22 +141,29 @@ impl Telemetry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::shared::leadership::{LeadershipFacts, Role};
 
     fn telemetry() -> Telemetry {
         Telemetry::new(Duration::from_secs(2), Duration::from_secs(10))
     }
 
-    fn record(cycle: u64, write_error: Option<&str>) -> CycleRecord {
-        CycleRecord {
-            cycle,
-            seconds: 0.01,
-            plugins: Vec::new(),
-            shadows: Vec::new(),
-            cache: Default::default(),
-            write_error: write_error.map(str::to_string),
-            wrote: true,
-            ha: None,
+    fn record(cycle: u64, write_error: Option<&str>) -> CycleSummary {
+        let mut summary = CycleSummary::default();
+        summary.facts.cycle = cycle;
+        summary.write.wrote = true;
+        summary.write.seconds = 0.01;
+        if let Some(error) = write_error {
+            summary.write.report.failed = 1;
+            summary.write.report.first_error = Some(error.to_string());
         }
+        summary
+    }
+
+    /// `summary` as a standby's, or a leader's, in `ha`.
+    fn in_pair(mut summary: CycleSummary, ha: LeadershipFacts, wrote: bool) -> Arc<CycleSummary> {
+        summary.facts.ha = Some(ha);
+        summary.write.wrote = wrote;
+        Arc::new(summary)
     }
 
     #[test]
@@ -158,14 +173,14 @@ mod tests {
         assert!(t.health(now).unwrap_err().contains("no cycle"));
         assert!(!t.cycles_running(now));
 
-        t.cycle_done(record(1, Some("server_down")));
+        t.cycle_done(Arc::new(record(1, Some("server_down"))));
         let err = t.health(Instant::now()).unwrap_err();
         assert!(
             err.contains("no cache write has fully succeeded") && err.contains("server_down"),
             "{err}"
         );
 
-        t.cycle_done(record(2, None));
+        t.cycle_done(Arc::new(record(2, None)));
         assert!(t.health(Instant::now()).unwrap().starts_with("cycle 2"));
 
         assert!(t.cycles_running(Instant::now() + Duration::from_secs(4)));
@@ -174,12 +189,12 @@ mod tests {
         assert!(err.contains("no cycle has finished for 6"), "{err}");
 
         // Cycles go on but writes fail: healthy until the last good write is a TTL old.
-        t.cycle_done(record(3, Some("timeout")));
+        t.cycle_done(Arc::new(record(3, Some("timeout"))));
         assert!(t.health(Instant::now() + Duration::from_secs(4)).is_ok());
         let later = Instant::now() + Duration::from_secs(11);
         {
             let mut live = t.live();
-            live.last_cycle = Some((8, later));
+            live.last = Some((Arc::new(record(8, Some("timeout"))), later));
         }
         let err = t.health(later).unwrap_err();
         assert!(
@@ -193,7 +208,6 @@ mod tests {
 
     #[test]
     fn a_standby_whose_cycles_run_is_healthy_though_it_writes_nothing() {
-        use crate::shared::leadership::{LeadershipFacts, Role};
         let t = telemetry();
         let standby = |leader: Option<&str>| LeadershipFacts {
             id: Some("b".into()),
@@ -205,11 +219,7 @@ mod tests {
             last_etcd_error: None,
             plugin_drift: vec!["volatility: here none, leader 0.2.0@174bfd7e89b1".into()],
         };
-        t.cycle_done(CycleRecord {
-            wrote: false,
-            ha: Some(standby(Some("a"))),
-            ..record(1, None)
-        });
+        t.cycle_done(in_pair(record(1, None), standby(Some("a")), false));
         let health = t.health(Instant::now()).unwrap();
         assert!(
             health.starts_with(
@@ -221,13 +231,11 @@ mod tests {
         let stalled = t.health(Instant::now() + Duration::from_secs(6)).unwrap_err();
         assert!(stalled.contains("no cycle has finished"), "{stalled}");
         // Elected: its health is its writes'.
-        t.cycle_done(CycleRecord {
-            ha: Some(LeadershipFacts {
-                role: Role::Leader { term: 5 },
-                ..standby(None)
-            }),
-            ..record(2, None)
-        });
+        let leader = LeadershipFacts {
+            role: Role::Leader { term: 5 },
+            ..standby(None)
+        };
+        t.cycle_done(in_pair(record(2, None), leader, true));
         assert!(t.health(Instant::now()).unwrap().contains("last full cache write"));
     }
 }

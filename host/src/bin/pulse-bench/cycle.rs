@@ -131,17 +131,17 @@ pub fn run_cycles(config: &Config, cycles: usize) -> Result<Cycles> {
         let mut pipeline = startup::pipeline(config, source, feed, startup::memcached(config).await?);
         // Two warm-up cycles: the first instantiations and connections.
         for _ in 0..2 {
-            pipeline.run_cycle().await?;
+            pipeline.run_cycle().await;
         }
         let mut times_ms = Vec::with_capacity(cycles);
         let (mut written, mut dropped, mut failed) = (0usize, 0usize, 0usize);
         for _ in 0..cycles {
             let started = Instant::now();
-            let report = pipeline.run_cycle().await?.context("the simulated source never ends")?;
+            let summary = pipeline.run_cycle().await.context("the simulated source never ends")?;
             times_ms.push(started.elapsed().as_secs_f64() * 1000.0);
-            written += report.write.written;
-            dropped += report.dropped;
-            failed += report.write.failed;
+            written += summary.write.report.written;
+            dropped += summary.facts.dropped;
+            failed += summary.write.report.failed;
         }
         let per_cycle = |n: usize| n as f64 / cycles as f64;
         Ok(Cycles {

@@ -68,9 +68,9 @@ impl fmt::Display for Contract {
     }
 }
 
-/// The two roles a plugin can play in a cycle.
+/// The two roles a plugin can play in a cycle: what kinds are told apart and compared by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Role {
+pub enum Role {
     /// Exports `analyze`.
     Analyzer,
     /// Exports `aggregate`.
@@ -188,7 +188,8 @@ impl PluginKind {
         })
     }
 
-    fn role(&self) -> Role {
+    /// The role its exports give it.
+    pub fn role(&self) -> Role {
         match self {
             PluginKind::Analyzer(_) => Role::Analyzer,
             PluginKind::Aggregator(_) => Role::Aggregator,

@@ -7,13 +7,14 @@ use std::time::Duration;
 
 use crate::candles::CandleStore;
 use crate::history::History;
-use crate::plugin::{Generation, LoadedPlugin};
+use crate::plugin::{Generation, LoadedPlugin, TrialInput};
+use crate::shared::contract::AnalyzerOutput;
 use crate::shared::market::Snapshot;
 use crate::shared::market_view::{PluginMarket, WidestMarket};
 use crate::shared::needs::Needs;
 
 /// The cycle's market for each distinct need of the loaded versions, built once per cycle.
-pub(super) struct MarketsByNeeds {
+pub(super) struct PluginMarkets {
     /// Everything any plugin asked for: the deepest history, every time frame's candles.
     widest: WidestMarket,
     /// What `widest` holds, as needs.
@@ -22,7 +23,8 @@ pub(super) struct MarketsByNeeds {
     cut: BTreeMap<Needs, Arc<PluginMarket>>,
 }
 
-impl MarketsByNeeds {
+impl PluginMarkets {
+    /// The markets of `generation`'s versions for the snapshot served in `cycle`, `age` old.
     pub(super) fn new(
         snapshot: &Snapshot,
         (history, candles): (&History, &mut CandleStore),
@@ -43,17 +45,18 @@ impl MarketsByNeeds {
         Self { widest, holds, cut }
     }
 
+    /// The market `plugin` asked for.
     pub(super) fn for_plugin(&self, plugin: &LoadedPlugin) -> Arc<PluginMarket> {
         self.cut[plugin.needs()].clone()
     }
 
-    /// The market with everything any plugin asked for, for trial calls.
-    pub(super) fn widest(&self) -> WidestMarket {
-        self.widest.clone()
-    }
-
-    /// What the widest market holds, for cutting it to a trial call's needs.
-    pub(super) fn holds(&self) -> Needs {
-        self.holds.clone()
+    /// What a trial call of a version being staged is handed: the widest market, what it
+    /// holds (to cut it to the version's needs), and the serving analyzers' `outputs`.
+    pub(super) fn trial_input(&self, outputs: Arc<Vec<AnalyzerOutput>>) -> TrialInput {
+        TrialInput {
+            market: self.widest.clone(),
+            holds: self.holds.clone(),
+            outputs,
+        }
     }
 }

@@ -1,0 +1,59 @@
+//! A plugin call as the cycle makes it: started at once on the plugin pool, bounded by its
+//! deadline, and timed, so the round can start many and await them in order.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::plugin::{call_on_pool, CallError, LoadedPlugin};
+use crate::shared::call::CallOutcome;
+use crate::shared::clock::now_ms;
+
+/// A call's timed outcome and its result.
+type Finished<R> = (CallOutcome, Result<R, CallError>);
+
+/// A call of one version, running.
+pub(super) struct RunningCall<R> {
+    /// The version called.
+    pub(super) plugin: Arc<LoadedPlugin>,
+    /// Yields the call's outcome once it ends or its deadline passes.
+    pub(super) call: Pin<Box<dyn Future<Output = Finished<R>> + Send>>,
+}
+
+/// Starts `call` on `plugin` at once, bounded by the plugin's deadline
+/// (`plugin::call_on_pool`).
+pub(super) fn start<R: Send + 'static>(
+    plugin: &Arc<LoadedPlugin>,
+    call: impl FnOnce(&LoadedPlugin) -> Result<R, CallError> + Send + 'static,
+) -> RunningCall<R> {
+    let started_ms = now_ms();
+    let caller = plugin.clone();
+    let task = call_on_pool(plugin.policy.call_timeout, move || call(&caller));
+    let timed = plugin.clone();
+    let call = async move {
+        let (elapsed, result) = task.await;
+        let log_dropped = timed.take_log_dropped();
+        let outcome = CallOutcome {
+            log_dropped_lines: log_dropped.lines,
+            log_dropped_bytes: log_dropped.bytes,
+            started_ms,
+            duration_ms: elapsed.as_secs_f64() * 1000.0,
+            error: result.as_ref().err().map(ToString::to_string),
+            failure: result.as_ref().err().map(|e| e.failure),
+        };
+        (outcome, result)
+    };
+    RunningCall {
+        plugin: plugin.clone(),
+        call: Box::pin(call),
+    }
+}
+
+/// Awaits calls that are already running, keeping their order.
+pub(super) async fn finish_in_order<R>(calls: Vec<RunningCall<R>>) -> Vec<(Arc<LoadedPlugin>, Finished<R>)> {
+    let mut out = Vec::with_capacity(calls.len());
+    for running in calls {
+        out.push((running.plugin, running.call.await));
+    }
+    out
+}
