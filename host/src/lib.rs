@@ -5,8 +5,10 @@
 //! analyzers → aggregators ([`plugin`]) → [`cache`] → [`status`], driven by [`pipeline`].
 //! The imports have the same shape (docs/architecture.md, held by tests/architecture.rs): the
 //! commands ([`cli`], [`verify`], ...) on top, the pipeline below them, then the stages, which
-//! never import each other, then [`config`], and at the bottom [`shared`], the plain data the
-//! stages hand each other.
+//! never import each other, then [`config`], and at the bottom [`shared`], the data the stages
+//! hand each other. Not all of `shared` is written by hand: `shared/contract.rs` is generated
+//! from `wit/` by wasmtime's `bindgen!` at build time, and `shared/market_view.rs` derives
+//! wasmtime's `ComponentType` and `Lower` so a market is lowered straight into a plugin.
 
 #![warn(missing_docs)]
 #![warn(clippy::too_many_lines)]

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::contract::Timeframe;
+use super::magnitude::MAX_MAGNITUDE;
 use super::timeframe::{self, TIMEFRAMES};
 
 /// One OHLCV candle.
@@ -52,7 +53,7 @@ impl Candle {
         } else if prices
             .iter()
             .chain([&self.volume, &self.turnover])
-            .any(|n| n.abs() > super::market::MAX_MAGNITUDE)
+            .any(|n| n.abs() > MAX_MAGNITUDE)
         {
             Some("a number beyond 1e18")
         } else if prices.iter().any(|&p| p <= 0.0) {

@@ -10,12 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use super::candle::CandleRows;
 use super::contract::Market;
+use super::magnitude::MAX_MAGNITUDE;
 use super::needs::empty_history;
-
-/// The largest magnitude of any number a source yields (price, volume, turnover, change): far
-/// above any real market (prices of 1e5, daily volumes of 1e15 in base units), and low enough
-/// that sums and products over every symbol an answer can hold stay finite in a plugin.
-pub const MAX_MAGNITUDE: f64 = 1e18;
 
 /// How far a last price may lie outside its own 24 h high and low: those may trail the trade
 /// that moved them by a moment.
