@@ -21,14 +21,14 @@ mod columns;
 mod series;
 mod writes;
 
-use columns::Handed;
+use columns::TimeframeBuffers;
 use series::{merge, trade, trim};
 use writes::built;
-use writes::{Shape, Stamped};
+use writes::{Shape, StampedSeries};
 
 /// One symbol's candles.
 #[derive(Debug)]
-struct Kept {
+struct SymbolCandles {
     /// The symbol.
     symbol: String,
     /// Its candles of every time frame, oldest first, indexed as [`TIMEFRAMES`].
@@ -46,13 +46,13 @@ pub struct CandleStore {
     /// The columns handed over per time frame; the others are left empty.
     columns: ColumnsWanted,
     /// The candles of each symbol of the latest snapshot, in its order (then any restored).
-    kept: Vec<Kept>,
+    kept: Vec<SymbolCandles>,
     /// Where each symbol is in `kept`.
     index: HashMap<String, usize>,
     /// The last stamp given; stamps are never given twice.
     clock: u64,
     /// Per time frame, the candles handed to plugins, kept to be updated in place.
-    handed: [Handed; TIMEFRAMES.len()],
+    handed: [TimeframeBuffers; TIMEFRAMES.len()],
 }
 
 impl CandleStore {
@@ -167,7 +167,7 @@ impl CandleStore {
         if same {
             return;
         }
-        let mut old: Vec<Option<Kept>> = self.kept.drain(..).map(Some).collect();
+        let mut old: Vec<Option<SymbolCandles>> = self.kept.drain(..).map(Some).collect();
         for ticker in tickers {
             // A symbol twice: its candles go with the first.
             let kept = self.index.get(&ticker.symbol).and_then(|&at| old[at].take());
@@ -189,8 +189,8 @@ impl CandleStore {
     }
 
     /// A symbol with no candles yet, stamped anew.
-    fn fresh(&mut self, symbol: &str) -> Kept {
-        Kept {
+    fn fresh(&mut self, symbol: &str) -> SymbolCandles {
+        SymbolCandles {
             symbol: symbol.to_string(),
             candles: Default::default(),
             stamps: std::array::from_fn(|_| next(&mut self.clock)),
@@ -211,11 +211,11 @@ impl CandleStore {
                 let k = timeframe::index(timeframe);
                 let shape = Shape::at(timeframe, depth, self.columns[k], base.timestamp_ms);
                 if in_order {
-                    let series: Vec<Stamped> = self.kept.iter().map(|s| (&s.candles[k], s.stamps[k])).collect();
+                    let series: Vec<StampedSeries> = self.kept.iter().map(|s| (&s.candles[k], s.stamps[k])).collect();
                     self.handed[k].hand(&series, timeframe, shape)
                 } else {
                     const NONE: &VecDeque<Candle> = &VecDeque::new();
-                    let series: Vec<Stamped> = base
+                    let series: Vec<StampedSeries> = base
                         .symbols
                         .iter()
                         .map(|s| {

@@ -236,10 +236,7 @@ async fn run(config: Config, cycles: Option<u64>) -> Result<()> {
     let status_server = StatusServer::bind(config.listen).await?;
     let watch = std::sync::Arc::new(reloader.watch()?);
     hangup.reconcile_on_each(watch.clone());
-    let (leadership, campaign) = startup::leadership(&config, &generation)?;
-    let pipeline = startup::pipeline(&config, source, feed, startup::memcached(&config).await?)
-        .warm_start(config.state_dir())
-        .with_leadership(leadership);
+    let (pipeline, campaign) = startup::daemon_pipeline(&config, source, feed, &generation).await?;
     info!(
         source = %config.source,
         memcached = %config.memcached.join(","),

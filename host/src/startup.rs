@@ -67,6 +67,22 @@ pub fn pipeline(config: &Config, source: Source, feed: PluginFeed, sink: Box<dyn
     Pipeline::new(CycleSettings::from_config(config), source, feed, sink)
 }
 
+/// The daemon's pipeline: [`pipeline`] writing to the config's memcached servers, taking
+/// back the state saved by the last run, and writing only while it leads its pair with `[ha]`
+/// (the campaign, returned, has then started with `generation`'s plugins).
+pub async fn daemon_pipeline(
+    config: &Config,
+    source: Source,
+    feed: PluginFeed,
+    generation: &Generation,
+) -> Result<(Pipeline, Option<Campaign>)> {
+    let (leadership, campaign) = leadership(config, generation)?;
+    let pipeline = pipeline(config, source, feed, memcached(config).await?)
+        .warm_start(config.state_dir())
+        .with_leadership(leadership);
+    Ok((pipeline, campaign))
+}
+
 /// A sink writing to the config's memcached servers, connected.
 pub async fn memcached(config: &Config) -> Result<Box<dyn Sink>> {
     let placement = Placement::new(config.memcached.clone(), config.cache.mirror);
@@ -77,7 +93,7 @@ pub async fn memcached(config: &Config) -> Result<Box<dyn Sink>> {
 
 /// Whether the daemon writes alone, or as one of a pair through `[ha]`: then the campaign has
 /// started with the plugins of `generation`, and the daemon is standby until elected.
-pub fn leadership(config: &Config, generation: &Generation) -> Result<(Leadership, Option<Campaign>)> {
+fn leadership(config: &Config, generation: &Generation) -> Result<(Leadership, Option<Campaign>)> {
     match &config.ha {
         None => Ok((Leadership::alone(), None)),
         Some(ha) => {
@@ -86,3 +102,6 @@ pub fn leadership(config: &Config, generation: &Generation) -> Result<(Leadershi
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -11,7 +11,7 @@ use crate::shared::columns::Columns;
 use crate::shared::contract::{CandleColumns, Candles, Timeframe};
 use crate::shared::needs::empty_candles;
 
-use super::writes::{fill_from, rearranged, run_of, write, Shape, Stamped};
+use super::writes::{fill_from, rearranged, run_of, write, Shape, StampedSeries};
 
 /// Buffers kept per time frame: one for the cycle being built, one the last cycle's market
 /// may still hold (a trial call reads it), and one spare for a call that outlives its cycle.
@@ -32,21 +32,21 @@ struct Buffer {
 
 /// The buffers of one time frame.
 #[derive(Debug, Default)]
-pub(super) struct Handed {
+pub(super) struct TimeframeBuffers {
     /// Up to [`MOST_BUFFERS`], reused once no market holds them.
     buffers: Vec<Buffer>,
     /// Buffers handed so far.
     count: u64,
 }
 
-impl Handed {
+impl TimeframeBuffers {
     /// The candles of `series` (one per symbol, in the market's order) at `shape`, in a buffer
     /// no market holds any longer: one of the same shape is brought up to date (each symbol's
     /// last candle rewritten, the candles of a symbol whose stamp differs written again), or,
     /// when more than an eighth of the symbols differ from it, written from the newest buffer
     /// of that shape (a copy per run of neighbours); otherwise a free buffer is refilled (its
     /// memory reused), or a new one made.
-    pub(super) fn hand(&mut self, series: &[Stamped<'_>], timeframe: Timeframe, shape: Shape) -> Arc<Candles> {
+    pub(super) fn hand(&mut self, series: &[StampedSeries<'_>], timeframe: Timeframe, shape: Shape) -> Arc<Candles> {
         let free = |b: &mut Buffer| Arc::get_mut(&mut b.candles).is_some();
         let at = match self.buffers.iter_mut().position(|b| b.shape == shape && free(b)) {
             Some(at) => at,
@@ -115,7 +115,7 @@ impl Handed {
 }
 
 /// How many symbols of `series` are not where `stamps` has them.
-fn moved(stamps: &[u64], series: &[Stamped<'_>]) -> usize {
+fn moved(stamps: &[u64], series: &[StampedSeries<'_>]) -> usize {
     let kept = stamps.iter().zip(series).filter(|(&was, &(_, is))| was == is).count();
     series.len() - kept
 }
@@ -139,7 +139,7 @@ fn pick(buffers: &mut [Buffer], at: usize, source: Option<usize>) -> (&mut Buffe
 /// symbol by symbol: an unchanged stamp rewrites the last candle, a changed one all the
 /// symbol's candles if they are as many as before. Returns the first symbol it could not
 /// update so (its candles are not as many, or it is new) and where its candles start.
-fn update(c: &mut Candles, stamps: &mut [u64], series: &[Stamped<'_>], shape: Shape) -> (usize, usize) {
+fn update(c: &mut Candles, stamps: &mut [u64], series: &[StampedSeries<'_>], shape: Shape) -> (usize, usize) {
     let timeframe = c.timeframe;
     let starts = shape.columns.has(CandleColumns::START_MS);
     let mut end = 0;
@@ -192,7 +192,7 @@ mod tests {
     fn a_free_buffer_is_updated_in_place_and_a_held_one_left_alone() {
         let (mut a, b) = (series(&[1.0, 2.0, 3.0]), series(&[5.0]));
         let at = Shape::at(Timeframe::M1, 5, Columns::all(), 120_000);
-        let mut handed = Handed::default();
+        let mut handed = TimeframeBuffers::default();
         let first = handed.hand(&[(&a, 1), (&b, 2)], Timeframe::M1, at);
         assert_eq!(
             (&first.lengths[..], &first.close[..]),
@@ -226,7 +226,7 @@ mod tests {
             })
             .collect();
         let at = Shape::at(Timeframe::M1, 5, Columns::all(), 60_000);
-        let mut handed = Handed::default();
+        let mut handed = TimeframeBuffers::default();
         drop(handed.hand(&[(&a, 1), (&b, 2), (&c, 3)], Timeframe::M1, at));
         // A and B swap places: as many candles each, written where they now are.
         let swapped = handed.hand(&[(&b, 2), (&a, 1), (&c, 3)], Timeframe::M1, at);
@@ -262,7 +262,7 @@ mod tests {
     fn only_the_columns_wanted_are_written_kept_and_updated() {
         let mut a = series(&[1.0, 2.0]);
         let closes = Shape::at(Timeframe::M1, 5, Columns(CandleColumns::CLOSE), 60_000);
-        let mut handed = Handed::default();
+        let mut handed = TimeframeBuffers::default();
         let first = handed.hand(&[(&a, 1)], Timeframe::M1, closes);
         assert_eq!((&first.lengths[..], &first.close[..]), (&[2][..], &[1.0, 2.0][..]));
         assert!(first.start_ms.is_empty() && first.open.is_empty() && first.turnover.is_empty());
@@ -292,7 +292,7 @@ mod tests {
             series(&[7.0]),
         );
         let at = Shape::at(Timeframe::M1, 5, Columns::all(), 120_000);
-        let mut handed = Handed::default();
+        let mut handed = TimeframeBuffers::default();
         let held = handed.hand(&[(&a, 1), (&b, 2), (&c, 3), (&d, 4)], Timeframe::M1, at);
         // D rises to the top, A's last candle trades, D gains a candle (a new stamp): A, B
         // and C are one run copied from the held buffer, D is written from its series.

@@ -21,7 +21,7 @@ use crate::shared::timeframe;
 /// One symbol's candles of one time frame, and the stamp of their last change of shape (a
 /// candle opened, inserted or forgotten): stamps are never reused, so an equal stamp means the
 /// same symbol with candles of the same starts, only its last candle perhaps moved.
-pub(super) type Stamped<'a> = (&'a VecDeque<Candle>, u64);
+pub(super) type StampedSeries<'a> = (&'a VecDeque<Candle>, u64);
 
 /// What every symbol's candles are handed at, beside their own stamps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +76,7 @@ fn prices_of(c: &Candles) -> [&Vec<f64>; 6] {
 }
 
 /// The candles of `series` at `shape`, in new memory.
-pub(super) fn built(series: &[Stamped<'_>], timeframe: Timeframe, shape: Shape) -> Candles {
+pub(super) fn built(series: &[StampedSeries<'_>], timeframe: Timeframe, shape: Shape) -> Candles {
     let mut c = empty_candles(timeframe);
     fill_from(&mut c, &mut Vec::new(), 0, 0, series, shape);
     c
@@ -90,7 +90,7 @@ pub(super) fn fill_from(
     stamps: &mut Vec<u64>,
     from: usize,
     end: usize,
-    series: &[Stamped<'_>],
+    series: &[StampedSeries<'_>],
     shape: Shape,
 ) {
     cut(c, stamps, from, end, (series.len() - from) * (shape.depth + 1), shape);
@@ -107,7 +107,7 @@ pub(super) fn rearranged(
     c: &mut Candles,
     stamps: &mut Vec<u64>,
     (source, source_stamps): (&Candles, &[u64]),
-    series: &[Stamped<'_>],
+    series: &[StampedSeries<'_>],
     shape: Shape,
 ) {
     let position: HashMap<u64, usize> = source_stamps.iter().enumerate().map(|(p, &s)| (s, p)).collect();

@@ -15,8 +15,6 @@ mod plugin_markets;
 mod publish;
 mod round;
 mod staleness;
-#[cfg(test)]
-mod tests;
 mod warm;
 
 use std::future::Future;

@@ -205,63 +205,27 @@ impl Reloader {
         let mut staged = Vec::new();
         for path in files {
             let old = current.by_path(path).cloned();
-            let source = match PluginSource::read(path) {
-                Ok(source) => source,
+            let (source, restoring) = match self.version_to_stage(path, old.as_deref()) {
                 // Removed between listing and reading: the next event reconciles it.
-                Err(_) if !path.exists() => continue,
-                Err(e) => {
-                    reject(path, Stage::Read, &e, old.as_deref());
+                ToStage::Nothing => continue,
+                ToStage::Serving => {
                     kept.extend(old);
                     continue;
                 }
+                ToStage::File(source) => (source, false),
+                ToStage::Replaced(source) => (source, true),
             };
-            if old.as_ref().is_some_and(|old| old.fingerprint == source.fingerprint)
-                || self.rejected.holds(&source, old.as_deref())
-            {
-                kept.extend(old);
-                continue;
-            }
-            // Only serving files are rolled back; a shadow of the same name is not one of them.
-            let remembered = !is_shadow_file(path);
-            let (mut source, mut restoring) = (source, false);
-            let refused = self
-                .remembered
-                .refuses(path, &source.fingerprint)
-                .filter(|_| remembered);
-            if let Some(why) = refused.map(str::to_string) {
-                // Rolled back before a restart: still refused; the version it replaced serves.
-                let restore = self.remembered.restore(path).filter(|_| old.is_none());
-                let serving = match (&restore, &old) {
-                    (Some(_), _) => "the version it replaced, kept in the state directory, serves instead",
-                    (None, Some(_)) => "the version serving now stays",
-                    (None, None) => {
-                        "nothing of its name serves until it changes (the version it replaced could not be restored)"
-                    }
-                };
-                log_still_refused(path, &source, &why, serving);
-                self.rejected
-                    .insert(path, &source.fingerprint, format!("rolled back {why}"));
-                match restore {
-                    Some(restore) => (source, restoring) = (restore, true),
-                    None => {
-                        kept.extend(old);
-                        continue;
-                    }
-                }
-            }
             let started = Instant::now();
             match self.stager.stage(&source, trial.as_ref()) {
                 Ok((plugin, cached)) => {
                     if !restoring {
-                        self.rejected.remove(path);
-                        if remembered {
-                            self.remembered.forget(path);
-                        }
+                        self.passed(path);
                     }
+                    let time = started.elapsed();
                     staged.push(Staged {
                         plugin,
                         old,
-                        time: started.elapsed(),
+                        time,
                         cached,
                     });
                 }
@@ -277,6 +241,58 @@ impl Reloader {
             }
         }
         (kept, staged)
+    }
+
+    /// Which version of `path` to stage, `old` serving from it now: its file when it is new or
+    /// changed and not refused; the version it replaced when the file was rolled back before a
+    /// restart and nothing of its name serves.
+    fn version_to_stage(&mut self, path: &Path, old: Option<&LoadedPlugin>) -> ToStage {
+        let source = match PluginSource::read(path) {
+            Ok(source) => source,
+            Err(_) if !path.exists() => return ToStage::Nothing,
+            Err(e) => {
+                reject(path, Stage::Read, &e, old);
+                return ToStage::Serving;
+            }
+        };
+        if old.is_some_and(|old| old.fingerprint == source.fingerprint) || self.rejected.holds(&source, old) {
+            return ToStage::Serving;
+        }
+        // Only serving files are rolled back; a shadow of the same name is not one of them.
+        let refused = self
+            .remembered
+            .refuses(path, &source.fingerprint)
+            .filter(|_| !is_shadow_file(path))
+            .map(str::to_string);
+        match refused {
+            Some(why) => self.still_refused(path, &source, &why, old),
+            None => ToStage::File(source),
+        }
+    }
+
+    /// A file rolled back before a restart, `why`, is still refused: the version it replaced
+    /// serves instead, restored from the state directory, unless one of its name serves now.
+    fn still_refused(&mut self, path: &Path, source: &PluginSource, why: &str, old: Option<&LoadedPlugin>) -> ToStage {
+        let restore = self.remembered.restore(path).filter(|_| old.is_none());
+        let serving = match (&restore, old) {
+            (Some(_), _) => "the version it replaced, kept in the state directory, serves instead",
+            (None, Some(_)) => "the version serving now stays",
+            (None, None) => {
+                "nothing of its name serves until it changes (the version it replaced could not be restored)"
+            }
+        };
+        log_still_refused(path, source, why, serving);
+        self.rejected
+            .insert(path, &source.fingerprint, format!("rolled back {why}"));
+        restore.map_or(ToStage::Serving, ToStage::Replaced)
+    }
+
+    /// `path`'s file passed staging: it is no longer refused, nor remembered as rolled back.
+    fn passed(&mut self, path: &Path) {
+        self.rejected.remove(path);
+        if !is_shadow_file(path) {
+            self.remembered.forget(path);
+        }
     }
 
     /// The `*.wasm` entries of `dir` but folders, sorted, hidden files left out. One that is not
@@ -310,10 +326,27 @@ impl Reloader {
 }
 
 /// A version that passed staging, waiting to be admitted.
+/// What to stage of one file of the directory.
+enum ToStage {
+    /// Nothing: the file is gone.
+    Nothing,
+    /// Nothing new: what serves from it (if anything) stays.
+    Serving,
+    /// The file as it is now.
+    File(PluginSource),
+    /// The version a rolled-back file replaced, restored from the state directory.
+    Replaced(PluginSource),
+}
+
+/// A version that passed staging, waiting for admission.
 struct Staged {
+    /// The version staged.
     plugin: Arc<LoadedPlugin>,
+    /// The version serving from the same file, which it would replace.
     old: Option<Arc<LoadedPlugin>>,
+    /// How long staging took, for its log line.
     time: Duration,
+    /// Whether its compiled code came from the compile cache.
     cached: bool,
 }
 

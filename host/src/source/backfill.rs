@@ -74,7 +74,7 @@ struct Track {
 pub(super) type Fetch = Arc<dyn Fn(String, Timeframe, u32) -> BoxFuture<'static, Result<Vec<Candle>>> + Send + Sync>;
 
 /// What the worker shares with the source.
-struct Shared {
+struct QueueState {
     /// Runs one request.
     fetch: Fetch,
     /// Fetches finished since the source last looked.
@@ -88,7 +88,7 @@ struct Shared {
 
 /// Plans the kline requests of one exchange source and runs them in the background.
 pub(super) struct Backfill {
-    shared: Arc<Shared>,
+    shared: Arc<QueueState>,
     pace: Pace,
     /// What the plugins want, and of which symbols.
     demand: CandleDemand,
@@ -103,7 +103,7 @@ impl Backfill {
     /// A backfill whose requests `fetch` runs, at `pace`.
     pub(super) fn new(fetch: Fetch, pace: Pace) -> Self {
         Self {
-            shared: Arc::new(Shared {
+            shared: Arc::new(QueueState {
                 fetch,
                 done: Mutex::new(Vec::new()),
                 requests: AtomicU64::new(0),
@@ -231,7 +231,7 @@ impl Backfill {
 async fn work(
     mut queue: UnboundedReceiver<(Job, u32)>,
     retries: WeakUnboundedSender<(Job, u32)>,
-    shared: Arc<Shared>,
+    shared: Arc<QueueState>,
     pace: Pace,
 ) {
     let in_flight = Arc::new(Semaphore::new(pace.in_flight.max(1)));

@@ -33,7 +33,10 @@ pub(super) fn open(config: &Config, dialect: Box<dyn Dialect>) -> Result<Opened>
         config.request_timeout(),
         pace,
     )?;
-    Ok((Box::new(source), name))
+    Ok(Opened {
+        market: Box::new(source),
+        name,
+    })
 }
 
 /// The most kline requests per second a source starts, whatever the config says (no exchange

@@ -54,7 +54,12 @@ pub trait MarketSource: Send {
 }
 
 /// A source just opened, and the name plugins and `pulse:status` know it by.
-pub type Opened = (Box<dyn MarketSource>, &'static str);
+pub struct Opened {
+    /// The source.
+    pub market: Box<dyn MarketSource>,
+    /// Its name (`bybit`, `bybit:spot`, `replay`, ...): for a replay, without the file.
+    pub name: &'static str,
+}
 
 /// A source as `--source` names it, and how to open one.
 pub struct Registration {
@@ -95,7 +100,7 @@ impl Source {
         if config.market.speed.0 != 1.0 && !registration.paced {
             bail!("market.speed applies to replay sources only");
         }
-        let (market, name) = (registration.open)(config, spec.argument.as_deref())?;
+        let Opened { market, name } = (registration.open)(config, spec.argument.as_deref())?;
         let recorder = config.market.record.as_deref().map(Recorder::create).transpose()?;
         Ok(Self {
             market,

@@ -40,7 +40,10 @@ fn open(config: &Config, argument: Option<&str>) -> Result<Opened> {
         bail!("source replay needs the recording: replay:FILE");
     };
     let recording = Recording::open(Path::new(file), config.market.replay_end)?;
-    Ok((Box::new(Replay::start(recording, config.request_timeout())), "replay"))
+    Ok(Opened {
+        market: Box::new(Replay::start(recording, config.request_timeout())),
+        name: "replay",
+    })
 }
 
 /// A recording read ahead on its own thread.

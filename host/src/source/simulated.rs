@@ -26,7 +26,10 @@ pub(super) const SOURCE: Registration = Registration {
 fn open(config: &Config, argument: Option<&str>) -> Result<Opened> {
     no_argument("simulated", argument)?;
     let market = SimulatedMarket::new(&config.simulated, config.symbols.0).stepping(config.cycle_interval());
-    Ok((Box::new(market), "simulated"))
+    Ok(Opened {
+        market: Box::new(market),
+        name: "simulated",
+    })
 }
 
 #[async_trait]

@@ -92,7 +92,7 @@ impl PluginStats {
 /// What a loaded version is: the part of `pulse:status` and `/plugins` that a serving plugin
 /// and a shadow version show alike.
 #[derive(Debug, Clone, Serialize)]
-pub struct Described {
+pub struct PluginIdentity {
     /// Its identity.
     pub(super) name: String,
     /// The version it describes itself with.
@@ -112,7 +112,7 @@ pub struct Described {
     pub(super) signer: Option<String>,
 }
 
-impl From<PluginFacts> for Described {
+impl From<PluginFacts> for PluginIdentity {
     fn from(p: PluginFacts) -> Self {
         Self {
             name: p.name,
@@ -132,7 +132,7 @@ impl From<PluginFacts> for Described {
 pub struct PluginStatus {
     /// What it is.
     #[serde(flatten)]
-    pub(super) plugin: Described,
+    pub(super) plugin: PluginIdentity,
     /// Peak linear memory of the last call, in bytes.
     pub(super) memory_bytes: usize,
     /// Its counters and breaker state.

@@ -1,6 +1,6 @@
 //! The counters of `/metrics` that other parts own, read at scrape time: cycles from the
 //! pipeline's published record, per-plugin counts and call durations from the status board,
-//! cache totals from the cache writer. Nothing here counts; it only encodes what [`Live`] holds, so each number
+//! cache totals from the cache writer. Nothing here counts; it only encodes what [`Published`] holds, so each number
 //! has one owner and `pulse:status`, `/plugins` and `/metrics` cannot disagree.
 
 use std::fmt;
@@ -12,21 +12,19 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Unit;
 
-use super::board::PluginStats;
-use super::live::Live;
-use super::prometheus::{counter, counters, family, gauges};
-use crate::shared::call::Failure;
+use super::live::Published;
+use super::prometheus::{counter, counters, gauges};
 use crate::shared::write_stats::WriterStats;
 
 /// Encodes the published record's counters on each scrape.
 #[derive(Debug)]
-pub(super) struct LiveCollector(pub(super) Arc<Mutex<Live>>);
+pub(super) struct PublishedCollector(pub(super) Arc<Mutex<Published>>);
 
-impl Collector for LiveCollector {
+impl Collector for PublishedCollector {
     fn encode(&self, mut out: DescriptorEncoder<'_>) -> fmt::Result {
         let live = self.0.lock().unwrap_or_else(|e| e.into_inner());
         cycles(&mut out, &live)?;
-        plugins(&mut out, &live)?;
+        super::plugin_series::encode(&mut out, &live)?;
         cache(&mut out, &live)?;
         super::shadows::encode(&mut out, live.shadows())?;
         super::leadership::encode(&mut out, live.ha())
@@ -34,7 +32,7 @@ impl Collector for LiveCollector {
 }
 
 /// The cycle counters, the cycle duration histogram and the last full push.
-fn cycles(out: &mut DescriptorEncoder<'_>, live: &Live) -> fmt::Result {
+fn cycles(out: &mut DescriptorEncoder<'_>, live: &Published) -> fmt::Result {
     let metric = out.encode_descriptor(
         "cycle_duration",
         "Time from snapshot to the end of the cache write, per cycle",
@@ -60,112 +58,8 @@ fn cycles(out: &mut DescriptorEncoder<'_>, live: &Live) -> fmt::Result {
     ConstGauge::new(last_push).encode(metric)
 }
 
-/// Per-plugin series of the loaded versions, from the status board.
-fn plugins(out: &mut DescriptorEncoder<'_>, live: &Live) -> fmt::Result {
-    family(
-        out,
-        "plugin_call_duration",
-        "Duration of plugin calls (fresh instance, init and the call)",
-        Some(&Unit::Seconds),
-        MetricType::Histogram,
-        live.plugins().iter().map(|p| {
-            (
-                [("plugin", p.plugin.name.as_str()), ("kind", p.plugin.kind)],
-                &p.stats.call_times,
-            )
-        }),
-        |times, m| times.encode(m),
-    )?;
-    type Count = fn(&PluginStats) -> u64;
-    let per_plugin: [(&str, &str, Option<Unit>, Count); 7] = [
-        ("plugin_calls", "Plugin calls made", None, |s| s.calls),
-        (
-            "plugin_traps",
-            "Plugin calls that trapped (panic, abort, memory cap, host limit)",
-            None,
-            |s| s.traps,
-        ),
-        ("plugin_timeouts", "Plugin calls stopped at their deadline", None, |s| {
-            s.timeouts
-        }),
-        (
-            "plugin_errors",
-            "Plugin calls that returned an error or output the host refused",
-            None,
-            |s| s.failures.saturating_sub(s.traps + s.timeouts),
-        ),
-        (
-            "plugin_dropped_outputs",
-            "Verdicts or cache entries dropped by the host's output checks",
-            None,
-            |s| s.dropped,
-        ),
-        (
-            "plugin_log_dropped_lines",
-            "Lines a plugin wrote to the log (log calls, stdout, stderr) dropped over its log budget",
-            None,
-            |s| s.log_dropped_lines,
-        ),
-        (
-            "plugin_log_dropped",
-            "Bytes of the log lines dropped over a plugin's log budget",
-            Some(Unit::Bytes),
-            |s| s.log_dropped_bytes,
-        ),
-    ];
-    for (name, help, unit, count) in per_plugin {
-        let series = live
-            .plugins()
-            .iter()
-            .map(|p| ([("plugin", p.plugin.name.as_str())], count(&p.stats)));
-        counters(out, name, help, unit.as_ref(), series)?;
-    }
-    // Every kind's series exists from the plugin's load, at 0, so rate() sees its start.
-    let by_kind = live.plugins().iter().flat_map(|p| {
-        Failure::ALL.map(|kind| {
-            let count = p.stats.failure_kinds.get(kind.label()).copied().unwrap_or(0);
-            ([("plugin", p.plugin.name.as_str()), ("kind", kind.label())], count)
-        })
-    });
-    counters(
-        out,
-        "plugin_failures",
-        "Failed plugin calls by kind: timeout, trap, memory_cap, over_limit, host_limit, error",
-        None,
-        by_kind,
-    )?;
-    plugin_states(out, live)
-}
-
-/// Whether each loaded plugin is quarantined, and what it is.
-fn plugin_states(out: &mut DescriptorEncoder<'_>, live: &Live) -> fmt::Result {
-    gauges(
-        out,
-        "plugin_quarantined",
-        "1 while the circuit breaker holds the plugin, else 0",
-        live.plugins()
-            .iter()
-            .map(|p| ([("plugin", p.plugin.name.as_str())], i64::from(p.stats.quarantined))),
-    )?;
-    let info = live.plugins().iter().map(|p| {
-        let labels = [
-            ("plugin", p.plugin.name.as_str()),
-            ("kind", p.plugin.kind),
-            ("version", p.plugin.version.as_str()),
-            ("hash", p.plugin.hash.as_str()),
-        ];
-        (labels, 1)
-    });
-    gauges(
-        out,
-        "plugin_info",
-        "Loaded plugins (value 1), labelled with kind, version and content hash",
-        info,
-    )
-}
-
 /// The cache writer's totals and server states.
-fn cache(out: &mut DescriptorEncoder<'_>, live: &Live) -> fmt::Result {
+fn cache(out: &mut DescriptorEncoder<'_>, live: &Published) -> fmt::Result {
     let empty = WriterStats::default();
     let stats = live.cache().unwrap_or(&empty);
     counter(
@@ -214,9 +108,8 @@ mod tests {
     use crate::config::RollbackConfig;
     use crate::shared::call::{CallOutcome, Failure, Fingerprint, PluginFacts};
     use crate::shared::write_stats::{ServerState, WriterStats};
-    use std::sync::Arc;
-
     use crate::status::{CycleSummary, StatusBoard, Telemetry};
+    use std::sync::Arc;
 
     fn facts(name: &str) -> PluginFacts {
         PluginFacts {
@@ -253,13 +146,10 @@ mod tests {
             .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
     }
 
-    #[test]
-    fn counters_are_read_from_the_published_cycle_and_agree_with_the_board() {
+    /// Telemetry that published cycle 3 of plugin `a` (a call that worked, one over its memory
+    /// cap, one over a limit; 4 outputs dropped) and of a writer with errors and a server down.
+    fn published_cycle_three() -> Telemetry {
         let telemetry = Telemetry::new(Duration::from_secs(2), Duration::from_secs(10));
-        let empty = telemetry.metrics.encode();
-        assert_eq!(value(&empty, "pulse_cycles_total"), Some(0.0), "{empty}");
-        assert!(!empty.contains("pulse_plugin_calls_total"), "{empty}");
-
         let mut board = StatusBoard::new(5, RollbackConfig::default());
         let fingerprint = facts("a").fingerprint;
         for (cycle, failure) in [(1, None), (2, Some(Failure::MemoryCap)), (3, Some(Failure::OverLimit))] {
@@ -286,7 +176,20 @@ mod tests {
         summary.write.cache = cache;
         summary.write.wrote = true;
         telemetry.cycle_done(Arc::new(summary));
+        telemetry
+    }
 
+    #[test]
+    fn before_any_cycle_the_cycle_count_is_zero_and_no_plugin_has_series() {
+        let telemetry = Telemetry::new(Duration::from_secs(2), Duration::from_secs(10));
+        let empty = telemetry.metrics.encode();
+        assert_eq!(value(&empty, "pulse_cycles_total"), Some(0.0), "{empty}");
+        assert!(!empty.contains("pulse_plugin_calls_total"), "{empty}");
+    }
+
+    #[test]
+    fn counters_are_read_from_the_published_cycle_and_agree_with_the_board() {
+        let telemetry = published_cycle_three();
         let text = telemetry.metrics.encode();
         let expect = [
             ("pulse_cycles_total", 3.0),
@@ -322,8 +225,11 @@ mod tests {
         );
         assert_eq!(value(&text, &info), Some(1.0), "{text}");
         assert!(value(&text, "pulse_last_push_timestamp_seconds").is_some_and(|t| t > 0.0));
+    }
 
-        // A plugin no longer loaded leaves no series behind.
+    #[test]
+    fn a_plugin_no_longer_loaded_leaves_no_series_behind() {
+        let telemetry = published_cycle_three();
         let mut summary = CycleSummary::default();
         summary.facts.cycle = 4;
         summary.write.seconds = 0.004;

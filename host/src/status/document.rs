@@ -98,7 +98,7 @@ mod tests {
             ..CycleFacts::default()
         };
         let one = PluginStatus {
-            plugin: crate::status::board::Described {
+            plugin: crate::status::board::PluginIdentity {
                 name: "p".into(),
                 version: "1".into(),
                 kind: "analyzer",

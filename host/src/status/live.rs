@@ -16,7 +16,7 @@ use crate::shared::write_stats::WriterStats;
 /// The last cycle's published summary, what accumulates over cycles, and what the daemon is
 /// doing now.
 #[derive(Debug)]
-pub(super) struct Live {
+pub(super) struct Published {
     /// The last finished cycle and when it ended.
     pub(super) last: Option<(Arc<CycleSummary>, Instant)>,
     /// Durations of every cycle, for `pulse_cycle_duration_seconds`; kept here so its count
@@ -31,7 +31,7 @@ pub(super) struct Live {
     pub(super) stopping: bool,
 }
 
-impl Live {
+impl Published {
     /// Before the first cycle: nothing run, nothing written.
     pub(super) fn new() -> Self {
         Self {

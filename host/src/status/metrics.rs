@@ -4,7 +4,7 @@
 //! docs/operations.md lists them. Two kinds are served: measurements of the source no other
 //! part keeps (polls, rejected rows, snapshot age), recorded here as they happen, and the
 //! counters other parts own (cycles, per-plugin counts and call durations, cache totals),
-//! which [`LiveCollector`] reads from the last published cycle at scrape time.
+//! which [`PublishedCollector`] reads from the last published cycle at scrape time.
 
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
@@ -15,8 +15,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::{Registry, Unit};
 
-use super::collector::LiveCollector;
-use super::live::Live;
+use super::collector::PublishedCollector;
+use super::live::Published;
 use crate::shared::candle::CandleFetches;
 use crate::shared::market::Rejections;
 
@@ -46,7 +46,7 @@ pub struct Metrics {
 
 impl Metrics {
     /// Registers every metric, at zero, with the counters of `live` read at each scrape.
-    pub(super) fn new(live: Arc<Mutex<Live>>) -> Self {
+    pub(super) fn new(live: Arc<Mutex<Published>>) -> Self {
         let mut m = Self {
             registry: Registry::with_prefix("pulse"),
             source_polls: Family::default(),
@@ -90,7 +90,7 @@ impl Metrics {
             Unit::Seconds,
             m.snapshot_age.clone(),
         );
-        r.register_collector(Box::new(LiveCollector(live)));
+        r.register_collector(Box::new(PublishedCollector(live)));
         m
     }
 

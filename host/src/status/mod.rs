@@ -12,6 +12,7 @@ mod http;
 mod leadership;
 mod live;
 mod metrics;
+mod plugin_series;
 mod probation;
 mod prometheus;
 mod shadows;

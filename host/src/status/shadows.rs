@@ -3,102 +3,24 @@
 //! `/shadow/NAME` and `/metrics`, and in one summary line a minute. Nothing here counts
 //! against the serving plugin: a shadow has its own record.
 
+mod differences;
+mod series;
+
 use std::collections::BTreeMap;
-use std::fmt;
 use std::time::{Duration, Instant};
 
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
-use prometheus_client::metrics::gauge::ConstGauge;
-use prometheus_client::metrics::MetricType;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tracing::{info, warn};
 
-use super::board::Described;
-use super::prometheus::{counters, family};
+use super::board::PluginIdentity;
 use crate::shared::call::{CallOutcome, Fingerprint, PluginFacts};
-use crate::shared::comparison::{EntryComparison, VerdictComparison};
+use crate::shared::comparison::VerdictComparison;
+pub use differences::Differences;
+pub(super) use series::encode;
 
 /// How often each shadow's summary line is logged.
 const SUMMARY_PERIOD: Duration = Duration::from_secs(60);
-
-/// How a shadow's results differed from the serving version's.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Differences {
-    /// An analyzer's verdicts, symbol by symbol.
-    Verdicts(VerdictComparison),
-    /// An aggregator's cache entries, key by key.
-    Entries(EntryComparison),
-}
-
-impl Differences {
-    fn add(&mut self, other: &Self) {
-        match (self, other) {
-            (Self::Verdicts(total), Self::Verdicts(more)) => total.add(more),
-            (Self::Entries(total), Self::Entries(more)) => total.add(more),
-            (total, more) => *total = more.clone(),
-        }
-    }
-
-    /// The figures as `/plugins` shows them.
-    fn summary(&self) -> Value {
-        match self {
-            Self::Verdicts(v) => json!({
-                "symbols_both_scored": v.both_scored,
-                "signals_agree": v.signals_agree,
-                "only_serving_scored": v.only_serving,
-                "only_shadow_scored": v.only_candidate,
-                "agreement": v.agreement(),
-                "score_delta_mean": v.mean_delta(),
-                "score_delta_mean_abs": v.mean_abs_delta(),
-                "score_delta_max_abs": (v.both_scored > 0).then_some(v.abs_delta_max),
-                "signal_changes": v.signal_changes,
-            }),
-            Self::Entries(e) => json!({
-                "keys_added": e.added,
-                "keys_removed": e.removed,
-                "keys_changed": e.changed,
-                "keys_same": e.same,
-                "agreement": e.agreement(),
-                "keys": e.keys,
-            }),
-        }
-    }
-
-    /// The share of symbols or keys on which the versions agree.
-    fn agreement(&self) -> Option<f64> {
-        match self {
-            Self::Verdicts(v) => v.agreement(),
-            Self::Entries(e) => e.agreement(),
-        }
-    }
-
-    /// One clause for the summary line.
-    fn line(&self) -> String {
-        let share = |x: Option<f64>| x.map_or_else(|| "-".to_string(), |x| format!("{:.1} %", x * 100.0));
-        let number = |x: Option<f64>| x.map_or_else(|| "-".to_string(), |x| format!("{x:.2}"));
-        match self {
-            Self::Verdicts(v) => format!(
-                "signals agree on {} of {} symbols both scored, score delta mean {} (abs {}, max {}), scored only by the serving version {}, only by the shadow {}",
-                share(v.agreement()),
-                v.both_scored,
-                number(v.mean_delta()),
-                number(v.mean_abs_delta()),
-                number((v.both_scored > 0).then_some(v.abs_delta_max)),
-                v.only_serving,
-                v.only_candidate
-            ),
-            Self::Entries(e) => format!(
-                "keys alike {} ({} added, {} removed, {} changed, {} same)",
-                share(e.agreement()),
-                e.added,
-                e.removed,
-                e.changed,
-                e.same
-            ),
-        }
-    }
-}
 
 /// One shadow version's record.
 #[derive(Debug, Clone)]
@@ -159,7 +81,7 @@ impl Record {
 pub struct ShadowStatus {
     /// What it is; its name is the serving plugin's, its file in the `shadow/` folder.
     #[serde(flatten)]
-    pub plugin: Described,
+    pub plugin: PluginIdentity,
     /// Always `shadow`.
     pub role: &'static str,
     /// The serving version it is compared with, `VERSION@HASH12`; `null` while none serves.
@@ -336,57 +258,6 @@ fn take_summary(shadow: &PluginFacts, record: &mut Record, now: Instant) -> Opti
         shadow.name, shadow.version
     );
     Some((line, cycles, failed))
-}
-
-/// The shadows' series: calls by outcome, and the last cycle's agreement and score deltas.
-pub(super) fn encode(out: &mut DescriptorEncoder<'_>, shadows: &[ShadowStatus]) -> fmt::Result {
-    let calls = shadows.iter().flat_map(|s| {
-        [
-            ([("plugin", s.plugin.name.as_str()), ("outcome", "ok")], s.calls_ok),
-            (
-                [("plugin", s.plugin.name.as_str()), ("outcome", "failed")],
-                s.calls_failed,
-            ),
-        ]
-    });
-    counters(
-        out,
-        "shadow_calls",
-        "Calls of shadow versions, by outcome; a shadow's failures never count against the serving plugin",
-        None,
-        calls,
-    )?;
-    let gauge = |out: &mut DescriptorEncoder<'_>, name: &str, help: &str, value: fn(&ShadowStatus) -> Option<f64>| {
-        let series = shadows
-            .iter()
-            .filter_map(|s| Some(([("plugin", s.plugin.name.as_str())], value(s)?)));
-        family(out, name, help, None, MetricType::Gauge, series, |v, m| {
-            ConstGauge::new(v).encode(m)
-        })
-    };
-    gauge(
-        out,
-        "shadow_agreement_ratio",
-        "In the last cycle, the share of symbols (analyzers) or keys (aggregators) on which the shadow and the serving version agree",
-        |s| s.agreement,
-    )?;
-    gauge(
-        out,
-        "shadow_score_delta_mean",
-        "In the last cycle, the shadow's mean score less the serving version's, over symbols both scored",
-        |s| s.verdicts.as_ref()?.mean_delta(),
-    )?;
-    gauge(
-        out,
-        "shadow_score_delta_max_abs",
-        "In the last cycle, the largest absolute score difference between the shadow and the serving version",
-        |s| {
-            s.verdicts
-                .as_ref()
-                .filter(|v| v.both_scored > 0)
-                .map(|v| v.abs_delta_max)
-        },
-    )
 }
 
 #[cfg(test)]

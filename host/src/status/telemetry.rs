@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::board::PluginStatus;
-use super::live::Live;
+use super::live::Published;
 use super::metrics::Metrics;
 use super::shadows::ShadowStatus;
 use super::summary::CycleSummary;
@@ -24,7 +24,7 @@ pub struct Telemetry {
     /// How long written keys live, for judging whether they still exist.
     ttl: Duration,
     /// The last published cycle, shared with the metrics' collector.
-    live: Arc<Mutex<Live>>,
+    live: Arc<Mutex<Published>>,
     /// When the daemon started: the market's age before any good snapshot.
     started: Instant,
 }
@@ -32,7 +32,7 @@ pub struct Telemetry {
 impl Telemetry {
     /// State for a daemon that runs a cycle every `interval` and writes entries for `ttl`.
     pub fn new(interval: Duration, ttl: Duration) -> Self {
-        let live = Arc::new(Mutex::new(Live::new()));
+        let live = Arc::new(Mutex::new(Published::new()));
         Self {
             metrics: Metrics::new(live.clone()),
             interval,
@@ -42,7 +42,7 @@ impl Telemetry {
         }
     }
 
-    fn live(&self) -> std::sync::MutexGuard<'_, Live> {
+    fn live(&self) -> std::sync::MutexGuard<'_, Published> {
         self.live.lock().unwrap_or_else(|e| e.into_inner())
     }
 

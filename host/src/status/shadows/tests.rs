@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::shared::call::Failure;
+use crate::shared::comparison::EntryComparison;
 
 fn facts(hash: &str) -> PluginFacts {
     PluginFacts {

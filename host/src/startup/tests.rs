@@ -1,14 +1,15 @@
-//! The cycle at unit level: the simulated source and the real bundled plugins, with the
-//! entries kept in memory instead of written to memcached (the integration tests do that).
+//! The cycle at unit level, wired as every command wires it: the simulated source and the real
+//! bundled plugins, with the entries kept in memory instead of written to memcached (the
+//! integration tests do that).
 
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::{CycleSettings, Pipeline};
 use crate::cache::MemorySink;
 use crate::config::Config;
-use crate::plugin::{HostKey, PluginEngine, Reloader, Stager};
+use crate::pipeline::Pipeline;
+use crate::plugin::{HostKey, Reloader};
 use crate::shared::entry::{ValidEntry, STATUS_KEY};
 use crate::source::Source;
 
@@ -32,22 +33,13 @@ fn pipeline(mut config: Config, plugins: &[&str]) -> (Pipeline, MemorySink, Relo
     }
     config.plugin_dir = dir.path().to_path_buf();
     config.compile_cache = Some(target().join("test-compile-cache"));
-    let stager = Stager::new(
-        PluginEngine::new(&config.sandbox).unwrap(),
-        &config,
-        Some(HostKey::for_tests()),
-    )
-    .unwrap();
-    let (mut reloader, feed) = Reloader::new(stager, config.plugin_dir.clone());
-    reloader.reconcile().unwrap();
+    // The shared test key, made once, so the compile cache stays warm.
+    HostKey::for_tests();
+    config.host_key = Some(target().join("test-keys/host.key"));
+    let (reloader, feed) = super::load_plugins(&config).unwrap();
     let sink = MemorySink::default();
     let source = Source::from_config(&config).unwrap();
-    let pipeline = Pipeline::new(
-        CycleSettings::from_config(&config),
-        source,
-        feed,
-        Box::new(sink.clone()),
-    );
+    let pipeline = super::pipeline(&config, source, feed, Box::new(sink.clone()));
     (pipeline, sink, reloader, dir)
 }
 
