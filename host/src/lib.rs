@@ -3,7 +3,7 @@
 //!
 //! Data flows one way, one module per step: [`config`] → [`source`] → [`history`] and [`candles`] →
 //! analyzers → aggregators ([`plugin`]) → [`cache`] → [`status`], driven by [`pipeline`].
-//! The imports have the same shape (docs/architecture.md, held by tests/architecture.rs): the
+//! The imports have the same shape (docs/architecture.md, held by tests/all/architecture.rs): the
 //! commands ([`cli`], [`verify`], ...) on top, the pipeline below them, then the stages, which
 //! never import each other, then [`config`], and at the bottom [`shared`], the data the stages
 //! hand each other. Not all of `shared` is written by hand: `shared/contract.rs` is generated

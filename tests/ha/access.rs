@@ -8,8 +8,8 @@ use etcd_client::{Certificate, Client, ConnectOptions, Identity, Permission, Tls
 use pulse_testkit::etcd::{Etcd, EtcdTls};
 use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair};
 
-use crate::common::{plugin_dir, wait_for, Daemon, Memcached};
 use crate::pair::{leads, one_at_a_time, only_writer_for, BUNDLED};
+use pulse_testkit::{plugin_dir, wait_for, Daemon, Memcached};
 
 /// The name etcd's certificate holds besides 127.0.0.1, which the daemons check it against.
 const ETCD_NAME: &str = "etcd.test";

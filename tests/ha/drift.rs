@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use pulse_testkit::etcd::Etcd;
 
-use crate::common::{http_get, plugin_dir, scrape, value, wait_for, Memcached};
 use crate::pair::{leads, member, one_at_a_time, BUNDLED};
+use pulse_testkit::{http_get, plugin_dir, scrape, value, wait_for, Memcached};
 
 #[test]
 fn a_standby_whose_plugins_differ_from_the_leaders_says_so() {

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use pulse_testkit::written::Written;
 use serde_json::Value;
 
-use crate::common::{self, http_get, scrape, value, wait_for};
 use crate::pair::{leads, only_writer_for, pair, pushes, whole, writer};
+use pulse_testkit::{http_get, scrape, value, wait_for};
 
 #[test]
 fn one_of_two_daemons_writes_and_the_other_takes_over_when_it_is_killed() {
@@ -20,12 +20,12 @@ fn one_of_two_daemons_writes_and_the_other_takes_over_when_it_is_killed() {
     assert!(health.contains("standby, ready to take over; a leads"), "{health}");
     assert_eq!(value(&scrape(&pair.a.status_url()), "pulse_ha_leader"), 1.0);
     assert_eq!(value(&scrape(&pair.b.status_url()), "pulse_ha_leader"), 0.0);
-    let (_, head, _) = common::http_response(&format!("{}/plugins", pair.b.status_url()));
+    let (_, head, _) = pulse_testkit::http_response(&format!("{}/plugins", pair.b.status_url()));
     assert!(
         head.to_ascii_lowercase().contains("pulse-role: standby; leader=a"),
         "{head}"
     );
-    let (_, head, _) = common::http_response(&format!("{}/plugins", pair.a.status_url()));
+    let (_, head, _) = pulse_testkit::http_response(&format!("{}/plugins", pair.a.status_url()));
     assert!(
         head.contains(&format!("pulse-role: leader; term={first_term}")),
         "{head}"
@@ -78,8 +78,8 @@ fn one_of_two_daemons_writes_and_the_other_takes_over_when_it_is_killed() {
     // Every item carries its writer's term in its client flags, and verify names the writer.
     assert_eq!(memcached.flags(pulse_keys::OVERVIEW), Some(second_term as u32));
     assert_eq!(memcached.flags("pulse:status"), Some(second_term as u32));
-    let verified = common::pulse(&["verify", "--memcached", &memcached.addr]);
-    let text = common::text(&verified);
+    let verified = pulse_testkit::pulse(&["verify", "--memcached", &memcached.addr]);
+    let text = pulse_testkit::text(&verified);
     assert!(verified.status.success(), "{text}");
     assert!(text.contains(&format!("writer    b in term {second_term}: ")), "{text}");
 
@@ -87,12 +87,12 @@ fn one_of_two_daemons_writes_and_the_other_takes_over_when_it_is_killed() {
     b.kill();
     pair.terms_only_went_up(2);
     let forged = serde_json::json!({
-        "cycle": 1, "timestamp_ms": common::unix_ms(), "source": "simulated", "ttl": 5,
+        "cycle": 1, "timestamp_ms": pulse_testkit::unix_ms(), "source": "simulated", "ttl": 5,
         "plugins": [], "ha": {"id": "a", "term": first_term, "role": "leader"}
     });
     memcached.set("pulse:status", forged.to_string().as_bytes(), first_term as u32, 5);
-    let verified = common::pulse(&["verify", "--memcached", &memcached.addr]);
-    let text = common::text(&verified);
+    let verified = pulse_testkit::pulse(&["verify", "--memcached", &memcached.addr]);
+    let text = pulse_testkit::text(&verified);
     assert!(!verified.status.success(), "{text}");
     assert!(
         text.contains(&format!(

@@ -4,8 +4,6 @@
 //! term in its flags, so that no test misses an older term written after a newer one; daemon
 //! `a` reaches etcd through another, which can cut it off.
 
-#[path = "../common/mod.rs"]
-mod common;
 mod pair;
 
 mod access;

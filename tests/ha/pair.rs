@@ -8,7 +8,7 @@ use pulse_testkit::proxy::Proxy;
 use pulse_testkit::written::{Writes, Written};
 use serde_json::Value;
 
-use crate::common::{plugin_dir, wait_for, Daemon, Memcached};
+use pulse_testkit::{plugin_dir, wait_for, Daemon, Memcached};
 
 /// The bundled plugins, which every daemon of a pair serves.
 pub const BUNDLED: [&str; 3] = ["trend", "volatility", "dashboard"];

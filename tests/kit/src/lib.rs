@@ -1,12 +1,29 @@
-//! Real parts the integration tests and `pulse-bench` share: a memcached of the caller's own on
-//! a free loopback port, known to be that memcached, and a plain text-protocol reader that is
-//! independent of Pulse's own client; an etcd of the caller's own ([`etcd`]); a loopback proxy
-//! that partitions a client from its server ([`proxy`]) and records what it sends
-//! ([`written`]: every memcached item with its flags).
+//! The one harness of the integration tests and `pulse-bench`: the real parts they run
+//! against and how they read them.
+//! - The real `pulse` daemon, started as an operator would ([`Daemon`], [`Launch`]), and the
+//!   built plugin components ([`plugin_wasm`], [`fixture_wasm`], [`plugin_dir`]).
+//! - A memcached of the caller's own on a free loopback port, known to be that memcached, with a
+//!   plain text-protocol reader independent of Pulse's own client ([`Memcached`]).
+//! - An etcd of the caller's own ([`etcd`]); a loopback proxy that partitions a client from its
+//!   server ([`proxy`]) and records what it sends ([`written`]: every memcached item with its
+//!   flags); an HTTP server on loopback that answers as told ([`http_server`]).
+//! - What is read from outside: the status server ([`http_get`], [`scrape`]), `pulse:status`
+//!   ([`status_cycle`], [`dashboard_keys`]), a process's memory ([`peak_resident_bytes`]).
 
+mod daemon;
 pub mod etcd;
+mod http;
+mod observe;
+mod paths;
 pub mod proxy;
 pub mod written;
+
+pub use daemon::{Caches, Daemon, Launch};
+pub use http::{http_get, http_response, http_server, scrape, value};
+pub use observe::{dashboard_keys, peak_resident_bytes, resident_bytes, status_bytes, status_cycle, unix_ms, wait_for};
+pub use paths::{
+    fixture_wasm, plugin_dir, plugin_wasm, pulse, pulse_binary, repo_root, text, try_fixture_wasm, try_plugin_wasm,
+};
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

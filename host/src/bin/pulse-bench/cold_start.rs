@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
 
-use crate::harness::{bundled_plugins, client, wait_until, Daemon};
+use crate::harness::{bundled_plugins, client, start_daemon, wait_until};
 use crate::Options;
 
 /// Runs with an empty cache, then warm (`--quick`: the same, once each).
@@ -19,7 +19,7 @@ pub fn run(options: &Options) -> Result<Vec<Value>> {
         let _ = client.delete("pulse:status").send();
         let log = plugins.path().join(format!(".pulse-{cache_state}.log"));
         let started = Instant::now();
-        let _daemon = Daemon::start(
+        let _daemon = start_daemon(
             log,
             &[
                 "--plugins",

@@ -12,8 +12,9 @@ use pulse::source::Source;
 use pulse::startup;
 use serde_json::{json, Value};
 
-use crate::harness::{bundled_plugins, peak_rss_bytes, percentiles, repo_root};
+use crate::harness::{bundled_plugins, peak_rss_bytes, percentiles};
 use crate::Options;
+use pulse_testkit::Caches;
 
 /// Runs at `--symbols`, or at 30, 1,000, 10,000 and 100,000, and at 100,000 with a breakdown
 /// key for every symbol (each in a child process).
@@ -70,7 +71,8 @@ pub fn run(options: &Options) -> Result<Vec<Value>> {
 pub fn bench_config(options: &Options, symbols: usize, plugin_dir: &Path) -> Config {
     let mut config = Config {
         plugin_dir: plugin_dir.to_path_buf(),
-        compile_cache: Some(repo_root().join("target/bench-compile-cache")),
+        compile_cache: Some(Caches::Bench.compile_cache()),
+        host_key: Some(Caches::Bench.host_key()),
         memcached: vec![options.memcached.clone()],
         symbols: SymbolCount(symbols),
         ..Config::default()

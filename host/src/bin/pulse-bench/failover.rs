@@ -10,7 +10,7 @@ use memcache::exp::MetaClient;
 use pulse_testkit::etcd::Etcd;
 use serde_json::{json, Value};
 
-use crate::harness::{bundled_plugins, client, percentiles, wait_until, Daemon};
+use crate::harness::{bundled_plugins, client, percentiles, start_daemon, wait_until, Daemon};
 use crate::Options;
 
 /// A pair's timings: seconds between cycles and of a lease.
@@ -118,7 +118,7 @@ impl Pair {
         let id = format!("d{which}");
         let state = run.to_str().context("temp path is not UTF-8")?;
         args.extend(["--ha-id", &id, "--state-dir", state]);
-        self.daemons[which] = Some(Daemon::start(run.join("pulse.log"), &args)?);
+        self.daemons[which] = Some(start_daemon(run.join("pulse.log"), &args)?);
         Ok(())
     }
 
@@ -143,11 +143,14 @@ impl Pair {
         std::thread::sleep(self.lease.mul_f64(rand::random_range(0.0..1.0)));
         let mut leader = self.daemons[old].take().context("no leader running")?;
         let signalled = Instant::now();
-        leader.signal(signal)?;
+        leader.signal(signal);
         let new_id = format!("d{new}");
         let (_, term) = self.wait_for_leader(|id| id == new_id, Duration::from_secs(60))?;
         let took = signalled.elapsed();
-        leader.exited(Duration::from_secs(10))?;
+        anyhow::ensure!(
+            leader.exited_within(Duration::from_secs(10)),
+            "the old leader did not exit within 10 s of SIG{signal}"
+        );
         self.term = term;
         self.leader = new;
         self.launch(old)?;

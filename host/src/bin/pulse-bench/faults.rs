@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
 
-use crate::harness::{bundled_plugins, client, fixture_wasm, repo_root, wait_until, Daemon};
+use crate::harness::{
+    bundled_plugins, client, daemon_peak_rss_bytes, fixture_wasm, repo_root, start_daemon, wait_until,
+};
 use crate::Options;
 
 /// Grants the two fault aggregators that write, as the sandbox test does.
@@ -27,7 +29,7 @@ pub fn run(options: &Options) -> Result<Vec<Value>> {
     std::fs::write(&config, CONFIG)?;
     let client = client(&options.memcached)?;
     let _ = client.delete("pulse:status").send();
-    let daemon = Daemon::start(
+    let daemon = start_daemon(
         plugins.path().join(".pulse.log"),
         &[
             "--config",
@@ -45,7 +47,7 @@ pub fn run(options: &Options) -> Result<Vec<Value>> {
     })?;
     let started = Instant::now();
     std::thread::sleep(Duration::from_secs(seconds));
-    let peak_rss = daemon.peak_rss_bytes()?;
+    let peak_rss = daemon_peak_rss_bytes(&daemon)?;
     let status: Value = client
         .get("pulse:status")
         .send()?

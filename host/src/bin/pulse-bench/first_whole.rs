@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
 
-use crate::harness::{bundled_plugins, client, wait_until, Daemon};
+use crate::harness::{bundled_plugins, client, start_daemon, wait_until};
 use crate::Options;
 
 const MINUTE: i64 = 60_000;
@@ -30,7 +30,7 @@ pub fn run(options: &Options) -> Result<Vec<Value>> {
         }
         let log = state.path().join(format!("pulse-{start}.log"));
         let started = Instant::now();
-        let mut daemon = Daemon::start(
+        let mut daemon = start_daemon(
             log,
             &[
                 "--plugins",
@@ -74,7 +74,7 @@ pub fn run(options: &Options) -> Result<Vec<Value>> {
             "start_to_first_whole_push_ms": ms,
             "cycle_of_first_whole_push": cycle,
         }));
-        daemon.stop()?;
+        daemon.stop();
     }
     Ok(results)
 }

@@ -1,12 +1,12 @@
 //! The real parts every scenario runs against, and small measuring helpers.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use memcache::exp::MetaClient;
-pub use pulse_testkit::Memcached;
+pub use pulse_testkit::{repo_root, Daemon, Memcached};
+use pulse_testkit::{Caches, Launch};
 use serde_json::{json, Value};
 
 /// A memcached of the benchmark's own on a free loopback port, with 1 GiB for its items.
@@ -21,110 +21,27 @@ pub fn client(addr: &str) -> Result<MetaClient> {
         .connect(addr)?)
 }
 
-/// A `pulse` daemon; stopped on drop.
-pub struct Daemon {
-    child: Child,
-    /// Where it logs.
-    pub log: PathBuf,
-}
-
-impl Daemon {
-    /// Starts `pulse run` with `args`, logging to `log`.
-    pub fn start(log: PathBuf, args: &[&str]) -> Result<Self> {
-        let child = Command::new(pulse_binary()?)
-            .arg("run")
-            .args(args)
-            .args(["--listen", "127.0.0.1:0"])
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log)?)
-            .spawn()
-            .context("cannot start pulse")?;
-        Ok(Self { child, log })
-    }
-
-    /// Sends SIGTERM (the daemon saves its state and exits) and waits up to 10 s for it.
-    pub fn stop(&mut self) -> Result<()> {
-        self.signal("TERM")?;
-        self.exited(Duration::from_secs(10))
-    }
-
-    /// Sends signal `name` (`TERM`, `KILL`, ...).
-    pub fn signal(&self, name: &str) -> Result<()> {
-        let sent = Command::new("kill")
-            .args([&format!("-{name}"), &self.child.id().to_string()])
-            .status()
-            .context("cannot run kill")?;
-        if !sent.success() {
-            bail!("kill -{name} failed: {sent}");
-        }
-        Ok(())
-    }
-
-    /// Waits up to `within` for the daemon to exit.
-    pub fn exited(&mut self, within: Duration) -> Result<()> {
-        let deadline = Instant::now() + within;
-        while self.child.try_wait()?.is_none() {
-            if Instant::now() > deadline {
-                bail!("pulse did not exit within {within:?}");
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Ok(())
-    }
-
-    /// The log so far.
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Its peak resident memory so far, in bytes (`VmHWM`).
-    pub fn peak_rss_bytes(&self) -> Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
-        vm_hwm_bytes(&status).context("no VmHWM in the daemon's /proc status")
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The repository's root (the benchmark runs from its build tree).
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
-
-/// The `pulse` binary built beside this one.
-fn pulse_binary() -> Result<PathBuf> {
-    let path = std::env::current_exe()?.with_file_name("pulse");
-    if !path.is_file() {
-        bail!(
-            "{} is missing: build it with `cargo build --release -p pulse --features bench`",
-            path.display()
-        );
-    }
-    Ok(path)
+/// Starts `pulse run` with `args`, logging to `log`, as `pulse_testkit` starts a daemon: a
+/// status port and a state folder of its own unless `args` name them, and the benchmark's
+/// compile cache and host key (kept across runs, so a warm start is warm).
+pub fn start_daemon(log: PathBuf, args: &[&str]) -> Result<Daemon> {
+    Daemon::launch(Launch {
+        args,
+        log: Some(log),
+        caches: Caches::Bench,
+        ..Launch::default()
+    })
+    .map_err(anyhow::Error::msg)
 }
 
 /// The built component of plugin crate `name`.
 pub fn plugin_wasm(name: &str) -> Result<PathBuf> {
-    let path = repo_root().join(format!("target/wasm32-wasip2/release/{name}.wasm"));
-    if !path.is_file() {
-        bail!("{} is missing: run scripts/build-plugins first", path.display());
-    }
-    Ok(path)
+    pulse_testkit::try_plugin_wasm(name).map_err(anyhow::Error::msg)
 }
 
 /// The built component of fixture example `name` (`plugins/fixtures/*/examples/`).
 pub fn fixture_wasm(name: &str) -> Result<PathBuf> {
-    let path = repo_root().join(format!("target/wasm32-wasip2/release/examples/{name}.wasm"));
-    if !path.is_file() {
-        bail!("{} is missing: run scripts/build-plugins first", path.display());
-    }
-    Ok(path)
+    pulse_testkit::try_fixture_wasm(name).map_err(anyhow::Error::msg)
 }
 
 /// Writes `count` (at most 100) distinct analyzers running `trend`'s analysis into `dir`:
@@ -180,19 +97,12 @@ pub fn percentiles(samples: &mut [f64]) -> (f64, f64, f64) {
 
 /// Peak resident memory of this process so far, in bytes (`VmHWM`).
 pub fn peak_rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| vm_hwm_bytes(&s))
-        .unwrap_or(0)
+    pulse_testkit::status_bytes(std::process::id(), "VmHWM:").unwrap_or(0)
 }
 
-/// `VmHWM` of a `/proc/PID/status` text, in bytes.
-fn vm_hwm_bytes(status: &str) -> Option<u64> {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-        .map(|kib| kib * 1024)
+/// Peak resident memory of `daemon` so far, in bytes (`VmHWM`).
+pub fn daemon_peak_rss_bytes(daemon: &Daemon) -> Result<u64> {
+    pulse_testkit::status_bytes(daemon.pid(), "VmHWM:").map_err(anyhow::Error::msg)
 }
 
 /// Cores and CPU model of this machine.

@@ -15,8 +15,9 @@ use pulse::shared::market_view::MarketRef;
 use pulse_sdk::Analyzer;
 use serde_json::{json, Value};
 
-use crate::harness::{bench_analyzers, percentiles, plugin_wasm, repo_root};
+use crate::harness::{bench_analyzers, percentiles, plugin_wasm};
 use crate::Options;
+use pulse_testkit::Caches;
 
 /// Runs at `--symbols`, or at 30 and 10,000.
 pub fn run(options: &Options) -> Result<Vec<Value>> {
@@ -40,7 +41,8 @@ fn reps(options: &Options, symbols: usize) -> usize {
 /// A config whose limits let one call analyse a large market, with `[plugin.NAME]` tables.
 fn raised(tables: &str) -> Result<Config> {
     let mut config = Config::from_toml(tables)?;
-    config.compile_cache = Some(repo_root().join("target/bench-compile-cache"));
+    config.compile_cache = Some(Caches::Bench.compile_cache());
+    config.host_key = Some(Caches::Bench.host_key());
     config.sandbox.call_timeout_ms = Millis(60_000);
     config.sandbox.memory_mib = MemoryMib(1024);
     config.sandbox.resident_mib = ResidentMib(1024);

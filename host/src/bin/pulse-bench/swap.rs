@@ -15,7 +15,7 @@ use memcache::exp::MetaClient;
 
 use serde_json::{json, Value};
 
-use crate::harness::{bundled_plugins, client, percentiles, plugin_wasm, wait_until, Daemon};
+use crate::harness::{bundled_plugins, client, percentiles, plugin_wasm, start_daemon, wait_until};
 use crate::Options;
 
 /// Which `trend` served the latest `analysis:signals`: `true` for the test double (2.0.0).
@@ -47,7 +47,7 @@ fn run_once(options: &Options, swaps: usize, interval: f64) -> Result<Value> {
     ];
     let log = plugins.path().join(".pulse.log");
     let interval_text = interval.to_string();
-    let daemon = Daemon::start(
+    let daemon = start_daemon(
         log,
         &[
             "--plugins",

@@ -2,15 +2,13 @@
 //! reject plugins while cycles keep coming (each in a test of its own, none missing a cycle),
 //! and check that nothing leaks over many swaps.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use common::{plugin_dir, plugin_wasm, wait_for, Daemon, Memcached};
+use pulse_testkit::{plugin_dir, plugin_wasm, wait_for, Daemon, Memcached};
 use serde_json::Value;
 
 /// The version of `trend` that served the latest `analysis:signals`, if a single one did.
@@ -99,7 +97,7 @@ impl Swapping {
             &["--interval", "0.3", "--ttl", "5"],
         );
         wait_for("the first cycles", Duration::from_secs(30), || {
-            common::status_cycle(&memcached).filter(|&c| c >= 3)
+            pulse_testkit::status_cycle(&memcached).filter(|&c| c >= 3)
         });
         let seen = Arc::new(Mutex::new(BTreeSet::new()));
         let stop = Arc::new(AtomicBool::new(false));
@@ -107,7 +105,7 @@ impl Swapping {
             let (memcached, seen, stop) = (memcached.clone(), seen.clone(), stop.clone());
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
-                    if let Some(cycle) = common::status_cycle(&memcached) {
+                    if let Some(cycle) = pulse_testkit::status_cycle(&memcached) {
                         seen.lock().unwrap().insert(cycle);
                     }
                     std::thread::sleep(Duration::from_millis(30));
@@ -133,9 +131,9 @@ impl Swapping {
     /// One more cycle, then: no cycle number was missed in `pulse:status`, none overran, and
     /// no plugin call failed while the directory changed.
     fn finish(mut self) {
-        let last = common::status_cycle(&self.memcached).unwrap();
+        let last = pulse_testkit::status_cycle(&self.memcached).unwrap();
         wait_for("one more cycle", Duration::from_secs(10), || {
-            common::status_cycle(&self.memcached).filter(|&c| c > last)
+            pulse_testkit::status_cycle(&self.memcached).filter(|&c| c > last)
         });
         self.stop.store(true, Ordering::Relaxed);
         if let Some(sampler) = self.sampler.take() {
@@ -243,9 +241,9 @@ fn bad_versions_are_rejected_at_their_stage_and_the_old_one_keeps_serving() {
         line.contains("exports neither") && line.contains("still serving trend 0.2.0"),
         "{line}"
     );
-    let cycle_after_rejections = common::status_cycle(&t.memcached).unwrap();
+    let cycle_after_rejections = pulse_testkit::status_cycle(&t.memcached).unwrap();
     wait_for("two more cycles", Duration::from_secs(10), || {
-        common::status_cycle(&t.memcached).filter(|&c| c >= cycle_after_rejections + 2)
+        pulse_testkit::status_cycle(&t.memcached).filter(|&c| c >= cycle_after_rejections + 2)
     });
     assert_eq!(trend_version_in_signals(&t.memcached), Some("0.2.0"));
     assert!(status_plugins(&t.memcached).contains(&("trend".into(), "0.2.0".into())));
@@ -275,7 +273,11 @@ fn a_side_config_reinits_the_plugin_and_a_bad_one_is_rejected() {
 #[test]
 fn a_plugin_sleeping_in_its_trial_is_rejected_and_swaps_go_on() {
     let t = Swapping::start();
-    std::fs::copy(common::fault_wasm("fault_sleep"), t.dir().join("fault_sleep.wasm")).unwrap();
+    std::fs::copy(
+        pulse_testkit::fixture_wasm("fault_sleep"),
+        t.dir().join("fault_sleep.wasm"),
+    )
+    .unwrap();
     let line = wait_for_log(
         &t.daemon,
         "the sleeping plugin's rejection",

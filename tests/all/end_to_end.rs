@@ -1,13 +1,11 @@
 //! The whole path for real: the `pulse` binary with the bundled plugins on the simulated
 //! market, writing to a memcached of the test's own, read back with an independent client.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{plugin_dir, status_cycle, wait_for, Daemon, Memcached};
+use pulse_testkit::{plugin_dir, status_cycle, wait_for, Daemon, Memcached};
 use serde_json::Value;
 
 const BUNDLED: [&str; 3] = ["trend", "volatility", "dashboard"];
@@ -21,7 +19,7 @@ fn keys(v: &Value) -> BTreeSet<&str> {
 }
 
 fn verify(memcached: &Memcached) -> std::process::Output {
-    common::pulse(&["verify", "--memcached", &memcached.addr])
+    pulse_testkit::pulse(&["verify", "--memcached", &memcached.addr])
 }
 
 #[test]
@@ -283,7 +281,7 @@ fn bad_plugin_files_are_rejected_by_name_and_the_good_ones_serve() {
 
 #[test]
 fn a_missing_memcached_never_stalls_the_cycle() {
-    let closed = format!("127.0.0.1:{}", common::free_port());
+    let closed = format!("127.0.0.1:{}", pulse_testkit::free_port());
     let plugins = plugin_dir(&BUNDLED);
     let mut daemon = Daemon::serve(
         plugins.path().to_str().unwrap(),

@@ -4,13 +4,11 @@
 //! candles the server served, bad rows are refused and counted, the cycles keep their cadence
 //! while the backfill runs, and the server never sees more requests than the configured pace.
 
-mod common;
-
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{http_server, plugin_dir, scrape, value, Daemon, Memcached};
+use pulse_testkit::{http_server, plugin_dir, scrape, value, Daemon, Memcached};
 use serde_json::{json, Value};
 
 const MINUTE: i64 = 60_000;
@@ -67,7 +65,7 @@ fn klines(dialect: Dialect, url: &str, seen: &Mutex<Seen>) -> (u16, String) {
     if index == 5 {
         std::thread::sleep(Duration::from_millis(1500));
     }
-    let now = common::unix_ms();
+    let now = pulse_testkit::unix_ms();
     let forming = now - now.rem_euclid(length);
     let starts: Vec<i64> = if index == 2 {
         Vec::new()

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::common::{http_get, plugin_dir, plugin_wasm, pulse, status_cycle, text, wait_for, Daemon, Memcached};
-use crate::files::logged;
+use super::files::logged;
+use pulse_testkit::{http_get, plugin_dir, plugin_wasm, pulse, status_cycle, text, wait_for, Daemon, Memcached};
 
 /// Signs `wasm` with the secret key `key` through `pulse sign`.
 fn sign(wasm: &Path, key: &Path) {
@@ -110,5 +110,5 @@ fn with_signatures_required_only_rightly_signed_plugins_serve() {
     wait_for("the swap", Duration::from_secs(30), || {
         (serving(&url)[1] == ("trend".into(), "2.0.0".into(), alice_signed.clone())).then_some(())
     });
-    crate::holds(&daemon, &memcached, Duration::from_millis(500));
+    super::holds(&daemon, &memcached, Duration::from_millis(500));
 }

@@ -5,9 +5,6 @@
 //! fresh within its memory bound ([`holds`]), says what it refused and why, and never writes a
 //! forged or absurd value.
 
-#[path = "../common/mod.rs"]
-mod common;
-
 mod artifacts;
 mod files;
 mod peers;
@@ -16,7 +13,7 @@ mod signatures;
 
 use std::time::{Duration, Instant};
 
-use common::{dashboard_keys, peak_resident_bytes, status_cycle, wait_for, Daemon, Memcached};
+use pulse_testkit::{dashboard_keys, peak_resident_bytes, status_cycle, wait_for, Daemon, Memcached};
 
 /// The most resident memory a daemon of these tests reaches at its peak (`VmHWM`): the bundled
 /// plugins serve 30 symbols in about 30 MiB here (AMD EPYC); an input held whole (a 1 GiB

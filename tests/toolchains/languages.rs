@@ -3,13 +3,11 @@
 //! `pulse check`, and serving in the daemon beside the bundled Rust plugins: the analyzer's
 //! verdicts in `analysis:breakdown:<SYMBOL>`, the aggregator's key under its granted prefix.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{plugin_dir, pulse, text, wait_for, Daemon, Memcached};
+use pulse_testkit::{plugin_dir, pulse, text, wait_for, Daemon, Memcached};
 
 /// Runs `program args` in `dir`; `missing` says how to install the program if it is absent.
 fn run(dir: &Path, program: &str, args: &[&str], missing: &str) -> String {

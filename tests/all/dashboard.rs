@@ -2,15 +2,13 @@
 //! daemon and a real memcached: the values on the page are the keys' values, the stale banner
 //! appears when the daemon stops, and phone-size screenshots are saved under target/dashboard/.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{plugin_dir, repo_root, status_cycle, unix_ms, wait_for, Daemon, Memcached};
 use pulse_dashboard::{Dashboard, TOP_SIGNALS};
+use pulse_testkit::{plugin_dir, repo_root, status_cycle, unix_ms, wait_for, Daemon, Memcached};
 use serde_json::Value;
 
 /// A phone's viewport, in CSS pixels.

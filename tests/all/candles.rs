@@ -2,11 +2,9 @@
 //! memcached: the first push after a start carries whole analyses for every symbol, with the
 //! depth each plugin received in its breakdown, and so does the first push after a restart.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{plugin_dir, wait_for, Daemon, Memcached};
+use pulse_testkit::{plugin_dir, wait_for, Daemon, Memcached};
 use serde_json::Value;
 
 /// The components of `analyzer` in `breakdown`.

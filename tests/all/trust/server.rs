@@ -5,8 +5,8 @@ use std::net::TcpStream;
 use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
 
-use crate::common::{http_get, plugin_dir, status_cycle, wait_for, Daemon, Memcached};
-use crate::files::logged;
+use super::files::logged;
+use pulse_testkit::{http_get, plugin_dir, status_cycle, wait_for, Daemon, Launch, Memcached};
 
 /// The watchdog pings `socket` received within `within`.
 fn pings(socket: &UnixDatagram, within: Duration) -> usize {
@@ -35,8 +35,8 @@ fn a_flood_of_idle_connections_stops_neither_the_watchdog_nor_healthz() {
     let socket = UnixDatagram::bind(&notify).unwrap();
     // Soft 256, hard 512 descriptors, as a tight unit would give; the watchdog asks for a ping
     // every 0.5 s.
-    let daemon = Daemon::start_limited(
-        &[
+    let daemon = Daemon::launch(Launch {
+        args: &[
             "--plugins",
             plugins.path().to_str().unwrap(),
             "--memcached",
@@ -44,12 +44,14 @@ fn a_flood_of_idle_connections_stops_neither_the_watchdog_nor_healthz() {
             "--interval",
             "0.5",
         ],
-        &[
+        env: &[
             ("NOTIFY_SOCKET", notify.to_str().unwrap()),
             ("WATCHDOG_USEC", "1000000"),
         ],
-        Some((256, 512)),
-    );
+        open_files: Some((256, 512)),
+        ..Launch::default()
+    })
+    .unwrap();
     wait_for("a push", Duration::from_secs(60), || status_cycle(&memcached));
     logged(
         &daemon,
@@ -70,7 +72,7 @@ fn a_flood_of_idle_connections_stops_neither_the_watchdog_nor_healthz() {
     let (status, body) = http_get(&format!("{url}/healthz"));
     assert_eq!(status, 200, "{body}");
     assert!(status_cycle(&memcached).unwrap() >= at + 3, "the cycles went on");
-    crate::holds(&daemon, &memcached, Duration::from_millis(500));
+    super::holds(&daemon, &memcached, Duration::from_millis(500));
     drop(flood);
     std::thread::sleep(Duration::from_secs(2));
     let (status, _) = http_get(&format!("{url}/healthz"));
@@ -130,6 +132,6 @@ fn sighup_reads_the_directory_again_and_sigpipe_is_harmless() {
         status_cycle(&memcached).filter(|c| *c >= at + 2)
     });
     assert!(daemon.is_running(), "{}", daemon.log());
-    crate::holds(&daemon, &memcached, Duration::from_millis(500));
+    super::holds(&daemon, &memcached, Duration::from_millis(500));
     assert!(daemon.stop(), "a clean stop after it all");
 }

@@ -1,13 +1,11 @@
 //! The cache writer against real memcached servers: exact TTLs, per-key failures, a server
 //! restart, a dead server among two, mirroring, and a Python reader finding every key.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{dashboard_keys, free_port, plugin_dir, wait_for, Daemon, Memcached};
 use pulse::cache::{CacheWriter, Fence, Placement};
 use pulse::shared::entry::ValidEntry;
+use pulse_testkit::{dashboard_keys, free_port, plugin_dir, wait_for, Daemon, Memcached};
 
 const BUNDLED: [&str; 3] = ["trend", "volatility", "dashboard"];
 
@@ -115,7 +113,7 @@ fn the_daemon_rides_out_a_memcached_restart() {
         &["--interval", "0.5", "--ttl", "5"],
     );
     wait_for("cycle 2", Duration::from_secs(30), || {
-        common::status_cycle(&memcached).filter(|&c| c >= 2)
+        pulse_testkit::status_cycle(&memcached).filter(|&c| c >= 2)
     });
     let keys = dashboard_keys(&memcached);
 
@@ -129,7 +127,7 @@ fn the_daemon_rides_out_a_memcached_restart() {
 
     let memcached = Memcached::start_on(port);
     let restarted = Instant::now();
-    let restarted_ms = common::unix_ms();
+    let restarted_ms = pulse_testkit::unix_ms();
     wait_for("every key back after the restart", Duration::from_secs(10), || {
         keys.iter().all(|k| memcached.get(k).is_some()).then_some(())
     });
@@ -227,7 +225,7 @@ fn mirror_mode_puts_every_key_on_every_server() {
         &["--mirror", "--interval", "0.3"],
     );
     wait_for("cycle 2 on the first server", Duration::from_secs(30), || {
-        common::status_cycle(&a).filter(|&c| c >= 2)
+        pulse_testkit::status_cycle(&a).filter(|&c| c >= 2)
     });
     for key in dashboard_keys(&a) {
         assert!(b.get(&key).is_some(), "{key} is missing on the second server");
@@ -247,7 +245,7 @@ fn python_hash_client_finds_every_key_with_the_same_server_list() {
     let placement = Placement::new(list.clone(), false);
     let status_home = &servers[placement.owner("pulse:status")];
     wait_for("cycle 2", Duration::from_secs(30), || {
-        common::status_cycle(status_home).filter(|&c| c >= 2)
+        pulse_testkit::status_cycle(status_home).filter(|&c| c >= 2)
     });
     let tickers_home = &servers[placement.owner("market:tickers")];
     let keys = dashboard_keys(tickers_home);

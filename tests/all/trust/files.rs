@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::common::{http_server, plugin_dir, status_cycle, wait_for, Daemon, Memcached};
+use pulse_testkit::{http_server, plugin_dir, status_cycle, wait_for, Daemon, Memcached};
 
 /// Makes a FIFO at `path`; nothing ever writes it, so an open that blocks on it never returns.
 pub fn fifo(path: &Path) {
@@ -77,7 +77,7 @@ fn fifos_devices_and_sparse_giants_neither_stop_start_up_nor_the_reloader() {
     std::fs::rename(dir.join(".trend.toml.tmp"), &side).unwrap();
     logged(&daemon, "swapped plugin trend 0.2.0 -> 0.2.0", 1);
 
-    crate::holds(&daemon, &memcached, Duration::from_millis(500));
+    super::holds(&daemon, &memcached, Duration::from_millis(500));
 }
 
 /// A loopback Bybit answering its 24 h tickers with `n` good rows, and nothing else.
@@ -146,7 +146,7 @@ fn a_fifo_or_a_sparse_giant_at_the_warm_state_is_a_cold_start() {
     let mut daemon = serve();
     logged(&daemon, "cold start: the saved state is not used", 1);
     assert!(daemon.log().contains("larger than the limit"), "{}", daemon.log());
-    crate::holds(&daemon, &memcached, Duration::from_millis(500));
+    super::holds(&daemon, &memcached, Duration::from_millis(500));
     // Symlinks planted at every temporary name the save could pick (the daemon's pid is no
     // secret): the save replaces the state, and the file they point to stays as it was.
     let victim = state.path().join("victim");
@@ -207,7 +207,7 @@ fn a_giant_line_in_a_recording_neither_stalls_the_cycles_nor_fills_memory() {
     });
     assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
     assert!(at > first, "cycles went on while the line was read");
-    crate::holds(&daemon, &memcached, Duration::from_millis(500));
+    super::holds(&daemon, &memcached, Duration::from_millis(500));
 }
 
 #[test]
@@ -227,7 +227,7 @@ fn a_file_name_with_a_newline_cannot_forge_a_log_line() {
     let log = daemon.log();
     assert!(!log.lines().any(|line| line.starts_with("FORGED")), "{log}");
     assert!(log.contains("evil\\nFORGED"), "the name is shown escaped:\n{log}");
-    crate::holds(&daemon, &memcached, Duration::from_millis(500));
+    super::holds(&daemon, &memcached, Duration::from_millis(500));
 }
 
 #[test]
@@ -239,8 +239,8 @@ fn a_giant_config_stops_start_up_at_once_with_the_reason() {
     let line = format!("# {}\n", "x".repeat(98));
     std::fs::write(&config, line.repeat(1_000_000)).unwrap();
     let started = std::time::Instant::now();
-    let out = crate::common::pulse(&["run", "--config", config.to_str().unwrap(), "--cycles", "1"]);
-    let said = crate::common::text(&out);
+    let out = pulse_testkit::pulse(&["run", "--config", config.to_str().unwrap(), "--cycles", "1"]);
+    let said = pulse_testkit::text(&out);
     assert!(!out.status.success(), "{said}");
     assert!(
         said.contains("cannot read config file") && said.contains("larger than the limit of 1048576 bytes"),

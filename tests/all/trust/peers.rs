@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::common::{plugin_dir, pulse, scrape, status_cycle, text, wait_for, Daemon, Memcached};
-use crate::files::logged;
+use super::files::logged;
+use pulse_testkit::{plugin_dir, pulse, scrape, status_cycle, text, wait_for, Daemon, Memcached};
 
 /// A Bybit ticker row; `symbol` at `price`, with the rest sensible unless `row` changes it.
 fn row(symbol: &str, price: f64, turnover: f64) -> Value {
@@ -89,7 +89,7 @@ fn an_endless_exchange_answer_is_cut_at_its_bound_and_the_cycles_go_on() {
         status["stale"], true,
         "the last good snapshot serves, marked stale: {status}"
     );
-    crate::holds(&daemon, &memcached, Duration::from_millis(500));
+    super::holds(&daemon, &memcached, Duration::from_millis(500));
 }
 
 #[test]
@@ -185,7 +185,7 @@ fn a_memcached_answering_endlessly_costs_a_kilobyte_and_the_cycles_go_on() {
     wait_for("cycles to go on", Duration::from_secs(30), || {
         status_cycle(&real).filter(|c| *c >= start + 6)
     });
-    crate::holds(&daemon, &real, Duration::from_millis(500));
+    super::holds(&daemon, &real, Duration::from_millis(500));
 
     // `pulse verify` against either kind of hostile server fails with the reason, at once.
     for (answer, reason) in [
@@ -227,5 +227,5 @@ fn a_memcached_flapping_every_cycle_logs_a_few_lines_a_minute() {
         .count();
     assert!(changes <= 4, "{changes} lines of down and back in ten seconds:\n{log}");
     assert!(changes >= 2, "the first changes are said:\n{log}");
-    crate::holds(&daemon, &memcached, Duration::from_millis(300));
+    super::holds(&daemon, &memcached, Duration::from_millis(300));
 }

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::common::{candidate_wasm, plugin_dir, status_cycle, wait_for, Daemon, Memcached};
+use pulse_testkit::{fixture_wasm, plugin_dir, status_cycle, wait_for, Daemon, Memcached};
 
 /// The field of `market:overview` whose name the tampered artifact changes.
 const FIELD: &[u8] = b"total_volume_24h";
@@ -122,7 +122,7 @@ fn a_tampered_artifact_is_compiled_again_and_truncating_artifacts_while_serving_
         .filter(|p| !p["last_error"].is_null())
         .collect();
     assert!(failing.is_empty(), "{failing:?}");
-    crate::holds(&daemon, &memcached, Duration::from_millis(500));
+    super::holds(&daemon, &memcached, Duration::from_millis(500));
     assert!(daemon.stop());
 }
 
@@ -135,7 +135,7 @@ fn bytes_planted_as_a_saved_rollback_never_run() {
     // another build of trend.
     let saved = home.path().join("state/rolled-back");
     std::fs::create_dir_all(&saved).unwrap();
-    std::fs::copy(candidate_wasm("trend_shifted"), saved.join("trend.wasm")).unwrap();
+    std::fs::copy(fixture_wasm("trend_shifted"), saved.join("trend.wasm")).unwrap();
     let digest = |bytes: &[u8]| format!("{:x}", <sha2::Sha256 as sha2::Digest>::digest(bytes));
     let hash = digest(&std::fs::read(plugins.path().join("trend.wasm")).unwrap());
     let planted = digest(&std::fs::read(saved.join("trend.wasm")).unwrap());
@@ -175,7 +175,7 @@ fn bytes_planted_as_a_saved_rollback_never_run() {
             log.contains("ignoring the rollbacks saved in") && log.contains(refusal),
             "{log}"
         );
-        crate::holds(&daemon, &memcached, Duration::from_millis(500));
+        super::holds(&daemon, &memcached, Duration::from_millis(500));
         assert!(daemon.stop());
     }
 }

@@ -2,13 +2,11 @@
 //! `pulse check`, the running daemon; `pulse check` on faulty plugins; and `pulse replay` as a
 //! deterministic backtest.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{fault_wasm, plugin_dir, plugin_wasm, pulse, repo_root, text, wait_for, Daemon, Memcached};
+use pulse_testkit::{fixture_wasm, plugin_dir, plugin_wasm, pulse, repo_root, text, wait_for, Daemon, Memcached};
 
 fn cargo(dir: &Path, args: &[&str]) {
     let out = Command::new("cargo")
@@ -161,7 +159,7 @@ fn check_names_the_fault_of_every_faulty_plugin() {
         ("fault_flood", "returned 300000 cache entries, above the limit"),
         ("fault_writer", "is outside the prefixes fault-writer may write"),
     ] {
-        let wasm = fault_wasm(fault);
+        let wasm = fixture_wasm(fault);
         let out = pulse(&[
             "check",
             wasm.to_str().unwrap(),
@@ -175,7 +173,7 @@ fn check_names_the_fault_of_every_faulty_plugin() {
             text(&out)
         );
     }
-    let out = pulse(&["check", fault_wasm("fault_writer").to_str().unwrap()]);
+    let out = pulse(&["check", fixture_wasm("fault_writer").to_str().unwrap()]);
     assert!(
         text(&out).contains("key_prefixes = [\"fault:\"]"),
         "without a grant, check says how to grant:\n{}",

@@ -2,12 +2,10 @@
 //! another's keys, or shares a name with a serving plugin never takes that plugin's place, at
 //! start-up or on hot swap, whatever the file names and their order.
 
-mod common;
-
 use std::path::Path;
 use std::time::Duration;
 
-use common::{fault_wasm, http_get, plugin_dir, wait_for, Daemon, Memcached};
+use pulse_testkit::{fixture_wasm, http_get, plugin_dir, wait_for, Daemon, Memcached};
 use serde_json::Value;
 
 /// The plugins `/plugins` lists, by name and file name.
@@ -49,16 +47,16 @@ fn impostors_and_greedy_plugins_never_displace_the_dashboard_at_start_up() {
     let dir = plugins.path();
     // The impostor calls itself `dashboard`, under names sorting before and after the real one.
     for name in ["aaa.wasm", "zzz.wasm"] {
-        std::fs::copy(fault_wasm("fault_impostor"), dir.join(name)).unwrap();
+        std::fs::copy(fixture_wasm("fault_impostor"), dir.join(name)).unwrap();
     }
     // Greedy aggregators claim `market:` without a grant, sorting before and after `dashboard`.
     for name in ["a_greedy", "z_greedy"] {
-        std::fs::copy(fault_wasm(name), dir.join(format!("{name}.wasm"))).unwrap();
+        std::fs::copy(fixture_wasm(name), dir.join(format!("{name}.wasm"))).unwrap();
     }
     let mut daemon = Daemon::serve(dir.to_str().unwrap(), &memcached.addr, &["--interval", "0.5"]);
     let url = daemon.status_url();
     wait_for("cycle 3", Duration::from_secs(60), || {
-        common::status_cycle(&memcached).filter(|&c| c >= 3)
+        pulse_testkit::status_cycle(&memcached).filter(|&c| c >= 3)
     });
     assert_real_dashboard(&memcached);
     assert!(serves(&url, "dashboard", "dashboard.wasm"), "{:?}", serving(&url));
@@ -95,12 +93,12 @@ fn plugins_of_one_identity_are_refused_together_at_start_up() {
     let plugins = plugin_dir(&["trend", "volatility", "dashboard"]);
     let dir = plugins.path();
     for name in ["fault_liar.wasm", "fault-liar.wasm"] {
-        std::fs::copy(fault_wasm("fault_liar"), dir.join(name)).unwrap();
+        std::fs::copy(fixture_wasm("fault_liar"), dir.join(name)).unwrap();
     }
     let mut daemon = Daemon::serve(dir.to_str().unwrap(), &memcached.addr, &["--interval", "0.5"]);
     let url = daemon.status_url();
     wait_for("cycle 2", Duration::from_secs(60), || {
-        common::status_cycle(&memcached).filter(|&c| c >= 2)
+        pulse_testkit::status_cycle(&memcached).filter(|&c| c >= 2)
     });
     assert!(
         !serving(&url).iter().any(|(name, _)| name == "fault-liar"),
@@ -136,7 +134,7 @@ fn a_newcomer_of_a_serving_identity_is_refused_on_hot_swap_in_either_spelling() 
         // Write under a hidden name and rename, as a deploy would.
         let place = |file: &str| {
             let tmp = dir.join(format!(".{file}.tmp"));
-            std::fs::copy(fault_wasm("fault_liar"), &tmp).unwrap();
+            std::fs::copy(fixture_wasm("fault_liar"), &tmp).unwrap();
             std::fs::rename(&tmp, dir.join(file)).unwrap();
         };
         place(serving_file);
@@ -154,9 +152,9 @@ fn a_newcomer_of_a_serving_identity_is_refused_on_hot_swap_in_either_spelling() 
             line.contains("which keeps serving") && line.contains(serving_file),
             "{line}"
         );
-        let cycle = common::status_cycle(&memcached).unwrap();
+        let cycle = pulse_testkit::status_cycle(&memcached).unwrap();
         wait_for("two more cycles", Duration::from_secs(30), || {
-            common::status_cycle(&memcached).filter(|&c| c >= cycle + 2)
+            pulse_testkit::status_cycle(&memcached).filter(|&c| c >= cycle + 2)
         });
         assert!(serves(&url, "fault-liar", serving_file), "{:?}", serving(&url));
         assert_eq!(serving(&url).iter().filter(|(n, _)| n == "fault-liar").count(), 1);
@@ -186,7 +184,7 @@ fn twenty_analyzers_at_the_bound_fit_an_aggregators_default_cap() {
         "[plugin.dashboard]\nmax_breakdowns = 50\n[sandbox.plugin.dashboard]\ncall_timeout_ms = 10000\n",
     )
     .unwrap();
-    config.compile_cache = Some(common::repo_root().join("target/test-compile-cache"));
+    config.compile_cache = Some(pulse_testkit::repo_root().join("target/test-compile-cache"));
     let policy = config.policy("dashboard");
     assert_eq!(policy.memory_bytes, 64 << 20, "the default memory cap");
     // As many symbols as one result at the bound covers, with the most component names allowed.
@@ -222,7 +220,7 @@ fn twenty_analyzers_at_the_bound_fit_an_aggregators_default_cap() {
         "only {handed} bytes: not at the bound"
     );
 
-    let source = PluginSource::read(&common::plugin_wasm("dashboard")).unwrap();
+    let source = PluginSource::read(&pulse_testkit::plugin_wasm("dashboard")).unwrap();
     let (dashboard, _) = pulse::startup::stager(&config)
         .unwrap()
         .stage(&source, None)

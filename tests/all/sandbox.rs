@@ -1,14 +1,12 @@
 //! Faulty plugins beside the bundled ones, against a real memcached: every fault is contained,
 //! logged and counted, and the good plugins keep the dashboard fresh in every cycle.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{fault_wasm, http_get, plugin_dir, resident_bytes, scrape, value, wait_for, Daemon, Memcached};
+use pulse_testkit::{fixture_wasm, http_get, plugin_dir, resident_bytes, scrape, value, wait_for, Daemon, Memcached};
 use serde_json::Value;
 
 const FAULTS: [&str; 16] = [
@@ -44,7 +42,7 @@ fn faulty_plugins_are_contained_and_the_dashboard_stays_fresh() {
     let memcached = Arc::new(Memcached::start());
     let plugins = plugin_dir(&["trend", "volatility", "dashboard"]);
     for fault in FAULTS {
-        std::fs::copy(fault_wasm(fault), plugins.path().join(format!("{fault}.wasm"))).unwrap();
+        std::fs::copy(fixture_wasm(fault), plugins.path().join(format!("{fault}.wasm"))).unwrap();
     }
     // The bomb gets time to reach its memory cap: filling 64 MiB page by page passed the
     // default 250 ms deadline in some runs on two busy cores, and failed as a timeout instead.
@@ -88,7 +86,7 @@ fn faulty_plugins_are_contained_and_the_dashboard_stays_fresh() {
                     .and_then(|v| v["cycle"].as_u64())
             };
             while !stop.load(Ordering::Relaxed) {
-                let status = common::status_cycle(&memcached);
+                let status = pulse_testkit::status_cycle(&memcached);
                 let overview = cycle_of("market:overview");
                 let breakdown = cycle_of("analysis:breakdown:BTCUSDT");
                 let health = status.map(|_| http_get(&format!("{url}/healthz")).0);
@@ -105,7 +103,7 @@ fn faulty_plugins_are_contained_and_the_dashboard_stays_fresh() {
     let mut peak_rss = 0;
     wait_for("cycle 10", Duration::from_secs(60), || {
         peak_rss = peak_rss.max(resident_bytes(daemon.pid()));
-        common::status_cycle(&memcached).filter(|&c| c >= 10)
+        pulse_testkit::status_cycle(&memcached).filter(|&c| c >= 10)
     });
     stop.store(true, Ordering::Relaxed);
     sampler.join().unwrap();
@@ -332,7 +330,7 @@ fn faulty_plugins_are_contained_and_the_dashboard_stays_fresh() {
 fn no_call_finds_what_the_last_call_of_its_plugin_left_behind() {
     let memcached = Memcached::start();
     let plugins = plugin_dir(&["trend", "volatility", "dashboard"]);
-    std::fs::copy(fault_wasm("fault_residue"), plugins.path().join("fault_residue.wasm")).unwrap();
+    std::fs::copy(fixture_wasm("fault_residue"), plugins.path().join("fault_residue.wasm")).unwrap();
     let cycles = 8;
     let mut daemon = Daemon::serve(
         plugins.path().to_str().unwrap(),
@@ -395,11 +393,11 @@ fn no_call_finds_what_the_last_call_of_its_plugin_left_behind() {
 /// or all of it resident: no call finds anything of the last one.
 #[test]
 fn a_reused_slot_hands_the_next_call_nothing_of_the_last() {
-    let source = pulse::plugin::PluginSource::read(&fault_wasm("fault_residue")).unwrap();
+    let source = pulse::plugin::PluginSource::read(&fixture_wasm("fault_residue")).unwrap();
     for resident_mib in [0, 1, 64] {
         let mut config = pulse::config::Config::default();
         config.sandbox.resident_mib = pulse::config::ResidentMib(resident_mib);
-        config.compile_cache = Some(common::repo_root().join("target/test-compile-cache"));
+        config.compile_cache = Some(pulse_testkit::repo_root().join("target/test-compile-cache"));
         let (plugin, _) = pulse::startup::stager(&config)
             .unwrap()
             .stage(&source, None)

@@ -2,12 +2,10 @@
 //! stale snapshots instead of zeros while the exchange fails, the max-age cutoff, and a
 //! recording replayed into the very same keys.
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{plugin_dir, scrape, value, wait_for, Daemon, Memcached};
+use pulse_testkit::{plugin_dir, scrape, value, wait_for, Daemon, Memcached};
 use serde_json::{json, Value};
 
 /// What the fake exchange answers.
@@ -59,7 +57,7 @@ fn bybit_body(n: usize, empty: bool) -> String {
 
 /// An HTTP server on loopback answering every request according to `mode`.
 fn fake_exchange(mode: Arc<Mutex<Mode>>, body: impl Fn(Mode) -> (u16, String) + Send + Sync + 'static) -> String {
-    common::http_server(move |_| {
+    pulse_testkit::http_server(move |_| {
         let mode = *mode.lock().unwrap();
         if mode == Mode::Slow {
             std::thread::sleep(Duration::from_millis(1500));
@@ -294,12 +292,12 @@ fn a_recording_replays_into_the_same_keys() {
     let replay = format!("replay:{}", recording.display());
     run(&replayed, &replay, &["--replay-end", "stop"]);
     assert_eq!(
-        common::status_cycle(&replayed),
+        pulse_testkit::status_cycle(&replayed),
         Some(6),
         "the replay stops after its last line"
     );
 
-    let keys: Vec<String> = common::dashboard_keys(&live)
+    let keys: Vec<String> = pulse_testkit::dashboard_keys(&live)
         .into_iter()
         .filter(|k| k != "pulse:status")
         .collect();
@@ -344,9 +342,13 @@ fn a_restart_takes_back_the_saved_history_so_the_first_push_is_whole() {
     // The trend analyzer of contract 0.1.0 reads the cycle's own samples (15 for its slow EMA),
     // which no source can backfill: only the saved state can give them back.
     let plugins = tempfile::tempdir().unwrap();
-    let old_trend = common::repo_root().join("tests/fixtures/contract-0.1.0/trend.wasm");
+    let old_trend = pulse_testkit::repo_root().join("tests/fixtures/contract-0.1.0/trend.wasm");
     std::fs::copy(old_trend, plugins.path().join("trend.wasm")).unwrap();
-    std::fs::copy(common::plugin_wasm("dashboard"), plugins.path().join("dashboard.wasm")).unwrap();
+    std::fs::copy(
+        pulse_testkit::plugin_wasm("dashboard"),
+        plugins.path().join("dashboard.wasm"),
+    )
+    .unwrap();
     let state = tempfile::tempdir().unwrap();
     let run = |memcached: &Memcached, state_dir: &std::path::Path, extra: &[&str]| {
         let mut args = vec![

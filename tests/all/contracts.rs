@@ -2,12 +2,10 @@
 //! existed, and for `@0.2.0` before 0.3.0 (binaries kept in `tests/fixtures/contract-*`), behave
 //! exactly as they did, and serve in one daemon beside 0.3.0 plugins, against a real memcached.
 
-mod common;
-
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{http_get, plugin_wasm, pulse, repo_root, status_cycle, text, wait_for, Daemon, Memcached};
+use pulse_testkit::{http_get, plugin_wasm, pulse, repo_root, status_cycle, text, wait_for, Daemon, Memcached};
 
 /// A file of the fixtures of contract `version`.
 fn built_for(version: &str, name: &str) -> PathBuf {

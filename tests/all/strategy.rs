@@ -2,13 +2,11 @@
 //! is compared with it, and never writes. The daemon writes through a proxy that records every
 //! item, so no write of the shadow's output can slip by between two reads.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{candidate_wasm, http_get, plugin_dir, scrape, value, wait_for, Daemon, Memcached};
 use pulse_testkit::proxy::Proxy;
 use pulse_testkit::written::Writes;
+use pulse_testkit::{fixture_wasm, http_get, plugin_dir, scrape, value, wait_for, Daemon, Memcached};
 use serde_json::Value;
 
 /// The shadow's version, as its `describe` gives it.
@@ -30,7 +28,9 @@ fn serve(dir: &std::path::Path, memcached: &Memcached, cache: &str, extra: &[&st
     let mut args = vec!["--interval", "0.5", "--ttl", "10", "--symbols", "30"];
     args.extend_from_slice(extra);
     let daemon = Daemon::serve(dir.to_str().unwrap(), cache, &args);
-    wait_for("a push", Duration::from_secs(30), || common::status_cycle(memcached));
+    wait_for("a push", Duration::from_secs(30), || {
+        pulse_testkit::status_cycle(memcached)
+    });
     daemon
 }
 
@@ -67,7 +67,7 @@ fn a_shadow_is_compared_with_the_serving_version_never_written_and_compared_alik
         &["--record", market.to_str().unwrap()],
     );
 
-    place_shadow(plugins.path(), &candidate_wasm("trend_shifted"), "trend");
+    place_shadow(plugins.path(), &fixture_wasm("trend_shifted"), "trend");
     wait_for("the shadow to be staged", Duration::from_secs(30), || {
         daemon
             .log()
@@ -150,8 +150,8 @@ fn a_shadow_is_compared_with_the_serving_version_never_written_and_compared_alik
     }
 
     // Promoted: the shadow's file replaces the serving one, and it serves from a cycle boundary.
-    let promoted = common::pulse(&["promote", "trend", "--plugins", plugins.path().to_str().unwrap()]);
-    let text = common::text(&promoted);
+    let promoted = pulse_testkit::pulse(&["promote", "trend", "--plugins", plugins.path().to_str().unwrap()]);
+    let text = pulse_testkit::text(&promoted);
     assert!(promoted.status.success(), "{text}");
     assert!(text.starts_with("promoted trend: "), "{text}");
     let first_shifted = wait_for("the promoted version's first push", Duration::from_secs(30), || {
@@ -189,14 +189,14 @@ fn a_shadow_is_compared_with_the_serving_version_never_written_and_compared_alik
     let versions = tempfile::tempdir().unwrap();
     let (old, new) = (versions.path().join("old"), versions.path().join("new"));
     for (dir, wasm) in [
-        (&old, common::plugin_wasm("trend")),
-        (&new, candidate_wasm("trend_shifted")),
+        (&old, pulse_testkit::plugin_wasm("trend")),
+        (&new, fixture_wasm("trend_shifted")),
     ] {
         std::fs::create_dir(dir).unwrap();
         std::fs::copy(wasm, dir.join("trend.wasm")).unwrap();
     }
     let (old, new) = (old.join("trend.wasm"), new.join("trend.wasm"));
-    let compared = common::pulse(&[
+    let compared = pulse_testkit::pulse(&[
         "replay",
         "--compare",
         old.to_str().unwrap(),
@@ -204,7 +204,7 @@ fn a_shadow_is_compared_with_the_serving_version_never_written_and_compared_alik
         "--input",
         market.to_str().unwrap(),
     ]);
-    let text = common::text(&compared);
+    let text = pulse_testkit::text(&compared);
     assert!(compared.status.success(), "{text}");
     let offline: Vec<Value> = String::from_utf8_lossy(&compared.stdout)
         .lines()
@@ -237,7 +237,7 @@ fn a_shadow_aggregator_is_compared_key_by_key() {
         &["--config", config.to_str().unwrap()],
     );
     // The same dashboard as a shadow: on the same input, every key alike.
-    place_shadow(plugins.path(), &common::plugin_wasm("dashboard"), "dashboard");
+    place_shadow(plugins.path(), &pulse_testkit::plugin_wasm("dashboard"), "dashboard");
     let url = format!("{}/shadow/dashboard", daemon.status_url());
     let shadow: Value = wait_for("two compared cycles", Duration::from_secs(30), || {
         let (code, body) = http_get(&url);
@@ -277,19 +277,19 @@ fn a_promoted_version_that_starts_failing_is_rolled_back_before_its_quarantine_a
     let mut daemon = serve(plugins.path(), &memcached, &cache.addr, &keep_state);
     let dir = plugins.path();
     // Far enough ahead that the candidate is staged, tried and promoted before it breaks.
-    let fail_from = common::status_cycle(&memcached).unwrap() + 20;
+    let fail_from = pulse_testkit::status_cycle(&memcached).unwrap() + 20;
     std::fs::create_dir_all(dir.join("shadow")).unwrap();
     std::fs::write(
         dir.join("shadow/trend.toml"),
         format!("fail_from_cycle = {fail_from}\n"),
     )
     .unwrap();
-    place_shadow(dir, &candidate_wasm("trend_breaks"), "trend");
+    place_shadow(dir, &fixture_wasm("trend_breaks"), "trend");
     wait_for("the candidate as a shadow", Duration::from_secs(30), || {
         daemon.log().contains("shadow trend 9.9.9-breaks staged").then_some(())
     });
-    let promoted = common::pulse(&["promote", "trend", "--plugins", dir.to_str().unwrap()]);
-    assert!(promoted.status.success(), "{}", common::text(&promoted));
+    let promoted = pulse_testkit::pulse(&["promote", "trend", "--plugins", dir.to_str().unwrap()]);
+    assert!(promoted.status.success(), "{}", pulse_testkit::text(&promoted));
     wait_for("the swap", Duration::from_secs(30), || {
         daemon
             .log()
@@ -356,9 +356,9 @@ fn a_promoted_version_that_starts_failing_is_rolled_back_before_its_quarantine_a
     assert!(why.starts_with("it failed 3 cycles in a row"), "{after}");
 
     // The same build promoted again stays refused, and the log says why.
-    place_shadow(dir, &candidate_wasm("trend_breaks"), "trend");
-    let promoted = common::pulse(&["promote", "trend", "--plugins", dir.to_str().unwrap()]);
-    assert!(promoted.status.success(), "{}", common::text(&promoted));
+    place_shadow(dir, &fixture_wasm("trend_breaks"), "trend");
+    let promoted = pulse_testkit::pulse(&["promote", "trend", "--plugins", dir.to_str().unwrap()]);
+    assert!(promoted.status.success(), "{}", pulse_testkit::text(&promoted));
     let again = format!(
         "again: this same build was rolled back in cycle {}: it failed 3 cycles in a row",
         fail_from + 2

@@ -1,11 +1,11 @@
 //! What operators see: the status server's `/metrics`, `/healthz` and `/plugins` scraped while
 //! the real daemon runs against a real memcached, JSON logs, and a graceful SIGTERM.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{fault_wasm, http_get, plugin_dir, scrape, status_cycle, unix_ms, value, wait_for, Daemon, Memcached};
+use pulse_testkit::{
+    fixture_wasm, http_get, plugin_dir, scrape, status_cycle, unix_ms, value, wait_for, Daemon, Memcached,
+};
 use serde_json::Value;
 
 #[test]
@@ -14,7 +14,7 @@ fn metrics_health_and_plugins_follow_the_running_daemon() {
     let port: u16 = memcached.addr.rsplit(':').next().unwrap().parse().unwrap();
     let plugins = plugin_dir(&["trend", "volatility", "dashboard"]);
     for fault in ["fault_trap", "fault_loop", "fault_panic_init"] {
-        std::fs::copy(fault_wasm(fault), plugins.path().join(format!("{fault}.wasm"))).unwrap();
+        std::fs::copy(fixture_wasm(fault), plugins.path().join(format!("{fault}.wasm"))).unwrap();
     }
     let started_ms = unix_ms();
     let daemon = Daemon::serve(
@@ -163,7 +163,7 @@ fn sigterm_finishes_the_cycle_in_flight_and_exits_within_an_interval() {
     let memcached = Memcached::start();
     let plugins = plugin_dir(&["trend", "dashboard"]);
     // 100 ms per call: a signal sent just after a cycle starts lands inside it.
-    std::fs::copy(fault_wasm("fault_slow"), plugins.path().join("fault_slow.wasm")).unwrap();
+    std::fs::copy(fixture_wasm("fault_slow"), plugins.path().join("fault_slow.wasm")).unwrap();
     let interval = Duration::from_secs(2);
     // Stand in for systemd: a notify socket, and a watchdog of 1 s (pinged every 0.5 s).
     let notify_path = plugins.path().join("notify.sock");
