@@ -38,8 +38,9 @@ pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
-    /// Time between cycles as configured. Everything that runs on it reads
-    /// [`Config::cycle_interval`], which a replay's `market.speed` divides.
+    /// Time between cycles as configured. The cycles run at [`Config::cycle_interval`], which a
+    /// replay's `market.speed` divides; only the default request timeout is half of this one,
+    /// since a request or a read takes no less time in a sped-up replay.
     pub interval: Interval,
     /// TTL for cache entries that do not name their own.
     pub ttl: Ttl,
@@ -205,7 +206,7 @@ impl Config {
     pub fn request_timeout(&self) -> Duration {
         self.market
             .request_timeout_ms
-            .map_or((self.cycle_interval() / 2).min(Duration::from_secs(5)), |ms| {
+            .map_or((self.interval.0 / 2).min(Duration::from_secs(5)), |ms| {
                 Duration::from_millis(ms.0)
             })
     }

@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use etcd_client::{
-    Certificate, Client, ConnectOptions, Identity, LeaderKey, LeaseKeepAliveStream, LeaseKeeper, ProclaimOptions,
-    ResignOptions, TlsOptions,
+    Client, ConnectOptions, LeaderKey, LeaseKeepAliveStream, LeaseKeeper, ProclaimOptions, ResignOptions,
 };
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
+use super::connect;
 use super::{BootInstant, Leadership, PluginSet, Role};
 use crate::config::HaConfig;
 use crate::shared::flaps::{Flaps, LINES_PER_MINUTE};
@@ -63,30 +63,9 @@ pub struct Campaign {
 /// The daemon is standby until elected. TLS files are read now, so a missing one fails start-up.
 pub fn start(config: &HaConfig, interval: Duration, plugins: PluginSet) -> Result<(Leadership, Campaign)> {
     let ttl = config.lease_ttl(interval);
-    let mut options = ConnectOptions::new()
-        .with_connect_timeout(ttl / 3)
-        .with_keep_alive(ttl / 3, ttl / 3);
-    if let (Some(user), Some(password)) = (&config.user, &config.password) {
-        options = options.with_user(user.clone(), password.clone());
-    }
-    if let Some(tls) = &config.tls {
-        let read = |path: &std::path::Path| {
-            // A PEM file: a few certificates at most.
-            crate::shared::files::read_bounded(path, 1 << 20)
-                .with_context(|| format!("[ha.tls] cannot read {}", crate::shared::text::quoted_path(path)))
-        };
-        let mut settings = TlsOptions::new().ca_certificate(Certificate::from_pem(read(&tls.ca)?));
-        if let (Some(cert), Some(key)) = (&tls.cert, &tls.key) {
-            settings = settings.identity(Identity::from_pem(read(cert)?, read(key)?));
-        }
-        if let Some(domain) = &tls.domain {
-            settings = settings.domain_name(domain.clone());
-        }
-        options = options.with_tls(settings);
-    }
     let settings = Settings {
         endpoints: config.endpoints.clone(),
-        options,
+        options: connect::options(config, ttl)?,
         election: config.election.clone(),
         id: config.id(),
         ttl,
@@ -224,23 +203,7 @@ async fn on_lease(
             return Ok(());
         }
     };
-    let term = leader.rev();
-    leadership.set(Role::Leader { term });
-    leadership.prove(*proven.lock().unwrap());
-    leadership.elected.notify_one();
-    let (held, said) = {
-        let mut terms = settings.terms.lock().unwrap();
-        (terms.summary(Instant::now()), terms.admit("terms won", Instant::now()))
-    };
-    if let Some(held) = held {
-        warn!("ha: etcd session flapping: {held} more in the last minute, at most {LINES_PER_MINUTE} said a minute");
-    }
-    if said {
-        info!(
-            term,
-            "ha: leader of etcd election {:?} in term {term}", settings.election
-        );
-    }
+    took_office(leadership, settings, leader.rev(), *proven.lock().unwrap());
     let mut served = leadership.plugins.subscribe();
     let deposed = deposed(client.clone(), settings, leader.key().to_vec());
     tokio::pin!(deposed);
@@ -252,11 +215,8 @@ async fn on_lease(
             // Bounded, since the renewals wait meanwhile; a failure is retried, not a reason
             // to give up the term.
             let within = settings.ttl / 3;
-            let options = ProclaimOptions::new().with_leader(leader.clone());
-            let proclaimed = tokio::time::timeout(within, client.proclaim(serde_json::to_vec(&now)?, Some(options)));
-            match proclaimed.await.map_err(|_| anyhow!("no answer within {within:?}")) {
-                Ok(Ok(_)) => announced = now,
-                Ok(Err(e)) => retry = Some(proclaim_failed(leadership, &mut quiet, e.into(), within)),
+            match proclaim(client, &leader, &now, within).await {
+                Ok(()) => announced = now,
                 Err(e) => retry = Some(proclaim_failed(leadership, &mut quiet, e, within)),
             }
         }
@@ -274,6 +234,37 @@ async fn on_lease(
                 return Ok(());
             }
         }
+    }
+}
+
+/// Takes the leadership won in `term`, its lease proven until `proven`: the pipeline may write
+/// from now on (and writes at once); says so, a few times a minute while terms flap.
+fn took_office(leadership: &Leadership, settings: &Settings, term: i64, proven: BootInstant) {
+    leadership.set(Role::Leader { term });
+    leadership.prove(proven);
+    leadership.elected.notify_one();
+    let (held, said) = {
+        let mut terms = settings.terms.lock().unwrap();
+        (terms.summary(Instant::now()), terms.admit("terms won", Instant::now()))
+    };
+    if let Some(held) = held {
+        warn!("ha: etcd session flapping: {held} more in the last minute, at most {LINES_PER_MINUTE} said a minute");
+    }
+    if said {
+        info!(
+            term,
+            "ha: leader of etcd election {:?} in term {term}", settings.election
+        );
+    }
+}
+
+/// Tells etcd, as `leader`, what this leader serves now (`candidate`), within `within`.
+async fn proclaim(client: &mut Client, leader: &LeaderKey, candidate: &Candidate, within: Duration) -> Result<()> {
+    let options = ProclaimOptions::new().with_leader(leader.clone());
+    let proclaimed = tokio::time::timeout(within, client.proclaim(serde_json::to_vec(candidate)?, Some(options)));
+    match proclaimed.await {
+        Ok(answer) => answer.map(drop).map_err(Into::into),
+        Err(_) => Err(anyhow!("no answer within {within:?}")),
     }
 }
 

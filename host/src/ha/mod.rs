@@ -10,6 +10,7 @@
 //! has told it anything. The pipeline asks [`Leadership::may_write`] before each write.
 
 mod boot_clock;
+mod connect;
 mod election;
 
 use std::sync::{Arc, Mutex};

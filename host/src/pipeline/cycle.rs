@@ -1,6 +1,6 @@
 //! One cycle, top to bottom: serve the market, run the plugin round on it, publish. A new
-//! per-cycle step goes between the round and the summary, where it has the round's outcome and
-//! the markets the plugins saw.
+//! per-cycle step goes between the round and the summary, where it has the round's outcome (or,
+//! if it needs the markets the plugins saw, inside `plugin_round`, which holds them).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -29,14 +29,14 @@ impl Pipeline {
         for rollback in self.status.take_rollbacks() {
             self.plugins.roll_back(rollback);
         }
-        // 3. Publish: the summary, `pulse:status` from it, the write, the log line, telemetry.
+        // 3. Publish: the facts, `pulse:status` from them, the write, and the summary to telemetry
+        // (the daemon's loop says it in the log, `Publisher::say`; a replay does not).
         let Permission { term, ha } = self.publisher.permission(&generation);
         let facts = self.facts(&served, &round, ha, &generation, started);
         let mut entries = round.entries;
         entries.push(status_entry(&facts));
         let write = self.publisher.write(self.cycle, term, entries, started).await;
         let summary = Arc::new(CycleSummary { facts, write });
-        self.publisher.say(&summary);
         self.telemetry.cycle_done(summary.clone());
         Some(summary)
     }

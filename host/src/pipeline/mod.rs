@@ -206,21 +206,28 @@ impl Pipeline {
     async fn cycle_unless_abandoned<F: Future<Output = ()>>(&mut self, shutdown: &mut Pin<&mut F>) -> Result<(), Stop> {
         let telemetry = self.telemetry.clone();
         let interval = self.settings.interval;
-        let cycle = self.run_cycle();
-        tokio::pin!(cycle);
-        let (finished, signalled) = tokio::select! {
-            biased;
-            summary = &mut cycle => (Some(summary), false),
-            () = shutdown.as_mut() => {
-                telemetry.stopping();
-                (tokio::time::timeout(interval, cycle).await.ok(), true)
+        let (finished, signalled) = {
+            let cycle = self.run_cycle();
+            tokio::pin!(cycle);
+            tokio::select! {
+                biased;
+                summary = &mut cycle => (Some(summary), false),
+                () = shutdown.as_mut() => {
+                    telemetry.stopping();
+                    (tokio::time::timeout(interval, cycle).await.ok(), true)
+                }
             }
         };
-        match finished {
-            None => Err(Stop::Abandoned),
-            Some(None) => Err(Stop::SourceEnded),
-            Some(Some(_)) if signalled => Err(Stop::Signal),
-            Some(Some(_)) => Ok(()),
+        let Some(finished) = finished else {
+            return Err(Stop::Abandoned);
+        };
+        let Some(summary) = finished else {
+            return Err(Stop::SourceEnded);
+        };
+        self.publisher.say(&summary);
+        match signalled {
+            true => Err(Stop::Signal),
+            false => Ok(()),
         }
     }
 

@@ -75,8 +75,9 @@ impl Publisher {
         self.written_last
     }
 
-    /// The sink's totals and server states now. Read for the status before the write and
-    /// again after it: a server's background probe can bring it back between cycles.
+    /// The sink's totals and server states now, for the status built before the write (the
+    /// write reads them again once it is done): a server's background probe can bring a server
+    /// back between cycles.
     pub(super) fn totals(&self) -> WriterStats {
         self.sink.stats()
     }
@@ -138,9 +139,9 @@ impl Publisher {
         WriteReport::default()
     }
 
-    /// Says how the cycle's write went: the failure when failures start and then once a
-    /// minute, the recovery once, and `Pushed N symbols` once a minute while writes succeed (a
-    /// standby wrote nothing, so it says nothing of pushing).
+    /// Says how the cycle's write went, for the daemon's loop: the failure when failures start
+    /// and then once a minute, the recovery once, and `Pushed N symbols` once a minute while
+    /// writes succeed (a standby wrote nothing, so it says nothing of pushing).
     pub(super) fn say(&mut self, summary: &CycleSummary) {
         let (facts, write) = (&summary.facts, &summary.write);
         if let Some(reason) = write.error() {

@@ -49,7 +49,8 @@ pub(super) struct PluginRound<'a> {
 /// What the round produced.
 #[derive(Default)]
 pub(super) struct RoundOutcome {
-    /// The serving analyzers' results, as the aggregators were handed them.
+    /// The serving analyzers' results, all of them (each aggregator was handed those that fit
+    /// its budget).
     pub(super) outputs: Arc<Vec<AnalyzerOutput>>,
     /// The serving aggregators' entries, checked, in aggregator order.
     pub(super) entries: Vec<ValidEntry>,

@@ -325,7 +325,6 @@ impl Reloader {
     }
 }
 
-/// A version that passed staging, waiting to be admitted.
 /// What to stage of one file of the directory.
 enum ToStage {
     /// Nothing: the file is gone.

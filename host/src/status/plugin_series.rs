@@ -8,20 +8,21 @@ use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Unit;
 
-use super::board::PluginStats;
+use super::board::{PluginStats, PluginStatus};
 use super::live::Published;
 use super::prometheus::{counters, family, gauges};
 use crate::shared::call::Failure;
 
 /// Per-plugin series of the loaded versions, from the status board.
 pub(super) fn encode(out: &mut DescriptorEncoder<'_>, live: &Published) -> fmt::Result {
+    let plugins = live.plugins();
     family(
         out,
         "plugin_call_duration",
         "Duration of plugin calls (fresh instance, init and the call)",
         Some(&Unit::Seconds),
         MetricType::Histogram,
-        live.plugins().iter().map(|p| {
+        plugins.iter().map(|p| {
             (
                 [("plugin", p.plugin.name.as_str()), ("kind", p.plugin.kind)],
                 &p.stats.call_times,
@@ -29,52 +30,61 @@ pub(super) fn encode(out: &mut DescriptorEncoder<'_>, live: &Published) -> fmt::
         }),
         |times, m| times.encode(m),
     )?;
-    type Count = fn(&PluginStats) -> u64;
-    let per_plugin: [(&str, &str, Option<Unit>, Count); 7] = [
-        ("plugin_calls", "Plugin calls made", None, |s| s.calls),
-        (
-            "plugin_traps",
-            "Plugin calls that trapped (panic, abort, memory cap, host limit)",
-            None,
-            |s| s.traps,
-        ),
-        ("plugin_timeouts", "Plugin calls stopped at their deadline", None, |s| {
-            s.timeouts
-        }),
-        (
-            "plugin_errors",
-            "Plugin calls that returned an error or output the host refused",
-            None,
-            |s| s.failures.saturating_sub(s.traps + s.timeouts),
-        ),
-        (
-            "plugin_dropped_outputs",
-            "Verdicts or cache entries dropped by the host's output checks",
-            None,
-            |s| s.dropped,
-        ),
-        (
-            "plugin_log_dropped_lines",
-            "Lines a plugin wrote to the log (log calls, stdout, stderr) dropped over its log budget",
-            None,
-            |s| s.log_dropped_lines,
-        ),
-        (
-            "plugin_log_dropped",
-            "Bytes of the log lines dropped over a plugin's log budget",
-            Some(Unit::Bytes),
-            |s| s.log_dropped_bytes,
-        ),
-    ];
-    for (name, help, unit, count) in per_plugin {
-        let series = live
-            .plugins()
+    for (name, help, unit, count) in COUNTS {
+        let series = plugins
             .iter()
             .map(|p| ([("plugin", p.plugin.name.as_str())], count(&p.stats)));
         counters(out, name, help, unit.as_ref(), series)?;
     }
-    // Every kind's series exists from the plugin's load, at 0, so rate() sees its start.
-    let by_kind = live.plugins().iter().flat_map(|p| {
+    failures_by_kind(out, plugins)?;
+    plugin_states(out, live)
+}
+
+/// A count the board keeps per plugin: its series' name, help, unit, and how it is read.
+type Count = (&'static str, &'static str, Option<Unit>, fn(&PluginStats) -> u64);
+
+/// The per-plugin counters, one series per loaded plugin each.
+const COUNTS: [Count; 7] = [
+    ("plugin_calls", "Plugin calls made", None, |s| s.calls),
+    (
+        "plugin_traps",
+        "Plugin calls that trapped (panic, abort, memory cap, host limit)",
+        None,
+        |s| s.traps,
+    ),
+    ("plugin_timeouts", "Plugin calls stopped at their deadline", None, |s| {
+        s.timeouts
+    }),
+    (
+        "plugin_errors",
+        "Plugin calls that returned an error or output the host refused",
+        None,
+        |s| s.failures.saturating_sub(s.traps + s.timeouts),
+    ),
+    (
+        "plugin_dropped_outputs",
+        "Verdicts or cache entries dropped by the host's output checks",
+        None,
+        |s| s.dropped,
+    ),
+    (
+        "plugin_log_dropped_lines",
+        "Lines a plugin wrote to the log (log calls, stdout, stderr) dropped over its log budget",
+        None,
+        |s| s.log_dropped_lines,
+    ),
+    (
+        "plugin_log_dropped",
+        "Bytes of the log lines dropped over a plugin's log budget",
+        Some(Unit::Bytes),
+        |s| s.log_dropped_bytes,
+    ),
+];
+
+/// Failed calls by kind; every kind's series exists from the plugin's load, at 0, so rate()
+/// sees its start.
+fn failures_by_kind(out: &mut DescriptorEncoder<'_>, plugins: &[PluginStatus]) -> fmt::Result {
+    let by_kind = plugins.iter().flat_map(|p| {
         Failure::ALL.map(|kind| {
             let count = p.stats.failure_kinds.get(kind.label()).copied().unwrap_or(0);
             ([("plugin", p.plugin.name.as_str()), ("kind", kind.label())], count)
@@ -86,8 +96,7 @@ pub(super) fn encode(out: &mut DescriptorEncoder<'_>, live: &Published) -> fmt::
         "Failed plugin calls by kind: timeout, trap, memory_cap, over_limit, host_limit, error",
         None,
         by_kind,
-    )?;
-    plugin_states(out, live)
+    )
 }
 
 /// Whether each loaded plugin is quarantined, and what it is.

@@ -1,9 +1,10 @@
 //! The real `pulse` daemon, started as an operator would start it, for tests and for
 //! `pulse-bench`: its log in a file, its status server on a port of its own, its state in a
-//! directory of its own, and stopped with SIGTERM (or killed) when dropped.
+//! directory of its own; stopped with SIGTERM when asked ([`Daemon::stop`]), killed when
+//! dropped.
 
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -55,7 +56,7 @@ pub struct Launch<'a> {
     pub caches: Caches,
 }
 
-/// A running `pulse run`; stopped with SIGTERM when dropped, its log printed if a test panics.
+/// A running `pulse run`; killed when dropped, its log printed if a test panics.
 pub struct Daemon {
     /// The process.
     child: Child,
@@ -149,11 +150,6 @@ impl Daemon {
     /// Everything the daemon has logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Where the daemon logs.
-    pub fn log_path(&self) -> &Path {
-        &self.log
     }
 
     /// Sends SIGTERM and returns whether the daemon exited successfully; panics with its log

@@ -82,6 +82,9 @@ pub struct Options {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
+    // The key of the benchmark's compile cache, made now, so in-process scenarios share the
+    // cache from the first run as the daemons they start do, whatever order they run in.
+    pulse::plugin::HostKey::open_or_create(&pulse_testkit::Caches::Bench.host_key())?;
     let own = match &cli.memcached {
         Some(_) => None,
         None => Some(harness::memcached()?),
