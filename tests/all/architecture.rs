@@ -2,6 +2,7 @@
 //! module map names every source file: read from the page itself, so the page stays true.
 
 mod circles;
+mod reading;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
