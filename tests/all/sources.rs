@@ -263,20 +263,9 @@ fn a_recording_replays_into_the_same_keys() {
     let recording = dir.path().join("market.jsonl");
     let plugins = plugin_dir(&["trend", "volatility", "dashboard", "clock_reader"]);
     let run = |memcached: &Memcached, source: &str, extra: &[&str]| {
-        let mut args = vec![
-            "--plugins",
-            plugins.path().to_str().unwrap(),
-            "--memcached",
-            &memcached.addr,
-            "--source",
-            source,
-            "--interval",
-            "0.2",
-            "--ttl",
-            "60",
-        ];
+        let mut args = vec!["--source", source, "--interval", "0.2", "--ttl", "60"];
         args.extend_from_slice(extra);
-        let mut daemon = Daemon::start(&args);
+        let mut daemon = Daemon::serve(plugins.path().to_str().unwrap(), &memcached.addr, &args);
         assert!(daemon.wait(), "{}", daemon.log());
     };
     let live = Memcached::start();
@@ -352,10 +341,6 @@ fn a_restart_takes_back_the_saved_history_so_the_first_push_is_whole() {
     let state = tempfile::tempdir().unwrap();
     let run = |memcached: &Memcached, state_dir: &std::path::Path, extra: &[&str]| {
         let mut args = vec![
-            "--plugins",
-            plugins.path().to_str().unwrap(),
-            "--memcached",
-            &memcached.addr,
             "--source",
             "bybit",
             "--exchange-url",
@@ -364,7 +349,7 @@ fn a_restart_takes_back_the_saved_history_so_the_first_push_is_whole() {
             state_dir.to_str().unwrap(),
         ];
         args.extend_from_slice(extra);
-        Daemon::start(&args)
+        Daemon::serve(plugins.path().to_str().unwrap(), &memcached.addr, &args)
     };
     let mut first = run(
         &Memcached::start(),

@@ -21,9 +21,7 @@ pub mod written;
 pub use daemon::{Caches, Daemon, Launch};
 pub use http::{http_get, http_response, http_server, scrape, value};
 pub use observe::{dashboard_keys, peak_resident_bytes, resident_bytes, status_bytes, status_cycle, unix_ms, wait_for};
-pub use paths::{
-    fixture_wasm, plugin_dir, plugin_wasm, pulse, pulse_binary, repo_root, text, try_fixture_wasm, try_plugin_wasm,
-};
+pub use paths::{fixture_wasm, plugin_dir, plugin_wasm, pulse, repo_root, text, try_fixture_wasm, try_plugin_wasm};
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

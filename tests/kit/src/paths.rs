@@ -15,7 +15,7 @@ pub fn repo_root() -> PathBuf {
 
 /// The `pulse` binary of the caller's build: beside it (`pulse-bench`), or one folder up from
 /// an integration test's `deps/`.
-pub fn pulse_binary() -> Result<PathBuf, String> {
+pub(crate) fn pulse_binary() -> Result<PathBuf, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the running executable: {e}"))?;
     let dir = exe.parent().ok_or("the running executable has no folder")?;
     [dir, dir.parent().unwrap_or(dir)]
