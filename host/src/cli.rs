@@ -72,6 +72,12 @@ enum Command {
         /// Daemon config whose settings, sandbox and plugin tables apply.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Score the analyzers' verdicts against what the recorded market did next
+        /// (`[evaluation]` says at which horizons): a table on stderr and, without `--compare`,
+        /// JSON on stdout (the entries then go to `--out` only); with `--compare`, both
+        /// versions side by side on the same samples.
+        #[arg(long)]
+        evaluate: bool,
     },
     /// Create a plugin project: `pulse new analyzer|aggregator NAME [--lang rust|js|python]`.
     New {
@@ -101,6 +107,9 @@ enum Command {
         /// The daemon's plugin directory.
         #[arg(long)]
         plugins: PathBuf,
+        /// `--if-better` and what it asks of the evidence.
+        #[command(flatten)]
+        gate: crate::promote::evidence::GateArgs,
     },
     /// Read the dashboard keys back, check them, and summarise them.
     Verify {
@@ -152,14 +161,15 @@ impl Cli {
                 input,
                 out,
                 config,
+                evaluate,
             } => {
                 let config = Config::load(config.as_deref())?;
                 match (compare.as_deref(), plugins) {
                     (Some([old, new]), others) => {
-                        let versions = crate::replay::compare::Versions { old, new };
+                        let versions = crate::replay::compare::Versions { old, new, evaluate };
                         crate::replay::compare::run(config, versions, others.as_deref(), &input, out.as_deref()).await
                     }
-                    (_, Some(plugins)) => crate::replay::run(config, plugins, &input, out.as_deref()).await,
+                    (_, Some(plugins)) => crate::replay::run(config, plugins, &input, out.as_deref(), evaluate).await,
                     (_, None) => anyhow::bail!("pulse replay needs --plugins DIR or --compare OLD NEW"),
                 }
             }
@@ -189,10 +199,7 @@ impl Cli {
                 println!("signed {} as {signer}: {}", file.display(), signature.display());
                 Ok(())
             }
-            Command::Promote { name, plugins } => {
-                println!("{}", crate::promote::promote(&name, &plugins)?.summary(&name, &plugins));
-                Ok(())
-            }
+            Command::Promote { name, plugins, gate } => crate::promote::run(&name, &plugins, gate.gate()).await,
             Command::Verify { memcached, mirror } => {
                 crate::config::check_servers(&memcached)?;
                 crate::verify::run(Placement::new(memcached, mirror)).await

@@ -18,6 +18,7 @@ pub mod candles;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod evaluation;
 pub mod ha;
 pub mod hangup;
 pub mod history;

@@ -29,7 +29,8 @@ fn every_scenario_runs_and_reports_json() {
             "cold-start",
             "faults",
             "first-whole",
-            "failover"
+            "failover",
+            "evaluation"
         ])
     );
     for r in &results {
@@ -51,6 +52,8 @@ fn every_scenario_runs_and_reports_json() {
         "{alternative}"
     );
     assert_eq!(results.iter().filter(|r| r["scenario"] == "cold-start").count(), 2);
+    let evaluation = results.iter().find(|r| r["scenario"] == "evaluation").unwrap();
+    assert!(evaluation["samples_scored_1m"].as_u64().unwrap() >= 2, "{evaluation}");
     for signal in ["KILL", "TERM"] {
         let failover = results
             .iter()

@@ -14,6 +14,7 @@ mod candles;
 mod contracts;
 mod dashboard;
 mod end_to_end;
+mod evidence;
 mod isolation;
 mod klines;
 mod operations;

@@ -3,6 +3,7 @@
 //! Every value is checked while it is parsed, so a bad file fails at start-up with its path,
 //! line and reason, and a running daemon never holds an invalid setting.
 
+mod evaluation;
 mod ha;
 mod rollback;
 mod sandbox;
@@ -11,6 +12,7 @@ mod source;
 mod trust;
 mod values;
 
+pub use evaluation::{EvaluationConfig, Span, MAX_HORIZONS};
 pub use ha::{HaConfig, HaTls};
 pub use rollback::RollbackConfig;
 pub use sandbox::{PluginPolicy, PluginSandbox, Sandbox};
@@ -84,6 +86,8 @@ pub struct Config {
     pub rollback: RollbackConfig,
     /// Whether plugins must be signed, and by whose keys.
     pub trust: TrustConfig,
+    /// How analyzer verdicts are scored against what the market did next.
+    pub evaluation: EvaluationConfig,
 }
 
 impl Default for Config {
@@ -108,6 +112,7 @@ impl Default for Config {
             ha: None,
             rollback: RollbackConfig::default(),
             trust: TrustConfig::default(),
+            evaluation: EvaluationConfig::default(),
         }
     }
 }
@@ -194,6 +199,7 @@ impl Config {
         }
         self.rollback.check(self.sandbox.quarantine_after.0)?;
         self.trust.check()?;
+        self.evaluation.check()?;
         Ok(())
     }
 

@@ -1,6 +1,7 @@
-//! One cycle, top to bottom: serve the market, run the plugin round on it, publish. A new
-//! per-cycle step goes between the round and the summary, where it has the round's outcome (or,
-//! if it needs the markets the plugins saw, inside `plugin_round`, which holds them).
+//! One cycle, top to bottom: serve the market, run the plugin round on it, publish, then score
+//! the verdicts. A new per-cycle step goes between the round and the summary, where it has the
+//! round's outcome (or, if it needs the markets the plugins saw, inside `plugin_round`, which
+//! holds them); one that can wait, like the scoring, goes after the write.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -24,7 +25,7 @@ impl Pipeline {
         let served = self.market.serve(&generation, &self.telemetry.metrics).await?;
         self.cycle += 1;
         // 2. The plugin round on it, whose results are left for trial calls of staged versions.
-        let round = self.plugin_round(&served, &generation).await;
+        let mut round = self.plugin_round(&served, &generation).await;
         // A version that failed its probation gives way from the next cycle.
         for rollback in self.status.take_rollbacks() {
             self.plugins.roll_back(rollback);
@@ -33,9 +34,11 @@ impl Pipeline {
         // (the daemon's loop says it in the log, `Publisher::say`; a replay does not).
         let Permission { term, ha } = self.publisher.permission(&generation);
         let facts = self.facts(&served, &round, ha, &generation, started);
-        let mut entries = round.entries;
+        let mut entries = std::mem::take(&mut round.entries);
         entries.push(status_entry(&facts));
         let write = self.publisher.write(self.cycle, term, entries, started).await;
+        // 4. Score the verdicts against what the market did next, once the write is done.
+        self.evaluate(&served, &round, &generation);
         let summary = Arc::new(CycleSummary { facts, write });
         self.telemetry.cycle_done(summary.clone());
         Some(summary)
@@ -84,8 +87,12 @@ impl Pipeline {
             skipped_ticks: self.skipped_ticks,
             duration_ms: started.elapsed().as_secs_f64() * 1000.0,
             dropped: round.dropped,
-            plugins: self.status.plugins(generation.plugins().map(|p| p.facts())),
-            shadows: self.shadows.publish(generation.shadows.iter().map(|p| p.facts())),
+            plugins: self.status.plugins(generation.plugins().map(|p| p.facts()), |p| {
+                self.evaluation.figures(&p.name, &p.fingerprint, false)
+            }),
+            shadows: self.shadows.publish(generation.shadows.iter().map(|p| p.facts()), |p| {
+                self.evaluation.paired(&p.name, &p.fingerprint)
+            }),
             written_last_cycle: self.publisher.written_last(),
             cache: self.publisher.totals(),
             ha,

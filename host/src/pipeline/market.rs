@@ -12,6 +12,7 @@ use super::plugin_markets::PluginMarkets;
 use super::staleness::Staleness;
 use super::warm::WarmState;
 use crate::candles::CandleStore;
+use crate::evaluation::{Evaluation, SavedEvaluation};
 use crate::history::History;
 use crate::plugin::Generation;
 use crate::shared::clock::now_ms;
@@ -193,38 +194,47 @@ impl Market {
     }
 
     /// Takes back the state saved in `dir` by the last run on the same source, if the source
-    /// goes on with the same market and the state still holds, and saves there from now on.
-    pub(super) fn warm_start(&mut self, dir: Option<PathBuf>, interval: Duration) {
-        let Some(dir) = dir.filter(|_| self.source.resumable()) else {
-            return;
-        };
+    /// goes on with the same market and the state still holds, and saves there from now on;
+    /// returns the evaluation's part, for the pipeline to take back.
+    pub(super) fn warm_start(&mut self, dir: Option<PathBuf>, interval: Duration) -> Option<SavedEvaluation> {
+        let dir = dir.filter(|_| self.source.resumable())?;
         let warm = WarmState::new(&dir, self.source.name());
-        match warm.load(&mut self.history, &mut self.candles, now_ms(), interval) {
-            Ok(r) => info!(
-                file = %quoted_path(warm.path()),
-                "warm start: took back the history of {} symbols ({} left out) and {} candle series ({} candles refused)",
-                r.history_symbols,
-                r.left_out,
-                r.candle_series,
-                r.candles_refused
-            ),
-            Err(e) if !warm.path().exists() => {
-                info!(file = %quoted_path(warm.path()), "no saved state to start from: {e:#}")
+        let evaluation = match warm.load(&mut self.history, &mut self.candles, now_ms(), interval) {
+            Ok(r) => {
+                info!(
+                    file = %quoted_path(warm.path()),
+                    "warm start: took back the history of {} symbols ({} left out) and {} candle series ({} candles refused)",
+                    r.history_symbols,
+                    r.left_out,
+                    r.candle_series,
+                    r.candles_refused
+                );
+                r.evaluation
             }
-            Err(e) => warn!("cold start: the saved state is not used: {e:#}"),
-        }
+            Err(e) if !warm.path().exists() => {
+                info!(file = %quoted_path(warm.path()), "no saved state to start from: {e:#}");
+                None
+            }
+            Err(e) => {
+                warn!("cold start: the saved state is not used: {e:#}");
+                None
+            }
+        };
         self.warm = Some(warm);
+        evaluation
     }
 
-    /// Saves the history and candles if a save is due, or at once when `stopping`.
-    pub(super) async fn save(&mut self, stopping: bool) {
+    /// Saves the history, candles and `evaluation` if a save is due, or at once when
+    /// `stopping`.
+    pub(super) async fn save(&mut self, stopping: bool, evaluation: &Evaluation) {
         let Some(warm) = self.warm.as_mut() else {
             return;
         };
         if !stopping && !warm.due() {
             return;
         }
-        if let Err(e) = warm.save(&self.history, &self.candles, now_ms()).await {
+        let saved = evaluation.saved();
+        if let Err(e) = warm.save((&self.history, &self.candles), saved, now_ms()).await {
             if let Some(due) = self.repeats.admit("saving the state") {
                 warn!("cannot save the state for a warm restart: {e:#}{due}");
             }

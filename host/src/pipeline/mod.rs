@@ -9,6 +9,7 @@
 
 mod call;
 mod cycle;
+mod evaluate;
 mod input_budget;
 mod market;
 mod plugin_markets;
@@ -27,6 +28,7 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 use crate::cache::Sink;
+use crate::evaluation::Evaluation;
 use crate::ha::Leadership;
 use crate::plugin::PluginFeed;
 use crate::shared::log_throttle::LogThrottle;
@@ -53,6 +55,8 @@ pub struct CycleSettings {
     pub write_deadline: Duration,
     /// Probation after a swap, and when a version gives way to the one it replaced.
     pub rollback: crate::config::RollbackConfig,
+    /// How verdicts are scored against what the market did next.
+    pub evaluation: crate::config::EvaluationConfig,
 }
 
 impl CycleSettings {
@@ -66,6 +70,7 @@ impl CycleSettings {
             quarantine_after: config.sandbox.quarantine_after.0,
             write_deadline: config.write_deadline(),
             rollback: config.rollback.clone(),
+            evaluation: config.evaluation.clone(),
         }
     }
 }
@@ -82,6 +87,8 @@ pub struct Pipeline {
     status: StatusBoard,
     /// Each shadow version's calls and how its results differ from the serving version's.
     shadows: ShadowBoard,
+    /// Step 4: every analyzer version's verdicts scored against what the market did next.
+    evaluation: Evaluation,
     /// Step 3: the sink, and whether this daemon may write.
     publisher: Publisher,
     /// What the status server reads; each finished cycle is published to it.
@@ -115,6 +122,7 @@ impl Pipeline {
             market: Market::new(source, settings.selection.clone(), settings.max_age),
             status: StatusBoard::new(settings.quarantine_after, settings.rollback.clone()),
             shadows: ShadowBoard::new(settings.quarantine_after),
+            evaluation: Evaluation::new(settings.evaluation.clone()),
             publisher: Publisher::new(sink, Leadership::alone(), settings.write_deadline),
             telemetry: Arc::new(Telemetry::new(
                 settings.interval,
@@ -134,17 +142,30 @@ impl Pipeline {
         self
     }
 
-    /// The pipeline taking back the history and candles saved in `dir` by the last run on the
-    /// same source, if the source goes on with the same market and the state still holds, and
-    /// saving them there from now on.
+    /// The pipeline taking back the history, candles and evaluation saved in `dir` by the last
+    /// run on the same source, if the source goes on with the same market and the state still
+    /// holds, and saving them there from now on.
     pub fn warm_start(mut self, dir: Option<PathBuf>) -> Self {
-        self.market.warm_start(dir, self.settings.interval);
+        let Some(saved) = self.market.warm_start(dir, self.settings.interval) else {
+            return self;
+        };
+        match self.evaluation.restore(saved) {
+            Some((samples, versions)) => info!(
+                "warm start: took back {samples} verdict samples pending and the figures of {versions} analyzer versions"
+            ),
+            None => info!("the saved verdict samples and figures are not taken back: they were scored at other horizons or sampling, or do not hold"),
+        }
         self
     }
 
     /// The per-plugin counters (calls, time, failures, signals), for summaries.
     pub fn status(&self) -> &StatusBoard {
         &self.status
+    }
+
+    /// The verdicts scored so far, for `pulse replay --evaluate`'s report.
+    pub fn evaluation(&self) -> &Evaluation {
+        &self.evaluation
     }
 
     /// The metrics, health and plugin list the status server shows.
@@ -171,10 +192,10 @@ impl Pipeline {
             if max_cycles.is_some_and(|max| self.cycle >= max) {
                 break Stop::Done;
             }
-            self.market.save(false).await;
+            self.market.save(false, &self.evaluation).await;
             self.keep_cadence(&mut next);
         };
-        self.market.save(true).await;
+        self.market.save(true, &self.evaluation).await;
         let cycles = self.cycle;
         match stop {
             Stop::Signal => info!(cycles, "shutting down after cycle {cycles}"),

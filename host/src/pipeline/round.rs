@@ -21,7 +21,7 @@ use super::plugin_markets::PluginMarkets;
 use crate::plugin::{is_shadow_file, CallError, Generation, LoadedPlugin, Role};
 use crate::shared::call::CallOutcome;
 use crate::shared::comparison::{EntryComparison, VerdictComparison};
-use crate::shared::contract::{Analyses, AnalyzerOutput, CacheEntry};
+use crate::shared::contract::{Analyses, AnalyzerOutput, CacheEntry, Verdict};
 use crate::shared::entry::{validate, ValidEntry};
 use crate::shared::log_throttle::LogThrottle;
 use crate::shared::market::Snapshot;
@@ -56,6 +56,8 @@ pub(super) struct RoundOutcome {
     pub(super) entries: Vec<ValidEntry>,
     /// Entries the checks dropped.
     pub(super) dropped: usize,
+    /// The shadow analyzers' verdicts, for scoring beside the serving versions'.
+    pub(super) shadow_verdicts: Vec<(Arc<LoadedPlugin>, Vec<Option<Verdict>>)>,
 }
 
 /// The serving aggregators' entries: all of them, and which span each one wrote.
@@ -76,9 +78,11 @@ impl PluginRound<'_> {
         let aggregated = self.aggregators(&outputs).await;
         let shadow_analyzers = self.start_shadow_analyzers();
         let shadow_aggregators = self.start_shadow_aggregators(&outputs);
+        let mut shadow_verdicts = Vec::new();
         if !shadow_analyzers.is_empty() {
             let symbols: Vec<String> = snapshot.tickers.iter().map(|t| t.symbol.clone()).collect();
-            self.compare_shadow_analyzers(shadow_analyzers, &symbols, &outputs)
+            shadow_verdicts = self
+                .compare_shadow_analyzers(shadow_analyzers, &symbols, &outputs)
                 .await;
         }
         self.compare_shadow_aggregators(shadow_aggregators, &aggregated).await;
@@ -86,6 +90,7 @@ impl PluginRound<'_> {
             outputs,
             entries: aggregated.entries,
             dropped: aggregated.dropped,
+            shadow_verdicts,
         }
     }
 
@@ -200,13 +205,15 @@ impl PluginRound<'_> {
     }
 
     /// Awaits the shadow analyzers and records how each one's verdicts differ, symbol by
-    /// symbol of `symbols`, from the serving version's in `outputs`.
+    /// symbol of `symbols`, from the serving version's in `outputs`; returns the verdicts of
+    /// those that returned results.
     async fn compare_shadow_analyzers(
         &mut self,
         running: Vec<RunningCall<(Analyses, usize)>>,
         symbols: &[String],
         outputs: &[AnalyzerOutput],
-    ) {
+    ) -> Vec<(Arc<LoadedPlugin>, Vec<Option<Verdict>>)> {
+        let mut verdicts = Vec::new();
         for (shadow, (outcome, result)) in finish_in_order(running).await {
             if let Ok((_, dropped)) = &result {
                 self.note_drops(&shadow, "verdicts", *dropped, INVALID_VERDICTS);
@@ -221,7 +228,11 @@ impl PluginRound<'_> {
                 _ => None,
             };
             self.record_shadow(&shadow, &outcome, differences);
+            if let Ok((analyses, _)) = result {
+                verdicts.push((shadow, analyses.verdicts));
+            }
         }
+        verdicts
     }
 
     /// Awaits the shadow aggregators, checks their entries as if they were to be written, and

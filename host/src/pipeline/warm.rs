@@ -1,6 +1,7 @@
-//! Warm restart: the history and candles saved to the state directory on stop and once a
-//! minute, written atomically, and taken back at start when they still hold, so the first push
-//! after a restart carries whole analyses.
+//! Warm restart: the history, candles and the evaluation's samples and figures saved to the
+//! state directory on stop and once a minute, written atomically, and taken back at start when
+//! they still hold, so the first push after a restart carries whole analyses and an hour of
+//! evidence is not thrown away.
 //!
 //! Only a source that goes on with the same market across a restart (a live exchange) saves and
 //! loads. The cycle's own samples are taken back only after a short stop (at most
@@ -16,6 +17,7 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::candles::CandleStore;
+use crate::evaluation::SavedEvaluation;
 use crate::history::History;
 use crate::shared::candle::CandleRows;
 use crate::shared::files;
@@ -49,6 +51,10 @@ struct SavedState {
     history: Vec<(String, Vec<Sample>)>,
     /// Every symbol's candles per time frame, oldest first.
     candles: Vec<CandleRows>,
+    /// The verdicts sampled and not yet scored, and each version's figures so far; absent in a
+    /// state saved before the evaluation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    evaluation: Option<SavedEvaluation>,
 }
 
 /// Where the pipeline saves its state, and when it last did.
@@ -132,12 +138,18 @@ impl WarmState {
         }
         restored.candle_series = state.candles.len();
         restored.candles_refused = candles.restore(&state.candles, now_ms).values().sum();
+        restored.evaluation = state.evaluation;
         Ok(restored)
     }
 
-    /// Saves `history` and `candles` atomically (a temporary file renamed over the last), off
-    /// the async runtime's threads.
-    pub(super) async fn save(&mut self, history: &History, candles: &CandleStore, now_ms: i64) -> Result<()> {
+    /// Saves `history`, `candles` and `evaluation` atomically (a temporary file renamed over
+    /// the last), off the async runtime's threads.
+    pub(super) async fn save(
+        &mut self,
+        (history, candles): (&History, &CandleStore),
+        evaluation: SavedEvaluation,
+        now_ms: i64,
+    ) -> Result<()> {
         self.last_saved = Instant::now();
         let state = SavedState {
             version: VERSION,
@@ -145,6 +157,7 @@ impl WarmState {
             saved_at_ms: now_ms,
             history: history.saved(),
             candles: candles.saved(),
+            evaluation: Some(evaluation),
         };
         let path = self.path.clone();
         tokio::task::spawn_blocking(move || write_atomically(&path, &state))
@@ -164,6 +177,8 @@ pub(super) struct Restored {
     pub(super) candle_series: usize,
     /// Candles refused as invalid.
     pub(super) candles_refused: usize,
+    /// The evaluation's samples and figures, for the pipeline to take back if they still hold.
+    pub(super) evaluation: Option<SavedEvaluation>,
 }
 
 /// Writes `state` to a temporary file beside `path` (never through a symlink), then renames it
@@ -223,7 +238,10 @@ mod tests {
         let (history, candles) = stages(saved_at);
         let mut warm = WarmState::new(dir.path(), "bybit:spot");
         assert!(warm.path().ends_with("bybit-spot.json"));
-        warm.save(&history, &candles, saved_at).await.unwrap();
+        let evaluation = crate::evaluation::Evaluation::new(crate::config::EvaluationConfig::default());
+        warm.save((&history, &candles), evaluation.saved(), saved_at)
+            .await
+            .unwrap();
 
         let interval = Duration::from_secs(2);
         let (mut h, mut c) = (History::default(), CandleStore::default());
@@ -231,6 +249,11 @@ mod tests {
         assert_eq!((r.history_symbols, r.candle_series, r.candles_refused), (1, 1, 0));
         assert_eq!(h.saved(), history.saved());
         assert_eq!(c.saved(), candles.saved());
+        assert!(r
+            .evaluation
+            .is_some_and(|e| crate::evaluation::Evaluation::new(Default::default())
+                .restore(e)
+                .is_some()));
 
         // Past ten intervals, the samples would leave a hole: only the candles come back.
         let (mut h, mut c) = (History::default(), CandleStore::default());

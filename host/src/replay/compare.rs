@@ -1,7 +1,8 @@
 //! `pulse replay --compare OLD NEW`: the live shadow run, offline. OLD serves and NEW runs as its
 //! shadow, cycle by cycle over a recorded market, beside the other plugins of `--plugins` if
 //! given (an aggregator compares on their results); after each cycle, one JSON line holds the
-//! shadow's record exactly as a live daemon's `/shadow/NAME` shows it for the same market.
+//! shadow's record exactly as a live daemon's `/shadow/NAME` shows it for the same market (its
+//! `evaluation` included). With `--evaluate`, the two versions' figures side by side follow.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,8 @@ pub struct Versions<'a> {
     pub old: &'a Path,
     /// The candidate, run as its shadow.
     pub new: &'a Path,
+    /// Whether to print their figures side by side at the end.
+    pub evaluate: bool,
 }
 
 /// Replays `input` with `versions.old` serving and `versions.new` as its shadow, beside the
@@ -72,6 +75,20 @@ pub async fn run(
         started.elapsed().as_secs_f64(),
         serde_json::to_string_pretty(&since).unwrap_or_default()
     );
+    if versions.evaluate {
+        let (Some(old), Some(new)) = (generation.get(name.as_str()), generation.shadows.first()) else {
+            return Ok(());
+        };
+        match pipeline.evaluation().paired(name.as_str(), &new.fingerprint) {
+            Some(pairs) => eprint!(
+                "{}",
+                super::evaluation::side_by_side(name.as_str(), &old.info.version, &new.info.version, &pairs)
+            ),
+            None => eprintln!(
+                "{name}: no sample scored both versions (is it an analyzer? is the recording longer than a horizon?)"
+            ),
+        }
+    }
     Ok(())
 }
 

@@ -1,9 +1,12 @@
 //! `pulse replay`: a backtest. Runs the full cycle over a recorded market as fast as it can,
 //! with the plugins of a directory, and writes every cycle's cache entries as JSON Lines
 //! instead of to memcached, so two plugin versions can be compared with `diff` or `jq`; or,
-//! with `--compare` (`compare.rs`), compares two versions of one plugin cycle by cycle.
+//! with `--compare` (`compare.rs`), compares two versions of one plugin cycle by cycle. With
+//! `--evaluate` (`evaluation.rs`), it scores the analyzers' verdicts against what the recorded
+//! market did next.
 
 pub mod compare;
+pub mod evaluation;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -52,8 +55,9 @@ impl Replaying {
 }
 
 /// Replays `input` through the plugins in `plugins`, writing entries to `out` (stdout if
-/// `None`), and prints a summary to stderr.
-pub async fn run(config: Config, plugins: PathBuf, input: &Path, out: Option<&Path>) -> Result<()> {
+/// `None`), and prints a summary to stderr. With `evaluate`, stdout has the analyzers' figures
+/// as JSON instead (the entries go to `out` only if it is given) and stderr their table.
+pub async fn run(config: Config, plugins: PathBuf, input: &Path, out: Option<&Path>, evaluate: bool) -> Result<()> {
     let Replaying {
         config,
         source,
@@ -63,7 +67,11 @@ pub async fn run(config: Config, plugins: PathBuf, input: &Path, out: Option<&Pa
     if reloader.current().plugins().next().is_none() {
         bail!("no plugin loaded from {}", config.plugin_dir.display());
     }
-    let mut pipeline = startup::pipeline(&config, source, feed, Box::new(JsonlSink::create(out)?));
+    let sink = match (evaluate, out) {
+        (true, None) => JsonlSink::discard(),
+        _ => JsonlSink::create(out)?,
+    };
+    let mut pipeline = startup::pipeline(&config, source, feed, Box::new(sink));
     let started = Instant::now();
     let mut cycles = 0u64;
     while let Some(summary) = pipeline.run_cycle().await {
@@ -78,5 +86,10 @@ pub async fn run(config: Config, plugins: PathBuf, input: &Path, out: Option<&Pa
         started.elapsed().as_secs_f64(),
         pipeline.status().summary()
     );
+    if evaluate {
+        let scored = evaluation::scored(pipeline.evaluation(), &reloader.current());
+        eprint!("{}", evaluation::table(&scored));
+        println!("{}", serde_json::to_string_pretty(&scored)?);
+    }
     Ok(())
 }

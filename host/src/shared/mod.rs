@@ -13,6 +13,7 @@ pub mod columns;
 pub mod comparison;
 pub mod contract;
 pub mod entry;
+pub mod evidence;
 pub mod files;
 pub mod flaps;
 pub mod identity;

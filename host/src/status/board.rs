@@ -19,6 +19,7 @@ use super::probation::{judge, Figures, Probation};
 use crate::config::RollbackConfig;
 use crate::shared::call::{CallOutcome, Failure, Fingerprint, PluginFacts, Rollback};
 use crate::shared::contract::{signal_name, Analyses};
+use crate::shared::evidence;
 
 /// Longest wait between retries of a quarantined plugin, in cycles (5 minutes at 2 s).
 pub const MAX_BACKOFF_CYCLES: u64 = 150;
@@ -138,6 +139,31 @@ pub struct PluginStatus {
     /// Its counters and breaker state.
     #[serde(flatten)]
     pub(super) stats: PluginStats,
+    /// An analyzer's verdicts scored against what the market did next, per horizon; shown in
+    /// full by `/plugins` ([`PluginStatus::listed`]), in short in `pulse:status`.
+    #[serde(skip)]
+    pub(super) evaluation: Option<Vec<evidence::Figures>>,
+}
+
+/// A plugin as `/plugins` lists it: its status, and its figures in full.
+#[derive(Serialize)]
+pub(super) struct Listed<'a> {
+    /// Its status.
+    #[serde(flatten)]
+    status: &'a PluginStatus,
+    /// Its figures, per horizon.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    evaluation: Option<&'a [evidence::Figures]>,
+}
+
+impl PluginStatus {
+    /// As `/plugins` lists it.
+    pub(super) fn listed(&self) -> Listed<'_> {
+        Listed {
+            status: self,
+            evaluation: self.evaluation.as_deref(),
+        }
+    }
 }
 
 /// Keeps per-plugin counters, breakers and probations.
@@ -331,7 +357,11 @@ impl StatusBoard {
     /// Each loaded plugin with the counters of its loaded version (a clean record for a version
     /// not called yet, even in a cycle that called no plugin).
     /// Records of plugins no longer loaded are dropped: one loaded again starts afresh.
-    pub fn plugins(&mut self, plugins: impl Iterator<Item = PluginFacts>) -> Vec<PluginStatus> {
+    pub fn plugins(
+        &mut self,
+        plugins: impl Iterator<Item = PluginFacts>,
+        scored: impl Fn(&PluginFacts) -> Option<Vec<evidence::Figures>>,
+    ) -> Vec<PluginStatus> {
         let plugins: Vec<PluginFacts> = plugins.collect();
         self.plugins.retain(|name, _| plugins.iter().any(|p| &p.name == name));
         plugins
@@ -339,6 +369,7 @@ impl StatusBoard {
             .map(|p| PluginStatus {
                 stats: self.version(&p.name, &p.fingerprint).clone(),
                 memory_bytes: p.peak_memory_bytes,
+                evaluation: scored(&p),
                 plugin: p.into(),
             })
             .collect()

@@ -27,6 +27,7 @@ impl Collector for PublishedCollector {
         super::plugin_series::encode(&mut out, &live)?;
         cache(&mut out, &live)?;
         super::shadows::encode(&mut out, live.shadows())?;
+        super::evaluation_series::encode(&mut out, live.plugins(), live.shadows())?;
         super::leadership::encode(&mut out, live.ha())
     }
 }
@@ -171,7 +172,7 @@ mod tests {
         telemetry.ticks_skipped(2);
         let mut summary = CycleSummary::default();
         summary.facts.cycle = 3;
-        summary.facts.plugins = board.plugins([facts("a")].into_iter());
+        summary.facts.plugins = board.plugins([facts("a")].into_iter(), |_| None);
         summary.write.seconds = 0.004;
         summary.write.cache = cache;
         summary.write.wrote = true;

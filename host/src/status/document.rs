@@ -6,6 +6,7 @@ use serde::Serialize;
 use super::board::PluginStatus;
 use super::summary::CycleFacts;
 use crate::shared::entry::{ValidEntry, STATUS_KEY};
+use crate::shared::evidence::Figures;
 use crate::shared::leadership::LeadershipFacts;
 use crate::shared::write_stats::WriterStats;
 
@@ -33,7 +34,7 @@ struct StatusDoc<'a> {
     entries_written_last_cycle: usize,
     entries_dropped: usize,
     pulse_version: &'static str,
-    plugins: &'a [PluginStatus],
+    plugins: Vec<Stated<'a>>,
     /// How many plugins were left out of `plugins` to keep the document writable.
     #[serde(skip_serializing_if = "Option::is_none")]
     plugins_omitted: Option<usize>,
@@ -41,6 +42,47 @@ struct StatusDoc<'a> {
     /// The writer's id and term, when it is one of an active/standby pair.
     #[serde(skip_serializing_if = "Option::is_none")]
     ha: Option<&'a LeadershipFacts>,
+}
+
+/// A plugin as `pulse:status` states it: its status, and its figures in short.
+#[derive(Debug, Serialize)]
+struct Stated<'a> {
+    #[serde(flatten)]
+    status: &'a PluginStatus,
+    /// Per horizon, the figures a reader of the status needs to tell a good version from a bad
+    /// one; `/plugins` has them all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    evaluation: Option<Vec<Short<'a>>>,
+}
+
+/// One horizon's figures in short.
+#[derive(Debug, Serialize)]
+struct Short<'a> {
+    horizon: &'a str,
+    samples: u64,
+    rank_ic: Option<f64>,
+    rank_ic_stderr: Option<f64>,
+    hit_rate: Option<f64>,
+    top_minus_bottom_bps: Option<f64>,
+    coverage: Option<f64>,
+}
+
+impl<'a> Stated<'a> {
+    fn of(status: &'a PluginStatus) -> Self {
+        let short = |f: &'a Figures| Short {
+            horizon: &f.horizon,
+            samples: f.samples,
+            rank_ic: f.rank_ic.mean,
+            rank_ic_stderr: f.rank_ic.stderr,
+            hit_rate: f.hit_rate,
+            top_minus_bottom_bps: f.top_minus_bottom_bps.mean,
+            coverage: f.coverage,
+        };
+        Self {
+            status,
+            evaluation: status.evaluation.as_ref().map(|e| e.iter().map(short).collect()),
+        }
+    }
 }
 
 /// The `pulse:status` entry: the cycle's facts, with every loaded plugin while they fit.
@@ -63,14 +105,14 @@ pub fn status_entry(facts: &CycleFacts) -> ValidEntry {
         entries_written_last_cycle: facts.written_last_cycle,
         entries_dropped: facts.dropped,
         pulse_version: env!("CARGO_PKG_VERSION"),
-        plugins,
+        plugins: plugins.iter().map(Stated::of).collect(),
         plugins_omitted: None,
         cache: &facts.cache,
         ha: facts.ha.as_ref(),
     };
     let mut value = serde_json::to_vec(&doc).expect("the status document always serialises");
     if value.len() > MAX_STATUS_BYTES {
-        doc.plugins = &[];
+        doc.plugins = Vec::new();
         doc.plugins_omitted = Some(plugins.len());
         value = serde_json::to_vec(&doc).expect("the status document always serialises");
     }
@@ -110,6 +152,7 @@ mod tests {
             },
             memory_bytes: 0,
             stats: PluginStats::default(),
+            evaluation: None,
         };
         facts.plugins = vec![one.clone()];
         let entry = status_entry(&facts);

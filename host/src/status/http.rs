@@ -79,7 +79,7 @@ async fn plugins(State(telemetry): State<Arc<Telemetry>>) -> impl IntoResponse {
     let serving = telemetry
         .plugins()
         .into_iter()
-        .map(|p| serde_json::to_value(p).unwrap_or_default());
+        .map(|p| serde_json::to_value(p.listed()).unwrap_or_default());
     let shadows = telemetry
         .shadows()
         .into_iter()
@@ -91,10 +91,20 @@ async fn plugins(State(telemetry): State<Arc<Telemetry>>) -> impl IntoResponse {
     response
 }
 
-/// The shadow version of `name`, 404 when there is none.
+/// The shadow version of `name`, 404 when there is none; with `[ha]`, the `Pulse-Role` header
+/// says whether this daemon leads, as on `/plugins` (`pulse promote --if-better` reads the leader's).
 async fn shadow(State(telemetry): State<Arc<Telemetry>>, Path(name): Path<String>) -> impl IntoResponse {
+    let role = telemetry
+        .role()
+        .and_then(|role| header::HeaderValue::from_str(&role).ok());
     match telemetry.shadows().into_iter().find(|s| s.plugin.name == name) {
-        Some(shadow) => Json(shadow).into_response(),
+        Some(shadow) => {
+            let mut response = Json(shadow).into_response();
+            if let Some(role) = role {
+                response.headers_mut().insert("pulse-role", role);
+            }
+            response
+        }
         None => (
             StatusCode::NOT_FOUND,
             format!("no shadow version of {name:?} is loaded\n"),

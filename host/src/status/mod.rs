@@ -8,6 +8,7 @@ mod call_times;
 mod collector;
 mod connections;
 mod document;
+mod evaluation_series;
 mod http;
 mod leadership;
 mod live;

@@ -16,6 +16,7 @@ use tracing::{info, warn};
 use super::board::PluginIdentity;
 use crate::shared::call::{CallOutcome, Fingerprint, PluginFacts};
 use crate::shared::comparison::VerdictComparison;
+use crate::shared::evidence::PairedFigures;
 pub use differences::Differences;
 pub(super) use series::encode;
 
@@ -105,6 +106,9 @@ pub struct ShadowStatus {
     pub last_cycle: Option<Value>,
     /// How the results differed over every cycle since it was loaded.
     pub since_loaded: Option<Value>,
+    /// An analyzer's verdicts and the serving version's, scored on the same samples against
+    /// what the market did next, per horizon; `null` before it was sampled beside one.
+    pub evaluation: Option<Vec<PairedFigures>>,
     /// The last cycle's agreement, for `/metrics`.
     #[serde(skip)]
     pub(super) agreement: Option<f64>,
@@ -201,7 +205,11 @@ impl ShadowBoard {
 
     /// The loaded shadows with their records (those of shadows no longer loaded are dropped),
     /// logging each one's summary line when a minute has passed since its last.
-    pub fn publish(&mut self, loaded: impl Iterator<Item = PluginFacts>) -> Vec<ShadowStatus> {
+    pub fn publish(
+        &mut self,
+        loaded: impl Iterator<Item = PluginFacts>,
+        scored: impl Fn(&PluginFacts) -> Option<Vec<PairedFigures>>,
+    ) -> Vec<ShadowStatus> {
         let loaded: Vec<PluginFacts> = loaded.collect();
         self.records.retain(|name, _| loaded.iter().any(|p| &p.name == name));
         loaded
@@ -210,6 +218,7 @@ impl ShadowBoard {
                 let record = self.version(&p);
                 summarise(&p, record);
                 ShadowStatus {
+                    evaluation: scored(&p),
                     role: "shadow",
                     serving: record.serving.clone(),
                     cycles: record.cycles,

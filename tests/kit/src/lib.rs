@@ -7,6 +7,8 @@
 //! - An etcd of the caller's own ([`etcd`]); a loopback proxy that partitions a client from its
 //!   server ([`proxy`]) and records what it sends ([`written`]: every memcached item with its
 //!   flags); an HTTP server on loopback that answers as told ([`http_server`]).
+//! - A recorded market with planted predictability, whose figures are known before a plugin
+//!   runs ([`planted`]).
 //! - What is read from outside: the status server ([`http_get`], [`scrape`]), `pulse:status`
 //!   ([`status_cycle`], [`dashboard_keys`]), a process's memory ([`peak_resident_bytes`]).
 
@@ -15,6 +17,7 @@ pub mod etcd;
 mod http;
 mod observe;
 mod paths;
+pub mod planted;
 pub mod proxy;
 pub mod written;
 

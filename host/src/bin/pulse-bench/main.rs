@@ -7,6 +7,7 @@ mod alternative;
 mod cache_write;
 mod cold_start;
 mod cycle;
+mod evaluation;
 mod failover;
 mod faults;
 mod first_whole;
@@ -66,6 +67,9 @@ enum Scenario {
     /// An active/standby pair on a real etcd: signal to the standby's first push as leader,
     /// on SIGKILL and on SIGTERM, p50 and max over repeated rounds.
     Failover,
+    /// Scoring verdicts at 30 and 10,000 symbols, a serving version and its shadow, the default
+    /// horizons: each cycle's step after the write, and the memory held once full.
+    Evaluation,
 }
 
 /// Options every scenario sees.
@@ -115,6 +119,7 @@ fn main() -> Result<()> {
             Scenario::Faults => faults::run(&options)?,
             Scenario::FirstWhole => first_whole::run(&options)?,
             Scenario::Failover => failover::run(&options)?,
+            Scenario::Evaluation => evaluation::run(&options)?,
         };
         for mut result in results {
             result["machine"] = machine.clone();

@@ -95,6 +95,7 @@ fn a_new_version_starts_a_clean_record_even_before_its_first_call() {
             signer: None,
         }]
         .into_iter(),
+        |_| None,
     );
     let stats = &listed[0].stats;
     assert_eq!((stats.calls, stats.failures, stats.dropped), (0, 0, 0));

@@ -53,7 +53,7 @@ fn a_shadow_failing_cycle_after_cycle_is_stopped_until_its_file_changes() {
         board.record((&shadow, cycle), None, &outcome(true), None);
     }
     assert!(!board.admits(&shadow));
-    let [status] = &board.publish([shadow].into_iter())[..] else {
+    let [status] = &board.publish([shadow].into_iter(), |_| None)[..] else {
         panic!("one shadow")
     };
     assert!(status.stopped);

@@ -3,7 +3,11 @@
 //! one file system is atomic, so the daemon watching DIR sees the old version or the new one,
 //! never half of either, and swaps at its next cycle boundary as for any hot swap; the file in
 //! place is the promotion, so a restart or a failover keeps it. The right to write DIR is the
-//! right to promote: the status server has no endpoint that changes anything.
+//! right to promote: the status server has no endpoint that changes anything. With
+//! `--if-better`, the evidence is read first ([`evidence`]) and the rename happens only if the
+//! shadow beats the serving version.
+
+pub mod evidence;
 
 use std::path::{Path, PathBuf};
 
@@ -40,6 +44,21 @@ impl Promoted {
             dir.display()
         )
     }
+}
+
+/// `pulse promote NAME --plugins DIR [--if-better ...]`: with a `gate`, judges the evidence
+/// first and prints it, failing without a rename unless the shadow is better; then promotes and
+/// prints what moved.
+pub async fn run(name: &str, dir: &Path, gate: Option<evidence::Gate>) -> Result<()> {
+    if let Some(gate) = gate {
+        let judged = evidence::judge(name, &gate).await?;
+        println!("{}", judged.report);
+        if !judged.better {
+            anyhow::bail!("not promoted: {name}'s shadow is not better by the evidence above");
+        }
+    }
+    println!("{}", promote(name, dir)?.summary(name, dir));
+    Ok(())
 }
 
 /// Promotes the shadow version of `name` in plugin directory `dir`.
