@@ -288,6 +288,22 @@ fn live_figures_equal_offline_ones_and_the_gate_refuses_the_worse_version_and_pr
     );
     assert!(text.contains("not promoted: momentum's shadow is not better"), "{text}");
     assert!(plugins.join("shadow/momentum.wasm").is_file());
+    // A new candidate written in place has no figures of its own yet: the old one's do not
+    // promote it, whether the daemon has staged it (its figures start afresh) or not.
+    let hidden = plugins.join("shadow/.momentum.wasm.tmp");
+    std::fs::copy(fixture_wasm("momentum_coin"), &hidden).unwrap();
+    std::fs::rename(&hidden, plugins.join("shadow/momentum.wasm")).unwrap();
+    let early = promote_if_better(&plugins, &daemon);
+    let text = pulse_testkit::text(&early);
+    assert!(!early.status.success(), "{text}");
+    assert!(
+        text.contains("not the file in") || text.contains("no figures of momentum"),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::read(plugins.join("shadow/momentum.wasm")).unwrap(),
+        std::fs::read(fixture_wasm("momentum_coin")).unwrap()
+    );
     assert!(daemon.stop(), "{}", daemon.log());
 
     // The better one, the other way round, is promoted.
@@ -343,8 +359,8 @@ fn a_restart_keeps_the_evidence() {
         "[evaluation]\nhorizons = [\"2s\"]\nsample_every = \"1s\"\ntolerance = \"1s\"\n",
     )
     .unwrap();
-    let memcached = Memcached::start();
-    let run = || {
+    // Each run writes to a memcached of its own, so the second's status is never the first's.
+    let run = |memcached: &Memcached| {
         Daemon::serve(
             plugins.to_str().unwrap(),
             &memcached.addr,
@@ -367,15 +383,22 @@ fn a_restart_keeps_the_evidence() {
         let list: Vec<Value> = serde_json::from_str(&list).ok()?;
         list.iter().find(|p| p["name"] == "momentum")?["evaluation"][0]["samples"].as_u64()
     };
-    let mut first = run();
+    let mut first = run(&Memcached::start());
     let before = wait_for("five samples scored", Duration::from_secs(60), || {
         samples(&first).filter(|n| *n >= 5)
     });
     assert!(first.stop(), "{}", first.log());
-    let mut second = run();
-    let after = wait_for("the first cycle's figures", Duration::from_secs(60), || {
-        samples(&second)
+    // Read a few cycles in: the first cycle's status is built before its scoring, so it would
+    // show what was taken back even if the scoring then dropped it.
+    let memcached = Memcached::start();
+    let mut second = run(&memcached);
+    let after = wait_for("six cycles after the restart", Duration::from_secs(60), || {
+        let status: Value = serde_json::from_slice(&memcached.get("pulse:status")?).ok()?;
+        let cycle = status["cycle"].as_u64()?;
+        (cycle >= 6).then(|| status["plugins"][0]["evaluation"][0]["samples"].as_u64())?
     });
+    // Fewer than two new samples come in six cycles of 0.25 s: figures started afresh would
+    // hold at most two.
     assert!(
         after >= before,
         "{after} samples after the restart, {before} before\n{}",

@@ -70,6 +70,11 @@ impl Default for EvaluationConfig {
 
 /// The most horizons scored.
 pub const MAX_HORIZONS: usize = 8;
+/// The most symbol prices kept pending at once (samples × symbols per sample). Each costs 8
+/// bytes of price in memory and 9 per version, plus its symbol's name where the symbols change
+/// from sample to sample; saved for a warm restart, some 20 bytes of JSON plus 20 per version.
+/// At this bound that is at most about 200 MB either way, well within the state file's limit.
+pub const MAX_SYMBOL_SAMPLES: usize = 4_000_000;
 
 impl EvaluationConfig {
     /// Checks the horizons: one at least, at most [`MAX_HORIZONS`], no two alike; and the bound
@@ -89,6 +94,15 @@ impl EvaluationConfig {
         if !(5..=100_000).contains(&self.max_symbols) {
             bail!(
                 "evaluation.max_symbols must be from 5 to 100000, not {}",
+                self.max_symbols
+            );
+        }
+        let kept = self.max_pending().saturating_mul(self.max_symbols);
+        if kept > MAX_SYMBOL_SAMPLES {
+            bail!(
+                "[evaluation] would keep up to {} samples of {} symbols pending ({kept} prices, more than {MAX_SYMBOL_SAMPLES}): \
+                 sample less often (sample_every), shorten the longest horizon or lower max_symbols",
+                self.max_pending(),
                 self.max_symbols
             );
         }
@@ -115,6 +129,16 @@ mod tests {
         assert_eq!(labels, ["30s", "5m", "2h"]);
         assert!(config.evaluation.check().is_ok());
         assert_eq!(config.evaluation.max_pending(), 7200 / 30 + 2);
+        let greedy = EvaluationConfig {
+            sample_every: Span(Duration::from_secs(1)),
+            horizons: vec![Span(Duration::from_secs(24 * 3600))],
+            ..EvaluationConfig::default()
+        };
+        let why = greedy.check().unwrap_err().to_string();
+        assert!(
+            why.starts_with("[evaluation] would keep up to 86412 samples of 10000 symbols"),
+            "{why}"
+        );
         let twice = EvaluationConfig {
             horizons: vec![Span(Duration::from_secs(60)); 2],
             ..EvaluationConfig::default()

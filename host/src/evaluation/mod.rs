@@ -14,6 +14,7 @@ mod score;
 mod tally;
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use tracing::info;
@@ -23,7 +24,7 @@ use crate::shared::call::Fingerprint;
 use crate::shared::contract::Verdict;
 use crate::shared::evidence::{Figures, PairedFigures};
 use crate::shared::market::Snapshot;
-use sample::Sample;
+use sample::{Sample, SavedSample};
 use score::{score, SampleScore};
 use tally::{PairTally, Tally};
 
@@ -54,8 +55,8 @@ struct Tracked {
     tallies: Vec<Tally>,
     /// For a shadow, per horizon, its sums and the serving version's on the same samples.
     paired: Vec<PairTally>,
-    /// The serving version `paired` is against (its file's hash); another starts them afresh.
-    paired_with: Option<String>,
+    /// The serving version `paired` is against; another starts them afresh.
+    paired_with: Option<Fingerprint>,
 }
 
 /// The scoring of every analyzer version: the samples pending and each version's sums.
@@ -80,8 +81,10 @@ pub struct Evaluation {
 pub struct SavedEvaluation {
     /// The horizons in seconds, and `sample_every`: sums of other horizons are not taken back.
     horizons_s: (Vec<u64>, u64),
-    /// Samples pending.
-    pending: VecDeque<Sample>,
+    /// Each distinct list of symbols of the samples pending.
+    symbols: Vec<Arc<Vec<String>>>,
+    /// Samples pending, oldest first.
+    pending: Vec<SavedSample>,
     /// The last sample's period, and the newest snapshot's time.
     last: (Option<i64>, Option<i64>),
     /// Every version scored.
@@ -148,6 +151,21 @@ impl Evaluation {
                 self.next_id += 1;
             }
         }
+        // A shadow's pairs are against one serving version: another (a swap, a rollback, a new
+        // side config) starts them afresh at once, before any sample of it is scored.
+        let serving: Vec<(String, Fingerprint)> = self
+            .versions
+            .iter()
+            .filter(|v| !v.shadow)
+            .map(|v| (v.plugin.clone(), v.fingerprint.clone()))
+            .collect();
+        for shadow in self.versions.iter_mut().filter(|v| v.shadow) {
+            let now = serving.iter().find(|(p, _)| *p == shadow.plugin).map(|(_, f)| f);
+            if shadow.paired_with.is_some() && shadow.paired_with.as_ref() != now {
+                shadow.paired = vec![PairTally::default(); horizons];
+                shadow.paired_with = None;
+            }
+        }
     }
 
     /// Scores every pending sample whose horizon `snapshot` passes, against its prices; a
@@ -172,9 +190,11 @@ impl Evaluation {
                 let prices = prices
                     .get_or_insert_with(|| snapshot.tickers.iter().map(|t| (t.symbol.as_str(), t.price)).collect());
                 let returns = sample.returns(prices);
+                // Only versions still loaded: an unloaded one's columns wait to be dropped unscored.
                 let scores: Vec<(u64, SampleScore)> = sample
                     .columns
                     .iter()
+                    .filter(|(id, _)| self.versions.iter().any(|v| v.id == *id))
                     .map(|(id, verdicts)| (*id, score(verdicts, &returns)))
                     .collect();
                 self.add(sample.at_ms, k, &scores);
@@ -233,20 +253,20 @@ impl Evaluation {
     /// The paired sums of `shadow` against `serving`, started afresh if they were against
     /// another serving version.
     fn pair_tallies(&mut self, shadow: u64, serving: u64) -> &mut Vec<PairTally> {
-        let serving_hash = self
+        let serving_version = self
             .versions
             .iter()
             .find(|v| v.id == serving)
-            .map(|v| v.fingerprint.hash.clone());
+            .map(|v| v.fingerprint.clone());
         let horizons = self.config.horizons.len();
         let tracked = self
             .versions
             .iter_mut()
             .find(|v| v.id == shadow)
             .expect("pairs are made of tracked versions");
-        if tracked.paired_with != serving_hash {
+        if tracked.paired_with != serving_version {
             tracked.paired = vec![PairTally::default(); horizons];
-            tracked.paired_with = serving_hash;
+            tracked.paired_with = serving_version;
         }
         &mut tracked.paired
     }
@@ -329,9 +349,11 @@ impl Evaluation {
 
     /// What a warm restart takes back.
     pub fn saved(&self) -> SavedEvaluation {
+        let (symbols, pending) = sample::save(self.pending.iter());
         SavedEvaluation {
             horizons_s: (self.horizon_seconds(), self.config.sample_every.0.as_secs()),
-            pending: self.pending.clone(),
+            symbols,
+            pending,
             last: (self.last_period, self.newest_ms),
             versions: self.versions.clone(),
             next_id: self.next_id,
@@ -341,34 +363,71 @@ impl Evaluation {
     /// Takes back what a run saved, if it scored at the same horizons and sampling; returns how
     /// many samples pending and versions' sums it took back.
     pub fn restore(&mut self, saved: SavedEvaluation) -> Option<(usize, usize)> {
-        if !self.holds(&saved) {
+        let lists_hold = saved.symbols.len() <= saved.pending.len()
+            && saved.symbols.iter().all(|l| l.len() <= self.config.max_symbols);
+        if saved.pending.len() > self.config.max_pending() || !lists_hold {
             return None;
         }
-        let taken = (saved.pending.len(), saved.versions.len());
-        self.pending = saved.pending;
+        let pending: VecDeque<Sample> = saved
+            .pending
+            .into_iter()
+            .map(|s| s.restore(&saved.symbols))
+            .collect::<Option<_>>()?;
+        if !self.holds(
+            &saved.versions,
+            &pending,
+            saved.last,
+            (&saved.horizons_s, saved.next_id),
+        ) {
+            return None;
+        }
+        let taken = (pending.len(), saved.versions.len());
+        self.pending = pending;
         (self.last_period, self.newest_ms) = saved.last;
-        self.next_id = saved.versions.iter().map(|v| v.id + 1).fold(saved.next_id, u64::max);
+        self.next_id = saved.next_id;
         self.versions = saved.versions;
         Some(taken)
     }
 
-    /// Whether `saved` was scored as this evaluation scores, within its bounds, every sample's
-    /// columns as long as its symbols: a file edited or from another config is not taken back.
-    fn holds(&self, saved: &SavedEvaluation) -> bool {
+    /// Whether what a file saved was scored as this evaluation scores (`rules`), within its
+    /// bounds: ids that cannot collide, times in order, prices that make returns, every
+    /// sample's columns as long as its symbols and naming versions saved. A file edited, or
+    /// from another config, is not taken back.
+    fn holds(
+        &self,
+        versions: &[Tracked],
+        pending: &VecDeque<Sample>,
+        (last_period, newest): (Option<i64>, Option<i64>),
+        (rules, next_id): (&(Vec<u64>, u64), u64),
+    ) -> bool {
         let horizons = self.config.horizons.len();
-        let same_rules = saved.horizons_s == (self.horizon_seconds(), self.config.sample_every.0.as_secs());
-        let sums = saved
-            .versions
+        let same_rules = *rules == (self.horizon_seconds(), self.config.sample_every.0.as_secs());
+        let sums = versions
             .iter()
             .all(|v| v.tallies.len() == horizons && v.paired.len() == horizons);
+        // Ids well below the end of u64, each version's once, each column naming one of them once.
+        let ids: Vec<u64> = versions.iter().map(|v| v.id).collect();
+        let ids_hold = ids.iter().all(|id| *id < next_id)
+            && next_id < u64::MAX / 2
+            && (1..ids.len()).all(|i| !ids[..i].contains(&ids[i]));
+        let period = self.config.sample_every.0.as_millis() as i64;
+        let times_hold = match newest {
+            Some(newest) => last_period.is_none_or(|p| p <= newest.div_euclid(period)),
+            None => last_period.is_none() && pending.is_empty(),
+        };
         let sample_holds = |s: &Sample| {
             let n = s.symbols.len();
+            let columns: Vec<u64> = s.columns.iter().map(|(id, _)| *id).collect();
             n <= self.config.max_symbols
+                && newest.is_some_and(|newest| s.at_ms <= newest)
                 && s.done.len() == horizons
                 && s.prices.len() == n
+                && s.prices.iter().all(|p| p.is_finite() && *p > 0.0)
+                && columns.iter().all(|id| ids.contains(id))
+                && (1..columns.len()).all(|i| !columns[..i].contains(&columns[i]))
                 && s.columns.iter().all(|(_, c)| c.holds(n))
         };
-        same_rules && sums && saved.pending.len() <= self.config.max_pending() && saved.pending.iter().all(sample_holds)
+        same_rules && sums && ids_hold && times_hold && pending.iter().all(sample_holds)
     }
 
     fn horizon_seconds(&self) -> Vec<u64> {

@@ -12,7 +12,7 @@ use crate::shared::evidence::class_index;
 use crate::shared::market::Snapshot;
 
 /// One sample time's verdicts and prices.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub(super) struct Sample {
     /// The snapshot's time, ms since the Unix epoch: the sample time.
     pub(super) at_ms: i64,
@@ -25,6 +25,60 @@ pub(super) struct Sample {
     pub(super) columns: Vec<(u64, Verdicts)>,
     /// Per horizon, whether it has been scored (or expired).
     pub(super) done: Vec<bool>,
+}
+
+/// A sample as saved: its symbols are an index into the saved lists, so the list most samples
+/// share is written once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SavedSample {
+    /// The sample time.
+    at_ms: i64,
+    /// Which saved list of symbols.
+    symbols: usize,
+    /// Each symbol's price.
+    prices: Vec<f64>,
+    /// Each version's verdicts.
+    columns: Vec<(u64, Verdicts)>,
+    /// Per horizon, whether it is done.
+    done: Vec<bool>,
+}
+
+/// Saves `samples`, each distinct list of symbols once.
+pub(super) fn save<'a>(samples: impl Iterator<Item = &'a Sample>) -> (Vec<Arc<Vec<String>>>, Vec<SavedSample>) {
+    let mut lists: Vec<Arc<Vec<String>>> = Vec::new();
+    let saved = samples
+        .map(|sample| {
+            let index = match lists.iter().position(|l| Arc::ptr_eq(l, &sample.symbols)) {
+                Some(i) => i,
+                None => {
+                    lists.push(sample.symbols.clone());
+                    lists.len() - 1
+                }
+            };
+            SavedSample {
+                at_ms: sample.at_ms,
+                symbols: index,
+                prices: sample.prices.clone(),
+                columns: sample.columns.clone(),
+                done: sample.done.clone(),
+            }
+        })
+        .collect();
+    (lists, saved)
+}
+
+impl SavedSample {
+    /// The sample again, sharing its list of `lists`; `None` if it names none of them.
+    pub(super) fn restore(self, lists: &[Arc<Vec<String>>]) -> Option<Sample> {
+        Some(Sample {
+            at_ms: self.at_ms,
+            symbols: lists.get(self.symbols)?.clone(),
+            prices: self.prices,
+            columns: self.columns,
+            done: self.done,
+        })
+    }
 }
 
 impl Sample {

@@ -27,11 +27,12 @@ pub(super) struct Verdicts {
 }
 
 impl Verdicts {
-    /// Whether these are `n` symbols' verdicts, each class one of [`CLASSES`]: what a saved
-    /// sample must hold to be taken back.
+    /// Whether these are `n` symbols' verdicts, each score in 0..100 or none and each class one
+    /// of [`CLASSES`]: what a saved sample must hold to be taken back.
     pub(super) fn holds(&self, n: usize) -> bool {
         self.scores.len() == n
             && self.signals.len() == n
+            && self.scores.iter().all(|s| s.is_nan() || (0.0..=100.0).contains(s))
             && self.signals.iter().all(|c| usize::from(*c) < CLASSES.len())
     }
 }

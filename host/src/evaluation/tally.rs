@@ -125,10 +125,18 @@ pub(super) struct PairTally {
 }
 
 impl PairTally {
-    /// Adds one sample time both versions were scored at.
+    /// Adds one sample time both versions were scored at. A rank IC (and spread) counts on
+    /// either side only where both have one, so the two means and their difference are over
+    /// the same sample times.
     pub(super) fn add(&mut self, at_ms: i64, shadow: &SampleScore, serving: &SampleScore) {
-        self.shadow.add(at_ms, shadow);
-        self.serving.add(at_ms, serving);
+        let both = shadow.rank_ic.is_some() && serving.rank_ic.is_some();
+        let paired = |one: &SampleScore| SampleScore {
+            rank_ic: one.rank_ic.filter(|_| both),
+            spread_bps: one.spread_bps.filter(|_| both),
+            ..one.clone()
+        };
+        self.shadow.add(at_ms, &paired(shadow));
+        self.serving.add(at_ms, &paired(serving));
         if let (Some(a), Some(b)) = (shadow.rank_ic, serving.rank_ic) {
             self.rank_ic_difference.push(a - b);
         }

@@ -109,12 +109,7 @@ fn one_sample_a_period_and_a_gap_expires_instead_of_stretching_the_horizon() {
     let mut evaluation = Evaluation::new(config(&[1]));
     let version = fingerprint("a");
     let up = verdicts(1.0);
-    let called = [Called {
-        plugin: "momentum",
-        fingerprint: &version,
-        shadow: false,
-        verdicts: Some(&up),
-    }];
+    let called = [serving(&version, &up)];
     // Three snapshots in minute 0: one sample. Minute 1 scores it and samples again.
     for ms in [0, 20_000, 40_000, MINUTE] {
         let mut s = snapshot(0);
@@ -163,4 +158,108 @@ fn a_restart_takes_the_samples_and_sums_back_and_a_new_file_starts_afresh() {
     restarted.observe(Some(&snapshot(8)), &called(&other));
     assert_eq!(restarted.figures("momentum", &other, false).unwrap()[0].samples, 0);
     assert_eq!(restarted.figures("momentum", &version, false), None);
+}
+
+/// A serving version with its verdicts.
+fn serving<'a>(fingerprint: &'a Fingerprint, verdicts: &'a [Option<Verdict>]) -> Called<'a> {
+    Called {
+        plugin: "momentum",
+        fingerprint,
+        shadow: false,
+        verdicts: Some(verdicts),
+    }
+}
+
+/// A serving version and its shadow, each with its verdicts.
+fn pair<'a>(
+    serving: &'a Fingerprint,
+    shadow: &'a Fingerprint,
+    up: &'a [Option<Verdict>],
+    down: &'a [Option<Verdict>],
+) -> [Called<'a>; 2] {
+    [
+        Called {
+            plugin: "momentum",
+            fingerprint: serving,
+            shadow: false,
+            verdicts: Some(up),
+        },
+        Called {
+            plugin: "momentum",
+            fingerprint: shadow,
+            shadow: true,
+            verdicts: Some(down),
+        },
+    ]
+}
+
+#[test]
+fn a_new_serving_version_starts_the_shadows_pairs_afresh_and_old_samples_are_not_scored_for_it() {
+    let mut evaluation = Evaluation::new(config(&[1]));
+    let (old, new, shadow) = (fingerprint("a"), fingerprint("b"), fingerprint("c"));
+    let (up, down) = (verdicts(1.0), verdicts(-1.0));
+    let cycle = |serving| pair(serving, &shadow, &up, &down);
+    for t in 0..=3 {
+        evaluation.observe(Some(&snapshot(t)), &cycle(&old));
+    }
+    assert_eq!(evaluation.paired("momentum", &shadow).unwrap()[0].shadow.samples, 3);
+    // A swap: the pairs end with the old version, before any sample of the new one is scored.
+    evaluation.observe(Some(&snapshot(4)), &cycle(&new));
+    assert_eq!(evaluation.paired("momentum", &shadow), None);
+    // Minute 3's sample held the old version: the shadow's own figures take it, no pair does.
+    assert_eq!(evaluation.figures("momentum", &shadow, true).unwrap()[0].samples, 4);
+    evaluation.observe(Some(&snapshot(5)), &cycle(&new));
+    let pair = &evaluation.paired("momentum", &shadow).unwrap()[0];
+    assert_eq!((pair.shadow.samples, pair.serving.samples), (1, 1));
+    assert_eq!(pair.rank_ic_difference.mean, Some(-2.0));
+}
+
+#[test]
+fn a_saved_state_that_does_not_hold_is_not_taken_back() {
+    let mut evaluation = Evaluation::new(config(&[1, 5]));
+    let version = fingerprint("a");
+    let up = verdicts(1.0);
+    let called = [serving(&version, &up)];
+    for t in 0..=3 {
+        evaluation.observe(Some(&snapshot(t)), &called);
+    }
+    let saved = serde_json::to_value(evaluation.saved()).unwrap();
+    // One list of symbols, written once for the four samples that share it.
+    assert_eq!(saved["symbols"].as_array().unwrap().len(), 1);
+    let restore = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut file = saved.clone();
+        edit(&mut file);
+        Evaluation::new(config(&[1, 5])).restore(serde_json::from_value(file).unwrap())
+    };
+    assert_eq!(restore(&|_| {}), Some((4, 1)));
+    assert_eq!(
+        restore(&|f| f["pending"][0]["prices"][2] = 0.0.into()),
+        None,
+        "a zero price"
+    );
+    assert_eq!(
+        restore(&|f| f["pending"][1]["symbols"] = 7.into()),
+        None,
+        "no such list"
+    );
+    assert_eq!(
+        restore(&|f| f["pending"][0]["columns"][0][0] = 9.into()),
+        None,
+        "no such version"
+    );
+    assert_eq!(
+        restore(&|f| f["pending"][0]["columns"][0][1]["scores"][0] = 101.0.into()),
+        None,
+        "a score past 100"
+    );
+    assert_eq!(
+        restore(&|f| f["next_id"] = u64::MAX.into()),
+        None,
+        "ids that could wrap"
+    );
+    assert_eq!(
+        restore(&|f| f["last"][0] = i64::MAX.into()),
+        None,
+        "a period ahead of its time"
+    );
 }

@@ -5,14 +5,17 @@
 //! at least `min_samples` sample times. The rename stays the authorisation: the gate only
 //! reads.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
 use crate::config::Span;
+use crate::plugin::{PluginSource, SHADOW_DIR};
 use crate::replay::evaluation::side_by_side;
 use crate::shared::evidence::PairedFigures;
+use crate::shared::identity::PluginId;
 
 /// The largest `/shadow/NAME` answer read: a shadow's record is a few kilobytes.
 const MAX_ANSWER_BYTES: usize = 1 << 20;
@@ -80,13 +83,19 @@ pub struct Judged {
 /// The part of `/shadow/NAME` the gate reads.
 #[derive(Debug, Deserialize)]
 struct ShadowRecord {
+    /// The shadow's version, as it describes itself.
     version: String,
+    /// The SHA-256 of the shadow's file.
+    hash: String,
+    /// The serving version it is paired with, `VERSION@HASH12`.
     serving: Option<String>,
+    /// Its figures beside the serving version's.
     evaluation: Option<Vec<PairedFigures>>,
 }
 
-/// Reads the evidence on `name` and judges it by `gate`.
-pub async fn judge(name: &str, gate: &Gate) -> Result<Judged> {
+/// Reads the evidence on `name` and judges it by `gate`, after checking that the figures are
+/// about the files in `dir`: the shadow's file and the serving one the rename would replace.
+pub async fn judge(name: &str, dir: &Path, gate: &Gate) -> Result<Judged> {
     if !(gate.margin.is_finite() && gate.margin >= 0.0) {
         bail!(
             "--margin must be a number of standard errors of at least 0, not {}",
@@ -94,6 +103,7 @@ pub async fn judge(name: &str, gate: &Gate) -> Result<Judged> {
         );
     }
     let (url, record) = read_leader(name, &gate.status).await?;
+    same_files(name, dir, &record)?;
     let serving = record.serving.as_deref().unwrap_or("none");
     let Some(pairs) = record.evaluation else {
         bail!(
@@ -111,7 +121,16 @@ pub async fn judge(name: &str, gate: &Gate) -> Result<Judged> {
     };
     let d = &pair.rank_ic_difference;
     let table = side_by_side(name, serving, &record.version, std::slice::from_ref(pair));
+    let covers_less = match (pair.shadow.coverage, pair.serving.coverage) {
+        (Some(new), Some(old)) => new + 1e-9 < old,
+        (new, old) => new.is_none() && old.is_some(),
+    };
     let (better, reason) = match (d.mean, d.stderr) {
+        _ if covers_less => (
+            false,
+            "the new version gives verdicts on fewer of the symbols than the serving one, so its rank IC is over easier ones"
+                .to_string(),
+        ),
         _ if d.samples < gate.min_samples => (
             false,
             format!(
@@ -141,6 +160,50 @@ pub async fn judge(name: &str, gate: &Gate) -> Result<Judged> {
     })
 }
 
+/// Fails unless `record` is about the files in `dir`: the shadow's file the one it measured,
+/// the serving file the one it was paired with. A file written since, or one the daemon has not
+/// staged yet, has no figures of its own.
+fn same_files(name: &str, dir: &Path, record: &ShadowRecord) -> Result<()> {
+    let id = PluginId::parse(name).with_context(|| format!("{name:?} is not a plugin name"))?;
+    let hash_of = |path: Option<PathBuf>| -> Result<Option<String>> {
+        path.map(|p| {
+            Ok(PluginSource::read(&p)
+                .with_context(|| format!("{}", p.display()))?
+                .fingerprint
+                .hash)
+        })
+        .transpose()
+    };
+    let shadow = hash_of(super::plugin_named(&dir.join(SHADOW_DIR), &id)?)?;
+    if shadow.as_deref() != Some(record.hash.as_str()) {
+        bail!(
+            "the figures are about shadow {name} {} ({}), not the file in {}/{SHADOW_DIR} ({}): wait until the daemon \
+             has staged it and scored it, then ask again",
+            record.version,
+            &record.hash[..12.min(record.hash.len())],
+            dir.display(),
+            shadow.as_deref().map_or("none", |h| &h[..12])
+        );
+    }
+    let serving = hash_of(super::plugin_named(dir, &id)?)?;
+    let paired = record
+        .serving
+        .as_deref()
+        .and_then(|s| s.rsplit_once('@'))
+        .map(|(_, h)| h);
+    if let (Some(serving), Some(paired)) = (serving.as_deref(), paired) {
+        if !serving.starts_with(paired) {
+            bail!(
+                "the figures pair the shadow with serving {paired}, not the file in {} ({}): wait until the daemon \
+                 serves it and has scored both on its samples, then ask again",
+                dir.display(),
+                &serving[..12]
+            );
+        }
+    }
+    Ok(())
+}
+
 /// The shadow record of `name` from the one daemon of `status`, or from the leader of several.
 async fn read_leader(name: &str, status: &[String]) -> Result<(String, ShadowRecord)> {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -160,6 +223,12 @@ async fn read_leader(name: &str, status: &[String]) -> Result<(String, ShadowRec
             Err(e) => return Err(e),
         };
         let leads = role.as_deref().is_none_or(|r| r.starts_with("leader"));
+        if status.len() == 1 && !leads {
+            eprintln!(
+                "warning: {base} stands by ({}); its figures are its own, from the same market as the leader's",
+                role.as_deref().unwrap_or_default()
+            );
+        }
         if status.len() == 1 || leads {
             let record = serde_json::from_slice(&body)
                 .with_context(|| format!("{url} did not answer with a shadow's record"))?;

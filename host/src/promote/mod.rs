@@ -51,7 +51,7 @@ impl Promoted {
 /// prints what moved.
 pub async fn run(name: &str, dir: &Path, gate: Option<evidence::Gate>) -> Result<()> {
     if let Some(gate) = gate {
-        let judged = evidence::judge(name, &gate).await?;
+        let judged = evidence::judge(name, dir, &gate).await?;
         println!("{}", judged.report);
         if !judged.better {
             anyhow::bail!("not promoted: {name}'s shadow is not better by the evidence above");
