@@ -8,4 +8,5 @@ mod pair;
 
 mod access;
 mod drift;
+mod evidence;
 mod failover;

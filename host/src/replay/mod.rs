@@ -87,6 +87,9 @@ pub async fn run(config: Config, plugins: PathBuf, input: &Path, out: Option<&Pa
         pipeline.status().summary()
     );
     if evaluate {
+        if !config.evaluation.enabled {
+            eprintln!("nothing scored: [evaluation] enabled = false in the config");
+        }
         let scored = evaluation::scored(pipeline.evaluation(), &reloader.current());
         eprint!("{}", evaluation::table(&scored));
         println!("{}", serde_json::to_string_pretty(&scored)?);
