@@ -28,6 +28,14 @@ use crate::startup;
 /// Checks `path` under `config`'s sandbox with `symbols` simulated symbols; prints a report
 /// and fails with the reason if the daemon would reject the plugin or its output.
 pub fn run(path: &Path, config: &Config, symbols: usize) -> Result<()> {
+    // An author's check always counts instructions, whatever the daemon's setting.
+    let config = &Config {
+        sandbox: crate::config::Sandbox {
+            count_instructions: true,
+            ..config.sandbox.clone()
+        },
+        ..config.clone()
+    };
     let mut out = String::new();
     let source = PluginSource::read(path).map_err(|e| anyhow::anyhow!("{}: {e:#}", path.display()))?;
     let _ = writeln!(
@@ -50,6 +58,9 @@ pub fn run(path: &Path, config: &Config, symbols: usize) -> Result<()> {
     let depth = plugin.info.history_depth as usize;
     let market = simulated_market(config, symbols, plugin.needs());
     let failures = exercise(&plugin, &market, depth, &mut out);
+    if failures.is_empty() && plugin.counts_instructions() {
+        report_cost(config, &plugin, &mut out);
+    }
     print!("{out}");
     if failures.is_empty() {
         println!("OK: the daemon will load {} and use its output", path.display());
@@ -113,10 +124,42 @@ fn report_staged(out: &mut String, plugin: &LoadedPlugin, staged_in: Duration) {
     let _ = writeln!(out, "init      ok with config {}", plugin.config_json());
     let _ = writeln!(
         out,
-        "limits    deadline {} ms, memory {} MiB",
+        "limits    deadline {} ms, memory {} MiB{}",
         plugin.policy.call_timeout.as_millis(),
-        plugin.policy.memory_bytes >> 20
+        plugin.policy.memory_bytes >> 20,
+        plugin
+            .policy
+            .max_instructions
+            .map_or_else(String::new, |n| format!(", {n} instructions a call"))
     );
+}
+
+/// When `pulse check`'s simulated market starts: 2026-01-01 00:00 UTC.
+const SIMULATED_START_MS: i64 = 1_767_225_600_000;
+
+/// The market sizes `pulse check` counts a call's instructions at.
+const COST_SIZES: [usize; 3] = [30, 1_000, 10_000];
+
+/// The instructions one call executes at each of [`COST_SIZES`] simulated symbols: the same
+/// on every run and machine, so two versions compare exactly.
+fn report_cost(config: &Config, plugin: &LoadedPlugin, out: &mut String) {
+    let counted: Vec<String> = COST_SIZES
+        .iter()
+        .map(|&n| {
+            let market = simulated_market(config, n, plugin.needs());
+            let view = market.view();
+            let called = match plugin.kind {
+                PluginKind::Analyzer(_) => plugin.analyze(&view).map(drop),
+                PluginKind::Aggregator(_) => plugin.aggregate(&view, &[]).map(drop),
+            };
+            match (called, plugin.take_instructions()) {
+                (Ok(()), Some(count)) => format!("{n} symbols {count}"),
+                (Err(e), _) => format!("{n} symbols failed ({})", e.failure.label()),
+                (Ok(()), None) => format!("{n} symbols not counted"),
+            }
+        })
+        .collect();
+    let _ = writeln!(out, "cost      instructions per call: {}", counted.join(", "));
 }
 
 /// A simulated market of `symbols` symbols (the config's `[simulated]` settings) as a plugin
@@ -136,7 +179,9 @@ pub fn simulated_market(config: &Config, symbols: usize, needs: &Needs) -> Plugi
     history.set_capacity(depth);
     candles.set_demand(demand);
     candles.set_columns(columns);
-    let mut snapshot = market.snapshot(crate::shared::clock::now_ms());
+    // A fixed time, not the clock: the same check gives the same market, candles included,
+    // so its instruction counts are the same from run to run.
+    let mut snapshot = market.snapshot(SIMULATED_START_MS);
     for _ in 1..depth.max(1) {
         history.record(&snapshot);
         candles.record(&snapshot);
@@ -208,9 +253,12 @@ fn ms(d: Duration) -> f64 {
 fn report_call(out: &mut String, what: &str, started: Instant, plugin: &LoadedPlugin, symbols: usize, depth: usize) {
     let _ = writeln!(
         out,
-        "call      {what} on {symbols} simulated symbols with {depth} samples of history{}: {:.2} ms, peak memory {:.1} MiB",
+        "call      {what} on {symbols} simulated symbols with {depth} samples of history{}: {:.2} ms, {}peak memory {:.1} MiB",
         candles_wanted(&plugin.info),
         ms(started.elapsed()),
+        plugin
+            .take_instructions()
+            .map_or_else(String::new, |n| format!("{n} instructions, ")),
         plugin.last_peak_memory() as f64 / 1048576.0
     );
 }

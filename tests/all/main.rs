@@ -12,6 +12,7 @@ mod bench;
 mod cache_writer;
 mod candles;
 mod contracts;
+mod cost;
 mod dashboard;
 mod end_to_end;
 mod evidence;

@@ -20,7 +20,8 @@ pub use sections::{CacheConfig, MarketConfig, SimulatedConfig};
 pub use source::{ReplayEnd, SourceSpec};
 pub use trust::TrustConfig;
 pub use values::{
-    parse_flag, Bytes, Count, DiskMib, Interval, MemoryMib, Millis, ResidentMib, Seconds, Speed, SymbolCount, Ttl,
+    parse_flag, Bytes, Count, DiskMib, Instructions, Interval, MemoryMib, Millis, ResidentMib, Seconds, Speed,
+    SymbolCount, Ttl,
 };
 
 use std::collections::BTreeMap;
@@ -176,6 +177,7 @@ impl Config {
     pub fn check(&self) -> Result<()> {
         check_servers(&self.memcached)?;
         self.sandbox.check_grants()?;
+        self.sandbox.check_instructions()?;
         let (min, max) = (self.sandbox.min_ttl.0, self.sandbox.max_ttl.0);
         if min > max {
             anyhow::bail!("sandbox.min_ttl ({min} s) is above sandbox.max_ttl ({max} s)");

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Result;
 use serde::Deserialize;
 
-use super::{Bytes, Config, Count, MemoryMib, Millis, ResidentMib, Ttl};
+use super::{Bytes, Config, Count, Instructions, MemoryMib, Millis, ResidentMib, Ttl};
 
 /// What plugins may do: limits for every call, and each plugin's overrides and key grants.
 #[derive(Debug, Clone, Deserialize)]
@@ -39,6 +39,15 @@ pub struct Sandbox {
     pub max_result_bytes: Bytes,
     /// Consecutive failed cycles after which a plugin is quarantined.
     pub quarantine_after: Count,
+    /// Whether the daemon counts each call's WebAssembly instructions (wasmtime's fuel): the
+    /// one measure of a call's cost that is the same on every run and machine. Off by default,
+    /// since it slows the cycle by more than 5 % at 10,000 symbols (BENCHMARKS.md); `pulse
+    /// check` and `pulse replay` always count. Counting changes the code compiled, so plugins
+    /// compile again (once, then from the compile cache) when it is turned on or off.
+    pub count_instructions: bool,
+    /// Most instructions one call may execute (instantiation, `init` and the call); a call
+    /// past it fails as `instructions`. None by default; needs `count_instructions`.
+    pub max_instructions: Option<Instructions>,
     /// Per-plugin overrides and grants, keyed by plugin identity (its file name, `_` read as
     /// `-`).
     pub plugin: BTreeMap<String, PluginSandbox>,
@@ -57,6 +66,8 @@ impl Default for Sandbox {
             max_output_bytes: Bytes(64 << 20),
             max_result_bytes: Bytes(640 << 10),
             quarantine_after: Count(5),
+            count_instructions: false,
+            max_instructions: None,
             plugin: BTreeMap::new(),
         }
     }
@@ -70,6 +81,8 @@ pub struct PluginSandbox {
     pub call_timeout_ms: Option<Millis>,
     /// Its own memory cap, in MiB.
     pub memory_mib: Option<MemoryMib>,
+    /// Its own instruction budget per call.
+    pub max_instructions: Option<Instructions>,
     /// Key prefixes it may write under (aggregators).
     pub key_prefixes: Option<Vec<String>>,
     /// Keys it may write as plain text instead of JSON.
@@ -102,12 +115,26 @@ pub struct PluginPolicy {
     pub max_ttl: u32,
     /// Largest cache value it may write, in bytes.
     pub max_value_bytes: usize,
+    /// Most instructions one call may execute; `None` for no budget.
+    pub max_instructions: Option<u64>,
 }
 
 /// The bundled aggregator's grant when the config names none: the dashboard keys.
 const DASHBOARD_GRANT: (&str, &[&str], &[&str]) = ("dashboard", &pulse_keys::PREFIXES, &pulse_keys::TEXT_KEYS);
 
 impl Sandbox {
+    /// Refuses an instruction budget while instructions are not counted: it could not hold.
+    pub fn check_instructions(&self) -> Result<()> {
+        let budgeted = self.max_instructions.is_some() || self.plugin.values().any(|p| p.max_instructions.is_some());
+        if budgeted && !self.count_instructions {
+            anyhow::bail!(
+                "sandbox.max_instructions needs sandbox.count_instructions = true: a budget of instructions \
+                 cannot hold while they are not counted"
+            );
+        }
+        Ok(())
+    }
+
     /// Refuses grants that let two plugins write the same key: a prefix granted to one
     /// plugin may not overlap (be a prefix of, or start with) a prefix granted to another,
     /// the bundled dashboard's default grant included.
@@ -174,6 +201,7 @@ impl Config {
             min_ttl: sandbox.min_ttl.0,
             max_ttl: sandbox.max_ttl.0,
             max_value_bytes: size(sandbox.max_value_bytes.0),
+            max_instructions: own.max_instructions.or(sandbox.max_instructions).map(|i| i.0),
         }
     }
 }
@@ -205,6 +233,22 @@ mod tests {
         let dashboard = config.policy("dashboard");
         assert_eq!(dashboard.key_prefixes, ["market:", "analysis:"]);
         assert_eq!(dashboard.text_keys, ["analysis:market_regime"]);
+    }
+
+    #[test]
+    fn an_instruction_budget_needs_counting_and_resolves_per_plugin() {
+        let uncounted = Config::from_toml("[sandbox.plugin.slow]\nmax_instructions = 1000\n").unwrap_err();
+        assert!(
+            format!("{uncounted:#}").contains("sandbox.max_instructions needs sandbox.count_instructions = true"),
+            "{uncounted:#}"
+        );
+        let config = Config::from_toml(
+            "[sandbox]\ncount_instructions = true\nmax_instructions = 5000000\n[sandbox.plugin.slow]\nmax_instructions = 1000\n",
+        )
+        .unwrap();
+        assert_eq!(config.policy("slow").max_instructions, Some(1000));
+        assert_eq!(config.policy("other").max_instructions, Some(5_000_000));
+        assert_eq!(Config::default().policy("other").max_instructions, None);
     }
 
     #[test]

@@ -103,6 +103,10 @@ bounded!(
     Count, 1, 1_000_000, ""
 );
 bounded!(
+    /// A budget of WebAssembly instructions for one call: at most 10^15 (days of work).
+    Instructions, 1, 1_000_000_000_000_000, " instructions"
+);
+bounded!(
     /// A size in bytes: at most 1 GiB.
     Bytes, 1, 1 << 30, " bytes"
 );

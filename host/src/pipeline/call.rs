@@ -36,6 +36,7 @@ pub(super) fn start<R: Send + 'static>(
         let outcome = CallOutcome {
             log_dropped_lines: log_dropped.lines,
             log_dropped_bytes: log_dropped.bytes,
+            instructions: timed.take_instructions(),
             started_ms,
             duration_ms: elapsed.as_secs_f64() * 1000.0,
             error: result.as_ref().err().map(ToString::to_string),

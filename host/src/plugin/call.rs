@@ -3,8 +3,10 @@
 
 use super::call_env::CallEnv;
 use super::checks::{aggregate_fuel, check_analyses, check_entries, DESCRIBE_FUEL};
+use super::engine::fuel_for;
 use super::failure::CallError;
 use super::loaded::LoadedPlugin;
+use super::loaded::NOT_COUNTED;
 use super::state::HostState;
 use super::world::{Instance, PluginKind, WorldPre};
 use crate::shared::call::Failure;
@@ -66,6 +68,9 @@ impl LoadedPlugin {
         what: &str,
         body: impl FnOnce(&I, &mut wasmtime::Store<HostState>) -> wasmtime::Result<Result<R, String>>,
     ) -> Result<R, CallError> {
+        // A call abandoned at its deadline leaves no count behind, rather than the last one's.
+        self.last_instructions
+            .store(NOT_COUNTED, std::sync::atomic::Ordering::Relaxed);
         let mut store = self.engine.store(self.id.shared(), &self.policy, self.log.clone(), env);
         let mut lift_bound = DESCRIBE_FUEL;
         let result = (|| {
@@ -80,12 +85,17 @@ impl LoadedPlugin {
         let last_words = store.data_mut().finish_log();
         self.last_peak_memory
             .store(store.data().peak_memory(), std::sync::atomic::Ordering::Relaxed);
+        if let Ok(left) = store.get_fuel() {
+            let executed = fuel_for(&self.policy).saturating_sub(left);
+            self.last_instructions
+                .store(executed, std::sync::atomic::Ordering::Relaxed);
+        }
         match result {
             Ok(outcome) => outcome,
             Err(e) => Err(CallError::from_wasmtime(
                 &e,
                 store.data().memory_capped(),
-                lift_bound,
+                (lift_bound, self.policy.max_instructions),
                 last_words.as_deref(),
             )),
         }

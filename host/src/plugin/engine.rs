@@ -22,9 +22,15 @@ use crate::config::{PluginPolicy, Sandbox};
 /// call is cut off at most one tick after its deadline.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
+/// The fuel a store starts with when its calls have no instruction budget: wasmtime keeps fuel
+/// as a signed 64-bit count, so this is as much as it holds.
+const UNBUDGETED: u64 = i64::MAX as u64;
+
 /// Compiles plugins and creates the sandboxed stores their calls run in.
 pub struct PluginEngine {
     engine: Engine,
+    /// Whether calls count the instructions they execute (wasmtime's fuel).
+    counting: bool,
     linker: Linker<HostState>,
     /// Held for its `Drop`, which stops the ticker thread with the engine.
     _ticker: Ticker,
@@ -37,6 +43,9 @@ impl PluginEngine {
         let mut config = wasmtime::Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
+        // Fuel counts the instructions each call executes: one per WebAssembly operator, the
+        // same on every machine. It changes the compiled code, hence the compile cache's key.
+        config.consume_fuel(sandbox.count_instructions);
         config.allocation_strategy(pool::strategy(sandbox));
         // A trap is reported as one log line; a wasm backtrace would spread it over many.
         config.wasm_backtrace_max_frames(None);
@@ -55,6 +64,7 @@ impl PluginEngine {
         }
         Ok(Arc::new(Self {
             _ticker: Ticker::start(engine.clone())?,
+            counting: sandbox.count_instructions,
             engine,
             linker,
         }))
@@ -63,6 +73,11 @@ impl PluginEngine {
     /// The wasmtime engine, for compiling components.
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// Whether calls count their instructions.
+    pub fn counting(&self) -> bool {
+        self.counting
     }
 
     /// The linker holding WASI and the host interface, for pre-instantiating components.
@@ -91,8 +106,20 @@ impl PluginEngine {
         let ticks = policy.call_timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) + 1;
         store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
         store.epoch_deadline_trap();
+        if self.counting {
+            store
+                .set_fuel(fuel_for(policy))
+                .expect("fuel is enabled on this engine");
+        }
         store
     }
+}
+
+/// The fuel a call of `policy` starts with: its instruction budget, or as much as wasmtime holds.
+pub(super) fn fuel_for(policy: &PluginPolicy) -> u64 {
+    policy
+        .max_instructions
+        .map_or(UNBUDGETED, |budget| budget.min(UNBUDGETED))
 }
 
 /// Advances the engine's epoch every [`EPOCH_TICK`] until dropped.

@@ -39,10 +39,16 @@ impl CallError {
     }
 
     /// Classifies an error wasmtime raised during a call. `memory_capped` says whether the
-    /// store's limiter refused to grow memory in this call; `fuel` is the call's lift bound;
+    /// store's limiter refused to grow memory in this call; `fuel` is the call's lift bound and
+    /// its instruction budget, if it has one;
     /// `stderr_tail` is the end of what the plugin wrote to stderr, quoted in a trap's reason
     /// because a panic's message is there.
-    pub fn from_wasmtime(error: &wasmtime::Error, memory_capped: bool, fuel: usize, stderr_tail: Option<&str>) -> Self {
+    pub fn from_wasmtime(
+        error: &wasmtime::Error,
+        memory_capped: bool,
+        (fuel, budget): (usize, Option<u64>),
+        stderr_tail: Option<&str>,
+    ) -> Self {
         let detail = format!("{error:#}");
         let said = stderr_tail.map_or_else(String::new, |tail| format!("; its stderr ended with: {tail}"));
         if memory_capped {
@@ -50,6 +56,13 @@ impl CallError {
         }
         match error.downcast_ref::<Trap>() {
             Some(Trap::Interrupt) => Self::new(Failure::Timeout, format!("exceeded its call deadline: {detail}")),
+            Some(Trap::OutOfFuel) => Self::new(
+                Failure::InstructionBudget,
+                format!(
+                    "executed more than its budget of {} instructions: {detail}",
+                    budget.map_or_else(|| "all its".to_string(), |b| b.to_string())
+                ),
+            ),
             Some(Trap::UnreachableCodeReached) => Self::new(
                 Failure::Trap,
                 format!("trapped: unreachable (a panic or abort in the plugin{said}): {detail}"),
@@ -106,23 +119,31 @@ mod tests {
     fn traps_are_told_apart() {
         let deadline = wasmtime::Error::from(Trap::Interrupt);
         assert_eq!(
-            CallError::from_wasmtime(&deadline, false, 0, None).failure,
+            CallError::from_wasmtime(&deadline, false, (0, None), None).failure,
             Failure::Timeout
         );
         let abort = wasmtime::Error::from(Trap::UnreachableCodeReached);
-        let panicked = CallError::from_wasmtime(&abort, false, 0, Some("panicked at x.rs:1:1: | boom"));
+        let panicked = CallError::from_wasmtime(&abort, false, (0, None), Some("panicked at x.rs:1:1: | boom"));
         assert_eq!(panicked.failure, Failure::Trap);
         assert!(panicked
             .to_string()
             .contains("its stderr ended with: panicked at x.rs:1:1: | boom"));
         assert_eq!(
-            CallError::from_wasmtime(&abort, true, 0, None).failure,
+            CallError::from_wasmtime(&abort, true, (0, None), None).failure,
             Failure::MemoryCap
         );
         let random = wasmtime::Error::msg("requested len 67108864 exceeds limit 1048576");
         assert_eq!(
-            CallError::from_wasmtime(&random, false, 0, None).failure,
+            CallError::from_wasmtime(&random, false, (0, None), None).failure,
             Failure::HostLimit
+        );
+        let budget = CallError::from_wasmtime(&wasmtime::Error::from(Trap::OutOfFuel), false, (0, Some(1000)), None);
+        assert_eq!(budget.failure, Failure::InstructionBudget);
+        assert!(
+            budget
+                .to_string()
+                .starts_with("executed more than its budget of 1000 instructions"),
+            "{budget}"
         );
         let labels: std::collections::BTreeSet<_> = Failure::ALL.iter().map(|f| f.label()).collect();
         assert_eq!(labels.len(), Failure::ALL.len());

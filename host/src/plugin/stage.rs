@@ -3,6 +3,7 @@
 //! step that runs plugin code is bounded by the plugin's own deadline.
 
 use std::fmt;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -157,6 +158,7 @@ impl LoadedPlugin {
             policy,
             loaded_at_ms: crate::shared::clock::now_ms(),
             last_peak_memory: Default::default(),
+            last_instructions: AtomicU64::new(super::loaded::NOT_COUNTED),
             log,
             info,
             path: source.path.clone(),
@@ -209,5 +211,8 @@ fn describe(
     let mut store = engine.store(label, policy, log, env);
     let result = kind.instantiate(&mut store).and_then(|i| i.describe(&mut store));
     let last_words = store.data_mut().finish_log();
-    result.map_err(|e| CallError::from_wasmtime(&e, store.data().memory_capped(), DESCRIBE_FUEL, last_words.as_deref()))
+    result.map_err(|e| {
+        let bounds = (DESCRIBE_FUEL, policy.max_instructions);
+        CallError::from_wasmtime(&e, store.data().memory_capped(), bounds, last_words.as_deref())
+    })
 }

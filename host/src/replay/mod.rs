@@ -37,6 +37,8 @@ impl Replaying {
         config.source = SourceSpec::replay(input).map_err(anyhow::Error::msg)?;
         config.market.replay_end = ReplayEnd::Stop;
         config.market.record = None;
+        // A replay reports each plugin's instructions per call, whatever the daemon's setting.
+        config.sandbox.count_instructions = true;
         // As fast as it goes, but never past a line still being read: what a replay computes
         // must not depend on the disk's speed.
         config.market.request_timeout_ms = Some(Millis(Millis::MAX));

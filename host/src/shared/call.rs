@@ -6,6 +6,9 @@
 pub enum Failure {
     /// Stopped at its deadline (epoch interruption, or abandoned in a blocking host call).
     Timeout,
+    /// Executed more wasm instructions than its budget (`max_instructions`): unlike a
+    /// deadline, the same call on the same input fails the same way on any machine.
+    InstructionBudget,
     /// Trapped: a panic, an abort or another WebAssembly trap.
     Trap,
     /// Tried to grow its linear memory past its cap.
@@ -21,8 +24,9 @@ pub enum Failure {
 
 impl Failure {
     /// Every kind, in the order metrics and status list them.
-    pub const ALL: [Failure; 6] = [
+    pub const ALL: [Failure; 7] = [
         Failure::Timeout,
+        Failure::InstructionBudget,
         Failure::Trap,
         Failure::MemoryCap,
         Failure::OverLimit,
@@ -34,6 +38,7 @@ impl Failure {
     pub fn label(self) -> &'static str {
         match self {
             Failure::Timeout => "timeout",
+            Failure::InstructionBudget => "instructions",
             Failure::Trap => "trap",
             Failure::MemoryCap => "memory_cap",
             Failure::OverLimit => "over_limit",
@@ -58,6 +63,9 @@ pub struct CallOutcome {
     pub log_dropped_lines: u64,
     /// Bytes of those lines.
     pub log_dropped_bytes: u64,
+    /// WebAssembly instructions it executed (instantiation, `init` and the call), counted by
+    /// wasmtime's fuel; `None` when `[sandbox] count_instructions` is off.
+    pub instructions: Option<u64>,
 }
 
 /// What tells one version of a plugin file from another: a change to either part restages it.

@@ -15,6 +15,7 @@ use serde::Serialize;
 use tracing::{error, info, warn};
 
 use super::call_times::CallTimes;
+use super::instructions::InstructionCounts;
 use super::probation::{judge, Figures, Probation};
 use crate::config::RollbackConfig;
 use crate::shared::call::{CallOutcome, Failure, Fingerprint, PluginFacts, Rollback};
@@ -49,6 +50,9 @@ pub(super) struct PluginStats {
     pub(super) log_dropped_bytes: u64,
     /// Time spent in its calls, in milliseconds.
     total_ms: f64,
+    /// Instructions per call, where counted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) instructions: Option<InstructionCounts>,
     /// Its calls' durations, for `pulse_plugin_call_duration_seconds`.
     #[serde(skip)]
     pub(super) call_times: CallTimes,
@@ -281,10 +285,11 @@ impl StatusBoard {
         stats.last_error.clone_from(&outcome.error);
         stats.log_dropped_lines += outcome.log_dropped_lines;
         stats.log_dropped_bytes += outcome.log_dropped_bytes;
+        InstructionCounts::add(&mut stats.instructions, outcome.instructions);
         match outcome.failure {
             Some(Failure::Trap | Failure::MemoryCap | Failure::HostLimit) => stats.traps += 1,
             Some(Failure::Timeout) => stats.timeouts += 1,
-            Some(Failure::Error | Failure::OverLimit) | None => {}
+            Some(Failure::Error | Failure::OverLimit | Failure::InstructionBudget) | None => {}
         }
         if let Some(kind) = outcome.failure {
             *stats.failure_kinds.entry(kind.label()).or_default() += 1;
@@ -336,8 +341,11 @@ impl StatusBoard {
         let mut out = String::new();
         for (name, s) in &self.plugins {
             let signals: Vec<String> = s.signals.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            let instructions = s.instructions.as_ref().map_or_else(String::new, |i| {
+                format!("{:>12.0} instructions/call (max {}) ", i.mean, i.max)
+            });
             out.push_str(&format!(
-                "{name:<20} {:>6} calls {:>9.1} ms total {:>7.3} ms/call {:>4} failures {:>5} dropped  {}\n",
+                "{name:<20} {:>6} calls {:>9.1} ms total {:>7.3} ms/call {instructions}{:>4} failures {:>5} dropped  {}\n",
                 s.calls,
                 s.total_ms,
                 if s.calls == 0 { 0.0 } else { s.total_ms / s.calls as f64 },

@@ -138,6 +138,7 @@ mod tests {
             failure,
             log_dropped_lines: 2,
             log_dropped_bytes: 100,
+            instructions: None,
         }
     }
 

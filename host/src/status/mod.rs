@@ -10,6 +10,7 @@ mod connections;
 mod document;
 mod evaluation_series;
 mod http;
+mod instructions;
 mod leadership;
 mod live;
 mod metrics;

@@ -37,6 +37,17 @@ pub(super) fn encode(out: &mut DescriptorEncoder<'_>, live: &Published) -> fmt::
         counters(out, name, help, unit.as_ref(), series)?;
     }
     failures_by_kind(out, plugins)?;
+    let counted = plugins.iter().filter_map(|p| {
+        let counts = p.stats.instructions.as_ref()?;
+        Some(([("plugin", p.plugin.name.as_str())], counts.total))
+    });
+    counters(
+        out,
+        "plugin_instructions",
+        "WebAssembly instructions executed by a plugin's calls (with [sandbox] count_instructions)",
+        None,
+        counted,
+    )?;
     plugin_states(out, live)
 }
 
@@ -59,7 +70,14 @@ const COUNTS: [Count; 7] = [
         "plugin_errors",
         "Plugin calls that returned an error or output the host refused",
         None,
-        |s| s.failures.saturating_sub(s.traps + s.timeouts),
+        |s| {
+            let budget = s
+                .failure_kinds
+                .get(Failure::InstructionBudget.label())
+                .copied()
+                .unwrap_or(0);
+            s.failures.saturating_sub(s.traps + s.timeouts + budget)
+        },
     ),
     (
         "plugin_dropped_outputs",
@@ -93,7 +111,7 @@ fn failures_by_kind(out: &mut DescriptorEncoder<'_>, plugins: &[PluginStatus]) -
     counters(
         out,
         "plugin_failures",
-        "Failed plugin calls by kind: timeout, trap, memory_cap, over_limit, host_limit, error",
+        "Failed plugin calls by kind: timeout, instructions, trap, memory_cap, over_limit, host_limit, error",
         None,
         by_kind,
     )

@@ -14,6 +14,7 @@ use serde_json::Value;
 use tracing::{info, warn};
 
 use super::board::PluginIdentity;
+use super::instructions::InstructionCounts;
 use crate::shared::call::{CallOutcome, Fingerprint, PluginFacts};
 use crate::shared::comparison::VerdictComparison;
 use crate::shared::evidence::PairedFigures;
@@ -44,6 +45,8 @@ struct Record {
     stopped: bool,
     /// The last call's duration.
     last_call_ms: f64,
+    /// Instructions per call, where counted.
+    instructions: Option<InstructionCounts>,
     /// The serving version it was last compared with, `VERSION@HASH12`; `None` while alone.
     serving: Option<String>,
     /// The last cycle's differences, when both versions returned results.
@@ -68,6 +71,7 @@ impl Record {
             failed_in_a_row: 0,
             stopped: false,
             last_call_ms: 0.0,
+            instructions: None,
             serving: None,
             last: None,
             total: None,
@@ -102,6 +106,9 @@ pub struct ShadowStatus {
     pub stopped: bool,
     /// The last call's duration.
     pub last_call_ms: f64,
+    /// Instructions per call, where counted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<InstructionCounts>,
     /// How the last cycle's results differed; `null` unless both versions returned results.
     pub last_cycle: Option<Value>,
     /// How the results differed over every cycle since it was loaded.
@@ -155,6 +162,7 @@ impl ShadowBoard {
         record.cycle = cycle;
         record.period.1 += 1;
         record.last_call_ms = outcome.duration_ms;
+        InstructionCounts::add(&mut record.instructions, outcome.instructions);
         record.serving = serving;
         match &outcome.error {
             Some(error) => {
@@ -228,6 +236,7 @@ impl ShadowBoard {
                     last_error: record.last_error.clone(),
                     stopped: record.stopped,
                     last_call_ms: record.last_call_ms,
+                    instructions: record.instructions.clone(),
                     last_cycle: record.last.as_ref().map(Differences::summary),
                     since_loaded: record.total.as_ref().map(Differences::summary),
                     agreement: record.last.as_ref().and_then(Differences::agreement),

@@ -82,6 +82,7 @@ pub fn bench_config(options: &Options, symbols: usize, plugin_dir: &Path) -> Con
     config.sandbox.resident_mib = ResidentMib(1024);
     config.sandbox.max_result_bytes = Bytes(1 << 30);
     config.cache.write_deadline_ms = Some(Millis(5_000));
+    config.sandbox.count_instructions = options.count_instructions;
     if options.every_breakdown {
         let mut dashboard = toml::Table::new();
         dashboard.insert("max_breakdowns".into(), toml::Value::Integer(symbols as i64));

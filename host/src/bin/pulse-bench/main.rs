@@ -40,6 +40,10 @@ struct Cli {
     /// for its default 10,000.
     #[arg(long)]
     every_breakdown: bool,
+    /// Run the in-process scenarios with `[sandbox] count_instructions = false`, to measure
+    /// what counting costs.
+    #[arg(long)]
+    no_count_instructions: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -82,6 +86,8 @@ pub struct Options {
     pub quick: bool,
     /// `--every-breakdown`.
     pub every_breakdown: bool,
+    /// Whether plugin calls count their instructions (`--no-count-instructions` turns it off).
+    pub count_instructions: bool,
 }
 
 fn main() -> Result<()> {
@@ -101,6 +107,7 @@ fn main() -> Result<()> {
             .unwrap_or_else(|| own.as_ref().unwrap().addr.clone()),
         quick: cli.quick,
         every_breakdown: cli.every_breakdown,
+        count_instructions: !cli.no_count_instructions,
     };
     let scenarios = match cli.scenario {
         Some(s) => vec![s],

@@ -41,7 +41,7 @@ pub fn run(options: &Options) -> Result<Vec<Value>> {
         .0;
     let market = pulse::check::simulated_market(&config, symbols, first.needs());
     let reps = if options.quick { 3 } else { 200 };
-    let (call_ms, analysis_ms) = crate::native::wasm_analysis_ms(&market.view(), 11, reps)?;
+    let (call_ms, analysis_ms) = crate::native::wasm_analysis_ms(options, &market.view(), 11, reps)?;
     let fixed_ms = call_ms - analysis_ms;
     for (field, value) in [
         ("scenario", json!("many-plugins")),

@@ -38,9 +38,11 @@ fn reps(options: &Options, symbols: usize) -> usize {
     }
 }
 
-/// A config whose limits let one call analyse a large market, with `[plugin.NAME]` tables.
-fn raised(tables: &str) -> Result<Config> {
+/// A config whose limits let one call analyse a large market, with `[plugin.NAME]` tables,
+/// counting instructions as `options` says.
+fn raised(options: &Options, tables: &str) -> Result<Config> {
     let mut config = Config::from_toml(tables)?;
+    config.sandbox.count_instructions = options.count_instructions;
     config.compile_cache = Some(Caches::Bench.compile_cache());
     config.host_key = Some(Caches::Bench.host_key());
     config.sandbox.call_timeout_ms = Millis(60_000);
@@ -71,12 +73,15 @@ fn median_ms(reps: usize, mut call: impl FnMut() -> Result<()>) -> Result<f64> {
 
 /// `trend`'s analysis alone in wasm on `market`, in ms: `bench-analyzer`'s call at `repeat`
 /// less its call at 1, over `repeat - 1`. Also returns that call at 1 (a whole call).
-pub fn wasm_analysis_ms(market: &MarketRef, repeat: usize, reps: usize) -> Result<(f64, f64)> {
+pub fn wasm_analysis_ms(options: &Options, market: &MarketRef, repeat: usize, reps: usize) -> Result<(f64, f64)> {
     let dir = tempfile::tempdir()?;
     let name = &bench_analyzers(dir.path(), 1)?[0];
     let path = dir.path().join(format!("{name}.wasm"));
-    let once = stage(&raised("")?, &path)?;
-    let many = stage(&raised(&format!("[plugin.{name}]\nrepeat = {repeat}\n"))?, &path)?;
+    let once = stage(&raised(options, "")?, &path)?;
+    let many = stage(
+        &raised(options, &format!("[plugin.{name}]\nrepeat = {repeat}\n"))?,
+        &path,
+    )?;
     let call = |plugin: &LoadedPlugin| plugin.analyze(market).map(drop).map_err(anyhow::Error::from);
     let once_ms = median_ms(reps, || call(&once))?;
     let many_ms = median_ms(reps, || call(&many))?;
@@ -85,7 +90,7 @@ pub fn wasm_analysis_ms(market: &MarketRef, repeat: usize, reps: usize) -> Resul
 
 fn measure(options: &Options, symbols: usize) -> Result<Value> {
     let reps = reps(options, symbols);
-    let plugin = stage(&raised("")?, &plugin_wasm("trend")?)?;
+    let plugin = stage(&raised(options, "")?, &plugin_wasm("trend")?)?;
     let simulated = pulse::check::simulated_market(&Config::default(), symbols, plugin.needs());
     let host_market = simulated.view();
     let guest_market = pulse_sdk::MarketView::new(to_guest(&host_market));
@@ -99,7 +104,7 @@ fn measure(options: &Options, symbols: usize) -> Result<Value> {
         Ok(())
     })?;
     let repeat = if symbols <= 1_000 { 21 } else { 6 };
-    let (_, analysis_ms) = wasm_analysis_ms(&host_market, repeat, reps)?;
+    let (_, analysis_ms) = wasm_analysis_ms(options, &host_market, repeat, reps)?;
     let result = json!({
         "scenario": "wasm-vs-native",
         "symbols": symbols,

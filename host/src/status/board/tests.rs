@@ -18,6 +18,7 @@ fn outcome(failure: Option<Failure>) -> CallOutcome {
         failure,
         log_dropped_lines: 0,
         log_dropped_bytes: 0,
+        instructions: None,
     }
 }
 

@@ -31,6 +31,7 @@ fn outcome(fails: bool) -> CallOutcome {
         failure: fails.then_some(Failure::Error),
         log_dropped_lines: 0,
         log_dropped_bytes: 0,
+        instructions: None,
     }
 }
 
