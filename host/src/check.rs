@@ -59,7 +59,7 @@ pub fn run(path: &Path, config: &Config, symbols: usize) -> Result<()> {
     let market = simulated_market(config, symbols, plugin.needs());
     let failures = exercise(&plugin, &market, depth, &mut out);
     if failures.is_empty() && plugin.counts_instructions() {
-        report_cost(config, &plugin, &mut out);
+        report_cost(config, &source, &mut out);
     }
     print!("{out}");
     if failures.is_empty() {
@@ -140,9 +140,27 @@ const SIMULATED_START_MS: i64 = 1_767_225_600_000;
 /// The market sizes `pulse check` counts a call's instructions at.
 const COST_SIZES: [usize; 3] = [30, 1_000, 10_000];
 
+/// The longest a cost call may take: the count, not the clock, is what is measured, so a slow
+/// machine must not cut off a call a fast one finishes.
+const COST_DEADLINE_MS: u64 = 60_000;
+
 /// The instructions one call executes at each of [`COST_SIZES`] simulated symbols: the same
-/// on every run and machine, so two versions compare exactly.
-fn report_cost(config: &Config, plugin: &LoadedPlugin, out: &mut String) {
+/// from run to run with the same build and config, so two versions compare exactly. The calls
+/// run under the plugin's limits but a deadline of [`COST_DEADLINE_MS`].
+fn report_cost(config: &Config, source: &PluginSource, out: &mut String) {
+    let mut unhurried = config.clone();
+    unhurried.sandbox.call_timeout_ms = crate::config::Millis(COST_DEADLINE_MS);
+    for own in unhurried.sandbox.plugin.values_mut() {
+        own.call_timeout_ms = None;
+    }
+    let plugin =
+        match startup::stager(&unhurried).and_then(|s| s.stage(source, None).map_err(|e| anyhow::anyhow!("{e}"))) {
+            Ok((plugin, _)) => plugin,
+            Err(e) => {
+                let _ = writeln!(out, "cost      not measured: {e:#}");
+                return;
+            }
+        };
     let counted: Vec<String> = COST_SIZES
         .iter()
         .map(|&n| {
@@ -152,7 +170,7 @@ fn report_cost(config: &Config, plugin: &LoadedPlugin, out: &mut String) {
                 PluginKind::Analyzer(_) => plugin.analyze(&view).map(drop),
                 PluginKind::Aggregator(_) => plugin.aggregate(&view, &[]).map(drop),
             };
-            match (called, plugin.take_instructions()) {
+            match (called, crate::plugin::take_instructions()) {
                 (Ok(()), Some(count)) => format!("{n} symbols {count}"),
                 (Err(e), _) => format!("{n} symbols failed ({})", e.failure.label()),
                 (Ok(()), None) => format!("{n} symbols not counted"),
@@ -256,9 +274,7 @@ fn report_call(out: &mut String, what: &str, started: Instant, plugin: &LoadedPl
         "call      {what} on {symbols} simulated symbols with {depth} samples of history{}: {:.2} ms, {}peak memory {:.1} MiB",
         candles_wanted(&plugin.info),
         ms(started.elapsed()),
-        plugin
-            .take_instructions()
-            .map_or_else(String::new, |n| format!("{n} instructions, ")),
+        crate::plugin::take_instructions().map_or_else(String::new, |n| format!("{n} instructions, ")),
         plugin.last_peak_memory() as f64 / 1048576.0
     );
 }

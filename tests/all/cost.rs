@@ -129,4 +129,25 @@ fn a_call_past_its_instruction_budget_fails_as_such_and_the_counts_show() {
         volatility["failure_kinds"]["instructions"].as_u64().unwrap() >= 2,
         "{volatility}"
     );
+    // A failed call's count is partial: none is kept.
+    assert!(volatility.get("instructions").is_none(), "{volatility}");
+}
+
+#[test]
+fn a_budget_below_what_describe_takes_refuses_the_plugin_at_staging() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("pulse.toml");
+    std::fs::write(
+        &config,
+        "[sandbox]\ncount_instructions = true\nmax_instructions = 1000\n",
+    )
+    .unwrap();
+    let trend = pulse_testkit::plugin_wasm("trend");
+    let checked = pulse_testkit::pulse(&["check", trend.to_str().unwrap(), "--config", config.to_str().unwrap()]);
+    let text = pulse_testkit::text(&checked);
+    assert!(!checked.status.success(), "{text}");
+    assert!(
+        text.contains("describe failed: executed more than its budget of 1000 instructions"),
+        "{text}"
+    );
 }

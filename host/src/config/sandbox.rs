@@ -40,7 +40,7 @@ pub struct Sandbox {
     /// Consecutive failed cycles after which a plugin is quarantined.
     pub quarantine_after: Count,
     /// Whether the daemon counts each call's WebAssembly instructions (wasmtime's fuel): the
-    /// one measure of a call's cost that is the same on every run and machine. Off by default,
+    /// one measure of a call's cost that repeats from run to run (same build and config). Off by default,
     /// since it slows the cycle by more than 5 % at 10,000 symbols (BENCHMARKS.md); `pulse
     /// check` and `pulse replay` always count. Counting changes the code compiled, so plugins
     /// compile again (once, then from the compile cache) when it is turned on or off.

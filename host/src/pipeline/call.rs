@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use crate::plugin::{call_on_pool, CallError, LoadedPlugin};
+use crate::plugin::{call_on_pool, take_instructions, CallError, LoadedPlugin};
 use crate::shared::call::CallOutcome;
 use crate::shared::clock::now_ms;
 
@@ -28,15 +28,23 @@ pub(super) fn start<R: Send + 'static>(
 ) -> RunningCall<R> {
     let started_ms = now_ms();
     let caller = plugin.clone();
-    let task = call_on_pool(plugin.policy.call_timeout, move || call(&caller));
+    // The count is read on the call's own thread and travels with its result, so a call given
+    // up on at its deadline brings none; only calls that succeed are counted.
+    let task = call_on_pool(plugin.policy.call_timeout, move || {
+        call(&caller).map(|result| (result, take_instructions()))
+    });
     let timed = plugin.clone();
     let call = async move {
-        let (elapsed, result) = task.await;
+        let (elapsed, counted) = task.await;
+        let (result, instructions) = match counted {
+            Ok((result, instructions)) => (Ok(result), instructions),
+            Err(e) => (Err(e), None),
+        };
         let log_dropped = timed.take_log_dropped();
         let outcome = CallOutcome {
             log_dropped_lines: log_dropped.lines,
             log_dropped_bytes: log_dropped.bytes,
-            instructions: timed.take_instructions(),
+            instructions,
             started_ms,
             duration_ms: elapsed.as_secs_f64() * 1000.0,
             error: result.as_ref().err().map(ToString::to_string),

@@ -1,17 +1,32 @@
 //! Calling a staged plugin: a fresh instance per call, `init` with its config, then the call,
 //! each bounded in time, memory, what it may hand back and what it may log.
 
+use std::cell::Cell;
+
 use super::call_env::CallEnv;
 use super::checks::{aggregate_fuel, check_analyses, check_entries, DESCRIBE_FUEL};
 use super::engine::fuel_for;
 use super::failure::CallError;
 use super::loaded::LoadedPlugin;
-use super::loaded::NOT_COUNTED;
 use super::state::HostState;
 use super::world::{Instance, PluginKind, WorldPre};
 use crate::shared::call::Failure;
 use crate::shared::contract::{Analyses, AnalyzerOutput, CacheEntry};
 use crate::shared::market_view::MarketRef;
+
+thread_local! {
+    /// The instructions the last call made on this thread executed, until taken. Kept per
+    /// thread, not per plugin: a call given up on at its deadline goes on in its own thread and
+    /// can never leave its count where the next call's is read.
+    static COUNTED: Cell<Option<u64>> = const { Cell::new(None) };
+}
+
+/// The instructions the last call made on this thread executed (instantiation, `init` and the
+/// call), once; `None` if instructions are not counted, or it was taken already. Read it on the
+/// thread that made the call, right after it.
+pub fn take_instructions() -> Option<u64> {
+    COUNTED.with(Cell::take)
+}
 
 impl LoadedPlugin {
     /// Runs the analyzer on a fresh instance. The result must be aligned with the market and
@@ -68,9 +83,7 @@ impl LoadedPlugin {
         what: &str,
         body: impl FnOnce(&I, &mut wasmtime::Store<HostState>) -> wasmtime::Result<Result<R, String>>,
     ) -> Result<R, CallError> {
-        // A call abandoned at its deadline leaves no count behind, rather than the last one's.
-        self.last_instructions
-            .store(NOT_COUNTED, std::sync::atomic::Ordering::Relaxed);
+        COUNTED.with(|counted| counted.set(None));
         let mut store = self.engine.store(self.id.shared(), &self.policy, self.log.clone(), env);
         let mut lift_bound = DESCRIBE_FUEL;
         let result = (|| {
@@ -87,8 +100,7 @@ impl LoadedPlugin {
             .store(store.data().peak_memory(), std::sync::atomic::Ordering::Relaxed);
         if let Ok(left) = store.get_fuel() {
             let executed = fuel_for(&self.policy).saturating_sub(left);
-            self.last_instructions
-                .store(executed, std::sync::atomic::Ordering::Relaxed);
+            COUNTED.with(|counted| counted.set(Some(executed)));
         }
         match result {
             Ok(outcome) => outcome,

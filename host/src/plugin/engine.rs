@@ -22,8 +22,8 @@ use crate::config::{PluginPolicy, Sandbox};
 /// call is cut off at most one tick after its deadline.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// The fuel a store starts with when its calls have no instruction budget: wasmtime keeps fuel
-/// as a signed 64-bit count, so this is as much as it holds.
+/// The fuel a store starts with when its calls have no instruction budget: far more than any
+/// call executes (centuries of work), and within what wasmtime's fuel counter takes.
 const UNBUDGETED: u64 = i64::MAX as u64;
 
 /// Compiles plugins and creates the sandboxed stores their calls run in.
@@ -44,7 +44,7 @@ impl PluginEngine {
         config.wasm_component_model(true);
         config.epoch_interruption(true);
         // Fuel counts the instructions each call executes: one per WebAssembly operator, the
-        // same on every machine. It changes the compiled code, hence the compile cache's key.
+        // same from run to run. It changes the compiled code, hence the compile cache's key.
         config.consume_fuel(sandbox.count_instructions);
         config.allocation_strategy(pool::strategy(sandbox));
         // A trap is reported as one log line; a wasm backtrace would spread it over many.

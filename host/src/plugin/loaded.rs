@@ -2,7 +2,7 @@
 //! behind. Staging is in `stage.rs`, calling in `call.rs`.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use super::admission::Claims;
@@ -16,9 +16,6 @@ use crate::shared::contract::PluginInfo;
 use crate::shared::entry::EntryRules;
 use crate::shared::identity::PluginId;
 use crate::shared::needs::Needs;
-
-/// What [`LoadedPlugin::take_instructions`] finds when no count is waiting.
-pub(super) const NOT_COUNTED: u64 = u64::MAX;
 
 /// A compiled plugin that has described itself, accepted its config and passed its trial.
 pub struct LoadedPlugin {
@@ -43,8 +40,6 @@ pub struct LoadedPlugin {
     pub loaded_at_ms: i64,
     /// Peak linear memory of its last call, in bytes.
     pub(super) last_peak_memory: AtomicUsize,
-    /// Instructions its last call executed, until taken; [`NOT_COUNTED`] when none is waiting.
-    pub(super) last_instructions: AtomicU64,
     /// What its calls may write to the log, and what they had dropped.
     pub(super) log: Arc<LogBudget>,
     /// The JSON handed to `init` on every call.
@@ -78,15 +73,6 @@ impl LoadedPlugin {
     /// Whether its calls count the instructions they execute (`[sandbox] count_instructions`).
     pub fn counts_instructions(&self) -> bool {
         self.engine.counting()
-    }
-
-    /// The instructions its last call executed, once: `None` if instructions are not counted
-    /// or it was taken already.
-    pub fn take_instructions(&self) -> Option<u64> {
-        match self.last_instructions.swap(NOT_COUNTED, Ordering::Relaxed) {
-            NOT_COUNTED => None,
-            n => Some(n),
-        }
     }
 
     /// Log lines and bytes its calls dropped over their budget since the last take, for the

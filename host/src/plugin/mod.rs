@@ -27,6 +27,7 @@ mod stager;
 mod state;
 mod world;
 
+pub use call::take_instructions;
 pub use deadline::call_on_pool;
 pub use engine::PluginEngine;
 pub use failure::CallError;

@@ -3,7 +3,6 @@
 //! step that runs plugin code is bounded by the plugin's own deadline.
 
 use std::fmt;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -158,7 +157,6 @@ impl LoadedPlugin {
             policy,
             loaded_at_ms: crate::shared::clock::now_ms(),
             last_peak_memory: Default::default(),
-            last_instructions: AtomicU64::new(super::loaded::NOT_COUNTED),
             log,
             info,
             path: source.path.clone(),

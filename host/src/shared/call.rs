@@ -7,7 +7,8 @@ pub enum Failure {
     /// Stopped at its deadline (epoch interruption, or abandoned in a blocking host call).
     Timeout,
     /// Executed more wasm instructions than its budget (`max_instructions`): unlike a
-    /// deadline, the same call on the same input fails the same way on any machine.
+    /// deadline, the same call on the same input fails the same way every time (same build and
+    /// config).
     InstructionBudget,
     /// Trapped: a panic, an abort or another WebAssembly trap.
     Trap,
@@ -64,7 +65,8 @@ pub struct CallOutcome {
     /// Bytes of those lines.
     pub log_dropped_bytes: u64,
     /// WebAssembly instructions it executed (instantiation, `init` and the call), counted by
-    /// wasmtime's fuel; `None` when `[sandbox] count_instructions` is off.
+    /// wasmtime's fuel; `None` when `[sandbox] count_instructions` is off or the call failed
+    /// (a failed call's count is partial: a deadline's depends on the machine).
     pub instructions: Option<u64>,
 }
 

@@ -37,7 +37,8 @@ pub(super) struct PluginStats {
     pub(super) traps: u64,
     /// Failures that were timeouts (the failures neither traps nor timeouts are errors).
     pub(super) timeouts: u64,
-    /// Failures by kind (`timeout`, `trap`, `memory_cap`, `over_limit`, `host_limit`, `error`).
+    /// Failures by kind (`timeout`, `instructions`, `trap`, `memory_cap`, `over_limit`,
+    /// `host_limit`, `error`).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub(super) failure_kinds: BTreeMap<&'static str, u64>,
     /// Failed calls since the last success; the breaker trips at `quarantine_after`.

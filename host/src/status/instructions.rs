@@ -1,6 +1,6 @@
 //! What a version's calls cost in WebAssembly instructions, where the daemon counts them
 //! (`[sandbox] count_instructions`): the mean and the largest per call, and the last call's.
-//! Unlike a call's time, the count is the same on every run and every machine.
+//! Unlike a call's time, the count repeats from run to run (same build, config and input).
 
 use serde::Serialize;
 
@@ -38,6 +38,45 @@ impl InstructionCounts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_plugin_never_counted_shows_no_counts() {
+        let mut board = crate::status::StatusBoard::new(5, crate::config::RollbackConfig::default());
+        let outcome = |instructions| crate::shared::call::CallOutcome {
+            started_ms: 0,
+            duration_ms: 1.0,
+            error: None,
+            failure: None,
+            log_dropped_lines: 0,
+            log_dropped_bytes: 0,
+            instructions,
+        };
+        let facts = |name: &str| crate::shared::call::PluginFacts {
+            name: name.into(),
+            kind: "analyzer",
+            contract: "0.3.0",
+            version: "1".into(),
+            fingerprint: crate::shared::call::Fingerprint {
+                hash: "0".repeat(64),
+                side_config: None,
+                signature: None,
+            },
+            file: "x.wasm".into(),
+            loaded_at_ms: 0,
+            peak_memory_bytes: 0,
+            signer: None,
+        };
+        board.plugins([facts("counted"), facts("not")].into_iter(), |_| None);
+        board.record("counted", 1, &outcome(Some(42)));
+        board.record("not", 1, &outcome(None));
+        let listed = board.plugins([facts("counted"), facts("not")].into_iter(), |_| None);
+        let json: Vec<serde_json::Value> = listed
+            .iter()
+            .map(|p| serde_json::to_value(p.listed()).unwrap())
+            .collect();
+        assert_eq!(json[0]["instructions"]["last"], 42, "{}", json[0]);
+        assert!(json[1].get("instructions").is_none(), "{}", json[1]);
+    }
 
     #[test]
     fn calls_not_counted_leave_the_counts_alone() {

@@ -40,10 +40,10 @@ struct Cli {
     /// for its default 10,000.
     #[arg(long)]
     every_breakdown: bool,
-    /// Run the in-process scenarios with `[sandbox] count_instructions = false`, to measure
-    /// what counting costs.
+    /// Run the in-process scenarios with `[sandbox] count_instructions = true` (the daemon's
+    /// default is off), to measure what counting costs.
     #[arg(long)]
-    no_count_instructions: bool,
+    count_instructions: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -86,7 +86,7 @@ pub struct Options {
     pub quick: bool,
     /// `--every-breakdown`.
     pub every_breakdown: bool,
-    /// Whether plugin calls count their instructions (`--no-count-instructions` turns it off).
+    /// Whether plugin calls count their instructions (`--count-instructions`).
     pub count_instructions: bool,
 }
 
@@ -107,7 +107,7 @@ fn main() -> Result<()> {
             .unwrap_or_else(|| own.as_ref().unwrap().addr.clone()),
         quick: cli.quick,
         every_breakdown: cli.every_breakdown,
-        count_instructions: !cli.no_count_instructions,
+        count_instructions: cli.count_instructions,
     };
     let scenarios = match cli.scenario {
         Some(s) => vec![s],
@@ -130,6 +130,7 @@ fn main() -> Result<()> {
         };
         for mut result in results {
             result["machine"] = machine.clone();
+            result["count_instructions"] = serde_json::json!(options.count_instructions);
             println!("{result}");
         }
     }
