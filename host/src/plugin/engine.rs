@@ -43,7 +43,7 @@ impl PluginEngine {
         let mut config = wasmtime::Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
-        // Fuel counts the instructions each call executes: one per WebAssembly operator, the
+        // Fuel counts the instructions each call executes: about one per WebAssembly operator, the
         // same from run to run. It changes the compiled code, hence the compile cache's key.
         config.consume_fuel(sandbox.count_instructions);
         config.allocation_strategy(pool::strategy(sandbox));

@@ -40,7 +40,7 @@ fn reps(options: &Options, symbols: usize) -> usize {
 
 /// A config whose limits let one call analyse a large market, with `[plugin.NAME]` tables,
 /// counting instructions as `options` says.
-fn raised(options: &Options, tables: &str) -> Result<Config> {
+pub fn raised(options: &Options, tables: &str) -> Result<Config> {
     let mut config = Config::from_toml(tables)?;
     config.sandbox.count_instructions = options.count_instructions;
     config.compile_cache = Some(Caches::Bench.compile_cache());
@@ -53,7 +53,7 @@ fn raised(options: &Options, tables: &str) -> Result<Config> {
 }
 
 /// The plugin file at `path` staged under `config`.
-fn stage(config: &Config, path: &Path) -> Result<Arc<LoadedPlugin>> {
+pub fn stage(config: &Config, path: &Path) -> Result<Arc<LoadedPlugin>> {
     let (plugin, _) = pulse::startup::stager(config)?
         .stage(&PluginSource::read(path)?, None)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -61,7 +61,7 @@ fn stage(config: &Config, path: &Path) -> Result<Arc<LoadedPlugin>> {
 }
 
 /// Median wall time of `reps` runs of `call`, in ms.
-fn median_ms(reps: usize, mut call: impl FnMut() -> Result<()>) -> Result<f64> {
+pub fn median_ms(reps: usize, mut call: impl FnMut() -> Result<()>) -> Result<f64> {
     let mut times = Vec::with_capacity(reps);
     for _ in 0..reps {
         let started = Instant::now();
