@@ -16,6 +16,7 @@ use crate::plugin::{PluginSource, SHADOW_DIR};
 use crate::replay::evaluation::side_by_side;
 use crate::shared::evidence::PairedFigures;
 use crate::shared::identity::PluginId;
+use crate::source::body;
 
 /// The largest `/shadow/NAME` answer read: a shadow's record is a few kilobytes.
 const MAX_ANSWER_BYTES: usize = 1 << 20;
@@ -239,29 +240,14 @@ async fn read_leader(name: &str, status: &[String]) -> Result<(String, ShadowRec
     bail!("no leader among the daemons asked: {}", seen.join("; "))
 }
 
-/// GETs `url` within [`MAX_ANSWER_BYTES`]: its `Pulse-Role` header and its body, if it answered
-/// 200.
+/// GETs `url` within [`MAX_ANSWER_BYTES`] (as a source reads an exchange): its `Pulse-Role`
+/// header and its body, if it answered 200.
 async fn get(client: &reqwest::Client, url: &str) -> Result<(Option<String>, Vec<u8>)> {
-    let mut response = client
-        .get(url)
-        .send()
-        .await
-        .with_context(|| format!("cannot GET {url}"))?;
-    let status = response.status();
-    let role = response
-        .headers()
+    let (status, headers, answer) = body::answer(client, url, MAX_ANSWER_BYTES).await?;
+    body::successful(url, status, &answer)?;
+    let role = headers
         .get("pulse-role")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.with_context(|| format!("cannot read {url}"))? {
-        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
-            bail!("{url} answered with more than {MAX_ANSWER_BYTES} bytes");
-        }
-        body.extend_from_slice(&chunk);
-    }
-    if !status.is_success() {
-        bail!("{url} answered {status}: {}", String::from_utf8_lossy(&body).trim());
-    }
-    Ok((role, body))
+    Ok((role, answer))
 }

@@ -1,6 +1,7 @@
 //! An exchange's answer read within a bound per endpoint: a peer gone wrong (or a proxy on the
 //! way) that answers with an endless or giant body costs no more memory than the bound, and the
-//! request fails with the reason, as any failed poll does.
+//! request fails with the reason, as any failed poll does. `pulse promote --if-better` reads a
+//! daemon's status server the same way.
 
 use anyhow::{bail, Context, Result};
 
@@ -13,9 +14,20 @@ pub const MAX_TICKERS_BYTES: usize = 16 << 20;
 /// 150 KB.
 pub const MAX_KLINES_BYTES: usize = 4 << 20;
 
-/// The status and body of the answer to `GET url`, failing once the body passes `max_bytes`:
-/// at once when its declared length does, else as soon as what arrived does.
+/// The status and body of the answer to `GET url`, failing once the body passes `max_bytes`
+/// ([`answer`]).
 pub async fn read(client: &reqwest::Client, url: &str, max_bytes: usize) -> Result<(reqwest::StatusCode, Vec<u8>)> {
+    let (status, _, body) = answer(client, url, max_bytes).await?;
+    Ok((status, body))
+}
+
+/// The status, headers and body of the answer to `GET url`, failing once the body passes
+/// `max_bytes`: at once when its declared length does, else as soon as what arrived does.
+pub async fn answer(
+    client: &reqwest::Client,
+    url: &str,
+    max_bytes: usize,
+) -> Result<(reqwest::StatusCode, reqwest::header::HeaderMap, Vec<u8>)> {
     let mut response = client
         .get(url)
         .send()
@@ -36,7 +48,7 @@ pub async fn read(client: &reqwest::Client, url: &str, max_bytes: usize) -> Resu
         }
         body.extend_from_slice(&chunk);
     }
-    Ok((response.status(), body))
+    Ok((response.status(), response.headers().clone(), body))
 }
 
 /// Fails with the status and a short excerpt of `body` unless `status` is a success.

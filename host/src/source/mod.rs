@@ -8,7 +8,7 @@
 
 mod backfill;
 mod binance;
-mod body;
+pub mod body;
 mod bybit;
 mod dialect;
 mod exchange;
