@@ -228,10 +228,7 @@ impl CandleStore {
                 }
             })
             .collect();
-        WidestMarket {
-            market: Arc::new(base),
-            candles,
-        }
+        WidestMarket::new(base, candles)
     }
 }
 

@@ -13,7 +13,7 @@ use anyhow::{bail, Result};
 use crate::candles::CandleStore;
 use crate::config::Config;
 use crate::history::History;
-use crate::plugin::{LoadedPlugin, PluginKind, PluginSource};
+use crate::plugin::{CallError, LoadedPlugin, PluginKind, PluginSource, Stated};
 use crate::shared::candle::CandleDemand;
 use crate::shared::columns::{Columns, ColumnsWanted};
 use crate::shared::contract::signal_name;
@@ -167,8 +167,8 @@ fn report_cost(config: &Config, source: &PluginSource, out: &mut String) {
             let market = simulated_market(config, n, plugin.needs());
             let view = market.view();
             let called = match plugin.kind {
-                PluginKind::Analyzer(_) => plugin.analyze(&view).map(drop),
-                PluginKind::Aggregator(_) => plugin.aggregate(&view, &[]).map(drop),
+                PluginKind::Analyzer(_) => plugin.analyze(&view, &[]).map(drop),
+                PluginKind::Aggregator(_) => plugin.aggregate(&view, &[], &[]).map(drop),
             };
             match (called, crate::plugin::take_instructions()) {
                 (Ok(()), Some(count)) => format!("{n} symbols {count}"),
@@ -212,17 +212,28 @@ pub fn simulated_market(config: &Config, symbols: usize, needs: &Needs) -> Plugi
     needs.cut(&candles.market(history.market(&base, depth)), &holds)
 }
 
-/// Calls the plugin once on `market` and applies the daemon's output checks, reporting into
-/// `out`; returns what the daemon would refuse.
+/// Calls the plugin once on `market` from empty state and applies the daemon's output checks,
+/// reporting into `out`; a plugin that keeps state is called a second time from the state the
+/// first call returned. Returns what the daemon would refuse.
 fn exercise(plugin: &LoadedPlugin, market: &PluginMarket, depth: usize, out: &mut String) -> Vec<String> {
     let market = market.view();
     let started = Instant::now();
-    let symbols = market.symbols.len();
+    let symbols = market.len();
     let mut failures = Vec::new();
     match plugin.kind {
-        PluginKind::Analyzer(_) => match plugin.analyze(&market) {
-            Ok((analyses, dropped)) => {
+        PluginKind::Analyzer(_) => match plugin.analyze(&market, &[]) {
+            Ok(Stated {
+                result: (analyses, dropped),
+                state,
+            }) => {
                 report_call(out, "analyze", started, plugin, symbols, depth);
+                report_state(
+                    out,
+                    plugin,
+                    state,
+                    |state| plugin.analyze(&market, state).map(|s| s.state),
+                    &mut failures,
+                );
                 report_analyses(out, market.symbols, &analyses);
                 if dropped > 0 {
                     failures.push(format!(
@@ -232,9 +243,16 @@ fn exercise(plugin: &LoadedPlugin, market: &PluginMarket, depth: usize, out: &mu
             }
             Err(e) => failures.push(format!("analyze failed: {e:#}")),
         },
-        PluginKind::Aggregator(_) => match plugin.aggregate(&market, &[]) {
-            Ok(entries) => {
+        PluginKind::Aggregator(_) => match plugin.aggregate(&market, &[], &[]) {
+            Ok(Stated { result: entries, state }) => {
                 report_call(out, "aggregate", started, plugin, symbols, depth);
+                report_state(
+                    out,
+                    plugin,
+                    state,
+                    |state| plugin.aggregate(&market, &[], state).map(|s| s.state),
+                    &mut failures,
+                );
                 failures.extend(report_entries(out, plugin, entries));
             }
             Err(e) => failures.push(format!("aggregate failed: {e:#}")),
@@ -276,6 +294,43 @@ fn report_call(out: &mut String, what: &str, started: Instant, plugin: &LoadedPl
         ms(started.elapsed()),
         crate::plugin::take_instructions().map_or_else(String::new, |n| format!("{n} instructions, ")),
         plugin.last_peak_memory() as f64 / 1048576.0
+    );
+}
+
+/// For a plugin that keeps state: the state its first call returned, and what a second call
+/// from it returns (`again`), so a state that cannot be read back shows here rather than in
+/// the daemon's second cycle.
+fn report_state(
+    out: &mut String,
+    plugin: &LoadedPlugin,
+    first: Vec<u8>,
+    again: impl FnOnce(&[u8]) -> Result<Vec<u8>, CallError>,
+    failures: &mut Vec<String>,
+) {
+    let info = &plugin.info;
+    if info.max_state_bytes == 0 {
+        return;
+    }
+    let format = match info.state_format.as_str() {
+        "" => "no format named: a new version always starts empty".to_string(),
+        format => format!("format {format}"),
+    };
+    let second = again(&first);
+    crate::plugin::take_instructions();
+    let then = match &second {
+        Ok(state) => format!("{} bytes after a second call from it", state.len()),
+        Err(e) => {
+            failures.push(format!(
+                "a second call, from the state the first returned, failed: {e:#}"
+            ));
+            "a second call from it failed".to_string()
+        }
+    };
+    let _ = writeln!(
+        out,
+        "state     {} bytes after the first call, {then} (declared at most {}, {format})",
+        first.len(),
+        info.max_state_bytes
     );
 }
 

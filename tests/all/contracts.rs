@@ -1,11 +1,14 @@
 //! Every contract version at once: plugins built for `pulse:plugin@0.1.0` before 0.2.0
-//! existed, and for `@0.2.0` before 0.3.0 (binaries kept in `tests/fixtures/contract-*`), behave
-//! exactly as they did, and serve in one daemon beside 0.3.0 plugins, against a real memcached.
+//! existed, for `@0.2.0` before 0.3.0 and for `@0.3.0` before 0.4.0 (binaries kept in
+//! `tests/fixtures/contract-*`), behave exactly as they did, and serve in one daemon beside
+//! 0.4.0 plugins, against a real memcached.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use pulse_testkit::{http_get, plugin_wasm, pulse, repo_root, status_cycle, text, wait_for, Daemon, Memcached};
+use pulse_testkit::{
+    fixture_wasm, http_get, plugin_wasm, pulse, repo_root, status_cycle, text, wait_for, Daemon, Memcached,
+};
 
 /// A file of the fixtures of contract `version`.
 fn built_for(version: &str, name: &str) -> PathBuf {
@@ -72,6 +75,12 @@ fn plugins_built_for_0_2_0_replay_into_the_very_keys_they_wrote_before_0_3_0() {
 }
 
 #[test]
+fn plugins_built_for_0_3_0_replay_into_the_very_keys_they_wrote_before_0_4_0() {
+    // Their symbols are handed over one string each, and they are handed no state.
+    replays_into_the_keys_written_then("0.3.0");
+}
+
+#[test]
 fn pulse_check_says_which_contract_a_plugin_speaks() {
     let old_trend = pulse(&["check", old("trend.wasm").to_str().unwrap()]);
     assert!(old_trend.status.success(), "{}", text(&old_trend));
@@ -88,7 +97,7 @@ fn pulse_check_says_which_contract_a_plugin_speaks() {
     let new_dashboard = pulse(&["check", plugin_wasm("dashboard").to_str().unwrap()]);
     assert!(new_dashboard.status.success(), "{}", text(&new_dashboard));
     for said in [
-        "world     aggregator (pulse:plugin@0.3.0)",
+        "world     aggregator (pulse:plugin@0.4.0)",
         "candles 1m×60 (start-ms, close)",
     ] {
         assert!(text(&new_dashboard).contains(said), "{said}: {}", text(&new_dashboard));
@@ -131,15 +140,21 @@ fn serves_together(dir: &tempfile::TempDir, contracts: &[(&str, &str)]) {
 }
 
 #[test]
-fn old_analyzers_serve_beside_new_plugins() {
+fn plugins_of_every_contract_serve_in_one_daemon() {
     let dir = plugins(&[
         ("trend", old("trend.wasm")),
         ("volatility", built_for("0.2.0", "volatility.wasm")),
-        ("dashboard", plugin_wasm("dashboard")),
+        ("counter", fixture_wasm("counter")),
+        ("dashboard", built_for("0.3.0", "dashboard.wasm")),
     ]);
     serves_together(
         &dir,
-        &[("trend", "0.1.0"), ("volatility", "0.2.0"), ("dashboard", "0.3.0")],
+        &[
+            ("trend", "0.1.0"),
+            ("volatility", "0.2.0"),
+            ("counter", "0.4.0"),
+            ("dashboard", "0.3.0"),
+        ],
     );
 }
 
@@ -152,6 +167,6 @@ fn an_old_aggregator_writes_what_new_analyzers_found() {
     ]);
     serves_together(
         &dir,
-        &[("trend", "0.3.0"), ("volatility", "0.3.0"), ("dashboard", "0.1.0")],
+        &[("trend", "0.4.0"), ("volatility", "0.4.0"), ("dashboard", "0.1.0")],
     );
 }

@@ -225,9 +225,11 @@ fn twenty_analyzers_at_the_bound_fit_an_aggregators_default_cap() {
         .unwrap()
         .stage(&source, None)
         .unwrap_or_else(|e| panic!("{e}"));
+    let widest = pulse::shared::market_view::WidestMarket::from(market);
     let entries = dashboard
-        .aggregate(&(&market).into(), &outputs)
-        .unwrap_or_else(|e| panic!("the dashboard failed on {handed} bytes of results: {e}"));
+        .aggregate(&widest.view(), &outputs, &[])
+        .unwrap_or_else(|e| panic!("the dashboard failed on {handed} bytes of results: {e}"))
+        .result;
     assert!(entries.iter().any(|e| e.key == "analysis:signals"));
     let peak = dashboard.last_peak_memory();
     println!(

@@ -21,5 +21,6 @@ mod klines;
 mod operations;
 mod sandbox;
 mod sources;
+mod state;
 mod strategy;
 mod trust;

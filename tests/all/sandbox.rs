@@ -404,7 +404,7 @@ fn a_reused_slot_hands_the_next_call_nothing_of_the_last() {
             .unwrap_or_else(|e| panic!("{e}"));
         let market = pulse::check::simulated_market(&config, 3, plugin.needs());
         for call in 1..=4 {
-            let (analyses, _) = plugin.analyze(&market.view()).unwrap();
+            let (analyses, _) = plugin.analyze(&market.view(), &[]).unwrap().result;
             let read = |name: &str| {
                 let at = analyses.component_names.iter().position(|n| n == name).unwrap();
                 analyses.components[at]

@@ -21,7 +21,7 @@ pub use source::{ReplayEnd, SourceSpec};
 pub use trust::TrustConfig;
 pub use values::{
     parse_flag, Bytes, Count, DiskMib, Instructions, Interval, MemoryMib, Millis, ResidentMib, Seconds, Speed,
-    SymbolCount, Ttl,
+    StateBytes, SymbolCount, Ttl,
 };
 
 use std::collections::BTreeMap;

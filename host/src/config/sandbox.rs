@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Result;
 use serde::Deserialize;
 
-use super::{Bytes, Config, Count, Instructions, MemoryMib, Millis, ResidentMib, Ttl};
+use super::{Bytes, Config, Count, Instructions, MemoryMib, Millis, ResidentMib, StateBytes, Ttl};
 
 /// What plugins may do: limits for every call, and each plugin's overrides and key grants.
 #[derive(Debug, Clone, Deserialize)]
@@ -48,6 +48,10 @@ pub struct Sandbox {
     /// Most instructions one call may execute (instantiation, `init` and the call); a call
     /// past it fails as `instructions`. None by default; needs `count_instructions`.
     pub max_instructions: Option<Instructions>,
+    /// Most bytes of state one plugin version may keep between calls: a plugin that declares
+    /// more in `describe()` is refused at load, and a call that returns more than it declared
+    /// fails as `state`. 1 MiB by default; 0 refuses every plugin that keeps state.
+    pub max_state_bytes: StateBytes,
     /// Per-plugin overrides and grants, keyed by plugin identity (its file name, `_` read as
     /// `-`).
     pub plugin: BTreeMap<String, PluginSandbox>,
@@ -68,6 +72,7 @@ impl Default for Sandbox {
             quarantine_after: Count(5),
             count_instructions: false,
             max_instructions: None,
+            max_state_bytes: StateBytes(1 << 20),
             plugin: BTreeMap::new(),
         }
     }
@@ -83,6 +88,8 @@ pub struct PluginSandbox {
     pub memory_mib: Option<MemoryMib>,
     /// Its own instruction budget per call.
     pub max_instructions: Option<Instructions>,
+    /// Its own bound on the state it keeps.
+    pub max_state_bytes: Option<StateBytes>,
     /// Key prefixes it may write under (aggregators).
     pub key_prefixes: Option<Vec<String>>,
     /// Keys it may write as plain text instead of JSON.
@@ -117,6 +124,8 @@ pub struct PluginPolicy {
     pub max_value_bytes: usize,
     /// Most instructions one call may execute; `None` for no budget.
     pub max_instructions: Option<u64>,
+    /// Most bytes of state it may declare, and so keep.
+    pub max_state_bytes: usize,
 }
 
 /// The bundled aggregator's grant when the config names none: the dashboard keys.
@@ -202,6 +211,7 @@ impl Config {
             max_ttl: sandbox.max_ttl.0,
             max_value_bytes: size(sandbox.max_value_bytes.0),
             max_instructions: own.max_instructions.or(sandbox.max_instructions).map(|i| i.0),
+            max_state_bytes: size(own.max_state_bytes.unwrap_or(sandbox.max_state_bytes).0),
         }
     }
 }

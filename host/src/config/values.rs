@@ -111,6 +111,11 @@ bounded!(
     Bytes, 1, 1 << 30, " bytes"
 );
 bounded!(
+    /// The most state a plugin version keeps between calls, in bytes: none, or at most 64 MiB
+    /// (every call copies it in and out, and the warm state saves it every minute).
+    StateBytes, 0, 64 << 20, " bytes"
+);
+bounded!(
     /// A size on disk in MiB: at most 1 TiB.
     DiskMib, 1, 1 << 20, " MiB"
 );

@@ -1,11 +1,13 @@
-//! A plugin call as the cycle makes it: started at once on the plugin pool, bounded by its
-//! deadline, and timed, so the round can start many and await them in order.
+//! A plugin call as the cycle makes it: started at once on the plugin pool with its version's
+//! state, bounded by its deadline, and timed, so the round can start many and await them in
+//! order. The state a call returns is kept only when the call is accepted: a call given up on
+//! at its deadline, or one that failed, leaves its version's state as it was.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use crate::plugin::{call_on_pool, take_instructions, CallError, LoadedPlugin};
+use crate::plugin::{call_on_pool, take_instructions, CallError, LoadedPlugin, Stated};
 use crate::shared::call::CallOutcome;
 use crate::shared::clock::now_ms;
 
@@ -20,24 +22,28 @@ pub(super) struct RunningCall<R> {
     pub(super) call: Pin<Box<dyn Future<Output = Finished<R>> + Send>>,
 }
 
-/// Starts `call` on `plugin` at once, bounded by the plugin's deadline
+/// Starts `call` on `plugin` at once with the plugin's state, bounded by the plugin's deadline
 /// (`plugin::call_on_pool`).
 pub(super) fn start<R: Send + 'static>(
     plugin: &Arc<LoadedPlugin>,
-    call: impl FnOnce(&LoadedPlugin) -> Result<R, CallError> + Send + 'static,
+    call: impl FnOnce(&LoadedPlugin, &[u8]) -> Result<Stated<R>, CallError> + Send + 'static,
 ) -> RunningCall<R> {
     let started_ms = now_ms();
     let caller = plugin.clone();
+    let state = plugin.state();
     // The count is read on the call's own thread and travels with its result, so a call given
     // up on at its deadline brings none; only calls that succeed are counted.
     let task = call_on_pool(plugin.policy.call_timeout, move || {
-        call(&caller).map(|result| (result, take_instructions()))
+        call(&caller, &state).map(|result| (result, take_instructions()))
     });
     let timed = plugin.clone();
     let call = async move {
         let (elapsed, counted) = task.await;
         let (result, instructions) = match counted {
-            Ok((result, instructions)) => (Ok(result), instructions),
+            Ok((Stated { result, state }, instructions)) => {
+                timed.keep_state(state);
+                (Ok(result), instructions)
+            }
             Err(e) => (Err(e), None),
         };
         let log_dropped = timed.take_log_dropped();

@@ -21,6 +21,8 @@ impl Pipeline {
     pub async fn run_cycle(&mut self) -> Option<Arc<CycleSummary>> {
         let started = Instant::now();
         let generation = self.plugins.generation();
+        // A version new to this cycle takes the state it starts from as the last cycle left it.
+        generation.settle_states();
         // 1. The market: a fresh snapshot, or the last good one while it is young enough.
         let served = self.market.serve(&generation, &self.telemetry.metrics).await?;
         self.cycle += 1;

@@ -110,7 +110,7 @@ impl PluginRound<'_> {
             .iter()
             .map(|plugin| {
                 let market = self.markets.for_plugin(plugin);
-                start(plugin, move |p| p.analyze(&market.view()))
+                start(plugin, move |p, state| p.analyze(&market.view(), state))
             })
             .collect();
         let mut outputs = Vec::new();
@@ -142,7 +142,7 @@ impl PluginRound<'_> {
             .map(|plugin| {
                 let market = self.markets.for_plugin(plugin);
                 let outputs = self.fit_input(plugin, outputs);
-                start(plugin, move |p| p.aggregate(&market.view(), &outputs))
+                start(plugin, move |p, state| p.aggregate(&market.view(), &outputs, state))
             })
             .collect();
         let mut aggregated = Aggregated {
@@ -186,7 +186,7 @@ impl PluginRound<'_> {
             .iter()
             .map(|shadow| {
                 let market = self.markets.for_plugin(shadow);
-                start(shadow, move |p| p.analyze(&market.view()))
+                start(shadow, move |p, state| p.analyze(&market.view(), state))
             })
             .collect()
     }
@@ -199,7 +199,7 @@ impl PluginRound<'_> {
             .map(|shadow| {
                 let market = self.markets.for_plugin(shadow);
                 let outputs = self.fit_input(shadow, outputs);
-                start(shadow, move |p| p.aggregate(&market.view(), &outputs))
+                start(shadow, move |p, state| p.aggregate(&market.view(), &outputs, state))
             })
             .collect()
     }

@@ -4,7 +4,7 @@
 use std::cell::Cell;
 
 use super::call_env::CallEnv;
-use super::checks::{aggregate_fuel, check_analyses, check_entries, DESCRIBE_FUEL};
+use super::checks::{aggregate_fuel, check_analyses, check_entries, check_state, DESCRIBE_FUEL};
 use super::engine::fuel_for;
 use super::failure::CallError;
 use super::loaded::LoadedPlugin;
@@ -12,7 +12,7 @@ use super::state::HostState;
 use super::world::{Instance, PluginKind, WorldPre};
 use crate::shared::call::Failure;
 use crate::shared::contract::{Analyses, AnalyzerOutput, CacheEntry};
-use crate::shared::market_view::MarketRef;
+use crate::shared::market_view::CallMarket;
 
 thread_local! {
     /// The instructions the last call made on this thread executed, until taken. Kept per
@@ -28,48 +28,72 @@ pub fn take_instructions() -> Option<u64> {
     COUNTED.with(Cell::take)
 }
 
+/// What an accepted call hands back: its result, and the state its version's next call gets
+/// (which the caller keeps, [`LoadedPlugin::keep_state`], only if it accepts the call).
+#[derive(Debug)]
+pub struct Stated<R> {
+    /// The call's result, checked.
+    pub result: R,
+    /// The state it returned, within the bound it declared.
+    pub state: Vec<u8>,
+}
+
 impl LoadedPlugin {
-    /// Runs the analyzer on a fresh instance. The result must be aligned with the market and
-    /// within the bounds on what an analyzer returns; verdicts whose score is not a finite
-    /// number in 0..100 are dropped (set to no opinion) and counted in the second value.
-    pub fn analyze(&self, market: &MarketRef) -> Result<(Analyses, usize), CallError> {
+    /// Runs the analyzer on a fresh instance, handing it `state`. The result must be aligned
+    /// with the market and within the bounds on what an analyzer returns; verdicts whose score
+    /// is not a finite number in 0..100 are dropped (set to no opinion) and counted in the
+    /// second value.
+    pub fn analyze(&self, market: &CallMarket, state: &[u8]) -> Result<Stated<(Analyses, usize)>, CallError> {
         let PluginKind::Analyzer(pre) = &self.kind else {
             return Err(CallError::new(
                 Failure::Error,
                 format!("{} is not an analyzer", self.id),
             ));
         };
-        let env = CallEnv::on(market, self.id.as_str());
-        let mut analyses = self.call(
+        let env = CallEnv::on(&market.record, self.id.as_str());
+        let mut analyzed = self.call(
             &**pre,
             env,
-            self.policy.max_result_bytes,
+            self.policy.max_result_bytes + self.info.max_state_bytes as usize,
             "analyze",
-            |instance, store| instance.analyze(store, market),
+            |instance, store| instance.analyze(store, market, state),
         )?;
-        let dropped = check_analyses(&mut analyses, market.symbols.len())?;
-        Ok((analyses, dropped))
+        let dropped = check_analyses(&mut analyzed.analyses, market.len())?;
+        check_state(&analyzed.state, &self.info)?;
+        Ok(Stated {
+            result: (analyzed.analyses, dropped),
+            state: analyzed.state,
+        })
     }
 
-    /// Runs the aggregator on a fresh instance. Output beyond the entry or byte caps is
-    /// refused whole; each entry is then validated on its own before it is written.
-    pub fn aggregate(&self, market: &MarketRef, results: &[AnalyzerOutput]) -> Result<Vec<CacheEntry>, CallError> {
+    /// Runs the aggregator on a fresh instance, handing it `state`. Output beyond the entry or
+    /// byte caps is refused whole; each entry is then validated on its own before it is written.
+    pub fn aggregate(
+        &self,
+        market: &CallMarket,
+        results: &[AnalyzerOutput],
+        state: &[u8],
+    ) -> Result<Stated<Vec<CacheEntry>>, CallError> {
         let PluginKind::Aggregator(pre) = &self.kind else {
             return Err(CallError::new(
                 Failure::Error,
                 format!("{} is not an aggregator", self.id),
             ));
         };
-        let env = CallEnv::on(market, self.id.as_str());
-        let entries = self.call(
+        let env = CallEnv::on(&market.record, self.id.as_str());
+        let aggregated = self.call(
             &**pre,
             env,
-            aggregate_fuel(&self.policy),
+            aggregate_fuel(&self.policy) + self.info.max_state_bytes as usize,
             "aggregate",
-            |instance, store| instance.aggregate(store, market, results),
+            |instance, store| instance.aggregate(store, market, results, state),
         )?;
-        check_entries(&entries, &self.policy)?;
-        Ok(entries)
+        check_entries(&aggregated.entries, &self.policy)?;
+        check_state(&aggregated.state, &self.info)?;
+        Ok(Stated {
+            result: aggregated.entries,
+            state: aggregated.state,
+        })
     }
 
     /// Instantiates in a store whose clocks and random read `env`, calls `init` (which may hand back at most [`DESCRIBE_FUEL`] bytes), then

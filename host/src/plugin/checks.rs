@@ -8,6 +8,7 @@ use anyhow::{bail, Context, Result};
 
 use super::failure::CallError;
 use crate::config::PluginPolicy;
+use crate::shared::call::Failure;
 use crate::shared::contract::{Analyses, AnalyzerOutput, CacheEntry, PluginInfo, Value};
 use crate::shared::identity::PluginId;
 use crate::shared::text::quote;
@@ -23,6 +24,8 @@ pub const MAX_VERSION_BYTES: usize = 64;
 pub const MAX_DESCRIPTION_BYTES: usize = 512;
 /// Most key prefixes an aggregator may declare.
 pub const MAX_KEY_PREFIXES: usize = 16;
+/// Longest state format name, in bytes.
+pub const MAX_STATE_FORMAT_BYTES: usize = 64;
 /// Most component names one analyzer result may carry.
 pub const MAX_COMPONENT_NAMES: usize = 32;
 /// Longest component name, in bytes.
@@ -74,6 +77,7 @@ pub fn check_info(
         );
     }
     check_candle_requests(info, id)?;
+    check_state_declaration(info, id, policy)?;
     match (writes_keys, info.key_prefixes.is_empty()) {
         (false, false) => bail!("describe(): analyzer {id} declares key-prefixes, but only aggregators write keys"),
         (true, true) => bail!("describe(): aggregator {id} declares no key-prefixes, so it could write nothing"),
@@ -99,6 +103,50 @@ pub fn check_info(
                 policy.key_prefixes,
             );
         }
+    }
+    Ok(())
+}
+
+/// The state a plugin declares: no more than the daemon allows it, and a format name only
+/// with room to keep something.
+fn check_state_declaration(info: &PluginInfo, id: &PluginId, policy: &PluginPolicy) -> Result<()> {
+    let declared = info.max_state_bytes as usize;
+    if declared > policy.max_state_bytes {
+        bail!(
+            "describe(): {id} keeps up to {declared} bytes of state (max-state-bytes), more than the {} this daemon \
+             allows; an operator allows more with `[sandbox.plugin.{id}] max_state_bytes = {declared}`",
+            policy.max_state_bytes
+        );
+    }
+    let format = &info.state_format;
+    if format.len() > MAX_STATE_FORMAT_BYTES || format.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        bail!(
+            "describe(): state-format {} of {id} must be at most {MAX_STATE_FORMAT_BYTES} bytes without spaces or \
+             control characters",
+            quote(format)
+        );
+    }
+    if declared == 0 && !format.is_empty() {
+        bail!(
+            "describe(): {id} names a state format ({}) but keeps no state (max-state-bytes is 0)",
+            quote(format)
+        );
+    }
+    Ok(())
+}
+
+/// The state a call returned: within what the plugin declared, or the call fails as `state`
+/// (its previous state is kept).
+pub fn check_state(state: &[u8], info: &PluginInfo) -> Result<(), CallError> {
+    if state.len() > info.max_state_bytes as usize {
+        return Err(CallError::new(
+            Failure::StateBound,
+            format!(
+                "returned {} bytes of state, more than the {} it declared (max-state-bytes); its previous state is kept",
+                state.len(),
+                info.max_state_bytes
+            ),
+        ));
     }
     Ok(())
 }
@@ -143,14 +191,14 @@ pub fn check_analyses(analyses: &mut Analyses, symbols: usize) -> Result<usize, 
     }
     if analyses.verdicts.len() != symbols {
         return Err(CallError::new(
-            crate::shared::call::Failure::Error,
+            Failure::Error,
             format!("returned {} verdicts for {symbols} symbols", analyses.verdicts.len()),
         ));
     }
     let expected = symbols * names.len();
     if analyses.components.len() != expected {
         return Err(CallError::new(
-            crate::shared::call::Failure::Error,
+            Failure::Error,
             format!(
                 "returned {} component values; {symbols} symbols x {} names needs {expected}",
                 analyses.components.len(),
@@ -219,7 +267,6 @@ fn value_len(value: &Value) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::shared::call::Failure;
     use crate::shared::contract::{Signal, Verdict};
 
     #[test]
@@ -293,11 +340,50 @@ mod tests {
                 })
                 .collect(),
             key_prefixes: Vec::new(),
+            max_state_bytes: 0,
+            state_format: String::new(),
         };
         check_candle_requests(&info(vec![(Timeframe::M1, 60), (Timeframe::H1, MAX_CANDLE_DEPTH)]), &id).unwrap();
         let twice = check_candle_requests(&info(vec![(Timeframe::M5, 1), (Timeframe::M5, 2)]), &id).unwrap_err();
         assert!(twice.to_string().contains("candles of 5m twice"), "{twice}");
         let deep = check_candle_requests(&info(vec![(Timeframe::D1, MAX_CANDLE_DEPTH + 1)]), &id).unwrap_err();
         assert!(deep.to_string().contains("1001 candles of 1d"), "{deep}");
+    }
+
+    #[test]
+    fn state_is_declared_within_the_daemons_bound_and_kept_within_the_declaration() {
+        let id = PluginId::parse("counter").unwrap();
+        let policy = crate::config::Config::default().policy("counter");
+        let info = |max_state_bytes: u32, format: &str| PluginInfo {
+            name: "counter".into(),
+            version: "1.0.0".into(),
+            description: String::new(),
+            history_depth: 0,
+            candles: Vec::new(),
+            key_prefixes: Vec::new(),
+            max_state_bytes,
+            state_format: format.into(),
+        };
+        check_state_declaration(&info(1 << 20, "counter/1"), &id, &policy).unwrap();
+        check_state_declaration(&info(0, ""), &id, &policy).unwrap();
+        let over = check_state_declaration(&info((1 << 20) + 1, ""), &id, &policy).unwrap_err();
+        assert!(
+            over.to_string()
+                .contains("keeps up to 1048577 bytes of state (max-state-bytes), more than the 1048576"),
+            "{over}"
+        );
+        let spaced = check_state_declaration(&info(8, "a b"), &id, &policy).unwrap_err();
+        assert!(spaced.to_string().contains("state-format \"a b\""), "{spaced}");
+        let idle = check_state_declaration(&info(0, "counter/1"), &id, &policy).unwrap_err();
+        assert!(idle.to_string().contains("keeps no state"), "{idle}");
+
+        check_state(&[0; 8], &info(8, "")).unwrap();
+        let err = check_state(&[0; 9], &info(8, "")).unwrap_err();
+        assert_eq!(err.failure, Failure::StateBound);
+        assert!(
+            err.to_string()
+                .starts_with("returned 9 bytes of state, more than the 8"),
+            "{err}"
+        );
     }
 }

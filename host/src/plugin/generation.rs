@@ -49,6 +49,15 @@ impl Generation {
         self
     }
 
+    /// Makes every version that starts from another's state take it now: the cycle that first
+    /// calls it does so before any call, so the state is the one the last cycle left
+    /// (`kept_state.rs`).
+    pub fn settle_states(&self) {
+        for version in self.every_version() {
+            version.state();
+        }
+    }
+
     /// The plugin whose identity is `name`, if loaded.
     pub fn get(&self, name: &str) -> Option<&Arc<LoadedPlugin>> {
         self.plugins().find(|p| p.id.as_str() == name)

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::admission::Claims;
 use super::artifacts::ArtifactLease;
 use super::engine::PluginEngine;
+use super::kept_state::KeptState;
 use super::log_budget::{Dropped, LogBudget};
 use super::world::PluginKind;
 use crate::config::PluginPolicy;
@@ -50,6 +51,8 @@ pub struct LoadedPlugin {
     pub signer: Option<String>,
     /// Keeps its compiled artifact in the compile cache while this version is staged.
     pub(super) _artifact: Option<Arc<ArtifactLease>>,
+    /// What its accepted calls left for the next (contract 0.4.0; empty for older versions).
+    pub(super) state: Arc<KeptState>,
 }
 
 impl Claims for Arc<LoadedPlugin> {
@@ -93,7 +96,32 @@ impl LoadedPlugin {
             loaded_at_ms: self.loaded_at_ms,
             peak_memory_bytes: self.last_peak_memory(),
             signer: self.signer.clone(),
+            state_bytes: self.state_bytes(),
+            max_state_bytes: self.info.max_state_bytes,
+            state_format: self.info.state_format.clone(),
         }
+    }
+
+    /// The state its next call gets: what its last accepted call returned, or (before its
+    /// first call) that of the version it starts from.
+    pub fn state(&self) -> Arc<[u8]> {
+        self.state.current()
+    }
+
+    /// Keeps the state an accepted call returned, for the next call. The cycle calls it for a
+    /// call whose result it accepted within the deadline, never for a call given up on.
+    pub fn keep_state(&self, state: Vec<u8>) {
+        self.state.keep(state);
+    }
+
+    /// How many bytes of state it keeps now, for status.
+    pub fn state_bytes(&self) -> usize {
+        self.state.len()
+    }
+
+    /// Makes it start from `version`'s state, read when its first cycle starts.
+    pub(super) fn start_from(&self, version: &Arc<LoadedPlugin>) {
+        self.state.start_from(version.state.clone());
     }
 
     /// The history and candles it asked for in `describe()`.

@@ -14,6 +14,7 @@ mod feed;
 mod file;
 mod generation;
 mod host_key;
+mod kept_state;
 mod limiter;
 mod loaded;
 mod log_budget;
@@ -27,7 +28,7 @@ mod stager;
 mod state;
 mod world;
 
-pub use call::take_instructions;
+pub use call::{take_instructions, Stated};
 pub use deadline::call_on_pool;
 pub use engine::PluginEngine;
 pub use failure::CallError;

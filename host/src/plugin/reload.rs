@@ -120,6 +120,7 @@ impl Reloader {
         for admitted in &decision.admitted {
             let (time, cached) = times[&admitted.new.path];
             log_admitted(&admitted.new, admitted.old.as_deref(), time, cached);
+            inherit::serving(&admitted.new, admitted.old.as_ref(), &current);
             if let Some(old) = &admitted.old {
                 self.previous.insert(old.id.clone(), old.clone());
             }
@@ -190,6 +191,7 @@ impl Reloader {
                 plugin.id,
                 plugin.info.version
             );
+            inherit::shadow(&plugin, serving);
             shadows.push(plugin);
             *changed = true;
         }
@@ -356,6 +358,7 @@ fn is_hidden(path: &Path) -> bool {
         .is_none_or(|n| n.starts_with('.') || n.ends_with('~'))
 }
 
+mod inherit;
 mod lines;
 mod refused;
 mod remembered;

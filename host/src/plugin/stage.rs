@@ -166,6 +166,7 @@ impl LoadedPlugin {
             kind,
             engine: engine.clone(),
             _artifact: compiled.lease,
+            state: Default::default(),
         });
         let deadline = plugin.policy.call_timeout;
         let p = plugin.clone();
@@ -177,12 +178,13 @@ impl LoadedPlugin {
         Ok((plugin, compiled.cached))
     }
 
-    /// One real call on the last cycle's data; its result is checked and discarded.
+    /// One real call on the last cycle's data, from empty state; its result and the state it
+    /// returns are checked and discarded.
     fn trial(&self, input: &TrialInput) -> Result<(), CallError> {
         let market = self.needs.cut(&input.market, &input.holds);
         match self.kind {
-            PluginKind::Analyzer(_) => self.analyze(&market.view()).map(drop),
-            PluginKind::Aggregator(_) => self.aggregate(&market.view(), &input.outputs).map(drop),
+            PluginKind::Analyzer(_) => self.analyze(&market.view(), &[]).map(drop),
+            PluginKind::Aggregator(_) => self.aggregate(&market.view(), &input.outputs, &[]).map(drop),
         }
     }
 

@@ -23,6 +23,7 @@ const FILES: &[(&str, &str)] = &[
     ("Cargo.toml", include_str!("../../../plugins/sdk/Cargo.toml")),
     ("src/lib.rs", include_str!("../../../plugins/sdk/src/lib.rs")),
     ("src/analyses.rs", include_str!("../../../plugins/sdk/src/analyses.rs")),
+    ("src/held.rs", include_str!("../../../plugins/sdk/src/held.rs")),
     (
         "src/indicators.rs",
         include_str!("../../../plugins/sdk/src/indicators.rs"),

@@ -19,19 +19,22 @@ pub enum Failure {
     /// Asked the host for more than a per-call bound on host resources (WASI handles, random
     /// bytes, output).
     HostLimit,
+    /// Returned more state than it declared (`max-state-bytes`); the state it had is kept.
+    StateBound,
     /// Returned an error, or output that breaks the contract (e.g. misaligned verdicts).
     Error,
 }
 
 impl Failure {
     /// Every kind, in the order metrics and status list them.
-    pub const ALL: [Failure; 7] = [
+    pub const ALL: [Failure; 8] = [
         Failure::Timeout,
         Failure::InstructionBudget,
         Failure::Trap,
         Failure::MemoryCap,
         Failure::OverLimit,
         Failure::HostLimit,
+        Failure::StateBound,
         Failure::Error,
     ];
 
@@ -44,6 +47,7 @@ impl Failure {
             Failure::MemoryCap => "memory_cap",
             Failure::OverLimit => "over_limit",
             Failure::HostLimit => "host_limit",
+            Failure::StateBound => "state",
             Failure::Error => "error",
         }
     }
@@ -90,7 +94,7 @@ pub struct PluginFacts {
     pub name: String,
     /// `analyzer` or `aggregator`.
     pub kind: &'static str,
-    /// The version of the plugin contract it speaks (`0.1.0`, `0.2.0`, `0.3.0`).
+    /// The version of the plugin contract it speaks (`0.1.0` to `0.4.0`).
     pub contract: &'static str,
     /// The version it describes itself with.
     pub version: String,
@@ -104,6 +108,12 @@ pub struct PluginFacts {
     pub peak_memory_bytes: usize,
     /// Who signed it, when `[trust]` requires signatures.
     pub signer: Option<String>,
+    /// The state it keeps for its next call, in bytes.
+    pub state_bytes: usize,
+    /// The most state it declared it keeps, in bytes.
+    pub max_state_bytes: u32,
+    /// The format it named for its state (empty for none).
+    pub state_format: String,
 }
 
 /// A version on probation that is to give way to the version it replaced: the status board

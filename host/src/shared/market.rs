@@ -143,6 +143,8 @@ impl Snapshot {
             snapshot_age_ms: age.as_millis() as u64,
             source: source.to_string(),
             symbols: t.iter().map(|t| t.symbol.clone()).collect(),
+            // A polled source's data is as old as its snapshot, for every symbol.
+            data_age_ms: vec![age.as_millis() as u64; t.len()],
             price: column(|t| t.price),
             change_24h: column(|t| t.change_24h),
             volume_24h: column(|t| t.volume_24h),

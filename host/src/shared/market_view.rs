@@ -3,6 +3,10 @@
 //! keeps them. Plugins whose needs differ share every column they have in common (the widest
 //! market's, whose candles are the candle store's own); only what is cut to a smaller depth is
 //! copied, once per cycle and need.
+//!
+//! A call hands over a [`CallMarket`]: the current contract's record, whose symbol names are
+//! one buffer built once a cycle ([`SymbolNames`]), and the names one string each for plugins
+//! of contracts before 0.4.0.
 
 use std::sync::Arc;
 
@@ -10,6 +14,74 @@ use wasmtime::component::{ComponentType, Lower};
 
 use super::columns::Columns;
 use super::contract::{CandleColumns, Candles, History, Market, Timeframe};
+
+/// The market's symbol names as one buffer, as 0.4.0 hands them over: two copies into a plugin
+/// whatever the number of symbols, where a list of strings costs an allocation in the plugin
+/// per name. Built once a cycle, shared by every call.
+#[derive(Debug, Default)]
+pub struct SymbolNames {
+    /// Every name, one after the other.
+    text: String,
+    /// Where each name ends in `text`, in bytes.
+    ends: Vec<u32>,
+}
+
+impl SymbolNames {
+    /// The names of `symbols`, in their order.
+    pub fn of(symbols: &[String]) -> Self {
+        let mut names = Self {
+            text: String::with_capacity(symbols.iter().map(String::len).sum()),
+            ends: Vec::with_capacity(symbols.len()),
+        };
+        for symbol in symbols {
+            names.text.push_str(symbol);
+            // A market's names are checked to be at most 30 bytes each and its symbols far
+            // fewer than 4 GiB / 30, so the offset fits.
+            names.ends.push(names.text.len() as u32);
+        }
+        names
+    }
+
+    /// The contract's `symbol-names` record, borrowed.
+    pub fn as_ref(&self) -> SymbolsRef<'_> {
+        SymbolsRef {
+            text: &self.text,
+            ends: &self.ends,
+        }
+    }
+}
+
+/// The contract's `symbol-names` record, borrowed.
+#[derive(ComponentType, Lower, Debug, Clone, Copy)]
+#[component(record)]
+pub struct SymbolsRef<'a> {
+    /// Every name, one after the other.
+    pub text: &'a str,
+    /// Where each name ends in `text`, in bytes.
+    pub ends: &'a [u32],
+}
+
+/// The market one call hands over: the current contract's record, and the symbols one string
+/// each, which contracts before 0.4.0 take instead of the buffer.
+#[derive(Debug)]
+pub struct CallMarket<'a> {
+    /// The contract's `market` record.
+    pub record: MarketRef<'a>,
+    /// The symbols, one string each.
+    pub symbols: &'a [String],
+}
+
+impl CallMarket<'_> {
+    /// How many symbols it holds: what every per-symbol result must align with.
+    pub fn len(&self) -> usize {
+        self.symbols.len()
+    }
+
+    /// Whether it holds no symbol.
+    pub fn is_empty(&self) -> bool {
+        self.symbols.is_empty()
+    }
+}
 
 /// The contract's `market` record, borrowed.
 #[derive(ComponentType, Lower, Debug)]
@@ -26,7 +98,10 @@ pub struct MarketRef<'a> {
     /// Name of the source.
     pub source: &'a str,
     /// The symbols, in the market's order.
-    pub symbols: &'a [String],
+    pub symbols: SymbolsRef<'a>,
+    /// How old each symbol's data is, ms.
+    #[component(name = "data-age-ms")]
+    pub data_age_ms: &'a [u64],
     /// Last traded prices.
     pub price: &'a [f64],
     /// 24 h changes, in percent.
@@ -142,25 +217,15 @@ impl<'a> From<&'a Candles> for CandlesRef<'a> {
     }
 }
 
-impl<'a> From<&'a Market> for MarketRef<'a> {
-    /// All of `market`, as it is.
-    fn from(m: &'a Market) -> Self {
-        Self {
-            history: (&m.history).into(),
-            candles: m.candles.iter().map(CandlesRef::from).collect(),
-            ..tickers(m)
-        }
-    }
-}
-
-/// `m`'s tickers, with no history and no candles.
-fn tickers(m: &Market) -> MarketRef<'_> {
+/// `m`'s tickers, with no history and no candles, its symbols' names `names`.
+fn tickers<'a>(m: &'a Market, names: &'a SymbolNames) -> MarketRef<'a> {
     MarketRef {
         cycle: m.cycle,
         timestamp_ms: m.timestamp_ms,
         snapshot_age_ms: m.snapshot_age_ms,
         source: &m.source,
-        symbols: &m.symbols,
+        symbols: names.as_ref(),
+        data_age_ms: &m.data_age_ms,
         price: &m.price,
         change_24h: &m.change_24h,
         volume_24h: &m.volume_24h,
@@ -186,17 +251,39 @@ pub struct WidestMarket {
     pub market: Arc<Market>,
     /// Each time frame's candles kept, in the order of the candle demand.
     pub candles: Vec<Arc<Candles>>,
+    /// The market's symbol names as one buffer, for 0.4.0 calls.
+    pub symbol_names: Arc<SymbolNames>,
 }
 
-#[cfg(test)]
+impl WidestMarket {
+    /// `market` (whose own candles are left out) with `candles`.
+    pub fn new(market: Market, candles: Vec<Arc<Candles>>) -> Self {
+        Self {
+            symbol_names: Arc::new(SymbolNames::of(&market.symbols)),
+            market: Arc::new(market),
+            candles,
+        }
+    }
+
+    /// All of it, as one call hands it over (what `pulse check` and the bench call with).
+    pub fn view(&self) -> CallMarket<'_> {
+        let m = &*self.market;
+        CallMarket {
+            record: MarketRef {
+                history: (&m.history).into(),
+                candles: self.candles.iter().map(|c| CandlesRef::from(&**c)).collect(),
+                ..tickers(m, &self.symbol_names)
+            },
+            symbols: &m.symbols,
+        }
+    }
+}
+
 impl From<Market> for WidestMarket {
     /// A market that holds its own candles, shared as they are.
     fn from(mut market: Market) -> Self {
         let candles = std::mem::take(&mut market.candles).into_iter().map(Arc::new).collect();
-        Self {
-            market: Arc::new(market),
-            candles,
-        }
+        Self::new(market, candles)
     }
 }
 
@@ -235,10 +322,10 @@ pub(super) enum CandlesPart {
 
 impl PluginMarket {
     /// The market as the plugin's call lowers it.
-    pub fn view<'a>(&'a self) -> MarketRef<'a> {
+    pub fn view<'a>(&'a self) -> CallMarket<'a> {
         let w = &*self.widest.market;
         let shared = &self.widest.candles;
-        MarketRef {
+        let record = MarketRef {
             history: self.history.as_ref().unwrap_or(&w.history).into(),
             candles: self
                 .candles
@@ -271,7 +358,11 @@ impl PluginMarket {
                     CandlesPart::Cut(c) => c.into(),
                 })
                 .collect(),
-            ..tickers(w)
+            ..tickers(w, &self.widest.symbol_names)
+        };
+        CallMarket {
+            record,
+            symbols: &w.symbols,
         }
     }
 }

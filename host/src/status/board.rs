@@ -38,7 +38,7 @@ pub(super) struct PluginStats {
     /// Failures that were timeouts (the failures neither traps nor timeouts are errors).
     pub(super) timeouts: u64,
     /// Failures by kind (`timeout`, `instructions`, `trap`, `memory_cap`, `over_limit`,
-    /// `host_limit`, `error`).
+    /// `host_limit`, `state`, `error`).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub(super) failure_kinds: BTreeMap<&'static str, u64>,
     /// Failed calls since the last success; the breaker trips at `quarantine_after`.
@@ -116,6 +116,14 @@ pub struct PluginIdentity {
     /// Who signed it, when `[trust]` requires signatures.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) signer: Option<String>,
+    /// The state this version keeps for its next call, in bytes (0 for a plugin that keeps
+    /// none).
+    pub(super) state_bytes: usize,
+    /// The most it declared it keeps.
+    pub(super) max_state_bytes: u32,
+    /// The format it named for its state, if any.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub(super) state_format: String,
 }
 
 impl From<PluginFacts> for PluginIdentity {
@@ -129,6 +137,9 @@ impl From<PluginFacts> for PluginIdentity {
             file: p.file,
             loaded_at_ms: p.loaded_at_ms,
             signer: p.signer,
+            state_bytes: p.state_bytes,
+            max_state_bytes: p.max_state_bytes,
+            state_format: p.state_format,
         }
     }
 }
@@ -290,7 +301,7 @@ impl StatusBoard {
         match outcome.failure {
             Some(Failure::Trap | Failure::MemoryCap | Failure::HostLimit) => stats.traps += 1,
             Some(Failure::Timeout) => stats.timeouts += 1,
-            Some(Failure::Error | Failure::OverLimit | Failure::InstructionBudget) | None => {}
+            Some(Failure::Error | Failure::OverLimit | Failure::InstructionBudget | Failure::StateBound) | None => {}
         }
         if let Some(kind) = outcome.failure {
             *stats.failure_kinds.entry(kind.label()).or_default() += 1;

@@ -127,6 +127,9 @@ mod tests {
             loaded_at_ms: 0,
             peak_memory_bytes: 0,
             signer: None,
+            state_bytes: 0,
+            max_state_bytes: 0,
+            state_format: String::new(),
         }
     }
 

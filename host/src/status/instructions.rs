@@ -65,6 +65,9 @@ mod tests {
             loaded_at_ms: 0,
             peak_memory_bytes: 0,
             signer: None,
+            state_bytes: 0,
+            max_state_bytes: 0,
+            state_format: String::new(),
         };
         board.plugins([facts("counted"), facts("not")].into_iter(), |_| None);
         board.record("counted", 1, &outcome(Some(42)));

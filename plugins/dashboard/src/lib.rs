@@ -103,7 +103,7 @@ impl Aggregator for Dashboard {
 
         let total_quote_volume: f64 = market.turnover_24h.iter().sum();
         let btc_quote_volume: f64 = (0..n)
-            .filter(|&i| market.symbols[i].starts_with("BTC"))
+            .filter(|&i| market.symbol(i).starts_with("BTC"))
             .map(|i| market.turnover_24h[i])
             .sum();
         let mean = |values: &mut dyn Iterator<Item = f64>| {
@@ -148,13 +148,13 @@ impl Aggregator for Dashboard {
                     signal: blend.map_or(Signal::Neutral, |b| b.signal).as_str(),
                     score: blend.map(|b| b.score),
                 };
-                (market.symbols[i].as_str(), ticker)
+                (market.symbol(i), ticker)
             })
             .collect();
         entries.push(CacheEntry::json(pulse_keys::TICKERS, &tickers)?);
 
         let mover = |i: usize| Mover {
-            symbol: market.symbols[i].as_str(),
+            symbol: market.symbol(i),
             price: market.price[i],
             change_24h: market.change_24h[i],
             quote_volume_24h: market.turnover_24h[i],
@@ -224,7 +224,7 @@ impl Aggregator for Dashboard {
             .filter_map(|i| {
                 let blend = blends[i].as_ref()?;
                 let entry = SignalEntry {
-                    symbol: market.symbols[i].as_str(),
+                    symbol: market.symbol(i),
                     score: blend.score,
                     signal: blend.signal.as_str(),
                     sentiment: sentiment(blend.score),
@@ -259,18 +259,12 @@ impl Aggregator for Dashboard {
         entries.push(CacheEntry::json(pulse_keys::SPARKLINES, &sparklines(market, config))?);
 
         let breakdowns = Breakdowns::new(results);
-        for (i, (symbol, blend)) in market
-            .symbols
-            .iter()
-            .zip(&blends)
-            .enumerate()
-            .take(config.max_breakdowns)
-        {
+        for (i, (symbol, blend)) in market.symbols().zip(&blends).enumerate().take(config.max_breakdowns) {
             let blend = blend.as_ref();
             entries.push(CacheEntry::json(
                 pulse_keys::breakdown_key(symbol),
                 &Breakdown {
-                    symbol: symbol.as_str(),
+                    symbol,
                     score: blend.map(|b| b.score),
                     signal: blend.map_or(Signal::Neutral, |b| b.signal).as_str(),
                     analyzers: breakdowns.analyzers(i),
@@ -294,7 +288,7 @@ fn sparklines<'a>(market: &'a MarketView, config: &Config) -> Sparklines<&'a str
                 closes: minutes.close.to_vec(),
                 forming: minutes.forming,
             };
-            Some((market.symbols[i].as_str(), line))
+            Some((market.symbol(i), line))
         })
         .take(config.sparkline_symbols)
         .collect();

@@ -94,12 +94,29 @@ impl MarketView {
 
     /// Number of symbols in this cycle.
     pub fn len(&self) -> usize {
-        self.market.symbols.len()
+        self.market.symbols.ends.len()
     }
 
     /// True when the snapshot holds no symbol.
     pub fn is_empty(&self) -> bool {
-        self.market.symbols.is_empty()
+        self.market.symbols.ends.is_empty()
+    }
+
+    /// The name of symbol `i` (e.g. `BTCUSDT`); empty past the last symbol. The host hands the
+    /// names over as one buffer, and this reads one without copying it.
+    pub fn symbol(&self, i: usize) -> &str {
+        let names = &self.market.symbols;
+        let start = match i {
+            0 => 0,
+            _ => names.ends.get(i - 1).map_or(usize::MAX, |&end| end as usize),
+        };
+        let end = names.ends.get(i).map_or(0, |&end| end as usize);
+        names.text.get(start..end).unwrap_or_default()
+    }
+
+    /// Every symbol's name, in the market's order.
+    pub fn symbols(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        (0..self.len()).map(|i| self.symbol(i))
     }
 
     /// The history of symbol `i`; empty when the host passed none for it.

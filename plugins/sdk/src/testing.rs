@@ -9,7 +9,7 @@
 //! let analyses = MyPlugin::analyze(&market, &MyConfig::default()).unwrap();
 //! ```
 
-use crate::{CandleColumns, Candles, History, Market, MarketView, PluginInfo, Timeframe};
+use crate::{CandleColumns, Candles, History, Market, MarketView, PluginInfo, SymbolNames, Timeframe};
 
 /// The market time of every built market, ms since the Unix epoch (a multiple of one day).
 pub const MARKET_TIME_MS: i64 = 1_699_920_000_000;
@@ -48,7 +48,11 @@ impl MarketBuilder {
                 timestamp_ms: MARKET_TIME_MS,
                 snapshot_age_ms: 0,
                 source: "test".into(),
-                symbols: Vec::new(),
+                symbols: SymbolNames {
+                    text: String::new(),
+                    ends: Vec::new(),
+                },
+                data_age_ms: Vec::new(),
                 price: Vec::new(),
                 change_24h: Vec::new(),
                 volume_24h: Vec::new(),
@@ -75,7 +79,9 @@ impl MarketBuilder {
         let price = *prices.last().expect("at least one price");
         let high = prices.iter().copied().fold(price, f64::max);
         let low = prices.iter().copied().fold(price, f64::min);
-        m.symbols.push(symbol.into());
+        m.symbols.text.push_str(symbol);
+        m.symbols.ends.push(m.symbols.text.len() as u32);
+        m.data_age_ms.push(0);
         m.price.push(price);
         m.change_24h.push(change_24h);
         m.volume_24h.push(1_000.0);
@@ -98,7 +104,7 @@ impl MarketBuilder {
     /// first at its own close), its high and low are the larger and smaller of open and close,
     /// its volume is 1,000. The last candle is the one the market's time falls in.
     pub fn candles(mut self, timeframe: Timeframe, closes: &[f64], forming: bool) -> Self {
-        let symbols = self.market.as_ref().expect("builder already used").symbols.len();
+        let symbols = self.market.as_ref().expect("builder already used").symbols.ends.len();
         assert!(symbols > 0, "add a symbol before its candles");
         let k = match self.candles.iter().position(|(t, _)| *t == timeframe) {
             Some(k) => k,
@@ -119,7 +125,7 @@ impl MarketBuilder {
     pub fn build_for(self, info: &PluginInfo) -> MarketView {
         let built = self.build();
         let mut market: Market = (*built).clone();
-        let symbols = market.symbols.len();
+        let symbols = market.symbols.ends.len();
         market.candles = info
             .candles
             .iter()
@@ -155,7 +161,7 @@ impl MarketBuilder {
     /// The finished market, with every column of the candles given.
     pub fn build(mut self) -> MarketView {
         let mut market = self.market.take().expect("builder already used");
-        let symbols = market.symbols.len();
+        let symbols = market.symbols.ends.len();
         for (timeframe, mut per_symbol) in std::mem::take(&mut self.candles) {
             per_symbol.resize(symbols, (Vec::new(), false));
             market.candles.push(columns(timeframe, &per_symbol));

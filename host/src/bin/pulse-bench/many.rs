@@ -87,8 +87,10 @@ fn fixed_parts(options: &Options, config: &pulse::config::Config, symbols: usize
     let part = |n: usize| -> Result<(f64, Option<u64>)> {
         let market = pulse::check::simulated_market(config, n, timed.needs());
         let view = market.view();
-        let ms = crate::native::median_ms(reps, || timed.analyze(&view).map(drop).map_err(anyhow::Error::from))?;
-        counted.analyze(&view).map_err(anyhow::Error::from)?;
+        let ms = crate::native::median_ms(reps, || {
+            timed.analyze(&view, &[]).map(drop).map_err(anyhow::Error::from)
+        })?;
+        counted.analyze(&view, &[]).map_err(anyhow::Error::from)?;
         Ok((ms, pulse::plugin::take_instructions()))
     };
     let (one_ms, one_instructions) = part(1)?;

@@ -11,7 +11,7 @@ use std::time::Instant;
 use anyhow::Result;
 use pulse::config::{Bytes, Config, MemoryMib, Millis, ResidentMib};
 use pulse::plugin::{LoadedPlugin, PluginSource};
-use pulse::shared::market_view::MarketRef;
+use pulse::shared::market_view::CallMarket;
 use pulse_sdk::Analyzer;
 use serde_json::{json, Value};
 
@@ -73,7 +73,7 @@ pub fn median_ms(reps: usize, mut call: impl FnMut() -> Result<()>) -> Result<f6
 
 /// `trend`'s analysis alone in wasm on `market`, in ms: `bench-analyzer`'s call at `repeat`
 /// less its call at 1, over `repeat - 1`. Also returns that call at 1 (a whole call).
-pub fn wasm_analysis_ms(options: &Options, market: &MarketRef, repeat: usize, reps: usize) -> Result<(f64, f64)> {
+pub fn wasm_analysis_ms(options: &Options, market: &CallMarket, repeat: usize, reps: usize) -> Result<(f64, f64)> {
     let dir = tempfile::tempdir()?;
     let name = &bench_analyzers(dir.path(), 1)?[0];
     let path = dir.path().join(format!("{name}.wasm"));
@@ -82,7 +82,7 @@ pub fn wasm_analysis_ms(options: &Options, market: &MarketRef, repeat: usize, re
         &raised(options, &format!("[plugin.{name}]\nrepeat = {repeat}\n"))?,
         &path,
     )?;
-    let call = |plugin: &LoadedPlugin| plugin.analyze(market).map(drop).map_err(anyhow::Error::from);
+    let call = |plugin: &LoadedPlugin| plugin.analyze(market, &[]).map(drop).map_err(anyhow::Error::from);
     let once_ms = median_ms(reps, || call(&once))?;
     let many_ms = median_ms(reps, || call(&many))?;
     Ok((once_ms, (many_ms - once_ms) / (repeat - 1) as f64))
@@ -100,7 +100,7 @@ fn measure(options: &Options, symbols: usize) -> Result<Value> {
         Ok(())
     })?;
     let wasm_ms = median_ms(reps, || {
-        std::hint::black_box(plugin.analyze(&host_market)?);
+        std::hint::black_box(plugin.analyze(&host_market, &[])?);
         Ok(())
     })?;
     let repeat = if symbols <= 1_000 { 21 } else { 6 };
@@ -127,13 +127,18 @@ fn measure(options: &Options, symbols: usize) -> Result<Value> {
 }
 
 /// The same market in the guest SDK's types.
-fn to_guest(m: &MarketRef) -> pulse_sdk::Market {
+fn to_guest(call: &CallMarket) -> pulse_sdk::Market {
+    let m = &call.record;
     pulse_sdk::Market {
         cycle: m.cycle,
         timestamp_ms: m.timestamp_ms,
         snapshot_age_ms: m.snapshot_age_ms,
         source: m.source.to_string(),
-        symbols: m.symbols.to_vec(),
+        symbols: pulse_sdk::SymbolNames {
+            text: m.symbols.text.to_string(),
+            ends: m.symbols.ends.to_vec(),
+        },
+        data_age_ms: m.data_age_ms.to_vec(),
         price: m.price.to_vec(),
         change_24h: m.change_24h.to_vec(),
         volume_24h: m.volume_24h.to_vec(),

@@ -1,12 +1,15 @@
 //! Which world of which contract version a component exports, told by its exports and checked
 //! against the WIT. Each contract version is a file of its own (`current.rs` for
-//! `pulse:plugin@0.3.0`, `v0_2.rs` for `@0.2.0`, `v0_1.rs` for `@0.1.0`) that binds both worlds
-//! and turns its types into the host's (the current contract's); the rest of the host sees
-//! only the traits here.
+//! `pulse:plugin@0.4.0`, `v0_3.rs` for `@0.3.0`, `v0_2.rs` for `@0.2.0`, `v0_1.rs` for
+//! `@0.1.0`) that binds both worlds and turns its types into the host's (the current
+//! contract's); `typed.rs` holds what the versions called through a typed function share. The
+//! rest of the host sees only the traits here.
 
 mod current;
+mod typed;
 mod v0_1;
 mod v0_2;
+mod v0_3;
 
 use std::fmt;
 use std::sync::Arc;
@@ -16,8 +19,8 @@ use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime::{Engine, Store};
 
 use super::state::HostState;
-use crate::shared::contract::{Analyses, AnalyzerOutput, CacheEntry, PluginInfo};
-use crate::shared::market_view::MarketRef;
+use crate::shared::contract::{Aggregated, Analyzed, AnalyzerOutput, PluginInfo};
+use crate::shared::market_view::CallMarket;
 
 /// A version of the plugin contract the host speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,11 +31,14 @@ pub enum Contract {
     V0_2,
     /// `pulse:plugin@0.3.0`: a candle request names the columns it reads.
     V0_3,
+    /// `pulse:plugin@0.4.0`: state across calls, the symbols as one buffer, data age per
+    /// symbol.
+    V0_4,
 }
 
 impl Contract {
     /// Every version the host loads, newest first: the order a component is matched in.
-    pub const ALL: [Contract; 3] = [Contract::V0_3, Contract::V0_2, Contract::V0_1];
+    pub const ALL: [Contract; 4] = [Contract::V0_4, Contract::V0_3, Contract::V0_2, Contract::V0_1];
 
     /// The package version, as plugins, `pulse check` and `/plugins` name it.
     pub fn version(self) -> &'static str {
@@ -40,6 +46,7 @@ impl Contract {
             Contract::V0_1 => "0.1.0",
             Contract::V0_2 => "0.2.0",
             Contract::V0_3 => "0.3.0",
+            Contract::V0_4 => "0.4.0",
         }
     }
 
@@ -48,7 +55,8 @@ impl Contract {
         match self {
             Contract::V0_1 => v0_1::link(linker),
             Contract::V0_2 => v0_2::link(linker),
-            Contract::V0_3 => current::link(linker),
+            Contract::V0_3 => v0_3::link(linker),
+            Contract::V0_4 => current::link(linker),
         }
     }
 
@@ -57,7 +65,8 @@ impl Contract {
         match self {
             Contract::V0_1 => v0_1::bind(role, pre),
             Contract::V0_2 => v0_2::bind(role, pre),
-            Contract::V0_3 => current::bind(role, pre),
+            Contract::V0_3 => v0_3::bind(role, pre),
+            Contract::V0_4 => current::bind(role, pre),
         }
     }
 }
@@ -87,19 +96,27 @@ pub trait Instance {
 
 /// An analyzer instance of any contract version, called with the host's types.
 pub trait AnalyzerInstance: Instance {
-    /// Calls `analyze(market)`.
-    fn analyze(&self, store: &mut Store<HostState>, market: &MarketRef) -> wasmtime::Result<Result<Analyses, String>>;
+    /// Calls `analyze(market, state)`; a version before 0.4.0 is handed no state and returns
+    /// none.
+    fn analyze(
+        &self,
+        store: &mut Store<HostState>,
+        market: &CallMarket,
+        state: &[u8],
+    ) -> wasmtime::Result<Result<Analyzed, String>>;
 }
 
 /// An aggregator instance of any contract version, called with the host's types.
 pub trait AggregatorInstance: Instance {
-    /// Calls `aggregate(market, results)`.
+    /// Calls `aggregate(market, results, state)`; a version before 0.4.0 is handed no state
+    /// and returns none.
     fn aggregate(
         &self,
         store: &mut Store<HostState>,
-        market: &MarketRef,
+        market: &CallMarket,
         results: &[AnalyzerOutput],
-    ) -> wasmtime::Result<Result<Vec<CacheEntry>, String>>;
+        state: &[u8],
+    ) -> wasmtime::Result<Result<Aggregated, String>>;
 }
 
 /// A component pre-instantiated for one world of one contract version.

@@ -11,7 +11,7 @@ use wasmtime::Store;
 use super::{AggregatorInstance, AnalyzerInstance, Contract, Instance, PluginKind, Role, WorldPre};
 use crate::plugin::state::HostState;
 use crate::shared::contract as now;
-use crate::shared::market_view::MarketRef;
+use crate::shared::market_view::CallMarket;
 
 /// The `analyzer` world of 0.1.0 and its `types` and `host` interfaces.
 // Generated from `wit/0.1.0`, whose comments document each item.
@@ -96,9 +96,15 @@ impl AnalyzerInstance for analyzer::Analyzer {
     fn analyze(
         &self,
         store: &mut Store<HostState>,
-        market: &MarketRef,
-    ) -> wasmtime::Result<Result<now::Analyses, String>> {
-        Ok(self.call_analyze(store, &to_old_market(market))?.map(analyses))
+        market: &CallMarket,
+        _state: &[u8],
+    ) -> wasmtime::Result<Result<now::Analyzed, String>> {
+        Ok(self
+            .call_analyze(store, &to_old_market(market))?
+            .map(|result| now::Analyzed {
+                analyses: analyses(result),
+                state: Vec::new(),
+            }))
     }
 }
 
@@ -115,12 +121,16 @@ impl AggregatorInstance for aggregator::Aggregator {
     fn aggregate(
         &self,
         store: &mut Store<HostState>,
-        market: &MarketRef,
+        market: &CallMarket,
         results: &[now::AnalyzerOutput],
-    ) -> wasmtime::Result<Result<Vec<now::CacheEntry>, String>> {
+        _state: &[u8],
+    ) -> wasmtime::Result<Result<now::Aggregated, String>> {
         let results: Vec<old::AnalyzerOutput> = results.iter().map(to_old_output).collect();
         let entries = self.call_aggregate(store, &to_old_market(market), &results)?;
-        Ok(entries.map(|entries| entries.into_iter().map(entry).collect()))
+        Ok(entries.map(|entries| now::Aggregated {
+            entries: entries.into_iter().map(entry).collect(),
+            state: Vec::new(),
+        }))
     }
 }
 
@@ -133,18 +143,21 @@ fn info(info: old::PluginInfo) -> now::PluginInfo {
         history_depth: info.history_depth,
         candles: Vec::new(),
         key_prefixes: info.key_prefixes,
+        max_state_bytes: 0,
+        state_format: String::new(),
     }
 }
 
 /// The market as 0.1.0 has it: everything but the candles.
-fn to_old_market(market: &MarketRef) -> old::Market {
+fn to_old_market(call: &CallMarket) -> old::Market {
+    let market = &call.record;
     let history = &market.history;
     old::Market {
         cycle: market.cycle,
         timestamp_ms: market.timestamp_ms,
         snapshot_age_ms: market.snapshot_age_ms,
         source: market.source.to_string(),
-        symbols: market.symbols.to_vec(),
+        symbols: call.symbols.to_vec(),
         price: market.price.to_vec(),
         change_24h: market.change_24h.to_vec(),
         volume_24h: market.volume_24h.to_vec(),

@@ -1,14 +1,15 @@
 //! `pulse:plugin@0.2.0`, still loaded: its worlds bound from `wit/0.2.0`. Its market and
 //! results are 0.3.0's (only `candle-request` gained `columns`), so a 0.2.0 plugin is called
-//! exactly as a 0.3.0 one; its `describe()` is read with 0.2.0's types, and each of its candle
-//! requests is handed every column, as before 0.3.0.
+//! exactly as a 0.3.0 one (`v0_3.rs`); its `describe()` is read with 0.2.0's types, and each of
+//! its candle requests is handed every column, as before 0.3.0.
 
 use std::sync::Arc;
 
 use wasmtime::component::{HasSelf, InstancePre, Linker};
 use wasmtime::Store;
 
-use super::current::{AggregatorBindings, AnalyzerBindings, Bound, CurrentPre};
+use super::typed::{Bound, TypedPre};
+use super::v0_3::{AggregatorV3, AnalyzerV3};
 use super::{AggregatorInstance, AnalyzerInstance, Contract, Instance, PluginKind, Role, WorldPre};
 use crate::plugin::state::HostState;
 use crate::shared::contract as now;
@@ -47,13 +48,13 @@ pub(super) fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
 /// The component as a 0.2.0 plugin of `role`, if its exports match that world.
 pub(super) fn bind(role: Role, pre: InstancePre<HostState>) -> wasmtime::Result<PluginKind> {
     Ok(match role {
-        Role::Analyzer => PluginKind::Analyzer(Arc::new(CurrentPre::new(
+        Role::Analyzer => PluginKind::Analyzer(Arc::new(TypedPre::new(
             Contract::V0_2,
             analyzer::AnalyzerIndices::new(&pre)?,
             pre,
             "analyze",
         )?)),
-        Role::Aggregator => PluginKind::Aggregator(Arc::new(CurrentPre::new(
+        Role::Aggregator => PluginKind::Aggregator(Arc::new(TypedPre::new(
             Contract::V0_2,
             aggregator::AggregatorIndices::new(&pre)?,
             pre,
@@ -75,21 +76,21 @@ impl host::Host for HostState {
     }
 }
 
-impl AnalyzerBindings for analyzer::Analyzer {}
-impl AggregatorBindings for aggregator::Aggregator {}
+impl AnalyzerV3 for analyzer::Analyzer {}
+impl AggregatorV3 for aggregator::Aggregator {}
 
-impl WorldPre<dyn AnalyzerInstance> for CurrentPre<analyzer::AnalyzerIndices> {
+impl WorldPre<dyn AnalyzerInstance> for TypedPre<analyzer::AnalyzerIndices> {
     fn contract(&self) -> Contract {
-        CurrentPre::contract(self)
+        TypedPre::contract(self)
     }
     fn instantiate(&self, store: &mut Store<HostState>) -> wasmtime::Result<Box<dyn AnalyzerInstance>> {
         Ok(Box::new(self.bound(store, |i, s, instance| i.load(s, instance))?))
     }
 }
 
-impl WorldPre<dyn AggregatorInstance> for CurrentPre<aggregator::AggregatorIndices> {
+impl WorldPre<dyn AggregatorInstance> for TypedPre<aggregator::AggregatorIndices> {
     fn contract(&self) -> Contract {
-        CurrentPre::contract(self)
+        TypedPre::contract(self)
     }
     fn instantiate(&self, store: &mut Store<HostState>) -> wasmtime::Result<Box<dyn AggregatorInstance>> {
         Ok(Box::new(self.bound(store, |i, s, instance| i.load(s, instance))?))
@@ -114,7 +115,8 @@ impl Instance for Bound<aggregator::Aggregator> {
     }
 }
 
-/// What a 0.2.0 `describe()` says, as 0.3.0 says it: every column of each candle request.
+/// What a 0.2.0 `describe()` says, as 0.4.0 says it: every column of each candle request, no
+/// state.
 fn info(info: old::PluginInfo) -> now::PluginInfo {
     now::PluginInfo {
         name: info.name,
@@ -132,10 +134,12 @@ fn info(info: old::PluginInfo) -> now::PluginInfo {
             })
             .collect(),
         key_prefixes: info.key_prefixes,
+        max_state_bytes: 0,
+        state_format: String::new(),
     }
 }
 
-/// A 0.2.0 time frame as 0.3.0 names it.
+/// A 0.2.0 time frame as 0.4.0 names it.
 fn timeframe(timeframe: old::Timeframe) -> now::Timeframe {
     match timeframe {
         old::Timeframe::M1 => now::Timeframe::M1,

@@ -23,6 +23,7 @@ fn market() -> WidestMarket {
         snapshot_age_ms: 0,
         source: "test".into(),
         symbols: vec!["A".into(), "B".into()],
+        data_age_ms: vec![0; 2],
         price: vec![4.0, 11.0],
         change_24h: vec![0.0; 2],
         volume_24h: vec![0.0; 2],
@@ -64,7 +65,8 @@ fn cuts_history_and_candles_to_what_was_asked_keeping_the_forming_candle() {
         candles: vec![need(Timeframe::H1, 5, 0), need(Timeframe::M1, 2, 0)],
     };
     let cut = needs.cut(&market(), &holds());
-    let view = cut.view();
+    let call = cut.view();
+    let view = &call.record;
     assert_eq!(view.history.lengths, [2, 1]);
     assert_eq!(view.history.price, [2.0, 3.0, 9.0]);
     let [h1, m1] = &view.candles[..] else {
@@ -80,14 +82,14 @@ fn cuts_history_and_candles_to_what_was_asked_keeping_the_forming_candle() {
     assert_eq!(m1.close, [2.0, 3.0, 4.0, 10.0, 11.0]);
     assert_eq!(m1.start_ms, [60_000, 120_000, 180_000, 60_000, 120_000]);
     assert_eq!(m1.turnover, m1.close);
-    assert_eq!((view.cycle, view.symbols.len()), (7, 2));
+    assert_eq!((view.cycle, call.len()), (7, 2));
     // The first symbol only: the other keeps its place with no candles.
     let top = Needs {
         history_depth: 0,
         candles: vec![need(Timeframe::M1, 1, 1)],
     };
     let cut = top.cut(&market(), &holds());
-    let m1 = &cut.view().candles[0];
+    let m1 = &cut.view().record.candles[0];
     assert_eq!(
         (m1.lengths, m1.forming, m1.close),
         (&[2, 0][..], &[true, false][..], &[3.0, 4.0][..])
@@ -98,7 +100,8 @@ fn cuts_history_and_candles_to_what_was_asked_keeping_the_forming_candle() {
 fn what_the_widest_market_holds_at_the_depth_asked_is_borrowed_not_copied() {
     let widest = market();
     let all = holds().cut(&widest, &holds());
-    let view = all.view();
+    let call = all.view();
+    let view = &call.record;
     assert_eq!(view.history.price.as_ptr(), widest.market.history.price.as_ptr());
     assert_eq!(view.candles[0].close.as_ptr(), widest.candles[0].close.as_ptr());
     // The first symbol's candles, a prefix of the widest market's columns.
@@ -107,7 +110,7 @@ fn what_the_widest_market_holds_at_the_depth_asked_is_borrowed_not_copied() {
         candles: vec![need(Timeframe::M1, 3, 1)],
     };
     let cut = top.cut(&widest, &holds());
-    let m1 = &cut.view().candles[0];
+    let m1 = &cut.view().record.candles[0];
     assert_eq!(m1.close.as_ptr(), widest.candles[0].close.as_ptr());
     assert_eq!((m1.lengths, m1.close), (&[4, 0][..], &[1.0, 2.0, 3.0, 4.0][..]));
 }
@@ -125,7 +128,7 @@ fn only_the_columns_asked_for_are_handed_over_borrowed_or_cut() {
             }],
         };
         let cut = needs.cut(&widest, &holds());
-        let m1 = &cut.view().candles[0];
+        let m1 = &cut.view().record.candles[0];
         assert_eq!(m1.lengths.len(), 2, "depth {depth}");
         assert!(!m1.close.is_empty() && !m1.start_ms.is_empty(), "depth {depth}");
         for other in [m1.open, m1.high, m1.low, m1.volume, m1.turnover] {
@@ -153,7 +156,7 @@ fn a_column_the_widest_market_does_not_hold_gets_no_candles_rather_than_a_gap() 
             }],
         };
         let cut = volumes.cut(&widest, &holds);
-        let m1 = &cut.view().candles[0];
+        let m1 = &cut.view().record.candles[0];
         assert_eq!((m1.lengths, m1.volume.len()), (&[0, 0][..], 0), "depth {depth}");
     }
 }

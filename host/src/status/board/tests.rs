@@ -94,6 +94,9 @@ fn a_new_version_starts_a_clean_record_even_before_its_first_call() {
             loaded_at_ms: 0,
             peak_memory_bytes: 0,
             signer: None,
+            state_bytes: 0,
+            max_state_bytes: 0,
+            state_format: String::new(),
         }]
         .into_iter(),
         |_| None,

@@ -20,6 +20,9 @@ fn facts(hash: &str) -> PluginFacts {
         loaded_at_ms: 0,
         peak_memory_bytes: 0,
         signer: None,
+        state_bytes: 0,
+        max_state_bytes: 0,
+        state_format: String::new(),
     }
 }
 
