@@ -20,7 +20,7 @@ enum Mode {
 
 /// Bybit v5 `/v5/market/tickers?category=linear` with `n` good rows (turnover falling with
 /// the index) and three bad ones.
-fn bybit_body(n: usize, empty: bool) -> String {
+pub(crate) fn bybit_body(n: usize, empty: bool) -> String {
     let mut list: Vec<Value> = (0..n)
         .map(|i| {
             let price = 100.0 + i as f64;

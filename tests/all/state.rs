@@ -207,3 +207,115 @@ fn pulse_check_calls_a_stateful_plugin_again_from_the_state_it_returned() {
     assert!(sizes.len() >= 2 && sizes[0] > 1000 && sizes[1] >= sizes[0], "{line}");
     assert!(line.ends_with("(declared at most 65536, format counter/1)"), "{line}");
 }
+
+#[test]
+fn a_restart_goes_on_from_the_saved_state_after_a_short_stop_only() {
+    // A loopback Bybit: only an exchange's market goes on across a restart, so only its
+    // daemons save and take back state.
+    let url = pulse_testkit::http_server(|_| (200, crate::sources::bybit_body(6, false)));
+    let plugins = tempfile::tempdir().unwrap();
+    place(plugins.path(), &fixture_wasm("counter"), "counter");
+    let state = tempfile::tempdir().unwrap();
+    let run = |interval: &str, extra: &[&str]| {
+        let memcached = Memcached::start();
+        let mut args = vec!["--source", "bybit", "--exchange-url", &url, "--interval", interval];
+        args.extend_from_slice(&["--state-dir", state.path().to_str().unwrap()]);
+        args.extend_from_slice(extra);
+        (
+            Daemon::serve(plugins.path().to_str().unwrap(), &memcached.addr, &args),
+            memcached,
+        )
+    };
+    let (mut first, _cache) = run("0.2", &["--cycles", "10"]);
+    assert!(first.wait(), "{}", first.log());
+    assert_eq!(calls(&first.log(), "1.0.0"), (1..=10).collect::<Vec<u64>>());
+
+    // Back within ten intervals: the counter goes on from its tenth call.
+    let (mut second, _cache) = run("1", &["--cycles", "2"]);
+    assert!(second.wait(), "{}", second.log());
+    assert_eq!(calls(&second.log(), "1.0.0"), [11, 12], "{}", second.log());
+    assert!(
+        second
+            .log()
+            .contains("warm start: of 1 plugin states saved, 1 went back to their own version"),
+        "{}",
+        second.log()
+    );
+
+    // Back after more than ten intervals: a hole the state cannot bridge, so it starts empty.
+    std::thread::sleep(Duration::from_millis(1500));
+    let (mut third, _cache) = run("0.1", &["--cycles", "2"]);
+    assert!(third.wait(), "{}", third.log());
+    assert_eq!(calls(&third.log(), "1.0.0"), [1, 2], "{}", third.log());
+}
+
+#[test]
+fn the_replay_of_a_warm_started_daemons_recording_writes_what_it_wrote() {
+    let url = pulse_testkit::http_server(|_| (200, crate::sources::bybit_body(6, false)));
+    // The counter keeps state; trend of contract 0.1.0 reads the cycle's own samples, which
+    // only the warm state gives back; the dashboard writes what both found.
+    let plugins = tempfile::tempdir().unwrap();
+    place(plugins.path(), &fixture_wasm("counter"), "counter");
+    let old_trend = pulse_testkit::repo_root().join("tests/fixtures/contract-0.1.0/trend.wasm");
+    place(plugins.path(), &old_trend, "trend");
+    place(plugins.path(), &plugin_wasm("dashboard"), "dashboard");
+    let (state, out) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let recording = out.path().join("market.jsonl");
+    let run = |memcached: &Memcached, source: &str, extra: &[&str]| {
+        let mut args = vec!["--source", source, "--exchange-url", &url, "--ttl", "60"];
+        args.extend_from_slice(&["--state-dir", state.path().to_str().unwrap()]);
+        args.extend_from_slice(extra);
+        let mut daemon = Daemon::serve(plugins.path().to_str().unwrap(), &memcached.addr, &args);
+        assert!(daemon.wait(), "{}", daemon.log());
+        daemon.log()
+    };
+    run(&Memcached::start(), "bybit", &["--interval", "0.2", "--cycles", "12"]);
+
+    // Started warm, recorded.
+    let live = Memcached::start();
+    let record = [
+        "--interval",
+        "1",
+        "--cycles",
+        "4",
+        "--record",
+        recording.to_str().unwrap(),
+    ];
+    let log = run(&live, "bybit", &record);
+    assert_eq!(calls(&log, "1.0.0"), [13, 14, 15, 16], "{log}");
+    let lines = std::fs::read_to_string(&recording).unwrap();
+    assert_eq!(lines.lines().count(), 5, "the warm start, then four snapshots");
+    let warm: Value = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
+    assert_eq!(warm["warm"]["plugin_states"][0]["plugin"], "counter", "{warm:.300}");
+    assert_eq!(warm["warm"]["history"].as_array().map(Vec::len), Some(6));
+
+    // Replayed from the recording alone: the same history and state to start from, so the
+    // same keys.
+    let replayed = Memcached::start();
+    let replay = format!("replay:{}", recording.display());
+    let log = run(&replayed, &replay, &["--replay-end", "stop", "--interval", "0.2"]);
+    assert_eq!(calls(&log, "1.0.0"), [13, 14, 15, 16], "{log}");
+    let keys: Vec<String> = pulse_testkit::dashboard_keys(&live)
+        .into_iter()
+        .filter(|k| k != "pulse:status")
+        .collect();
+    assert!(keys.iter().any(|k| k.starts_with("analysis:breakdown:")), "{keys:?}");
+    for key in &keys {
+        let (a, b) = (live.get(key).unwrap(), replayed.get(key).unwrap_or_default());
+        assert!(
+            a == b,
+            "{key} differs:\nlive:   {}\nreplay: {}",
+            String::from_utf8_lossy(&a),
+            String::from_utf8_lossy(&b)
+        );
+    }
+    let breakdown = replayed.json(&pulse_keys::breakdown_key("C00USDT"));
+    assert_eq!(
+        breakdown["analyzers"]["counter"]["components"]["cycles"], 16.0,
+        "{breakdown}"
+    );
+    assert!(
+        breakdown["analyzers"]["trend"]["components"]["ema_slow"].is_number(),
+        "{breakdown}"
+    );
+}

@@ -10,3 +10,4 @@ mod access;
 mod drift;
 mod evidence;
 mod failover;
+mod state;

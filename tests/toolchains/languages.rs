@@ -53,6 +53,10 @@ fn check_and_serve(analyzer: (&str, &Path), aggregator: (&str, &Path), config: &
         assert!(out.status.success(), "{}", text(&out));
         assert!(text(&out).contains(&format!("{name} 0.1.0")), "{}", text(&out));
     }
+    // The analyzer keeps its signals in state: check calls it again from what it returned.
+    let out = pulse(&["check", analyzer.1.to_str().unwrap()]);
+    let held = format!("(declared at most 1048576, format {}-signals/1)", analyzer.0);
+    assert!(text(&out).contains(&held), "{}", text(&out));
     let (name, top) = (analyzer.0, aggregator.0);
 
     let memcached = Memcached::start();
@@ -76,6 +80,13 @@ fn check_and_serve(analyzer: (&str, &Path), aggregator: (&str, &Path), config: &
     assert_eq!(breakdown["analyzers"][name]["version"], "0.1.0", "{breakdown}");
     assert!(breakdown["analyzers"][name]["score"].is_number(), "{breakdown}");
     assert!(breakdown["analyzers"]["trend"].is_object(), "{breakdown}");
+    // Inside the sandbox, the analyzer's signals went into its state and came back.
+    let (_, body) = pulse_testkit::http_get(&format!("{}/plugins", daemon.status_url()));
+    let listed: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
+    let mine = listed.iter().find(|p| p["name"] == name).unwrap();
+    assert!(mine["state_bytes"].as_u64() > Some(30 * 10), "{mine}");
+    assert_eq!(mine["state_format"], format!("{name}-signals/1"), "{mine}");
+    assert!(mine["failures"] == 0, "{mine}");
 
     let listed = wait_for(&format!("{top}'s key"), Duration::from_secs(60), || {
         let bytes = memcached.get(&format!("{top}:top"))?;
@@ -100,7 +111,8 @@ fn javascript_plugins_are_scaffolded_built_checked_and_served() {
     let install = "install node 20.19 or later with npm (apt-get install nodejs npm gives Debian 12 node 18, too old)";
     let dir = tempfile::tempdir().unwrap();
     let mut built = Vec::new();
-    for (kind, name) in [("analyzer", "js-signal"), ("aggregator", "js-top")] {
+    // The analyzer's tests include its signals held between calls (hysteresis).
+    for (kind, name, tests) in [("analyzer", "js-signal", 3), ("aggregator", "js-top", 2)] {
         let project = scaffold(dir.path(), kind, name, "js");
         run(&project, "node", &["--version"], install);
         run(
@@ -109,9 +121,9 @@ fn javascript_plugins_are_scaffolded_built_checked_and_served() {
             &["ci", "--prefer-offline", "--no-audit", "--no-fund"],
             install,
         );
-        let tests = run(&project, "npm", &["test"], install);
         // Node's TAP reporter says "# pass 2", its spec reporter (node 23 on) "ℹ pass 2".
-        assert!(tests.contains("pass 2") && tests.contains("fail 0"), "{tests}");
+        let (passed, out) = (format!("pass {tests}"), run(&project, "npm", &["test"], install));
+        assert!(out.contains(&passed) && out.contains("fail 0"), "{out}");
         run(&project, "npm", &["run", "typecheck"], install);
         run(&project, "npm", &["run", "build"], install);
         built.push(project.join(format!("{}.wasm", name.replace('-', "_"))));
@@ -124,10 +136,13 @@ fn javascript_plugins_are_scaffolded_built_checked_and_served() {
 fn python_plugins_are_scaffolded_built_checked_and_served() {
     let dir = tempfile::tempdir().unwrap();
     let mut built = Vec::new();
-    for (kind, name) in [("analyzer", "py-signal"), ("aggregator", "py-top")] {
+    for (kind, name, tests) in [("analyzer", "py-signal", 3), ("aggregator", "py-top", 2)] {
         let project = scaffold(dir.path(), kind, name, "python");
-        let tests = run(&project, "python3", &["-m", "unittest"], "install python3");
-        assert!(tests.contains("Ran 2 tests") && tests.contains("OK"), "{tests}");
+        let out = run(&project, "python3", &["-m", "unittest"], "install python3");
+        assert!(
+            out.contains(&format!("Ran {tests} tests")) && out.contains("OK"),
+            "{out}"
+        );
         // build.sh names the install command if componentize-py is missing (scripts/setup installs it).
         run(
             &project,

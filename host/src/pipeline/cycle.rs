@@ -6,6 +6,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use tracing::info;
+
 use super::market::Served;
 use super::publish::Permission;
 use super::round::{PluginRound, RoundOutcome};
@@ -21,7 +23,9 @@ impl Pipeline {
     pub async fn run_cycle(&mut self) -> Option<Arc<CycleSummary>> {
         let started = Instant::now();
         let generation = self.plugins.generation();
-        // A version new to this cycle takes the state it starts from as the last cycle left it.
+        // A warm start's plugin states go to the versions loaded, before their first call; then
+        // a version new to this cycle takes the state it starts from as the last cycle left it.
+        self.take_back_states(&generation);
         generation.settle_states();
         // 1. The market: a fresh snapshot, or the last good one while it is young enough.
         let served = self.market.serve(&generation, &self.telemetry.metrics).await?;
@@ -44,6 +48,27 @@ impl Pipeline {
         let summary = Arc::new(CycleSummary { facts, write });
         self.telemetry.cycle_done(summary.clone());
         Some(summary)
+    }
+
+    /// Hands the plugin states a warm start took back to `generation`'s versions, once, before
+    /// the first cycle's calls.
+    fn take_back_states(&mut self, generation: &Generation) {
+        if self.saved_states.is_empty() {
+            return;
+        }
+        let saved = std::mem::take(&mut self.saved_states);
+        let restored = generation.restore_states(&saved);
+        info!(
+            own = restored.own,
+            same_format = restored.same_format,
+            refused = restored.refused,
+            "warm start: of {} plugin states saved, {} went back to their own version and {} to a version of the same \
+             state format; {} were refused (not base64, or larger than their version declares)",
+            saved.len(),
+            restored.own,
+            restored.same_format,
+            restored.refused
+        );
     }
 
     /// Runs `generation`'s plugins on the snapshot served, if there is one; with none young

@@ -19,6 +19,7 @@ use crate::shared::clock::now_ms;
 use crate::shared::log_throttle::{Due, LogThrottle};
 use crate::shared::market::{Rejections, Selection, Snapshot};
 use crate::shared::text::quoted_path;
+use crate::shared::warm_start::{SavedVersionState, WarmStart};
 use crate::source::Source;
 use crate::status::Metrics;
 
@@ -194,13 +195,31 @@ impl Market {
     }
 
     /// Takes back the state saved in `dir` by the last run on the same source, if the source
-    /// goes on with the same market and the state still holds, and saves there from now on;
-    /// returns the evaluation's part, for the pipeline to take back.
-    pub(super) fn warm_start(&mut self, dir: Option<PathBuf>, interval: Duration) -> Option<SavedEvaluation> {
+    /// goes on with the same market and the state still holds, and saves there from now on
+    /// (what it took back opens the recording, if one is made); a replay of a recording that
+    /// opens so takes back what it says instead. Returns the evaluation's part and the plugins'
+    /// states, for the pipeline to take back.
+    pub(super) fn warm_start(
+        &mut self,
+        dir: Option<PathBuf>,
+        interval: Duration,
+    ) -> Option<(Option<SavedEvaluation>, Vec<SavedVersionState>)> {
+        if let Some(recorded) = self.source.recorded_warm() {
+            return Some((None, self.take_recorded(recorded)));
+        }
         let dir = dir.filter(|_| self.source.resumable())?;
         let warm = WarmState::new(&dir, self.source.name());
-        let evaluation = match warm.load(&mut self.history, &mut self.candles, now_ms(), interval) {
+        let taken_at_ms = now_ms();
+        let taken = match warm.load(&mut self.history, &mut self.candles, taken_at_ms, interval) {
             Ok(r) => {
+                let (history, candles) = (&self.history, &self.candles);
+                let plugin_states = r.plugin_states.clone();
+                self.source.record_warm(|| WarmStart {
+                    taken_at_ms,
+                    history: history.saved(),
+                    candles: candles.saved(),
+                    plugin_states,
+                });
                 info!(
                     file = %quoted_path(warm.path()),
                     "warm start: took back the history of {} symbols ({} left out) and {} candle series ({} candles refused)",
@@ -209,31 +228,50 @@ impl Market {
                     r.candle_series,
                     r.candles_refused
                 );
-                r.evaluation
+                (r.evaluation, r.plugin_states)
             }
             Err(e) if !warm.path().exists() => {
                 info!(file = %quoted_path(warm.path()), "no saved state to start from: {e:#}");
-                None
+                (None, Vec::new())
             }
             Err(e) => {
                 warn!("cold start: the saved state is not used: {e:#}");
-                None
+                (None, Vec::new())
             }
         };
         self.warm = Some(warm);
-        evaluation
+        Some(taken)
     }
 
-    /// Saves the history, candles and `evaluation` if a save is due, or at once when
-    /// `stopping`.
-    pub(super) async fn save(&mut self, stopping: bool, evaluation: &Evaluation) {
+    /// Takes back what a replayed recording's daemon took back at its warm start (the
+    /// candles checked against the same time); returns its plugin states.
+    fn take_recorded(&mut self, recorded: WarmStart) -> Vec<SavedVersionState> {
+        let symbols = recorded.history.len();
+        let left_out = self.history.restore(recorded.history);
+        let refused: usize = self
+            .candles
+            .restore(&recorded.candles, recorded.taken_at_ms)
+            .values()
+            .sum();
+        info!(
+            "replay: starting where the recorded daemon started, from the history of {symbols} symbols ({left_out} left out), \
+             {} candle series ({refused} candles refused) and {} plugin states it took back",
+            recorded.candles.len(),
+            recorded.plugin_states.len()
+        );
+        recorded.plugin_states
+    }
+
+    /// Saves the history, candles, `evaluation` and the states of `generation`'s versions if a
+    /// save is due, or at once when `stopping`.
+    pub(super) async fn save(&mut self, stopping: bool, evaluation: &Evaluation, generation: &Generation) {
         let Some(warm) = self.warm.as_mut() else {
             return;
         };
         if !stopping && !warm.due() {
             return;
         }
-        let saved = evaluation.saved();
+        let saved = (evaluation.saved(), generation.saved_states());
         if let Err(e) = warm.save((&self.history, &self.candles), saved, now_ms()).await {
             if let Some(due) = self.repeats.admit("saving the state") {
                 warn!("cannot save the state for a warm restart: {e:#}{due}");

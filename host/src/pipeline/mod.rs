@@ -33,6 +33,7 @@ use crate::ha::Leadership;
 use crate::plugin::PluginFeed;
 use crate::shared::log_throttle::LogThrottle;
 use crate::shared::market::Selection;
+use crate::shared::warm_start::SavedVersionState;
 use crate::source::Source;
 use crate::status::{ShadowBoard, StatusBoard, Telemetry};
 use market::Market;
@@ -99,6 +100,9 @@ pub struct Pipeline {
     cycle: u64,
     /// Interval ticks skipped so far because a cycle overran.
     skipped_ticks: u64,
+    /// The plugins' states taken back by a warm start, handed to the versions loaded when the
+    /// first cycle starts.
+    saved_states: Vec<SavedVersionState>,
 }
 
 /// Why the interval loop ended.
@@ -133,6 +137,7 @@ impl Pipeline {
             repeats: LogThrottle::per_minute(),
             cycle: 0,
             skipped_ticks: 0,
+            saved_states: Vec::new(),
         }
     }
 
@@ -142,11 +147,15 @@ impl Pipeline {
         self
     }
 
-    /// The pipeline taking back the history, candles and evaluation saved in `dir` by the last
-    /// run on the same source, if the source goes on with the same market and the state still
-    /// holds, and saving them there from now on.
+    /// The pipeline taking back the history, candles, evaluation and plugin states saved in
+    /// `dir` by the last run on the same source, if the source goes on with the same market and
+    /// the state still holds, and saving them there from now on.
     pub fn warm_start(mut self, dir: Option<PathBuf>) -> Self {
-        let Some(saved) = self.market.warm_start(dir, self.settings.interval) else {
+        let Some((evaluation, states)) = self.market.warm_start(dir, self.settings.interval) else {
+            return self;
+        };
+        self.saved_states = states;
+        let Some(saved) = evaluation else {
             return self;
         };
         match self.evaluation.restore(saved) {
@@ -192,10 +201,14 @@ impl Pipeline {
             if max_cycles.is_some_and(|max| self.cycle >= max) {
                 break Stop::Done;
             }
-            self.market.save(false, &self.evaluation).await;
+            self.market
+                .save(false, &self.evaluation, &self.plugins.generation())
+                .await;
             self.keep_cadence(&mut next);
         };
-        self.market.save(true, &self.evaluation).await;
+        self.market
+            .save(true, &self.evaluation, &self.plugins.generation())
+            .await;
         let cycles = self.cycle;
         match stop {
             Stop::Signal => info!(cycles, "shutting down after cycle {cycles}"),

@@ -1,12 +1,13 @@
-//! Warm restart: the history, candles and the evaluation's samples and figures saved to the
-//! state directory on stop and once a minute, written atomically, and taken back at start when
-//! they still hold, so the first push after a restart carries whole analyses and an hour of
-//! evidence is not thrown away.
+//! Warm restart: the history, candles, the evaluation's samples and figures and the plugins'
+//! states saved to the state directory on stop and once a minute, written atomically, and taken
+//! back at start when they still hold, so the first push after a restart carries whole analyses,
+//! an hour of evidence is not thrown away and a strategy goes on from what it remembered.
 //!
 //! Only a source that goes on with the same market across a restart (a live exchange) saves and
 //! loads. The cycle's own samples are taken back only after a short stop (at most
 //! [`HISTORY_GAP_INTERVALS`] intervals since the last one), since nothing can fill the hole a
-//! longer one leaves; candles are taken back after any stop shorter than a day, and what is
+//! longer one leaves; so are the plugins' states, which follow each cycle as the samples do;
+//! candles are taken back after any stop shorter than a day, and what is
 //! missing since is left to the source's backfill (or, where it has none, plugins get the
 //! series from after the gap).
 
@@ -23,6 +24,7 @@ use crate::shared::candle::CandleRows;
 use crate::shared::files;
 use crate::shared::market::Sample;
 use crate::shared::text::quoted_path;
+use crate::shared::warm_start::SavedVersionState;
 
 /// The format of the state file; a file of another version is not read.
 const VERSION: u32 = 1;
@@ -55,6 +57,10 @@ struct SavedState {
     /// state saved before the evaluation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     evaluation: Option<SavedEvaluation>,
+    /// Each loaded version's state (contract 0.4.0), those not empty; absent in a state saved
+    /// before plugins had state.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    plugin_states: Vec<SavedVersionState>,
 }
 
 /// Where the pipeline saves its state, and when it last did.
@@ -132,9 +138,15 @@ impl WarmState {
             .max();
         let history_gap = interval.as_millis() as i64 * i64::from(HISTORY_GAP_INTERVALS);
         let mut restored = Restored::default();
-        if newest.is_some_and(|t| t <= now_ms && now_ms - t <= history_gap) {
+        let short = |t: i64| t <= now_ms && now_ms - t <= history_gap;
+        if newest.is_some_and(short) {
             restored.history_symbols = state.history.len();
             restored.left_out = history.restore(state.history);
+        }
+        // The states follow the last cycle, as the samples do (without samples, when no plugin
+        // reads any, the save's time stands for the last cycle's).
+        if short(newest.unwrap_or(state.saved_at_ms)) {
+            restored.plugin_states = state.plugin_states;
         }
         restored.candle_series = state.candles.len();
         restored.candles_refused = candles.restore(&state.candles, now_ms).values().sum();
@@ -142,12 +154,12 @@ impl WarmState {
         Ok(restored)
     }
 
-    /// Saves `history`, `candles` and `evaluation` atomically (a temporary file renamed over
-    /// the last), off the async runtime's threads.
+    /// Saves `history`, `candles`, `evaluation` and `plugin_states` atomically (a temporary
+    /// file renamed over the last), off the async runtime's threads.
     pub(super) async fn save(
         &mut self,
         (history, candles): (&History, &CandleStore),
-        evaluation: SavedEvaluation,
+        (evaluation, plugin_states): (SavedEvaluation, Vec<SavedVersionState>),
         now_ms: i64,
     ) -> Result<()> {
         self.last_saved = Instant::now();
@@ -158,6 +170,7 @@ impl WarmState {
             history: history.saved(),
             candles: candles.saved(),
             evaluation: Some(evaluation),
+            plugin_states,
         };
         let path = self.path.clone();
         tokio::task::spawn_blocking(move || write_atomically(&path, &state))
@@ -179,6 +192,9 @@ pub(super) struct Restored {
     pub(super) candles_refused: usize,
     /// The evaluation's samples and figures, for the pipeline to take back if they still hold.
     pub(super) evaluation: Option<SavedEvaluation>,
+    /// The plugins' states, for the pipeline to hand to the versions loaded (none after a long
+    /// stop).
+    pub(super) plugin_states: Vec<SavedVersionState>,
 }
 
 /// Writes `state` to a temporary file beside `path` (never through a symlink), then renames it
@@ -239,14 +255,26 @@ mod tests {
         let mut warm = WarmState::new(dir.path(), "bybit:spot");
         assert!(warm.path().ends_with("bybit-spot.json"));
         let evaluation = crate::evaluation::Evaluation::new(crate::config::EvaluationConfig::default());
-        warm.save((&history, &candles), evaluation.saved(), saved_at)
-            .await
-            .unwrap();
+        let state = SavedVersionState {
+            plugin: "counter".into(),
+            role: "serving".into(),
+            hash: "ab".repeat(32),
+            format: "counter/1".into(),
+            state: "e30=".into(),
+        };
+        warm.save(
+            (&history, &candles),
+            (evaluation.saved(), vec![state.clone()]),
+            saved_at,
+        )
+        .await
+        .unwrap();
 
         let interval = Duration::from_secs(2);
         let (mut h, mut c) = (History::default(), CandleStore::default());
         let r = warm.load(&mut h, &mut c, saved_at + 5_000, interval).unwrap();
         assert_eq!((r.history_symbols, r.candle_series, r.candles_refused), (1, 1, 0));
+        assert_eq!(r.plugin_states, [state]);
         assert_eq!(h.saved(), history.saved());
         assert_eq!(c.saved(), candles.saved());
         assert!(r
@@ -260,6 +288,10 @@ mod tests {
         let r = warm.load(&mut h, &mut c, saved_at + 21_000, interval).unwrap();
         assert_eq!((r.history_symbols, r.candle_series), (0, 1));
         assert!(h.saved().is_empty());
+        assert!(
+            r.plugin_states.is_empty(),
+            "states follow the samples: not after a long stop"
+        );
 
         // Another source's state, or one from the future, is not read.
         let other = WarmState::new(dir.path(), "bybit");

@@ -59,6 +59,20 @@ impl KeptState {
         }
     }
 
+    /// The state as it is, if the version holds its own (not one it has yet to take from
+    /// another version): what a save writes, without settling anything.
+    pub(super) fn peek(&self) -> Option<Arc<[u8]>> {
+        match &*self.lock() {
+            Held::Bytes(state) => Some(state.clone()),
+            Held::From(_) => None,
+        }
+    }
+
+    /// Replaces the state with one saved before a restart (before any call).
+    pub(super) fn restore(&self, state: Arc<[u8]>) {
+        *self.lock() = Held::Bytes(state);
+    }
+
     /// Its size in bytes, for status: what its next call gets.
     pub(super) fn len(&self) -> usize {
         match &*self.lock() {

@@ -56,7 +56,7 @@ pub async fn run(
         }
         None => Box::new(std::io::stdout()),
     };
-    let mut pipeline = startup::pipeline(&config, source, feed, Box::new(JsonlSink::discard()));
+    let mut pipeline = startup::pipeline(&config, source, feed, Box::new(JsonlSink::discard())).warm_start(None);
     let started = Instant::now();
     let mut total = None;
     while let Some(summary) = pipeline.run_cycle().await {

@@ -73,7 +73,8 @@ pub async fn run(config: Config, plugins: PathBuf, input: &Path, out: Option<&Pa
         (true, None) => JsonlSink::discard(),
         _ => JsonlSink::create(out)?,
     };
-    let mut pipeline = startup::pipeline(&config, source, feed, Box::new(sink));
+    // A recording made by a daemon that started warm starts the replay where it started.
+    let mut pipeline = startup::pipeline(&config, source, feed, Box::new(sink)).warm_start(None);
     let started = Instant::now();
     let mut cycles = 0u64;
     while let Some(summary) = pipeline.run_cycle().await {

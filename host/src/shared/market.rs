@@ -17,24 +17,38 @@ use super::needs::empty_history;
 /// that moved them by a moment.
 const RANGE_SLACK: f64 = 0.01;
 
-/// One symbol's 24 h ticker.
+/// One symbol's 24 h ticker. Its numbers are recorded as they came, a row the source could not
+/// read a number of included (`NaN`, written `null`, read back as `NaN`), so a replay refuses
+/// the same rows for the same reasons.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Ticker {
     /// Exchange symbol, e.g. `BTCUSDT`.
     pub symbol: String,
     /// Last traded price, in quote currency.
+    #[serde(deserialize_with = "number_or_nan")]
     pub price: f64,
     /// Price change over 24 h, in percent.
+    #[serde(deserialize_with = "number_or_nan")]
     pub change_24h: f64,
     /// 24 h volume in base currency.
+    #[serde(deserialize_with = "number_or_nan")]
     pub volume_24h: f64,
     /// 24 h turnover in quote currency.
+    #[serde(deserialize_with = "number_or_nan")]
     pub turnover_24h: f64,
     /// Highest price over 24 h.
+    #[serde(deserialize_with = "number_or_nan")]
     pub high_24h: f64,
     /// Lowest price over 24 h.
+    #[serde(deserialize_with = "number_or_nan")]
     pub low_24h: f64,
+}
+
+/// A recorded number: JSON has no NaN, so a number that was not one when recorded is written
+/// `null`; it reads back as NaN, which selection refuses again.
+fn number_or_nan<'de, D: serde::Deserializer<'de>>(numbers: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(numbers)?.unwrap_or(f64::NAN))
 }
 
 impl Ticker {
@@ -304,5 +318,26 @@ mod tests {
         let rows: Vec<(&str, f64)> = selected.tickers.iter().map(|t| (t.symbol.as_str(), t.price)).collect();
         assert_eq!(rows, [("AUSDT", 1.5), ("BUSDT", 2.0)]);
         assert!(rejected.is_empty());
+    }
+
+    #[test]
+    fn a_row_recorded_with_a_number_that_was_none_reads_back_and_is_refused_again() {
+        let snapshot = Snapshot {
+            timestamp_ms: 1,
+            tickers: vec![ticker("AUSDT", 1.0, 1e6), ticker("NANUSDT", f64::NAN, 1e6)],
+            candles: Vec::new(),
+        };
+        let line = serde_json::to_string(&snapshot).unwrap();
+        assert!(line.contains(r#""price":null"#), "{line}");
+        let read: Snapshot = serde_json::from_str(&line).unwrap();
+        assert!(read.tickers[1].price.is_nan());
+        let selection = Selection {
+            top: 10,
+            ..Selection::default()
+        };
+        let (live, refused_live) = snapshot.select(&selection);
+        let (replayed, refused_replayed) = read.select(&selection);
+        assert_eq!(refused_live.values().sum::<usize>(), 1, "{refused_live:?}");
+        assert_eq!((live, refused_live), (replayed, refused_replayed));
     }
 }

@@ -25,4 +25,5 @@ pub mod market_view;
 pub mod needs;
 pub mod text;
 pub mod timeframe;
+pub mod warm_start;
 pub mod write_stats;

@@ -29,6 +29,7 @@ use crate::config::Config;
 use crate::shared::candle::{CandleDemand, CandleFetches};
 use crate::shared::clock::now_ms;
 use crate::shared::market::{Snapshot, Ticker};
+use crate::shared::warm_start::WarmStart;
 
 /// Every source `--source` can name; adding one is a file in this folder and a line here.
 pub const SOURCES: &[Registration] = &[simulated::SOURCE, replay::SOURCE, bybit::BYBIT, binance::BINANCE];
@@ -49,6 +50,12 @@ pub trait MarketSource: Send {
 
     /// The kline requests the source has made so far, if it makes any.
     fn candle_fetches(&self) -> Option<CandleFetches> {
+        None
+    }
+
+    /// What the recorded daemon took back at a warm start, for a replay to start from the same
+    /// (once); `None` for every source but a replay of such a recording.
+    fn recorded_warm(&mut self) -> Option<WarmStart> {
         None
     }
 }
@@ -129,6 +136,21 @@ impl Source {
     /// The kline requests the source has made so far, if it makes any.
     pub fn candle_fetches(&self) -> Option<CandleFetches> {
         self.market.candle_fetches()
+    }
+
+    /// What a recorded daemon took back at a warm start, if this replays its recording.
+    pub fn recorded_warm(&mut self) -> Option<WarmStart> {
+        self.market.recorded_warm()
+    }
+
+    /// Records what this daemon took back at its warm start, at the top of its recording.
+    pub fn record_warm(&mut self, warm: impl FnOnce() -> WarmStart) {
+        if let Some(recorder) = &mut self.recorder {
+            if let Err(e) = recorder.write_warm(warm()) {
+                warn!("recording stopped: {e:#}");
+                self.recorder = None;
+            }
+        }
     }
 
     /// The market now; `None` when a replay has ended.

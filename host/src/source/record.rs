@@ -1,4 +1,6 @@
-//! Records every snapshot a source yields to a JSON Lines file that `replay:` reads back.
+//! Records every snapshot a source yields to a JSON Lines file that `replay:` reads back; a
+//! daemon that started warm first records what it took back (`{"warm": ...}`), so the replay
+//! starts where the live run did.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -7,6 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::shared::market::Snapshot;
+use crate::shared::warm_start::{WarmLine, WarmStart};
 
 /// An open recording.
 pub struct Recorder {
@@ -24,9 +27,20 @@ impl Recorder {
         })
     }
 
+    /// Writes what a warm start took back as the first line (call it before any snapshot).
+    pub fn write_warm(&mut self, warm: WarmStart) -> Result<()> {
+        serde_json::to_writer(&mut self.out, &WarmLine { warm })?;
+        self.end_line()
+    }
+
     /// Appends one snapshot as one line, flushed so a crash loses at most the line in flight.
     pub fn write(&mut self, snapshot: &Snapshot) -> Result<()> {
         serde_json::to_writer(&mut self.out, snapshot)?;
+        self.end_line()
+    }
+
+    /// Ends the line just written and flushes it.
+    fn end_line(&mut self) -> Result<()> {
         self.out.write_all(b"\n")?;
         self.out
             .flush()

@@ -1,6 +1,7 @@
 //! Replays a recorded market: JSON Lines, one [`Snapshot`] per line (`docs/sources.md`), one
 //! line per cycle, with the recorded timestamps, so a replay gives the plugins exactly what the
-//! recording saw.
+//! recording saw. A recording made by a daemon that started warm opens with what it took back
+//! (`{"warm": ...}`), which the replay starts from, read when the replay opens.
 //!
 //! The recording is read ahead on a thread of its own, one snapshot at a time, each line within
 //! [`MAX_LINE_BYTES`]: a cycle waits for the next line at most the source's request timeout,
@@ -21,10 +22,14 @@ use crate::config::{Config, ReplayEnd};
 use crate::shared::files::{self, Line};
 use crate::shared::market::Snapshot;
 use crate::shared::text::quoted_path;
+use crate::shared::warm_start::{WarmLine, WarmStart};
 
 /// The longest line of a recording read: a snapshot of 10,000 symbols is about 2.5 MB, so this
 /// leaves room for 100,000 and more. A longer line is skipped, costing no more than this.
 pub const MAX_LINE_BYTES: usize = 64 << 20;
+/// The longest warm-start line read: it holds what the state file holds but the evaluation, so
+/// it is bounded as the state file is.
+const MAX_WARM_LINE_BYTES: usize = 1 << 30;
 
 /// `replay:FILE`: a recording, at `market.speed` and ending as `market.replay_end` says.
 pub(super) const SOURCE: Registration = Registration {
@@ -39,17 +44,40 @@ fn open(config: &Config, argument: Option<&str>) -> Result<Opened> {
     let Some(file) = argument else {
         bail!("source replay needs the recording: replay:FILE");
     };
-    let recording = Recording::open(Path::new(file), config.market.replay_end)?;
+    let path = Path::new(file);
+    let warm = warm_start(path)?;
+    let recording = Recording::open(path, config.market.replay_end, warm.is_some())?;
     Ok(Opened {
-        market: Box::new(Replay::start(recording, config.request_timeout())),
+        market: Box::new(Replay::start(recording, warm, config.request_timeout())),
         name: "replay",
     })
+}
+
+/// What the recording's first line says its daemon took back at a warm start, if it does.
+fn warm_start(path: &Path) -> Result<Option<WarmStart>> {
+    let mut lines = Recording::lines(path)?;
+    let mut buffer = Vec::new();
+    let at = || format!("{} line 1", quoted_path(path));
+    match files::read_line_bounded(&mut lines, &mut buffer, MAX_WARM_LINE_BYTES)
+        .with_context(|| format!("cannot read {}", at()))?
+    {
+        Line::Read if WarmLine::is(&buffer) => {
+            let line: WarmLine = serde_json::from_slice(&buffer)
+                .with_context(|| format!("{}: not the warm start a recording opens with", at()))?;
+            Ok(Some(line.warm))
+        }
+        // A first line past even this bound is left to the snapshot reader, which skips it and
+        // says so.
+        _ => Ok(None),
+    }
 }
 
 /// A recording read ahead on its own thread.
 struct Replay {
     /// The recording, for messages.
     path: PathBuf,
+    /// What its daemon took back at a warm start, until the pipeline takes it.
+    warm: Option<WarmStart>,
     /// Each snapshot (or bad line) as the thread reads it; closed once the recording ends.
     next: mpsc::Receiver<Result<Option<Snapshot>>>,
     /// How long a cycle waits for the next one.
@@ -59,7 +87,7 @@ struct Replay {
 impl Replay {
     /// Reads `recording` ahead on a new thread, at most one snapshot waiting, for cycles that
     /// wait at most `wait` for each.
-    fn start(mut recording: Recording, wait: Duration) -> Self {
+    fn start(mut recording: Recording, warm: Option<WarmStart>, wait: Duration) -> Self {
         let (sender, next) = mpsc::channel(1);
         let path = recording.path.clone();
         let read_ahead = move || loop {
@@ -77,11 +105,12 @@ impl Replay {
             let _ = sender.try_send(Err(anyhow!("cannot start reading {}: {e}", quoted_path(&path))));
             return Self {
                 path,
+                warm,
                 next: failed,
                 wait,
             };
         }
-        Self { path, next, wait }
+        Self { path, warm, next, wait }
     }
 }
 
@@ -100,6 +129,10 @@ impl MarketSource for Replay {
             ),
         }
     }
+
+    fn recorded_warm(&mut self) -> Option<WarmStart> {
+        self.warm.take()
+    }
 }
 
 /// A recording, read line by line.
@@ -114,17 +147,20 @@ struct Recording {
     line: usize,
     /// Whether to stop or loop at the end.
     end: ReplayEnd,
+    /// Whether line 1 is a warm start, read when the replay opened, which is not a cycle.
+    warm_first: bool,
 }
 
 impl Recording {
     /// Opens `path`; fails if it cannot be read or is not a regular file.
-    pub fn open(path: &Path, end: ReplayEnd) -> Result<Self> {
+    pub fn open(path: &Path, end: ReplayEnd, warm_first: bool) -> Result<Self> {
         Ok(Self {
             lines: Self::lines(path)?,
             buffer: Vec::new(),
             path: path.to_path_buf(),
             line: 0,
             end,
+            warm_first,
         })
     }
 
@@ -152,6 +188,7 @@ impl Recording {
                     self.line = 0;
                     restarted = true;
                 }
+                Line::TooLong(_) if self.line == 0 && self.warm_first => self.line += 1,
                 Line::TooLong(len) => {
                     self.line += 1;
                     bail!(
@@ -161,7 +198,8 @@ impl Recording {
                 }
                 Line::Read => {
                     self.line += 1;
-                    if self.buffer.trim_ascii().is_empty() {
+                    // The warm start, read when the replay opened, is not a cycle.
+                    if self.buffer.trim_ascii().is_empty() || (self.line == 1 && self.warm_first) {
                         continue;
                     }
                     return match serde_json::from_slice(&self.buffer) {
@@ -182,7 +220,7 @@ mod tests {
     fn a_file_without_snapshots_ends_even_when_looping() {
         let file = tempfile_path("blank");
         std::fs::write(&file, "\n\n   \n").unwrap();
-        let mut replay = Recording::open(&file, ReplayEnd::Loop).unwrap();
+        let mut replay = Recording::open(&file, ReplayEnd::Loop, false).unwrap();
         assert!(replay.snapshot().unwrap().is_none());
         let _ = std::fs::remove_file(file);
     }
@@ -191,7 +229,7 @@ mod tests {
     fn a_replay_loops_and_names_a_bad_line() {
         let file = tempfile_path("loop");
         std::fs::write(&file, "{\"timestamp_ms\":1,\"tickers\":[]}\n\n{\"oops\":1}\n").unwrap();
-        let mut replay = Recording::open(&file, ReplayEnd::Loop).unwrap();
+        let mut replay = Recording::open(&file, ReplayEnd::Loop, false).unwrap();
         assert_eq!(replay.snapshot().unwrap().unwrap().timestamp_ms, 1);
         let err = replay.snapshot().unwrap_err().to_string();
         assert!(err.contains("line 3"), "{err}");
@@ -207,7 +245,7 @@ mod tests {
             "x".repeat(MAX_LINE_BYTES)
         );
         std::fs::write(&file, format!("{long}\n{{\"timestamp_ms\":3,\"tickers\":[]}}\n")).unwrap();
-        let mut replay = Recording::open(&file, ReplayEnd::Stop).unwrap();
+        let mut replay = Recording::open(&file, ReplayEnd::Stop, false).unwrap();
         let err = replay.snapshot().unwrap_err().to_string();
         assert!(
             err.contains("line 1: skipped") && err.contains("above the limit"),
@@ -218,7 +256,7 @@ mod tests {
         let _ = std::fs::remove_file(&file);
 
         rustix::fs::mkfifoat(rustix::fs::CWD, &file, rustix::fs::Mode::from_raw_mode(0o600)).unwrap();
-        let err = format!("{:#}", Recording::open(&file, ReplayEnd::Stop).err().unwrap());
+        let err = format!("{:#}", Recording::open(&file, ReplayEnd::Stop, false).err().unwrap());
         assert!(err.contains("it is a FIFO, not a regular file"), "{err}");
         let _ = std::fs::remove_file(file);
     }
@@ -231,8 +269,8 @@ mod tests {
             "x".repeat(60 << 20)
         );
         std::fs::write(&file, format!("{long}\n{{\"timestamp_ms\":2,\"tickers\":[]}}\n")).unwrap();
-        let recording = Recording::open(&file, ReplayEnd::Stop).unwrap();
-        let mut replay = Replay::start(recording, Duration::from_micros(1));
+        let recording = Recording::open(&file, ReplayEnd::Stop, false).unwrap();
+        let mut replay = Replay::start(recording, None, Duration::from_micros(1));
         let err = replay.snapshot(0).await.unwrap_err().to_string();
         assert!(err.contains("is not read yet"), "{err}");
         replay.wait = Duration::from_secs(60);
