@@ -62,7 +62,7 @@ fn metrics_health_and_plugins_follow_the_running_daemon() {
     );
     let info = m
         .keys()
-        .find(|k| k.starts_with(r#"pulse_plugin_info{plugin="trend",kind="analyzer",version="0.2.0",hash=""#))
+        .find(|k| k.starts_with(r#"pulse_plugin_info{plugin="trend",kind="analyzer",version="0.3.0",hash=""#))
         .unwrap_or_else(|| panic!("no pulse_plugin_info for trend: {m:#?}"));
     assert_eq!(m[info], 1.0);
     assert!(

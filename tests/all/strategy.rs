@@ -71,7 +71,7 @@ fn a_shadow_is_compared_with_the_serving_version_never_written_and_compared_alik
     wait_for("the shadow to be staged", Duration::from_secs(30), || {
         daemon
             .log()
-            .contains(&format!("shadow trend {SHIFTED} staged; it runs beside trend 0.2.0"))
+            .contains(&format!("shadow trend {SHIFTED} staged; it runs beside trend 0.3.0"))
             .then_some(())
     });
     let url = format!("{}/shadow/trend", daemon.status_url());
@@ -83,7 +83,7 @@ fn a_shadow_is_compared_with_the_serving_version_never_written_and_compared_alik
     assert_eq!(shadow["role"], "shadow", "{shadow}");
     assert_eq!(shadow["version"], SHIFTED, "{shadow}");
     assert_eq!(shadow["calls_failed"], 0, "{shadow}");
-    assert!(shadow["serving"].as_str().unwrap().starts_with("0.2.0@"), "{shadow}");
+    assert!(shadow["serving"].as_str().unwrap().starts_with("0.3.0@"), "{shadow}");
     // Every score moved by exactly 5, on every symbol both versions scored.
     let last = &shadow["last_cycle"];
     assert_eq!(last["symbols_both_scored"], 30, "{shadow}");
@@ -129,7 +129,7 @@ fn a_shadow_is_compared_with_the_serving_version_never_written_and_compared_alik
         .iter()
         .map(|b| serde_json::from_str::<Value>(b).unwrap()["analyzers"]["trend"]["version"].clone())
         .collect();
-    assert!(trend_versions.iter().all(|v| v == "0.2.0"), "{trend_versions:?}");
+    assert!(trend_versions.iter().all(|v| v == "0.3.0"), "{trend_versions:?}");
     let leaked = written
         .iter()
         .find(|item| String::from_utf8_lossy(&item.value).contains(SHIFTED));
@@ -168,7 +168,7 @@ fn a_shadow_is_compared_with_the_serving_version_never_written_and_compared_alik
     });
     let log = daemon.log();
     assert!(
-        log.contains(&format!("swapped plugin trend 0.2.0 -> {SHIFTED}")),
+        log.contains(&format!("swapped plugin trend 0.3.0 -> {SHIFTED}")),
         "{log}"
     );
     assert!(log.contains("unloaded shadow trend"), "{log}");
@@ -293,7 +293,7 @@ fn a_promoted_version_that_starts_failing_is_rolled_back_before_its_quarantine_a
     wait_for("the swap", Duration::from_secs(30), || {
         daemon
             .log()
-            .contains("swapped plugin trend 0.2.0 -> 9.9.9-breaks")
+            .contains("swapped plugin trend 0.3.0 -> 9.9.9-breaks")
             .then_some(())
     });
     let trend = |list: &str| -> Value {
@@ -313,7 +313,7 @@ fn a_promoted_version_that_starts_failing_is_rolled_back_before_its_quarantine_a
         daemon
             .log()
             .lines()
-            .find(|l| l.contains("rolled back plugin trend 9.9.9-breaks -> 0.2.0"))
+            .find(|l| l.contains("rolled back plugin trend 9.9.9-breaks -> 0.3.0"))
             .map(str::to_string)
     });
     assert!(
@@ -326,7 +326,7 @@ fn a_promoted_version_that_starts_failing_is_rolled_back_before_its_quarantine_a
             let value: Value = serde_json::from_slice(&item.value).ok()?;
             let trend = &value["analyzers"]["trend"];
             (item.key.starts_with("analysis:breakdown:")
-                && trend["version"] == "0.2.0"
+                && trend["version"] == "0.3.0"
                 && value["cycle"].as_u64()? > fail_from)
                 .then(|| value["cycle"].as_u64().unwrap())
         })
@@ -337,7 +337,7 @@ fn a_promoted_version_that_starts_failing_is_rolled_back_before_its_quarantine_a
         .iter()
         .filter(|item| item.key.starts_with("analysis:breakdown:"))
         .filter_map(|item| serde_json::from_slice::<Value>(&item.value).ok())
-        .filter(|v| v["analyzers"]["trend"]["version"] == "0.2.0" && v["cycle"].as_u64() > Some(fail_from))
+        .filter(|v| v["analyzers"]["trend"]["version"] == "0.3.0" && v["cycle"].as_u64() > Some(fail_from))
         .filter_map(|v| v["cycle"].as_u64())
         .min()
         .unwrap();
@@ -347,7 +347,7 @@ fn a_promoted_version_that_starts_failing_is_rolled_back_before_its_quarantine_a
     );
     no_cycle_missed(&writes);
     let after = trend(&http_get(&format!("{}/plugins", daemon.status_url())).1);
-    assert_eq!(after["version"], "0.2.0", "{after}");
+    assert_eq!(after["version"], "0.3.0", "{after}");
     assert!(
         after["probation"].is_null(),
         "a version swapped back is not on probation: {after}"
@@ -367,7 +367,7 @@ fn a_promoted_version_that_starts_failing_is_rolled_back_before_its_quarantine_a
         daemon.log().contains(&again).then_some(())
     });
     let still = trend(&http_get(&format!("{}/plugins", daemon.status_url())).1);
-    assert_eq!(still["version"], "0.2.0", "{still}");
+    assert_eq!(still["version"], "0.3.0", "{still}");
 
     // A restart keeps the rollback: the file is still refused, the old version serves.
     assert!(daemon.stop(), "{}", daemon.log());
@@ -390,5 +390,5 @@ fn a_promoted_version_that_starts_failing_is_rolled_back_before_its_quarantine_a
         (listed["calls"].as_u64() > Some(0)).then_some(())
     });
     let listed = trend(&http_get(&format!("{}/plugins", restarted.status_url())).1);
-    assert_eq!(listed["version"], "0.2.0", "{listed}");
+    assert_eq!(listed["version"], "0.3.0", "{listed}");
 }

@@ -22,7 +22,7 @@ fn trend_version_in_signals(memcached: &Memcached) -> Option<&'static str> {
             if trend.get("v2_marker").is_some() {
                 "2.0.0"
             } else if trend.get("ema_slow").is_some() {
-                "0.2.0"
+                "0.3.0"
             } else {
                 "none"
             }
@@ -31,7 +31,7 @@ fn trend_version_in_signals(memcached: &Memcached) -> Option<&'static str> {
     assert!(versions.len() <= 1, "one cycle mixed versions of trend: {versions:?}");
     versions.into_iter().next().map(|v| match v {
         "2.0.0" => "2.0.0",
-        "0.2.0" => "0.2.0",
+        "0.3.0" => "0.3.0",
         _ => "none",
     })
 }
@@ -112,7 +112,7 @@ impl Swapping {
                 }
             })
         };
-        assert_eq!(trend_version_in_signals(&memcached), Some("0.2.0"));
+        assert_eq!(trend_version_in_signals(&memcached), Some("0.3.0"));
         Self {
             memcached,
             plugins,
@@ -169,7 +169,7 @@ fn swap_to_v2(t: &Swapping) {
 fn a_version_copied_in_place_serves_whole_cycles() {
     let t = Swapping::start();
     swap_to_v2(&t);
-    let swapped = wait_for_log(&t.daemon, "the swap log line", "swapped plugin trend 0.2.0 -> 2.0.0");
+    let swapped = wait_for_log(&t.daemon, "the swap log line", "swapped plugin trend 0.3.0 -> 2.0.0");
     assert!(
         swapped.contains("hash=") && swapped.contains("staging_ms="),
         "{swapped}"
@@ -191,13 +191,13 @@ fn the_old_version_renamed_back_comes_from_the_compile_cache() {
     let t = Swapping::start();
     swap_to_v2(&t);
     rename_into_place(t.dir(), "trend.wasm", &std::fs::read(plugin_wasm("trend")).unwrap());
-    wait_for("trend 0.2.0 to serve again", Duration::from_secs(15), || {
-        (trend_version_in_signals(&t.memcached) == Some("0.2.0")).then_some(())
+    wait_for("trend 0.3.0 to serve again", Duration::from_secs(15), || {
+        (trend_version_in_signals(&t.memcached) == Some("0.3.0")).then_some(())
     });
     let back = wait_for_log(
         &t.daemon,
         "the swap-back log line",
-        "swapped plugin trend 2.0.0 -> 0.2.0",
+        "swapped plugin trend 2.0.0 -> 0.3.0",
     );
     assert!(back.contains("from compile cache"), "{back}");
     t.finish();
@@ -229,24 +229,24 @@ fn bad_versions_are_rejected_at_their_stage_and_the_old_one_keeps_serving() {
     rename_into_place(t.dir(), "trend.wasm", &original[..original.len() / 2]);
     let line = wait_for_log(&t.daemon, "the truncated-file rejection", "at compile");
     assert!(
-        line.contains("trend.wasm") && line.contains("still serving trend 0.2.0"),
+        line.contains("trend.wasm") && line.contains("still serving trend 0.3.0"),
         "{line}"
     );
     rename_into_place(t.dir(), "trend.wasm", b"#!/bin/sh\necho not wasm\n");
     let line = wait_for_log(&t.daemon, "the non-wasm rejection", "not a WebAssembly file");
-    assert!(line.contains("still serving trend 0.2.0"), "{line}");
+    assert!(line.contains("still serving trend 0.3.0"), "{line}");
     std::fs::copy(plugin_wasm("wrong_world"), t.dir().join("trend.wasm")).unwrap();
     let line = wait_for_log(&t.daemon, "the wrong-world rejection", "at world");
     assert!(
-        line.contains("exports neither") && line.contains("still serving trend 0.2.0"),
+        line.contains("exports neither") && line.contains("still serving trend 0.3.0"),
         "{line}"
     );
     let cycle_after_rejections = pulse_testkit::status_cycle(&t.memcached).unwrap();
     wait_for("two more cycles", Duration::from_secs(10), || {
         pulse_testkit::status_cycle(&t.memcached).filter(|&c| c >= cycle_after_rejections + 2)
     });
-    assert_eq!(trend_version_in_signals(&t.memcached), Some("0.2.0"));
-    assert!(status_plugins(&t.memcached).contains(&("trend".into(), "0.2.0".into())));
+    assert_eq!(trend_version_in_signals(&t.memcached), Some("0.3.0"));
+    assert!(status_plugins(&t.memcached).contains(&("trend".into(), "0.3.0".into())));
     t.finish();
 }
 
@@ -260,11 +260,11 @@ fn a_side_config_reinits_the_plugin_and_a_bad_one_is_rejected() {
         "must be at least 1 and below slow",
     );
     assert!(
-        line.contains("at trial") && line.contains("still serving trend 0.2.0"),
+        line.contains("at trial") && line.contains("still serving trend 0.3.0"),
         "{line}"
     );
     std::fs::write(t.dir().join("trend.toml"), "fast = 3\nslow = 9\n").unwrap();
-    wait_for_log(&t.daemon, "the re-init swap", "swapped plugin trend 0.2.0 -> 0.2.0");
+    wait_for_log(&t.daemon, "the re-init swap", "swapped plugin trend 0.3.0 -> 0.3.0");
     t.finish();
 }
 
@@ -288,7 +288,7 @@ fn a_plugin_sleeping_in_its_trial_is_rejected_and_swaps_go_on() {
     wait_for_log(
         &t.daemon,
         "a swap after the sleeping plugin",
-        "swapped plugin trend 0.2.0 -> 0.2.0",
+        "swapped plugin trend 0.3.0 -> 0.3.0",
     );
     t.finish();
 }
@@ -313,7 +313,7 @@ fn two_hundred_swaps_leave_resident_memory_flat() {
     };
     let (mut reloader, mut feed) = pulse::startup::load_plugins(&config).unwrap();
     let versions = [
-        (std::fs::read(plugin_wasm("trend")).unwrap(), "0.2.0"),
+        (std::fs::read(plugin_wasm("trend")).unwrap(), "0.3.0"),
         (std::fs::read(plugin_wasm("trend_v2")).unwrap(), "2.0.0"),
     ];
     let mut baseline = 0;

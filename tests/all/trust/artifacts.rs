@@ -167,7 +167,7 @@ fn bytes_planted_as_a_saved_rollback_never_run() {
         versions.sort();
         assert_eq!(
             versions,
-            [("dashboard", "0.2.0"), ("trend", "0.2.0")],
+            [("dashboard", "0.2.0"), ("trend", "0.3.0")],
             "the file in the directory serves"
         );
         let log = daemon.log();

@@ -75,7 +75,7 @@ fn fifos_devices_and_sparse_giants_neither_stop_start_up_nor_the_reloader() {
     std::fs::remove_file(&side).unwrap();
     std::fs::write(dir.join(".trend.toml.tmp"), "fast = 4\nslow = 12\n").unwrap();
     std::fs::rename(dir.join(".trend.toml.tmp"), &side).unwrap();
-    logged(&daemon, "swapped plugin trend 0.2.0 -> 0.2.0", 1);
+    logged(&daemon, "swapped plugin trend 0.3.0 -> 0.3.0", 1);
 
     super::holds(&daemon, &memcached, Duration::from_millis(500));
 }

@@ -119,7 +119,7 @@ fn sighup_reads_the_directory_again_and_sigpipe_is_harmless() {
         "SIGHUP: reading the plugin directory and side configs again",
         1,
     );
-    logged(&daemon, "swapped plugin trend 0.2.0 -> 0.2.0", 1);
+    logged(&daemon, "swapped plugin trend 0.3.0 -> 0.3.0", 1);
     daemon.signal("HUP");
     daemon.signal("PIPE");
     logged(

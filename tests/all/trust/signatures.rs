@@ -74,7 +74,7 @@ fn with_signatures_required_only_rightly_signed_plugins_serve() {
         serving(&url),
         [
             ("dashboard".into(), "0.2.0".into(), alice_signed.clone()),
-            ("trend".into(), "0.2.0".into(), alice_signed.clone())
+            ("trend".into(), "0.3.0".into(), alice_signed.clone())
         ]
     );
     assert!(
@@ -93,7 +93,7 @@ fn with_signatures_required_only_rightly_signed_plugins_serve() {
     place(&v2, &dir.join("trend.wasm"));
     logged(
         &daemon,
-        "signed by \"mallory\", whose key [trust] keys does not list; still serving trend 0.2.0",
+        "signed by \"mallory\", whose key [trust] keys does not list; still serving trend 0.3.0",
         1,
     );
     // Alice's signature of another file.
@@ -102,11 +102,11 @@ fn with_signatures_required_only_rightly_signed_plugins_serve() {
     sign(&dir.join(".trend.wasm"), &alice);
     place(&dir.join(".trend.wasm.sig"), &dir.join("trend.wasm.sig"));
     logged(&daemon, "its signature by \"alice\" does not verify", 1);
-    assert_eq!(serving(&url)[1], ("trend".into(), "0.2.0".into(), alice_signed.clone()));
+    assert_eq!(serving(&url)[1], ("trend".into(), "0.3.0".into(), alice_signed.clone()));
 
     // Rightly signed: it serves.
     place(&dir.join(".trend_v2.wasm.sig"), &dir.join("trend.wasm.sig"));
-    logged(&daemon, "swapped plugin trend 0.2.0 -> 2.0.0", 1);
+    logged(&daemon, "swapped plugin trend 0.3.0 -> 2.0.0", 1);
     wait_for("the swap", Duration::from_secs(30), || {
         (serving(&url)[1] == ("trend".into(), "2.0.0".into(), alice_signed.clone())).then_some(())
     });

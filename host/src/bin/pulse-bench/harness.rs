@@ -48,8 +48,14 @@ pub fn fixture_wasm(name: &str) -> Result<PathBuf> {
 /// copies of `bench-analyzer` whose name (the `00` of `bench-analyzer-00`, which the file holds
 /// once) is rewritten to `00`, `01`, ... Returns their names.
 pub fn bench_analyzers(dir: &Path, count: usize) -> Result<Vec<String>> {
+    bench_analyzers_of(&fixture_wasm("bench_analyzer")?, dir, count)
+}
+
+/// [`bench_analyzers`], of the build at `built` (today's, or an older contract's kept in
+/// `tests/fixtures`).
+pub fn bench_analyzers_of(built: &Path, dir: &Path, count: usize) -> Result<Vec<String>> {
     const NAME: &[u8] = b"bench-analyzer-00";
-    let wasm = std::fs::read(fixture_wasm("bench_analyzer")?)?;
+    let wasm = std::fs::read(built)?;
     let places: Vec<usize> = (0..=wasm.len().saturating_sub(NAME.len()))
         .filter(|&i| wasm[i..i + NAME.len()] == *NAME)
         .collect();

@@ -11,6 +11,7 @@ mod evaluation;
 mod failover;
 mod faults;
 mod first_whole;
+mod flips;
 mod harness;
 mod many;
 mod native;
@@ -74,6 +75,9 @@ enum Scenario {
     /// Scoring verdicts at 30 and 10,000 symbols, a serving version and its shadow, the default
     /// horizons: each cycle's step after the write, and the memory held once full.
     Evaluation,
+    /// The bundled trend's signal changes per symbol-hour on a recorded hour, 0.2.0 (plain)
+    /// beside 0.3.0 (signals held in its state).
+    SignalFlips,
 }
 
 /// Options every scenario sees.
@@ -127,6 +131,7 @@ fn main() -> Result<()> {
             Scenario::FirstWhole => first_whole::run(&options)?,
             Scenario::Failover => failover::run(&options)?,
             Scenario::Evaluation => evaluation::run(&options)?,
+            Scenario::SignalFlips => flips::run(&options)?,
         };
         for mut result in results {
             result["machine"] = machine.clone();

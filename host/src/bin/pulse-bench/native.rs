@@ -12,7 +12,7 @@ use anyhow::Result;
 use pulse::config::{Bytes, Config, MemoryMib, Millis, ResidentMib};
 use pulse::plugin::{LoadedPlugin, PluginSource};
 use pulse::shared::market_view::CallMarket;
-use pulse_sdk::Analyzer;
+use pulse_sdk::StatefulAnalyzer;
 use serde_json::{json, Value};
 
 use crate::harness::{bench_analyzers, percentiles, plugin_wasm};
@@ -96,7 +96,11 @@ fn measure(options: &Options, symbols: usize) -> Result<Value> {
     let guest_market = pulse_sdk::MarketView::new(to_guest(&host_market));
     let settings = trend::Config::default();
     let native_ms = median_ms(reps, || {
-        std::hint::black_box(trend::Trend::analyze(&guest_market, &settings).map_err(anyhow::Error::msg)?);
+        // What the plugin's call does natively: its analysis, the signals it holds, its state
+        // encoded for the next call.
+        let mut held = pulse_sdk::HeldSignals::default();
+        let out = trend::Trend::analyze(&guest_market, &settings, &mut held).map_err(anyhow::Error::msg)?;
+        std::hint::black_box((out, trend::Trend::encode_state(&held).map_err(anyhow::Error::msg)?));
         Ok(())
     })?;
     let wasm_ms = median_ms(reps, || {

@@ -45,7 +45,7 @@ fn reconcile_follows_the_directory_and_publishes_only_changes() {
     std::fs::write(dir.path().join("notes.txt"), "not a plugin").unwrap();
     reloader.reconcile().unwrap();
     let first = feed.generation();
-    assert_eq!(versions(&first), [("trend".into(), "0.2.0".into())]);
+    assert_eq!(versions(&first), [("trend".into(), "0.3.0".into())]);
 
     // Nothing changed: no new generation.
     reloader.reconcile().unwrap();
@@ -80,7 +80,7 @@ fn a_shadow_is_loaded_beside_the_serving_version_and_unloaded_with_its_file() {
     std::fs::write(dir.path().join(SHADOW_DIR).join("trend.wasm"), built("trend_v2")).unwrap();
     reloader.reconcile().unwrap();
     let generation = feed.generation();
-    assert_eq!(versions(&generation), [("trend".into(), "0.2.0".into())]);
+    assert_eq!(versions(&generation), [("trend".into(), "0.3.0".into())]);
     let shadows: Vec<(String, String)> = generation
         .shadows
         .iter()
@@ -92,7 +92,7 @@ fn a_shadow_is_loaded_beside_the_serving_version_and_unloaded_with_its_file() {
     reloader.reconcile().unwrap();
     let generation = feed.generation();
     assert!(generation.shadows.is_empty());
-    assert_eq!(versions(&generation), [("trend".into(), "0.2.0".into())]);
+    assert_eq!(versions(&generation), [("trend".into(), "0.3.0".into())]);
 }
 
 #[test]
@@ -116,11 +116,11 @@ fn a_rollback_restores_the_replaced_version_and_refuses_the_file_until_it_change
     reloader.roll_back(&rollback("not-the-serving-hash"));
     assert_eq!(versions(&feed.generation()), [("trend".into(), "2.0.0".into())]);
     reloader.roll_back(&rollback(&bad.fingerprint.hash));
-    assert_eq!(versions(&feed.generation()), [("trend".into(), "0.2.0".into())]);
+    assert_eq!(versions(&feed.generation()), [("trend".into(), "0.3.0".into())]);
     reloader.reconcile().unwrap();
     assert_eq!(
         versions(&feed.generation()),
-        [("trend".into(), "0.2.0".into())],
+        [("trend".into(), "0.3.0".into())],
         "the file that failed stays refused"
     );
     std::fs::write(dir.path().join("trend.toml"), "").unwrap();
@@ -141,18 +141,18 @@ fn a_restart_keeps_a_rollback_and_a_shadow_of_the_same_bytes_is_only_a_shadow() 
     let (mut reloader, mut feed) = reloader(dir.path());
     reloader.remember_rollbacks_in(state.path(), HostKey::for_tests());
     reloader.reconcile().unwrap();
-    assert_eq!(versions(&feed.generation()), [("trend".into(), "0.2.0".into())]);
+    assert_eq!(versions(&feed.generation()), [("trend".into(), "0.3.0".into())]);
     // The same bytes as a shadow run as a shadow, and do not touch the rollback.
     std::fs::create_dir(dir.path().join(SHADOW_DIR)).unwrap();
     std::fs::write(dir.path().join(SHADOW_DIR).join("trend.wasm"), built("trend_v2")).unwrap();
     reloader.reconcile().unwrap();
     let generation = feed.generation();
     assert_eq!(generation.shadows[0].fingerprint.hash, bad_hash);
-    assert_eq!(versions(&generation), [("trend".into(), "0.2.0".into())]);
+    assert_eq!(versions(&generation), [("trend".into(), "0.3.0".into())]);
     let (mut again, mut feed_again) = self::reloader(dir.path());
     again.remember_rollbacks_in(state.path(), HostKey::for_tests());
     again.reconcile().unwrap();
-    assert_eq!(versions(&feed_again.generation()), [("trend".into(), "0.2.0".into())]);
+    assert_eq!(versions(&feed_again.generation()), [("trend".into(), "0.3.0".into())]);
 
     // A changed file stages as usual, and the rollback is forgotten.
     std::fs::write(dir.path().join("trend.toml"), "").unwrap();
