@@ -30,7 +30,8 @@ fn every_scenario_runs_and_reports_json() {
             "faults",
             "first-whole",
             "failover",
-            "evaluation"
+            "evaluation",
+            "signal-flips"
         ])
     );
     for r in &results {

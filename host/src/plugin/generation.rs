@@ -49,9 +49,9 @@ impl Generation {
         self
     }
 
-    /// Makes every version that starts from another's state take it now: the cycle that first
-    /// calls it does so before any call, so the state is the one the last cycle left
-    /// (`kept_state.rs`).
+    /// Makes every version that starts from another's state take it now: the first cycle after
+    /// the version is loaded does so before any call (whether or not it calls the version), so
+    /// the state is the one the last cycle left (`kept_state.rs`).
     pub fn settle_states(&self) {
         for version in self.every_version() {
             version.state();

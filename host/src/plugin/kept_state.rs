@@ -6,7 +6,7 @@
 //! old version's state as it was at the swap. A version starts empty, or from the state of the
 //! version it takes over from (a promoted shadow's own, or a replaced or serving version's of
 //! the same `state-format`: `plugin/reload/inherit.rs` decides). That state is read when the
-//! first cycle that calls it starts ([`Generation::settle_states`]), never in the middle of a
+//! first cycle after it is loaded starts ([`Generation::settle_states`]), never in the middle of a
 //! cycle, so a shadow starting beside the serving version takes the state the serving version
 //! had before the cycle, as a restart would.
 //!
@@ -51,20 +51,19 @@ impl KeptState {
         *self.lock() = Held::Bytes(state.into());
     }
 
-    /// Makes the version start from `version`'s state, unless it has been called already.
+    /// Makes the version start from `version`'s state. Only a version just staged, which no
+    /// cycle has called, is made to.
     pub(super) fn start_from(&self, version: Arc<KeptState>) {
-        let mut held = self.lock();
-        if matches!(&*held, Held::Bytes(state) if state.is_empty()) {
-            *held = Held::From(version);
-        }
+        *self.lock() = Held::From(version);
     }
 
-    /// The state as it is, if the version holds its own (not one it has yet to take from
-    /// another version): what a save writes, without settling anything.
-    pub(super) fn peek(&self) -> Option<Arc<[u8]>> {
+    /// The state its next call would get, without settling anything: what a save writes (a
+    /// version still to take another's state is saved with that state, which a restart then
+    /// hands it as its own).
+    pub(super) fn peek(&self) -> Arc<[u8]> {
         match &*self.lock() {
-            Held::Bytes(state) => Some(state.clone()),
-            Held::From(_) => None,
+            Held::Bytes(state) => state.clone(),
+            Held::From(version) => version.peek(),
         }
     }
 

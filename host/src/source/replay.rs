@@ -53,22 +53,29 @@ fn open(config: &Config, argument: Option<&str>) -> Result<Opened> {
     })
 }
 
-/// What the recording's first line says its daemon took back at a warm start, if it does.
+/// What the recording's first line says its daemon took back at a warm start, if it does: a
+/// first line that does not open as one is not read here.
 fn warm_start(path: &Path) -> Result<Option<WarmStart>> {
     let mut lines = Recording::lines(path)?;
-    let mut buffer = Vec::new();
     let at = || format!("{} line 1", quoted_path(path));
+    let head = std::io::BufRead::fill_buf(&mut lines).with_context(|| format!("cannot read {}", at()))?;
+    if !WarmLine::is(head) {
+        return Ok(None);
+    }
+    let mut buffer = Vec::new();
     match files::read_line_bounded(&mut lines, &mut buffer, MAX_WARM_LINE_BYTES)
         .with_context(|| format!("cannot read {}", at()))?
     {
-        Line::Read if WarmLine::is(&buffer) => {
+        Line::Read => {
             let line: WarmLine = serde_json::from_slice(&buffer)
                 .with_context(|| format!("{}: not the warm start a recording opens with", at()))?;
             Ok(Some(line.warm))
         }
-        // A first line past even this bound is left to the snapshot reader, which skips it and
-        // says so.
-        _ => Ok(None),
+        Line::TooLong(len) => bail!(
+            "{}: a warm start of {len} bytes, above the limit of {MAX_WARM_LINE_BYTES} bytes",
+            at()
+        ),
+        Line::End => Ok(None),
     }
 }
 

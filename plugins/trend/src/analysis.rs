@@ -14,9 +14,10 @@ use serde::Deserialize;
 pub const MINUTE_DEPTH: u32 = 60;
 /// Closed hourly candles asked for.
 pub const HOUR_DEPTH: u32 = 30;
-/// Symbols whose signal is held, the largest first: about 26 bytes of state each, so the state
-/// stays within its 1 MiB bound; symbols past them get the plain signal of their score.
-pub const MAX_HELD: usize = 30_000;
+/// Symbols whose signal is held, the largest first: at most 47 bytes of state each (a 30-byte
+/// name and `STRONG_SELL`, quoted), so the state stays within its 1 MiB bound; symbols past
+/// them get the plain signal of their score.
+pub const MAX_HELD: usize = 22_000;
 
 /// The analyzer's settings: periods in candles.
 #[derive(Deserialize)]
