@@ -48,15 +48,18 @@ fn check_and_serve(analyzer: (&str, &Path), aggregator: (&str, &Path), config: &
     );
     std::fs::remove_file(&side).unwrap();
 
-    for (name, wasm) in [analyzer, aggregator] {
+    // Each keeps state (the analyzer its signals, the aggregator what it listed): check calls
+    // it again from what it returned.
+    let held = [
+        format!("(declared at most 1048576, format {}-signals/1)", analyzer.0),
+        format!("(declared at most 4096, format {}-listed/1)", aggregator.0),
+    ];
+    for ((name, wasm), held) in [analyzer, aggregator].into_iter().zip(held) {
         let out = pulse(&["check", wasm.to_str().unwrap(), "--config", config.to_str().unwrap()]);
         assert!(out.status.success(), "{}", text(&out));
         assert!(text(&out).contains(&format!("{name} 0.1.0")), "{}", text(&out));
+        assert!(text(&out).contains(&held), "{}", text(&out));
     }
-    // The analyzer keeps its signals in state: check calls it again from what it returned.
-    let out = pulse(&["check", analyzer.1.to_str().unwrap()]);
-    let held = format!("(declared at most 1048576, format {}-signals/1)", analyzer.0);
-    assert!(text(&out).contains(&held), "{}", text(&out));
     let (name, top) = (analyzer.0, aggregator.0);
 
     let memcached = Memcached::start();

@@ -340,4 +340,17 @@ mod tests {
         assert_eq!(refused_live.values().sum::<usize>(), 1, "{refused_live:?}");
         assert_eq!((live, refused_live), (replayed, refused_replayed));
     }
+
+    #[test]
+    fn a_snapshot_served_again_says_its_age_for_every_symbol() {
+        let snapshot = Snapshot {
+            timestamp_ms: 1,
+            tickers: vec![ticker("AUSDT", 1.0, 1e6), ticker("BUSDT", 2.0, 1e6)],
+            candles: Vec::new(),
+        };
+        let fresh = snapshot.to_market(1, "bybit", Duration::ZERO);
+        assert_eq!(fresh.data_age_ms, [0, 0]);
+        let again = snapshot.to_market(2, "bybit", Duration::from_millis(4_500));
+        assert_eq!((again.snapshot_age_ms, again.data_age_ms), (4_500, vec![4_500, 4_500]));
+    }
 }

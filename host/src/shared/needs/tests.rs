@@ -83,6 +83,9 @@ fn cuts_history_and_candles_to_what_was_asked_keeping_the_forming_candle() {
     assert_eq!(m1.start_ms, [60_000, 120_000, 180_000, 60_000, 120_000]);
     assert_eq!(m1.turnover, m1.close);
     assert_eq!((view.cycle, call.len()), (7, 2));
+    // 0.4.0's symbols, one buffer and where each name ends, and each symbol's data age.
+    assert_eq!((view.symbols.text, view.symbols.ends), ("AB", &[1, 2][..]));
+    assert_eq!(view.data_age_ms, [0, 0]);
     // The first symbol only: the other keeps its place with no candles.
     let top = Needs {
         history_depth: 0,
