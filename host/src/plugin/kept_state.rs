@@ -74,10 +74,7 @@ impl KeptState {
 
     /// Its size in bytes, for status: what its next call gets.
     pub(super) fn len(&self) -> usize {
-        match &*self.lock() {
-            Held::Bytes(state) => state.len(),
-            Held::From(version) => version.len(),
-        }
+        self.peek().len()
     }
 
     /// The lock; a panic while holding it cannot leave the state half-written (every write

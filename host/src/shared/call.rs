@@ -116,6 +116,32 @@ pub struct PluginFacts {
     pub state_format: String,
 }
 
+#[cfg(test)]
+impl PluginFacts {
+    /// An analyzer version `name` of contract 0.4.0 whose file hashes to `hash`, loaded at the
+    /// epoch, unsigned, keeping no state: what the status tests start from.
+    pub fn example(name: &str, hash: &str) -> Self {
+        Self {
+            name: name.into(),
+            kind: "analyzer",
+            contract: "0.4.0",
+            version: "1.0.0".into(),
+            fingerprint: Fingerprint {
+                hash: hash.into(),
+                side_config: None,
+                signature: None,
+            },
+            file: format!("{name}.wasm"),
+            loaded_at_ms: 0,
+            peak_memory_bytes: 0,
+            signer: None,
+            state_bytes: 0,
+            max_state_bytes: 0,
+            state_format: String::new(),
+        }
+    }
+}
+
 /// A version on probation that is to give way to the version it replaced: the status board
 /// finds it due, the pipeline hands it to the reloader, which swaps the previous version back.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

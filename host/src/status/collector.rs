@@ -107,29 +107,15 @@ mod tests {
     use std::time::Duration;
 
     use crate::config::RollbackConfig;
-    use crate::shared::call::{CallOutcome, Failure, Fingerprint, PluginFacts};
+    use crate::shared::call::{CallOutcome, Failure, PluginFacts};
     use crate::shared::write_stats::{ServerState, WriterStats};
     use crate::status::{CycleSummary, StatusBoard, Telemetry};
     use std::sync::Arc;
 
     fn facts(name: &str) -> PluginFacts {
         PluginFacts {
-            name: name.into(),
-            kind: "analyzer",
-            contract: "0.2.0",
-            version: "1.0.0".into(),
-            fingerprint: Fingerprint {
-                hash: "ab".repeat(32),
-                side_config: None,
-                signature: None,
-            },
             file: format!("/plugins/{name}.wasm"),
-            loaded_at_ms: 0,
-            peak_memory_bytes: 0,
-            signer: None,
-            state_bytes: 0,
-            max_state_bytes: 0,
-            state_format: String::new(),
+            ..PluginFacts::example(name, &"ab".repeat(32))
         }
     }
 

@@ -51,24 +51,7 @@ mod tests {
             log_dropped_bytes: 0,
             instructions,
         };
-        let facts = |name: &str| crate::shared::call::PluginFacts {
-            name: name.into(),
-            kind: "analyzer",
-            contract: "0.3.0",
-            version: "1".into(),
-            fingerprint: crate::shared::call::Fingerprint {
-                hash: "0".repeat(64),
-                side_config: None,
-                signature: None,
-            },
-            file: "x.wasm".into(),
-            loaded_at_ms: 0,
-            peak_memory_bytes: 0,
-            signer: None,
-            state_bytes: 0,
-            max_state_bytes: 0,
-            state_format: String::new(),
-        };
+        let facts = |name: &str| crate::shared::call::PluginFacts::example(name, &"0".repeat(64));
         board.plugins([facts("counted"), facts("not")].into_iter(), |_| None);
         board.record("counted", 1, &outcome(Some(42)));
         board.record("not", 1, &outcome(None));

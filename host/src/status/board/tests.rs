@@ -85,18 +85,8 @@ fn a_new_version_starts_a_clean_record_even_before_its_first_call() {
     assert!(board.plugins["p"].quarantined);
     let listed = board.plugins(
         [PluginFacts {
-            name: "p".into(),
-            kind: "analyzer",
-            contract: "0.2.0",
             version: "2.0.0".into(),
-            fingerprint: fingerprint("v2"),
-            file: "p.wasm".into(),
-            loaded_at_ms: 0,
-            peak_memory_bytes: 0,
-            signer: None,
-            state_bytes: 0,
-            max_state_bytes: 0,
-            state_format: String::new(),
+            ..PluginFacts::example("p", "v2")
         }]
         .into_iter(),
         |_| None,

@@ -7,22 +7,9 @@ use crate::shared::comparison::EntryComparison;
 
 fn facts(hash: &str) -> PluginFacts {
     PluginFacts {
-        name: "trend".into(),
-        kind: "analyzer",
-        contract: "0.3.0",
         version: "2.0.0".into(),
-        fingerprint: Fingerprint {
-            hash: hash.repeat(64),
-            side_config: None,
-            signature: None,
-        },
         file: "shadow/trend.wasm".into(),
-        loaded_at_ms: 0,
-        peak_memory_bytes: 0,
-        signer: None,
-        state_bytes: 0,
-        max_state_bytes: 0,
-        state_format: String::new(),
+        ..PluginFacts::example("trend", &hash.repeat(64))
     }
 }
 
