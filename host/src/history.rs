@@ -127,6 +127,7 @@ mod tests {
                     turnover_24h: p,
                     high_24h: p,
                     low_24h: p,
+                    data_ms: None,
                 })
                 .collect(),
         }

@@ -17,6 +17,7 @@ fn snapshot(ts: i64, price: f64, candles: Vec<CandleRows>) -> Snapshot {
             turnover_24h: price,
             high_24h: price,
             low_24h: price,
+            data_ms: None,
         }],
         candles,
     }

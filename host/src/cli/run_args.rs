@@ -47,6 +47,13 @@ pub(super) struct RunArgs {
     /// Base URL of the exchange API, for a mirror or a test server.
     #[arg(long)]
     exchange_url: Option<String>,
+    /// Base URL of the exchange's WebSocket streams, for a mirror or a test server.
+    #[arg(long)]
+    exchange_ws_url: Option<String>,
+    /// Stream an exchange over WebSocket (true, the default) or poll its REST API each cycle
+    /// (false).
+    #[arg(long)]
+    stream: Option<bool>,
     /// Only these symbols, SYMBOL[,SYMBOL...].
     #[arg(long, value_delimiter = ',')]
     include: Option<Vec<String>>,
@@ -134,6 +141,12 @@ impl RunArgs {
         }
         if let Some(v) = &self.exchange_url {
             market.exchange_url = Some(v.clone());
+        }
+        if let Some(v) = &self.exchange_ws_url {
+            market.exchange_ws_url = Some(v.clone());
+        }
+        if let Some(v) = self.stream {
+            market.stream = v;
         }
         if let Some(v) = &self.include {
             market.include.clone_from(v);

@@ -202,6 +202,12 @@ impl Config {
         self.rollback.check(self.sandbox.quarantine_after.0)?;
         self.trust.check()?;
         self.evaluation.check()?;
+        if self.market.reconcile_every.0 < 5 {
+            anyhow::bail!(
+                "market.reconcile_every is {} s: at least 5 s, so REST answers stay within the exchanges' limits",
+                self.market.reconcile_every.0
+            );
+        }
         Ok(())
     }
 

@@ -57,6 +57,16 @@ pub struct MarketConfig {
     pub record: Option<PathBuf>,
     /// Base URL of the exchange API (a mirror, or a test server).
     pub exchange_url: Option<String>,
+    /// Whether an exchange source streams its tickers and candles over WebSocket (REST then
+    /// gives the first snapshot, resyncs, reconciliations and backfills); false polls REST
+    /// every cycle.
+    pub stream: bool,
+    /// Base URL of the exchange's streams (a mirror, or a test server); needed with
+    /// `exchange_url` while streaming, so the two never point at different exchanges.
+    pub exchange_ws_url: Option<String>,
+    /// Seconds between reconciliations of the streams with a REST answer, which finds and
+    /// corrects what a silently lost message left wrong (at least 5).
+    pub reconcile_every: Seconds,
     /// How long one poll of the source may take, in milliseconds: an exchange request, or
     /// reading a recording's next line; default half the interval, at most 5 s. A poll that
     /// takes longer fails, and the cycle serves the last good snapshot.
@@ -81,6 +91,9 @@ impl Default for MarketConfig {
             speed: Speed(1.0),
             record: None,
             exchange_url: None,
+            stream: true,
+            exchange_ws_url: None,
+            reconcile_every: Seconds(60),
             request_timeout_ms: None,
             max_age: Seconds(30),
             kline_requests_per_second: None,

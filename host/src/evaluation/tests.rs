@@ -31,6 +31,7 @@ fn snapshot(t: i64) -> Snapshot {
                 turnover_24h: 1.0,
                 high_24h: 1.0,
                 low_24h: 1.0,
+                data_ms: None,
             })
             .collect(),
         candles: Vec::new(),

@@ -226,6 +226,7 @@ mod tests {
                 turnover_24h: 2.0,
                 high_24h: 2.0,
                 low_24h: 2.0,
+                data_ms: None,
             }],
             candles: vec![CandleRows {
                 symbol: "AUSDT".into(),

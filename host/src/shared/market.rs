@@ -43,6 +43,10 @@ pub struct Ticker {
     /// Lowest price over 24 h.
     #[serde(deserialize_with = "number_or_nan")]
     pub low_24h: f64,
+    /// When the exchange sent this symbol's newest data, Unix ms, where a streaming source
+    /// knows it per symbol; `None` for a polled row, as old as its snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_ms: Option<i64>,
 }
 
 /// A recorded number: JSON has no NaN, so a number that was not one when recorded is written
@@ -157,8 +161,15 @@ impl Snapshot {
             snapshot_age_ms: age.as_millis() as u64,
             source: source.to_string(),
             symbols: t.iter().map(|t| t.symbol.clone()).collect(),
-            // A polled source's data is as old as its snapshot, for every symbol.
-            data_age_ms: vec![age.as_millis() as u64; t.len()],
+            // A polled row's data is as old as its snapshot; a streamed one's is as old as the
+            // newest message of its symbol, as of the snapshot.
+            data_age_ms: t
+                .iter()
+                .map(|t| {
+                    let behind = t.data_ms.map_or(0, |at| self.timestamp_ms.saturating_sub(at).max(0));
+                    age.as_millis() as u64 + behind as u64
+                })
+                .collect(),
             price: column(|t| t.price),
             change_24h: column(|t| t.change_24h),
             volume_24h: column(|t| t.volume_24h),
@@ -215,6 +226,7 @@ mod tests {
             turnover_24h: turnover,
             high_24h: price * 1.1,
             low_24h: price * 0.9,
+            data_ms: None,
         }
     }
 

@@ -23,6 +23,7 @@ pub mod magnitude;
 pub mod market;
 pub mod market_view;
 pub mod needs;
+pub mod stream_health;
 pub mod text;
 pub mod timeframe;
 pub mod warm_start;

@@ -97,6 +97,9 @@ pub(super) struct Backfill {
     tracks: HashMap<(String, usize), Track>,
     /// The queue of the worker, once it runs.
     queue: Option<UnboundedSender<(Job, u32)>>,
+    /// How long after a candle closes its fetch waits for a stream to deliver it closed (0
+    /// when nothing streams).
+    grace_ms: i64,
 }
 
 impl Backfill {
@@ -115,7 +118,30 @@ impl Backfill {
             symbols: Vec::new(),
             tracks: HashMap::new(),
             queue: None,
+            grace_ms: 0,
         }
+    }
+
+    /// Waits `grace` after each close for a stream to deliver the closed candle
+    /// ([`received`](Self::received)) before fetching it.
+    pub(super) fn streamed(mut self, grace: Duration) -> Self {
+        self.grace_ms = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
+        self
+    }
+
+    /// Takes in that a stream delivered `symbol`'s candle of `timeframe` starting at `start_ms`
+    /// closed: when every candle before it was held, it needs no fetch. False when candles
+    /// between the newest held and it were missed (they are fetched at the next plan).
+    pub(super) fn received(&mut self, symbol: &str, timeframe: Timeframe, start_ms: i64) -> bool {
+        let k = timeframe::index(timeframe);
+        let Some(track) = self.tracks.get_mut(&(symbol.to_string(), k)) else {
+            return true;
+        };
+        if track.pending || start_ms <= track.newest_start {
+            track.newest_start = track.newest_start.max(start_ms + timeframe::length_ms(timeframe));
+            return true;
+        }
+        false
     }
 
     /// Sets what the plugins want, and the symbols the last cycle analysed.
@@ -200,7 +226,7 @@ impl Backfill {
                 let missed = (forming - track.newest_start) / timeframe::length_ms(timeframe);
                 let limit = if track.depth < depth || missed > i64::from(depth) {
                     depth + 1
-                } else if missed > 0 {
+                } else if missed > 0 && now_ms - forming >= self.grace_ms {
                     u32::try_from(missed + 1).unwrap_or(MAX_LIMIT).min(MAX_LIMIT)
                 } else {
                     continue;
@@ -305,6 +331,7 @@ mod tests {
             turnover_24h: 1.0,
             high_24h: 1.0,
             low_24h: 1.0,
+            data_ms: None,
         }
     }
 

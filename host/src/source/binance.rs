@@ -5,14 +5,26 @@
 //!   rows oldest first, each `[openTime, open, high, low, close, volume, closeTime,
 //!   quoteVolume, trades, ...]`, times as integers and prices as strings.
 //!
+//! - streams (`wss://stream.binance.com:9443/ws`): `<symbol>@ticker` (the 24 h ticker whole,
+//!   every second: `c`, `P`, `v`, `q`, `h`, `l`, sent at `E`) and `<symbol>@kline_<interval>`
+//!   (`k`, with `x` once closed), symbols in lower case; requests
+//!   `{"method":"SUBSCRIBE|UNSUBSCRIBE","params","id"}` answered `{"result":null,"id"}` or an
+//!   error (`{"code","msg"}`, flat or under `error`); the server pings every 20 s and wants a pong
+//!   within a minute; `{"e":"serverShutdown"}` says to open a new connection.
+//!
 //! Errors come as a non-2xx status with `{"code": -1121, "msg": "..."}`.
 
-use anyhow::Result;
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::dialect::{candle, number, Dialect};
+use super::dialect::{candle, number, Dialect, TickerAnswer};
 use super::exchange;
+use super::stream::wire::{Event, Limits, TickerFields, Wire};
 use super::{no_argument, Opened, Registration};
 use crate::config::Config;
 use crate::shared::candle::Candle;
@@ -30,7 +42,7 @@ pub(super) const BINANCE: Registration = Registration {
 
 fn open(config: &Config, argument: Option<&str>) -> Result<Opened> {
     no_argument("binance", argument)?;
-    exchange::open(config, Box::new(Binance))
+    exchange::open(config, Arc::new(Binance), Arc::new(Binance))
 }
 
 /// Binance spot.
@@ -49,7 +61,7 @@ impl Dialect for Binance {
         "/api/v3/ticker/24hr".to_string()
     }
 
-    fn parse_tickers(&self, body: &[u8]) -> Result<Vec<Ticker>> {
+    fn parse_tickers(&self, body: &[u8]) -> Result<TickerAnswer> {
         parse_tickers(body)
     }
 
@@ -68,6 +80,168 @@ impl Dialect for Binance {
     }
 }
 
+impl Wire for Binance {
+    fn default_ws_url(&self) -> &'static str {
+        "wss://stream.binance.com:9443"
+    }
+
+    fn ws_path(&self) -> &'static str {
+        "/ws"
+    }
+
+    /// 1,024 streams a connection; 5 messages a second from the client, pings and pongs
+    /// included (3 for requests, the rest for heartbeats); 300 connections per 5 minutes. A
+    /// request's size is not limited: 200 streams keep it short.
+    fn limits(&self) -> Limits {
+        Limits {
+            topics_per_request: 200,
+            topics_per_connection: 1_024,
+            requests_per_second: 3,
+            connections_per_5_minutes: 300,
+            push_interval: Duration::from_secs(1),
+            heartbeat: Duration::from_secs(20),
+        }
+    }
+
+    fn ticker_topic(&self, symbol: &str) -> String {
+        format!("{}@ticker", symbol.to_ascii_lowercase())
+    }
+
+    fn kline_topic(&self, symbol: &str, timeframe: Timeframe) -> String {
+        let interval = crate::shared::timeframe::label(timeframe);
+        format!("{}@kline_{interval}", symbol.to_ascii_lowercase())
+    }
+
+    fn request(&self, subscribe: bool, topics: &[String], id: u64) -> String {
+        let method = if subscribe { "SUBSCRIBE" } else { "UNSUBSCRIBE" };
+        serde_json::json!({"method": method, "params": topics, "id": id}).to_string()
+    }
+
+    /// None: Binance pings, and a ping frame probes a silent connection.
+    fn ping(&self) -> Option<String> {
+        None
+    }
+
+    fn read(&self, text: &str, events: &mut Vec<Event>) -> Result<()> {
+        read_message(text, events)
+    }
+}
+
+/// A stream message: an event (`e`), or the answer to a request (`id`).
+#[derive(Deserialize)]
+struct Message<'a> {
+    #[serde(borrow)]
+    e: Option<Cow<'a, str>>,
+    #[serde(rename = "E")]
+    sent_ms: Option<i64>,
+    #[serde(borrow)]
+    s: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    c: Option<Cow<'a, str>>,
+    #[serde(rename = "P", borrow)]
+    change: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    v: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    q: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    h: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    l: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    k: Option<StreamedKline<'a>>,
+    id: Option<u64>,
+    code: Option<i64>,
+    #[serde(borrow)]
+    msg: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    error: Option<Refusal<'a>>,
+}
+
+/// An error answer's body, when it comes under `error`.
+#[derive(Deserialize)]
+struct Refusal<'a> {
+    code: i64,
+    #[serde(borrow)]
+    msg: Cow<'a, str>,
+}
+
+/// The candle of a kline event.
+#[derive(Deserialize)]
+struct StreamedKline<'a> {
+    t: i64,
+    #[serde(borrow)]
+    i: Cow<'a, str>,
+    #[serde(borrow)]
+    o: Cow<'a, str>,
+    #[serde(borrow)]
+    h: Cow<'a, str>,
+    #[serde(borrow)]
+    l: Cow<'a, str>,
+    #[serde(borrow)]
+    c: Cow<'a, str>,
+    #[serde(borrow)]
+    v: Cow<'a, str>,
+    #[serde(borrow)]
+    q: Cow<'a, str>,
+    x: bool,
+}
+
+/// Reads one stream message into `events`.
+fn read_message(text: &str, events: &mut Vec<Event>) -> Result<()> {
+    let m: Message = serde_json::from_str(text)?;
+    let Some(kind) = m.e.as_deref() else {
+        let id = m.id.context("neither an event nor an answer")?;
+        let refused = match (m.error, m.code) {
+            (Some(error), _) => Some(format!("{}: {}", error.code, error.msg)),
+            (None, Some(code)) => Some(format!("{code}: {}", m.msg.unwrap_or_default())),
+            (None, None) => None,
+        };
+        let refused = refused.map(|r| crate::shared::text::sanitise(&r, 200));
+        events.push(Event::Answer { id, refused });
+        return Ok(());
+    };
+    let sent_ms = m.sent_ms.context("an event without its time")?;
+    match kind {
+        "24hrTicker" => {
+            let symbol = m.s.context("a ticker without its symbol")?;
+            let field = |f: &Option<Cow<str>>| Some(f.as_deref().map_or(f64::NAN, number));
+            events.push(Event::Ticker {
+                symbol: symbol.into_owned(),
+                whole: true,
+                fields: TickerFields([field(&m.c), field(&m.change), field(&m.v), field(&m.q), field(&m.h), field(&m.l)]),
+                sent_ms,
+            });
+        }
+        "kline" => {
+            let symbol = m.s.context("a kline without its symbol")?;
+            let k = m.k.context("a kline event without its candle")?;
+            let timeframe = crate::shared::timeframe::TIMEFRAMES
+                .into_iter()
+                .find(|&tf| crate::shared::timeframe::label(tf) == k.i)
+                .with_context(|| format!("a kline of interval {:?}", k.i))?;
+            events.push(Event::Kline {
+                symbol: symbol.into_owned(),
+                timeframe,
+                candle: Candle {
+                    start_ms: k.t,
+                    open: number(&k.o),
+                    high: number(&k.h),
+                    low: number(&k.l),
+                    close: number(&k.c),
+                    volume: number(&k.v),
+                    turnover: number(&k.q),
+                },
+                closed: k.x,
+                sent_ms,
+            });
+        }
+        "serverShutdown" => events.push(Event::Closing),
+        other => bail!("an event of kind {other:?}"),
+    }
+    Ok(())
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct BinanceTicker {
@@ -78,11 +252,14 @@ struct BinanceTicker {
     low_price: String,
     volume: String,
     quote_volume: String,
+    #[serde(default)]
+    close_time: Option<i64>,
 }
 
-fn parse_tickers(body: &[u8]) -> Result<Vec<Ticker>> {
+fn parse_tickers(body: &[u8]) -> Result<TickerAnswer> {
     let list: Vec<BinanceTicker> = serde_json::from_slice(body)?;
-    Ok(list
+    let as_of_ms = list.iter().filter_map(|t| t.close_time).max();
+    let tickers = list
         .into_iter()
         .map(|t| Ticker {
             symbol: t.symbol,
@@ -92,8 +269,10 @@ fn parse_tickers(body: &[u8]) -> Result<Vec<Ticker>> {
             turnover_24h: number(&t.quote_volume),
             high_24h: number(&t.high_price),
             low_24h: number(&t.low_price),
+            data_ms: None,
         })
-        .collect())
+        .collect();
+    Ok(TickerAnswer { tickers, as_of_ms })
 }
 
 fn parse_klines(body: &[u8]) -> Result<Vec<Candle>> {
@@ -112,7 +291,9 @@ mod tests {
             "bidPrice":"3400","bidQty":"1","askPrice":"3400.2","askQty":"2","openPrice":"3350.1",
             "highPrice":"3420","lowPrice":"3330","volume":"1500000","quoteVolume":"5100000000",
             "openTime":1,"closeTime":2,"firstId":1,"lastId":2,"count":2}]"#;
-        let eth = &parse_tickers(body).unwrap()[0];
+        let answer = parse_tickers(body).unwrap();
+        assert_eq!(answer.as_of_ms, Some(2));
+        let eth = &answer.tickers[0];
         assert_eq!(
             (eth.price, eth.change_24h, eth.volume_24h),
             (3400.1, 1.493, 1_500_000.0)

@@ -7,14 +7,27 @@
 //!   `result.list` holds rows newest first, each `[startTime, open, high, low, close, volume,
 //!   turnover]`, every field a string.
 //!
+//! - streams (`wss://stream.bybit.com/v5/public/linear|spot`): `tickers.{symbol}` (linear: a
+//!   snapshot, then deltas of the changed fields every 100 ms; spot: snapshots every 50 ms) and
+//!   `kline.{interval}.{symbol}` (`data` an array of candles, `confirm` once closed); requests
+//!   `{"req_id","op":"subscribe|unsubscribe","args"}` answered `{"success","ret_msg","req_id",
+//!   "op"}`; the client's heartbeat `{"op":"ping"}`, answered with `op` "ping" and `ret_msg`
+//!   "pong".
+//!
 //! Errors come as `retCode != 0` with `retMsg`.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::dialect::{candle, number, Dialect};
+use super::dialect::{candle, number, Dialect, TickerAnswer};
 use super::exchange;
+use super::stream::wire::{Event, Limits, TickerFields, Wire};
 use super::{Opened, Registration};
 use crate::config::Config;
 use crate::shared::candle::Candle;
@@ -36,7 +49,8 @@ fn open(config: &Config, argument: Option<&str>) -> Result<Opened> {
         Some("spot") => true,
         Some(other) => bail!("source bybit:{other}: the market is linear or spot"),
     };
-    exchange::open(config, Box::new(Bybit { spot }))
+    let bybit = Arc::new(Bybit { spot });
+    exchange::open(config, bybit.clone(), bybit)
 }
 
 /// Bybit v5, on one market.
@@ -73,19 +87,12 @@ impl Dialect for Bybit {
         format!("/v5/market/tickers?category={}", self.category())
     }
 
-    fn parse_tickers(&self, body: &[u8]) -> Result<Vec<Ticker>> {
+    fn parse_tickers(&self, body: &[u8]) -> Result<TickerAnswer> {
         parse_tickers(body)
     }
 
     fn kline_path(&self, symbol: &str, timeframe: Timeframe, limit: u32) -> String {
-        let interval = match timeframe {
-            Timeframe::M1 => "1",
-            Timeframe::M5 => "5",
-            Timeframe::M15 => "15",
-            Timeframe::H1 => "60",
-            Timeframe::H4 => "240",
-            Timeframe::D1 => "D",
-        };
+        let interval = interval(timeframe);
         let category = self.category();
         format!("/v5/market/kline?category={category}&symbol={symbol}&interval={interval}&limit={limit}")
     }
@@ -100,18 +107,81 @@ impl Dialect for Bybit {
     }
 }
 
-/// Every Bybit v5 answer: a code (0 for success), a message, and the result.
+impl Wire for Bybit {
+    fn default_ws_url(&self) -> &'static str {
+        "wss://stream.bybit.com"
+    }
+
+    fn ws_path(&self) -> &'static str {
+        if self.spot {
+            "/v5/public/spot"
+        } else {
+            "/v5/public/linear"
+        }
+    }
+
+    /// Spot takes 10 topics a request, linear any number; a connection's topics may not pass
+    /// 21,000 characters (400 topics of the longest names, `kline.240.` and 30 letters, is
+    /// 17,200); 500 connections per 5 minutes. The request pace is not published: 5 a second.
+    fn limits(&self) -> Limits {
+        Limits {
+            topics_per_request: if self.spot { 10 } else { 100 },
+            topics_per_connection: 400,
+            requests_per_second: 5,
+            connections_per_5_minutes: 500,
+            push_interval: Duration::from_millis(if self.spot { 50 } else { 100 }),
+            heartbeat: Duration::from_secs(20),
+        }
+    }
+
+    fn ticker_topic(&self, symbol: &str) -> String {
+        format!("tickers.{symbol}")
+    }
+
+    fn kline_topic(&self, symbol: &str, timeframe: Timeframe) -> String {
+        format!("kline.{}.{symbol}", interval(timeframe))
+    }
+
+    fn request(&self, subscribe: bool, topics: &[String], id: u64) -> String {
+        let op = if subscribe { "subscribe" } else { "unsubscribe" };
+        serde_json::json!({"req_id": id.to_string(), "op": op, "args": topics}).to_string()
+    }
+
+    fn ping(&self) -> Option<String> {
+        Some(r#"{"req_id":"ping","op":"ping"}"#.to_string())
+    }
+
+    fn read(&self, text: &str, events: &mut Vec<Event>) -> Result<()> {
+        read_message(text, events)
+    }
+}
+
+/// Bybit's name of `timeframe`, in kline requests and topics.
+fn interval(timeframe: Timeframe) -> &'static str {
+    match timeframe {
+        Timeframe::M1 => "1",
+        Timeframe::M5 => "5",
+        Timeframe::M15 => "15",
+        Timeframe::H1 => "60",
+        Timeframe::H4 => "240",
+        Timeframe::D1 => "D",
+    }
+}
+
+/// Every Bybit v5 answer: a code (0 for success), a message, the result, and the server's time.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct BybitResponse<R> {
     ret_code: i64,
     ret_msg: String,
     result: Option<R>,
+    #[serde(default)]
+    time: Option<i64>,
 }
 
 impl<R> BybitResponse<R> {
-    /// The result of an answer that reports success, else the error it reports.
-    fn parse(body: &[u8]) -> Result<R>
+    /// The result of an answer that reports success, and its time, else the error it reports.
+    fn parse(body: &[u8]) -> Result<(R, Option<i64>)>
     where
         R: serde::de::DeserializeOwned,
     {
@@ -119,7 +189,7 @@ impl<R> BybitResponse<R> {
         if response.ret_code != 0 {
             bail!("Bybit error {}: {}", response.ret_code, response.ret_msg);
         }
-        response.result.context("Bybit response has no result")
+        Ok((response.result.context("Bybit response has no result")?, response.time))
     }
 }
 
@@ -142,20 +212,159 @@ struct BybitTicker {
     volume_24h: String,
 }
 
-fn parse_tickers(body: &[u8]) -> Result<Vec<Ticker>> {
-    let list = BybitResponse::<BybitResult>::parse(body)?.list;
-    Ok(list
+fn parse_tickers(body: &[u8]) -> Result<TickerAnswer> {
+    let (result, as_of_ms) = BybitResponse::<BybitResult>::parse(body)?;
+    let tickers = result
+        .list
         .into_iter()
         .map(|t| Ticker {
             symbol: t.symbol,
             price: number(&t.last_price),
-            change_24h: number(&t.price_24h_pcnt) * 100.0,
+            change_24h: change(&t.price_24h_pcnt),
             volume_24h: number(&t.volume_24h),
             turnover_24h: number(&t.turnover_24h),
             high_24h: number(&t.high_price_24h),
             low_24h: number(&t.low_price_24h),
+            data_ms: None,
         })
-        .collect())
+        .collect();
+    Ok(TickerAnswer { tickers, as_of_ms })
+}
+
+/// The 24 h change in percent, from Bybit's fraction: the same operation for an answer and a
+/// message, so the two compare exactly.
+fn change(fraction: &str) -> f64 {
+    number(fraction) * 100.0
+}
+
+/// A stream message: an answer (a subscription's, or the heartbeat's), or a topic's data.
+#[derive(Deserialize)]
+struct Message<'a> {
+    #[serde(borrow)]
+    topic: Option<Cow<'a, str>>,
+    #[serde(rename = "type", borrow)]
+    kind: Option<Cow<'a, str>>,
+    ts: Option<i64>,
+    #[serde(borrow)]
+    data: Option<&'a RawValue>,
+    #[serde(borrow)]
+    op: Option<Cow<'a, str>>,
+    success: Option<bool>,
+    #[serde(borrow)]
+    ret_msg: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    req_id: Option<Cow<'a, str>>,
+}
+
+/// A ticker's fields in a message: all in a snapshot, the changed ones in a delta.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StreamedTicker<'a> {
+    #[serde(borrow)]
+    symbol: Cow<'a, str>,
+    #[serde(borrow)]
+    last_price: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    price_24h_pcnt: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    volume_24h: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    turnover_24h: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    high_price_24h: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    low_price_24h: Option<Cow<'a, str>>,
+}
+
+/// A candle in a kline message.
+#[derive(Deserialize)]
+struct StreamedKline<'a> {
+    start: i64,
+    #[serde(borrow)]
+    open: Cow<'a, str>,
+    #[serde(borrow)]
+    high: Cow<'a, str>,
+    #[serde(borrow)]
+    low: Cow<'a, str>,
+    #[serde(borrow)]
+    close: Cow<'a, str>,
+    #[serde(borrow)]
+    volume: Cow<'a, str>,
+    #[serde(borrow)]
+    turnover: Cow<'a, str>,
+    confirm: bool,
+}
+
+/// Reads one stream message into `events`.
+fn read_message(text: &str, events: &mut Vec<Event>) -> Result<()> {
+    let message: Message = serde_json::from_str(text)?;
+    if let Some(op) = message.op {
+        let reason = message.ret_msg.unwrap_or_default();
+        if op == "ping" || op == "pong" {
+            events.push(Event::Pong);
+            return Ok(());
+        }
+        let id = message.req_id.and_then(|id| id.parse().ok()).context("an answer without its request's id")?;
+        let refused = (message.success != Some(true)).then(|| crate::shared::text::sanitise(&reason, 200));
+        events.push(Event::Answer { id, refused });
+        return Ok(());
+    }
+    let (Some(topic), Some(data), Some(sent_ms)) = (message.topic, message.data, message.ts) else {
+        bail!("neither an answer nor a topic's data");
+    };
+    if let Some(symbol) = topic.strip_prefix("tickers.") {
+        let t: StreamedTicker = serde_json::from_str(data.get())?;
+        if t.symbol != symbol {
+            bail!("a ticker of {} on the topic of {symbol}", t.symbol);
+        }
+        let field = |f: &Option<Cow<str>>| f.as_deref().map(number);
+        let fields = TickerFields([
+            field(&t.last_price),
+            t.price_24h_pcnt.as_deref().map(change),
+            field(&t.volume_24h),
+            field(&t.turnover_24h),
+            field(&t.high_price_24h),
+            field(&t.low_price_24h),
+        ]);
+        let whole = match message.kind.as_deref() {
+            Some("snapshot") => true,
+            Some("delta") => false,
+            other => bail!("a ticker of type {other:?}"),
+        };
+        events.push(Event::Ticker {
+            symbol: symbol.to_string(),
+            whole,
+            fields,
+            sent_ms,
+        });
+    } else if let Some(rest) = topic.strip_prefix("kline.") {
+        let (interval, symbol) = rest.split_once('.').context("a kline topic without its symbol")?;
+        let timeframe = [Timeframe::M1, Timeframe::M5, Timeframe::M15, Timeframe::H1, Timeframe::H4, Timeframe::D1]
+            .into_iter()
+            .find(|&tf| self::interval(tf) == interval)
+            .with_context(|| format!("a kline of interval {interval:?}"))?;
+        let klines: Vec<StreamedKline> = serde_json::from_str(data.get())?;
+        for k in klines {
+            events.push(Event::Kline {
+                symbol: symbol.to_string(),
+                timeframe,
+                candle: Candle {
+                    start_ms: k.start,
+                    open: number(&k.open),
+                    high: number(&k.high),
+                    low: number(&k.low),
+                    close: number(&k.close),
+                    volume: number(&k.volume),
+                    turnover: number(&k.turnover),
+                },
+                closed: k.confirm,
+                sent_ms,
+            });
+        }
+    } else {
+        bail!("a topic not subscribed to");
+    }
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -165,7 +374,7 @@ struct BybitKlineList {
 }
 
 fn parse_klines(body: &[u8]) -> Result<Vec<Candle>> {
-    let list = BybitResponse::<BybitKlineList>::parse(body)?.list;
+    let list = BybitResponse::<BybitKlineList>::parse(body)?.0.list;
     // Newest first: turned around.
     Ok(list
         .iter()
@@ -188,7 +397,9 @@ mod tests {
              "nextFundingTime":"1700000000000","bid1Price":"95000","bid1Size":"1","ask1Price":"95001","ask1Size":"2"},
             {"symbol":"BADUSDT","lastPrice":"","price24hPcnt":"0","highPrice24h":"1","lowPrice24h":"1",
              "turnover24h":"1","volume24h":"1"}]},"retExtInfo":{},"time":1700000000000}"#;
-        let tickers = parse_tickers(body).unwrap();
+        let answer = parse_tickers(body).unwrap();
+        assert_eq!(answer.as_of_ms, Some(1_700_000_000_000));
+        let tickers = answer.tickers;
         let btc = &tickers[0];
         assert_eq!(
             (btc.symbol.as_str(), btc.price, btc.volume_24h),

@@ -21,8 +21,8 @@ pub(super) trait Dialect: Send + Sync {
     fn default_url(&self) -> &'static str;
     /// The path and query of the 24 h tickers of every symbol.
     fn tickers_path(&self) -> String;
-    /// The tickers in a tickers answer.
-    fn parse_tickers(&self, body: &[u8]) -> Result<Vec<Ticker>>;
+    /// The tickers in a tickers answer, and the exchange's time of it if it says.
+    fn parse_tickers(&self, body: &[u8]) -> Result<TickerAnswer>;
     /// The path and query of the kline request for `limit` candles of `symbol`, newest (still
     /// forming) included.
     fn kline_path(&self, symbol: &str, timeframe: Timeframe, limit: u32) -> String;
@@ -31,6 +31,15 @@ pub(super) trait Dialect: Send + Sync {
     /// Kline requests per second by default: half of what the exchange allows an IP, leaving
     /// the rest to the ticker polls and to anything else on the same address.
     fn default_kline_rate(&self) -> u32;
+}
+
+/// The tickers of one answer.
+pub(super) struct TickerAnswer {
+    /// Every row, as it came.
+    pub tickers: Vec<Ticker>,
+    /// When the exchange answered, by its clock (Bybit's `time`; Binance's newest `closeTime`):
+    /// a streaming source tells what the answer can correct by it.
+    pub as_of_ms: Option<i64>,
 }
 
 /// The most candles one request asks for (both exchanges serve up to 1,000).

@@ -1,5 +1,6 @@
-//! Live 24 h tickers polled from an exchange's public REST API, whichever its dialect
-//! (`bybit.rs`, `binance.rs`), with candles fetched off the cycle (`backfill.rs`).
+//! An exchange source, whichever its dialect (`bybit.rs`, `binance.rs`): streamed
+//! (`stream/`) by default, else its 24 h tickers polled from its public REST API each cycle;
+//! candles fetched off the cycle either way (`backfill.rs`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,17 +8,19 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use async_trait::async_trait;
 
-use super::backfill::{Backfill, Pace};
+use super::backfill::{Backfill, Fetch, Pace};
 use super::body;
 use super::dialect::Dialect;
+use super::stream::{self, wire::Wire};
 use super::{MarketSource, Opened};
 use crate::config::Config;
 use crate::shared::candle::{CandleDemand, CandleFetches};
 use crate::shared::market::{Snapshot, Ticker};
 
-/// A poller of `dialect` at `market.exchange_url` (its public API by default), fetching
-/// candles at the configured pace.
-pub(super) fn open(config: &Config, dialect: Box<dyn Dialect>) -> Result<Opened> {
+/// A source of `dialect` at `market.exchange_url` (its public API by default), fetching
+/// candles at the configured pace: streamed through `wire` unless `market.stream` is off, else
+/// polled.
+pub(super) fn open(config: &Config, dialect: Arc<dyn Dialect>, wire: Arc<dyn Wire>) -> Result<Opened> {
     let pace = Pace {
         per_second: config
             .market
@@ -27,15 +30,55 @@ pub(super) fn open(config: &Config, dialect: Box<dyn Dialect>) -> Result<Opened>
         in_flight: usize::try_from(config.market.kline_in_flight.0).unwrap_or(usize::MAX),
     };
     let name = dialect.name();
-    let source = ExchangeSource::new(
-        Arc::from(dialect),
-        config.market.exchange_url.as_deref(),
-        config.request_timeout(),
-        pace,
-    )?;
+    let base = config
+        .market
+        .exchange_url
+        .as_deref()
+        .unwrap_or(dialect.default_url())
+        .trim_end_matches('/')
+        .to_string();
+    let tickers_url = format!("{base}{}", dialect.tickers_path());
+    let tickers_client = client(config.request_timeout())?;
+    let backfill = Backfill::new(kline_fetch(dialect.clone(), base, client(KLINE_TIMEOUT)?), pace);
+    if config.market.stream {
+        return stream::open(config, dialect, wire, backfill, (tickers_client, tickers_url));
+    }
     Ok(Opened {
-        market: Box::new(source),
+        market: Box::new(ExchangeSource {
+            dialect,
+            url: tickers_url,
+            client: tickers_client,
+            backfill,
+        }),
         name,
+    })
+}
+
+/// An HTTPS client whose requests give up after `timeout`. HTTPS uses rustls with the ring
+/// provider, installed for the process by the first exchange source (a later call finds it
+/// installed and changes nothing).
+fn client(timeout: Duration) -> Result<reqwest::Client> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .user_agent(concat!("pulse/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .context("cannot build the HTTPS client")
+}
+
+/// How the backfill asks `dialect` at `base` for klines, through `klines`.
+fn kline_fetch(dialect: Arc<dyn Dialect>, base: String, klines: reqwest::Client) -> Fetch {
+    Arc::new(move |symbol: String, timeframe, limit| {
+        let (dialect, client) = (dialect.clone(), klines.clone());
+        let url = format!("{base}{}", dialect.kline_path(&symbol, timeframe, limit));
+        let fetched: futures_util::future::BoxFuture<'static, Result<_>> = Box::pin(async move {
+            let (status, body) = body::read(&client, &url, body::MAX_KLINES_BYTES).await?;
+            body::successful(&url, status, &body)?;
+            dialect
+                .parse_klines(&body)
+                .with_context(|| format!("GET {url}: unexpected body"))
+        });
+        fetched
     })
 }
 
@@ -77,46 +120,6 @@ struct ExchangeSource {
 }
 
 impl ExchangeSource {
-    /// A poller of `dialect` at `base_url` (its public API if `None`) whose ticker requests
-    /// give up after `timeout`, fetching candles at `pace`.
-    fn new(dialect: Arc<dyn Dialect>, base_url: Option<&str>, timeout: Duration, pace: Pace) -> Result<Self> {
-        let base = base_url
-            .unwrap_or(dialect.default_url())
-            .trim_end_matches('/')
-            .to_string();
-        // HTTPS uses rustls with the ring provider, installed for the process by the first
-        // exchange source (a later call finds it installed and changes nothing).
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = |timeout| {
-            reqwest::Client::builder()
-                .timeout(timeout)
-                .user_agent(concat!("pulse/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .context("cannot build the HTTPS client")
-        };
-        let url = format!("{base}{}", dialect.tickers_path());
-        let klines = client(KLINE_TIMEOUT)?;
-        let fetching = dialect.clone();
-        let fetch = move |symbol: String, timeframe, limit| {
-            let (dialect, client) = (fetching.clone(), klines.clone());
-            let url = format!("{base}{}", dialect.kline_path(&symbol, timeframe, limit));
-            let fetched: futures_util::future::BoxFuture<'static, Result<_>> = Box::pin(async move {
-                let (status, body) = body::read(&client, &url, body::MAX_KLINES_BYTES).await?;
-                body::successful(&url, status, &body)?;
-                dialect
-                    .parse_klines(&body)
-                    .with_context(|| format!("GET {url}: unexpected body"))
-            });
-            fetched
-        };
-        Ok(Self {
-            url,
-            client: client(timeout)?,
-            backfill: Backfill::new(Arc::new(fetch), pace),
-            dialect,
-        })
-    }
-
     /// Fetches and parses the tickers now.
     async fn snapshot(&self, timestamp_ms: i64) -> Result<Snapshot> {
         let (status, body) = body::read(&self.client, &self.url, body::MAX_TICKERS_BYTES).await?;
@@ -124,7 +127,8 @@ impl ExchangeSource {
         let tickers = self
             .dialect
             .parse_tickers(&body)
-            .with_context(|| format!("GET {}: unexpected body", self.url))?;
+            .with_context(|| format!("GET {}: unexpected body", self.url))?
+            .tickers;
         if tickers.is_empty() {
             bail!("GET {}: the exchange returned no tickers", self.url);
         }

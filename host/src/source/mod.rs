@@ -3,8 +3,9 @@
 //! A source is a file of this folder that implements [`MarketSource`] and offers a
 //! [`Registration`]: its name in `--source`, and how to open it from the config. [`SOURCES`]
 //! lists them, a line each; that list is all `--source` knows, its help included. An exchange
-//! is one file implementing `dialect::Dialect` (its requests, its answers, its pace), polled by
-//! `exchange.rs` and paced by `backfill.rs`, and its line here.
+//! is one file implementing `dialect::Dialect` (its requests, its answers, its pace) and
+//! `stream::wire::Wire` (its streams), streamed by `stream/` or polled by `exchange.rs`, its
+//! candles paced by `backfill.rs`, and its line here.
 
 mod backfill;
 mod binance;
@@ -16,6 +17,7 @@ mod record;
 mod replay;
 mod simulated;
 mod simulated_candles;
+mod stream;
 mod walk;
 
 pub use record::Recorder;
@@ -29,6 +31,7 @@ use crate::config::Config;
 use crate::shared::candle::{CandleDemand, CandleFetches};
 use crate::shared::clock::now_ms;
 use crate::shared::market::{Snapshot, Ticker};
+use crate::shared::stream_health::StreamHealth;
 use crate::shared::warm_start::WarmStart;
 
 /// Every source `--source` can name; adding one is a file in this folder and a line here.
@@ -50,6 +53,11 @@ pub trait MarketSource: Send {
 
     /// The kline requests the source has made so far, if it makes any.
     fn candle_fetches(&self) -> Option<CandleFetches> {
+        None
+    }
+
+    /// Its streams' state at the last snapshot, if it streams.
+    fn stream_health(&self) -> Option<StreamHealth> {
         None
     }
 
@@ -136,6 +144,11 @@ impl Source {
     /// The kline requests the source has made so far, if it makes any.
     pub fn candle_fetches(&self) -> Option<CandleFetches> {
         self.market.candle_fetches()
+    }
+
+    /// Its streams' state at the last snapshot, if it streams.
+    pub fn stream_health(&self) -> Option<StreamHealth> {
+        self.market.stream_health()
     }
 
     /// What a recorded daemon took back at a warm start, if this replays its recording.

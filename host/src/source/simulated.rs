@@ -154,6 +154,7 @@ impl SimulatedMarket {
                     turnover_24h: w.turnover_24h,
                     high_24h: w.high_24h,
                     low_24h: w.low_24h,
+                    data_ms: None,
                 }
             })
             .collect();

@@ -55,6 +55,7 @@ fn measure(symbols: usize, cycles: usize, reordered: bool) -> Value {
                 turnover_24h: 1e9 - i as f64,
                 high_24h: 1e9,
                 low_24h: 1e-9,
+                data_ms: None,
             })
             .collect(),
         candles: Vec::new(),

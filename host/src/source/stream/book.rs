@@ -1,0 +1,309 @@
+//! What a streaming source knows of each symbol: its ticker's fields as the streams and the REST
+//! answers left them, when each field was last set, and its continuity (gap-free since when,
+//! else in a gap). Connections write into it as messages arrive; the source reads it once a
+//! cycle. Every rule of `docs/sources.md`'s "Continuity" is here.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use super::wire::{TickerFields, FIELDS};
+use crate::shared::candle::Candle;
+use crate::shared::contract::Timeframe;
+use crate::shared::market::Ticker;
+use crate::shared::stream_health::{GapReason, StreamCounts, SymbolContinuity};
+
+/// One symbol as the streams and REST answers left it.
+#[derive(Debug, Clone)]
+struct Entry {
+    /// Price, 24 h change, volume, turnover, high and low, in [`FIELDS`]' order.
+    fields: [f64; FIELDS],
+    /// When each field was last set, by the exchange's clock: a REST answer older than a field
+    /// cannot say it is wrong.
+    field_ms: [i64; FIELDS],
+    /// When the newest data of it was sent, by the exchange's clock.
+    data_ms: i64,
+    /// The connection its ticker topic is on, once placed.
+    connection: Option<usize>,
+    /// When that connection acknowledged its ticker topic; `None` until it has, and again once
+    /// the connection is lost.
+    subscribed: Option<Instant>,
+    /// Whether that connection has sent it whole since it was subscribed: a delta before it is
+    /// a gap.
+    whole_seen: bool,
+    /// Since when (exchange ms) its data is gap-free; `None` while it is in a gap.
+    gap_free_since_ms: Option<i64>,
+}
+
+/// A connection as the book sees it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Connection {
+    /// Open, and answering.
+    live: bool,
+    /// The newest send time it delivered (exchange ms): a symbol current on it is as fresh.
+    newest_ms: i64,
+}
+
+/// A closed or forming candle a stream delivered, for the next snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct StreamedCandle {
+    /// The symbol.
+    pub symbol: String,
+    /// Its time frame.
+    pub timeframe: Timeframe,
+    /// The candle.
+    pub candle: Candle,
+    /// Whether the exchange closed it.
+    pub closed: bool,
+}
+
+/// Every subscribed symbol, the candles streamed since the last snapshot, and the counts.
+#[derive(Debug, Default)]
+pub(super) struct Book {
+    /// By symbol.
+    symbols: HashMap<String, Entry>,
+    /// By connection index.
+    connections: Vec<Connection>,
+    /// Candles streamed since the source last took them; bounded by [`MAX_STREAMED_CANDLES`].
+    candles: Vec<StreamedCandle>,
+    /// Totals for `/metrics` and `pulse:status`.
+    pub(super) counts: StreamCounts,
+}
+
+/// The most streamed candles kept between two snapshots (about a minute of forming-candle
+/// pushes of 1,000 series); past it the oldest forming ones are dropped, never a closed one.
+const MAX_STREAMED_CANDLES: usize = 200_000;
+
+impl Book {
+    /// Adds `ticker`, listed by a REST answer as of `as_of_ms`, in a gap until its stream is
+    /// subscribed and a later answer resyncs it; an already known symbol is left as it is.
+    pub(super) fn list(&mut self, ticker: &Ticker, as_of_ms: i64) {
+        self.symbols.entry(ticker.symbol.clone()).or_insert_with(|| Entry {
+            fields: values(ticker),
+            field_ms: [as_of_ms; FIELDS],
+            data_ms: as_of_ms,
+            connection: None,
+            subscribed: None,
+            whole_seen: false,
+            gap_free_since_ms: None,
+        });
+    }
+
+    /// Forgets a symbol the exchange no longer lists.
+    pub(super) fn delist(&mut self, symbol: &str) {
+        self.symbols.remove(symbol);
+    }
+
+    /// The symbols it holds.
+    pub(super) fn symbols(&self) -> impl Iterator<Item = &str> {
+        self.symbols.keys().map(String::as_str)
+    }
+
+    /// Places `symbol`'s ticker topic on `connection`.
+    pub(super) fn place(&mut self, symbol: &str, connection: usize) {
+        if self.connections.len() <= connection {
+            self.connections.resize(connection + 1, Connection::default());
+        }
+        if let Some(entry) = self.symbols.get_mut(symbol) {
+            if entry.connection != Some(connection) {
+                entry.connection = Some(connection);
+                entry.subscribed = None;
+                entry.whole_seen = false;
+            }
+        }
+    }
+
+    /// `connection` is open and answering again.
+    pub(super) fn connected(&mut self, connection: usize) {
+        if let Some(c) = self.connections.get_mut(connection) {
+            c.live = true;
+        }
+    }
+
+    /// `symbols`' tickers were acknowledged on `connection` at `at`.
+    pub(super) fn subscribed(&mut self, connection: usize, symbols: &[String], at: Instant) {
+        for symbol in symbols {
+            if let Some(entry) = self.symbols.get_mut(symbol) {
+                if entry.connection == Some(connection) {
+                    entry.subscribed = Some(at);
+                }
+            }
+        }
+    }
+
+    /// `connection` closed or went silent: every symbol on it is in a gap, for `reason`.
+    pub(super) fn lost(&mut self, connection: usize, reason: GapReason) {
+        if let Some(c) = self.connections.get_mut(connection) {
+            c.live = false;
+        }
+        let counts = &mut self.counts;
+        for entry in self.symbols.values_mut().filter(|e| e.connection == Some(connection)) {
+            entry.subscribed = None;
+            entry.whole_seen = false;
+            gap(entry, counts, reason);
+        }
+    }
+
+    /// Takes in a ticker message from `connection`.
+    pub(super) fn ticker(&mut self, connection: usize, symbol: &str, whole: bool, fields: &TickerFields, sent_ms: i64) {
+        self.newest(connection, sent_ms);
+        let Some(entry) = self.symbols.get_mut(symbol) else {
+            *self.counts.rejected.entry("symbol not subscribed").or_default() += 1;
+            return;
+        };
+        if entry.connection != Some(connection) {
+            // The other connection of a rotation, or one being replaced: the same data, and
+            // continuity is the placed connection's.
+            return;
+        }
+        if whole {
+            entry.whole_seen = true;
+        } else if !entry.whole_seen {
+            gap(entry, &mut self.counts, GapReason::DeltaBeforeSnapshot);
+        }
+        for (k, value) in fields.0.iter().enumerate() {
+            if let Some(value) = value {
+                entry.fields[k] = *value;
+                entry.field_ms[k] = entry.field_ms[k].max(sent_ms);
+            }
+        }
+        entry.data_ms = entry.data_ms.max(sent_ms);
+    }
+
+    /// Takes in a candle a stream delivered.
+    pub(super) fn candle(&mut self, connection: usize, candle: StreamedCandle, sent_ms: i64) {
+        self.newest(connection, sent_ms);
+        if self.candles.len() >= MAX_STREAMED_CANDLES {
+            // Forming candles are superseded by later pushes; closed ones are kept.
+            self.candles.retain(|c| c.closed);
+            if self.candles.len() >= MAX_STREAMED_CANDLES {
+                *self.counts.rejected.entry("too many candles between snapshots").or_default() += 1;
+                return;
+            }
+        }
+        self.candles.push(candle);
+    }
+
+    /// Notes that `connection` delivered data sent at `sent_ms`.
+    pub(super) fn newest(&mut self, connection: usize, sent_ms: i64) {
+        if let Some(c) = self.connections.get_mut(connection) {
+            c.newest_ms = c.newest_ms.max(sent_ms);
+        }
+    }
+
+    /// Takes the candles streamed since the last call.
+    pub(super) fn take_candles(&mut self) -> Vec<StreamedCandle> {
+        std::mem::take(&mut self.candles)
+    }
+
+    /// Whether any symbol waits for a resync its stream is ready for (subscribed, and whole).
+    pub(super) fn resync_wanted(&self) -> bool {
+        self.symbols
+            .values()
+            .any(|e| e.gap_free_since_ms.is_none() && e.subscribed.is_some() && e.whole_seen)
+    }
+
+    /// Takes in a REST answer as of `as_of_ms` (exchange clock) requested at `asked`: a
+    /// symbol in a gap whose stream was subscribed before the request is resynced from it and
+    /// gap-free from `as_of_ms`; a gap-free symbol whose field the stream has not set since
+    /// differs from it has lost a message: the field is corrected and counted, and the symbol
+    /// had a gap. Returns the symbols the answer lists.
+    pub(super) fn reconcile(&mut self, tickers: &[Ticker], as_of_ms: i64, asked: Instant) {
+        for ticker in tickers {
+            let Some(entry) = self.symbols.get_mut(&ticker.symbol) else {
+                continue;
+            };
+            let rest = values(ticker);
+            let current = entry.subscribed.is_some_and(|at| at <= asked) && entry.whole_seen;
+            let mut differ = 0;
+            for k in 0..FIELDS {
+                if entry.field_ms[k] <= as_of_ms && entry.fields[k].to_bits() != rest[k].to_bits() {
+                    differ += 1;
+                    entry.fields[k] = rest[k];
+                    entry.field_ms[k] = as_of_ms;
+                }
+            }
+            entry.data_ms = entry.data_ms.max(as_of_ms);
+            match entry.gap_free_since_ms {
+                None if current => {
+                    entry.gap_free_since_ms = Some(as_of_ms);
+                    self.counts.resyncs += 1;
+                }
+                Some(_) if differ > 0 => {
+                    self.counts.corrected_fields += differ;
+                    *self.counts.gaps.entry(GapReason::Diverged).or_default() += 1;
+                    self.counts.resyncs += 1;
+                    entry.gap_free_since_ms = Some(as_of_ms);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The tickers as of now, each with the time of its newest data, leaving out those whose
+    /// newest data is older than `max_age` at `now_ms` (counted in `stale`), and every symbol's
+    /// continuity.
+    pub(super) fn read(&mut self, now_ms: i64, max_age: Duration) -> (Vec<Ticker>, Vec<SymbolContinuity>) {
+        let max_age_ms = i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX);
+        let mut tickers = Vec::with_capacity(self.symbols.len());
+        let mut continuity = Vec::with_capacity(self.symbols.len());
+        let mut stale = 0;
+        for (symbol, entry) in &self.symbols {
+            let connection = entry.connection.and_then(|c| self.connections.get(c));
+            let on_stream = entry.subscribed.is_some() && entry.whole_seen && connection.is_some_and(|c| c.live);
+            let data_ms = match connection {
+                Some(c) if on_stream => entry.data_ms.max(c.newest_ms),
+                _ => entry.data_ms,
+            };
+            continuity.push(SymbolContinuity {
+                symbol: symbol.clone(),
+                gap_free_since_ms: entry.gap_free_since_ms,
+                data_ms,
+            });
+            if now_ms.saturating_sub(data_ms) > max_age_ms {
+                stale += 1;
+                continue;
+            }
+            let [price, change_24h, volume_24h, turnover_24h, high_24h, low_24h] = entry.fields;
+            tickers.push(Ticker {
+                symbol: symbol.clone(),
+                price,
+                change_24h,
+                volume_24h,
+                turnover_24h,
+                high_24h,
+                low_24h,
+                data_ms: Some(data_ms),
+            });
+        }
+        self.counts.stale = stale;
+        (tickers, continuity)
+    }
+
+    /// Counts a message that was not one of the documented shapes, by `reason`.
+    pub(super) fn rejected(&mut self, reason: &'static str) {
+        *self.counts.rejected.entry(reason).or_default() += 1;
+    }
+
+    /// Live connections, symbols gap-free and in a gap.
+    pub(super) fn tally(&self) -> (u32, u32, u32) {
+        let live = self.connections.iter().filter(|c| c.live).count();
+        let gap_free = self.symbols.values().filter(|e| e.gap_free_since_ms.is_some()).count();
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        (count(live), count(gap_free), count(self.symbols.len() - gap_free))
+    }
+}
+
+/// Puts `entry` in a gap for `reason`, counted once per gap.
+fn gap(entry: &mut Entry, counts: &mut StreamCounts, reason: GapReason) {
+    if entry.gap_free_since_ms.take().is_some() {
+        *counts.gaps.entry(reason).or_default() += 1;
+    }
+}
+
+/// A ticker's fields in [`FIELDS`]' order.
+fn values(t: &Ticker) -> [f64; FIELDS] {
+    [t.price, t.change_24h, t.volume_24h, t.turnover_24h, t.high_24h, t.low_24h]
+}
+
+#[cfg(test)]
+mod tests;
