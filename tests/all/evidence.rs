@@ -367,6 +367,8 @@ fn a_restart_keeps_the_evidence() {
             &[
                 "--source",
                 "bybit",
+                "--stream",
+                "false",
                 "--exchange-url",
                 &url,
                 "--state-dir",

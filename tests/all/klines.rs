@@ -190,6 +190,8 @@ fn backfill_from(dialect: Dialect) {
             config.to_str().unwrap(),
             "--source",
             source,
+            "--stream",
+            "false",
             "--exchange-url",
             &url,
             "--interval",

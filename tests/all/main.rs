@@ -23,4 +23,5 @@ mod sandbox;
 mod sources;
 mod state;
 mod strategy;
+mod streams;
 mod trust;

@@ -88,6 +88,8 @@ fn an_exchange_outage_serves_the_last_snapshot_marked_stale_then_cuts_off() {
         &[
             "--source",
             "bybit",
+            "--stream",
+            "false",
             "--exchange-url",
             &url,
             "--interval",
@@ -238,6 +240,8 @@ fn binance_tickers_are_parsed_and_the_top_picked() {
         &[
             "--source",
             "binance",
+            "--stream",
+            "false",
             "--exchange-url",
             &url,
             "--interval",
@@ -343,6 +347,8 @@ fn a_restart_takes_back_the_saved_history_so_the_first_push_is_whole() {
         let mut args = vec![
             "--source",
             "bybit",
+            "--stream",
+            "false",
             "--exchange-url",
             &url,
             "--state-dir",

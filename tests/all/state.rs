@@ -220,7 +220,16 @@ fn a_restart_goes_on_from_the_saved_state_after_a_short_stop_only() {
     let state = tempfile::tempdir().unwrap();
     let run = |interval: &str, extra: &[&str]| {
         let memcached = Memcached::start();
-        let mut args = vec!["--source", "bybit", "--exchange-url", &url, "--interval", interval];
+        let mut args = vec![
+            "--source",
+            "bybit",
+            "--stream",
+            "false",
+            "--exchange-url",
+            &url,
+            "--interval",
+            interval,
+        ];
         args.extend_from_slice(&["--state-dir", state.path().to_str().unwrap()]);
         args.extend_from_slice(extra);
         (
@@ -264,7 +273,16 @@ fn the_replay_of_a_warm_started_daemons_recording_writes_what_it_wrote() {
     let (state, out) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let recording = out.path().join("market.jsonl");
     let run = |memcached: &Memcached, source: &str, extra: &[&str]| {
-        let mut args = vec!["--source", source, "--exchange-url", &url, "--ttl", "60"];
+        let mut args = vec![
+            "--source",
+            source,
+            "--stream",
+            "false",
+            "--exchange-url",
+            &url,
+            "--ttl",
+            "60",
+        ];
         args.extend_from_slice(&["--state-dir", state.path().to_str().unwrap()]);
         args.extend_from_slice(extra);
         let mut daemon = Daemon::serve(plugins.path().to_str().unwrap(), &memcached.addr, &args);

@@ -123,6 +123,7 @@ impl Pipeline {
             written_last_cycle: self.publisher.written_last(),
             cache: self.publisher.totals(),
             ha,
+            stream: self.market.stream(),
         }
     }
 }

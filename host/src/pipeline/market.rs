@@ -18,6 +18,7 @@ use crate::plugin::Generation;
 use crate::shared::clock::now_ms;
 use crate::shared::log_throttle::{Due, LogThrottle};
 use crate::shared::market::{Rejections, Selection, Snapshot};
+use crate::shared::stream_health::StreamHealth;
 use crate::shared::text::quoted_path;
 use crate::shared::warm_start::{SavedVersionState, WarmStart};
 use crate::source::Source;
@@ -43,6 +44,8 @@ pub(super) struct Market {
     staleness: Staleness,
     /// Lines that could repeat every poll (bad rows, refused candles, failed saves), throttled.
     repeats: LogThrottle,
+    /// The source's streams at the last snapshot, if it streams.
+    stream: Option<StreamHealth>,
 }
 
 /// What a cycle serves.
@@ -68,7 +71,13 @@ impl Market {
             last_good: None,
             staleness: Staleness::default(),
             repeats: LogThrottle::per_minute(),
+            stream: None,
         }
+    }
+
+    /// The source's streams at the last snapshot, if it streams.
+    pub(super) fn stream(&self) -> Option<StreamHealth> {
+        self.stream.clone()
     }
 
     /// The source's name, as `pulse:status` gives it.
@@ -99,6 +108,10 @@ impl Market {
         metrics.poll(self.source.name(), fresh.is_err());
         if let Some(fetches) = self.source.candle_fetches() {
             metrics.candle_fetches(self.source.name(), fetches);
+        }
+        self.stream = self.source.stream_health();
+        if let Some(stream) = &self.stream {
+            metrics.stream(self.source.name(), stream);
         }
         Some(match fresh {
             Ok(snapshot) => self.fresh(snapshot, generation, metrics),

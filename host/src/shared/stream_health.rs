@@ -4,6 +4,7 @@
 //! parts only show them.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -86,5 +87,5 @@ pub struct StreamHealth {
     pub counts: StreamCounts,
     /// Each symbol's continuity, by symbol (for `/stream`; left out of `pulse:status`).
     #[serde(skip)]
-    pub symbols: Vec<SymbolContinuity>,
+    pub symbols: Arc<Vec<SymbolContinuity>>,
 }

@@ -209,7 +209,14 @@ fn read_message(text: &str, events: &mut Vec<Event>) -> Result<()> {
             events.push(Event::Ticker {
                 symbol: symbol.into_owned(),
                 whole: true,
-                fields: TickerFields([field(&m.c), field(&m.change), field(&m.v), field(&m.q), field(&m.h), field(&m.l)]),
+                fields: TickerFields([
+                    field(&m.c),
+                    field(&m.change),
+                    field(&m.v),
+                    field(&m.q),
+                    field(&m.h),
+                    field(&m.l),
+                ]),
                 sent_ms,
             });
         }

@@ -304,7 +304,10 @@ fn read_message(text: &str, events: &mut Vec<Event>) -> Result<()> {
             events.push(Event::Pong);
             return Ok(());
         }
-        let id = message.req_id.and_then(|id| id.parse().ok()).context("an answer without its request's id")?;
+        let id = message
+            .req_id
+            .and_then(|id| id.parse().ok())
+            .context("an answer without its request's id")?;
         let refused = (message.success != Some(true)).then(|| crate::shared::text::sanitise(&reason, 200));
         events.push(Event::Answer { id, refused });
         return Ok(());
@@ -339,10 +342,17 @@ fn read_message(text: &str, events: &mut Vec<Event>) -> Result<()> {
         });
     } else if let Some(rest) = topic.strip_prefix("kline.") {
         let (interval, symbol) = rest.split_once('.').context("a kline topic without its symbol")?;
-        let timeframe = [Timeframe::M1, Timeframe::M5, Timeframe::M15, Timeframe::H1, Timeframe::H4, Timeframe::D1]
-            .into_iter()
-            .find(|&tf| self::interval(tf) == interval)
-            .with_context(|| format!("a kline of interval {interval:?}"))?;
+        let timeframe = [
+            Timeframe::M1,
+            Timeframe::M5,
+            Timeframe::M15,
+            Timeframe::H1,
+            Timeframe::H4,
+            Timeframe::D1,
+        ]
+        .into_iter()
+        .find(|&tf| self::interval(tf) == interval)
+        .with_context(|| format!("a kline of interval {interval:?}"))?;
         let klines: Vec<StreamedKline> = serde_json::from_str(data.get())?;
         for k in klines {
             events.push(Event::Kline {

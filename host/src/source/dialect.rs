@@ -34,6 +34,7 @@ pub(super) trait Dialect: Send + Sync {
 }
 
 /// The tickers of one answer.
+#[derive(Debug)]
 pub(super) struct TickerAnswer {
     /// Every row, as it came.
     pub tickers: Vec<Ticker>,

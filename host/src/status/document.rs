@@ -8,6 +8,7 @@ use super::summary::CycleFacts;
 use crate::shared::entry::{ValidEntry, STATUS_KEY};
 use crate::shared::evidence::Figures;
 use crate::shared::leadership::LeadershipFacts;
+use crate::shared::stream_health::StreamHealth;
 use crate::shared::write_stats::WriterStats;
 
 /// Largest `pulse:status` written with every plugin listed, well below memcached's 1 MiB item
@@ -42,6 +43,10 @@ struct StatusDoc<'a> {
     /// The writer's id and term, when it is one of an active/standby pair.
     #[serde(skip_serializing_if = "Option::is_none")]
     ha: Option<&'a LeadershipFacts>,
+    /// The source's streams (connections, symbols gap-free and in a gap, and the counts), when
+    /// it streams; each symbol's continuity is at the status server's `/stream`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream: Option<&'a StreamHealth>,
 }
 
 /// A plugin as `pulse:status` states it: its status, and its figures in short.
@@ -109,6 +114,7 @@ pub fn status_entry(facts: &CycleFacts) -> ValidEntry {
         plugins_omitted: None,
         cache: &facts.cache,
         ha: facts.ha.as_ref(),
+        stream: facts.stream.as_ref(),
     };
     let mut value = serde_json::to_vec(&doc).expect("the status document always serialises");
     if value.len() > MAX_STATUS_BYTES {

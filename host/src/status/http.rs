@@ -48,6 +48,7 @@ impl StatusServer {
             .route("/healthz", get(healthz))
             .route("/plugins", get(plugins))
             .route("/shadow/{name}", get(shadow))
+            .route("/stream", get(stream))
             .with_state(telemetry);
         tokio::spawn(connections::serve(self.listener, app, limits));
     }
@@ -56,7 +57,8 @@ impl StatusServer {
 async fn index() -> &'static str {
     "pulse status server\n/metrics  Prometheus metrics\n/healthz  200 while cycles run and the last full cache write is \
      younger than the TTL, else 503 with the reason\n/plugins  loaded plugins and their counters, then the shadow versions (JSON)\n\
-     /shadow/NAME  the shadow version of NAME and how its results differ from the serving version's (JSON)\n"
+     /shadow/NAME  the shadow version of NAME and how its results differ from the serving version's (JSON)\n\
+     /stream  a streaming source's connections and counts, and each symbol's continuity: gap-free since when, and how old its data is (JSON)\n"
 }
 
 async fn metrics(State(telemetry): State<Arc<Telemetry>>) -> impl IntoResponse {
@@ -89,6 +91,30 @@ async fn plugins(State(telemetry): State<Arc<Telemetry>>) -> impl IntoResponse {
         response.headers_mut().insert("pulse-role", role);
     }
     response
+}
+
+/// A streaming source's state as of the last cycle, with each symbol's continuity (gap-free
+/// since when, `null` in a gap) and the age of its newest data at the cycle; 404 for a source
+/// that does not stream.
+async fn stream(State(telemetry): State<Arc<Telemetry>>) -> impl IntoResponse {
+    let Some(health) = telemetry.stream() else {
+        return (StatusCode::NOT_FOUND, "the source does not stream\n").into_response();
+    };
+    let mut doc = serde_json::to_value(&health).unwrap_or_default();
+    let at = telemetry.last_cycle_ms().unwrap_or_default();
+    let symbols: Vec<serde_json::Value> = health
+        .symbols
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "symbol": s.symbol,
+                "gap_free_since_ms": s.gap_free_since_ms,
+                "data_age_ms": at.saturating_sub(s.data_ms).max(0),
+            })
+        })
+        .collect();
+    doc["symbols"] = serde_json::Value::Array(symbols);
+    Json(doc).into_response()
 }
 
 /// The shadow version of `name`, 404 when there is none; with `[ha]`, the `Pulse-Role` header

@@ -19,6 +19,7 @@ use super::collector::PublishedCollector;
 use super::live::Published;
 use crate::shared::candle::CandleFetches;
 use crate::shared::market::Rejections;
+use crate::shared::stream_health::StreamHealth;
 
 /// Label pairs of one series.
 type Labels = Vec<(&'static str, String)>;
@@ -42,6 +43,29 @@ pub struct Metrics {
     source_kline_failures: Family<Labels, Counter>,
     /// Age of the last good snapshot, in seconds.
     snapshot_age: Gauge<f64, AtomicU64>,
+    /// A streaming source's connections, symbols and counts.
+    stream: StreamSeries,
+}
+
+/// A streaming source's series, each labelled by source.
+#[derive(Default)]
+struct StreamSeries {
+    /// Connections open and answering.
+    connections: Family<Labels, Gauge>,
+    /// Symbols by state: `live` (gap-free), `gap`, and `stale` (left out of the snapshot).
+    symbols: Family<Labels, Gauge>,
+    /// Gaps, by reason.
+    gaps: Family<Labels, Counter>,
+    /// Symbols made gap-free again by a REST answer.
+    resyncs: Family<Labels, Counter>,
+    /// Connections opened again.
+    reconnects: Family<Labels, Counter>,
+    /// Messages read.
+    messages: Family<Labels, Counter>,
+    /// Messages dropped, by reason.
+    rejected: Family<Labels, Counter>,
+    /// Ticker fields a REST answer corrected.
+    corrected: Family<Labels, Counter>,
 }
 
 impl Metrics {
@@ -56,6 +80,7 @@ impl Metrics {
             source_kline_requests: Family::default(),
             source_kline_failures: Family::default(),
             snapshot_age: Gauge::<f64, AtomicU64>::default(),
+            stream: StreamSeries::default(),
         };
         let r = &mut m.registry;
         r.register("source_polls", "Market snapshots requested", m.source_polls.clone());
@@ -89,6 +114,43 @@ impl Metrics {
             "Age of the last good market snapshot (0 when the last cycle's was fresh; time since start when there was none)",
             Unit::Seconds,
             m.snapshot_age.clone(),
+        );
+        let s = &m.stream;
+        r.register(
+            "stream_connections",
+            "A streaming source's connections open and answering",
+            s.connections.clone(),
+        );
+        r.register(
+            "stream_symbols",
+            "A streaming source's symbols by state: live (gap-free), gap (waiting for a resync), stale (data older than max_age, left out)",
+            s.symbols.clone(),
+        );
+        r.register(
+            "stream_gaps",
+            "Symbols whose data stopped being gap-free, by reason",
+            s.gaps.clone(),
+        );
+        r.register(
+            "stream_resyncs",
+            "Symbols made gap-free again by a REST answer",
+            s.resyncs.clone(),
+        );
+        r.register(
+            "stream_reconnects",
+            "Stream connections opened again after one was lost",
+            s.reconnects.clone(),
+        );
+        r.register("stream_messages", "Stream messages read", s.messages.clone());
+        r.register(
+            "stream_messages_rejected",
+            "Stream messages dropped, by reason",
+            s.rejected.clone(),
+        );
+        r.register(
+            "stream_corrected_fields",
+            "Ticker fields a REST reconciliation found stale in the streams and corrected",
+            s.corrected.clone(),
         );
         r.register_collector(Box::new(PublishedCollector(live)));
         m
@@ -131,6 +193,43 @@ impl Metrics {
             let counter = family.get_or_create(&labels);
             counter.inc_by(total.saturating_sub(counter.get()));
         }
+    }
+
+    /// Records a streaming source's state at its last snapshot.
+    pub fn stream(&self, source: &str, health: &StreamHealth) {
+        let s = &self.stream;
+        let labels = |extra: Option<(&'static str, &str)>| {
+            let mut l: Labels = vec![("source", source.to_string())];
+            l.extend(extra.map(|(k, v)| (k, v.to_string())));
+            l
+        };
+        let total = |family: &Family<Labels, Counter>, labels: Labels, total: u64| {
+            let counter = family.get_or_create(&labels);
+            counter.inc_by(total.saturating_sub(counter.get()));
+        };
+        s.connections
+            .get_or_create(&labels(None))
+            .set(i64::from(health.connections));
+        let counts = &health.counts;
+        for (state, n) in [
+            ("live", u64::from(health.symbols_live)),
+            ("gap", u64::from(health.symbols_in_gap)),
+            ("stale", counts.stale),
+        ] {
+            s.symbols
+                .get_or_create(&labels(Some(("state", state))))
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+        for (reason, n) in &counts.gaps {
+            total(&s.gaps, labels(Some(("reason", reason.label()))), *n);
+        }
+        for (reason, n) in &counts.rejected {
+            total(&s.rejected, labels(Some(("reason", reason))), *n);
+        }
+        total(&s.resyncs, labels(None), counts.resyncs);
+        total(&s.reconnects, labels(None), counts.reconnects);
+        total(&s.messages, labels(None), counts.messages);
+        total(&s.corrected, labels(None), counts.corrected_fields);
     }
 
     /// Sets the age of the last good snapshot: 0 when the cycle's was fresh.

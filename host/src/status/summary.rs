@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::board::PluginStatus;
 use super::shadows::ShadowStatus;
 use crate::shared::leadership::LeadershipFacts;
+use crate::shared::stream_health::StreamHealth;
 use crate::shared::write_stats::{WriteReport, WriterStats};
 
 /// A finished cycle: the facts its status stated, and its write.
@@ -62,6 +63,8 @@ pub struct CycleFacts {
     /// This daemon's role, id and term, with `[ha]`; read with the permission to write, so the
     /// status never names another role than the write's.
     pub ha: Option<LeadershipFacts>,
+    /// The source's streams, if it streams.
+    pub stream: Option<StreamHealth>,
 }
 
 /// What a cycle's write did.

@@ -10,6 +10,7 @@ use super::metrics::Metrics;
 use super::shadows::ShadowStatus;
 use super::summary::CycleSummary;
 use crate::shared::clock::now_ms;
+use crate::shared::stream_health::StreamHealth;
 
 /// How long past its interval a cycle may be late before the daemon counts as stuck: cycles
 /// may overrun (a tick is then skipped), so one missed tick alone is not a failure.
@@ -74,6 +75,18 @@ impl Telemetry {
         self.live().shadows().to_vec()
     }
 
+    /// When the last cycle's snapshot was taken (its status's time when it served none).
+    pub fn last_cycle_ms(&self) -> Option<i64> {
+        let live = self.live();
+        let facts = &live.last.as_ref()?.0.facts;
+        Some(facts.snapshot_timestamp_ms.unwrap_or(facts.timestamp_ms))
+    }
+
+    /// The source's streams as of the last cycle, if it streams.
+    pub fn stream(&self) -> Option<StreamHealth> {
+        self.live().last.as_ref().and_then(|(s, _)| s.facts.stream.clone())
+    }
+
     /// This daemon's role in its pair as of the last cycle, as `/plugins` says it; `None`
     /// without `[ha]`.
     pub fn role(&self) -> Option<String> {
@@ -130,8 +143,18 @@ impl Telemetry {
                 self.ttl.as_secs()
             ));
         }
+        let streams = live
+            .last
+            .as_ref()
+            .and_then(|(s, _)| s.facts.stream.as_ref())
+            .map_or(String::new(), |s| {
+                format!(
+                    "; streams: {} connected, {} symbols gap-free, {} in a gap, {} stale",
+                    s.connections, s.symbols_live, s.symbols_in_gap, s.counts.stale
+                )
+            });
         Ok(format!(
-            "cycle {cycle} finished {:.1} s ago; last full cache write {:.1} s ago",
+            "cycle {cycle} finished {:.1} s ago; last full cache write {:.1} s ago{streams}",
             since_cycle.as_secs_f64(),
             since_push.as_secs_f64()
         ))

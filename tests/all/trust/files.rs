@@ -119,6 +119,8 @@ fn a_fifo_or_a_sparse_giant_at_the_warm_state_is_a_cold_start() {
                 "0.5",
                 "--source",
                 "bybit",
+                "--stream",
+                "false",
                 "--exchange-url",
                 &url,
                 "--state-dir",

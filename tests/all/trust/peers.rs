@@ -63,7 +63,16 @@ fn serve_exchange(memcached: &Memcached, url: &str) -> (Daemon, tempfile::TempDi
     let daemon = Daemon::serve(
         plugins.path().to_str().unwrap(),
         &memcached.addr,
-        &["--interval", "0.5", "--source", "bybit", "--exchange-url", url],
+        &[
+            "--interval",
+            "0.5",
+            "--source",
+            "bybit",
+            "--stream",
+            "false",
+            "--exchange-url",
+            url,
+        ],
     );
     wait_for("a push", Duration::from_secs(60), || status_cycle(memcached));
     (daemon, plugins)

@@ -6,7 +6,8 @@
 //!   plain text-protocol reader independent of Pulse's own client ([`Memcached`]).
 //! - An etcd of the caller's own ([`etcd`]); a loopback proxy that partitions a client from its
 //!   server ([`proxy`]) and records what it sends ([`written`]: every memcached item with its
-//!   flags); an HTTP server on loopback that answers as told ([`http_server`]).
+//!   flags); an HTTP server on loopback that answers as told ([`http_server`]); a loopback
+//!   exchange speaking Bybit's or Binance's REST and WebSocket APIs ([`exchange`]).
 //! - A recorded market with planted predictability, whose figures are known before a plugin
 //!   runs ([`planted`]).
 //! - What is read from outside: the status server ([`http_get`], [`scrape`]), `pulse:status`
@@ -14,6 +15,7 @@
 
 mod daemon;
 pub mod etcd;
+pub mod exchange;
 mod http;
 mod observe;
 mod paths;

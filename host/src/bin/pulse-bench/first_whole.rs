@@ -39,6 +39,8 @@ pub fn run(options: &Options) -> Result<Vec<Value>> {
                 &options.memcached,
                 "--source",
                 "bybit",
+                "--stream",
+                "false",
                 "--exchange-url",
                 &url,
                 "--state-dir",

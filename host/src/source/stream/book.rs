@@ -176,7 +176,11 @@ impl Book {
             // Forming candles are superseded by later pushes; closed ones are kept.
             self.candles.retain(|c| c.closed);
             if self.candles.len() >= MAX_STREAMED_CANDLES {
-                *self.counts.rejected.entry("too many candles between snapshots").or_default() += 1;
+                *self
+                    .counts
+                    .rejected
+                    .entry("too many candles between snapshots")
+                    .or_default() += 1;
                 return;
             }
         }
@@ -215,11 +219,11 @@ impl Book {
             let rest = values(ticker);
             let current = entry.subscribed.is_some_and(|at| at <= asked) && entry.whole_seen;
             let mut differ = 0;
-            for k in 0..FIELDS {
-                if entry.field_ms[k] <= as_of_ms && entry.fields[k].to_bits() != rest[k].to_bits() {
+            for ((field, set_ms), rest) in entry.fields.iter_mut().zip(&mut entry.field_ms).zip(rest) {
+                if *set_ms <= as_of_ms && field.to_bits() != rest.to_bits() {
                     differ += 1;
-                    entry.fields[k] = rest[k];
-                    entry.field_ms[k] = as_of_ms;
+                    *field = rest;
+                    *set_ms = as_of_ms;
                 }
             }
             entry.data_ms = entry.data_ms.max(as_of_ms);
@@ -302,7 +306,14 @@ fn gap(entry: &mut Entry, counts: &mut StreamCounts, reason: GapReason) {
 
 /// A ticker's fields in [`FIELDS`]' order.
 fn values(t: &Ticker) -> [f64; FIELDS] {
-    [t.price, t.change_24h, t.volume_24h, t.turnover_24h, t.high_24h, t.low_24h]
+    [
+        t.price,
+        t.change_24h,
+        t.volume_24h,
+        t.turnover_24h,
+        t.high_24h,
+        t.low_24h,
+    ]
 }
 
 #[cfg(test)]

@@ -111,8 +111,16 @@ async fn run(index: usize, shared: Shared, mut commands: UnboundedReceiver<Comma
         let socket = match open(&shared.url).await {
             Ok(socket) => socket,
             Err(e) => {
-                warn!(source = shared.source, connection = index, "cannot open the stream: {e:#}");
-                shared.book.lock().expect("no panic holds it").lost(index, GapReason::Disconnect);
+                warn!(
+                    source = shared.source,
+                    connection = index,
+                    "cannot open the stream: {e:#}"
+                );
+                shared
+                    .book
+                    .lock()
+                    .expect("no panic holds it")
+                    .lost(index, GapReason::Disconnect);
                 failures += 1;
                 if !wait(backoff(failures), &mut commands, &mut topics).await {
                     return;
@@ -146,7 +154,11 @@ async fn run(index: usize, shared: Shared, mut commands: UnboundedReceiver<Comma
 }
 
 /// Waits `delay`, taking commands meanwhile; false once the handle is dropped.
-async fn wait(delay: Duration, commands: &mut UnboundedReceiver<Command>, topics: &mut BTreeMap<String, Topic>) -> bool {
+async fn wait(
+    delay: Duration,
+    commands: &mut UnboundedReceiver<Command>,
+    topics: &mut BTreeMap<String, Topic>,
+) -> bool {
     let until = tokio::time::Instant::now() + delay;
     loop {
         tokio::select! {
@@ -342,7 +354,11 @@ impl<'a> Session<'a> {
             // Pings are answered by the socket; pongs and frames say only that it is alive.
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) | Message::Close(_) => return None,
             Message::Binary(_) => {
-                self.shared.book.lock().expect("no panic holds it").rejected("binary message");
+                self.shared
+                    .book
+                    .lock()
+                    .expect("no panic holds it")
+                    .rejected("binary message");
                 return None;
             }
         };
@@ -426,8 +442,12 @@ impl<'a> Session<'a> {
 }
 
 /// After how long a silence a heartbeat probes the connection, and after how long one is
-/// lost: five push intervals and fifteen, at least 0.5 s and 1.5 s.
+/// lost: two push intervals and four, at least 0.5 s and 1.5 s (Bybit 0.5 and 1.5 s, Binance
+/// 2 and 4 s). A quiet market keeps a connection alive through the probe's answer.
 fn silence(limits: Limits) -> (Duration, Duration) {
     let push = limits.push_interval;
-    ((push * 5).max(Duration::from_millis(500)), (push * 15).max(Duration::from_millis(1_500)))
+    (
+        (push * 2).max(Duration::from_millis(500)),
+        (push * 4).max(Duration::from_millis(1_500)),
+    )
 }

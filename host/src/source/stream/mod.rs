@@ -65,7 +65,12 @@ pub(in crate::source) fn open(
     let url = format!("{base}{}", wire.ws_path());
     let name = dialect.name();
     let (client, tickers_url) = tickers;
-    let rest = Rest::new(dialect, client, tickers_url, Duration::from_secs(market.reconcile_every.0));
+    let rest = Rest::new(
+        dialect,
+        client,
+        tickers_url,
+        Duration::from_secs(market.reconcile_every.0),
+    );
     let book = Arc::new(Mutex::new(Book::default()));
     let shared = Shared {
         url,
@@ -228,9 +233,7 @@ impl StreamSource {
                 wanted.insert(topic.name.clone(), topic);
             }
         }
-        let changes = self
-            .placement
-            .want(&wanted, self.wire.limits().topics_per_connection);
+        let changes = self.placement.want(&wanted, self.wire.limits().topics_per_connection);
         {
             let mut book = self.book.lock().expect("no panic holds it");
             for (connection, topics) in &changes.subscribe {
@@ -260,7 +263,10 @@ impl StreamSource {
         for candle in streamed {
             let k = crate::shared::timeframe::index(candle.timeframe);
             if candle.closed {
-                if !self.backfill.received(&candle.symbol, candle.timeframe, candle.candle.start_ms) {
+                if !self
+                    .backfill
+                    .received(&candle.symbol, candle.timeframe, candle.candle.start_ms)
+                {
                     let mut book = self.book.lock().expect("no panic holds it");
                     *book
                         .counts
@@ -313,7 +319,7 @@ impl StreamSource {
             symbols_in_gap,
             messages_per_second,
             counts: book.counts.clone(),
-            symbols,
+            symbols: Arc::new(symbols),
         }
     }
 }

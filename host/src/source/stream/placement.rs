@@ -62,7 +62,6 @@ impl Placement {
     pub(super) fn connections(&self) -> usize {
         self.load.len()
     }
-
 }
 
 #[cfg(test)]
@@ -105,7 +104,10 @@ mod tests {
         let second = placement.want(&topics(&["A", "C", "D", "E", "F"]), 2);
         assert_eq!(names(&second.unsubscribe), [(0, vec!["B"])]);
         assert_eq!(names(&second.subscribe), [(0, vec!["F"])]);
-        assert_eq!(placement.want(&topics(&["A", "C", "D", "E", "F"]), 2), Changes::default());
+        assert_eq!(
+            placement.want(&topics(&["A", "C", "D", "E", "F"]), 2),
+            Changes::default()
+        );
         let on: Vec<(&str, usize)> = placement.placed.iter().map(|(n, (c, _))| (n.as_str(), *c)).collect();
         assert_eq!(on, [("A", 0), ("C", 1), ("D", 1), ("E", 2), ("F", 0)]);
     }

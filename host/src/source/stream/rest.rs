@@ -63,7 +63,12 @@ pub(super) struct Rest {
 impl Rest {
     /// The REST tickers of `dialect` at `url`, through `client`, reconciled every
     /// `reconcile_every`.
-    pub(super) fn new(dialect: Arc<dyn Dialect>, client: reqwest::Client, url: String, reconcile_every: Duration) -> Self {
+    pub(super) fn new(
+        dialect: Arc<dyn Dialect>,
+        client: reqwest::Client,
+        url: String,
+        reconcile_every: Duration,
+    ) -> Self {
         Self {
             dialect,
             client,

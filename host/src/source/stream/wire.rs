@@ -98,4 +98,3 @@ pub(in crate::source) struct TickerFields(pub [Option<f64>; FIELDS]);
 /// How many fields a ticker has: price, 24 h change, volume, turnover, high and low, in that
 /// order.
 pub(in crate::source) const FIELDS: usize = 6;
-

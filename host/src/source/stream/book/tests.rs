@@ -42,7 +42,11 @@ fn streaming(symbols: &[&str]) -> (Book, Instant) {
 
 fn gap_free_since(book: &mut Book, symbol: &str) -> Option<i64> {
     let (_, continuity) = book.read(2_000, Duration::from_secs(30));
-    continuity.iter().find(|c| c.symbol == symbol).unwrap().gap_free_since_ms
+    continuity
+        .iter()
+        .find(|c| c.symbol == symbol)
+        .unwrap()
+        .gap_free_since_ms
 }
 
 #[test]
@@ -72,9 +76,17 @@ fn a_delta_before_a_snapshot_and_a_lost_connection_are_gaps_counted_once_each() 
     let again = Instant::now();
     book.subscribed(0, &["AUSDT".into(), "BUSDT".into()], again);
     book.reconcile(&[ticker("AUSDT", 100.0), ticker("BUSDT", 100.0)], 1_300, again);
-    assert_eq!(gap_free_since(&mut book, "AUSDT"), None, "no whole ticker since the reconnect");
+    assert_eq!(
+        gap_free_since(&mut book, "AUSDT"),
+        None,
+        "no whole ticker since the reconnect"
+    );
     book.ticker(0, "AUSDT", false, &price(101.0), 1_400);
-    assert_eq!(book.counts.gaps.get(&GapReason::DeltaBeforeSnapshot), None, "already in a gap");
+    assert_eq!(
+        book.counts.gaps.get(&GapReason::DeltaBeforeSnapshot),
+        None,
+        "already in a gap"
+    );
     book.ticker(0, "BUSDT", true, &whole(&ticker("BUSDT", 100.0)), 1_400);
     book.reconcile(&[ticker("AUSDT", 101.0), ticker("BUSDT", 100.0)], 1_500, again);
     assert_eq!(gap_free_since(&mut book, "BUSDT"), Some(1_500));
@@ -117,7 +129,10 @@ fn data_older_than_max_age_is_left_out_and_a_live_symbol_is_as_fresh_as_its_conn
     assert_eq!(a.data_ms, Some(5_000));
     book.lost(0, GapReason::Disconnect);
     let (tickers, _) = book.read(5_100, Duration::from_secs(30));
-    assert_eq!(tickers.iter().find(|t| t.symbol == "AUSDT").unwrap().data_ms, Some(1_100));
+    assert_eq!(
+        tickers.iter().find(|t| t.symbol == "AUSDT").unwrap().data_ms,
+        Some(1_100)
+    );
     let (tickers, _) = book.read(31_200, Duration::from_secs(30));
     assert_eq!(tickers.len(), 1, "AUSDT's data is older than max_age");
     assert_eq!(book.counts.stale, 1);

@@ -1,0 +1,300 @@
+//! Streaming exchange sources against a loopback exchange speaking each dialect (REST and
+//! WebSocket, `pulse_testkit::exchange`): streamed prices reach plugins with their age while
+//! cycles keep their cadence; a dropped connection is a gap per symbol, resynced by REST; a
+//! silent connection is noticed within a few push intervals; a silently lost delta is healed
+//! by the reconciliation and counted; malformed messages are counted and dropped; and what the
+//! daemon sent stays within the exchange's limits, read from the exchange's own log.
+
+use std::time::{Duration, Instant};
+
+use pulse_testkit::exchange::{Dialect, Logged, LoopbackExchange};
+use pulse_testkit::{http_get, plugin_dir, scrape, wait_for, Daemon, Memcached};
+use serde_json::Value;
+
+/// A daemon streaming from `exchange`, 10 symbols analysed of 30 listed, with `extra` flags.
+fn streaming(exchange: &LoopbackExchange, memcached: &Memcached, extra: &[&str]) -> (Daemon, tempfile::TempDir) {
+    let plugins = plugin_dir(&["trend", "volatility", "dashboard"]);
+    let mut args: Vec<String> = exchange.args();
+    args.extend(
+        ["--interval", "0.5", "--ttl", "5", "--symbols", "10", "--max-age", "10"]
+            .iter()
+            .chain(extra)
+            .map(|s| s.to_string()),
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    (
+        Daemon::serve(plugins.path().to_str().unwrap(), &memcached.addr, &args),
+        plugins,
+    )
+}
+
+fn status(memcached: &Memcached) -> Option<Value> {
+    serde_json::from_slice(&memcached.get("pulse:status")?).ok()
+}
+
+/// Waits until every streamed symbol is gap-free, and returns `/stream`.
+fn all_live(daemon: &Daemon, listed: u64) -> Value {
+    wait_for("every symbol gap-free", Duration::from_secs(30), || {
+        let (code, body) = http_get(&format!("{}/stream", daemon.status_url()));
+        let doc: Value = serde_json::from_str(&body).ok()?;
+        (code == 200 && doc["symbols_live"].as_u64() == Some(listed) && doc["connections"].as_u64() >= Some(1))
+            .then_some(doc)
+    })
+}
+
+fn metric(daemon: &Daemon, series: &str) -> f64 {
+    scrape(&daemon.status_url()).get(series).copied().unwrap_or(0.0)
+}
+
+fn source(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Bybit => "bybit",
+        Dialect::Binance => "binance",
+    }
+}
+
+/// Streamed prices reach the plugins' keys, each symbol's data age is shown and small, and
+/// cycles keep their cadence.
+fn prices_stream_to_plugins(dialect: Dialect) {
+    let exchange = LoopbackExchange::start(dialect, 30);
+    let memcached = Memcached::start();
+    let (daemon, _plugins) = streaming(&exchange, &memcached, &[]);
+    let stream = all_live(&daemon, 30);
+    assert!(stream["symbols"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["gap_free_since_ms"].is_i64()));
+
+    // Freshness: every symbol's data age at each cycle's snapshot, over ten cycles.
+    let mut ages = Vec::new();
+    let first = status(&memcached).unwrap()["cycle"].as_u64().unwrap();
+    let started = Instant::now();
+    let mut seen = first;
+    while seen < first + 10 {
+        let (_, body) = http_get(&format!("{}/stream", daemon.status_url()));
+        let doc: Value = serde_json::from_str(&body).unwrap();
+        ages.extend(
+            doc["symbols"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["data_age_ms"].as_i64().unwrap()),
+        );
+        seen = wait_for("the next cycle", Duration::from_secs(5), || {
+            status(&memcached)
+                .and_then(|s| s["cycle"].as_u64())
+                .filter(|&c| c > seen)
+        });
+    }
+    let cadence = started.elapsed().as_secs_f64() / 10.0;
+    ages.sort_unstable();
+    let at = |q: f64| ages[((ages.len() - 1) as f64 * q) as usize];
+    println!(
+        "{} freshness over 10 cycles: data age p50 {} ms, p99 {} ms, max {} ms (push interval {} ms); {cadence:.2} s a cycle",
+        source(dialect),
+        at(0.5),
+        at(0.99),
+        ages[ages.len() - 1],
+        dialect.push_interval().as_millis()
+    );
+    assert!(
+        at(0.99) < 10_000 && ages[0] >= 0,
+        "no symbol is older than max_age while its stream is live: {ages:?}"
+    );
+    assert!(cadence < 1.0, "cycles keep their 0.5 s cadence: {cadence:.2} s a cycle");
+
+    // The plugins see the exchange's prices: the dashboard's tickers are the stream's.
+    let tickers = memcached.json("market:tickers");
+    let symbol = "SYM0000USDT";
+    let shown = tickers[symbol]["price"].as_f64().expect("the top symbol is analysed");
+    let truth = exchange.price(symbol);
+    assert!(
+        (shown / truth - 1.0).abs() < 0.01,
+        "{shown} against the exchange's {truth}"
+    );
+    let status = status(&memcached).unwrap();
+    assert_eq!(status["stream"]["symbols_live"], 30, "{status}");
+    assert!(status["stream"]["messages"].as_u64() > Some(30), "{status}");
+    let (_, health) = http_get(&format!("{}/healthz", daemon.status_url()));
+    assert!(health.contains("streams: 1 connected, 30 symbols gap-free"), "{health}");
+}
+
+#[test]
+fn bybit_prices_stream_to_plugins_with_their_age_at_the_cycle_s_cadence() {
+    prices_stream_to_plugins(Dialect::Bybit);
+}
+
+#[test]
+fn binance_prices_stream_to_plugins_with_their_age_at_the_cycle_s_cadence() {
+    prices_stream_to_plugins(Dialect::Binance);
+}
+
+/// Dropped connections are a gap for each of their symbols, resynced by REST once the stream
+/// is back; a stalled one is noticed within a few push intervals; the daemon's requests stay
+/// within the exchange's limits throughout.
+fn disconnects_and_stalls_are_gaps_resynced_by_rest(dialect: Dialect) {
+    let exchange = LoopbackExchange::start(dialect, 30);
+    let memcached = Memcached::start();
+    let (daemon, _plugins) = streaming(&exchange, &memcached, &[]);
+    all_live(&daemon, 30);
+    let label = source(dialect);
+    let series = |name: &str, reason: Option<&str>| match reason {
+        Some(reason) => format!("pulse_stream_{name}_total{{source=\"{label}\",reason=\"{reason}\"}}"),
+        None => format!("pulse_stream_{name}_total{{source=\"{label}\"}}"),
+    };
+    let resyncs = metric(&daemon, &series("resyncs", None));
+
+    let dropped_at = pulse_testkit::unix_ms();
+    exchange.drop_connections();
+    wait_for("the gaps of the dropped connection", Duration::from_secs(10), || {
+        (metric(&daemon, &series("gaps", Some("disconnect"))) >= 30.0).then_some(())
+    });
+    let stream = all_live(&daemon, 30);
+    for symbol in stream["symbols"].as_array().unwrap() {
+        assert!(
+            symbol["gap_free_since_ms"].as_i64() > Some(dropped_at),
+            "gap-free only since the resync: {symbol}"
+        );
+    }
+    assert!(metric(&daemon, &series("reconnects", None)) >= 1.0);
+    assert!(metric(&daemon, &series("resyncs", None)) >= resyncs + 30.0);
+
+    let stalled = Instant::now();
+    exchange.stall(Duration::from_secs(8));
+    wait_for("the stall noticed", Duration::from_secs(8), || {
+        (metric(&daemon, &series("gaps", Some("silence"))) >= 30.0).then_some(())
+    });
+    let noticed = stalled.elapsed();
+    println!(
+        "{label}: a silent connection noticed after {:.1} s (push interval {} ms)",
+        noticed.as_secs_f64(),
+        dialect.push_interval().as_millis()
+    );
+    assert!(
+        noticed < Duration::from_secs(8),
+        "noticed while the exchange was still silent"
+    );
+    all_live(&daemon, 30);
+
+    // The limits, from the exchange's log: requests per connection per second, and
+    // connections opened.
+    let log = exchange.log();
+    let opened = log.iter().filter(|(_, _, what)| *what == Logged::Opened).count();
+    assert!((2..=10).contains(&opened), "{opened} connections opened");
+    let per_second = match dialect {
+        Dialect::Bybit => 5,
+        Dialect::Binance => 5,
+    };
+    for (at, connection, _) in &log {
+        let within: usize = log
+            .iter()
+            .filter(|(t, c, what)| {
+                c == connection
+                    && *what != Logged::Opened
+                    && (dialect == Dialect::Binance || *what != Logged::Pong)
+                    && *t >= *at
+                    && t.duration_since(*at) < Duration::from_secs(1)
+            })
+            .count();
+        assert!(
+            within <= per_second,
+            "{within} messages within a second on connection {connection}"
+        );
+    }
+}
+
+#[test]
+fn bybit_disconnects_and_stalls_are_gaps_resynced_by_rest_within_the_limits() {
+    disconnects_and_stalls_are_gaps_resynced_by_rest(Dialect::Bybit);
+}
+
+#[test]
+fn binance_disconnects_and_stalls_are_gaps_resynced_by_rest_within_the_limits() {
+    disconnects_and_stalls_are_gaps_resynced_by_rest(Dialect::Binance);
+}
+
+#[test]
+fn a_silently_lost_delta_is_healed_by_the_reconciliation_and_counted() {
+    let exchange = LoopbackExchange::start(Dialect::Bybit, 30);
+    let memcached = Memcached::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("pulse.toml");
+    std::fs::write(&config, "[market]\nreconcile_every = 5\n").unwrap();
+    let (daemon, _plugins) = streaming(&exchange, &memcached, &["--config", config.to_str().unwrap()]);
+    all_live(&daemon, 30);
+    let symbol = "SYM0002USDT";
+    let before = exchange.price(symbol);
+    exchange.lose_update(symbol, (before * 1.004 * 1e6).round() / 1e6);
+    let lost_at = Instant::now();
+    let truth = exchange.price(symbol);
+    // The stream never says it; only a reconciliation can.
+    wait_for("the lost delta corrected", Duration::from_secs(20), || {
+        let tickers = memcached.json("market:tickers");
+        (tickers[symbol]["price"].as_f64() == Some(truth)).then_some(())
+    });
+    println!(
+        "a lost delta healed {:.1} s after it was lost (reconcile_every 5 s)",
+        lost_at.elapsed().as_secs_f64()
+    );
+    let metrics = scrape(&daemon.status_url());
+    assert!(
+        metrics["pulse_stream_corrected_fields_total{source=\"bybit\"}"] >= 1.0,
+        "{metrics:#?}"
+    );
+    assert!(metrics["pulse_stream_gaps_total{source=\"bybit\",reason=\"diverged\"}"] >= 1.0);
+}
+
+/// Malformed messages are counted and dropped, never reach a plugin, and the connection goes on.
+fn malformed_messages_are_counted_and_dropped(dialect: Dialect, bad: &[&str]) {
+    let exchange = LoopbackExchange::start(dialect, 30);
+    let memcached = Memcached::start();
+    let (daemon, _plugins) = streaming(&exchange, &memcached, &[]);
+    all_live(&daemon, 30);
+    for text in bad {
+        exchange.send_raw(text);
+    }
+    let label = source(dialect);
+    let series =
+        format!("pulse_stream_messages_rejected_total{{source=\"{label}\",reason=\"not a documented message\"}}");
+    wait_for("the malformed messages counted", Duration::from_secs(10), || {
+        (metric(&daemon, &series) >= bad.len() as f64).then_some(())
+    });
+    let cycle = status(&memcached).unwrap()["cycle"].as_u64().unwrap();
+    wait_for("cycles going on", Duration::from_secs(5), || {
+        status(&memcached).filter(|s| s["cycle"].as_u64() > Some(cycle + 2))
+    });
+    let tickers = memcached.json("market:tickers");
+    for (symbol, row) in tickers.as_object().unwrap() {
+        assert!(row["price"].as_f64().unwrap() > 0.0, "{symbol}: {row}");
+    }
+    assert_eq!(
+        metric(&daemon, &format!("pulse_stream_connections{{source=\"{label}\"}}")),
+        1.0
+    );
+}
+
+#[test]
+fn bybit_malformed_messages_are_counted_and_dropped() {
+    malformed_messages_are_counted_and_dropped(
+        Dialect::Bybit,
+        &[
+            "{not json",
+            r#"{"topic":"tickers.SYM0001USDT","type":"delta","ts":1}"#,
+            r#"{"topic":"tickers.SYM0001USDT","type":"sideways","data":{"symbol":"SYM0001USDT"},"ts":1}"#,
+            r#"{"topic":"kline.7.SYM0001USDT","type":"snapshot","data":[],"ts":1}"#,
+        ],
+    );
+}
+
+#[test]
+fn binance_malformed_messages_are_counted_and_dropped() {
+    malformed_messages_are_counted_and_dropped(
+        Dialect::Binance,
+        &[
+            "[1,2]",
+            r#"{"e":"24hrTicker","s":"SYM0001USDT"}"#,
+            r#"{"e":"flashCrash","E":1}"#,
+        ],
+    );
+}

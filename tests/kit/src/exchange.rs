@@ -1,0 +1,475 @@
+//! A loopback exchange speaking Bybit v5's or Binance's public APIs as documented (see
+//! `docs/sources.md`): REST tickers and klines, and a WebSocket endpoint that answers
+//! subscriptions and heartbeats and pushes tickers (Bybit linear: a snapshot, then deltas of the
+//! changed fields every 100 ms; Binance: the whole ticker every second) and candles. Its market
+//! walks on its own; a test can drop every connection, stall them, lose an update silently,
+//! send a malformed message, list and delist symbols, and read the log of what clients sent
+//! (connections opened and requests, with their times) to check the exchange's limits.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+use tungstenite::{Message, WebSocket};
+
+/// Which exchange it speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// Bybit v5 linear perpetuals: `tickers.{symbol}` snapshots then deltas.
+    Bybit,
+    /// Binance spot: `<symbol>@ticker`, whole every second.
+    Binance,
+}
+
+impl Dialect {
+    /// How often it pushes.
+    pub fn push_interval(self) -> Duration {
+        match self {
+            Self::Bybit => Duration::from_millis(100),
+            Self::Binance => Duration::from_secs(1),
+        }
+    }
+}
+
+/// One thing a client did, as the exchange logged it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Logged {
+    /// A connection opened.
+    Opened,
+    /// A subscription request with so many topics.
+    Subscribe(usize),
+    /// An unsubscription request with so many topics.
+    Unsubscribe(usize),
+    /// A heartbeat message or ping frame.
+    Ping,
+    /// A pong frame, answering the exchange's ping.
+    Pong,
+}
+
+/// A symbol's 24 h ticker as the exchange holds it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Row {
+    price: f64,
+    open: f64,
+    high: f64,
+    low: f64,
+    volume: f64,
+    turnover: f64,
+}
+
+impl Row {
+    fn change_fraction(&self) -> f64 {
+        ((self.price - self.open) / self.open * 10_000.0).round() / 10_000.0
+    }
+}
+
+/// The exchange's state, shared by its threads.
+struct Inner {
+    dialect: Dialect,
+    /// The market, by symbol; a frozen symbol no longer walks.
+    market: Mutex<BTreeMap<String, (Row, bool)>>,
+    /// Updates no connection may send: by symbol, the row every connection is told it already
+    /// sent (a lost message).
+    lost: Mutex<HashMap<String, Row>>,
+    /// Raised to drop every connection open before it.
+    drops: AtomicU64,
+    /// Connections stay open but silent until then.
+    stalled_until: Mutex<Option<Instant>>,
+    /// Raw texts to send on every connection once.
+    raw: Mutex<Vec<(u64, String)>>,
+    /// Raised with each raw text.
+    raw_seq: AtomicU64,
+    /// What clients did, with when.
+    log: Mutex<Vec<(Instant, u64, Logged)>>,
+    /// Connection ids.
+    next_connection: AtomicU64,
+}
+
+/// A loopback exchange; it runs until the process ends.
+#[derive(Clone)]
+pub struct LoopbackExchange {
+    inner: Arc<Inner>,
+    /// Its REST base URL.
+    pub rest_url: String,
+    /// Its WebSocket base URL.
+    pub ws_url: String,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+/// Formats a number as exchanges do: a decimal string.
+fn text(n: f64) -> String {
+    format!("{n}")
+}
+
+impl LoopbackExchange {
+    /// Starts an exchange of `dialect` listing `symbols` symbols (`SYM0000USDT`, ... ; the first
+    /// has the largest turnover).
+    pub fn start(dialect: Dialect, symbols: usize) -> Self {
+        let market = (0..symbols)
+            .map(|i| {
+                let price = 100.0 + i as f64;
+                let row = Row {
+                    price,
+                    open: price,
+                    high: price * 1.05,
+                    low: price * 0.95,
+                    volume: 1_000.0,
+                    turnover: 1e9 / (i as f64 + 1.0),
+                };
+                (format!("SYM{i:04}USDT"), (row, false))
+            })
+            .collect();
+        let inner = Arc::new(Inner {
+            dialect,
+            market: Mutex::new(market),
+            lost: Mutex::new(HashMap::new()),
+            drops: AtomicU64::new(0),
+            stalled_until: Mutex::new(None),
+            raw: Mutex::new(Vec::new()),
+            raw_seq: AtomicU64::new(0),
+            log: Mutex::new(Vec::new()),
+            next_connection: AtomicU64::new(1),
+        });
+        let walking = inner.clone();
+        std::thread::spawn(move || walk(&walking));
+        let rest = inner.clone();
+        let rest_url = crate::http_server(move |path| answer_rest(&rest, path));
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let ws_url = format!("ws://{}", listener.local_addr().unwrap());
+        let accepting = inner.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let inner = accepting.clone();
+                std::thread::spawn(move || serve(&inner, stream));
+            }
+        });
+        Self {
+            inner,
+            rest_url,
+            ws_url,
+        }
+    }
+
+    /// The flags that point a daemon at it, streaming.
+    pub fn args(&self) -> Vec<String> {
+        let source = match self.inner.dialect {
+            Dialect::Bybit => "bybit",
+            Dialect::Binance => "binance",
+        };
+        [
+            "--source",
+            source,
+            "--exchange-url",
+            &self.rest_url,
+            "--exchange-ws-url",
+            &self.ws_url,
+        ]
+        .map(str::to_string)
+        .to_vec()
+    }
+
+    /// Closes every open connection at once, as a network blip would.
+    pub fn drop_connections(&self) {
+        self.inner.drops.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Keeps every connection open but sends nothing and answers nothing for `how_long`.
+    pub fn stall(&self, how_long: Duration) {
+        *self.inner.stalled_until.lock().unwrap() = Some(Instant::now() + how_long);
+    }
+
+    /// Moves `symbol`'s price to `price` and freezes it there, and loses the update: no
+    /// connection sends it, as if the message were dropped; REST answers show it.
+    pub fn lose_update(&self, symbol: &str, price: f64) {
+        let mut market = self.inner.market.lock().unwrap();
+        let (row, frozen) = market.get_mut(symbol).expect("a listed symbol");
+        row.price = price;
+        row.high = row.high.max(price);
+        row.low = row.low.min(price);
+        *frozen = true;
+        self.inner.lost.lock().unwrap().insert(symbol.to_string(), *row);
+    }
+
+    /// Sends `text` once on every open connection.
+    pub fn send_raw(&self, text: &str) {
+        let seq = self.inner.raw_seq.fetch_add(1, Ordering::SeqCst) + 1;
+        self.inner.raw.lock().unwrap().push((seq, text.to_string()));
+    }
+
+    /// Lists `symbol`, with the largest turnover.
+    pub fn list(&self, symbol: &str) {
+        let row = Row {
+            price: 50.0,
+            open: 50.0,
+            high: 51.0,
+            low: 49.0,
+            volume: 1_000.0,
+            turnover: 2e9,
+        };
+        self.inner
+            .market
+            .lock()
+            .unwrap()
+            .insert(symbol.to_string(), (row, false));
+    }
+
+    /// Delists `symbol`.
+    pub fn delist(&self, symbol: &str) {
+        self.inner.market.lock().unwrap().remove(symbol);
+    }
+
+    /// `symbol`'s price now.
+    pub fn price(&self, symbol: &str) -> f64 {
+        self.inner.market.lock().unwrap()[symbol].0.price
+    }
+
+    /// What clients did so far: when, on which connection, what.
+    pub fn log(&self) -> Vec<(Instant, u64, Logged)> {
+        self.inner.log.lock().unwrap().clone()
+    }
+}
+
+/// Moves each unfrozen symbol's price every push interval.
+fn walk(inner: &Inner) {
+    let mut step = 0u64;
+    loop {
+        std::thread::sleep(inner.dialect.push_interval());
+        step += 1;
+        let mut market = inner.market.lock().unwrap();
+        for (i, (_, (row, frozen))) in market.iter_mut().enumerate() {
+            if *frozen {
+                continue;
+            }
+            let wave = ((step as f64 + i as f64) * 0.7).sin() * 0.001;
+            row.price = (row.price * (1.0 + wave) * 1e6).round() / 1e6;
+            row.high = row.high.max(row.price);
+            row.low = row.low.min(row.price);
+            row.volume += 1.0;
+            row.turnover += row.price;
+        }
+    }
+}
+
+/// The REST answer to `path`.
+fn answer_rest(inner: &Inner, path: &str) -> (u16, String) {
+    let market = inner.market.lock().unwrap().clone();
+    let now = now_ms();
+    match inner.dialect {
+        Dialect::Bybit if path.starts_with("/v5/market/tickers") => {
+            let list: Vec<Value> = market.iter().map(|(s, (r, _))| bybit_ticker(s, r)).collect();
+            let body =
+                json!({"retCode": 0, "retMsg": "OK", "result": {"category": "linear", "list": list}, "time": now});
+            (200, body.to_string())
+        }
+        Dialect::Binance if path.starts_with("/api/v3/ticker/24hr") => {
+            let list: Vec<Value> = market.iter().map(|(s, (r, _))| binance_ticker(s, r, now)).collect();
+            (200, Value::Array(list).to_string())
+        }
+        Dialect::Bybit if path.starts_with("/v5/market/kline") => {
+            let body = json!({"retCode": 0, "retMsg": "OK", "result": {"list": []}, "time": now});
+            (200, body.to_string())
+        }
+        Dialect::Binance if path.starts_with("/api/v3/klines") => (200, "[]".to_string()),
+        _ => (404, format!("no such endpoint: {path}")),
+    }
+}
+
+fn bybit_ticker(symbol: &str, r: &Row) -> Value {
+    json!({"symbol": symbol, "lastPrice": text(r.price), "price24hPcnt": text(r.change_fraction()),
+        "highPrice24h": text(r.high), "lowPrice24h": text(r.low), "turnover24h": text(r.turnover),
+        "volume24h": text(r.volume)})
+}
+
+fn binance_ticker(symbol: &str, r: &Row, now: i64) -> Value {
+    json!({"symbol": symbol, "lastPrice": text(r.price), "priceChangePercent": text(r.change_fraction() * 100.0),
+        "highPrice": text(r.high), "lowPrice": text(r.low), "volume": text(r.volume),
+        "quoteVolume": text(r.turnover), "closeTime": now})
+}
+
+/// One client connection, until it closes or is dropped.
+fn serve(inner: &Inner, stream: TcpStream) {
+    let id = inner.next_connection.fetch_add(1, Ordering::SeqCst);
+    let Ok(mut socket) = tungstenite::accept(stream) else {
+        return;
+    };
+    socket
+        .get_mut()
+        .set_read_timeout(Some(Duration::from_millis(10)))
+        .unwrap();
+    let log = |what: Logged| inner.log.lock().unwrap().push((Instant::now(), id, what));
+    log(Logged::Opened);
+    let drops = inner.drops.load(Ordering::SeqCst);
+    let mut raw_seen = inner.raw_seq.load(Ordering::SeqCst);
+    // Per topic, what this connection last sent of it (`None`: subscribed, nothing sent yet).
+    let mut sent: BTreeMap<String, Option<Row>> = BTreeMap::new();
+    let mut next_push = Instant::now() + inner.dialect.push_interval();
+    let mut next_ping = Instant::now() + Duration::from_secs(2);
+    loop {
+        if inner.drops.load(Ordering::SeqCst) != drops {
+            return;
+        }
+        let stalled = inner
+            .stalled_until
+            .lock()
+            .unwrap()
+            .is_some_and(|until| Instant::now() < until);
+        if stalled {
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        }
+        match socket.read() {
+            Ok(Message::Text(text)) => {
+                if let Some(reply) = answer(inner, text.as_str(), &mut sent, &log) {
+                    if socket.send(Message::text(reply)).is_err() {
+                        return;
+                    }
+                }
+            }
+            Ok(Message::Ping(_)) => log(Logged::Ping),
+            Ok(Message::Pong(_)) => log(Logged::Pong),
+            Ok(Message::Close(_)) => return,
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(e))
+                if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(_) => return,
+        }
+        let raw: Vec<String> = {
+            let raw = inner.raw.lock().unwrap();
+            raw.iter()
+                .filter(|(seq, _)| *seq > raw_seen)
+                .map(|(_, t)| t.clone())
+                .collect()
+        };
+        raw_seen = inner.raw_seq.load(Ordering::SeqCst);
+        for text in raw {
+            if socket.send(Message::text(text)).is_err() {
+                return;
+            }
+        }
+        if inner.dialect == Dialect::Binance && Instant::now() >= next_ping {
+            next_ping += Duration::from_secs(2);
+            if socket.send(Message::Ping(Vec::new().into())).is_err() {
+                return;
+            }
+        }
+        if Instant::now() >= next_push {
+            next_push += inner.dialect.push_interval();
+            if push(inner, &mut socket, &mut sent).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// The answer to a client's message, logging it.
+fn answer(
+    inner: &Inner,
+    text: &str,
+    sent: &mut BTreeMap<String, Option<Row>>,
+    log: &impl Fn(Logged),
+) -> Option<String> {
+    let message: Value = serde_json::from_str(text).ok()?;
+    let (subscribe, topics, id) = match inner.dialect {
+        Dialect::Bybit => {
+            let op = message["op"].as_str()?;
+            if op == "ping" {
+                log(Logged::Ping);
+                return Some(json!({"success": true, "ret_msg": "pong", "conn_id": "loopback", "req_id": message["req_id"], "op": "ping"}).to_string());
+            }
+            (
+                op == "subscribe",
+                message["args"].as_array()?.clone(),
+                message["req_id"].clone(),
+            )
+        }
+        Dialect::Binance => {
+            let method = message["method"].as_str()?;
+            (
+                method == "SUBSCRIBE",
+                message["params"].as_array()?.clone(),
+                message["id"].clone(),
+            )
+        }
+    };
+    log(if subscribe {
+        Logged::Subscribe(topics.len())
+    } else {
+        Logged::Unsubscribe(topics.len())
+    });
+    for topic in topics.iter().filter_map(Value::as_str) {
+        if subscribe {
+            sent.insert(topic.to_string(), None);
+        } else {
+            sent.remove(topic);
+        }
+    }
+    Some(match inner.dialect {
+        Dialect::Bybit => {
+            let op = if subscribe { "subscribe" } else { "unsubscribe" };
+            json!({"success": true, "ret_msg": "", "conn_id": "loopback", "req_id": id, "op": op}).to_string()
+        }
+        Dialect::Binance => json!({"result": null, "id": id}).to_string(),
+    })
+}
+
+/// Pushes every subscribed ticker that changed since this connection last sent it (Bybit: a
+/// snapshot first, then the changed fields; Binance: whole, every push).
+fn push(
+    inner: &Inner,
+    socket: &mut WebSocket<TcpStream>,
+    sent: &mut BTreeMap<String, Option<Row>>,
+) -> tungstenite::Result<()> {
+    let market = inner.market.lock().unwrap().clone();
+    let lost = inner.lost.lock().unwrap().clone();
+    let now = now_ms();
+    for (topic, last) in sent.iter_mut() {
+        let symbol = match inner.dialect {
+            Dialect::Bybit => topic.strip_prefix("tickers."),
+            Dialect::Binance => topic.strip_suffix("@ticker"),
+        };
+        let Some(symbol) = symbol.map(str::to_ascii_uppercase) else {
+            continue;
+        };
+        let Some((row, _)) = market.get(&symbol) else {
+            continue;
+        };
+        if let (Some(lost), Some(_)) = (lost.get(&symbol), last.as_ref()) {
+            // The lost update counts as sent.
+            *last = Some(*lost);
+        }
+        let text = match (inner.dialect, *last) {
+            (Dialect::Bybit, None) => {
+                json!({"topic": topic, "type": "snapshot", "data": bybit_ticker(&symbol, row), "cs": now, "ts": now})
+            }
+            (Dialect::Bybit, Some(before)) => {
+                let whole = bybit_ticker(&symbol, row);
+                let then = bybit_ticker(&symbol, &before);
+                let mut delta = serde_json::Map::new();
+                delta.insert("symbol".into(), json!(symbol));
+                for (k, v) in whole.as_object().unwrap() {
+                    if then[k] != *v {
+                        delta.insert(k.clone(), v.clone());
+                    }
+                }
+                if delta.len() == 1 {
+                    continue;
+                }
+                json!({"topic": topic, "type": "delta", "data": delta, "cs": now, "ts": now})
+            }
+            (Dialect::Binance, _) => {
+                let t = binance_ticker(&symbol, row, now);
+                json!({"e": "24hrTicker", "E": now, "s": symbol, "c": t["lastPrice"], "P": t["priceChangePercent"],
+                    "h": t["highPrice"], "l": t["lowPrice"], "v": t["volume"], "q": t["quoteVolume"], "C": now})
+            }
+        };
+        *last = Some(*row);
+        socket.write(Message::text(text.to_string()))?;
+    }
+    socket.flush()
+}
