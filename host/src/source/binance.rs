@@ -326,6 +326,66 @@ mod tests {
     }
 
     #[test]
+    fn binance_stream_messages_read_as_documented() {
+        let mut events = Vec::new();
+        for text in [
+            r#"{"result":null,"id":1}"#,
+            r#"{"code":2,"msg":"Invalid request: too many parameters","id":2}"#,
+            r#"{"error":{"code":4,"msg":"Too many subscriptions"},"id":3}"#,
+            r#"{"e":"24hrTicker","E":1672515782136,"s":"BNBBTC","p":"0.0015","P":"250.00","w":"0.0018","x":"0.0009","c":"0.0025","Q":"10","b":"0.0024","B":"10","a":"0.0026","A":"100","o":"0.0010","h":"0.0025","l":"0.0010","v":"10000","q":"18","O":0,"C":86400000,"F":0,"L":18150,"n":18151}"#,
+            r#"{"e":"kline","E":1672515782136,"s":"BNBBTC","k":{"t":1672515780000,"T":1672515839999,"s":"BNBBTC","i":"1m","f":100,"L":200,"o":"0.0010","c":"0.0020","h":"0.0025","l":"0.0015","v":"1000","n":100,"x":false,"q":"1.0000","V":"500","Q":"0.500","B":"123456"}}"#,
+            r#"{"e":"serverShutdown","E":1770123456789}"#,
+        ] {
+            read_message(text, &mut events).unwrap();
+        }
+        assert_eq!(events[0], Event::Answer { id: 1, refused: None });
+        assert!(matches!(&events[1], Event::Answer { id: 2, refused: Some(r) } if r.contains("too many parameters")));
+        assert!(
+            matches!(&events[2], Event::Answer { id: 3, refused: Some(r) } if r.contains("Too many subscriptions"))
+        );
+        let Event::Ticker {
+            symbol,
+            whole,
+            fields,
+            sent_ms,
+        } = &events[3]
+        else {
+            panic!("{events:?}")
+        };
+        assert_eq!((symbol.as_str(), *whole, *sent_ms), ("BNBBTC", true, 1_672_515_782_136));
+        assert_eq!(
+            fields.0,
+            [
+                Some(0.0025),
+                Some(250.0),
+                Some(10000.0),
+                Some(18.0),
+                Some(0.0025),
+                Some(0.001)
+            ]
+        );
+        let Event::Kline {
+            timeframe,
+            candle,
+            closed,
+            ..
+        } = &events[4]
+        else {
+            panic!("{events:?}")
+        };
+        assert_eq!((*timeframe, candle.turnover, *closed), (Timeframe::M1, 1.0, false));
+        assert_eq!(events[5], Event::Closing);
+        for bad in [
+            "[1,2]",
+            r#"{"e":"24hrTicker","s":"X"}"#,
+            r#"{"e":"flashCrash","E":1}"#,
+            r#"{"e":"kline","E":1,"s":"X"}"#,
+        ] {
+            assert!(read_message(bad, &mut events).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn kline_requests_name_binance_s_intervals() {
         assert_eq!(
             Binance.kline_path("ETHUSDT", Timeframe::H1, 31),

@@ -104,7 +104,8 @@ async fn the_bundled_plugins_write_every_dashboard_key_and_each_call_is_counted(
 #[tokio::test(flavor = "multi_thread")]
 async fn a_source_failing_before_any_snapshot_writes_a_stale_status_and_no_market_key() {
     let config = Config::from_toml(
-        "source = \"bybit\"\n[market]\nexchange_url = \"http://127.0.0.1:1\"\nrequest_timeout_ms = 500\n",
+        "source = \"bybit\"\n[market]\nexchange_url = \"http://127.0.0.1:1\"\n\
+         exchange_ws_url = \"ws://127.0.0.1:1\"\nrequest_timeout_ms = 500\n",
     )
     .unwrap();
     let (mut pipeline, sink, _reloader, _dir) = pipeline(config, &["trend", "volatility", "dashboard"]);

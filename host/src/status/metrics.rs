@@ -68,6 +68,48 @@ struct StreamSeries {
     corrected: Family<Labels, Counter>,
 }
 
+impl StreamSeries {
+    /// Registers every series in `r`.
+    fn register(&self, r: &mut Registry) {
+        r.register(
+            "stream_connections",
+            "A streaming source's connections open and answering",
+            self.connections.clone(),
+        );
+        r.register(
+            "stream_symbols",
+            "A streaming source's symbols by state: live (gap-free), gap (waiting for a resync), stale (data older than max_age, left out)",
+            self.symbols.clone(),
+        );
+        r.register(
+            "stream_gaps",
+            "Symbols whose data stopped being gap-free, by reason",
+            self.gaps.clone(),
+        );
+        r.register(
+            "stream_resyncs",
+            "Symbols made gap-free again by a REST answer",
+            self.resyncs.clone(),
+        );
+        r.register(
+            "stream_reconnects",
+            "Stream connections opened again after one was lost",
+            self.reconnects.clone(),
+        );
+        r.register("stream_messages", "Stream messages read", self.messages.clone());
+        r.register(
+            "stream_messages_rejected",
+            "Stream messages dropped, by reason",
+            self.rejected.clone(),
+        );
+        r.register(
+            "stream_corrected_fields",
+            "Ticker fields a REST reconciliation found stale in the streams and corrected",
+            self.corrected.clone(),
+        );
+    }
+}
+
 impl Metrics {
     /// Registers every metric, at zero, with the counters of `live` read at each scrape.
     pub(super) fn new(live: Arc<Mutex<Published>>) -> Self {
@@ -115,43 +157,7 @@ impl Metrics {
             Unit::Seconds,
             m.snapshot_age.clone(),
         );
-        let s = &m.stream;
-        r.register(
-            "stream_connections",
-            "A streaming source's connections open and answering",
-            s.connections.clone(),
-        );
-        r.register(
-            "stream_symbols",
-            "A streaming source's symbols by state: live (gap-free), gap (waiting for a resync), stale (data older than max_age, left out)",
-            s.symbols.clone(),
-        );
-        r.register(
-            "stream_gaps",
-            "Symbols whose data stopped being gap-free, by reason",
-            s.gaps.clone(),
-        );
-        r.register(
-            "stream_resyncs",
-            "Symbols made gap-free again by a REST answer",
-            s.resyncs.clone(),
-        );
-        r.register(
-            "stream_reconnects",
-            "Stream connections opened again after one was lost",
-            s.reconnects.clone(),
-        );
-        r.register("stream_messages", "Stream messages read", s.messages.clone());
-        r.register(
-            "stream_messages_rejected",
-            "Stream messages dropped, by reason",
-            s.rejected.clone(),
-        );
-        r.register(
-            "stream_corrected_fields",
-            "Ticker fields a REST reconciliation found stale in the streams and corrected",
-            s.corrected.clone(),
-        );
+        m.stream.register(r);
         r.register_collector(Box::new(PublishedCollector(live)));
         m
     }
