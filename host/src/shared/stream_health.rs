@@ -16,8 +16,6 @@ pub enum GapReason {
     Disconnect,
     /// Its connection stayed open but sent nothing, heartbeat answers included.
     Silence,
-    /// A change arrived for it before the whole ticker it changes.
-    DeltaBeforeSnapshot,
     /// A REST answer found a field the stream had not changed since, but that differed: a
     /// message was lost without a sign.
     Diverged,
@@ -31,7 +29,6 @@ impl GapReason {
         match self {
             Self::Disconnect => "disconnect",
             Self::Silence => "silence",
-            Self::DeltaBeforeSnapshot => "delta_before_snapshot",
             Self::Diverged => "diverged",
             Self::MissedCandle => "missed_candle",
         }
@@ -47,8 +44,6 @@ pub struct StreamCounts {
     pub resyncs: u64,
     /// Connections opened again after one closed or went silent.
     pub reconnects: u64,
-    /// Connections replaced before the exchange's maximum age.
-    pub rotations: u64,
     /// Messages read.
     pub messages: u64,
     /// Messages dropped, by reason (not a documented shape, a refused subscription, ...).

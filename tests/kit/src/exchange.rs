@@ -1,7 +1,7 @@
 //! A loopback exchange speaking Bybit v5's or Binance's public APIs as documented (see
 //! `docs/sources.md`): REST tickers and klines, and a WebSocket endpoint that answers
 //! subscriptions and heartbeats and pushes tickers (Bybit linear: a snapshot, then deltas of the
-//! changed fields every 100 ms; Binance: the whole ticker every second) and candles. Its market
+//! changed fields every 100 ms; Binance: the whole ticker every second). Its market
 //! walks on its own; a test can drop every connection, stall them, lose an update silently,
 //! send a malformed message, list and delist symbols, and read the log of what clients sent
 //! (connections opened and requests, with their times) to check the exchange's limits.

@@ -98,13 +98,22 @@ impl Book {
         self.symbols.keys().map(String::as_str)
     }
 
+    /// Connection `index`, known from now on.
+    fn connection(&mut self, index: usize) -> &mut Connection {
+        if self.connections.len() <= index {
+            self.connections.resize(index + 1, Connection::default());
+        }
+        &mut self.connections[index]
+    }
+
     /// Places `symbol`'s ticker topic on `connection`.
     pub(super) fn place(&mut self, symbol: &str, connection: usize) {
-        if self.connections.len() <= connection {
-            self.connections.resize(connection + 1, Connection::default());
-        }
+        self.connection(connection);
         if let Some(entry) = self.symbols.get_mut(symbol) {
             if entry.connection != Some(connection) {
+                if entry.connection.is_some() {
+                    gap(entry, &mut self.counts, GapReason::Disconnect);
+                }
                 entry.connection = Some(connection);
                 entry.subscribed = None;
                 entry.whole_seen = false;
@@ -114,9 +123,7 @@ impl Book {
 
     /// `connection` is open and answering again.
     pub(super) fn connected(&mut self, connection: usize) {
-        if let Some(c) = self.connections.get_mut(connection) {
-            c.live = true;
-        }
+        self.connection(connection).live = true;
     }
 
     /// `symbols`' tickers were acknowledged on `connection` at `at`.
@@ -132,9 +139,7 @@ impl Book {
 
     /// `connection` closed or went silent: every symbol on it is in a gap, for `reason`.
     pub(super) fn lost(&mut self, connection: usize, reason: GapReason) {
-        if let Some(c) = self.connections.get_mut(connection) {
-            c.live = false;
-        }
+        *self.connection(connection) = Connection::default();
         let counts = &mut self.counts;
         for entry in self.symbols.values_mut().filter(|e| e.connection == Some(connection)) {
             entry.subscribed = None;
@@ -155,11 +160,9 @@ impl Book {
             // continuity is the placed connection's.
             return;
         }
-        if whole {
-            entry.whole_seen = true;
-        } else if !entry.whole_seen {
-            gap(entry, &mut self.counts, GapReason::DeltaBeforeSnapshot);
-        }
+        // A change before the whole ticker comes while the symbol is in a gap (it is after every
+        // subscription), which only a REST answer ends.
+        entry.whole_seen |= whole;
         for (k, value) in fields.0.iter().enumerate() {
             if let Some(value) = value {
                 entry.fields[k] = *value;
@@ -172,6 +175,10 @@ impl Book {
     /// Takes in a candle a stream delivered.
     pub(super) fn candle(&mut self, connection: usize, candle: StreamedCandle, sent_ms: i64) {
         self.newest(connection, sent_ms);
+        if !self.symbols.contains_key(&candle.symbol) {
+            *self.counts.rejected.entry("symbol not subscribed").or_default() += 1;
+            return;
+        }
         if self.candles.len() >= MAX_STREAMED_CANDLES {
             // Forming candles are superseded by later pushes; closed ones are kept.
             self.candles.retain(|c| c.closed);
@@ -199,11 +206,11 @@ impl Book {
         std::mem::take(&mut self.candles)
     }
 
-    /// Whether any symbol waits for a resync its stream is ready for (subscribed, and whole).
+    /// Whether any symbol waits for a resync its stream is ready for (subscribed).
     pub(super) fn resync_wanted(&self) -> bool {
         self.symbols
             .values()
-            .any(|e| e.gap_free_since_ms.is_none() && e.subscribed.is_some() && e.whole_seen)
+            .any(|e| e.gap_free_since_ms.is_none() && e.subscribed.is_some())
     }
 
     /// Takes in a REST answer as of `as_of_ms` (exchange clock) requested at `asked`: a
@@ -217,7 +224,9 @@ impl Book {
                 continue;
             };
             let rest = values(ticker);
-            let current = entry.subscribed.is_some_and(|at| at <= asked) && entry.whole_seen;
+            // Subscribed before the request: everything after the answer comes by stream, and
+            // the answer is a whole ticker to apply the stream's changes to.
+            let current = entry.subscribed.is_some_and(|at| at <= asked);
             let mut differ = 0;
             for ((field, set_ms), rest) in entry.fields.iter_mut().zip(&mut entry.field_ms).zip(rest) {
                 if *set_ms <= as_of_ms && field.to_bits() != rest.to_bits() {
@@ -230,6 +239,7 @@ impl Book {
             match entry.gap_free_since_ms {
                 None if current => {
                     entry.gap_free_since_ms = Some(as_of_ms);
+                    entry.whole_seen = true;
                     self.counts.resyncs += 1;
                 }
                 Some(_) if differ > 0 => {

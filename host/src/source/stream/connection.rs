@@ -26,6 +26,9 @@ use crate::shared::stream_health::GapReason;
 /// answer) is under 2 KB.
 pub(super) const MAX_MESSAGE_BYTES: usize = 64 << 10;
 
+/// How far ahead of this machine's clock an exchange's send time may be.
+const MAX_CLOCK_SKEW_MS: i64 = 5_000;
+
 /// How long a connection may take to open.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -371,7 +374,17 @@ impl<'a> Session<'a> {
         if read.is_err() {
             book.rejected("not a documented message");
         }
+        // A send time ahead of this clock by more than a skew would pin a symbol as fresh.
+        let latest_ms = crate::shared::clock::now_ms() + MAX_CLOCK_SKEW_MS;
         for event in events.drain(..) {
+            let future = match &event {
+                Event::Ticker { sent_ms, .. } | Event::Kline { sent_ms, .. } => *sent_ms > latest_ms,
+                _ => false,
+            };
+            if future {
+                book.rejected("sent in the future");
+                continue;
+            }
             match event {
                 Event::Answer { id, refused } => self.answered(&mut book, id, refused),
                 Event::Pong => {}

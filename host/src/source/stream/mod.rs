@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 use async_trait::async_trait;
+use tracing::warn;
 
 use self::book::{Book, StreamedCandle};
 use self::connection::{Command, Connection, Shared, Topic};
@@ -33,8 +34,13 @@ use super::dialect::Dialect;
 use super::{MarketSource, Opened};
 use crate::config::Config;
 use crate::shared::candle::{CandleDemand, CandleFetches, CandleRows};
+use crate::shared::log_throttle::LogThrottle;
 use crate::shared::market::{Snapshot, Ticker};
 use crate::shared::stream_health::StreamHealth;
+
+/// The most symbols streamed: the largest real listing is some 3,500 (Binance spot, every
+/// quote); a REST answer listing more streams those of the largest turnover.
+const MAX_STREAMED_SYMBOLS: usize = 25_000;
 
 /// How long after a candle closes the backfill waits for a stream to deliver it closed before
 /// fetching it: Bybit pushes a candle every 1-60 s, Binance every 2 s.
@@ -95,6 +101,7 @@ pub(in crate::source) fn open(
             max_age: Duration::from_secs(market.max_age.0),
             messages: (0, Instant::now()),
             health: StreamHealth::default(),
+            log: LogThrottle::per_minute(),
         }),
         name,
     })
@@ -130,6 +137,8 @@ struct StreamSource {
     messages: (u64, Instant),
     /// The state at the last snapshot.
     health: StreamHealth,
+    /// Lines that could repeat every answer, throttled.
+    log: LogThrottle,
 }
 
 #[async_trait]
@@ -196,7 +205,17 @@ impl StreamSource {
     /// or excluded, is never streamed), and forgets those it no longer lists.
     fn list(&mut self, tickers: &[Ticker], as_of_ms: i64) {
         let mut book = self.book.lock().expect("no panic holds it");
-        let listed: Vec<&Ticker> = tickers.iter().filter(|t| self.streamed(&t.symbol)).collect();
+        let mut listed: Vec<&Ticker> = tickers.iter().filter(|t| self.streamed(&t.symbol)).collect();
+        if listed.len() > MAX_STREAMED_SYMBOLS {
+            listed.sort_by(|a, b| b.turnover_24h.total_cmp(&a.turnover_24h));
+            listed.truncate(MAX_STREAMED_SYMBOLS);
+            if let Some(due) = self.log.admit("too many symbols") {
+                warn!(
+                    "the exchange lists {} symbols the selection could pick; streaming the {MAX_STREAMED_SYMBOLS} of the largest turnover{due}",
+                    tickers.len()
+                );
+            }
+        }
         let names: std::collections::HashSet<&str> = listed.iter().map(|t| t.symbol.as_str()).collect();
         let delisted: Vec<String> = book
             .symbols()
