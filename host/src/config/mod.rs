@@ -20,8 +20,8 @@ pub use sections::{CacheConfig, MarketConfig, SimulatedConfig};
 pub use source::{ReplayEnd, SourceSpec};
 pub use trust::TrustConfig;
 pub use values::{
-    parse_flag, Bytes, Count, DiskMib, Instructions, Interval, MemoryMib, Millis, ResidentMib, Seconds, Speed,
-    StateBytes, SymbolCount, Ttl,
+    parse_flag, Bytes, ConnectionAge, Count, DiskMib, Instructions, Interval, MemoryMib, Millis, ResidentMib, Seconds,
+    Speed, StateBytes, SymbolCount, Ttl,
 };
 
 use std::collections::BTreeMap;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::{Count, Millis, ReplayEnd, Seconds, Speed};
+use super::{ConnectionAge, Count, Millis, ReplayEnd, Seconds, Speed};
 
 /// Cache write settings.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -67,6 +67,10 @@ pub struct MarketConfig {
     /// Seconds between reconciliations of the streams with a REST answer, which finds and
     /// corrects what a silently lost message left wrong (at least 5).
     pub reconcile_every: Seconds,
+    /// Seconds after which a stream connection is replaced, its successor subscribed and
+    /// delivering before it closes; default 10 minutes before the exchange's maximum age
+    /// (Binance 24 h; Bybit states none, so never).
+    pub stream_rotate_after: Option<ConnectionAge>,
     /// How long one poll of the source may take, in milliseconds: an exchange request, or
     /// reading a recording's next line; default half the interval, at most 5 s. A poll that
     /// takes longer fails, and the cycle serves the last good snapshot.
@@ -94,6 +98,7 @@ impl Default for MarketConfig {
             stream: true,
             exchange_ws_url: None,
             reconcile_every: Seconds(60),
+            stream_rotate_after: None,
             request_timeout_ms: None,
             max_age: Seconds(30),
             kline_requests_per_second: None,

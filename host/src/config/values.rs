@@ -99,6 +99,10 @@ bounded!(
     Seconds, 1, 3_600, " s"
 );
 bounded!(
+    /// How long a stream connection lives before it is replaced, in seconds: at most a day.
+    ConnectionAge, 10, 86_400, " s"
+);
+bounded!(
     /// A count (cycles, calls, entries, requests): at most a million.
     Count, 1, 1_000_000, ""
 );

@@ -44,6 +44,9 @@ pub struct StreamCounts {
     pub resyncs: u64,
     /// Connections opened again after one closed or went silent.
     pub reconnects: u64,
+    /// Connections replaced, their successor subscribed and delivering before they closed
+    /// (before the exchange's maximum age, or when it said it would close them).
+    pub rotations: u64,
     /// Messages read.
     pub messages: u64,
     /// Messages dropped, by reason (not a documented shape, a refused subscription, ...).

@@ -131,17 +131,25 @@ impl Backfill {
 
     /// Takes in that a stream delivered `symbol`'s candle of `timeframe` starting at `start_ms`
     /// closed: when every candle before it was held, it needs no fetch. False when candles
-    /// between the newest held and it were missed (they are fetched at the next plan).
+    /// between the newest held and it were missed (they are fetched at the next plan, or by
+    /// the request in flight).
     pub(super) fn received(&mut self, symbol: &str, timeframe: Timeframe, start_ms: i64) -> bool {
         let k = timeframe::index(timeframe);
         let Some(track) = self.tracks.get_mut(&(symbol.to_string(), k)) else {
             return true;
         };
-        if track.pending || start_ms <= track.newest_start {
-            track.newest_start = track.newest_start.max(start_ms + timeframe::length_ms(timeframe));
+        let length = timeframe::length_ms(timeframe);
+        if start_ms.rem_euclid(length) != 0 {
+            // Not a candle of this time frame: the store refuses it.
             return true;
         }
-        false
+        if start_ms > track.newest_start {
+            return track.pending;
+        }
+        if let Some(next) = start_ms.checked_add(length) {
+            track.newest_start = track.newest_start.max(next);
+        }
+        true
     }
 
     /// Sets what the plugins want, and the symbols the last cycle analysed.

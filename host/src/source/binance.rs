@@ -90,14 +90,16 @@ impl Wire for Binance {
     }
 
     /// 1,024 streams a connection; 5 messages a second from the client, pings and pongs
-    /// included (3 for requests, the rest for heartbeats); 300 connections per 5 minutes. A
-    /// request's size is not limited: 200 streams keep it short.
+    /// included (3 for requests, the rest for heartbeats); 300 connections per 5 minutes; a
+    /// connection lasts 24 h at most. A request's size is not limited: 200 streams keep it
+    /// short.
     fn limits(&self) -> Limits {
         Limits {
             topics_per_request: 200,
             topics_per_connection: 1_024,
             requests_per_second: 3,
             connections_per_5_minutes: 300,
+            max_connection_age: Some(Duration::from_secs(24 * 3600)),
             push_interval: Duration::from_secs(1),
             heartbeat: Duration::from_secs(20),
         }

@@ -129,6 +129,7 @@ impl Wire for Bybit {
             topics_per_connection: 400,
             requests_per_second: 5,
             connections_per_5_minutes: 500,
+            max_connection_age: None,
             push_interval: Duration::from_millis(if self.spot { 50 } else { 100 }),
             heartbeat: Duration::from_secs(20),
         }

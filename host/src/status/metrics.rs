@@ -60,6 +60,8 @@ struct StreamSeries {
     resyncs: Family<Labels, Counter>,
     /// Connections opened again.
     reconnects: Family<Labels, Counter>,
+    /// Connections replaced, make-before-break.
+    rotations: Family<Labels, Counter>,
     /// Messages read.
     messages: Family<Labels, Counter>,
     /// Messages dropped, by reason.
@@ -95,6 +97,11 @@ impl StreamSeries {
             "stream_reconnects",
             "Stream connections opened again after one was lost",
             self.reconnects.clone(),
+        );
+        r.register(
+            "stream_rotations",
+            "Stream connections replaced, their successor subscribed and delivering before they closed",
+            self.rotations.clone(),
         );
         r.register("stream_messages", "Stream messages read", self.messages.clone());
         r.register(
@@ -234,6 +241,7 @@ impl Metrics {
         }
         total(&s.resyncs, labels(None), counts.resyncs);
         total(&s.reconnects, labels(None), counts.reconnects);
+        total(&s.rotations, labels(None), counts.rotations);
         total(&s.messages, labels(None), counts.messages);
         total(&s.corrected, labels(None), counts.corrected_fields);
     }

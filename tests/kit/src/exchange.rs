@@ -47,6 +47,8 @@ pub enum Logged {
     Ping,
     /// A pong frame, answering the exchange's ping.
     Pong,
+    /// The connection ended.
+    Closed,
 }
 
 /// A symbol's 24 h ticker as the exchange holds it.
@@ -196,6 +198,17 @@ impl LoopbackExchange {
         self.inner.lost.lock().unwrap().insert(symbol.to_string(), *row);
     }
 
+    /// Stops `symbol`'s price: the exchange sends no change of it any more (a quiet market).
+    pub fn freeze(&self, symbol: &str) {
+        self.inner
+            .market
+            .lock()
+            .unwrap()
+            .get_mut(symbol)
+            .expect("a listed symbol")
+            .1 = true;
+    }
+
     /// Sends `text` once on every open connection.
     pub fn send_raw(&self, text: &str) {
         let seq = self.inner.raw_seq.fetch_add(1, Ordering::SeqCst) + 1;
@@ -295,9 +308,15 @@ fn binance_ticker(symbol: &str, r: &Row, now: i64) -> Value {
 /// One client connection, until it closes or is dropped.
 fn serve(inner: &Inner, stream: TcpStream) {
     let id = inner.next_connection.fetch_add(1, Ordering::SeqCst);
-    let Ok(mut socket) = tungstenite::accept(stream) else {
+    let Ok(socket) = tungstenite::accept(stream) else {
         return;
     };
+    serve_socket(inner, id, socket);
+    inner.log.lock().unwrap().push((Instant::now(), id, Logged::Closed));
+}
+
+/// Answers and pushes on `socket` until it closes or is dropped.
+fn serve_socket(inner: &Inner, id: u64, mut socket: WebSocket<TcpStream>) {
     socket
         .get_mut()
         .set_read_timeout(Some(Duration::from_millis(10)))

@@ -11,6 +11,7 @@ use crate::shared::candle::Candle;
 use crate::shared::contract::Timeframe;
 use crate::shared::market::Ticker;
 use crate::shared::stream_health::{GapReason, StreamCounts, SymbolContinuity};
+use crate::shared::timeframe;
 
 /// One symbol as the streams and REST answers left it.
 #[derive(Debug, Clone)]
@@ -43,7 +44,16 @@ struct Connection {
     newest_ms: i64,
 }
 
-/// A closed or forming candle a stream delivered, for the next snapshot.
+/// What the streams delivered of one series since the last snapshot.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(super) struct StreamedSeries {
+    /// Candles the exchange closed, in the order they came.
+    pub closed: Vec<Candle>,
+    /// The newest forming candle, if one came after the last closed one.
+    pub forming: Option<Candle>,
+}
+
+/// A closed or forming candle a stream delivered.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct StreamedCandle {
     /// The symbol.
@@ -63,29 +73,38 @@ pub(super) struct Book {
     symbols: HashMap<String, Entry>,
     /// By connection index.
     connections: Vec<Connection>,
-    /// Candles streamed since the source last took them; bounded by [`MAX_STREAMED_CANDLES`].
-    candles: Vec<StreamedCandle>,
+    /// Candles streamed since the source last took them, by symbol and time frame (its index
+    /// in `TIMEFRAMES`).
+    candles: HashMap<(String, usize), StreamedSeries>,
     /// Totals for `/metrics` and `pulse:status`.
     pub(super) counts: StreamCounts,
 }
 
-/// The most streamed candles kept between two snapshots (about a minute of forming-candle
-/// pushes of 1,000 series); past it the oldest forming ones are dropped, never a closed one.
-const MAX_STREAMED_CANDLES: usize = 200_000;
+/// The most closed candles of one series kept between two snapshots: one closes per time frame
+/// (a minute at least), so past this a stream is sending what no exchange sends.
+const MAX_CLOSED_PER_SERIES: usize = 16;
 
 impl Book {
     /// Adds `ticker`, listed by a REST answer as of `as_of_ms`, in a gap until its stream is
     /// subscribed and a later answer resyncs it; an already known symbol is left as it is.
-    pub(super) fn list(&mut self, ticker: &Ticker, as_of_ms: i64) {
-        self.symbols.entry(ticker.symbol.clone()).or_insert_with(|| Entry {
-            fields: values(ticker),
-            field_ms: [as_of_ms; FIELDS],
-            data_ms: as_of_ms,
-            connection: None,
-            subscribed: None,
-            whole_seen: false,
-            gap_free_since_ms: None,
-        });
+    /// Whether it was new.
+    pub(super) fn list(&mut self, ticker: &Ticker, as_of_ms: i64) -> bool {
+        if self.symbols.contains_key(&ticker.symbol) {
+            return false;
+        }
+        self.symbols.insert(
+            ticker.symbol.clone(),
+            Entry {
+                fields: values(ticker),
+                field_ms: [as_of_ms; FIELDS],
+                data_ms: as_of_ms,
+                connection: None,
+                subscribed: None,
+                whole_seen: false,
+                gap_free_since_ms: None,
+            },
+        );
+        true
     }
 
     /// Forgets a symbol the exchange no longer lists.
@@ -126,11 +145,12 @@ impl Book {
         self.connection(connection).live = true;
     }
 
-    /// `symbols`' tickers were acknowledged on `connection` at `at`.
+    /// `symbols`' tickers were acknowledged on `connection` at `at`; a symbol already
+    /// subscribed there keeps its first acknowledgement (a successor's subscribes it again).
     pub(super) fn subscribed(&mut self, connection: usize, symbols: &[String], at: Instant) {
         for symbol in symbols {
             if let Some(entry) = self.symbols.get_mut(symbol) {
-                if entry.connection == Some(connection) {
+                if entry.connection == Some(connection) && entry.subscribed.is_none() {
                     entry.subscribed = Some(at);
                 }
             }
@@ -179,19 +199,21 @@ impl Book {
             *self.counts.rejected.entry("symbol not subscribed").or_default() += 1;
             return;
         }
-        if self.candles.len() >= MAX_STREAMED_CANDLES {
-            // Forming candles are superseded by later pushes; closed ones are kept.
-            self.candles.retain(|c| c.closed);
-            if self.candles.len() >= MAX_STREAMED_CANDLES {
-                *self
-                    .counts
-                    .rejected
-                    .entry("too many candles between snapshots")
-                    .or_default() += 1;
+        let key = (candle.symbol, timeframe::index(candle.timeframe));
+        let series = self.candles.entry(key).or_default();
+        let (start, candle, closed) = (candle.candle.start_ms, candle.candle, candle.closed);
+        if closed {
+            if series.closed.len() >= MAX_CLOSED_PER_SERIES {
+                *self.counts.rejected.entry("too many closed candles").or_default() += 1;
                 return;
             }
+            series.closed.push(candle);
+            series.forming = series.forming.filter(|f| f.start_ms > start);
+        } else if series.forming.is_none_or(|f| f.start_ms <= start)
+            && series.closed.last().is_none_or(|c| c.start_ms < start)
+        {
+            series.forming = Some(candle);
         }
-        self.candles.push(candle);
     }
 
     /// Notes that `connection` delivered data sent at `sent_ms`.
@@ -201,8 +223,8 @@ impl Book {
         }
     }
 
-    /// Takes the candles streamed since the last call.
-    pub(super) fn take_candles(&mut self) -> Vec<StreamedCandle> {
+    /// Takes the candles streamed since the last call, by symbol and time frame index.
+    pub(super) fn take_candles(&mut self) -> HashMap<(String, usize), StreamedSeries> {
         std::mem::take(&mut self.candles)
     }
 

@@ -15,7 +15,7 @@ mod placement;
 mod rest;
 pub(super) mod wire;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,7 +23,7 @@ use anyhow::{bail, Result};
 use async_trait::async_trait;
 use tracing::warn;
 
-use self::book::{Book, StreamedCandle};
+use self::book::Book;
 use self::connection::{Command, Connection, Shared, Topic};
 use self::gate::ConnectGate;
 use self::placement::Placement;
@@ -36,7 +36,11 @@ use crate::config::Config;
 use crate::shared::candle::{CandleDemand, CandleFetches, CandleRows};
 use crate::shared::log_throttle::LogThrottle;
 use crate::shared::market::{Snapshot, Ticker};
-use crate::shared::stream_health::StreamHealth;
+use crate::shared::stream_health::{GapReason, StreamHealth, SymbolContinuity};
+use crate::shared::timeframe::TIMEFRAMES;
+
+/// How long before the exchange's maximum connection age a connection is replaced.
+const ROTATION_MARGIN: Duration = Duration::from_secs(600);
 
 /// The most symbols streamed: the largest real listing is some 3,500 (Binance spot, every
 /// quote); a REST answer listing more streams those of the largest turnover.
@@ -83,6 +87,14 @@ pub(in crate::source) fn open(
         wire: wire.clone(),
         book: book.clone(),
         gate: Arc::new(ConnectGate::new(wire.limits().connections_per_5_minutes)),
+        rotate_after: market
+            .stream_rotate_after
+            .map(|age| Duration::from_secs(age.0))
+            .or_else(|| {
+                wire.limits()
+                    .max_connection_age
+                    .map(|age| age.saturating_sub(ROTATION_MARGIN))
+            }),
         source: name,
     };
     Ok(Opened {
@@ -102,6 +114,7 @@ pub(in crate::source) fn open(
             messages: (0, Instant::now()),
             health: StreamHealth::default(),
             log: LogThrottle::per_minute(),
+            topics_changed: false,
         }),
         name,
     })
@@ -139,6 +152,8 @@ struct StreamSource {
     health: StreamHealth,
     /// Lines that could repeat every answer, throttled.
     log: LogThrottle,
+    /// Whether the symbols listed or the klines wanted changed since topics were last placed.
+    topics_changed: bool,
 }
 
 #[async_trait]
@@ -177,7 +192,7 @@ impl MarketSource for StreamSource {
 
     fn want_candles(&mut self, demand: CandleDemand, symbols: &[Ticker]) {
         self.backfill.want(demand, symbols);
-        self.klines = symbols
+        let klines: BTreeMap<String, Topic> = symbols
             .iter()
             .flat_map(|t| demand.wanted().map(move |(timeframe, _)| (t, timeframe)))
             .map(|(t, timeframe)| {
@@ -189,6 +204,10 @@ impl MarketSource for StreamSource {
                 (topic.name.clone(), topic)
             })
             .collect();
+        if klines != self.klines {
+            self.klines = klines;
+            self.topics_changed = true;
+        }
     }
 
     fn candle_fetches(&self) -> Option<CandleFetches> {
@@ -216,17 +235,18 @@ impl StreamSource {
                 );
             }
         }
-        let names: std::collections::HashSet<&str> = listed.iter().map(|t| t.symbol.as_str()).collect();
+        let names: HashSet<&str> = listed.iter().map(|t| t.symbol.as_str()).collect();
         let delisted: Vec<String> = book
             .symbols()
             .filter(|s| !names.contains(s))
             .map(str::to_string)
             .collect();
+        self.topics_changed |= !delisted.is_empty();
         for symbol in delisted {
             book.delist(&symbol);
         }
         for ticker in listed {
-            book.list(ticker, as_of_ms);
+            self.topics_changed |= book.list(ticker, as_of_ms);
         }
     }
 
@@ -240,6 +260,9 @@ impl StreamSource {
     /// Subscribes the tickers of the listed symbols and the wanted klines, and unsubscribes
     /// what is no longer wanted, spreading topics over connections within the exchange's limit.
     fn subscribe(&mut self) {
+        if !std::mem::take(&mut self.topics_changed) {
+            return;
+        }
         let mut wanted = self.klines.clone();
         {
             let book = self.book.lock().expect("no panic holds it");
@@ -277,51 +300,33 @@ impl StreamSource {
     /// newest forming one of each series) and those the backfill fetched.
     fn candles(&mut self, now_ms: i64) -> Vec<CandleRows> {
         let streamed = self.book.lock().expect("no panic holds it").take_candles();
-        let mut rows: HashMap<(String, usize), CandleRows> = HashMap::new();
-        let mut forming: HashMap<(String, usize), StreamedCandle> = HashMap::new();
-        for candle in streamed {
-            let k = crate::shared::timeframe::index(candle.timeframe);
-            if candle.closed {
-                if !self
-                    .backfill
-                    .received(&candle.symbol, candle.timeframe, candle.candle.start_ms)
-                {
-                    let mut book = self.book.lock().expect("no panic holds it");
-                    *book
-                        .counts
-                        .gaps
-                        .entry(crate::shared::stream_health::GapReason::MissedCandle)
-                        .or_default() += 1;
+        let mut missed = 0;
+        let mut rows: Vec<CandleRows> = streamed
+            .into_iter()
+            .map(|((symbol, k), series)| {
+                let timeframe = TIMEFRAMES[k];
+                for closed in &series.closed {
+                    missed += u64::from(!self.backfill.received(&symbol, timeframe, closed.start_ms));
                 }
-                rows.entry((candle.symbol.clone(), k))
-                    .or_insert_with(|| CandleRows {
-                        symbol: candle.symbol.clone(),
-                        timeframe: candle.timeframe,
-                        candles: Vec::new(),
-                    })
-                    .candles
-                    .push(candle.candle);
-            } else {
-                forming.insert((candle.symbol.clone(), k), candle);
-            }
+                let mut candles = series.closed;
+                candles.extend(series.forming);
+                CandleRows {
+                    symbol,
+                    timeframe,
+                    candles,
+                }
+            })
+            .collect();
+        if missed > 0 {
+            let mut book = self.book.lock().expect("no panic holds it");
+            *book.counts.gaps.entry(GapReason::MissedCandle).or_default() += missed;
         }
-        for (key, candle) in forming {
-            let row = rows.entry(key).or_insert_with(|| CandleRows {
-                symbol: candle.symbol.clone(),
-                timeframe: candle.timeframe,
-                candles: Vec::new(),
-            });
-            if row.candles.last().is_none_or(|c| c.start_ms < candle.candle.start_ms) {
-                row.candles.push(candle.candle);
-            }
-        }
-        let mut all: Vec<CandleRows> = rows.into_values().collect();
-        all.extend(self.backfill.collect(now_ms));
-        all
+        rows.extend(self.backfill.collect(now_ms));
+        rows
     }
 
     /// The streams' state now, with `symbols`' continuity.
-    fn health(&mut self, symbols: Vec<crate::shared::stream_health::SymbolContinuity>) -> StreamHealth {
+    fn health(&mut self, symbols: Vec<SymbolContinuity>) -> StreamHealth {
         let book = self.book.lock().expect("no panic holds it");
         let (connections, symbols_live, symbols_in_gap) = book.tally();
         let (before, at) = self.messages;

@@ -44,6 +44,8 @@ pub(in crate::source) struct Limits {
     pub requests_per_second: u32,
     /// New connections an address may open per five minutes.
     pub connections_per_5_minutes: u32,
+    /// How long the exchange keeps a connection open at most, if it says.
+    pub max_connection_age: Option<Duration>,
     /// How often the exchange pushes a changed ticker.
     pub push_interval: Duration,
     /// How often the client must show it is alive, if it must.
