@@ -412,3 +412,106 @@ fn binance_malformed_messages_are_counted_and_dropped() {
         ],
     );
 }
+
+/// A recording made from a streaming source replays like any other: its rows carry when each
+/// symbol's newest data was sent, and the replay writes the very same keys.
+#[test]
+fn a_streamed_recording_replays_into_the_same_keys() {
+    let exchange = LoopbackExchange::start(Dialect::Bybit, 30);
+    let dir = tempfile::tempdir().unwrap();
+    let recording = dir.path().join("market.jsonl");
+    let plugins = plugin_dir(&["trend", "volatility", "dashboard"]);
+    let live = Memcached::start();
+    let mut args = exchange.args();
+    args.extend(
+        [
+            "--record",
+            recording.to_str().unwrap(),
+            "--cycles",
+            "16",
+            "--interval",
+            "0.5",
+            "--ttl",
+            "60",
+        ]
+        .map(str::to_string),
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut daemon = Daemon::serve(plugins.path().to_str().unwrap(), &live.addr, &args);
+    assert!(daemon.wait(), "{}", daemon.log());
+    let lines = std::fs::read_to_string(&recording).unwrap();
+    assert_eq!(lines.lines().count(), 16);
+    let last: Value = serde_json::from_str(lines.lines().last().unwrap()).unwrap();
+    assert!(
+        last["tickers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["data_ms"].is_i64()),
+        "each streamed row says when its data was sent: {last}"
+    );
+
+    let replayed = Memcached::start();
+    let replay = format!("replay:{}", recording.display());
+    let args = [
+        "--source",
+        &replay,
+        "--replay-end",
+        "stop",
+        "--interval",
+        "0.2",
+        "--ttl",
+        "60",
+    ];
+    let mut daemon = Daemon::serve(plugins.path().to_str().unwrap(), &replayed.addr, &args);
+    assert!(daemon.wait(), "{}", daemon.log());
+    let keys: Vec<String> = pulse_testkit::dashboard_keys(&live)
+        .into_iter()
+        .filter(|k| k != "pulse:status")
+        .collect();
+    assert!(keys.len() > 10, "{keys:?}");
+    for key in &keys {
+        let (a, b) = (live.get(key).unwrap(), replayed.get(key).unwrap());
+        assert!(
+            a == b,
+            "{key} differs:\nlive:   {}\nreplay: {}",
+            String::from_utf8_lossy(&a),
+            String::from_utf8_lossy(&b)
+        );
+    }
+}
+
+/// Closed candles of the analysed symbols arrive by stream and need no request; a close the
+/// stream never delivered is fetched by REST once the grace for it has passed.
+#[test]
+fn closed_candles_arrive_by_stream_and_a_lost_close_is_fetched() {
+    let exchange = LoopbackExchange::start(Dialect::Bybit, 30);
+    let memcached = Memcached::start();
+    let (daemon, _plugins) = streaming(&exchange, &memcached, &[]);
+    all_live(&daemon, 30);
+    let analysed: Vec<String> = (0..10).map(|i| format!("SYM{i:04}USDT")).collect();
+    let minute_requests = |after: Instant, symbol: &str| {
+        exchange
+            .log()
+            .iter()
+            .filter(|(at, _, what)| *at > after && *what == Logged::Klines(symbol.to_string(), "1".to_string()))
+            .count()
+    };
+    let start = Instant::now() - Duration::from_secs(3600);
+    wait_for("the analysed symbols backfilled", Duration::from_secs(20), || {
+        analysed.iter().all(|s| minute_requests(start, s) > 0).then_some(())
+    });
+    let lost = "SYM0003USDT";
+    exchange.lose_next_close(lost);
+    // The next minute's close, and the grace the backfill gives the stream after it.
+    let to_close = 60_000 - pulse_testkit::unix_ms().rem_euclid(60_000);
+    let closing = Instant::now() + Duration::from_millis(to_close as u64);
+    std::thread::sleep(Duration::from_millis(to_close as u64) + Duration::from_secs(14));
+    for symbol in analysed.iter().filter(|s| *s != lost) {
+        assert_eq!(minute_requests(closing, symbol), 0, "{symbol}'s close came by stream");
+    }
+    assert!(
+        minute_requests(closing, lost) >= 1,
+        "the lost close of {lost} was fetched"
+    );
+}

@@ -354,6 +354,45 @@ mod tests {
     }
 
     #[test]
+    fn a_candle_a_stream_closed_needs_no_fetch_and_one_past_a_missed_close_is_a_gap() {
+        let pace = Pace {
+            per_second: 1,
+            in_flight: 1,
+        };
+        let fetch: Fetch = Arc::new(|_, _, _| Box::pin(async { Ok(Vec::new()) }));
+        let mut backfill = Backfill::new(fetch, pace).streamed(Duration::from_secs(10));
+        let mut demand = CandleDemand::default();
+        demand.want(Timeframe::M1, 60);
+        backfill.want(demand, &[ticker("AUSDT")]);
+        let now = 100 * MINUTE + 5_000;
+        let jobs = backfill.plan(now);
+        finish(&backfill, &jobs[0], &[99 * MINUTE, 100 * MINUTE]);
+        backfill.take_finished(now);
+
+        // The forming candle of minute 100 closes; the stream delivers it within the grace.
+        assert!(backfill.plan(101 * MINUTE + 2_000).is_empty(), "within the grace");
+        assert!(backfill.received("AUSDT", Timeframe::M1, 100 * MINUTE));
+        assert!(backfill.plan(101 * MINUTE + 20_000).is_empty(), "delivered: no fetch");
+        assert!(
+            backfill.received("AUSDT", Timeframe::M1, 99 * MINUTE),
+            "an old close changes nothing"
+        );
+        assert!(
+            backfill.received("AUSDT", Timeframe::M1, 99 * MINUTE + 1),
+            "not on the time frame: ignored"
+        );
+
+        // Minute 101's close never comes; minute 102's does: a gap, fetched at the next plan.
+        assert!(!backfill.received("AUSDT", Timeframe::M1, 102 * MINUTE));
+        let again = backfill.plan(103 * MINUTE + 20_000);
+        assert_eq!((again.len(), again[0].limit), (1, 3), "minutes 101 to 103");
+        assert!(
+            backfill.received("AUSDT", Timeframe::M1, 102 * MINUTE),
+            "a fetch in flight covers it"
+        );
+    }
+
+    #[test]
     fn backfills_once_then_fetches_each_candle_again_once_it_has_closed() {
         let pace = Pace {
             per_second: 1,

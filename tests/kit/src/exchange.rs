@@ -1,10 +1,13 @@
 //! A loopback exchange speaking Bybit v5's or Binance's public APIs as documented (see
 //! `docs/sources.md`): REST tickers and klines, and a WebSocket endpoint that answers
 //! subscriptions and heartbeats and pushes tickers (Bybit linear: a snapshot, then deltas of the
-//! changed fields every 100 ms; Binance: the whole ticker every second). Its market
+//! changed fields every 100 ms; Binance: the whole ticker every second) and one-minute candles
+//! (`exchange/candles.rs`). Its market
 //! walks on its own; a test can drop every connection, stall them, lose an update silently,
 //! send a malformed message, list and delist symbols, and read the log of what clients sent
 //! (connections opened and requests, with their times) to check the exchange's limits.
+
+mod candles;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{TcpListener, TcpStream};
@@ -49,6 +52,8 @@ pub enum Logged {
     Pong,
     /// The connection ended.
     Closed,
+    /// A REST kline request for this symbol and interval.
+    Klines(String, String),
 }
 
 /// A symbol's 24 h ticker as the exchange holds it.
@@ -88,6 +93,8 @@ struct Inner {
     log: Mutex<Vec<(Instant, u64, Logged)>>,
     /// Connection ids.
     next_connection: AtomicU64,
+    /// Every symbol's one-minute candles.
+    candles: Mutex<candles::Candles>,
 }
 
 /// A loopback exchange; it runs until the process ends.
@@ -137,6 +144,7 @@ impl LoopbackExchange {
             raw_seq: AtomicU64::new(0),
             log: Mutex::new(Vec::new()),
             next_connection: AtomicU64::new(1),
+            candles: Mutex::new(candles::Candles::default()),
         });
         let walking = inner.clone();
         std::thread::spawn(move || walk(&walking));
@@ -209,6 +217,11 @@ impl LoopbackExchange {
             .1 = true;
     }
 
+    /// Loses `symbol`'s next closed one-minute candle: no connection pushes it.
+    pub fn lose_next_close(&self, symbol: &str) {
+        self.inner.candles.lock().unwrap().lose_next_close(symbol);
+    }
+
     /// Sends `text` once on every open connection.
     pub fn send_raw(&self, text: &str) {
         let seq = self.inner.raw_seq.fetch_add(1, Ordering::SeqCst) + 1;
@@ -255,7 +268,10 @@ fn walk(inner: &Inner) {
         std::thread::sleep(inner.dialect.push_interval());
         step += 1;
         let mut market = inner.market.lock().unwrap();
-        for (i, (_, (row, frozen))) in market.iter_mut().enumerate() {
+        let mut candles = inner.candles.lock().unwrap();
+        let now = now_ms();
+        for (i, (symbol, (row, frozen))) in market.iter_mut().enumerate() {
+            candles.trade(symbol, row.price, now);
             if *frozen {
                 continue;
             }
@@ -284,11 +300,27 @@ fn answer_rest(inner: &Inner, path: &str) -> (u16, String) {
             let list: Vec<Value> = market.iter().map(|(s, (r, _))| binance_ticker(s, r, now)).collect();
             (200, Value::Array(list).to_string())
         }
-        Dialect::Bybit if path.starts_with("/v5/market/kline") => {
-            let body = json!({"retCode": 0, "retMsg": "OK", "result": {"list": []}, "time": now});
-            (200, body.to_string())
+        Dialect::Bybit | Dialect::Binance
+            if path.starts_with("/v5/market/kline") || path.starts_with("/api/v3/klines") =>
+        {
+            let query = candles::query(path);
+            let (symbol, interval) = (
+                query.get("symbol").copied().unwrap_or(""),
+                query.get("interval").copied().unwrap_or(""),
+            );
+            let logged = Logged::Klines(symbol.to_string(), interval.to_string());
+            inner.log.lock().unwrap().push((Instant::now(), 0, logged));
+            let limit = query.get("limit").and_then(|l| l.parse().ok()).unwrap_or(200);
+            // One-minute candles only; other time frames have none.
+            let rows = match interval {
+                "1" | "1m" => inner.candles.lock().unwrap().newest(symbol, limit),
+                _ => Vec::new(),
+            };
+            match inner.dialect {
+                Dialect::Bybit => (200, candles::bybit_rows(&rows, now)),
+                Dialect::Binance => (200, candles::binance_rows(&rows)),
+            }
         }
-        Dialect::Binance if path.starts_with("/api/v3/klines") => (200, "[]".to_string()),
         _ => (404, format!("no such endpoint: {path}")),
     }
 }
@@ -328,6 +360,9 @@ fn serve_socket(inner: &Inner, id: u64, mut socket: WebSocket<TcpStream>) {
     // Per topic, what this connection last sent of it (`None`: subscribed, nothing sent yet).
     let mut sent: BTreeMap<String, Option<Row>> = BTreeMap::new();
     let mut next_push = Instant::now() + inner.dialect.push_interval();
+    // Per kline topic, the start of the last closed candle pushed; the forming one every second.
+    let mut closes: BTreeMap<String, i64> = BTreeMap::new();
+    let mut next_forming = Instant::now();
     let mut next_ping = Instant::now() + Duration::from_secs(2);
     loop {
         if inner.drops.load(Ordering::SeqCst) != drops {
@@ -379,7 +414,13 @@ fn serve_socket(inner: &Inner, id: u64, mut socket: WebSocket<TcpStream>) {
         }
         if Instant::now() >= next_push {
             next_push += inner.dialect.push_interval();
-            if push(inner, &mut socket, &mut sent).is_err() {
+            let forming = Instant::now() >= next_forming;
+            if forming {
+                next_forming += Duration::from_secs(1);
+            }
+            if push(inner, &mut socket, &mut sent).is_err()
+                || push_klines(inner, &mut socket, &sent, &mut closes, forming).is_err()
+            {
                 return;
             }
         }
@@ -437,58 +478,134 @@ fn answer(
     })
 }
 
+/// Pushes the closed one-minute candles of the subscribed kline topics not pushed yet (a lost
+/// one skipped), and, when `forming`, each forming one.
+fn push_klines(
+    inner: &Inner,
+    socket: &mut WebSocket<TcpStream>,
+    sent: &BTreeMap<String, Option<Row>>,
+    closes: &mut BTreeMap<String, i64>,
+    forming: bool,
+) -> tungstenite::Result<()> {
+    let bybit = inner.dialect == Dialect::Bybit;
+    let now = now_ms();
+    let mut texts = Vec::new();
+    {
+        let mut candles = inner.candles.lock().unwrap();
+        closes.retain(|topic, _| sent.contains_key(topic));
+        for topic in sent.keys() {
+            let symbol = match inner.dialect {
+                Dialect::Bybit => topic.strip_prefix("kline.1."),
+                Dialect::Binance => topic.strip_suffix("@kline_1m"),
+            };
+            let Some(symbol) = symbol.map(str::to_ascii_uppercase) else {
+                continue;
+            };
+            let Some(now_forming) = candles.forming(&symbol) else {
+                continue;
+            };
+            let last = *closes.entry(topic.clone()).or_insert(now_forming.start - 60_000);
+            for closed in candles.closed_after(&symbol, last) {
+                closes.insert(topic.clone(), closed.start);
+                if !candles.lost(&symbol) {
+                    texts.push(candles::message(bybit, topic, &symbol, &closed, true, now));
+                }
+            }
+            if forming {
+                texts.push(candles::message(bybit, topic, &symbol, &now_forming, false, now));
+            }
+        }
+    }
+    for text in texts {
+        socket.write(Message::text(text))?;
+    }
+    socket.flush()
+}
+
 /// Pushes every subscribed ticker that changed since this connection last sent it (Bybit: a
-/// snapshot first, then the changed fields; Binance: whole, every push).
+/// snapshot first, then the changed fields; Binance: whole, every push). Messages are written
+/// as text directly, so the exchange can push 10,000 symbols ten times a second.
 fn push(
     inner: &Inner,
     socket: &mut WebSocket<TcpStream>,
     sent: &mut BTreeMap<String, Option<Row>>,
 ) -> tungstenite::Result<()> {
-    let market = inner.market.lock().unwrap().clone();
     let lost = inner.lost.lock().unwrap().clone();
     let now = now_ms();
-    for (topic, last) in sent.iter_mut() {
-        let symbol = match inner.dialect {
-            Dialect::Bybit => topic.strip_prefix("tickers."),
-            Dialect::Binance => topic.strip_suffix("@ticker"),
-        };
-        let Some(symbol) = symbol.map(str::to_ascii_uppercase) else {
-            continue;
-        };
-        let Some((row, _)) = market.get(&symbol) else {
-            continue;
-        };
-        if let (Some(lost), Some(_)) = (lost.get(&symbol), last.as_ref()) {
-            // The lost update counts as sent.
-            *last = Some(*lost);
+    let mut texts = Vec::new();
+    {
+        let market = inner.market.lock().unwrap();
+        for (topic, last) in sent.iter_mut() {
+            let symbol = match inner.dialect {
+                Dialect::Bybit => topic.strip_prefix("tickers."),
+                Dialect::Binance => topic.strip_suffix("@ticker"),
+            };
+            let Some(symbol) = symbol.map(str::to_ascii_uppercase) else {
+                continue;
+            };
+            let Some((row, _)) = market.get(&symbol) else {
+                continue;
+            };
+            if let (Some(lost), Some(_)) = (lost.get(&symbol), last.as_ref()) {
+                // The lost update counts as sent.
+                *last = Some(*lost);
+            }
+            if let Some(text) = ticker_text(inner.dialect, topic, &symbol, row, *last, now) {
+                texts.push(text);
+            }
+            *last = Some(*row);
         }
-        let text = match (inner.dialect, *last) {
-            (Dialect::Bybit, None) => {
-                json!({"topic": topic, "type": "snapshot", "data": bybit_ticker(&symbol, row), "cs": now, "ts": now})
-            }
-            (Dialect::Bybit, Some(before)) => {
-                let whole = bybit_ticker(&symbol, row);
-                let then = bybit_ticker(&symbol, &before);
-                let mut delta = serde_json::Map::new();
-                delta.insert("symbol".into(), json!(symbol));
-                for (k, v) in whole.as_object().unwrap() {
-                    if then[k] != *v {
-                        delta.insert(k.clone(), v.clone());
-                    }
-                }
-                if delta.len() == 1 {
-                    continue;
-                }
-                json!({"topic": topic, "type": "delta", "data": delta, "cs": now, "ts": now})
-            }
-            (Dialect::Binance, _) => {
-                let t = binance_ticker(&symbol, row, now);
-                json!({"e": "24hrTicker", "E": now, "s": symbol, "c": t["lastPrice"], "P": t["priceChangePercent"],
-                    "h": t["highPrice"], "l": t["lowPrice"], "v": t["volume"], "q": t["quoteVolume"], "C": now})
-            }
-        };
-        *last = Some(*row);
-        socket.write(Message::text(text.to_string()))?;
+    }
+    for text in texts {
+        socket.write(Message::text(text))?;
     }
     socket.flush()
+}
+
+/// The message of `symbol`'s ticker `row` on `topic`, given what was `last` sent of it; `None`
+/// when a delta would change nothing.
+fn ticker_text(dialect: Dialect, topic: &str, symbol: &str, row: &Row, last: Option<Row>, now: i64) -> Option<String> {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(256);
+    match dialect {
+        Dialect::Bybit => {
+            let fields = [
+                ("lastPrice", row.price, last.map(|l| l.price)),
+                ("price24hPcnt", row.change_fraction(), last.map(|l| l.change_fraction())),
+                ("highPrice24h", row.high, last.map(|l| l.high)),
+                ("lowPrice24h", row.low, last.map(|l| l.low)),
+                ("turnover24h", row.turnover, last.map(|l| l.turnover)),
+                ("volume24h", row.volume, last.map(|l| l.volume)),
+            ];
+            let kind = if last.is_some() { "delta" } else { "snapshot" };
+            let _ = write!(
+                out,
+                r#"{{"topic":"{topic}","type":"{kind}","data":{{"symbol":"{symbol}""#
+            );
+            let mut changed = false;
+            for (name, value, before) in fields {
+                if before != Some(value) {
+                    changed = true;
+                    let _ = write!(out, r#","{name}":"{}""#, text(value));
+                }
+            }
+            if !changed {
+                return None;
+            }
+            let _ = write!(out, r#"}},"cs":{now},"ts":{now}}}"#);
+        }
+        Dialect::Binance => {
+            let _ = write!(
+                out,
+                r#"{{"e":"24hrTicker","E":{now},"s":"{symbol}","c":"{}","P":"{}","h":"{}","l":"{}","v":"{}","q":"{}","C":{now}}}"#,
+                text(row.price),
+                text(row.change_fraction() * 100.0),
+                text(row.high),
+                text(row.low),
+                text(row.volume),
+                text(row.turnover)
+            );
+        }
+    }
+    Some(out)
 }

@@ -15,6 +15,7 @@ mod flips;
 mod harness;
 mod many;
 mod native;
+mod streaming;
 mod swap;
 
 use anyhow::Result;
@@ -78,6 +79,10 @@ enum Scenario {
     /// The bundled trend's signal changes per symbol-hour on a recorded hour, 0.2.0 (plain)
     /// beside 0.3.0 (signals held in its state).
     SignalFlips,
+    /// A daemon streaming from a loopback Bybit and Binance at 30, 1,000 and 10,000 symbols
+    /// (or `--symbols`) at their real push rates: each symbol's data age at the snapshot, and
+    /// the daemon's CPU.
+    Streaming,
 }
 
 /// Options every scenario sees.
@@ -132,6 +137,7 @@ fn main() -> Result<()> {
             Scenario::Failover => failover::run(&options)?,
             Scenario::Evaluation => evaluation::run(&options)?,
             Scenario::SignalFlips => flips::run(&options)?,
+            Scenario::Streaming => streaming::run(&options)?,
         };
         for mut result in results {
             result["machine"] = machine.clone();

@@ -8,7 +8,7 @@ mod rotation;
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tracing::warn;
@@ -21,6 +21,9 @@ use crate::source::stream::wire::{Event, Limits};
 
 /// How far ahead of this machine's clock an exchange's send time may be.
 const MAX_CLOCK_SKEW_MS: i64 = 5_000;
+
+/// The most messages taken in together.
+const MAX_BATCH: usize = 256;
 
 /// Attempts at a refused subscription before it is given up (and logged).
 const MAX_REFUSALS: u32 = 5;
@@ -84,8 +87,10 @@ pub(super) struct Session<'a> {
     opening: Option<Opening>,
     /// The replacement open and being subscribed.
     successor: Option<Successor>,
-    /// Events of the message being read (kept to reuse its allocation).
+    /// Events of the messages being read (kept to reuse its allocation).
     events: Vec<Event>,
+    /// Messages read together (kept to reuse its allocation).
+    batch: Vec<Message>,
 }
 
 impl<'a> Session<'a> {
@@ -108,6 +113,7 @@ impl<'a> Session<'a> {
             opening: None,
             successor: None,
             events: Vec::new(),
+            batch: Vec::new(),
         };
         session.queue(true, topics.values().cloned().collect(), false);
         session
@@ -147,11 +153,8 @@ impl<'a> Session<'a> {
                 message = self.socket.next() => match message {
                     None | Some(Err(_) | Ok(Message::Close(_))) => return Ended::Lost(GapReason::Disconnect, lived),
                     Some(Ok(message)) => {
-                        self.last_message = Instant::now();
-                        self.probed = false;
-                        if self.take(message).closing {
-                            // Replaced now, without waiting for the close.
-                            self.rotate_at = Some(Instant::now());
+                        if self.take_ready(message) {
+                            return Ended::Lost(GapReason::Disconnect, lived);
                         }
                     }
                 },
@@ -201,6 +204,32 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// Takes in `first` with whatever else has arrived on the connection in use, under one
+    /// lock and one wake; true when the connection closed meanwhile.
+    fn take_ready(&mut self, first: Message) -> bool {
+        let mut batch = std::mem::take(&mut self.batch);
+        batch.push(first);
+        let mut lost = false;
+        while batch.len() < MAX_BATCH {
+            match self.socket.next().now_or_never() {
+                Some(Some(Ok(Message::Close(_)) | Err(_)) | None) => {
+                    lost = true;
+                    break;
+                }
+                Some(Some(Ok(message))) => batch.push(message),
+                None => break,
+            }
+        }
+        self.last_message = Instant::now();
+        self.probed = false;
+        if self.take(&mut batch).closing {
+            // Replaced now, without waiting for the close.
+            self.rotate_at = Some(Instant::now());
+        }
+        self.batch = batch;
+        lost
+    }
+
     /// Sends the next queued request.
     async fn send_next(&mut self) -> Result<(), tungstenite::Error> {
         let Some(mut request) = self.outbox.pop_front() else {
@@ -243,29 +272,30 @@ impl<'a> Session<'a> {
         self.socket.send(message).await
     }
 
-    /// Takes in one message of either connection.
-    fn take(&mut self, message: Message) -> Taken {
-        let text = match message {
-            Message::Text(text) => text,
-            // Pings are answered by the socket; pongs and frames say only that it is alive.
-            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) | Message::Close(_) => return Taken::default(),
-            Message::Binary(_) => {
-                self.shared
-                    .book
-                    .lock()
-                    .expect("no panic holds it")
-                    .rejected("binary message");
-                return Taken::default();
-            }
-        };
+    /// Takes in `messages` of either connection (emptied): each read into events, then every
+    /// event into the book under one lock.
+    fn take(&mut self, messages: &mut Vec<Message>) -> Taken {
         let mut events = std::mem::take(&mut self.events);
         events.clear();
-        let read = self.shared.wire.read(text.as_str(), &mut events);
+        let (mut texts, mut malformed, mut binary) = (0, 0, 0);
+        for message in messages.drain(..) {
+            match message {
+                Message::Text(text) => {
+                    texts += 1;
+                    malformed += u64::from(self.shared.wire.read(text.as_str(), &mut events).is_err());
+                }
+                Message::Binary(_) => binary += 1,
+                // Pings are answered by the socket; pongs and frames say only that it is alive.
+                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) | Message::Close(_) => {}
+            }
+        }
         let mut taken = Taken::default();
         let mut book = self.shared.book.lock().expect("no panic holds it");
-        book.counts.messages += 1;
-        if read.is_err() {
-            book.rejected("not a documented message");
+        book.counts.messages += texts;
+        for (reason, n) in [("not a documented message", malformed), ("binary message", binary)] {
+            if n > 0 {
+                *book.counts.rejected.entry(reason).or_default() += n;
+            }
         }
         // A send time ahead of this clock by more than a skew would pin a symbol as fresh.
         let latest_ms = crate::shared::clock::now_ms() + MAX_CLOCK_SKEW_MS;

@@ -99,7 +99,7 @@ impl Session<'_> {
             }
             Some(Ok(message)) => message,
         };
-        let data = self.take(message).data;
+        let data = self.take(&mut vec![message]).data;
         let waiting = self.outbox.iter().chain(self.unanswered.values()).any(|r| r.successor);
         let Some(successor) = &mut self.successor else {
             return;
