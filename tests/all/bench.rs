@@ -31,7 +31,8 @@ fn every_scenario_runs_and_reports_json() {
             "first-whole",
             "failover",
             "evaluation",
-            "signal-flips"
+            "signal-flips",
+            "streaming"
         ])
     );
     for r in &results {
