@@ -80,6 +80,9 @@ pub struct StreamHealth {
     pub symbols_in_gap: u32,
     /// Messages read per second since the last snapshot.
     pub messages_per_second: f64,
+    /// The longest a message read since the last snapshot took from the exchange's send to its
+    /// reading here, in ms (clocks apart included): how far behind the exchange the streams run.
+    pub lag_ms: i64,
     /// Totals.
     #[serde(flatten)]
     pub counts: StreamCounts,

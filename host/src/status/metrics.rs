@@ -52,6 +52,8 @@ pub struct Metrics {
 struct StreamSeries {
     /// Connections open and answering.
     connections: Family<Labels, Gauge>,
+    /// The longest send-to-read time of the messages since the last snapshot, in seconds.
+    lag: Family<Labels, Gauge<f64, AtomicU64>>,
     /// Symbols by state: `live` (gap-free), `gap`, and `stale` (left out of the snapshot).
     symbols: Family<Labels, Gauge>,
     /// Gaps, by reason.
@@ -77,6 +79,12 @@ impl StreamSeries {
             "stream_connections",
             "A streaming source's connections open and answering",
             self.connections.clone(),
+        );
+        r.register_with_unit(
+            "stream_lag",
+            "The longest a stream message read since the last snapshot took from the exchange's send to its reading",
+            Unit::Seconds,
+            self.lag.clone(),
         );
         r.register(
             "stream_symbols",
@@ -223,6 +231,7 @@ impl Metrics {
         s.connections
             .get_or_create(&labels(None))
             .set(i64::from(health.connections));
+        s.lag.get_or_create(&labels(None)).set(health.lag_ms as f64 / 1000.0);
         let counts = &health.counts;
         for (state, n) in [
             ("live", u64::from(health.symbols_live)),

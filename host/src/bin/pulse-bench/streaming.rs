@@ -81,6 +81,7 @@ fn one(
 
     // Freshness: every symbol's data age at each of `cycles` snapshots.
     let mut ages = Vec::new();
+    let mut lags = Vec::new();
     let mut seen = status_cycle(&daemon);
     while ages.len() < cycles * symbols {
         // `/stream` is read once a cycle, right after it: reading 10,000 symbols' continuity
@@ -94,6 +95,7 @@ fn one(
         let Some(doc) = stream() else {
             bail!("/stream went away: {}", daemon.log());
         };
+        lags.extend(doc["lag_ms"].as_f64());
         ages.extend(
             doc["symbols"]
                 .as_array()
@@ -103,6 +105,11 @@ fn one(
         );
     }
     let (age_p50, age_p99, age_max) = percentiles(&mut ages);
+    // The longest send-to-read time in each cycle: how much of the age is the way here.
+    if lags.is_empty() {
+        bail!("/stream gave no lag: {}", daemon.log());
+    }
+    let (_, _, lag_max) = percentiles(&mut lags);
 
     // Ingestion: the daemon's CPU and the messages read, over `window`, nothing reading /stream.
     let messages = |d: &pulse_testkit::Daemon| {
@@ -122,7 +129,8 @@ fn one(
     let name = if dialect == Dialect::Bybit { "bybit" } else { "binance" };
     eprintln!(
         "streaming, {name}, {symbols} symbols: all gap-free after {:.1} s; data age p50 {age_p50:.0} ms, p99 {age_p99:.0} ms, \
-         max {age_max:.0} ms (push every {push_ms:.0} ms); {per_second:.0} messages/s for {cpu_percent:.1} % of one core",
+         max {age_max:.0} ms (push every {push_ms:.0} ms), longest send-to-read {lag_max:.0} ms; {per_second:.0} \
+         messages/s for {cpu_percent:.1} % of one core",
         live.as_secs_f64()
     );
     Ok(json!({
@@ -132,6 +140,7 @@ fn one(
         "push_interval_ms": push_ms,
         "all_gap_free_after_ms": live.as_secs_f64() * 1000.0,
         "data_age_ms": {"p50": age_p50, "p99": age_p99, "max": age_max, "samples": ages.len()},
+        "longest_send_to_read_ms": lag_max,
         "goal_data_age_p99_ms": push_ms + 10.0,
         "messages_per_second": per_second,
         "cpu_percent_of_one_core": cpu_percent,

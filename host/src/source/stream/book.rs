@@ -78,6 +78,8 @@ pub(super) struct Book {
     candles: HashMap<(String, usize), StreamedSeries>,
     /// Totals for `/metrics` and `pulse:status`.
     pub(super) counts: StreamCounts,
+    /// The longest send-to-read time of the messages since the last snapshot, in ms.
+    pub(super) lag_ms: i64,
 }
 
 /// The most closed candles of one series kept between two snapshots: one closes per time frame

@@ -327,7 +327,7 @@ impl StreamSource {
 
     /// The streams' state now, with `symbols`' continuity.
     fn health(&mut self, symbols: Vec<SymbolContinuity>) -> StreamHealth {
-        let book = self.book.lock().expect("no panic holds it");
+        let mut book = self.book.lock().expect("no panic holds it");
         let (connections, symbols_live, symbols_in_gap) = book.tally();
         let (before, at) = self.messages;
         let seconds = at.elapsed().as_secs_f64();
@@ -342,6 +342,7 @@ impl StreamSource {
             symbols_live,
             symbols_in_gap,
             messages_per_second,
+            lag_ms: std::mem::take(&mut book.lag_ms),
             counts: book.counts.clone(),
             symbols: Arc::new(symbols),
         }

@@ -298,8 +298,12 @@ impl<'a> Session<'a> {
             }
         }
         // A send time ahead of this clock by more than a skew would pin a symbol as fresh.
-        let latest_ms = crate::shared::clock::now_ms() + MAX_CLOCK_SKEW_MS;
+        let now_ms = crate::shared::clock::now_ms();
+        let latest_ms = now_ms + MAX_CLOCK_SKEW_MS;
         for event in events.drain(..) {
+            if let Event::Ticker { sent_ms, .. } | Event::Kline { sent_ms, .. } = &event {
+                book.lag_ms = book.lag_ms.max(now_ms - sent_ms);
+            }
             match event {
                 Event::Ticker { sent_ms, .. } | Event::Kline { sent_ms, .. } if sent_ms > latest_ms => {
                     book.rejected("sent in the future");
