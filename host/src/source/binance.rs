@@ -278,7 +278,8 @@ fn parse_tickers(body: &[u8]) -> Result<TickerAnswer> {
             turnover_24h: number(&t.quote_volume),
             high_24h: number(&t.high_price),
             low_24h: number(&t.low_price),
-            data_ms: None,
+            // Each row's statistics close at their own time: a quiet symbol's are older.
+            data_ms: t.close_time,
         })
         .collect();
     Ok(TickerAnswer { tickers, as_of_ms })
@@ -303,6 +304,7 @@ mod tests {
         let answer = parse_tickers(body).unwrap();
         assert_eq!(answer.as_of_ms, Some(2));
         let eth = &answer.tickers[0];
+        assert_eq!(eth.data_ms, Some(2));
         assert_eq!(
             (eth.price, eth.change_24h, eth.volume_24h),
             (3400.1, 1.493, 1_500_000.0)

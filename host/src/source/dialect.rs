@@ -39,7 +39,8 @@ pub(super) struct TickerAnswer {
     /// Every row, as it came.
     pub tickers: Vec<Ticker>,
     /// When the exchange answered, by its clock (Bybit's `time`; Binance's newest `closeTime`):
-    /// a streaming source tells what the answer can correct by it.
+    /// a streaming source tells what the answer can correct by it, for the rows that carry no
+    /// time of their own (Binance's rows each carry theirs, as their `data_ms`).
     pub as_of_ms: Option<i64>,
 }
 

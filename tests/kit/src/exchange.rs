@@ -12,7 +12,7 @@ mod candles;
 use std::collections::{BTreeMap, HashMap};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
@@ -95,6 +95,15 @@ struct Inner {
     next_connection: AtomicU64,
     /// Every symbol's one-minute candles.
     candles: Mutex<candles::Candles>,
+    /// How many times the market has moved: every connection pushes once after each move, as
+    /// an exchange pushes what its engine changed, so a push never finds the market unmoved.
+    steps: Mutex<u64>,
+    /// Notified after each move.
+    moved: Condvar,
+    /// Milliseconds to delay the next move by, once (`shift`).
+    shift_ms: AtomicU64,
+    /// Bybit's cross sequence `cs`: raised with each ticker message.
+    cross_sequence: AtomicU64,
 }
 
 /// A loopback exchange; it runs until the process ends.
@@ -145,6 +154,10 @@ impl LoopbackExchange {
             log: Mutex::new(Vec::new()),
             next_connection: AtomicU64::new(1),
             candles: Mutex::new(candles::Candles::default()),
+            steps: Mutex::new(0),
+            moved: Condvar::new(),
+            shift_ms: AtomicU64::new(0),
+            cross_sequence: AtomicU64::new(0),
         });
         let walking = inner.clone();
         std::thread::spawn(move || walk(&walking));
@@ -250,6 +263,13 @@ impl LoopbackExchange {
         self.inner.market.lock().unwrap().remove(symbol);
     }
 
+    /// Delays the market's moves, and so every push after them, by `by` from the next one on:
+    /// a benchmark samples the snapshot's age at every phase of the push schedule this way.
+    pub fn shift(&self, by: Duration) {
+        let by = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
+        self.inner.shift_ms.fetch_add(by, Ordering::SeqCst);
+    }
+
     /// `symbol`'s price now.
     pub fn price(&self, symbol: &str) -> f64 {
         self.inner.market.lock().unwrap()[symbol].0.price
@@ -261,27 +281,42 @@ impl LoopbackExchange {
     }
 }
 
-/// Moves each unfrozen symbol's price every push interval.
+/// Moves each unfrozen symbol's price every push interval, on a fixed schedule (the time the
+/// move takes does not delay the next), and wakes the connections to push it.
 fn walk(inner: &Inner) {
     let mut step = 0u64;
+    let mut next = Instant::now();
     loop {
-        std::thread::sleep(inner.dialect.push_interval());
-        step += 1;
-        let mut market = inner.market.lock().unwrap();
-        let mut candles = inner.candles.lock().unwrap();
-        let now = now_ms();
-        for (i, (symbol, (row, frozen))) in market.iter_mut().enumerate() {
-            candles.trade(symbol, row.price, now);
-            if *frozen {
-                continue;
+        next += inner.dialect.push_interval();
+        // A shift delays the move being waited for, so the gap it opens comes at once.
+        loop {
+            next += Duration::from_millis(inner.shift_ms.swap(0, Ordering::SeqCst));
+            let left = next.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
             }
-            let wave = ((step as f64 + i as f64) * 0.7).sin() * 0.001;
-            row.price = (row.price * (1.0 + wave) * 1e6).round() / 1e6;
-            row.high = row.high.max(row.price);
-            row.low = row.low.min(row.price);
-            row.volume += 1.0;
-            row.turnover += row.price;
+            std::thread::sleep(left.min(Duration::from_millis(5)));
         }
+        step += 1;
+        {
+            let mut market = inner.market.lock().unwrap();
+            let mut candles = inner.candles.lock().unwrap();
+            let now = now_ms();
+            for (i, (symbol, (row, frozen))) in market.iter_mut().enumerate() {
+                candles.trade(symbol, row.price, now);
+                if *frozen {
+                    continue;
+                }
+                let wave = ((step as f64 + i as f64) * 0.7).sin() * 0.001;
+                row.price = (row.price * (1.0 + wave) * 1e6).round() / 1e6;
+                row.high = row.high.max(row.price);
+                row.low = row.low.min(row.price);
+                row.volume += 1.0;
+                row.turnover += row.price;
+            }
+        }
+        *inner.steps.lock().unwrap() = step;
+        inner.moved.notify_all();
     }
 }
 
@@ -340,6 +375,10 @@ fn binance_ticker(symbol: &str, r: &Row, now: i64) -> Value {
 /// One client connection, until it closes or is dropped.
 fn serve(inner: &Inner, stream: TcpStream) {
     let id = inner.next_connection.fetch_add(1, Ordering::SeqCst);
+    // Pushes go out as they are written, as an exchange's do, not held back for an ACK.
+    if stream.set_nodelay(true).is_err() {
+        return;
+    }
     let Ok(socket) = tungstenite::accept(stream) else {
         return;
     };
@@ -347,19 +386,17 @@ fn serve(inner: &Inner, stream: TcpStream) {
     inner.log.lock().unwrap().push((Instant::now(), id, Logged::Closed));
 }
 
-/// Answers and pushes on `socket` until it closes or is dropped.
+/// Answers and pushes on `socket` until it closes or is dropped: it waits for the market's next
+/// move (at most a few milliseconds, so clients are answered meanwhile), reads what clients
+/// sent without blocking, and pushes each move as soon as it is made.
 fn serve_socket(inner: &Inner, id: u64, mut socket: WebSocket<TcpStream>) {
-    socket
-        .get_mut()
-        .set_read_timeout(Some(Duration::from_millis(10)))
-        .unwrap();
     let log = |what: Logged| inner.log.lock().unwrap().push((Instant::now(), id, what));
     log(Logged::Opened);
     let drops = inner.drops.load(Ordering::SeqCst);
     let mut raw_seen = inner.raw_seq.load(Ordering::SeqCst);
     // Per topic, what this connection last sent of it (`None`: subscribed, nothing sent yet).
     let mut sent: BTreeMap<String, Option<Row>> = BTreeMap::new();
-    let mut next_push = Instant::now() + inner.dialect.push_interval();
+    let mut pushed = *inner.steps.lock().unwrap();
     // Per kline topic, the start of the last closed candle pushed; the forming one every second.
     let mut closes: BTreeMap<String, i64> = BTreeMap::new();
     let mut next_forming = Instant::now();
@@ -377,21 +414,21 @@ fn serve_socket(inner: &Inner, id: u64, mut socket: WebSocket<TcpStream>) {
             std::thread::sleep(Duration::from_millis(10));
             continue;
         }
-        match socket.read() {
-            Ok(Message::Text(text)) => {
-                if let Some(reply) = answer(inner, text.as_str(), &mut sent, &log) {
-                    if socket.send(Message::text(reply)).is_err() {
-                        return;
-                    }
-                }
+        let step = {
+            let steps = inner.steps.lock().unwrap();
+            let (steps, _) = inner
+                .moved
+                .wait_timeout_while(steps, Duration::from_millis(5), |step| *step == pushed)
+                .unwrap();
+            *steps
+        };
+        let Some(replies) = read_all(inner, &mut socket, &mut sent, &log) else {
+            return;
+        };
+        for reply in replies {
+            if socket.send(Message::text(reply)).is_err() {
+                return;
             }
-            Ok(Message::Ping(_)) => log(Logged::Ping),
-            Ok(Message::Pong(_)) => log(Logged::Pong),
-            Ok(Message::Close(_)) => return,
-            Ok(_) => {}
-            Err(tungstenite::Error::Io(e))
-                if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
-            Err(_) => return,
         }
         let raw: Vec<String> = {
             let raw = inner.raw.lock().unwrap();
@@ -412,8 +449,8 @@ fn serve_socket(inner: &Inner, id: u64, mut socket: WebSocket<TcpStream>) {
                 return;
             }
         }
-        if Instant::now() >= next_push {
-            next_push += inner.dialect.push_interval();
+        if step != pushed {
+            pushed = step;
             let forming = Instant::now() >= next_forming;
             if forming {
                 next_forming += Duration::from_secs(1);
@@ -425,6 +462,31 @@ fn serve_socket(inner: &Inner, id: u64, mut socket: WebSocket<TcpStream>) {
             }
         }
     }
+}
+
+/// Reads every message that has arrived on `socket` without waiting, and returns the answers
+/// to send; `None` when the connection has ended.
+fn read_all(
+    inner: &Inner,
+    socket: &mut WebSocket<TcpStream>,
+    sent: &mut BTreeMap<String, Option<Row>>,
+    log: &impl Fn(Logged),
+) -> Option<Vec<String>> {
+    let mut replies = Vec::new();
+    socket.get_mut().set_nonblocking(true).ok()?;
+    let open = loop {
+        match socket.read() {
+            Ok(Message::Text(text)) => replies.extend(answer(inner, text.as_str(), sent, log)),
+            Ok(Message::Ping(_)) => log(Logged::Ping),
+            Ok(Message::Pong(_)) => log(Logged::Pong),
+            Ok(Message::Close(_)) => break false,
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => break true,
+            Err(_) => break false,
+        }
+    };
+    socket.get_mut().set_nonblocking(false).ok()?;
+    open.then_some(replies)
 }
 
 /// The answer to a client's message, logging it.
@@ -550,21 +612,32 @@ fn push(
                 // The lost update counts as sent.
                 *last = Some(*lost);
             }
-            if let Some(text) = ticker_text(inner.dialect, topic, &symbol, row, *last, now) {
+            let sequence = inner.cross_sequence.fetch_add(1, Ordering::Relaxed);
+            if let Some(text) = ticker_text(inner.dialect, topic, &symbol, row, *last, sequence, now) {
                 texts.push(text);
             }
             *last = Some(*row);
         }
     }
-    for text in texts {
-        socket.write(Message::text(text))?;
+    // Each message carries the time it is written at, as an exchange stamps each message it
+    // sends: the last of a push of 1,000 is not as old as the first.
+    for (before, after) in texts {
+        socket.write(Message::text(format!("{before}{}{after}", now_ms())))?;
     }
     socket.flush()
 }
 
-/// The message of `symbol`'s ticker `row` on `topic`, given what was `last` sent of it; `None`
-/// when a delta would change nothing.
-fn ticker_text(dialect: Dialect, topic: &str, symbol: &str, row: &Row, last: Option<Row>, now: i64) -> Option<String> {
+/// The message of `symbol`'s ticker `row` on `topic`, given what was `last` sent of it, in two
+/// parts to be joined by its send time; `None` when a delta would change nothing.
+fn ticker_text(
+    dialect: Dialect,
+    topic: &str,
+    symbol: &str,
+    row: &Row,
+    last: Option<Row>,
+    sequence: u64,
+    now: i64,
+) -> Option<(String, String)> {
     use std::fmt::Write;
     let mut out = String::with_capacity(256);
     match dialect {
@@ -592,12 +665,13 @@ fn ticker_text(dialect: Dialect, topic: &str, symbol: &str, row: &Row, last: Opt
             if !changed {
                 return None;
             }
-            let _ = write!(out, r#"}},"cs":{now},"ts":{now}}}"#);
+            let _ = write!(out, r#"}},"cs":{sequence},"ts":"#);
+            Some((out, "}".to_string()))
         }
         Dialect::Binance => {
             let _ = write!(
                 out,
-                r#"{{"e":"24hrTicker","E":{now},"s":"{symbol}","c":"{}","P":"{}","h":"{}","l":"{}","v":"{}","q":"{}","C":{now}}}"#,
+                r#","s":"{symbol}","c":"{}","P":"{}","h":"{}","l":"{}","v":"{}","q":"{}","C":{now}}}"#,
                 text(row.price),
                 text(row.change_fraction() * 100.0),
                 text(row.high),
@@ -605,7 +679,7 @@ fn ticker_text(dialect: Dialect, topic: &str, symbol: &str, row: &Row, last: Opt
                 text(row.volume),
                 text(row.turnover)
             );
+            Some((r#"{"e":"24hrTicker","E":"#.to_string(), out))
         }
     }
-    Some(out)
 }

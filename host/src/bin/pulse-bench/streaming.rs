@@ -4,7 +4,10 @@
 //! second each; Binance: the whole ticker every second), the bundled plugins analysing the top
 //! 30. It measures:
 //! - freshness: each symbol's data age at each cycle's snapshot (the exchange's send time to
-//!   the snapshot), read from `/stream` over ten cycles;
+//!   the snapshot), read from `/stream` over ten cycles. The exchange's push schedule and the
+//!   daemon's cycle keep their phase (the cycle is a whole number of push intervals), so after
+//!   each sampled cycle the exchange's pushes are delayed by a tenth of the push interval: the
+//!   ten cycles see the snapshot at ten phases of the push schedule, the worst among them;
 //! - the cost of ingesting: the daemon's CPU time (user and system, cycles included) over 20 s
 //!   in which nothing reads `/stream`, as a share of one core, and the messages it read.
 //!
@@ -95,6 +98,7 @@ fn one(
         let Some(doc) = stream() else {
             bail!("/stream went away: {}", daemon.log());
         };
+        exchange.shift(dialect.push_interval() / cycles as u32);
         lags.extend(doc["lag_ms"].as_f64());
         ages.extend(
             doc["symbols"]

@@ -87,13 +87,14 @@ pub(super) struct Book {
 const MAX_CLOSED_PER_SERIES: usize = 16;
 
 impl Book {
-    /// Adds `ticker`, listed by a REST answer as of `as_of_ms`, in a gap until its stream is
-    /// subscribed and a later answer resyncs it; an already known symbol is left as it is.
-    /// Whether it was new.
+    /// Adds `ticker`, listed by a REST answer as of `as_of_ms` (or as of the row's own time),
+    /// in a gap until its stream is subscribed and a later answer resyncs it; an already known
+    /// symbol is left as it is. Whether it was new.
     pub(super) fn list(&mut self, ticker: &Ticker, as_of_ms: i64) -> bool {
         if self.symbols.contains_key(&ticker.symbol) {
             return false;
         }
+        let as_of_ms = ticker.data_ms.unwrap_or(as_of_ms);
         self.symbols.insert(
             ticker.symbol.clone(),
             Entry {
@@ -237,7 +238,8 @@ impl Book {
             .any(|e| e.gap_free_since_ms.is_none() && e.subscribed.is_some())
     }
 
-    /// Takes in a REST answer as of `as_of_ms` (exchange clock) requested at `asked`: a
+    /// Takes in a REST answer as of `as_of_ms` (exchange clock; a row with its own time is as
+    /// of that) requested at `asked`: a
     /// symbol in a gap whose stream was subscribed before the request is resynced from it and
     /// gap-free from `as_of_ms`; a gap-free symbol whose field the stream has not set since
     /// differs from it has lost a message: the field is corrected and counted, and the symbol
@@ -248,6 +250,7 @@ impl Book {
                 continue;
             };
             let rest = values(ticker);
+            let as_of_ms = ticker.data_ms.unwrap_or(as_of_ms);
             // Subscribed before the request: everything after the answer comes by stream, and
             // the answer is a whole ticker to apply the stream's changes to.
             let current = entry.subscribed.is_some_and(|at| at <= asked);

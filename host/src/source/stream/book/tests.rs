@@ -111,6 +111,25 @@ fn a_field_the_stream_left_stale_is_corrected_and_the_symbol_had_a_gap() {
 }
 
 #[test]
+fn a_row_with_its_own_time_is_reconciled_as_of_that_time() {
+    let (mut book, subscribed) = streaming(&["AUSDT", "BUSDT"]);
+    book.reconcile(&[ticker("AUSDT", 100.0), ticker("BUSDT", 100.0)], 1_200, subscribed);
+    // Both prices moved by stream at 1,400. The answer as a whole is as of 1,500, but BUSDT's
+    // row closed at 1,300 (a quiet symbol, Binance-style): older than its streamed price, so
+    // that price is not corrected back; AUSDT's row carries no time and is as of 1,500.
+    book.ticker(0, "AUSDT", false, &price(101.0), 1_400);
+    book.ticker(0, "BUSDT", false, &price(101.0), 1_400);
+    let mut quiet = ticker("BUSDT", 100.0);
+    quiet.data_ms = Some(1_300);
+    book.reconcile(&[ticker("AUSDT", 100.5), quiet], 1_500, subscribed);
+    let (tickers, _) = book.read(2_000, Duration::from_secs(30));
+    let price_of = |s: &str| tickers.iter().find(|t| t.symbol == s).unwrap().price;
+    assert_eq!(price_of("AUSDT"), 100.5, "set at 1,400, before the answer's 1,500");
+    assert_eq!(price_of("BUSDT"), 101.0, "the stream's price is newer than the row");
+    assert_eq!(book.counts.gaps.get(&GapReason::Diverged), Some(&1));
+}
+
+#[test]
 fn data_older_than_max_age_is_left_out_and_a_live_symbol_is_as_fresh_as_its_connection() {
     let (mut book, _) = streaming(&["AUSDT", "BUSDT"]);
     // Only BUSDT changes, at 5,000: AUSDT is unchanged and as current.
