@@ -124,7 +124,7 @@ impl Wire for Binance {
         None
     }
 
-    fn read(&self, text: &str, events: &mut Vec<Event>) -> Result<()> {
+    fn read<'t>(&self, text: &'t str, events: &mut Vec<Event<'t>>) -> Result<()> {
         read_message(text, events)
     }
 }
@@ -190,7 +190,7 @@ struct StreamedKline<'a> {
 }
 
 /// Reads one stream message into `events`.
-fn read_message(text: &str, events: &mut Vec<Event>) -> Result<()> {
+fn read_message<'t>(text: &'t str, events: &mut Vec<Event<'t>>) -> Result<()> {
     let m: Message = serde_json::from_str(text)?;
     let Some(kind) = m.e.as_deref() else {
         let id = m.id.context("neither an event nor an answer")?;
@@ -209,7 +209,7 @@ fn read_message(text: &str, events: &mut Vec<Event>) -> Result<()> {
             let symbol = m.s.context("a ticker without its symbol")?;
             let field = |f: &Option<Cow<str>>| Some(f.as_deref().map_or(f64::NAN, number));
             events.push(Event::Ticker {
-                symbol: symbol.into_owned(),
+                symbol,
                 whole: true,
                 fields: TickerFields([
                     field(&m.c),
@@ -230,7 +230,7 @@ fn read_message(text: &str, events: &mut Vec<Event>) -> Result<()> {
                 .find(|&tf| crate::shared::timeframe::label(tf) == k.i)
                 .with_context(|| format!("a kline of interval {:?}", k.i))?;
             events.push(Event::Kline {
-                symbol: symbol.into_owned(),
+                symbol,
                 timeframe,
                 candle: Candle {
                     start_ms: k.t,
@@ -356,7 +356,7 @@ mod tests {
         else {
             panic!("{events:?}")
         };
-        assert_eq!((symbol.as_str(), *whole, *sent_ms), ("BNBBTC", true, 1_672_515_782_136));
+        assert_eq!((symbol.as_ref(), *whole, *sent_ms), ("BNBBTC", true, 1_672_515_782_136));
         assert_eq!(
             fields.0,
             [

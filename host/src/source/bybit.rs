@@ -22,7 +22,6 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::dialect::{candle, number, Dialect, TickerAnswer};
@@ -152,7 +151,7 @@ impl Wire for Bybit {
         Some(r#"{"req_id":"ping","op":"ping"}"#.to_string())
     }
 
-    fn read(&self, text: &str, events: &mut Vec<Event>) -> Result<()> {
+    fn read<'t>(&self, text: &'t str, events: &mut Vec<Event<'t>>) -> Result<()> {
         read_message(text, events)
     }
 }
@@ -247,7 +246,7 @@ struct Message<'a> {
     kind: Option<Cow<'a, str>>,
     ts: Option<i64>,
     #[serde(borrow)]
-    data: Option<&'a RawValue>,
+    data: Option<Data<'a>>,
     #[serde(borrow)]
     op: Option<Cow<'a, str>>,
     success: Option<bool>,
@@ -255,6 +254,34 @@ struct Message<'a> {
     ret_msg: Option<Cow<'a, str>>,
     #[serde(borrow)]
     req_id: Option<Cow<'a, str>>,
+}
+
+/// A topic's data, read in the message's one pass: an object for a ticker, an array for
+/// candles (the topic, which says which to expect, may come after it).
+enum Data<'a> {
+    Ticker(StreamedTicker<'a>),
+    Klines(Vec<StreamedKline<'a>>),
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Data<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+        use serde::de::{MapAccess, SeqAccess, Visitor};
+        struct Shape<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for Shape<'a> {
+            type Value = Data<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a ticker's object or an array of candles")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, map: M) -> std::result::Result<Data<'a>, M::Error> {
+                StreamedTicker::deserialize(MapAccessDeserializer::new(map)).map(Data::Ticker)
+            }
+            fn visit_seq<S: SeqAccess<'de>>(self, seq: S) -> std::result::Result<Data<'a>, S::Error> {
+                Vec::deserialize(SeqAccessDeserializer::new(seq)).map(Data::Klines)
+            }
+        }
+        deserializer.deserialize_any(Shape(std::marker::PhantomData))
+    }
 }
 
 /// A ticker's fields in a message: all in a snapshot, the changed ones in a delta.
@@ -297,7 +324,7 @@ struct StreamedKline<'a> {
 }
 
 /// Reads one stream message into `events`.
-fn read_message(text: &str, events: &mut Vec<Event>) -> Result<()> {
+fn read_message<'t>(text: &'t str, events: &mut Vec<Event<'t>>) -> Result<()> {
     let message: Message = serde_json::from_str(text)?;
     if let Some(op) = message.op {
         let reason = message.ret_msg.unwrap_or_default();
@@ -317,7 +344,9 @@ fn read_message(text: &str, events: &mut Vec<Event>) -> Result<()> {
         bail!("neither an answer nor a topic's data");
     };
     if let Some(symbol) = topic.strip_prefix("tickers.") {
-        let t: StreamedTicker = serde_json::from_str(data.get())?;
+        let Data::Ticker(t) = data else {
+            bail!("candles on the ticker topic of {symbol}");
+        };
         if t.symbol != symbol {
             bail!("a ticker of {} on the topic of {symbol}", t.symbol);
         }
@@ -336,7 +365,7 @@ fn read_message(text: &str, events: &mut Vec<Event>) -> Result<()> {
             other => bail!("a ticker of type {other:?}"),
         };
         events.push(Event::Ticker {
-            symbol: symbol.to_string(),
+            symbol: t.symbol,
             whole,
             fields,
             sent_ms,
@@ -354,10 +383,12 @@ fn read_message(text: &str, events: &mut Vec<Event>) -> Result<()> {
         .into_iter()
         .find(|&tf| self::interval(tf) == interval)
         .with_context(|| format!("a kline of interval {interval:?}"))?;
-        let klines: Vec<StreamedKline> = serde_json::from_str(data.get())?;
+        let Data::Klines(klines) = data else {
+            bail!("a ticker on the kline topic of {symbol}");
+        };
         for k in klines {
             events.push(Event::Kline {
-                symbol: symbol.to_string(),
+                symbol: Cow::Owned(symbol.to_string()),
                 timeframe,
                 candle: Candle {
                     start_ms: k.start,

@@ -83,7 +83,7 @@ fn bybit_stream_messages_read_as_documented() {
         panic!("{events:?}")
     };
     assert_eq!(
-        (symbol.as_str(), *whole, *sent_ms),
+        (symbol.as_ref(), *whole, *sent_ms),
         ("BTCUSDT", false, 1_760_325_052_630)
     );
     assert_eq!(fields.0[0], Some(66666.6));
@@ -108,6 +108,10 @@ fn bybit_stream_messages_read_as_documented() {
         r#"{"topic":"tickers.BTCUSDT","type":"delta","data":{"symbol":"ETHUSDT"},"ts":1}"#,
         r#"{"topic":"kline.7.BTCUSDT","type":"snapshot","data":[],"ts":1}"#,
         r#"{"topic":"tickers.BTCUSDT","type":"delta"}"#,
+        // Data of the other topic's shape.
+        r#"{"topic":"tickers.BTCUSDT","type":"snapshot","data":[],"ts":1}"#,
+        r#"{"topic":"kline.5.BTCUSDT","type":"snapshot","data":{"symbol":"BTCUSDT"},"ts":1}"#,
+        r#"{"topic":"tickers.BTCUSDT","type":"snapshot","data":"BTCUSDT","ts":1}"#,
     ] {
         assert!(read_message(bad, &mut events).is_err(), "{bad}");
     }

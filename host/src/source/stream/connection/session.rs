@@ -87,8 +87,6 @@ pub(super) struct Session<'a> {
     opening: Option<Opening>,
     /// The replacement open and being subscribed.
     successor: Option<Successor>,
-    /// Events of the messages being read (kept to reuse its allocation).
-    events: Vec<Event>,
     /// Messages read together (kept to reuse its allocation).
     batch: Vec<Message>,
 }
@@ -112,7 +110,6 @@ impl<'a> Session<'a> {
             rotate_at: shared.rotate_after.map(|after| now + after),
             opening: None,
             successor: None,
-            events: Vec::new(),
             batch: Vec::new(),
         };
         session.queue(true, topics.values().cloned().collect(), false);
@@ -275,10 +272,10 @@ impl<'a> Session<'a> {
     /// Takes in `messages` of either connection (emptied): each read into events, then every
     /// event into the book under one lock.
     fn take(&mut self, messages: &mut Vec<Message>) -> Taken {
-        let mut events = std::mem::take(&mut self.events);
-        events.clear();
+        // Events borrow their symbols from the messages, dropped once the book has them.
+        let mut events = Vec::with_capacity(messages.len());
         let (mut texts, mut malformed, mut binary) = (0, 0, 0);
-        for message in messages.drain(..) {
+        for message in messages.iter() {
             match message {
                 Message::Text(text) => {
                     texts += 1;
@@ -300,7 +297,7 @@ impl<'a> Session<'a> {
         // A send time ahead of this clock by more than a skew would pin a symbol as fresh.
         let now_ms = crate::shared::clock::now_ms();
         let latest_ms = now_ms + MAX_CLOCK_SKEW_MS;
-        for event in events.drain(..) {
+        for event in events {
             if let Event::Ticker { sent_ms, .. } | Event::Kline { sent_ms, .. } = &event {
                 book.lag_ms = book.lag_ms.max(now_ms - sent_ms);
             }
@@ -328,7 +325,7 @@ impl<'a> Session<'a> {
                 } => {
                     taken.data = true;
                     let candle = StreamedCandle {
-                        symbol,
+                        symbol: symbol.into_owned(),
                         timeframe,
                         candle,
                         closed,
@@ -339,7 +336,7 @@ impl<'a> Session<'a> {
             }
         }
         drop(book);
-        self.events = events;
+        messages.clear();
         taken
     }
 
