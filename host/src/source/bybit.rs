@@ -344,67 +344,71 @@ fn read_message<'t>(text: &'t str, events: &mut Vec<Event<'t>>) -> Result<()> {
         bail!("neither an answer nor a topic's data");
     };
     if let Some(symbol) = topic.strip_prefix("tickers.") {
-        let Data::Ticker(t) = data else {
-            bail!("candles on the ticker topic of {symbol}");
-        };
-        if t.symbol != symbol {
-            bail!("a ticker of {} on the topic of {symbol}", t.symbol);
-        }
-        let field = |f: &Option<Cow<str>>| f.as_deref().map(number);
-        let fields = TickerFields([
-            field(&t.last_price),
-            t.price_24h_pcnt.as_deref().map(change),
-            field(&t.volume_24h),
-            field(&t.turnover_24h),
-            field(&t.high_price_24h),
-            field(&t.low_price_24h),
-        ]);
-        let whole = match message.kind.as_deref() {
-            Some("snapshot") => true,
-            Some("delta") => false,
-            other => bail!("a ticker of type {other:?}"),
-        };
-        events.push(Event::Ticker {
-            symbol: t.symbol,
-            whole,
-            fields,
-            sent_ms,
-        });
+        events.push(ticker_event(symbol, message.kind.as_deref(), data, sent_ms)?);
     } else if let Some(rest) = topic.strip_prefix("kline.") {
-        let (interval, symbol) = rest.split_once('.').context("a kline topic without its symbol")?;
-        let timeframe = [
-            Timeframe::M1,
-            Timeframe::M5,
-            Timeframe::M15,
-            Timeframe::H1,
-            Timeframe::H4,
-            Timeframe::D1,
-        ]
+        kline_events(rest, data, sent_ms, events)?;
+    } else {
+        bail!("a topic not subscribed to");
+    }
+    Ok(())
+}
+
+/// The event of `symbol`'s ticker message of type `kind`.
+fn ticker_event<'t>(symbol: &str, kind: Option<&str>, data: Data<'t>, sent_ms: i64) -> Result<Event<'t>> {
+    let Data::Ticker(t) = data else {
+        bail!("candles on the ticker topic of {symbol}");
+    };
+    if t.symbol != symbol {
+        bail!("a ticker of {} on the topic of {symbol}", t.symbol);
+    }
+    let field = |f: &Option<Cow<str>>| f.as_deref().map(number);
+    let fields = TickerFields([
+        field(&t.last_price),
+        t.price_24h_pcnt.as_deref().map(change),
+        field(&t.volume_24h),
+        field(&t.turnover_24h),
+        field(&t.high_price_24h),
+        field(&t.low_price_24h),
+    ]);
+    let whole = match kind {
+        Some("snapshot") => true,
+        Some("delta") => false,
+        other => bail!("a ticker of type {other:?}"),
+    };
+    Ok(Event::Ticker {
+        symbol: t.symbol,
+        whole,
+        fields,
+        sent_ms,
+    })
+}
+
+/// The events of a kline message on the topic `kline.{rest}`.
+fn kline_events<'t>(rest: &str, data: Data<'t>, sent_ms: i64, events: &mut Vec<Event<'t>>) -> Result<()> {
+    let (interval, symbol) = rest.split_once('.').context("a kline topic without its symbol")?;
+    let timeframe = crate::shared::timeframe::TIMEFRAMES
         .into_iter()
         .find(|&tf| self::interval(tf) == interval)
         .with_context(|| format!("a kline of interval {interval:?}"))?;
-        let Data::Klines(klines) = data else {
-            bail!("a ticker on the kline topic of {symbol}");
-        };
-        for k in klines {
-            events.push(Event::Kline {
-                symbol: Cow::Owned(symbol.to_string()),
-                timeframe,
-                candle: Candle {
-                    start_ms: k.start,
-                    open: number(&k.open),
-                    high: number(&k.high),
-                    low: number(&k.low),
-                    close: number(&k.close),
-                    volume: number(&k.volume),
-                    turnover: number(&k.turnover),
-                },
-                closed: k.confirm,
-                sent_ms,
-            });
-        }
-    } else {
-        bail!("a topic not subscribed to");
+    let Data::Klines(klines) = data else {
+        bail!("a ticker on the kline topic of {symbol}");
+    };
+    for k in klines {
+        events.push(Event::Kline {
+            symbol: Cow::Owned(symbol.to_string()),
+            timeframe,
+            candle: Candle {
+                start_ms: k.start,
+                open: number(&k.open),
+                high: number(&k.high),
+                low: number(&k.low),
+                close: number(&k.close),
+                volume: number(&k.volume),
+                turnover: number(&k.turnover),
+            },
+            closed: k.confirm,
+            sent_ms,
+        });
     }
     Ok(())
 }
