@@ -17,13 +17,29 @@ use crate::status::{systemd, Limits, StatusServer};
 
 /// Runs market-analysis WebAssembly plugins every cycle and keeps memcached fresh.
 #[derive(Debug, Parser)]
-#[command(name = "pulse", version)]
+#[command(name = "pulse", version, long_version = long_version())]
 pub struct Cli {
     /// Log lines as human-readable text or as JSON objects (one a line) for log shippers.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `pulse --version`: what a bug report or a package check needs to name the build: its
+/// version, the commit it was built from, the contract versions it loads and its wasmtime.
+fn long_version() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        let contracts: Vec<&str> = crate::plugin::contract_versions().collect();
+        format!(
+            "{} (commit {})\ncontracts: {}\nwasmtime {}",
+            env!("CARGO_PKG_VERSION"),
+            env!("PULSE_COMMIT"),
+            contracts.join(", "),
+            env!("PULSE_WASMTIME_VERSION")
+        )
+    })
 }
 
 /// How log lines are written to stderr.

@@ -4,7 +4,8 @@
 use std::time::{Duration, Instant};
 
 use pulse_testkit::{
-    fixture_wasm, http_get, plugin_dir, scrape, status_cycle, unix_ms, value, wait_for, Daemon, Memcached,
+    fixture_wasm, http_get, plugin_dir, pulse, repo_root, scrape, status_cycle, text, unix_ms, value, wait_for, Daemon,
+    Memcached,
 };
 use serde_json::Value;
 
@@ -254,4 +255,53 @@ fn a_status_server_on_port_zero_logs_the_port_it_took() {
     assert!(!addr.ends_with(":0"), "{addr}");
     let (status, _) = http_get(&format!("http://{addr}/healthz"));
     assert!(status == 200 || status == 503, "{status}");
+}
+
+#[test]
+fn version_names_the_commit_the_contracts_and_wasmtime() {
+    let out = pulse(&["--version"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let printed = String::from_utf8_lossy(&out.stdout).to_string();
+    let root = repo_root();
+    // The commit of this checkout, as git names it.
+    let head = std::process::Command::new("git")
+        .arg("-C")
+        .arg(&root)
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .output()
+        .expect("git runs");
+    let head = String::from_utf8_lossy(&head.stdout).trim().to_string();
+    assert!(
+        printed.starts_with(&format!("pulse 0.1.0 (commit {head})\n")),
+        "{printed:?} names another commit than {head}"
+    );
+    // Every contract in wit/: the current one and each kept version's folder.
+    let current = std::fs::read_to_string(root.join("wit/pulse.wit")).unwrap();
+    let current = current
+        .split("package pulse:plugin@")
+        .nth(1)
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap();
+    let mut contracts = vec![current.to_string()];
+    for kept in std::fs::read_dir(root.join("wit")).unwrap().flatten() {
+        if kept.path().is_dir() {
+            contracts.push(kept.file_name().to_string_lossy().to_string());
+        }
+    }
+    contracts.sort_by(|a, b| b.cmp(a));
+    assert!(
+        printed.contains(&format!("\ncontracts: {}\n", contracts.join(", "))),
+        "{printed:?} does not list {contracts:?}"
+    );
+    // The wasmtime the lockfile pins.
+    let lock = std::fs::read_to_string(root.join("Cargo.lock")).unwrap();
+    let wasmtime = lock
+        .split("[[package]]")
+        .find(|p| p.contains("\nname = \"wasmtime\"\n"))
+        .and_then(|p| p.split("version = \"").nth(1))
+        .and_then(|v| v.split('"').next())
+        .expect("Cargo.lock pins wasmtime");
+    assert!(printed.ends_with(&format!("\nwasmtime {wasmtime}\n")), "{printed:?}");
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 use pulse_testkit::etcd::Etcd;
 use serde_json::Value;
 
-use crate::pair::{leads, one_at_a_time, BUNDLED};
-use pulse_testkit::{fixture_wasm, plugin_dir, wait_for, Daemon, Memcached};
+use crate::pair::{leads, one_at_a_time, scoring_config, shadowing_plugins};
+use pulse_testkit::{wait_for, Daemon, Memcached};
 
 /// A member of the pair named `id`, scoring at 2 s with a sample a second.
 fn member(plugins: &Path, config: &Path, memcached: &Memcached, etcd: &Etcd, id: &str) -> Daemon {
@@ -50,16 +50,8 @@ fn scored(daemon: &Daemon) -> String {
 fn the_gate_reads_the_leaders_figures_whichever_address_comes_first() {
     let _serial = one_at_a_time();
     let (etcd, memcached) = (Etcd::start(), Memcached::start());
-    let plugins = plugin_dir(&BUNDLED);
-    std::fs::create_dir(plugins.path().join("shadow")).unwrap();
-    std::fs::copy(fixture_wasm("trend_shifted"), plugins.path().join("shadow/trend.wasm")).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("pulse.toml");
-    std::fs::write(
-        &config,
-        "[evaluation]\nhorizons = [\"2s\"]\nsample_every = \"1s\"\ntolerance = \"1s\"\n",
-    )
-    .unwrap();
+    let (plugins, dir) = (shadowing_plugins(), tempfile::tempdir().unwrap());
+    let config = scoring_config(dir.path());
     let a = member(plugins.path(), &config, &memcached, &etcd, "a");
     leads(&memcached, "a", Duration::from_secs(30));
     let b = member(plugins.path(), &config, &memcached, &etcd, "b");

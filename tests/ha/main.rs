@@ -7,6 +7,7 @@
 mod pair;
 
 mod access;
+mod board;
 mod drift;
 mod evidence;
 mod failover;

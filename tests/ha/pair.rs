@@ -8,10 +8,29 @@ use pulse_testkit::proxy::Proxy;
 use pulse_testkit::written::{Writes, Written};
 use serde_json::Value;
 
-use pulse_testkit::{plugin_dir, wait_for, Daemon, Memcached};
+use pulse_testkit::{fixture_wasm, plugin_dir, wait_for, Daemon, Memcached};
 
 /// The bundled plugins, which every daemon of a pair serves.
 pub const BUNDLED: [&str; 3] = ["trend", "volatility", "dashboard"];
+
+/// The bundled plugins with a second `trend` (`trend_shifted`) in `shadow/`.
+pub fn shadowing_plugins() -> tempfile::TempDir {
+    let plugins = plugin_dir(&BUNDLED);
+    std::fs::create_dir(plugins.path().join("shadow")).unwrap();
+    std::fs::copy(fixture_wasm("trend_shifted"), plugins.path().join("shadow/trend.wasm")).unwrap();
+    plugins
+}
+
+/// A config in `dir` that scores verdicts at a 2 s horizon, sampling every second.
+pub fn scoring_config(dir: &std::path::Path) -> std::path::PathBuf {
+    let config = dir.join("pulse.toml");
+    std::fs::write(
+        &config,
+        "[evaluation]\nhorizons = [\"2s\"]\nsample_every = \"1s\"\ntolerance = \"1s\"\n",
+    )
+    .unwrap();
+    config
+}
 
 /// One pair at a time: each test runs an etcd, a memcached and two daemons, and their timing
 /// bounds assume the two cores are not shared with another pair.

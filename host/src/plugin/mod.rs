@@ -39,6 +39,12 @@ pub use generation::Generation;
 pub use host_key::{is_missing as is_missing_host_key, HostKey};
 pub use loaded::LoadedPlugin;
 pub use log_budget::Dropped as LogDropped;
+
+/// The WIT contract versions the host loads, newest first: `pulse --version` names them, so an
+/// author can tell whether a daemon takes their plugin's contract.
+pub fn contract_versions() -> impl Iterator<Item = &'static str> {
+    world::Contract::ALL.into_iter().map(world::Contract::version)
+}
 pub use reload::{DirectoryWatch, Reloader};
 pub use saved_state::StatesRestored;
 pub use signature::signature_path;

@@ -55,6 +55,19 @@ fn number_or_nan<'de, D: serde::Deserializer<'de>>(numbers: D) -> Result<f64, D:
     Ok(Option::<f64>::deserialize(numbers)?.unwrap_or(f64::NAN))
 }
 
+/// Why a market row is refused, each a `reason` of `pulse_source_rows_rejected_total`; listed
+/// whole so every series exists at zero before the first refusal.
+pub const ROW_DEFECTS: [&str; 8] = [
+    "symbol not 2-30 capital letters and digits",
+    "a number is missing or not finite",
+    "a number beyond 1e18",
+    "price not positive",
+    "negative volume",
+    "24 h high below low",
+    "price outside its 24 h high and low",
+    "24 h change below -100 %",
+];
+
 impl Ticker {
     /// Whether the source gave a 24 h range: a symbol with no trade in 24 h may come with a high
     /// and low of 0, and its price is then not checked against them.
@@ -62,7 +75,7 @@ impl Ticker {
         self.high_24h != 0.0 || self.low_24h != 0.0
     }
 
-    /// Why this ticker cannot be analysed, if it cannot.
+    /// Why this ticker cannot be analysed, if it cannot: the first of [`ROW_DEFECTS`] it has.
     fn defect(&self) -> Option<&'static str> {
         let numbers = [
             self.price,
@@ -72,32 +85,24 @@ impl Ticker {
             self.high_24h,
             self.low_24h,
         ];
-        if !(2..=30).contains(&self.symbol.len())
-            || !self
-                .symbol
-                .bytes()
-                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-        {
-            Some("symbol not 2-30 capital letters and digits")
-        } else if numbers.iter().any(|n| !n.is_finite()) {
-            Some("a number is missing or not finite")
-        } else if numbers.iter().any(|n| n.abs() > MAX_MAGNITUDE) {
-            Some("a number beyond 1e18")
-        } else if self.price <= 0.0 {
-            Some("price not positive")
-        } else if self.volume_24h < 0.0 || self.turnover_24h < 0.0 {
-            Some("negative volume")
-        } else if self.high_24h < self.low_24h {
-            Some("24 h high below low")
-        } else if self.has_range()
-            && (self.price > self.high_24h * (1.0 + RANGE_SLACK) || self.price < self.low_24h * (1.0 - RANGE_SLACK))
-        {
-            Some("price outside its 24 h high and low")
-        } else if self.change_24h < -100.0 {
-            Some("24 h change below -100 %")
-        } else {
-            None
-        }
+        // In the order of ROW_DEFECTS: a row is refused for the first that holds.
+        let found = [
+            !(2..=30).contains(&self.symbol.len())
+                || !self
+                    .symbol
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()),
+            numbers.iter().any(|n| !n.is_finite()),
+            numbers.iter().any(|n| n.abs() > MAX_MAGNITUDE),
+            self.price <= 0.0,
+            self.volume_24h < 0.0 || self.turnover_24h < 0.0,
+            self.high_24h < self.low_24h,
+            self.has_range()
+                && (self.price > self.high_24h * (1.0 + RANGE_SLACK)
+                    || self.price < self.low_24h * (1.0 - RANGE_SLACK)),
+            self.change_24h < -100.0,
+        ];
+        found.iter().position(|&holds| holds).map(|i| ROW_DEFECTS[i])
     }
 }
 

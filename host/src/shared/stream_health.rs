@@ -24,6 +24,9 @@ pub enum GapReason {
 }
 
 impl GapReason {
+    /// Every reason: `/metrics` has each at zero before the first gap.
+    pub const ALL: [GapReason; 4] = [Self::Disconnect, Self::Silence, Self::Diverged, Self::MissedCandle];
+
     /// Its name, as `/metrics` labels it.
     pub fn label(self) -> &'static str {
         match self {

@@ -18,8 +18,8 @@ use prometheus_client::registry::{Registry, Unit};
 use super::collector::PublishedCollector;
 use super::live::Published;
 use crate::shared::candle::CandleFetches;
-use crate::shared::market::Rejections;
-use crate::shared::stream_health::StreamHealth;
+use crate::shared::market::{Rejections, ROW_DEFECTS};
+use crate::shared::stream_health::{GapReason, StreamHealth};
 
 /// Label pairs of one series.
 type Labels = Vec<(&'static str, String)>;
@@ -151,6 +151,11 @@ impl Metrics {
             "Market rows dropped by validation, by reason",
             m.source_rows_rejected.clone(),
         );
+        for reason in ROW_DEFECTS {
+            m.source_rows_rejected
+                .get_or_create(&vec![("reason", reason.to_string())])
+                .inc_by(0);
+        }
         r.register(
             "source_candles_rejected",
             "Candles from the source dropped by validation, by reason",
@@ -242,8 +247,9 @@ impl Metrics {
                 .get_or_create(&labels(Some(("state", state))))
                 .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
-        for (reason, n) in &counts.gaps {
-            total(&s.gaps, labels(Some(("reason", reason.label()))), *n);
+        for reason in GapReason::ALL {
+            let n = counts.gaps.get(&reason).copied().unwrap_or(0);
+            total(&s.gaps, labels(Some(("reason", reason.label()))), n);
         }
         for (reason, n) in &counts.rejected {
             total(&s.rejected, labels(Some(("reason", reason))), *n);

@@ -46,8 +46,8 @@ pub(super) fn gauges<S: EncodeLabelSet>(
     })
 }
 
-/// One metric with a series per label set; left out when it has none, as the registry does
-/// with an empty family.
+/// One metric with a series per label set, declared even while it has none (no write error
+/// yet, no scores yet): dashboards and alerts can name it from the first scrape.
 pub(super) fn family<S: EncodeLabelSet, V>(
     out: &mut DescriptorEncoder<'_>,
     name: &str,
@@ -57,10 +57,6 @@ pub(super) fn family<S: EncodeLabelSet, V>(
     series: impl IntoIterator<Item = (S, V)>,
     encode_value: impl Fn(V, MetricEncoder<'_>) -> fmt::Result,
 ) -> fmt::Result {
-    let mut series = series.into_iter().peekable();
-    if series.peek().is_none() {
-        return Ok(());
-    }
     let mut metric = out.encode_descriptor(name, help, unit, kind)?;
     for (labels, value) in series {
         encode_value(value, metric.encode_family(&labels)?)?;
