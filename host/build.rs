@@ -12,8 +12,10 @@ fn main() {
     let root = Path::new(&manifest).parent().expect("host/ is in the workspace");
     println!("cargo:rerun-if-env-changed=PULSE_COMMIT");
     // A new commit moves the branch HEAD names (or, once packed, packed-refs).
+    // .git/logs/HEAD is written at every commit, whether or not the branch's ref is packed.
     let mut watched = vec![
         ".git/HEAD".to_string(),
+        ".git/logs/HEAD".to_string(),
         ".git/packed-refs".to_string(),
         "Cargo.lock".to_string(),
     ];

@@ -280,7 +280,7 @@ print(json.dumps({"found": len(found), "missing": missing}))
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
-        "python reader failed (install pymemcache with scripts/setup or `pip install pymemcache==4.0.0`):\n{stderr}"
+        "python reader failed (install pymemcache with scripts/setup-tests or `pip install pymemcache==4.0.0`):\n{stderr}"
     );
     let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(result["missing"], serde_json::json!([]), "{result}");

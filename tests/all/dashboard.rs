@@ -60,7 +60,9 @@ fn chromium(url: &str, args: &[&str]) -> String {
         .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| {
-            panic!("cannot run chromium ({e}); install it with `apt-get install -y chromium` or run scripts/setup")
+            panic!(
+                "cannot run chromium ({e}); install it with `apt-get install -y chromium` or run scripts/setup-tests"
+            )
         });
     let deadline = Instant::now() + Duration::from_secs(90);
     let status = loop {

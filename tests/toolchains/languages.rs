@@ -146,7 +146,7 @@ fn python_plugins_are_scaffolded_built_checked_and_served() {
             out.contains(&format!("Ran {tests} tests")) && out.contains("OK"),
             "{out}"
         );
-        // build.sh names the install command if componentize-py is missing (scripts/setup installs it).
+        // build.sh names the install command if componentize-py is missing (scripts/setup-tests installs it).
         run(
             &project,
             "./build.sh",

@@ -128,7 +128,12 @@ impl ExchangeSource {
             .dialect
             .parse_tickers(&body)
             .with_context(|| format!("GET {}: unexpected body", self.url))?
-            .tickers;
+            .tickers
+            .into_iter()
+            // A polled row is as old as its snapshot (the contract's `data-age-ms`); a row's own
+            // time (Binance's closeTime) serves a stream's reconciliation only.
+            .map(|t| Ticker { data_ms: None, ..t })
+            .collect::<Vec<_>>();
         if tickers.is_empty() {
             bail!("GET {}: the exchange returned no tickers", self.url);
         }

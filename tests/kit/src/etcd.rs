@@ -98,7 +98,7 @@ impl Etcd {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| {
-                panic!("cannot start etcd ({e}); install it with `apt-get install -y etcd-server` or run scripts/setup")
+                panic!("cannot start etcd ({e}); install it with `apt-get install -y etcd-server` or run scripts/setup-tests")
             });
         let child = self.child.insert(child);
         let deadline = Instant::now() + Duration::from_secs(20);

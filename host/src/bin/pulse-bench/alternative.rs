@@ -71,7 +71,7 @@ fn python_cycles(script: &std::path::Path, symbols: usize, cycles: usize, memcac
         .context("cannot run python3 (install it: apt-get install python3)")?;
     if !out.status.success() {
         bail!(
-            "the Python alternative failed (it needs pymemcache: scripts/setup, or \
+            "the Python alternative failed (it needs pymemcache: scripts/setup-tests, or \
              `python3 -m pip install pymemcache==4.0.0`):\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
