@@ -85,10 +85,8 @@ struct Inner {
     drops: AtomicU64,
     /// Connections stay open but silent until then.
     stalled_until: Mutex<Option<Instant>>,
-    /// Raw texts to send on every connection once.
-    raw: Mutex<Vec<(u64, String)>>,
-    /// Raised with each raw text.
-    raw_seq: AtomicU64,
+    /// Raw texts to send once on every connection, in order; each connection keeps how many it sent.
+    raw: Mutex<Vec<String>>,
     /// What clients did, with when.
     log: Mutex<Vec<(Instant, u64, Logged)>>,
     /// Connection ids.
@@ -150,7 +148,6 @@ impl LoopbackExchange {
             drops: AtomicU64::new(0),
             stalled_until: Mutex::new(None),
             raw: Mutex::new(Vec::new()),
-            raw_seq: AtomicU64::new(0),
             log: Mutex::new(Vec::new()),
             next_connection: AtomicU64::new(1),
             candles: Mutex::new(candles::Candles::default()),
@@ -237,8 +234,7 @@ impl LoopbackExchange {
 
     /// Sends `text` once on every open connection.
     pub fn send_raw(&self, text: &str) {
-        let seq = self.inner.raw_seq.fetch_add(1, Ordering::SeqCst) + 1;
-        self.inner.raw.lock().unwrap().push((seq, text.to_string()));
+        self.inner.raw.lock().unwrap().push(text.to_string());
     }
 
     /// Lists `symbol`, with the largest turnover.
@@ -393,7 +389,8 @@ fn serve_socket(inner: &Inner, id: u64, mut socket: WebSocket<TcpStream>) {
     let log = |what: Logged| inner.log.lock().unwrap().push((Instant::now(), id, what));
     log(Logged::Opened);
     let drops = inner.drops.load(Ordering::SeqCst);
-    let mut raw_seen = inner.raw_seq.load(Ordering::SeqCst);
+    // How many raw texts were sent before this connection opened: it sends only later ones.
+    let mut raw_seen = inner.raw.lock().unwrap().len();
     // Per topic, what this connection last sent of it (`None`: subscribed, nothing sent yet).
     let mut sent: BTreeMap<String, Option<Row>> = BTreeMap::new();
     let mut pushed = *inner.steps.lock().unwrap();
@@ -432,12 +429,10 @@ fn serve_socket(inner: &Inner, id: u64, mut socket: WebSocket<TcpStream>) {
         }
         let raw: Vec<String> = {
             let raw = inner.raw.lock().unwrap();
-            raw.iter()
-                .filter(|(seq, _)| *seq > raw_seen)
-                .map(|(_, t)| t.clone())
-                .collect()
+            let unseen = raw[raw_seen..].to_vec();
+            raw_seen = raw.len();
+            unseen
         };
-        raw_seen = inner.raw_seq.load(Ordering::SeqCst);
         for text in raw {
             if socket.send(Message::text(text)).is_err() {
                 return;
