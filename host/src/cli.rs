@@ -156,6 +156,16 @@ enum Command {
 }
 
 impl Cli {
+    /// The checked config `pulse run` runs with (its file and its flags), read ahead of the run
+    /// so that logging can be set up with the trace export it asks for; `None` for the other
+    /// commands, which export no traces.
+    pub fn run_config(&self) -> Option<Result<Config>> {
+        match &self.command {
+            Command::Run(args) => Some(args.config()),
+            _ => None,
+        }
+    }
+
     /// Runs the chosen command to completion.
     pub async fn run(self) -> Result<()> {
         match self.command {

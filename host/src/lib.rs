@@ -33,4 +33,5 @@ pub mod shutdown;
 pub mod source;
 pub mod startup;
 pub mod status;
+pub mod traces;
 pub mod verify;

@@ -24,4 +24,5 @@ mod sources;
 mod state;
 mod strategy;
 mod streams;
+mod traces;
 mod trust;

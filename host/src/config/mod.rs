@@ -9,6 +9,7 @@ mod rollback;
 mod sandbox;
 mod sections;
 mod source;
+mod telemetry;
 mod trust;
 mod values;
 
@@ -18,6 +19,7 @@ pub use rollback::RollbackConfig;
 pub use sandbox::{PluginPolicy, PluginSandbox, Sandbox};
 pub use sections::{CacheConfig, MarketConfig, SimulatedConfig};
 pub use source::{ReplayEnd, SourceSpec};
+pub use telemetry::{OtlpProtocol, TelemetryConfig};
 pub use trust::TrustConfig;
 pub use values::{
     parse_flag, Bytes, ConnectionAge, Count, DiskMib, Instructions, Interval, MemoryMib, Millis, ResidentMib, Seconds,
@@ -89,6 +91,8 @@ pub struct Config {
     pub trust: TrustConfig,
     /// How analyzer verdicts are scored against what the market did next.
     pub evaluation: EvaluationConfig,
+    /// Traces over OTLP, off unless a collector is named.
+    pub telemetry: TelemetryConfig,
 }
 
 impl Default for Config {
@@ -114,6 +118,7 @@ impl Default for Config {
             rollback: RollbackConfig::default(),
             trust: TrustConfig::default(),
             evaluation: EvaluationConfig::default(),
+            telemetry: TelemetryConfig::default(),
         }
     }
 }
@@ -202,6 +207,7 @@ impl Config {
         self.rollback.check(self.sandbox.quarantine_after.0)?;
         self.trust.check()?;
         self.evaluation.check()?;
+        self.telemetry.check()?;
         if self.market.reconcile_every.0 < 5 {
             anyhow::bail!(
                 "market.reconcile_every is {} s: at least 5 s, so REST answers stay within the exchanges' limits",

@@ -1,12 +1,16 @@
 //! A plugin call as the cycle makes it: started at once on the plugin pool with its version's
 //! state, bounded by its deadline, and timed, so the round can start many and await them in
 //! order. The state a call returns is kept only when the call is accepted: a call given up on
-//! at its deadline, or one that failed, leaves its version's state as it was.
+//! at its deadline, or one that failed, leaves its version's state as it was. Each call is a
+//! span of the cycle's trace, from its start to its end.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use futures_util::future::join_all;
+
+use super::spans;
 use crate::plugin::{call_on_pool, take_instructions, CallError, LoadedPlugin, Stated};
 use crate::shared::call::CallOutcome;
 use crate::shared::clock::now_ms;
@@ -23,11 +27,13 @@ pub(super) struct RunningCall<R> {
 }
 
 /// Starts `call` on `plugin` at once with the plugin's state, bounded by the plugin's deadline
-/// (`plugin::call_on_pool`).
+/// (`plugin::call_on_pool`); `symbols` is the size of the market it is handed, for its span.
 pub(super) fn start<R: Send + 'static>(
     plugin: &Arc<LoadedPlugin>,
+    symbols: usize,
     call: impl FnOnce(&LoadedPlugin, &[u8]) -> Result<Stated<R>, CallError> + Send + 'static,
 ) -> RunningCall<R> {
+    let span = spans::call(plugin, symbols);
     let started_ms = now_ms();
     let caller = plugin.clone();
     let state = plugin.state();
@@ -56,6 +62,7 @@ pub(super) fn start<R: Send + 'static>(
             error: result.as_ref().err().map(ToString::to_string),
             failure: result.as_ref().err().map(|e| e.failure),
         };
+        spans::call_done(&span, &outcome);
         (outcome, result)
     };
     RunningCall {
@@ -64,11 +71,9 @@ pub(super) fn start<R: Send + 'static>(
     }
 }
 
-/// Awaits calls that are already running, keeping their order.
+/// Awaits calls that are already running, all at once (so each one's span ends when it
+/// does), and hands them back in their order.
 pub(super) async fn finish_in_order<R>(calls: Vec<RunningCall<R>>) -> Vec<(Arc<LoadedPlugin>, Finished<R>)> {
-    let mut out = Vec::with_capacity(calls.len());
-    for running in calls {
-        out.push((running.plugin, running.call.await));
-    }
-    out
+    let (plugins, calls): (Vec<_>, Vec<_>) = calls.into_iter().map(|c| (c.plugin, c.call)).unzip();
+    plugins.into_iter().zip(join_all(calls).await).collect()
 }

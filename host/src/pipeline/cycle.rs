@@ -2,15 +2,19 @@
 //! the verdicts. A new per-cycle step goes between the round and the summary, where it has the
 //! round's outcome (or, if it needs the markets the plugins saw, inside `plugin_round`, which
 //! holds them); one that can wait, like the scoring, goes after the write.
+//!
+//! The cycle is a trace (`spans.rs`): its span holds the snapshot's, each plugin call's and the
+//! write's.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use tracing::info;
+use tracing::{info, Instrument, Span};
 
 use super::market::Served;
 use super::publish::Permission;
 use super::round::{PluginRound, RoundOutcome};
+use super::spans;
 use super::Pipeline;
 use crate::plugin::Generation;
 use crate::shared::clock::now_ms;
@@ -21,6 +25,14 @@ impl Pipeline {
     /// Runs one cycle now and returns its summary, as published; `None` when the source has
     /// ended (a replay that stops).
     pub async fn run_cycle(&mut self) -> Option<Arc<CycleSummary>> {
+        let span = spans::cycle(self.cycle + 1, self.market.source());
+        let summary = self.cycle_steps(&span).instrument(span.clone()).await;
+        self.last_trace_id = spans::trace_id(&span);
+        summary
+    }
+
+    /// The cycle's steps, in order, recording what they did on its `span`.
+    async fn cycle_steps(&mut self, span: &Span) -> Option<Arc<CycleSummary>> {
         let started = Instant::now();
         let generation = self.plugins.generation();
         // A warm start's plugin states go to the versions loaded, before their first call; then
@@ -28,7 +40,15 @@ impl Pipeline {
         self.take_back_states(&generation);
         generation.settle_states();
         // 1. The market: a fresh snapshot, or the last good one while it is young enough.
-        let served = self.market.serve(&generation, &self.telemetry.metrics).await?;
+        let snapshot = spans::snapshot(self.market.source());
+        let served = self
+            .market
+            .serve(&generation, &self.telemetry.metrics)
+            .instrument(snapshot.clone())
+            .await?;
+        let symbols = served.snapshot.as_ref().map(|s| s.tickers.len());
+        spans::served(&snapshot, symbols, served.age, self.market.error().as_deref());
+        drop(snapshot);
         self.cycle += 1;
         // 2. The plugin round on it, whose results are left for trial calls of staged versions.
         let mut round = self.plugin_round(&served, &generation).await;
@@ -42,7 +62,15 @@ impl Pipeline {
         let facts = self.facts(&served, &round, ha, &generation, started);
         let mut entries = std::mem::take(&mut round.entries);
         entries.push(status_entry(&facts));
-        let write = self.publisher.write(self.cycle, term, entries, started).await;
+        let write_span = spans::write(&entries);
+        let write = self
+            .publisher
+            .write(self.cycle, term, entries, started)
+            .instrument(write_span.clone())
+            .await;
+        spans::write_done(&write_span, &write);
+        drop(write_span);
+        spans::cycle_done(span, facts.symbols, &write);
         // 4. Score the verdicts against what the market did next, once the write is done.
         self.evaluate(&served, &round, &generation);
         let summary = Arc::new(CycleSummary { facts, write });

@@ -15,6 +15,7 @@ mod market;
 mod plugin_markets;
 mod publish;
 mod round;
+mod spans;
 mod staleness;
 mod warm;
 
@@ -100,6 +101,9 @@ pub struct Pipeline {
     cycle: u64,
     /// Interval ticks skipped so far because a cycle overran.
     skipped_ticks: u64,
+    /// The last cycle's trace id while traces are on, for the lines said after it (a failed
+    /// write, an overrun).
+    last_trace_id: Option<String>,
     /// The plugins' states taken back by a warm start, handed to the versions loaded when the
     /// first cycle starts.
     saved_states: Vec<SavedVersionState>,
@@ -137,6 +141,7 @@ impl Pipeline {
             repeats: LogThrottle::per_minute(),
             cycle: 0,
             skipped_ticks: 0,
+            last_trace_id: None,
             saved_states: Vec::new(),
         }
     }
@@ -258,7 +263,7 @@ impl Pipeline {
         let Some(summary) = finished else {
             return Err(Stop::SourceEnded);
         };
-        self.publisher.say(&summary);
+        self.publisher.say(&summary, self.last_trace_id.as_deref());
         match signalled {
             true => Err(Stop::Signal),
             false => Ok(()),
@@ -282,6 +287,7 @@ impl Pipeline {
             warn!(
                 missed,
                 total = self.skipped_ticks,
+                trace_id = self.last_trace_id.as_deref(),
                 "cycle overran its interval; skipped ticks{due}"
             );
         }

@@ -141,8 +141,9 @@ impl Publisher {
 
     /// Says how the cycle's write went, for the daemon's loop: the failure when failures start
     /// and then once a minute, the recovery once, and `Pushed N symbols` once a minute while
-    /// writes succeed (a standby wrote nothing, so it says nothing of pushing).
-    pub(super) fn say(&mut self, summary: &CycleSummary) {
+    /// writes succeed (a standby wrote nothing, so it says nothing of pushing). A failure's line
+    /// carries the cycle's `trace_id` while traces are on.
+    pub(super) fn say(&mut self, summary: &CycleSummary, trace_id: Option<&str>) {
         let (facts, write) = (&summary.facts, &summary.write);
         if let Some(reason) = write.error() {
             self.failing = true;
@@ -151,6 +152,7 @@ impl Publisher {
                     cycle = facts.cycle,
                     failed = write.report.failed,
                     written = write.report.written,
+                    trace_id,
                     "Error pushing to unified cache: {reason}{due}"
                 );
             }

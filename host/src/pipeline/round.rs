@@ -18,6 +18,7 @@ use tracing::{error, warn};
 use super::call::{finish_in_order, start, RunningCall};
 use super::input_budget;
 use super::plugin_markets::PluginMarkets;
+use super::spans;
 use crate::plugin::{is_shadow_file, CallError, Generation, LoadedPlugin, Role};
 use crate::shared::call::CallOutcome;
 use crate::shared::comparison::{EntryComparison, VerdictComparison};
@@ -110,7 +111,9 @@ impl PluginRound<'_> {
             .iter()
             .map(|plugin| {
                 let market = self.markets.for_plugin(plugin);
-                start(plugin, move |p, state| p.analyze(&market.view(), state))
+                start(plugin, market.view().len(), move |p, state| {
+                    p.analyze(&market.view(), state)
+                })
             })
             .collect();
         let mut outputs = Vec::new();
@@ -142,7 +145,9 @@ impl PluginRound<'_> {
             .map(|plugin| {
                 let market = self.markets.for_plugin(plugin);
                 let outputs = self.fit_input(plugin, outputs);
-                start(plugin, move |p, state| p.aggregate(&market.view(), &outputs, state))
+                start(plugin, market.view().len(), move |p, state| {
+                    p.aggregate(&market.view(), &outputs, state)
+                })
             })
             .collect();
         let mut aggregated = Aggregated {
@@ -186,7 +191,9 @@ impl PluginRound<'_> {
             .iter()
             .map(|shadow| {
                 let market = self.markets.for_plugin(shadow);
-                start(shadow, move |p, state| p.analyze(&market.view(), state))
+                start(shadow, market.view().len(), move |p, state| {
+                    p.analyze(&market.view(), state)
+                })
             })
             .collect()
     }
@@ -199,7 +206,9 @@ impl PluginRound<'_> {
             .map(|shadow| {
                 let market = self.markets.for_plugin(shadow);
                 let outputs = self.fit_input(shadow, outputs);
-                start(shadow, move |p, state| p.aggregate(&market.view(), &outputs, state))
+                start(shadow, market.view().len(), move |p, state| {
+                    p.aggregate(&market.view(), &outputs, state)
+                })
             })
             .collect()
     }
@@ -336,7 +345,8 @@ impl PluginRound<'_> {
         let reason = format!("{}@{}: {}", plugin.id, plugin.short_hash(), error.failure.label());
         if let Some(due) = self.repeats.admit(&reason) {
             let role = plugin.kind.label();
-            error!(plugin = %plugin.id, cycle = self.cycle, "{role} failed: {error}{due}");
+            let trace_id = spans::trace_id(&tracing::Span::current());
+            error!(plugin = %plugin.id, cycle = self.cycle, trace_id, "{role} failed: {error}{due}");
         }
     }
 }

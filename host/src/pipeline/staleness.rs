@@ -29,6 +29,9 @@ impl Staleness {
     /// Notes a failed poll; `age` is that of the last good snapshot, if any.
     pub(super) fn failed(&mut self, source: &str, error: &anyhow::Error, age: Option<Duration>, max_age: Duration) {
         let reason = format!("{error:#}");
+        // The failing cycle's trace, while traces are on: this runs in its snapshot's span.
+        let trace_id = super::spans::trace_id(&tracing::Span::current());
+        let trace_id = trace_id.as_deref();
         self.say_held_changes(source);
         if self.since.is_none() {
             self.since = Some(Instant::now());
@@ -37,16 +40,17 @@ impl Staleness {
                 _ if !said => {}
                 Some(age) => error!(
                     source,
+                    trace_id,
                     "market source {source} failed: {reason}; serving the last good snapshot ({:.1} s old)",
                     age.as_secs_f64()
                 ),
                 None => error!(
                     source,
-                    "market source {source} failed: {reason}; no snapshot to serve yet"
+                    trace_id, "market source {source} failed: {reason}; no snapshot to serve yet"
                 ),
             }
         } else if self.error.as_ref() != Some(&reason) && self.reasons.admit("new reasons", Instant::now()) {
-            error!(source, "market source {source} still failing: {reason}");
+            error!(source, trace_id, "market source {source} still failing: {reason}");
         }
         if !self.past_max_age && age.is_some_and(|a| a > max_age) {
             self.past_max_age = true;

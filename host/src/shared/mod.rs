@@ -26,5 +26,6 @@ pub mod needs;
 pub mod stream_health;
 pub mod text;
 pub mod timeframe;
+pub mod trace_export;
 pub mod warm_start;
 pub mod write_stats;

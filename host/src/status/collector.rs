@@ -14,6 +14,7 @@ use prometheus_client::registry::Unit;
 
 use super::live::Published;
 use super::prometheus::{counter, counters, gauges};
+use crate::shared::trace_export::TRACE_EXPORT;
 use crate::shared::write_stats::WriterStats;
 
 /// Encodes the published record's counters on each scrape.
@@ -28,8 +29,38 @@ impl Collector for PublishedCollector {
         cache(&mut out, &live)?;
         super::shadows::encode(&mut out, live.shadows())?;
         super::evaluation_series::encode(&mut out, live.plugins(), live.shadows())?;
-        super::leadership::encode(&mut out, live.ha())
+        super::leadership::encode(&mut out, live.ha())?;
+        traces(&mut out)
     }
+}
+
+/// The trace export's counters (`[telemetry]`), zero while traces are off.
+fn traces(out: &mut DescriptorEncoder<'_>) -> fmt::Result {
+    let counts = TRACE_EXPORT.counts();
+    counter(
+        out,
+        "trace_spans_exported",
+        "Spans the OTLP collector accepted",
+        None,
+        counts.exported,
+    )?;
+    counters(
+        out,
+        "trace_spans_dropped",
+        "Spans never sent: the export queue was full (queue full), or their batch failed (export failed)",
+        None,
+        [
+            ([("reason", "queue full")], counts.dropped_queue_full),
+            ([("reason", "export failed")], counts.dropped_export_failed),
+        ],
+    )?;
+    counter(
+        out,
+        "trace_batches_dropped",
+        "Batches of spans the OTLP collector did not take in time, each dropped whole",
+        None,
+        counts.batches_failed,
+    )
 }
 
 /// The cycle counters, the cycle duration histogram and the last full push.

@@ -7,7 +7,8 @@
 //! - An etcd of the caller's own ([`etcd`]); a loopback proxy that partitions a client from its
 //!   server ([`proxy`]) and records what it sends ([`written`]: every memcached item with its
 //!   flags); an HTTP server on loopback that answers as told ([`http_server`]); a loopback
-//!   exchange speaking Bybit's or Binance's REST and WebSocket APIs ([`exchange`]).
+//!   exchange speaking Bybit's or Binance's REST and WebSocket APIs ([`exchange`]); an OTLP
+//!   trace receiver on the official protobuf definitions ([`otlp`]).
 //! - A recorded market with planted predictability, whose figures are known before a plugin
 //!   runs ([`planted`]).
 //! - What is read from outside: the status server ([`http_get`], [`scrape`]), `pulse:status`
@@ -18,6 +19,7 @@ pub mod etcd;
 pub mod exchange;
 mod http;
 mod observe;
+pub mod otlp;
 mod paths;
 pub mod planted;
 pub mod proxy;
