@@ -17,6 +17,7 @@ mod many;
 mod native;
 mod streaming;
 mod swap;
+mod traces;
 
 use anyhow::Result;
 use clap::{Parser, ValueEnum};
@@ -46,6 +47,13 @@ struct Cli {
     /// default is off), to measure what counting costs.
     #[arg(long)]
     count_instructions: bool,
+    /// `traces`: run one variant in this process, at `--symbols`, exporting to `--trace-to`
+    /// (none: traces off); the scenario starts one process per variant with it.
+    #[arg(long, hide = true)]
+    trace_variant: bool,
+    /// The variant's OTLP endpoint.
+    #[arg(long, hide = true)]
+    trace_to: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -83,6 +91,9 @@ enum Scenario {
     /// (or `--symbols`) at their real push rates: each symbol's data age at the snapshot, and
     /// the daemon's CPU.
     Streaming,
+    /// The full cycle at 30 and 1,000 symbols (or `--symbols`) with traces off, exported to a
+    /// loopback OTLP receiver, and sent to a collector that never answers: what traces cost.
+    Traces,
 }
 
 /// Options every scenario sees.
@@ -138,6 +149,10 @@ fn main() -> Result<()> {
             Scenario::Evaluation => evaluation::run(&options)?,
             Scenario::SignalFlips => flips::run(&options)?,
             Scenario::Streaming => streaming::run(&options)?,
+            Scenario::Traces => match (cli.trace_variant, cli.symbols) {
+                (true, Some(symbols)) => vec![traces::measure(&options, symbols, cli.trace_to.as_deref())?],
+                _ => traces::run(&options)?,
+            },
         };
         for mut result in results {
             result["machine"] = machine.clone();
