@@ -107,7 +107,8 @@ fn every_metric_the_grafana_board_queries_is_on_a_running_daemons_metrics() {
         "the import asks for no Prometheus"
     );
     let wanted: BTreeSet<String> = queries(&board).iter().flat_map(|e| metric_names(e)).collect();
-    // The board charts what the issue names: cycles, plugins, cache, the pair, shadows, scores.
+    // The board charts what the issue names: cycles, plugins, cache, the pair, shadows, scores,
+    // and the trace export.
     for family in [
         "pulse_cycle_duration_seconds_bucket",
         "pulse_cycles_skipped_total",
@@ -119,6 +120,7 @@ fn every_metric_the_grafana_board_queries_is_on_a_running_daemons_metrics() {
         "pulse_ha_term",
         "pulse_shadow_agreement_ratio",
         "pulse_evaluation_rank_ic",
+        "pulse_trace_spans_dropped_total",
     ] {
         assert!(wanted.contains(family), "the board does not chart {family}");
     }
