@@ -23,6 +23,7 @@ pub mod ha;
 pub mod hangup;
 pub mod history;
 pub mod limits;
+pub mod logging;
 pub mod pipeline;
 pub mod plugin;
 pub mod promote;

@@ -4,12 +4,8 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use clap::Parser;
-use pulse::cli::{Cli, LogFormat};
+use pulse::cli::Cli;
 use pulse::traces::Traces;
-use tracing_subscriber::filter::{filter_fn, FilterExt};
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::{EnvFilter, Layer, Registry};
 
 /// How long exit waits for plugin calls still running on blocking threads (a call abandoned
 /// in a blocking host call); the process exits without them after that.
@@ -30,7 +26,13 @@ fn main() -> std::process::ExitCode {
         Some(Ok(config)) => Traces::start(&config),
         _ => Ok(None),
     };
-    init_logging(cli.log_format, traces.as_ref().ok().and_then(Option::as_ref));
+    let ansi = std::io::stderr().is_terminal();
+    pulse::logging::init(
+        cli.log_format,
+        ansi,
+        std::io::stderr,
+        traces.as_ref().ok().and_then(Option::as_ref),
+    );
     let traces = match traces {
         Ok(traces) => traces,
         Err(e) => {
@@ -53,31 +55,4 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
-}
-
-/// Log lines to stderr as `format` says, filtered by `RUST_LOG` (default `info`); with
-/// `traces`, the cycle's spans to its export as well. Log lines are events only: spans are for
-/// traces, so they never change how a line reads.
-fn init_logging(format: LogFormat, traces: Option<&Traces>) {
-    let filter = || {
-        let levels = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-        levels.and(filter_fn(|meta| meta.is_event()))
-    };
-    let lines = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
-    let lines: Box<dyn Layer<Registry> + Send + Sync> = match format {
-        LogFormat::Text => lines
-            .with_ansi(std::io::stderr().is_terminal())
-            .with_filter(filter())
-            .boxed(),
-        LogFormat::Json => lines
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_filter(filter())
-            .boxed(),
-    };
-    tracing_subscriber::registry()
-        .with(lines)
-        .with(traces.map(Traces::layer))
-        .init();
 }

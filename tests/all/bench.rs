@@ -32,7 +32,8 @@ fn every_scenario_runs_and_reports_json() {
             "failover",
             "evaluation",
             "signal-flips",
-            "streaming"
+            "streaming",
+            "traces"
         ])
     );
     for r in &results {
@@ -54,6 +55,12 @@ fn every_scenario_runs_and_reports_json() {
         "{alternative}"
     );
     assert_eq!(results.iter().filter(|r| r["scenario"] == "cold-start").count(), 2);
+    let collectors: BTreeSet<&str> = results
+        .iter()
+        .filter(|r| r["scenario"] == "traces")
+        .map(|r| r["collector"].as_str().unwrap())
+        .collect();
+    assert_eq!(collectors, BTreeSet::from(["none", "up", "hanging"]));
     let evaluation = results.iter().find(|r| r["scenario"] == "evaluation").unwrap();
     assert!(evaluation["samples_scored_1m"].as_u64().unwrap() >= 2, "{evaluation}");
     for signal in ["KILL", "TERM"] {

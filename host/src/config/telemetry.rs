@@ -58,8 +58,9 @@ impl Default for TelemetryConfig {
 const MAX_HEADERS: usize = 16;
 /// The longest header value: room for a token.
 const MAX_HEADER_BYTES: usize = 4096;
-/// The queue's bounds: a few cycles' spans at the least, a few megabytes at the most.
-const QUEUE_SPANS: std::ops::RangeInclusive<usize> = 64..=65_536;
+/// The queue's bounds: a few cycles' spans at the least; at the most, about 6 MiB of spans
+/// (the SDK reserves a slot of about 370 bytes for each at start).
+const QUEUE_SPANS: std::ops::RangeInclusive<usize> = 64..=16_384;
 
 impl TelemetryConfig {
     /// The export timeout.

@@ -18,6 +18,9 @@ use crate::shared::clock::now_ms;
 /// A call's timed outcome and its result.
 type Finished<R> = (CallOutcome, Result<R, CallError>);
 
+/// A finished call: the version called, its outcome and its result.
+pub(super) type FinishedCall<R> = (Arc<LoadedPlugin>, Finished<R>);
+
 /// A call of one version, running.
 pub(super) struct RunningCall<R> {
     /// The version called.
@@ -73,7 +76,7 @@ pub(super) fn start<R: Send + 'static>(
 
 /// Awaits calls that are already running, all at once (so each one's span ends when it
 /// does), and hands them back in their order.
-pub(super) async fn finish_in_order<R>(calls: Vec<RunningCall<R>>) -> Vec<(Arc<LoadedPlugin>, Finished<R>)> {
+pub(super) async fn finish_in_order<R>(calls: Vec<RunningCall<R>>) -> Vec<FinishedCall<R>> {
     let (plugins, calls): (Vec<_>, Vec<_>) = calls.into_iter().map(|c| (c.plugin, c.call)).unzip();
     plugins.into_iter().zip(join_all(calls).await).collect()
 }

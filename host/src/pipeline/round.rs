@@ -15,7 +15,9 @@ use std::sync::Arc;
 
 use tracing::{error, warn};
 
-use super::call::{finish_in_order, start, RunningCall};
+use futures_util::future::join;
+
+use super::call::{finish_in_order, start, FinishedCall, RunningCall};
 use super::input_budget;
 use super::plugin_markets::PluginMarkets;
 use super::spans;
@@ -79,14 +81,15 @@ impl PluginRound<'_> {
         let aggregated = self.aggregators(&outputs).await;
         let shadow_analyzers = self.start_shadow_analyzers();
         let shadow_aggregators = self.start_shadow_aggregators(&outputs);
+        // Both kinds of shadow awaited together, so each call (and its span) ends when it does.
+        let (shadow_analyzers, shadow_aggregators) =
+            join(finish_in_order(shadow_analyzers), finish_in_order(shadow_aggregators)).await;
         let mut shadow_verdicts = Vec::new();
         if !shadow_analyzers.is_empty() {
             let symbols: Vec<String> = snapshot.tickers.iter().map(|t| t.symbol.clone()).collect();
-            shadow_verdicts = self
-                .compare_shadow_analyzers(shadow_analyzers, &symbols, &outputs)
-                .await;
+            shadow_verdicts = self.compare_shadow_analyzers(shadow_analyzers, &symbols, &outputs);
         }
-        self.compare_shadow_aggregators(shadow_aggregators, &aggregated).await;
+        self.compare_shadow_aggregators(shadow_aggregators, &aggregated);
         RoundOutcome {
             outputs,
             entries: aggregated.entries,
@@ -213,17 +216,17 @@ impl PluginRound<'_> {
             .collect()
     }
 
-    /// Awaits the shadow analyzers and records how each one's verdicts differ, symbol by
-    /// symbol of `symbols`, from the serving version's in `outputs`; returns the verdicts of
-    /// those that returned results.
-    async fn compare_shadow_analyzers(
+    /// Records how each finished shadow analyzer's verdicts differ, symbol by symbol of
+    /// `symbols`, from the serving version's in `outputs`; returns the verdicts of those that
+    /// returned results.
+    fn compare_shadow_analyzers(
         &mut self,
-        running: Vec<RunningCall<(Analyses, usize)>>,
+        finished: Vec<FinishedCall<(Analyses, usize)>>,
         symbols: &[String],
         outputs: &[AnalyzerOutput],
     ) -> Vec<(Arc<LoadedPlugin>, Vec<Option<Verdict>>)> {
         let mut verdicts = Vec::new();
-        for (shadow, (outcome, result)) in finish_in_order(running).await {
+        for (shadow, (outcome, result)) in finished {
             if let Ok((_, dropped)) = &result {
                 self.note_drops(&shadow, "verdicts", *dropped, INVALID_VERDICTS);
             }
@@ -244,14 +247,10 @@ impl PluginRound<'_> {
         verdicts
     }
 
-    /// Awaits the shadow aggregators, checks their entries as if they were to be written, and
+    /// Checks the finished shadow aggregators' entries as if they were to be written, and
     /// records how they differ, key by key, from the serving version's in `aggregated`.
-    async fn compare_shadow_aggregators(
-        &mut self,
-        running: Vec<RunningCall<Vec<CacheEntry>>>,
-        aggregated: &Aggregated,
-    ) {
-        for (shadow, (outcome, result)) in finish_in_order(running).await {
+    fn compare_shadow_aggregators(&mut self, finished: Vec<FinishedCall<Vec<CacheEntry>>>, aggregated: &Aggregated) {
+        for (shadow, (outcome, result)) in finished {
             let serving = aggregated
                 .spans
                 .iter()

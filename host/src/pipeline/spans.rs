@@ -95,11 +95,11 @@ pub(super) fn call_done(span: &Span, outcome: &CallOutcome) {
 
 /// The span of the cycle's write of `entries`; how it went is set by [`write_done`].
 pub(super) fn write(entries: &[ValidEntry]) -> Span {
-    let bytes: usize = entries.iter().map(|e| e.value.len()).sum();
+    // Fields are worked out only when a layer wants the span: with traces off, never.
     info_span!(
         "write",
         keys = entries.len(),
-        bytes,
+        bytes = entries.iter().map(|e| e.value.len()).sum::<usize>(),
         servers = Empty,
         wrote = Empty,
         written = Empty,

@@ -46,8 +46,8 @@ impl TraceExport {
 
     /// Counts a batch of `spans` the collector did not take, dropped whole.
     pub fn batch_failed(&self, spans: usize) {
-        self.batches_failed.fetch_add(1, Ordering::Relaxed);
         self.dropped_export_failed.fetch_add(spans as u64, Ordering::Relaxed);
+        self.batches_failed.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts a span dropped at a full queue.

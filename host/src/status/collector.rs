@@ -57,7 +57,7 @@ fn traces(out: &mut DescriptorEncoder<'_>) -> fmt::Result {
     counter(
         out,
         "trace_batches_dropped",
-        "Batches of spans the OTLP collector did not take in time, each dropped whole",
+        "Batches of spans the OTLP collector refused or left unanswered past the export timeout, each dropped whole",
         None,
         counts.batches_failed,
     )

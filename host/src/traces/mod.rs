@@ -19,7 +19,7 @@ use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
 use opentelemetry_sdk::Resource;
 use tracing::Subscriber;
-use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::filter::{filter_fn, LevelFilter};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
 
@@ -28,7 +28,7 @@ use crate::config::{Config, OtlpProtocol, TelemetryConfig};
 /// The OpenTelemetry scope the spans are recorded under.
 const SCOPE: &str = "pulse";
 /// How long the stop waits for the last spans to reach the collector.
-const FLUSH_AT_STOP: Duration = Duration::from_secs(2);
+const FLUSH_AT_STOP: Duration = Duration::from_secs(1);
 /// Spans sent in one export at most (the SDK's default).
 const MAX_BATCH: usize = 512;
 /// How often the queue is sent while it holds less than a batch.
@@ -53,10 +53,10 @@ impl Traces {
             OtlpProtocol::HttpProtobuf => format!("{}/v1/traces", base.trim_end_matches('/')),
         };
         let exporter = exporter(telemetry, &endpoint).with_context(|| format!("[telemetry] endpoint {endpoint}"))?;
-        // The SDK's own queue is twice ours, so it never drops a span: ours drops first, and
-        // counts what it drops.
+        // The SDK's own queue is as long as ours, which counts every span the SDK holds, so
+        // ours drops first (and counts what it drops) and the SDK's never fills.
         let batches = BatchConfigBuilder::default()
-            .with_max_queue_size(telemetry.queue_spans * 2)
+            .with_max_queue_size(telemetry.queue_spans)
             .with_max_export_batch_size(MAX_BATCH.min(telemetry.queue_spans))
             .with_scheduled_delay(SEND_EVERY)
             .build();
@@ -82,7 +82,13 @@ impl Traces {
             .with_target(false)
             .with_tracked_inactivity(false)
             .with_context_activation(false)
-            .with_filter(filter_fn(|meta| meta.is_span() && meta.target().starts_with("pulse")))
+            .with_filter(
+                filter_fn(|meta| {
+                    let target = meta.target();
+                    meta.is_span() && (target == "pulse" || target.starts_with("pulse::"))
+                })
+                .with_max_level_hint(LevelFilter::INFO),
+            )
     }
 
     /// Where the spans go.

@@ -181,3 +181,96 @@ impl<E: SpanExporter> SpanExporter for Counted<E> {
         self.inner.set_resource(resource);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+    use std::time::SystemTime;
+
+    use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status};
+    use opentelemetry::InstrumentationScope;
+    use opentelemetry_sdk::error::OTelSdkError;
+
+    use super::*;
+
+    /// A processor that holds every span it is handed, as the batch processor's queue does.
+    #[derive(Debug, Default)]
+    struct Holding(Mutex<Vec<SpanData>>);
+
+    impl SpanProcessor for Holding {
+        fn on_start(&self, _span: &mut Span, _cx: &Context) {}
+        fn on_end(&self, span: SpanData) {
+            self.0.lock().unwrap().push(span);
+        }
+        fn force_flush(&self) -> OTelSdkResult {
+            Ok(())
+        }
+        fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+            Ok(())
+        }
+    }
+
+    /// A collector that takes batches or refuses them.
+    #[derive(Debug)]
+    struct Collector(AtomicBool);
+
+    impl SpanExporter for Collector {
+        async fn export(&self, _batch: Vec<SpanData>) -> OTelSdkResult {
+            match self.0.load(Ordering::SeqCst) {
+                true => Ok(()),
+                false => Err(OTelSdkError::InternalFailure("away".into())),
+            }
+        }
+    }
+
+    fn span() -> SpanData {
+        SpanData {
+            span_context: SpanContext::empty_context(),
+            parent_span_id: SpanId::INVALID,
+            parent_span_is_remote: false,
+            span_kind: SpanKind::Internal,
+            name: "cycle".into(),
+            start_time: SystemTime::now(),
+            end_time: SystemTime::now(),
+            attributes: Vec::new(),
+            dropped_attributes_count: 0,
+            events: Default::default(),
+            links: Default::default(),
+            status: Status::Unset,
+            instrumentation_scope: InstrumentationScope::builder("pulse").build(),
+        }
+    }
+
+    #[test]
+    fn spans_past_the_bound_and_failed_batches_are_counted_and_the_bound_frees_after_each_export() {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let before = TRACE_EXPORT.counts();
+        let (bound, counted) = bounded(3, Collector(AtomicBool::new(false)), "http://collector");
+        let queue = bound.wrapping(Holding::default());
+        for _ in 0..5 {
+            queue.on_end(span());
+        }
+        let held = std::mem::take(&mut *queue.inner.0.lock().unwrap());
+        assert_eq!(held.len(), 3, "the bound holds 3");
+        assert_eq!(TRACE_EXPORT.counts().dropped_queue_full - before.dropped_queue_full, 2);
+
+        // The collector refuses the batch: its spans are dropped and counted, and free the bound.
+        assert!(runtime.block_on(counted.export(held)).is_err());
+        let after = TRACE_EXPORT.counts();
+        assert_eq!(after.batches_failed - before.batches_failed, 1);
+        assert_eq!(after.dropped_export_failed - before.dropped_export_failed, 3);
+        assert_eq!(queue.shared.waiting.load(Ordering::SeqCst), 0);
+        assert!(queue.shared.log().failing);
+
+        // Back: the next batch is exported, counted, and the failing state ends.
+        counted.inner.0.store(true, Ordering::SeqCst);
+        for _ in 0..2 {
+            queue.on_end(span());
+        }
+        let held = std::mem::take(&mut *queue.inner.0.lock().unwrap());
+        assert!(runtime.block_on(counted.export(held)).is_ok());
+        assert_eq!(TRACE_EXPORT.counts().exported - before.exported, 2);
+        assert_eq!(queue.shared.waiting.load(Ordering::SeqCst), 0);
+        assert!(!queue.shared.log().failing);
+    }
+}

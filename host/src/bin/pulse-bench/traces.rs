@@ -7,14 +7,11 @@ use std::net::TcpListener;
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
+use pulse::cli::LogFormat;
 use pulse::shared::trace_export::TRACE_EXPORT;
 use pulse::traces::Traces;
 use pulse_testkit::otlp::OtlpReceiver;
 use serde_json::{json, Value};
-use tracing_subscriber::filter::{filter_fn, EnvFilter, FilterExt};
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::Layer;
 
 use crate::cycle::{bench_config, run_cycles};
 use crate::harness::bundled_plugins;
@@ -75,15 +72,8 @@ pub fn measure(options: &Options, symbols: usize, endpoint: Option<&str>) -> Res
     config.telemetry.endpoint = endpoint.map(str::to_string);
     // The daemon's timeout and queue; the hanging collector holds each export for all of it.
     let traces = Traces::start(&config)?;
-    // The daemon's subscriber (main.rs): its log lines (events at info, here written nowhere),
-    // and the export's layer when there is one.
-    let lines = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::sink)
-        .with_filter(EnvFilter::new("info").and(filter_fn(|meta| meta.is_event())));
-    tracing_subscriber::registry()
-        .with(lines)
-        .with(traces.as_ref().map(Traces::layer))
-        .init();
+    // The daemon's subscriber: its log lines (here written nowhere) and the export's layer.
+    pulse::logging::init(LogFormat::Text, false, std::io::sink, traces.as_ref());
     let mut run = run_cycles(&config, cycles)?;
     let (mut result, (p50, p99, max)) = run.report();
     let counts = TRACE_EXPORT.counts();
