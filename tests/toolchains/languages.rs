@@ -84,9 +84,12 @@ fn check_and_serve(analyzer: (&str, &Path), aggregator: (&str, &Path), config: &
     assert!(breakdown["analyzers"][name]["score"].is_number(), "{breakdown}");
     assert!(breakdown["analyzers"]["trend"].is_object(), "{breakdown}");
     // Inside the sandbox, the analyzer's signals went into its state and came back.
-    let (_, body) = pulse_testkit::http_get(&format!("{}/plugins", daemon.status_url()));
-    let listed: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
-    let mine = listed.iter().find(|p| p["name"] == name).unwrap();
+    // `/plugins` shows a cycle once it is done, which is a moment after its keys are written.
+    let mine = wait_for(&format!("{name} on /plugins"), Duration::from_secs(10), || {
+        let (_, body) = pulse_testkit::http_get(&format!("{}/plugins", daemon.status_url()));
+        let listed: Vec<serde_json::Value> = serde_json::from_str(&body).ok()?;
+        listed.into_iter().find(|p| p["name"] == name)
+    });
     assert!(mine["state_bytes"].as_u64() > Some(30 * 10), "{mine}");
     assert_eq!(mine["state_format"], format!("{name}-signals/1"), "{mine}");
     assert!(mine["failures"] == 0, "{mine}");
