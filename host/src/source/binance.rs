@@ -22,7 +22,7 @@ use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::dialect::{candle, number, Dialect, TickerAnswer};
+use super::dialect::{candle, candle_of_texts, number, Dialect, TickerAnswer};
 use super::exchange;
 use super::stream::wire::{Event, Limits, TickerFields, Wire};
 use super::{no_argument, Opened, Registration};
@@ -232,15 +232,7 @@ fn read_message<'t>(text: &'t str, events: &mut Vec<Event<'t>>) -> Result<()> {
             events.push(Event::Kline {
                 symbol,
                 timeframe,
-                candle: Candle {
-                    start_ms: k.t,
-                    open: number(&k.o),
-                    high: number(&k.h),
-                    low: number(&k.l),
-                    close: number(&k.c),
-                    volume: number(&k.v),
-                    turnover: number(&k.q),
-                },
+                candle: candle_of_texts(k.t, [&k.o, &k.h, &k.l, &k.c, &k.v, &k.q]),
                 closed: k.x,
                 sent_ms,
             });

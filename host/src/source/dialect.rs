@@ -52,6 +52,20 @@ pub(super) fn number(text: &str) -> f64 {
     text.trim().parse().unwrap_or(f64::NAN)
 }
 
+/// A streamed candle starting at `start_ms`, from the texts of its open, high, low, close,
+/// volume and turnover, as both exchanges' kline messages carry them.
+pub(super) fn candle_of_texts(start_ms: i64, [open, high, low, close, volume, turnover]: [&str; 6]) -> Candle {
+    Candle {
+        start_ms,
+        open: number(open),
+        high: number(high),
+        low: number(low),
+        close: number(close),
+        volume: number(volume),
+        turnover: number(turnover),
+    }
+}
+
 /// The candle in `row`, reading start, open, high, low, close, volume and turnover from the
 /// positions in `at`.
 pub(super) fn candle(row: &[Value], at: [usize; 7]) -> Candle {

@@ -7,8 +7,7 @@ use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
 use super::{change, interval};
-use crate::shared::candle::Candle;
-use crate::source::dialect::number;
+use crate::source::dialect::{candle_of_texts, number};
 use crate::source::stream::wire::{Event, TickerFields};
 
 /// A stream message: an answer (a subscription's, or the heartbeat's), or a topic's data.
@@ -171,15 +170,7 @@ fn kline_events<'t>(rest: &str, data: Data<'t>, sent_ms: i64, events: &mut Vec<E
         events.push(Event::Kline {
             symbol: Cow::Owned(symbol.to_string()),
             timeframe,
-            candle: Candle {
-                start_ms: k.start,
-                open: number(&k.open),
-                high: number(&k.high),
-                low: number(&k.low),
-                close: number(&k.close),
-                volume: number(&k.volume),
-                turnover: number(&k.turnover),
-            },
+            candle: candle_of_texts(k.start, [&k.open, &k.high, &k.low, &k.close, &k.volume, &k.turnover]),
             closed: k.confirm,
             sent_ms,
         });
