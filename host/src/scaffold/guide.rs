@@ -12,6 +12,8 @@ pub enum Topic {
     Js,
     /// Python plugins (componentize-py).
     Python,
+    /// The indicators every SDK carries, bit-identical across the three languages.
+    Indicators,
     /// The contract: every type and call, the limits, the rules for keys.
     Contract,
     /// The WIT file the contract is written in.
@@ -27,6 +29,7 @@ impl Topic {
             Topic::Rust => include_str!("../../../docs/plugins/rust.md"),
             Topic::Js => include_str!("../../../docs/plugins/javascript.md"),
             Topic::Python => include_str!("../../../docs/plugins/python.md"),
+            Topic::Indicators => include_str!("../../../docs/plugins/indicators.md"),
             Topic::Contract => include_str!("../../../docs/plugin-contract.md"),
             Topic::Wit => super::sdk::WIT,
         }

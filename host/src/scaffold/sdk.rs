@@ -25,11 +25,52 @@ const FILES: &[(&str, &str)] = &[
     ("src/analyses.rs", include_str!("../../../plugins/sdk/src/analyses.rs")),
     ("src/held.rs", include_str!("../../../plugins/sdk/src/held.rs")),
     (
-        "src/indicators.rs",
-        include_str!("../../../plugins/sdk/src/indicators.rs"),
+        "src/indicators/mod.rs",
+        include_str!("../../../plugins/sdk/src/indicators/mod.rs"),
+    ),
+    (
+        "src/indicators/window.rs",
+        include_str!("../../../plugins/sdk/src/indicators/window.rs"),
+    ),
+    (
+        "src/indicators/sma.rs",
+        include_str!("../../../plugins/sdk/src/indicators/sma.rs"),
+    ),
+    (
+        "src/indicators/ema.rs",
+        include_str!("../../../plugins/sdk/src/indicators/ema.rs"),
+    ),
+    (
+        "src/indicators/rsi.rs",
+        include_str!("../../../plugins/sdk/src/indicators/rsi.rs"),
+    ),
+    (
+        "src/indicators/range.rs",
+        include_str!("../../../plugins/sdk/src/indicators/range.rs"),
+    ),
+    (
+        "src/indicators/macd.rs",
+        include_str!("../../../plugins/sdk/src/indicators/macd.rs"),
+    ),
+    (
+        "src/indicators/bollinger.rs",
+        include_str!("../../../plugins/sdk/src/indicators/bollinger.rs"),
+    ),
+    (
+        "src/indicators/deviation.rs",
+        include_str!("../../../plugins/sdk/src/indicators/deviation.rs"),
+    ),
+    (
+        "src/indicators/roc.rs",
+        include_str!("../../../plugins/sdk/src/indicators/roc.rs"),
+    ),
+    (
+        "src/indicators/extremes.rs",
+        include_str!("../../../plugins/sdk/src/indicators/extremes.rs"),
     ),
     ("src/log.rs", include_str!("../../../plugins/sdk/src/log.rs")),
     ("src/market.rs", include_str!("../../../plugins/sdk/src/market.rs")),
+    ("src/math.rs", include_str!("../../../plugins/sdk/src/math.rs")),
     ("src/output.rs", include_str!("../../../plugins/sdk/src/output.rs")),
     ("src/testing.rs", include_str!("../../../plugins/sdk/src/testing.rs")),
 ];
@@ -120,10 +161,18 @@ mod tests {
 
     #[test]
     fn every_sdk_source_file_is_carried() {
-        let mut on_disk: Vec<String> = std::fs::read_dir(repo_sdk().join("src"))
-            .unwrap()
-            .map(|entry| format!("src/{}", entry.unwrap().file_name().to_string_lossy()))
-            .collect();
+        fn walk(root: &Path, folder: &Path, out: &mut Vec<String>) {
+            for entry in std::fs::read_dir(folder).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    walk(root, &path, out);
+                } else {
+                    out.push(path.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+                }
+            }
+        }
+        let mut on_disk = Vec::new();
+        walk(&repo_sdk(), &repo_sdk().join("src"), &mut on_disk);
         on_disk.sort();
         let mut carried: Vec<String> = FILES
             .iter()

@@ -25,6 +25,7 @@ mod held;
 pub mod indicators;
 mod log;
 mod market;
+pub mod math;
 mod output;
 pub mod testing;
 

@@ -3,7 +3,7 @@
 //! plugin's state). `pulse-bench`'s `bench-analyzer` fixture and the candidate fixtures compile
 //! this very file, so their figures are those of the bundled plugin.
 
-use pulse_sdk::indicators::{ema, rsi};
+use pulse_sdk::indicators::{Ema, Indicator, Rsi};
 use pulse_sdk::{
     candles, verdict, Analyses, AnalysesBuilder, CandleColumns, CandleRequest, CandleSeries, HeldSignals, MarketView,
     PluginInfo, StatefulAnalyzer, Timeframe,
@@ -50,13 +50,10 @@ pub struct Trend;
 
 /// How far the fast EMA of `series`' closes stands from the slow one, in percent of the slow.
 fn ema_gap_pct(series: &CandleSeries, config: &Config) -> (Option<f64>, Option<f64>, Option<f64>) {
-    let fast = ema(series.close, config.fast);
-    let slow = ema(series.close, config.slow);
-    let gap = match (fast, slow) {
-        (Some(f), Some(s)) if s > 0.0 => Some((f - s) / s * 100.0),
-        _ => None,
-    };
-    (fast, slow, gap)
+    let fast = Ema::new(config.fast).last(series.close);
+    let slow = Ema::new(config.slow).last(series.close);
+    let gap = (fast.is_finite() && slow > 0.0).then(|| (fast - slow) / slow * 100.0);
+    (fast.is_finite().then_some(fast), slow.is_finite().then_some(slow), gap)
 }
 
 /// What `trend` says of itself but its state: the candles it reads.
@@ -119,6 +116,9 @@ pub fn scores(market: &MarketView, config: &Config) -> Result<Analyses, String> 
             config.fast, config.slow
         ));
     }
+    if config.rsi_period == 0 {
+        return Err("config: rsi_period must be at least 1".into());
+    }
     // Five components: with the verdicts, 10,000 symbols stay within the default 640 KiB a
     // call may hand back (the gap of the EMAs and the 24 h momentum follow from what is here).
     let mut out = AnalysesBuilder::new(
@@ -130,7 +130,7 @@ pub fn scores(market: &MarketView, config: &Config) -> Result<Analyses, String> 
         let hours = market.candles(Timeframe::H1, i);
         let (fast, slow, gap_pct) = ema_gap_pct(&minutes, config);
         let (_, _, h1_gap_pct) = ema_gap_pct(&hours, config);
-        let rsi = rsi(minutes.close, config.rsi_period);
+        let rsi = Some(Rsi::new(config.rsi_period).last(minutes.close)).filter(|r| !r.is_nan());
         // 24 h change mapped to -1..1: ±10 % saturates.
         let momentum = (market.change_24h[i] / 10.0).tanh();
         let mut score = 50.0 + 25.0 * momentum;

@@ -2,7 +2,7 @@
 //! of one-minute candles was (realised volatility and ATR), and how much of the market's
 //! turnover the symbol draws.
 
-use pulse_sdk::indicators::{atr, volatility};
+use pulse_sdk::indicators::{Atr, Indicator, RealisedVolatility};
 use pulse_sdk::{
     candles, verdict, Analyses, AnalysesBuilder, Analyzer, CandleColumns, CandleRequest, MarketView, PluginInfo,
     Timeframe,
@@ -78,8 +78,12 @@ impl Analyzer for Volatility {
             };
             let minutes = market.candles(Timeframe::M1, i);
             let closed = minutes.closed();
-            let vol = volatility(closed.close);
-            let atr_pct = atr(closed.high, closed.low, closed.close, config.atr_period).map(|a| a / price * 100.0);
+            // Over every return of the hour handed over (at least two).
+            let vol = (closed.close.len() >= 3)
+                .then(|| RealisedVolatility::new(closed.close.len() - 1).last(closed.close))
+                .filter(|v| !v.is_nan());
+            let atr = Atr::new(config.atr_period).last(closed.high, closed.low, closed.close);
+            let atr_pct = Some(atr / price * 100.0).filter(|_| !atr.is_nan());
             let share = if total_turnover > 0.0 {
                 market.turnover_24h[i] / total_turnover * 100.0
             } else {

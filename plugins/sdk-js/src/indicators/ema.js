@@ -1,0 +1,68 @@
+// @ts-check
+/** Exponential moving average. @module */
+import { Indicator, checkPeriod, column } from './window.js';
+
+/**
+ * `e = x[0]`, then `e += α·(x − e)` with `α = 2 / (period + 1)`. First value at the
+ * `period`-th value.
+ */
+export class Ema extends Indicator {
+  /** @param {number} period At least 1. */
+  constructor(period) {
+    super();
+    checkPeriod('ema', period, 1);
+    /** @private */
+    this.period = period;
+    /** @private */
+    this.alpha = 2 / (period + 1);
+    /** @private */
+    this.value = 0;
+    /** @private */
+    this.count = 0;
+  }
+
+  /**
+   * @private
+   * @param {number} value
+   */
+  next(value) {
+    return this.count === 0 ? value : this.value + this.alpha * (value - this.value);
+  }
+
+  /**
+   * Takes the next value and gives its output.
+   * @param {number} value
+   */
+  update(value) {
+    const out = this.peek(value);
+    if (Number.isFinite(value)) {
+      this.value = this.next(value);
+      this.count = this.count < this.period ? this.count + 1 : this.period;
+    }
+    return out;
+  }
+
+  /**
+   * The output `update(value)` would give, leaving the indicator as it is.
+   * @param {number} value
+   */
+  peek(value) {
+    return Number.isFinite(value) && this.count + 1 >= this.period ? this.next(value) : NaN;
+  }
+
+  /** Forgets every value taken. */
+  reset() {
+    this.value = 0;
+    this.count = 0;
+  }
+}
+
+/**
+ * `Ema` down a column.
+ * @param {ArrayLike<number>} values
+ * @param {number} period
+ */
+export function ema(values, period) {
+  const e = new Ema(period);
+  return column((v) => e.update(v), values);
+}

@@ -1,0 +1,110 @@
+// @ts-check
+/** Wilder's relative strength index. @module */
+import { larger } from '../math.js';
+import { Indicator, checkPeriod, column } from './window.js';
+
+/** Wilder's RSI over `period` changes, 0 to 100. First value at the `period + 1`-th value. */
+export class Rsi extends Indicator {
+  /** @param {number} period At least 1. */
+  constructor(period) {
+    super();
+    checkPeriod('rsi', period, 1);
+    /** @private */
+    this.period = period;
+    /** @private */
+    this.prev = NaN;
+    /** @private */
+    this.count = 0;
+    /** @private */
+    this.gain = 0;
+    /** @private */
+    this.loss = 0;
+  }
+
+  /**
+   * @private
+   * @param {number} value
+   * @returns {[number, number, number]}
+   */
+  step(value) {
+    const n = this.period;
+    const d = value - this.prev;
+    const count = this.count + 1;
+    let gain;
+    let loss;
+    if (count <= this.period) {
+      if (d > 0) {
+        gain = this.gain + d;
+        loss = this.loss;
+      } else {
+        gain = this.gain;
+        loss = this.loss - d;
+      }
+      if (count === this.period) {
+        gain = gain / n;
+        loss = loss / n;
+      }
+    } else {
+      gain = (this.gain * (n - 1) + larger(d, 0)) / n;
+      loss = (this.loss * (n - 1) + larger(-d, 0)) / n;
+    }
+    let out;
+    if (count < this.period) {
+      out = NaN;
+    } else if (loss === 0) {
+      out = gain === 0 ? 50 : 100;
+    } else {
+      out = 100 - 100 / (1 + gain / loss);
+    }
+    return [gain, loss, out];
+  }
+
+  /**
+   * Takes the next value and gives its output.
+   * @param {number} value
+   */
+  update(value) {
+    if (!Number.isFinite(value)) {
+      return NaN;
+    }
+    if (Number.isNaN(this.prev)) {
+      this.prev = value;
+      return NaN;
+    }
+    const [gain, loss, out] = this.step(value);
+    this.prev = value;
+    this.count = this.count <= this.period ? this.count + 1 : this.period + 1;
+    this.gain = gain;
+    this.loss = loss;
+    return out;
+  }
+
+  /**
+   * The output `update(value)` would give, leaving the indicator as it is.
+   * @param {number} value
+   */
+  peek(value) {
+    if (!Number.isFinite(value) || Number.isNaN(this.prev)) {
+      return NaN;
+    }
+    return this.step(value)[2];
+  }
+
+  /** Forgets every value taken. */
+  reset() {
+    this.prev = NaN;
+    this.count = 0;
+    this.gain = 0;
+    this.loss = 0;
+  }
+}
+
+/**
+ * `Rsi` down a column.
+ * @param {ArrayLike<number>} values
+ * @param {number} period
+ */
+export function rsi(values, period) {
+  const r = new Rsi(period);
+  return column((v) => r.update(v), values);
+}

@@ -1,0 +1,201 @@
+// @ts-check
+/**
+ * The last `n` values an indicator has seen since its last gap, with the running sum and
+ * spread the window indicators share. `window.rs` in the Rust SDK says why each step is as it
+ * is; this is the same, operation for operation.
+ * @module
+ */
+
+/** Welford's running mean and sum of squared deviations from it. */
+export class Spread {
+  /**
+   * @param {number} [count]
+   * @param {number} [mean]
+   * @param {number} [m2]
+   */
+  constructor(count = 0, mean = 0, m2 = 0) {
+    /** Values counted (before the window is full). */
+    this.count = count;
+    /** Their mean. */
+    this.mean = mean;
+    /** The sum of their squared deviations from the mean. */
+    this.m2 = m2;
+  }
+
+  /**
+   * With `x` counted too.
+   * @param {number} x
+   */
+  add(x) {
+    const count = this.count + 1;
+    const d = x - this.mean;
+    const mean = this.mean + d / count;
+    return new Spread(count, mean, this.m2 + d * (x - mean));
+  }
+
+  /**
+   * With `old` replaced by `x` in a full window of `n` values.
+   * @param {number} old
+   * @param {number} x
+   * @param {number} n
+   */
+  replace(old, x, n) {
+    const d = x - old;
+    const mean = this.mean + d / n;
+    return new Spread(this.count, mean, this.m2 + d * ((x - mean) + (old - this.mean)));
+  }
+
+  /** The sum of squared deviations, never below 0. */
+  squares() {
+    return this.m2 < 0 ? 0 : this.m2;
+  }
+}
+
+/** A ring of the last `n` values since the last gap. */
+export class Window {
+  /** @param {number} n */
+  constructor(n) {
+    /** The values, written round from slot 0 after each gap. */
+    this.ring = new Float64Array(n);
+    /** The slot the next value goes in: the oldest value's, once the window is full. */
+    this.pos = 0;
+    /** Values since the last gap, up to `n`. */
+    this.count = 0;
+  }
+
+  /** How many values the window holds when full. */
+  get length() {
+    return this.ring.length;
+  }
+
+  /** Whether the window is full once one more value is added. */
+  fullWith() {
+    return this.count + 1 >= this.ring.length;
+  }
+
+  /** The value the next one pushes out, when the window is full. */
+  oldest() {
+    return this.count === this.ring.length ? this.ring[this.pos] : undefined;
+  }
+
+  /**
+   * Whether adding a value writes the ring's last slot: the values are then oldest first.
+   */
+  wraps() {
+    return this.pos + 1 === this.ring.length;
+  }
+
+  /** @param {number} x Adds `x`, pushing out the oldest value when full. */
+  push(x) {
+    this.ring[this.pos] = x;
+    this.pos = (this.pos + 1) % this.ring.length;
+    this.count = this.count + 1 < this.ring.length ? this.count + 1 : this.ring.length;
+  }
+
+  /** Forgets every value. */
+  clear() {
+    this.pos = 0;
+    this.count = 0;
+  }
+
+  /**
+   * The window's sum with `x` added, given its sum now.
+   * @param {number} sum
+   * @param {number} x
+   */
+  sumWith(sum, x) {
+    if (this.wraps()) {
+      let total = 0;
+      for (let i = 0; i < this.ring.length; i++) {
+        total = total + (i === this.pos ? x : this.ring[i]);
+      }
+      return total;
+    }
+    const old = this.oldest();
+    return old === undefined ? sum + x : (sum - old) + x;
+  }
+
+  /**
+   * The window's spread with `x` added, given its spread now.
+   * @param {Spread} spread
+   * @param {number} x
+   */
+  spreadWith(spread, x) {
+    if (this.wraps()) {
+      let out = new Spread();
+      for (let i = 0; i < this.ring.length; i++) {
+        out = out.add(i === this.pos ? x : this.ring[i]);
+      }
+      return out;
+    }
+    const old = this.oldest();
+    return old === undefined ? spread.add(x) : spread.replace(old, x, this.ring.length);
+  }
+}
+
+/**
+ * Throws a RangeError unless `period` is a whole number of at least `least`.
+ * @param {string} indicator
+ * @param {number} period
+ * @param {number} least
+ */
+export function checkPeriod(indicator, period, least) {
+  if (!Number.isInteger(period) || period < least) {
+    throw new RangeError(`${indicator}: the period must be a whole number of at least ${least}, not ${period}`);
+  }
+}
+
+/**
+ * `update` run down `values`.
+ * @param {(value: number) => number} update
+ * @param {ArrayLike<number>} values
+ */
+export function column(update, values) {
+  const out = new Float64Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    out[i] = update(values[i]);
+  }
+  return out;
+}
+
+/**
+ * What every streaming indicator shares: `last`. Each subclass has `update(...)`, `peek(...)`
+ * and `reset()`; `peek` of a gap (NaN) is its output where there is none.
+ */
+export class Indicator {
+  /**
+   * Takes the next value (ATR and true range: a candle's high, low and close) and gives its
+   * output.
+   * @param {...number} _values
+   * @returns {unknown}
+   */
+  update(..._values) {
+    throw new Error('an indicator defines update');
+  }
+
+  /**
+   * The output `update` would give, leaving the indicator as it is.
+   * @param {...number} _values
+   * @returns {unknown}
+   */
+  peek(..._values) {
+    throw new Error('an indicator defines peek');
+  }
+
+  /**
+   * Takes every value in turn and gives the last one's output (NaN, or NaN in every field,
+   * for none). ATR and true range take three columns: high, low and close (as long as the
+   * shortest).
+   * @param {...ArrayLike<number>} columns
+   * @returns {ReturnType<this['update']>}
+   */
+  last(...columns) {
+    let out = this.peek(NaN, NaN, NaN);
+    let n = columns.length === 0 ? 0 : columns[0].length;
+    for (const c of columns) n = c.length < n ? c.length : n;
+    for (let i = 0; i < n; i++) {
+      out = this.update(...columns.map((c) => c[i]));
+    }
+    return /** @type {ReturnType<this['update']>} */ (out);
+  }
+}

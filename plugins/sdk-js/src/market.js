@@ -1,0 +1,203 @@
+// @ts-check
+/**
+ * Typed views of the contract's column-wise market, as the Rust SDK's `market.rs` gives them:
+ * per symbol, its name, its history and its candles of each time frame asked for.
+ * @module
+ */
+
+/**
+ * A time frame, as the contract names it.
+ * @typedef {'m1' | 'm5' | 'm15' | 'h1' | 'h4' | 'd1'} Timeframe
+ */
+
+/**
+ * The market as componentize-js hands it over (`wit/pulse.wit`'s `market`): lists of numbers
+ * as typed arrays (or plain arrays in a native test), 64-bit integers as BigInt. Only the
+ * fields the SDK reads are required here.
+ * @typedef {object} Market
+ * @property {bigint} [cycle]
+ * @property {{ text: string, ends: ArrayLike<number> }} symbols
+ * @property {ArrayLike<number>} price
+ * @property {ArrayLike<number>} [change24h]
+ * @property {ArrayLike<number>} [volume24h]
+ * @property {ArrayLike<number>} [turnover24h]
+ * @property {ArrayLike<number>} [high24h]
+ * @property {ArrayLike<number>} [low24h]
+ * @property {ArrayLike<bigint | number>} [dataAgeMs]
+ * @property {HistoryColumns} [history]
+ * @property {CandleColumns[]} [candles]
+ */
+
+/**
+ * @typedef {object} HistoryColumns
+ * @property {ArrayLike<number>} lengths
+ * @property {ArrayLike<number>} price
+ * @property {ArrayLike<number>} volume24h
+ * @property {ArrayLike<bigint | number>} timestampMs
+ */
+
+/**
+ * One time frame's candles for every symbol, column-wise: symbol i has `lengths[i]` candles,
+ * after those of the symbols before it; its last one is still forming if `forming[i]`.
+ * @typedef {object} CandleColumns
+ * @property {Timeframe} timeframe
+ * @property {ArrayLike<number>} lengths
+ * @property {ArrayLike<boolean>} forming
+ * @property {ArrayLike<bigint | number>} [startMs]
+ * @property {ArrayLike<number>} [open]
+ * @property {ArrayLike<number>} [high]
+ * @property {ArrayLike<number>} [low]
+ * @property {ArrayLike<number>} [close]
+ * @property {ArrayLike<number>} [volume]
+ * @property {ArrayLike<number>} [turnover]
+ */
+
+/**
+ * One symbol's rolling history, oldest sample first.
+ * @typedef {{ price: ArrayLike<number>, volume24h: ArrayLike<number>, timestampMs: ArrayLike<bigint | number> }} Series
+ */
+
+const EMPTY = new Float64Array(0);
+
+/**
+ * `column[start..end]` without a copy for typed arrays; empty when the column was not asked for.
+ * @template {ArrayLike<any>} T
+ * @param {T | undefined} column
+ * @param {number} start
+ * @param {number} end
+ * @returns {T}
+ */
+function part(column, start, end) {
+  if (column === undefined || column.length === 0) {
+    return /** @type {T} */ (/** @type {unknown} */ (EMPTY));
+  }
+  const c = /** @type {any} */ (column);
+  return typeof c.subarray === 'function' ? c.subarray(start, end) : c.slice(start, end);
+}
+
+/**
+ * One symbol's candles of one time frame, oldest first. Every column the plugin asked for has
+ * the same length; the others are empty.
+ */
+export class CandleSeries {
+  /**
+   * @param {CandleColumns | undefined} columns
+   * @param {number} start
+   * @param {number} end
+   * @param {boolean} forming
+   */
+  constructor(columns, start, end, forming) {
+    /** Candle open times, milliseconds since the Unix epoch. */
+    this.startMs = part(columns?.startMs, start, end);
+    this.open = part(columns?.open, start, end);
+    this.high = part(columns?.high, start, end);
+    this.low = part(columns?.low, start, end);
+    /** Closing prices (the last price, for a forming candle). */
+    this.close = part(columns?.close, start, end);
+    this.volume = part(columns?.volume, start, end);
+    this.turnover = part(columns?.turnover, start, end);
+    /** Whether the last candle is still forming. */
+    this.forming = forming;
+    /** @private */
+    this.columns = columns;
+    /** @private */
+    this.start = start;
+    /** @private */
+    this.end = end;
+  }
+
+  /** Number of candles, the forming one included. */
+  get length() {
+    return this.end - this.start;
+  }
+
+  /** The closed candles only: without the forming last candle, if there is one. */
+  closed() {
+    if (!this.forming || this.length === 0) {
+      return this;
+    }
+    return new CandleSeries(this.columns, this.start, this.end - 1, false);
+  }
+}
+
+/** The cycle's market with per-symbol access to the flattened history and candles. */
+export class MarketView {
+  /** @param {Market} market */
+  constructor(market) {
+    /** The market as handed over: its columns (`market.price[i]`, `market.change24h[i]`, …). */
+    this.market = market;
+    /** @private @type {string[]} */
+    this.names = [];
+    let start = 0;
+    for (let i = 0; i < market.symbols.ends.length; i++) {
+      const end = market.symbols.ends[i];
+      this.names.push(market.symbols.text.slice(start, end));
+      start = end;
+    }
+    /** @private */
+    this.historyOffsets = offsets(market.history?.lengths);
+    /** @private */
+    this.candleOffsets = (market.candles ?? []).map((c) => offsets(c.lengths));
+  }
+
+  /** Number of symbols. */
+  get length() {
+    return this.names.length;
+  }
+
+  /**
+   * Symbol i's name. The host hands the names over as one string and where each ends (they
+   * count bytes; Pulse's symbol names are ASCII, so they count characters too).
+   * @param {number} i
+   */
+  symbol(i) {
+    return this.names[i];
+  }
+
+  /** Every symbol's name, in the market's order. */
+  symbols() {
+    return this.names.slice();
+  }
+
+  /**
+   * Symbol i's samples of the 24 h tickers, one per cycle, oldest first.
+   * @param {number} i
+   * @returns {Series}
+   */
+  history(i) {
+    const h = this.market.history;
+    const [start, end] = [this.historyOffsets[i] ?? 0, this.historyOffsets[i + 1] ?? 0];
+    return {
+      price: part(h?.price, start, end),
+      volume24h: part(h?.volume24h, start, end),
+      timestampMs: part(h?.timestampMs, start, end),
+    };
+  }
+
+  /**
+   * Symbol i's candles of `timeframe` (empty when `describe` did not ask for it).
+   * @param {Timeframe} timeframe
+   * @param {number} i
+   */
+  candles(timeframe, i) {
+    const k = (this.market.candles ?? []).findIndex((c) => c.timeframe === timeframe);
+    if (k < 0) {
+      return new CandleSeries(undefined, 0, 0, false);
+    }
+    const columns = /** @type {CandleColumns[]} */ (this.market.candles)[k];
+    const at = this.candleOffsets[k];
+    return new CandleSeries(columns, at[i], at[i + 1], Boolean(columns.forming[i]));
+  }
+}
+
+/**
+ * Where each symbol's rows start, and the end: `lengths` summed.
+ * @param {ArrayLike<number> | undefined} lengths
+ */
+function offsets(lengths) {
+  const out = [0];
+  for (let i = 0; i < (lengths?.length ?? 0); i++) {
+    out.push(out[i] + /** @type {ArrayLike<number>} */ (lengths)[i]);
+  }
+  return out;
+}

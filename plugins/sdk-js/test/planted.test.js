@@ -1,0 +1,37 @@
+// The vectors catch a difference of one rounding: a copy of this SDK with one operation
+// reordered (the window's running sum, `(sum - old) + x` as `sum + (x - old)`, the same in
+// exact arithmetic) fails them, and names the cases.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+test('a planted reordering fails the vectors', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pulse-planted-'));
+  try {
+    cpSync(fileURLToPath(new URL('../src', import.meta.url)), join(dir, 'src'), { recursive: true });
+    cpSync(fileURLToPath(new URL('./vectors.test.js', import.meta.url)), join(dir, 'test', 'vectors.test.js'));
+    const window = join(dir, 'src', 'indicators', 'window.js');
+    const text = readFileSync(window, 'utf8');
+    const planted = text.replace('(sum - old) + x', 'sum + (x - old)');
+    assert.notEqual(planted, text, 'the operation to reorder is in window.js');
+    writeFileSync(window, planted);
+    const vectors = fileURLToPath(new URL('../../vectors/indicators.json', import.meta.url));
+    // Without NODE_TEST_CONTEXT, which would make the inner run report to this one instead.
+    const { NODE_TEST_CONTEXT: _, ...env } = process.env;
+    const run = spawnSync(process.execPath, ['--test', '--test-reporter=tap', join(dir, 'test', 'vectors.test.js')], {
+      env: { ...env, PULSE_VECTORS: vectors },
+      encoding: 'utf8',
+    });
+    assert.notEqual(run.status, 0, run.stdout);
+    assert.match(run.stdout, /not ok \d+ - sma\(14\) on walk/);
+    assert.match(run.stdout, /outputs differ/);
+    // What the reordering cannot touch still passes: RSI keeps no window.
+    assert.match(run.stdout, /\nok \d+ - rsi\(14\) on walk/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

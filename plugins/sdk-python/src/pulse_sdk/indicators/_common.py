@@ -1,0 +1,50 @@
+"""What every indicator shares: the period check, the batch form, ``last``, and NaN."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, List, Sequence
+
+NAN = float("nan")
+"""The output where there is none."""
+
+
+def check_period(indicator: str, period: int, least: int) -> None:
+    """Raises ``ValueError`` unless ``period`` is a whole number of at least ``least``."""
+    if isinstance(period, bool) or not isinstance(period, int) or period < least:
+        raise ValueError(f"{indicator}: the period must be a whole number of at least {least}, not {period!r}")
+
+
+def finite(x: float) -> bool:
+    """Whether ``x`` is neither NaN nor infinite."""
+    return x - x == 0.0
+
+
+def column(update: Callable[[float], float], values: Sequence[float]) -> List[float]:
+    """``update`` run down ``values``."""
+    return [update(float(v)) for v in values]
+
+
+class Indicator:
+    """What every streaming indicator shares: ``last``. Each subclass has ``update(...)``,
+    ``peek(...)`` and ``reset()``; ``peek`` of a gap (NaN) is its output where there is none."""
+
+    __slots__ = ()
+
+    def update(self, *values: float) -> Any:
+        """Takes the next value (ATR and true range: a candle's high, low and close) and gives
+        its output."""
+        raise NotImplementedError
+
+    def peek(self, *values: float) -> Any:
+        """The output ``update`` would give, leaving the indicator as it is."""
+        raise NotImplementedError
+
+    def last(self, *columns: Sequence[float]) -> Any:
+        """Takes every value in turn and gives the last one's output (NaN, or NaN in every field,
+        for none). ATR and true range take three columns: high, low and close (as long as the
+        shortest)."""
+        out = self.peek(*[NAN] * (len(columns) or 1))
+        n = min((len(c) for c in columns), default=0)
+        for i in range(n):
+            out = self.update(*(float(c[i]) for c in columns))
+        return out

@@ -1,0 +1,73 @@
+"""Wilder's relative strength index."""
+
+from __future__ import annotations
+
+from typing import List, Sequence
+
+from ..math import larger
+from ._common import Indicator, NAN, check_period, column, finite
+
+
+class Rsi(Indicator):
+    """Wilder's RSI over ``period`` changes, 0 to 100. First value at the ``period + 1``-th value."""
+
+    __slots__ = ("_period", "_prev", "_count", "_gain", "_loss")
+
+    def __init__(self, period: int) -> None:
+        check_period("rsi", period, 1)
+        self._period = period
+        self.reset()
+
+    def _step(self, value: float) -> "tuple[float, float, float]":
+        n = float(self._period)
+        d = value - self._prev
+        count = self._count + 1
+        if count <= self._period:
+            if d > 0.0:
+                gain, loss = self._gain + d, self._loss
+            else:
+                gain, loss = self._gain, self._loss - d
+            if count == self._period:
+                gain, loss = gain / n, loss / n
+        else:
+            gain = (self._gain * (n - 1.0) + larger(d, 0.0)) / n
+            loss = (self._loss * (n - 1.0) + larger(-d, 0.0)) / n
+        if count < self._period:
+            out = NAN
+        elif loss == 0.0:
+            out = 50.0 if gain == 0.0 else 100.0
+        else:
+            out = 100.0 - 100.0 / (1.0 + gain / loss)
+        return gain, loss, out
+
+    def update(self, value: float) -> float:
+        """Takes the next value and gives its output."""
+        if not finite(value):
+            return NAN
+        if self._prev != self._prev:
+            self._prev = value
+            return NAN
+        gain, loss, out = self._step(value)
+        self._prev = value
+        self._count = min(self._count + 1, self._period + 1)
+        self._gain = gain
+        self._loss = loss
+        return out
+
+    def peek(self, value: float) -> float:
+        """The output ``update(value)`` would give, leaving the indicator as it is."""
+        if not finite(value) or self._prev != self._prev:
+            return NAN
+        return self._step(value)[2]
+
+    def reset(self) -> None:
+        """Forgets every value taken."""
+        self._prev = NAN
+        self._count = 0
+        self._gain = 0.0
+        self._loss = 0.0
+
+
+def rsi(values: Sequence[float], period: int) -> List[float]:
+    """``Rsi`` down a column."""
+    return column(Rsi(period).update, values)

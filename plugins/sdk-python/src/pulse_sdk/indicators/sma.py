@@ -1,0 +1,48 @@
+"""Simple moving average."""
+
+from __future__ import annotations
+
+from typing import List, Sequence
+
+from ._common import Indicator, NAN, check_period, column, finite
+from .window import Window
+
+
+class Sma(Indicator):
+    """The mean of the last ``period`` values. First value at the ``period``-th value."""
+
+    __slots__ = ("_window", "_sum")
+
+    def __init__(self, period: int) -> None:
+        check_period("sma", period, 1)
+        self._window = Window(period)
+        self._sum = 0.0
+
+    def _step(self, value: float) -> "tuple[float, float]":
+        total = self._window.sum_with(self._sum, value)
+        out = total / len(self._window) if self._window.full_with() else NAN
+        return total, out
+
+    def update(self, value: float) -> float:
+        """Takes the next value and gives its output."""
+        if not finite(value):
+            self.reset()
+            return NAN
+        total, out = self._step(value)
+        self._window.push(value)
+        self._sum = total
+        return out
+
+    def peek(self, value: float) -> float:
+        """The output ``update(value)`` would give, leaving the indicator as it is."""
+        return self._step(value)[1] if finite(value) else NAN
+
+    def reset(self) -> None:
+        """Forgets every value taken."""
+        self._window.clear()
+        self._sum = 0.0
+
+
+def sma(values: Sequence[float], period: int) -> List[float]:
+    """``Sma`` down a column."""
+    return column(Sma(period).update, values)

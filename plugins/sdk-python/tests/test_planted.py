@@ -1,0 +1,32 @@
+"""The vectors catch a difference of one rounding: a copy of this SDK with one operation
+reordered (the window's running sum, ``(total - old) + x`` as ``total + (x - old)``, the same
+in exact arithmetic) fails them, and names the cases."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import test_vectors
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def test_a_planted_reordering_fails_the_vectors(tmp_path):
+    shutil.copytree(os.path.join(HERE, "..", "src", "pulse_sdk"), tmp_path / "pulse_sdk")
+    window = tmp_path / "pulse_sdk" / "indicators" / "window.py"
+    text = window.read_text()
+    planted = text.replace("(total - old) + x", "total + (x - old)")
+    assert planted != text, "the operation to reorder is in window.py"
+    window.write_text(planted)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "pythonpath=",
+         os.path.join(HERE, "test_vectors.py")],
+        env={**os.environ, "PYTHONPATH": str(tmp_path), "PULSE_VECTORS": os.path.abspath(test_vectors.FILE)},
+        capture_output=True, text=True, cwd=tmp_path,
+    )
+    assert run.returncode != 0, run.stdout
+    assert "FAILED" in run.stdout and "sma(14) on walk" in run.stdout, run.stdout[-3000:]
+    assert "outputs differ" in run.stdout
+    # What the reordering cannot touch still passes: RSI keeps no window.
+    assert "rsi(14) on walk" not in run.stdout.split("short test summary")[-1], run.stdout[-3000:]
