@@ -1,7 +1,8 @@
 //! The plugin SDK and the WIT contract, carried inside the `pulse` binary so that an author
 //! with nothing but the binary can build a plugin.
 //!
-//! `pulse-sdk` is not on crates.io (nothing can be published from here), so `pulse new` writes
+//! `pulse-sdk` is not on crates.io yet (`cargo package` accepts it; nothing is published from
+//! here), so `pulse new` writes
 //! it as `pulse-sdk-VERSION/` beside the new crate, the way `cargo vendor` lays out a
 //! dependency, and the crate depends on `pulse-sdk = "VERSION"` with a `[patch.crates-io]`
 //! entry pointing there. Crates made in the same directory share one copy; once the SDK is
@@ -13,10 +14,6 @@ use anyhow::{bail, Context, Result};
 
 /// The contract every template targets, also written into JavaScript and Python projects.
 pub const WIT: &str = include_str!("../../../wit/pulse.wit");
-
-/// Where the SDK's `lib.rs` finds the WIT in the repository, and where in a written SDK.
-const WIT_PATH_IN_REPO: &str = "path: \"../../wit\"";
-const WIT_PATH_WRITTEN: &str = "path: \"wit\"";
 
 /// Every file of `plugins/sdk`, as the SDK crate's relative path and its text.
 const FILES: &[(&str, &str)] = &[
@@ -87,13 +84,9 @@ pub fn version() -> &'static str {
     })
 }
 
-/// The SDK as it is written: its files, with `lib.rs` reading the WIT from the SDK's own
-/// `wit/` folder, plus that folder.
+/// The SDK as it is written: its files, plus the WIT in its own `wit/` folder.
 fn files() -> Vec<(&'static str, String)> {
-    let mut files: Vec<(&str, String)> = FILES
-        .iter()
-        .map(|(path, text)| (*path, text.replace(WIT_PATH_IN_REPO, WIT_PATH_WRITTEN)))
-        .collect();
+    let mut files: Vec<(&str, String)> = FILES.iter().map(|(path, text)| (*path, text.to_string())).collect();
     files.push(("wit/pulse.wit", WIT.to_string()));
     files
 }
@@ -183,11 +176,19 @@ mod tests {
         assert_eq!(carried, on_disk, "add the SDK's new file to scaffold/sdk.rs FILES");
     }
 
+    /// Where the SDK's `lib.rs` finds the WIT: its own `wit/` folder (in the repository a link
+    /// to the one contract, so the published crate holds it too).
+    const WIT_PATH: &str = "path: \"wit\"";
+
     #[test]
     fn the_written_sdk_reads_its_own_wit() {
         let lib = &files()[1].1;
-        assert_eq!(lib.matches(WIT_PATH_WRITTEN).count(), 2, "both worlds' bindings: {lib}");
-        assert!(!lib.contains("../../wit"));
+        assert_eq!(lib.matches(WIT_PATH).count(), 2, "both worlds' bindings: {lib}");
+        assert_eq!(
+            std::fs::read_to_string(repo_sdk().join("wit/pulse.wit")).unwrap(),
+            WIT,
+            "the SDK's wit/ holds the contract"
+        );
     }
 
     #[test]

@@ -10,7 +10,8 @@ import pytest
 from pulse_sdk import indicators as ind
 from pulse_sdk.math import divide, exp, ln
 
-from test_vectors import VECTORS, unhex
+from test_vectors import VECTORS
+from vectors_runner import unhex
 
 WALK = [unhex(v) for v in VECTORS["series"]["long"]]
 GAPPY = [unhex(v) for v in VECTORS["series"]["gappy"]]

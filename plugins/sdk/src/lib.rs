@@ -46,7 +46,7 @@ pub mod bindings {
     pub mod analyzer {
         wit_bindgen::generate!({
             world: "analyzer",
-            path: "../../wit",
+            path: "wit",
             pub_export_macro: true,
             export_macro_name: "export_analyzer_world",
             default_bindings_module: "pulse_sdk::bindings::analyzer",
@@ -56,7 +56,7 @@ pub mod bindings {
     pub mod aggregator {
         wit_bindgen::generate!({
             world: "aggregator",
-            path: "../../wit",
+            path: "wit",
             pub_export_macro: true,
             export_macro_name: "export_aggregator_world",
             default_bindings_module: "pulse_sdk::bindings::aggregator",

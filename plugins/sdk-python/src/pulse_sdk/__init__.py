@@ -1,5 +1,18 @@
 """The Pulse plugin SDK for Python: indicators that give the same bits as the Rust and
 JavaScript SDKs' (``pulse_sdk.indicators``), the functions they rest on (``pulse_sdk.math``),
-and the host's interface as a plugin sees it (``pulse_sdk.host``)."""
+and the host's interface as a plugin sees it: the market (``MarketView``), verdicts and
+analyses, cache entries, the log (``pulse_sdk.log``) and held signals for state."""
+
+from . import indicators, log, math
+from .analyses import SIGNALS, Analyses, AnalysesBuilder, Verdict, verdict
+from .held import HeldSignals, decode_state, encode_state, held_verdict
+from .market import CandleSeries, MarketView, Series
+from .output import CacheEntry
 
 __version__ = "0.4.0"
+
+__all__ = [
+    "SIGNALS", "Analyses", "AnalysesBuilder", "CacheEntry", "CandleSeries", "HeldSignals",
+    "MarketView", "Series", "Verdict", "decode_state", "encode_state", "held_verdict",
+    "indicators", "log", "math", "verdict",
+]

@@ -1,0 +1,63 @@
+"""The host's interface as the Python SDK gives it: the market view over column-wise data, verdicts
+and analyses, held signals and their state, cache entries. The JavaScript SDK's
+test/host.test.js checks the same behaviour under the same names."""
+
+import math
+from types import SimpleNamespace
+
+from pulse_sdk import AnalysesBuilder, CacheEntry, HeldSignals, MarketView, verdict
+
+MARKET = SimpleNamespace(
+    symbols=SimpleNamespace(text="BTCUSDTETHUSDT", ends=[7, 14]),
+    price=[100.0, 10.0],
+    history=SimpleNamespace(lengths=[2, 1], price=[99.0, 100.0, 10.0], volume_24h=[1.0, 2.0, 3.0], timestamp_ms=[1, 2, 2]),
+    candles=[
+        SimpleNamespace(timeframe="m1", lengths=[3, 2], forming=[True, False], close=[1.0, 2.0, 3.0, 4.0, 5.0], high=[]),
+    ],
+)
+
+
+def test_the_market_view_splits_the_columns_per_symbol():
+    view = MarketView(MARKET)
+    assert len(view) == 2 and view.symbol(1) == "ETHUSDT" and view.symbols() == ["BTCUSDT", "ETHUSDT"]
+    btc = view.candles("m1", 0)
+    assert list(btc.close) == [1.0, 2.0, 3.0] and btc.forming and len(btc) == 3
+    assert list(btc.closed().close) == [1.0, 2.0] and not btc.closed().forming
+    assert list(btc.high) == [], "a column not asked for is empty"
+    eth = view.candles("m1", 1)
+    assert list(eth.close) == [4.0, 5.0] and eth.closed() is eth
+    assert len(view.candles("h1", 0)) == 0
+    assert list(view.history(0).price) == [99.0, 100.0] and list(view.history(1).volume_24h) == [3.0]
+
+
+def test_verdicts_clamp_and_take_the_thresholds():
+    assert [verdict(s).signal for s in (-5, 20, 30, 50, 60, 80, 120)] == [
+        "strong-sell", "strong-sell", "sell", "neutral", "buy", "strong-buy", "strong-buy"]
+    assert verdict(-5).score == 0.0 and verdict(120).score == 100.0
+    assert math.isnan(verdict(math.nan).score)
+
+
+def test_analyses_pad_missing_figures_with_nan():
+    out = AnalysesBuilder(["a", "b"], 2)
+    out.push(verdict(70), [1.0])
+    out.abstain()
+    built = out.finish()
+    assert built.verdicts[0].signal == "buy" and built.verdicts[1] is None
+    assert built.component_names == ["a", "b"]
+    assert built.components[0] == 1.0 and all(math.isnan(x) for x in built.components[1:])
+
+
+def test_held_signals_move_only_a_margin_past_a_threshold_and_round_trip():
+    held = HeldSignals.decode(b'{"BTCUSDT": "BUY"}')
+    following = HeldSignals()
+    assert held.verdict("BTCUSDT", 57.0, 5.0, following).signal == "buy"
+    assert held.verdict("ETHUSDT", 57.0, 5.0, following).signal == "neutral"
+    assert held.verdict("BTCUSDT", 54.0, 5.0, HeldSignals()).signal == "neutral"
+    assert HeldSignals.decode(following.encode()).get("BTCUSDT") == "buy"
+    assert len(HeldSignals.decode(b"")) == 0
+
+
+def test_cache_entries_are_json_or_text_with_an_optional_ttl():
+    entry = CacheEntry.json("k", {"a": 1}).with_ttl(30)
+    assert (entry.key, entry.value, entry.is_json, entry.ttl_seconds) == ("k", '{"a":1}', True, 30)
+    assert CacheEntry.text("r", "BULLISH").is_json is False
