@@ -13,3 +13,9 @@ export { CacheEntry } from './output.js';
 export * as log from './log.js';
 export { connectLog } from './log.js';
 export { CandleSeries, MarketView } from './market.js';
+
+/** @typedef {import('./market.js').Market} Market */
+/** @typedef {import('./market.js').Timeframe} Timeframe */
+/** @typedef {import('./analyses.js').Verdict} Verdict */
+/** @typedef {import('./analyses.js').Signal} Signal */
+/** @typedef {import('./analyses.js').Analyses} Analyses */

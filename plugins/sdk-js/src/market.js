@@ -138,6 +138,11 @@ export class MarketView {
     this.historyOffsets = offsets(market.history?.lengths);
     /** @private */
     this.candleOffsets = (market.candles ?? []).map((c) => offsets(c.lengths));
+    /** @private @type {Record<string, number>} Each time frame's place in `market.candles`. */
+    this.timeframes = {};
+    (market.candles ?? []).forEach((c, k) => {
+      this.timeframes[c.timeframe] = k;
+    });
   }
 
   /** Number of symbols. */
@@ -180,8 +185,8 @@ export class MarketView {
    * @param {number} i
    */
   candles(timeframe, i) {
-    const k = (this.market.candles ?? []).findIndex((c) => c.timeframe === timeframe);
-    if (k < 0) {
+    const k = this.timeframes[timeframe];
+    if (k === undefined) {
       return new CandleSeries(undefined, 0, 0, false);
     }
     const columns = /** @type {CandleColumns[]} */ (this.market.candles)[k];

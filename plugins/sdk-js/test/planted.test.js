@@ -1,5 +1,5 @@
 // The vectors catch a difference of one rounding: a copy of this SDK with one operation
-// reordered (the window's running sum, `(sum - old) + x` as `sum + (x - old)`, the same in
+// reordered (the window's running sum, `(sum - ring[pos]) + x` as `sum + (x - ring[pos])`, the same in
 // exact arithmetic) fails them, and names the cases.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -18,7 +18,7 @@ test('a planted reordering fails the vectors', () => {
     }
     const window = join(dir, 'src', 'indicators', 'window.js');
     const text = readFileSync(window, 'utf8');
-    const planted = text.replace('(sum - old) + x', 'sum + (x - old)');
+    const planted = text.replace('(sum - ring[this.pos]) + x', 'sum + (x - ring[this.pos])');
     assert.notEqual(planted, text, 'the operation to reorder is in window.js');
     writeFileSync(window, planted);
     const vectors = fileURLToPath(new URL('../../vectors/indicators.json', import.meta.url));

@@ -1,6 +1,6 @@
 // @ts-check
 /** Bollinger bands. @module */
-import { Indicator, Spread, Window, checkPeriod } from './window.js';
+import { Indicator, Spread, Window, checkPeriod, finite } from './window.js';
 
 /**
  * The three bands for one value; `middle` is the SMA, the same bits as `Sma`'s.
@@ -35,23 +35,31 @@ export class Bollinger extends Indicator {
     this.spread = new Spread();
     /** @private */
     this.width = width;
+    /** @private */
+    this.nextSum = 0;
+    /** @private */
+    this.nextSpread = this.spread;
   }
 
   /**
+   * The output with `value` taken; the sum and spread it would leave in `nextSum` and
+   * `nextSpread`.
    * @private
    * @param {number} value
-   * @returns {[number, Spread, Bands]}
+   * @returns {Bands}
    */
   step(value) {
     const sum = this.window.sumWith(this.sum, value);
     const spread = this.window.spreadWith(this.spread, value);
+    this.nextSum = sum;
+    this.nextSpread = spread;
     if (!this.window.fullWith()) {
-      return [sum, spread, { ...NONE }];
+      return { ...NONE };
     }
     const n = this.window.length;
     const middle = sum / n;
     const sigma = Math.sqrt(spread.squares() / n);
-    return [sum, spread, { upper: middle + this.width * sigma, middle, lower: middle - this.width * sigma }];
+    return { upper: middle + this.width * sigma, middle, lower: middle - this.width * sigma };
   }
 
   /**
@@ -60,14 +68,14 @@ export class Bollinger extends Indicator {
    * @returns {Bands}
    */
   update(value) {
-    if (!Number.isFinite(value)) {
+    if (!finite(value)) {
       this.reset();
       return { ...NONE };
     }
-    const [sum, spread, out] = this.step(value);
+    const out = this.step(value);
     this.window.push(value);
-    this.sum = sum;
-    this.spread = spread;
+    this.sum = this.nextSum;
+    this.spread = this.nextSpread;
     return out;
   }
 
@@ -77,7 +85,7 @@ export class Bollinger extends Indicator {
    * @returns {Bands}
    */
   peek(value) {
-    return Number.isFinite(value) ? this.step(value)[2] : { ...NONE };
+    return finite(value) ? this.step(value) : { ...NONE };
   }
 
   /** Forgets every value taken. */

@@ -1,7 +1,7 @@
 // @ts-check
 /** Rolling standard deviation, and realised volatility (the deviation of log returns). @module */
 import { ln } from '../math.js';
-import { Indicator, Spread, Window, checkPeriod, column } from './window.js';
+import { Indicator, Spread, Window, checkPeriod, column, finite } from './window.js';
 
 /** The population standard deviation of the last `period` values. First value at the `period`-th value. */
 export class RollingStd extends Indicator {
@@ -13,19 +13,19 @@ export class RollingStd extends Indicator {
     this.window = new Window(period);
     /** @private */
     this.spread = new Spread();
+    /** @private */
+    this.nextSpread = this.spread;
   }
 
   /**
+   * The output with `value` taken; the spread it would leave in `nextSpread`.
    * @private
    * @param {number} value
-   * @returns {[Spread, number]}
    */
   step(value) {
     const spread = this.window.spreadWith(this.spread, value);
-    if (!this.window.fullWith()) {
-      return [spread, NaN];
-    }
-    return [spread, Math.sqrt(spread.squares() / this.window.length)];
+    this.nextSpread = spread;
+    return this.window.fullWith() ? Math.sqrt(spread.squares() / this.window.length) : NaN;
   }
 
   /**
@@ -33,13 +33,13 @@ export class RollingStd extends Indicator {
    * @param {number} value
    */
   update(value) {
-    if (!Number.isFinite(value)) {
+    if (!finite(value)) {
       this.reset();
       return NaN;
     }
-    const [spread, out] = this.step(value);
+    const out = this.step(value);
     this.window.push(value);
-    this.spread = spread;
+    this.spread = this.nextSpread;
     return out;
   }
 
@@ -48,7 +48,7 @@ export class RollingStd extends Indicator {
    * @param {number} value
    */
   peek(value) {
-    return Number.isFinite(value) ? this.step(value)[1] : NaN;
+    return finite(value) ? this.step(value) : NaN;
   }
 
   /** Forgets every value taken. */
@@ -73,6 +73,8 @@ export class RealisedVolatility extends Indicator {
     this.window = new Window(period);
     /** @private */
     this.spread = new Spread();
+    /** @private */
+    this.nextSpread = this.spread;
   }
 
   /**
@@ -81,20 +83,18 @@ export class RealisedVolatility extends Indicator {
    */
   logReturn(price) {
     const r = ln(price / this.prev);
-    return Number.isFinite(price) && price > 0 && Number.isFinite(r) ? r : undefined;
+    return finite(price) && price > 0 && finite(r) ? r : undefined;
   }
 
   /**
+   * The output with the return `r` taken; the spread it would leave in `nextSpread`.
    * @private
    * @param {number} r
-   * @returns {[Spread, number]}
    */
   step(r) {
     const spread = this.window.spreadWith(this.spread, r);
-    if (!this.window.fullWith()) {
-      return [spread, NaN];
-    }
-    return [spread, Math.sqrt(spread.squares() / (this.window.length - 1)) * 100];
+    this.nextSpread = spread;
+    return this.window.fullWith() ? Math.sqrt(spread.squares() / (this.window.length - 1)) * 100 : NaN;
   }
 
   /**
@@ -102,7 +102,7 @@ export class RealisedVolatility extends Indicator {
    * @param {number} price
    */
   update(price) {
-    if (!(Number.isFinite(price) && price > 0)) {
+    if (!(finite(price) && price > 0)) {
       this.reset();
       return NaN;
     }
@@ -112,9 +112,9 @@ export class RealisedVolatility extends Indicator {
       this.prev = price;
       return NaN;
     }
-    const [spread, out] = this.step(r);
+    const out = this.step(r);
     this.window.push(r);
-    this.spread = spread;
+    this.spread = this.nextSpread;
     this.prev = price;
     return out;
   }
@@ -125,7 +125,7 @@ export class RealisedVolatility extends Indicator {
    */
   peek(price) {
     const r = this.logReturn(price);
-    return r === undefined ? NaN : this.step(r)[1];
+    return r === undefined ? NaN : this.step(r);
   }
 
   /** Forgets every price taken. */

@@ -34,12 +34,14 @@ export class Ema extends Indicator {
    * @param {number} value
    */
   update(value) {
-    const out = this.peek(value);
-    if (Number.isFinite(value)) {
-      this.value = this.next(value);
-      this.count = this.count < this.period ? this.count + 1 : this.period;
+    if (!(value - value === 0)) {
+      return NaN;
     }
-    return out;
+    const next = this.count === 0 ? value : this.value + this.alpha * (value - this.value);
+    const ready = this.count + 1 >= this.period;
+    this.value = next;
+    this.count = this.count < this.period ? this.count + 1 : this.period;
+    return ready ? next : NaN;
   }
 
   /**
@@ -47,7 +49,7 @@ export class Ema extends Indicator {
    * @param {number} value
    */
   peek(value) {
-    return Number.isFinite(value) && this.count + 1 >= this.period ? this.next(value) : NaN;
+    return value - value === 0 && this.count + 1 >= this.period ? this.next(value) : NaN;
   }
 
   /** Forgets every value taken. */

@@ -1,6 +1,6 @@
 // @ts-check
 /** Rolling maximum and minimum, each kept as a monotonic queue: O(1) per value, amortised. @module */
-import { Indicator, checkPeriod, column } from './window.js';
+import { Indicator, checkPeriod, column, finite } from './window.js';
 
 /** The values that can still become the window's extreme, each with its position. */
 class Extreme extends Indicator {
@@ -51,7 +51,7 @@ class Extreme extends Indicator {
    * @param {number} value
    */
   update(value) {
-    if (!Number.isFinite(value)) {
+    if (!finite(value)) {
       this.reset();
       return NaN;
     }
@@ -77,7 +77,7 @@ class Extreme extends Indicator {
    * @param {number} value
    */
   peek(value) {
-    if (!Number.isFinite(value) || this.count + 1 < this.period) {
+    if (!finite(value) || this.count + 1 < this.period) {
       return NaN;
     }
     for (let i = 0; i < this.size; i++) {

@@ -57,7 +57,7 @@ export class Macd extends Indicator {
     const macd = this.line(value);
     this.fast.update(value);
     this.slow.update(value);
-    if (Number.isNaN(macd)) {
+    if ((macd !== macd)) {
       return { ...NONE };
     }
     const signal = this.signal.update(macd);
@@ -71,7 +71,7 @@ export class Macd extends Indicator {
    */
   peek(value) {
     const macd = this.line(value);
-    if (Number.isNaN(macd)) {
+    if ((macd !== macd)) {
       return { ...NONE };
     }
     const signal = this.signal.peek(macd);

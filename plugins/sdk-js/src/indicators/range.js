@@ -1,7 +1,7 @@
 // @ts-check
 /** True range and Wilder's average true range, over candles' highs, lows and closes. @module */
 import { larger } from '../math.js';
-import { Indicator, checkPeriod } from './window.js';
+import { Indicator, checkPeriod, finite } from './window.js';
 
 /**
  * A candle's true range: the largest of `high − low`, `|high − previous close|` and
@@ -22,7 +22,7 @@ export class TrueRange extends Indicator {
    */
   update(high, low, close) {
     const out = this.peek(high, low, close);
-    if (!Number.isNaN(out)) {
+    if (!(out !== out)) {
       this.prevClose = close;
     }
     return out;
@@ -35,12 +35,12 @@ export class TrueRange extends Indicator {
    * @param {number} close
    */
   peek(high, low, close) {
-    if (!(Number.isFinite(high) && Number.isFinite(low) && Number.isFinite(close))) {
+    if (!(finite(high) && finite(low) && finite(close))) {
       return NaN;
     }
     const range = high - low;
     const prev = this.prevClose;
-    if (Number.isNaN(prev)) {
+    if ((prev !== prev)) {
       return range;
     }
     return larger(larger(range, Math.abs(high - prev)), Math.abs(low - prev));
@@ -53,7 +53,7 @@ export class TrueRange extends Indicator {
 
   /** Whether a candle has been taken. */
   started() {
-    return !Number.isNaN(this.prevClose);
+    return !(this.prevClose !== this.prevClose);
   }
 }
 
@@ -71,12 +71,14 @@ export class Atr extends Indicator {
     this.count = 0;
     /** @private */
     this.value = 0;
+    /** @private */
+    this.next = 0;
   }
 
   /**
+   * The output with the true range `tr` counted; the sum or average it would leave in `next`.
    * @private
    * @param {number} tr
-   * @returns {[number, number]}
    */
   step(tr) {
     const n = this.period;
@@ -89,7 +91,8 @@ export class Atr extends Indicator {
     } else {
       value = (this.value * (n - 1) + tr) / n;
     }
-    return [value, count < this.period ? NaN : value];
+    this.next = value;
+    return count < this.period ? NaN : value;
   }
 
   /**
@@ -101,12 +104,12 @@ export class Atr extends Indicator {
   update(high, low, close) {
     const counted = this.range.started();
     const tr = this.range.update(high, low, close);
-    if (Number.isNaN(tr) || !counted) {
+    if ((tr !== tr) || !counted) {
       return NaN;
     }
-    const [value, out] = this.step(tr);
+    const out = this.step(tr);
     this.count = this.count <= this.period ? this.count + 1 : this.period + 1;
-    this.value = value;
+    this.value = this.next;
     return out;
   }
 
@@ -118,10 +121,10 @@ export class Atr extends Indicator {
    */
   peek(high, low, close) {
     const tr = this.range.peek(high, low, close);
-    if (Number.isNaN(tr) || !this.range.started()) {
+    if ((tr !== tr) || !this.range.started()) {
       return NaN;
     }
-    return this.step(tr)[1];
+    return this.step(tr);
   }
 
   /** Forgets every candle taken. */

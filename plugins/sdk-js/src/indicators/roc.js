@@ -1,6 +1,6 @@
 // @ts-check
 /** Rate of change. @module */
-import { Indicator, Window, checkPeriod, column } from './window.js';
+import { Indicator, Window, checkPeriod, column, finite } from './window.js';
 
 /**
  * The change over `period` values, in percent: `(x[t] − x[t−n]) / x[t−n] · 100`. First value
@@ -20,7 +20,7 @@ export class Roc extends Indicator {
    * @param {number} value
    */
   update(value) {
-    if (!Number.isFinite(value)) {
+    if (!finite(value)) {
       this.reset();
       return NaN;
     }
@@ -35,7 +35,7 @@ export class Roc extends Indicator {
    */
   peek(value) {
     const old = this.window.oldest();
-    if (old === undefined || !Number.isFinite(value)) {
+    if (old === undefined || !finite(value)) {
       return NaN;
     }
     return (value - old) / old * 100;

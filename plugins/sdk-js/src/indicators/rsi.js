@@ -1,6 +1,5 @@
 // @ts-check
 /** Wilder's relative strength index. @module */
-import { larger } from '../math.js';
 import { Indicator, checkPeriod, column } from './window.js';
 
 /** Wilder's RSI over `period` changes, 0 to 100. First value at the `period + 1`-th value. */
@@ -19,12 +18,17 @@ export class Rsi extends Indicator {
     this.gain = 0;
     /** @private */
     this.loss = 0;
+    /** @private */
+    this.nextGain = 0;
+    /** @private */
+    this.nextLoss = 0;
   }
 
   /**
+   * The output with `value` taken; the gains and losses it would leave in `nextGain` and
+   * `nextLoss`.
    * @private
    * @param {number} value
-   * @returns {[number, number, number]}
    */
   step(value) {
     const n = this.period;
@@ -45,8 +49,9 @@ export class Rsi extends Indicator {
         loss = loss / n;
       }
     } else {
-      gain = (this.gain * (n - 1) + larger(d, 0)) / n;
-      loss = (this.loss * (n - 1) + larger(-d, 0)) / n;
+      // `larger(d, 0)` and `larger(-d, 0)` written out (as the other SDKs' `larger`): no calls.
+      gain = (this.gain * (n - 1) + (d >= 0 ? d : 0)) / n;
+      loss = (this.loss * (n - 1) + (-d >= 0 ? -d : 0)) / n;
     }
     let out;
     if (count < this.period) {
@@ -56,7 +61,9 @@ export class Rsi extends Indicator {
     } else {
       out = 100 - 100 / (1 + gain / loss);
     }
-    return [gain, loss, out];
+    this.nextGain = gain;
+    this.nextLoss = loss;
+    return out;
   }
 
   /**
@@ -64,18 +71,18 @@ export class Rsi extends Indicator {
    * @param {number} value
    */
   update(value) {
-    if (!Number.isFinite(value)) {
+    if (!(value - value === 0)) {
       return NaN;
     }
-    if (Number.isNaN(this.prev)) {
+    if (this.prev !== this.prev) {
       this.prev = value;
       return NaN;
     }
-    const [gain, loss, out] = this.step(value);
+    const out = this.step(value);
     this.prev = value;
     this.count = this.count <= this.period ? this.count + 1 : this.period + 1;
-    this.gain = gain;
-    this.loss = loss;
+    this.gain = this.nextGain;
+    this.loss = this.nextLoss;
     return out;
   }
 
@@ -84,10 +91,10 @@ export class Rsi extends Indicator {
    * @param {number} value
    */
   peek(value) {
-    if (!Number.isFinite(value) || Number.isNaN(this.prev)) {
+    if (!(value - value === 0) || this.prev !== this.prev) {
       return NaN;
     }
-    return this.step(value)[2];
+    return this.step(value);
   }
 
   /** Forgets every value taken. */

@@ -12,16 +12,20 @@ export class Sma extends Indicator {
     this.window = new Window(period);
     /** @private */
     this.sum = 0;
+    /** @private */
+    this.nextSum = 0;
   }
 
   /**
+   * The output with `value` taken; the sum it would leave in `nextSum`. (No arrays returned:
+   * componentize-js runs JavaScript in an interpreter, where destructuring costs.)
    * @private
    * @param {number} value
-   * @returns {[number, number]}
    */
   step(value) {
-    const sum = this.window.sumWith(this.sum, value);
-    return [sum, this.window.fullWith() ? sum / this.window.length : NaN];
+    const w = this.window;
+    this.nextSum = w.sumWith(this.sum, value);
+    return w.count + 1 >= w.ring.length ? this.nextSum / w.ring.length : NaN;
   }
 
   /**
@@ -29,13 +33,13 @@ export class Sma extends Indicator {
    * @param {number} value
    */
   update(value) {
-    if (!Number.isFinite(value)) {
+    if (!(value - value === 0)) {
       this.reset();
       return NaN;
     }
-    const [sum, out] = this.step(value);
+    const out = this.step(value);
     this.window.push(value);
-    this.sum = sum;
+    this.sum = this.nextSum;
     return out;
   }
 
@@ -44,7 +48,7 @@ export class Sma extends Indicator {
    * @param {number} value
    */
   peek(value) {
-    return Number.isFinite(value) ? this.step(value)[1] : NaN;
+    return value - value === 0 ? this.step(value) : NaN;
   }
 
   /** Forgets every value taken. */

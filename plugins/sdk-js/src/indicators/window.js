@@ -78,13 +78,6 @@ export class Window {
     return this.count === this.ring.length ? this.ring[this.pos] : undefined;
   }
 
-  /**
-   * Whether adding a value writes the ring's last slot: the values are then oldest first.
-   */
-  wraps() {
-    return this.pos + 1 === this.ring.length;
-  }
-
   /** @param {number} x Adds `x`, pushing out the oldest value when full. */
   push(x) {
     this.ring[this.pos] = x;
@@ -104,15 +97,18 @@ export class Window {
    * @param {number} x
    */
   sumWith(sum, x) {
-    if (this.wraps()) {
+    // Field reads rather than calls to wraps() and oldest(): componentize-js interprets
+    // JavaScript, where a call costs far more than the arithmetic.
+    const ring = this.ring;
+    const n = ring.length;
+    if (this.pos + 1 === n) {
       let total = 0;
-      for (let i = 0; i < this.ring.length; i++) {
-        total = total + (i === this.pos ? x : this.ring[i]);
+      for (let i = 0; i < n; i++) {
+        total = total + (i === this.pos ? x : ring[i]);
       }
       return total;
     }
-    const old = this.oldest();
-    return old === undefined ? sum + x : (sum - old) + x;
+    return this.count === n ? (sum - ring[this.pos]) + x : sum + x;
   }
 
   /**
@@ -121,15 +117,16 @@ export class Window {
    * @param {number} x
    */
   spreadWith(spread, x) {
-    if (this.wraps()) {
+    const ring = this.ring;
+    const n = ring.length;
+    if (this.pos + 1 === n) {
       let out = new Spread();
-      for (let i = 0; i < this.ring.length; i++) {
-        out = out.add(i === this.pos ? x : this.ring[i]);
+      for (let i = 0; i < n; i++) {
+        out = out.add(i === this.pos ? x : ring[i]);
       }
       return out;
     }
-    const old = this.oldest();
-    return old === undefined ? spread.add(x) : spread.replace(old, x, this.ring.length);
+    return this.count === n ? spread.replace(ring[this.pos], x, n) : spread.add(x);
   }
 }
 
@@ -191,11 +188,26 @@ export class Indicator {
    */
   last(...columns) {
     let out = this.peek(NaN, NaN, NaN);
-    let n = columns.length === 0 ? 0 : columns[0].length;
-    for (const c of columns) n = c.length < n ? c.length : n;
-    for (let i = 0; i < n; i++) {
-      out = this.update(...columns.map((c) => c[i]));
+    const a = columns[0];
+    const b = columns[1];
+    const c = columns[2];
+    if (columns.length === 1) {
+      for (let i = 0; i < a.length; i++) out = this.update(a[i]);
+    } else if (columns.length === 3) {
+      const n = Math.min(a.length, b.length, c.length);
+      for (let i = 0; i < n; i++) out = this.update(a[i], b[i], c[i]);
+    } else if (columns.length !== 0) {
+      throw new RangeError(`last takes one column, or three (high, low, close), not ${columns.length}`);
     }
     return /** @type {ReturnType<this['update']>} */ (out);
   }
+}
+
+/**
+ * Whether `x` is neither NaN nor ±∞: `Number.isFinite` as an operator, which costs less in
+ * componentize-js's interpreter than a call.
+ * @param {number} x
+ */
+export function finite(x) {
+  return x - x === 0;
 }
