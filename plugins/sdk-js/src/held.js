@@ -6,6 +6,7 @@
  * @module
  */
 import { SIGNALS, verdict } from './analyses.js';
+import { toJson } from './output.js';
 
 /** @typedef {import('./analyses.js').Signal} Signal */
 /** @typedef {import('./analyses.js').Verdict} Verdict */
@@ -36,7 +37,7 @@ export function decodeState(bytes, empty) {
  * @param {unknown} state
  */
 export function encodeState(state) {
-  return new TextEncoder().encode(JSON.stringify(state));
+  return new TextEncoder().encode(toJson(state));
 }
 
 /**
@@ -62,8 +63,8 @@ export function heldVerdict(score, held, margin) {
 export class HeldSignals {
   /** @param {Record<string, string>} [names] `{"BTCUSDT": "BUY"}`, as encoded. */
   constructor(names = {}) {
-    /** @private */
-    this.names = names;
+    /** @private A copy: the caller's object stays theirs. */
+    this.names = { ...names };
   }
 
   /**
@@ -98,8 +99,8 @@ export class HeldSignals {
    * @returns {Signal | undefined}
    */
   get(symbol) {
-    const name = this.names[symbol];
-    return name === undefined ? undefined : BY_NAME[name];
+    const name = Object.hasOwn(this.names, symbol) ? this.names[symbol] : undefined;
+    return name === undefined || !Object.hasOwn(BY_NAME, name) ? undefined : BY_NAME[name];
   }
 
   /** How many symbols are held. */

@@ -156,7 +156,7 @@ export class MarketView {
    * @param {number} i
    */
   symbol(i) {
-    return this.names[i];
+    return this.names[i] ?? '';
   }
 
   /** Every symbol's name, in the market's order. */
@@ -186,7 +186,7 @@ export class MarketView {
    */
   candles(timeframe, i) {
     const k = this.timeframes[timeframe];
-    if (k === undefined) {
+    if (k === undefined || !(i >= 0 && i < this.names.length)) {
       return new CandleSeries(undefined, 0, 0, false);
     }
     const columns = /** @type {CandleColumns[]} */ (this.market.candles)[k];

@@ -6,6 +6,19 @@
  * @typedef {{ tag: 'json', val: string } | { tag: 'text', val: string }} Value
  */
 
+/**
+ * `value` as JSON as the other SDKs write it: a BigInt (the contract's 64-bit integers) as a
+ * number, a number that is not finite as `null`.
+ * @param {unknown} value
+ */
+export function toJson(value) {
+  const text = JSON.stringify(value, (_, v) => (typeof v === 'bigint' ? Number(v) : v));
+  if (text === undefined) {
+    throw new TypeError(`${typeof value} has no JSON form`);
+  }
+  return text;
+}
+
 /** One key to write, its value, and its TTL in seconds (undefined: the daemon's default). */
 export class CacheEntry {
   /**
@@ -25,7 +38,7 @@ export class CacheEntry {
    * @param {unknown} value
    */
   static json(key, value) {
-    return new CacheEntry(key, { tag: 'json', val: JSON.stringify(value) });
+    return new CacheEntry(key, { tag: 'json', val: toJson(value) });
   }
 
   /**

@@ -69,3 +69,23 @@ test('cache entries are JSON or text with an optional TTL', () => {
   assert.deepEqual({ ...entry }, { key: 'k', value: { tag: 'json', val: '{"a":1}' }, ttlSeconds: 30 });
   assert.deepEqual(CacheEntry.text('r', 'BULLISH').value, { tag: 'text', val: 'BULLISH' });
 });
+
+test('JSON has BigInt as a number and numbers that are not finite as null, as the other SDKs write it', () => {
+  assert.equal(CacheEntry.json('k', { cycle: 7n, a: NaN }).value.val, '{"cycle":7,"a":null}');
+  assert.throws(() => CacheEntry.json('k', undefined), /no JSON form/);
+});
+
+test('a symbol out of range has no name and no candles', () => {
+  const view = new MarketView(MARKET);
+  assert.equal(view.symbol(5), '');
+  assert.equal(view.candles('m1', 5).length, 0);
+});
+
+test('held signals are a copy, and an unknown or inherited name is no signal', () => {
+  const names = { BTCUSDT: 'BUY', ETHUSDT: 'MAYBE' };
+  const held = new HeldSignals(names);
+  held.verdict('SOLUSDT', 90, 5, held);
+  assert.deepEqual(names, { BTCUSDT: 'BUY', ETHUSDT: 'MAYBE' });
+  assert.equal(held.get('ETHUSDT'), undefined);
+  assert.equal(held.get('constructor'), undefined);
+});

@@ -5,7 +5,7 @@ test/host.test.js checks the same behaviour under the same names."""
 import math
 from types import SimpleNamespace
 
-from pulse_sdk import AnalysesBuilder, CacheEntry, HeldSignals, MarketView, verdict
+from pulse_sdk import AnalysesBuilder, CacheEntry, HeldSignals, MarketView, encode_state, indicators, verdict
 
 MARKET = SimpleNamespace(
     symbols=SimpleNamespace(text="BTCUSDTETHUSDT", ends=[7, 14]),
@@ -61,3 +61,24 @@ def test_cache_entries_are_json_or_text_with_an_optional_ttl():
     entry = CacheEntry.json("k", {"a": 1}).with_ttl(30)
     assert (entry.key, entry.value, entry.is_json, entry.ttl_seconds) == ("k", '{"a":1}', True, 30)
     assert CacheEntry.text("r", "BULLISH").is_json is False
+
+
+def test_json_writes_numbers_that_are_not_finite_as_null_as_the_other_sdks():
+    assert CacheEntry.json("k", {"a": math.nan, "b": [math.inf, 1.5]}).value == '{"a":null,"b":[null,1.5]}'
+    assert encode_state({"x": -math.inf}) == b'{"x":null}'
+
+
+def test_streaming_forms_take_ints_as_the_batch_forms_do():
+    big = [2**53 + 1, 2**53 + 3, 2**53 + 8]
+    stream = indicators.Roc(1)
+    assert [stream.update(x) for x in big][1:] == indicators.roc(big, 1)[1:]
+    assert indicators.TrueRange().update(2**60 + 1, 2**60, 2**60) == 0.0
+
+
+def test_a_symbol_out_of_range_has_no_name_and_no_candles():
+    view = MarketView(MARKET)
+    assert view.symbol(5) == "" and len(view.candles("m1", 5)) == 0
+
+
+def test_an_unknown_held_signal_gives_the_plain_verdict():
+    assert HeldSignals({"X": "MAYBE"}).verdict("X", 70.0, 5.0, HeldSignals()).signal == "buy"

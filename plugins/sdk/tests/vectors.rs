@@ -108,6 +108,13 @@ fn series() -> Vec<(String, Vec<f64>)> {
             7.0,
         ],
     ));
+    // Sums that overflow: ±∞ and NaN as IEEE arithmetic gives them.
+    out.push((
+        "overflow".into(),
+        vec![
+            1e308, -1e308, 1e308, 5.0, 6.0, -1e308, 7.0, 8.0, 9.0, 10.0, 1.7e308, 1.7e308, 11.0,
+        ],
+    ));
     out.push((
         "ties".into(),
         vec![
@@ -175,7 +182,9 @@ fn series() -> Vec<(String, Vec<f64>)> {
 
 /// The cases: indicators by name, their parameters, and the series they run on.
 fn cases() -> Vec<Value> {
-    let single = ["ramp", "constant", "short", "walk", "gappy", "extremes", "ties"];
+    let single = [
+        "ramp", "constant", "short", "walk", "gappy", "extremes", "ties", "overflow",
+    ];
     let candles = [
         ["walk-high", "walk-low", "walk"],
         ["gappy-high", "walk-low", "gappy"],

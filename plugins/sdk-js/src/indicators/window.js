@@ -45,8 +45,11 @@ export class Spread {
     return new Spread(this.count, mean, this.m2 + d * ((x - mean) + (old - this.mean)));
   }
 
-  /** The sum of squared deviations, never below 0. */
+  /** The sum of squared deviations: never below 0, and NaN, not 0, once it has overflowed to −∞. */
   squares() {
+    if (this.m2 === -Infinity) {
+      return NaN;
+    }
     return this.m2 < 0 ? 0 : this.m2;
   }
 }

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, Optional
 
+from ._json import dumps
 from .analyses import SIGNALS, Verdict, verdict
 
 _RANKS = [signal for signal, _ in SIGNALS]
@@ -30,14 +31,15 @@ def decode_state(data: bytes, empty: Any) -> Any:
 
 def encode_state(state: Any) -> bytes:
     """The bytes the host keeps for the next call: ``state`` as JSON."""
-    return json.dumps(state, separators=(",", ":")).encode()
+    return dumps(state).encode()
 
 
 def held_verdict(score: float, held: Optional[str], margin: float) -> Verdict:
     """``verdict(score)`` with hysteresis: keeps ``held`` (a signal, or None) while the score is
-    within ``margin`` points of the thresholds around it; otherwise the plain verdict."""
+    within ``margin`` points of the thresholds around it; otherwise (or for no signal of the
+    contract's) the plain verdict."""
     plain = verdict(score)
-    if held is None:
+    if held not in _RANKS:
         return plain
     low = _RANKS.index(verdict(score - margin).signal)
     high = _RANKS.index(verdict(score + margin).signal)

@@ -87,7 +87,7 @@ class MarketView:
     def symbol(self, i: int) -> str:
         """Symbol i's name. The host hands the names over as one string and where each ends
         (they count bytes; Pulse's symbol names are ASCII, so they count characters too)."""
-        return self._names[i]
+        return self._names[i] if 0 <= i < len(self._names) else ""
 
     def symbols(self) -> List[str]:
         """Every symbol's name, in the market's order."""
@@ -108,6 +108,8 @@ class MarketView:
         """Symbol i's candles of ``timeframe`` (``"m1"`` or the contract's ``Timeframe.M1``);
         empty when ``describe`` did not ask for it."""
         wanted = _timeframe_name(timeframe)
+        if not 0 <= i < len(self._names):
+            return CandleSeries(None, 0, 0, False)
         for k, columns in enumerate(getattr(self.market, "candles", None) or []):
             if _timeframe_name(columns.timeframe) == wanted:
                 at = self._candles[k]

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, List, NamedTuple, Optional, Sequence
+
+from ._json import dumps
 
 
 class CacheEntry(NamedTuple):
@@ -18,8 +19,8 @@ class CacheEntry(NamedTuple):
 
     @classmethod
     def json(cls, key: str, value: Any) -> "CacheEntry":
-        """``value`` serialised as JSON under ``key``."""
-        return cls(key, json.dumps(value, separators=(",", ":")), True)
+        """``value`` serialised as JSON under ``key`` (a number that is not finite as ``null``)."""
+        return cls(key, dumps(value), True)
 
     @classmethod
     def text(cls, key: str, text: str) -> "CacheEntry":

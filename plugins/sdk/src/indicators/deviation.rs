@@ -65,9 +65,9 @@ impl Indicator for RollingStd {
 }
 
 /// Realised volatility: the sample standard deviation (divided by `period − 1`) of the last
-/// `period` log returns `ln(x[t] / x[t−1])`, in percent. A price that is not finite and above
-/// 0 is a gap, and so is a return that is not finite. First value at the `period + 1`-th
-/// price.
+/// `period` log returns `ln(x[t] / x[t−1])`, in percent. A price that is not both finite and
+/// above 0 is a gap; a return that is not finite restarts the window from its price. First
+/// value at the `period + 1`-th price.
 #[derive(Debug, Clone)]
 pub struct RealisedVolatility {
     /// The last price taken since the last gap (NaN for none).

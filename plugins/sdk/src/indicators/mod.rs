@@ -15,8 +15,8 @@
 //! window (SMA, Bollinger bands, standard deviation, realised volatility, rate of change,
 //! rolling maximum and minimum) starts again after a gap, so it gives NaN until its window is
 //! full of values from after it; one that smooths (EMA, RSI, ATR, MACD) carries on from the
-//! last value before it. A period below 1 is refused with a panic, as an index out of range
-//! is: check a configured period in `init`.
+//! last value before it. A period below 1 (below 2 for realised volatility) is refused with a
+//! panic, as an index out of range is: check a configured period in `init`.
 //!
 //! Feed a candle series' closed candles (`market.candles(Timeframe::M1, i)`, without the
 //! forming one) to `update`, and the forming one to `peek`.

@@ -55,6 +55,15 @@ impl TrueRange {
         self.prev_close = f64::NAN;
     }
 
+    /// Takes every candle in turn and gives the last one's true range (NaN for none).
+    pub fn last(&mut self, high: &[f64], low: &[f64], close: &[f64]) -> f64 {
+        let mut out = f64::NAN;
+        for i in 0..high.len().min(low.len()).min(close.len()) {
+            out = self.update(high[i], low[i], close[i]);
+        }
+        out
+    }
+
     /// Whether a candle has been taken (its close is the previous one).
     fn started(&self) -> bool {
         !self.prev_close.is_nan()

@@ -122,10 +122,12 @@ impl Spread {
         }
     }
 
-    /// The sum of squared deviations, never below 0 (rounding in `replace` can take it a
-    /// hair under).
+    /// The sum of squared deviations: never below 0 (rounding in `replace` can take it a hair
+    /// under), and NaN, not 0, once it has overflowed to −∞.
     pub(super) fn squares(&self) -> f64 {
-        if self.m2 < 0.0 {
+        if self.m2 == f64::NEG_INFINITY {
+            f64::NAN
+        } else if self.m2 < 0.0 {
             0.0
         } else {
             self.m2

@@ -53,6 +53,7 @@ class Bollinger(Indicator):
 
     def update(self, value: float) -> Bands:
         """Takes the next value and gives its output."""
+        value = float(value)
         if not finite(value):
             self.reset()
             return _NONE
@@ -64,6 +65,7 @@ class Bollinger(Indicator):
 
     def peek(self, value: float) -> Bands:
         """The output ``update(value)`` would give, leaving the indicator as it is."""
+        value = float(value)
         return self._step(value)[2] if finite(value) else _NONE
 
     def reset(self) -> None:

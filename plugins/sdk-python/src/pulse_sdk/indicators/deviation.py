@@ -29,6 +29,7 @@ class RollingStd(Indicator):
 
     def update(self, value: float) -> float:
         """Takes the next value and gives its output."""
+        value = float(value)
         if not finite(value):
             self.reset()
             return NAN
@@ -39,6 +40,7 @@ class RollingStd(Indicator):
 
     def peek(self, value: float) -> float:
         """The output ``update(value)`` would give, leaving the indicator as it is."""
+        value = float(value)
         return self._step(value)[1] if finite(value) else NAN
 
     def reset(self) -> None:
@@ -70,6 +72,7 @@ class RealisedVolatility(Indicator):
 
     def update(self, price: float) -> float:
         """Takes the next price and gives its output."""
+        price = float(price)
         if not (finite(price) and price > 0.0):
             self.reset()
             return NAN
@@ -86,6 +89,7 @@ class RealisedVolatility(Indicator):
 
     def peek(self, price: float) -> float:
         """The output ``update(price)`` would give, leaving the indicator as it is."""
+        price = float(price)
         r = self._log_return(price)
         return NAN if r is None else self._step(r)[1]
 

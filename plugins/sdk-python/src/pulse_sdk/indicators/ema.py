@@ -27,6 +27,7 @@ class Ema(Indicator):
 
     def update(self, value: float) -> float:
         """Takes the next value and gives its output."""
+        value = float(value)
         out = self.peek(value)
         if finite(value):
             self._value = self._next(value)
@@ -35,6 +36,7 @@ class Ema(Indicator):
 
     def peek(self, value: float) -> float:
         """The output ``update(value)`` would give, leaving the indicator as it is."""
+        value = float(value)
         if finite(value) and self._count + 1 >= self._period:
             return self._next(value)
         return NAN

@@ -25,6 +25,7 @@ class _Extreme(Indicator):
 
     def update(self, value: float) -> float:
         """Takes the next value and gives its output."""
+        value = float(value)
         if not finite(value):
             self.reset()
             return NAN
@@ -41,6 +42,7 @@ class _Extreme(Indicator):
 
     def peek(self, value: float) -> float:
         """The output ``update(value)`` would give, leaving the indicator as it is."""
+        value = float(value)
         if not finite(value) or self._count + 1 < self._period:
             return NAN
         for at, v in self._queue:

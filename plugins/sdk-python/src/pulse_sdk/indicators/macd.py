@@ -49,6 +49,7 @@ class Macd(Indicator):
 
     def update(self, value: float) -> MacdValue:
         """Takes the next value and gives its output."""
+        value = float(value)
         line = self._line(value)
         self._fast.update(value)
         self._slow.update(value)
@@ -59,6 +60,7 @@ class Macd(Indicator):
 
     def peek(self, value: float) -> MacdValue:
         """The output ``update(value)`` would give, leaving the indicator as it is."""
+        value = float(value)
         line = self._line(value)
         if line != line:
             return _NONE

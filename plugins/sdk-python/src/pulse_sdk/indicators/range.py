@@ -19,6 +19,7 @@ class TrueRange(Indicator):
 
     def update(self, high: float, low: float, close: float) -> float:
         """Takes the next candle and gives its true range."""
+        high, low, close = float(high), float(low), float(close)
         out = self.peek(high, low, close)
         if out == out:
             self._prev_close = close
@@ -26,6 +27,7 @@ class TrueRange(Indicator):
 
     def peek(self, high: float, low: float, close: float) -> float:
         """The true range ``update`` would give, leaving this as it is."""
+        high, low, close = float(high), float(low), float(close)
         if not (finite(high) and finite(low) and finite(close)):
             return NAN
         span = high - low
@@ -66,6 +68,7 @@ class Atr(Indicator):
 
     def update(self, high: float, low: float, close: float) -> float:
         """Takes the next candle and gives the ATR."""
+        high, low, close = float(high), float(low), float(close)
         counted = self._range._started()
         tr = self._range.update(high, low, close)
         if tr != tr or not counted:
@@ -77,6 +80,7 @@ class Atr(Indicator):
 
     def peek(self, high: float, low: float, close: float) -> float:
         """The ATR ``update`` would give, leaving this as it is."""
+        high, low, close = float(high), float(low), float(close)
         tr = self._range.peek(high, low, close)
         if tr != tr or not self._range._started():
             return NAN

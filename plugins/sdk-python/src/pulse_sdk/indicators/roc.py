@@ -21,6 +21,7 @@ class Roc(Indicator):
 
     def update(self, value: float) -> float:
         """Takes the next value and gives its output."""
+        value = float(value)
         if not finite(value):
             self.reset()
             return NAN
@@ -30,6 +31,7 @@ class Roc(Indicator):
 
     def peek(self, value: float) -> float:
         """The output ``update(value)`` would give, leaving the indicator as it is."""
+        value = float(value)
         old = self._window.oldest()
         if old is None or not finite(value):
             return NAN

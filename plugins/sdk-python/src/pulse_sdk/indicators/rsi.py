@@ -42,6 +42,7 @@ class Rsi(Indicator):
 
     def update(self, value: float) -> float:
         """Takes the next value and gives its output."""
+        value = float(value)
         if not finite(value):
             return NAN
         if self._prev != self._prev:
@@ -56,6 +57,7 @@ class Rsi(Indicator):
 
     def peek(self, value: float) -> float:
         """The output ``update(value)`` would give, leaving the indicator as it is."""
+        value = float(value)
         if not finite(value) or self._prev != self._prev:
             return NAN
         return self._step(value)[2]

@@ -25,6 +25,7 @@ class Sma(Indicator):
 
     def update(self, value: float) -> float:
         """Takes the next value and gives its output."""
+        value = float(value)
         if not finite(value):
             self.reset()
             return NAN
@@ -35,6 +36,7 @@ class Sma(Indicator):
 
     def peek(self, value: float) -> float:
         """The output ``update(value)`` would give, leaving the indicator as it is."""
+        value = float(value)
         return self._step(value)[1] if finite(value) else NAN
 
     def reset(self) -> None:

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from typing import Iterator, Optional
 
+_INF = float("inf")
+_NAN = float("nan")
+
 
 class Spread:
     """Welford's running mean and sum of squared deviations from it."""
@@ -31,7 +34,10 @@ class Spread:
         return Spread(self.count, mean, self.m2 + d * ((x - mean) + (old - self.mean)))
 
     def squares(self) -> float:
-        """The sum of squared deviations, never below 0."""
+        """The sum of squared deviations: never below 0, and NaN, not 0, once it has overflowed
+        to -inf."""
+        if self.m2 == -_INF:
+            return _NAN
         return 0.0 if self.m2 < 0.0 else self.m2
 
 
