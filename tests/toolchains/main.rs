@@ -6,4 +6,4 @@
 mod authoring;
 mod languages;
 mod package;
-mod vectors;
+mod sdks;

@@ -1,12 +1,16 @@
-//! The shared indicator vectors (`plugins/vectors/indicators.json`) inside the daemon's sandbox,
-//! through a plugin of each language: `pulse check` runs each once, and each runs its SDK's own
-//! vector runner on every case (batch, and streaming with `peek` at every step) and reports what
-//! it compared. Natively the same file is checked by `cargo test`, `node --test` and `pytest`.
+//! The three SDKs inside the daemon's sandbox, through plugins built from `plugins/fixtures`:
+//! - the shared indicator vectors (`plugins/vectors/indicators.json`): `pulse check` runs a
+//!   plugin of each language once, and each runs its SDK's own vector runner on every case
+//!   (batch, and streaming with `peek` at every step) and reports what it compared (natively the
+//!   same file is checked by `cargo test`, `node --test` and `pytest`);
+//! - ports of the bundled `trend` plugin's RSI to JavaScript and Python, served beside it: the
+//!   breakdown keys show the same `rsi` for every symbol, to the last bit.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
-use pulse_testkit::{plugin_wasm, pulse, repo_root, text};
+use pulse_testkit::{plugin_dir, plugin_wasm, pulse, repo_root, text, wait_for, Daemon, Memcached};
 
 /// Every case of the vector file, and the outputs each plugin must report comparing.
 fn expected() -> (usize, usize) {
@@ -62,26 +66,38 @@ fn data_module(language: &str) -> String {
     }
 }
 
-/// `vectors-js`, built with componentize-js from the JavaScript template's pinned packages.
-fn build_js(dir: &Path) -> PathBuf {
-    let install = "install node 20.19 or later with npm (scripts/setup-node)";
-    let out = pulse(&[
-        "new",
-        "analyzer",
-        "js-tools",
-        "--lang",
-        "js",
-        "--dir",
-        dir.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
+/// How to install node.
+const NODE: &str = "install node 20.19 or later with npm (scripts/setup-node)";
+
+/// The JavaScript template's project in `dir`, its pinned packages installed: where
+/// componentize-js runs.
+fn js_tools(dir: &Path) -> PathBuf {
     let project = dir.join("js-tools");
-    run(
-        &project,
-        "npm",
-        &["ci", "--prefer-offline", "--no-audit", "--no-fund"],
-        install,
-    );
+    if !project.join("node_modules").is_dir() {
+        let out = pulse(&[
+            "new",
+            "analyzer",
+            "js-tools",
+            "--lang",
+            "js",
+            "--dir",
+            dir.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", text(&out));
+        run(
+            &project,
+            "npm",
+            &["ci", "--prefer-offline", "--no-audit", "--no-fund"],
+            NODE,
+        );
+    }
+    project
+}
+
+/// `fixture` (`vectors-js`, `rsi-port-js`) built with componentize-js, from a copy of the
+/// JavaScript SDK beside it (with the vectors' runner and data), into `dir/FIXTURE.wasm`.
+fn build_js(dir: &Path, fixture: &str) -> PathBuf {
+    let project = js_tools(dir);
     let plugins = repo_root().join("plugins");
     let build = project.join("build");
     copy(&plugins.join("sdk-js/src"), &build.join("sdk-js/src"));
@@ -89,40 +105,37 @@ fn build_js(dir: &Path) -> PathBuf {
         &plugins.join("sdk-js/test/vectors.js"),
         &build.join("sdk-js/test/vectors.js"),
     );
-    copy(
-        &plugins.join("fixtures/vectors-js/plugin.js"),
-        &build.join("fixtures/vectors-js/plugin.js"),
-    );
+    let entry = format!("fixtures/{fixture}/plugin.js");
+    copy(&plugins.join(&entry), &build.join(&entry));
+    std::fs::create_dir_all(build.join("fixtures/vectors-js")).unwrap();
     std::fs::write(build.join("fixtures/vectors-js/vectors-data.js"), data_module("js")).unwrap();
-    let wasm = dir.join("vectors_js.wasm");
-    run(
-        &project,
-        "npx",
-        &[
-            "componentize-js",
-            "build/fixtures/vectors-js/plugin.js",
-            "--wit",
-            "wit",
-            "--world-name",
-            "analyzer",
-            "--disable",
-            "http",
-            "fetch-event",
-            "--out",
-            wasm.to_str().unwrap(),
-        ],
-        install,
-    );
+    let wasm = dir.join(format!("{}.wasm", fixture.replace('-', "_")));
+    let entry = format!("build/{entry}");
+    let args = [
+        "componentize-js",
+        &entry,
+        "--wit",
+        "wit",
+        "--world-name",
+        "analyzer",
+        "--disable",
+        "http",
+        "fetch-event",
+        "--out",
+        wasm.to_str().unwrap(),
+    ];
+    run(&project, "npx", &args, NODE);
     wasm
 }
 
-/// `vectors-python`, built with componentize-py.
-fn build_python(dir: &Path) -> PathBuf {
+/// `fixture` (`vectors-python`, `rsi-port-python`) built with componentize-py against the
+/// Python SDK (with the vectors' runner and data) into `dir/FIXTURE.wasm`.
+fn build_python(dir: &Path, fixture: &str) -> PathBuf {
     let data = dir.join("py-data");
     std::fs::create_dir_all(&data).unwrap();
     std::fs::write(data.join("vectors_data.py"), data_module("python")).unwrap();
     let plugins = repo_root().join("plugins");
-    let wasm = dir.join("vectors_python.wasm");
+    let wasm = dir.join(format!("{}.wasm", fixture.replace('-', "_")));
     let path = |p: &str| plugins.join(p).to_str().unwrap().to_string();
     run(
         dir,
@@ -135,7 +148,7 @@ fn build_python(dir: &Path) -> PathBuf {
             "componentize",
             "app",
             "-p",
-            &path("fixtures/vectors-python"),
+            &path(&format!("fixtures/{fixture}")),
             "-p",
             &path("sdk-python/src"),
             "-p",
@@ -163,7 +176,11 @@ fn every_sdk_gives_the_vectors_bits_inside_the_sandbox() {
     .unwrap();
     let rust = dir.path().join("vectors_rust.wasm");
     std::fs::copy(plugin_wasm("vectors"), &rust).unwrap();
-    let built = [rust, build_js(dir.path()), build_python(dir.path())];
+    let built = [
+        rust,
+        build_js(dir.path(), "vectors-js"),
+        build_python(dir.path(), "vectors-python"),
+    ];
     let (cases, outputs) = expected();
     assert!(cases > 200 && outputs > 20_000, "{cases} cases, {outputs} outputs");
     for wasm in built {
@@ -179,5 +196,44 @@ fn every_sdk_gives_the_vectors_bits_inside_the_sandbox() {
         assert!(out.status.success(), "{shown}");
         let counts = format!("cases={cases}.0000 outputs={outputs}.0000");
         assert_eq!(shown.matches(&counts).count(), 2, "{counts} for both symbols:\n{shown}");
+    }
+}
+
+#[test]
+fn ports_of_trends_rsi_give_its_bits_in_the_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let memcached = Memcached::start();
+    let plugins = plugin_dir(&["trend", "dashboard"]);
+    let ports = ["rsi-port-js", "rsi-port-python"];
+    for wasm in [build_js(dir.path(), ports[0]), build_python(dir.path(), ports[1])] {
+        std::fs::copy(&wasm, plugins.path().join(wasm.file_name().unwrap())).unwrap();
+    }
+    let _daemon = Daemon::serve(
+        plugins.path().to_str().unwrap(),
+        &memcached.addr,
+        &["--interval", "0.5"],
+    );
+    // Compiling a component that carries an interpreter takes seconds the first time; then each
+    // breakdown holds the three plugins' RSI of one cycle.
+    for symbol in ["BTCUSDT", "ETHUSDT", "SOLUSDT", "DOGEUSDT"] {
+        let key = format!("analysis:breakdown:{symbol}");
+        let (trend, ported) = wait_for(
+            &format!("{symbol}'s RSI from all three"),
+            Duration::from_secs(180),
+            || {
+                let bytes = memcached.get(&key)?;
+                let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+                let rsi = |plugin: &str| v["analyzers"][plugin]["components"]["rsi"].as_f64();
+                Some((rsi("trend")?, [rsi(ports[0])?, rsi(ports[1])?]))
+            },
+        );
+        assert!((0.0..=100.0).contains(&trend), "{symbol}: {trend}");
+        for (port, value) in ports.iter().zip(ported) {
+            assert_eq!(
+                value.to_bits(),
+                trend.to_bits(),
+                "{symbol}: {port} gives {value:e}, trend {trend:e}"
+            );
+        }
     }
 }
