@@ -9,7 +9,7 @@ export * from './indicators/index.js';
 export { exp, larger, ln, smaller } from './math.js';
 export { AnalysesBuilder, SIGNALS, verdict } from './analyses.js';
 export { HeldSignals, decodeState, encodeState, heldVerdict } from './held.js';
-export { CacheEntry } from './output.js';
+export { CacheEntry, ComponentsView, toJson } from './output.js';
 export * as log from './log.js';
 export { connectLog } from './log.js';
 export { CandleSeries, MarketView } from './market.js';

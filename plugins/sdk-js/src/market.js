@@ -106,17 +106,25 @@ export class CandleSeries {
     this.end = end;
   }
 
-  /** Number of candles, the forming one included. */
+  /**
+   * Number of candles, the forming one included, as the columns asked for hold them (0 when the
+   * request named no column), as the Rust SDK counts them.
+   */
   get length() {
-    return this.end - this.start;
+    let n = this.startMs.length;
+    for (const c of [this.open, this.high, this.low, this.close, this.volume, this.turnover]) {
+      n = c.length > n ? c.length : n;
+    }
+    return n;
   }
 
   /** The closed candles only: without the forming last candle, if there is one. */
   closed() {
-    if (!this.forming || this.length === 0) {
+    if (!this.forming) {
       return this;
     }
-    return new CandleSeries(this.columns, this.start, this.end - 1, false);
+    const n = this.length;
+    return new CandleSeries(this.columns, this.start, this.start + (n > 0 ? n - 1 : 0), false);
   }
 }
 

@@ -19,6 +19,41 @@ export function toJson(value) {
   return text;
 }
 
+/**
+ * Named access to one analyzer's components for one symbol, for aggregators: as the Rust SDK's
+ * `ComponentsView`.
+ */
+export class ComponentsView {
+  /**
+   * @param {{ componentNames: string[], components: ArrayLike<number> }} analyses
+   * @param {number} row The symbol's place in the market.
+   */
+  constructor(analyses, row) {
+    /** @private */
+    this.analyses = analyses;
+    /** @private */
+    this.row = row;
+  }
+
+  /**
+   * `[name, value]` pairs of the defined values (NaN ones are left out).
+   * @returns {[string, number][]}
+   */
+  entries() {
+    const names = this.analyses.componentNames;
+    const start = this.row * names.length;
+    /** @type {[string, number][]} */
+    const out = [];
+    for (let j = 0; j < names.length && start + j < this.analyses.components.length; j++) {
+      const v = this.analyses.components[start + j];
+      if (v - v === 0) {
+        out.push([names[j], v]);
+      }
+    }
+    return out;
+  }
+}
+
 /** One key to write, its value, and its TTL in seconds (undefined: the daemon's default). */
 export class CacheEntry {
   /**

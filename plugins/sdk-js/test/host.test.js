@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { AnalysesBuilder, CacheEntry, HeldSignals, MarketView, verdict } from '../src/index.js';
+import { AnalysesBuilder, CacheEntry, ComponentsView, HeldSignals, MarketView, verdict } from '../src/index.js';
 
 const MARKET = {
   symbols: { text: 'BTCUSDTETHUSDT', ends: new Uint32Array([7, 14]) },
@@ -21,6 +21,7 @@ test('the market view splits the columns per symbol', () => {
   const btc = view.candles('m1', 0);
   assert.deepEqual([...btc.close], [1, 2, 3]);
   assert.ok(btc.forming && btc.length === 3);
+  assert.equal(btc.closed().length, 2);
   assert.deepEqual([...btc.closed().close], [1, 2]);
   assert.equal(btc.closed().forming, false);
   assert.equal(btc.high.length, 0, 'a column not asked for is empty');
@@ -88,4 +89,18 @@ test('held signals are a copy, and an unknown or inherited name is no signal', (
   assert.deepEqual(names, { BTCUSDT: 'BUY', ETHUSDT: 'MAYBE' });
   assert.equal(held.get('ETHUSDT'), undefined);
   assert.equal(held.get('constructor'), undefined);
+});
+
+test('a series without columns has no candles, and components read by name', () => {
+  const bare = {
+    symbols: { text: 'BTCUSDT', ends: [7] },
+    price: [1],
+    candles: [{ timeframe: /** @type {const} */ ('m1'), lengths: [3], forming: [true] }],
+  };
+  assert.equal(new MarketView(bare).candles('m1', 0).length, 0);
+  const built = new AnalysesBuilder(['a', 'b'], 2);
+  built.push(verdict(50), [1, NaN]);
+  built.push(verdict(50), [2, 3]);
+  assert.deepEqual(new ComponentsView(built.finish(), 1).entries(), [['a', 2], ['b', 3]]);
+  assert.deepEqual(new ComponentsView(built.finish(), 0).entries(), [['a', 1]]);
 });

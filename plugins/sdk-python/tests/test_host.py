@@ -5,7 +5,7 @@ test/host.test.js checks the same behaviour under the same names."""
 import math
 from types import SimpleNamespace
 
-from pulse_sdk import AnalysesBuilder, CacheEntry, HeldSignals, MarketView, encode_state, indicators, verdict
+from pulse_sdk import AnalysesBuilder, CacheEntry, ComponentsView, HeldSignals, MarketView, encode_state, indicators, verdict
 
 MARKET = SimpleNamespace(
     symbols=SimpleNamespace(text="BTCUSDTETHUSDT", ends=[7, 14]),
@@ -82,3 +82,16 @@ def test_a_symbol_out_of_range_has_no_name_and_no_candles():
 
 def test_an_unknown_held_signal_gives_the_plain_verdict():
     assert HeldSignals({"X": "MAYBE"}).verdict("X", 70.0, 5.0, HeldSignals()).signal == "buy"
+
+
+def test_a_series_without_columns_has_no_candles_and_components_read_by_name():
+    bare = SimpleNamespace(
+        symbols=SimpleNamespace(text="BTCUSDT", ends=[7]), price=[1.0],
+        candles=[SimpleNamespace(timeframe="m1", lengths=[3], forming=[True])],
+    )
+    assert len(MarketView(bare).candles("m1", 0)) == 0
+    built = AnalysesBuilder(["a", "b"], 2)
+    built.push(verdict(50), [1.0, math.nan])
+    built.push(verdict(50), [2.0, 3.0])
+    assert ComponentsView(built.finish(), 1).entries() == [("a", 2.0), ("b", 3.0)]
+    assert ComponentsView(built.finish(), 0).entries() == [("a", 1.0)]

@@ -7,12 +7,12 @@ from . import indicators, log, math
 from .analyses import SIGNALS, Analyses, AnalysesBuilder, Verdict, verdict
 from .held import HeldSignals, decode_state, encode_state, held_verdict
 from .market import CandleSeries, MarketView, Series
-from .output import CacheEntry
+from .output import CacheEntry, ComponentsView
 
 __version__ = "0.4.0"
 
 __all__ = [
-    "SIGNALS", "Analyses", "AnalysesBuilder", "CacheEntry", "CandleSeries", "HeldSignals",
+    "SIGNALS", "Analyses", "AnalysesBuilder", "CacheEntry", "CandleSeries", "ComponentsView", "HeldSignals",
     "MarketView", "Series", "Verdict", "decode_state", "encode_state", "held_verdict",
     "indicators", "log", "math", "verdict",
 ]

@@ -55,13 +55,20 @@ class CandleSeries:
         self._columns, self._start, self._end = columns, start, end
 
     def __len__(self) -> int:
-        return self._end - self._start
+        """Number of candles, the forming one included, as the columns asked for hold them (0
+        when the request named no column), as the Rust SDK counts them."""
+        columns = (self.start_ms, self.open, self.high, self.low, self.close, self.volume, self.turnover)
+        n = 0
+        for c in columns:
+            n = len(c) if len(c) > n else n
+        return n
 
     def closed(self) -> "CandleSeries":
         """The closed candles only: without the forming last candle, if there is one."""
-        if not self.forming or len(self) == 0:
+        if not self.forming:
             return self
-        return CandleSeries(self._columns, self._start, self._end - 1, False)
+        n = len(self)
+        return CandleSeries(self._columns, self._start, self._start + (n - 1 if n > 0 else 0), False)
 
 
 class MarketView:

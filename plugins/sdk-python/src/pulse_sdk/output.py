@@ -3,9 +3,33 @@
 
 from __future__ import annotations
 
-from typing import Any, List, NamedTuple, Optional, Sequence
+import math
+from typing import Any, List, NamedTuple, Optional, Sequence, Tuple
 
 from ._json import dumps
+
+
+class ComponentsView:
+    """Named access to one analyzer's components for one symbol, for aggregators: as the Rust
+    SDK's ``ComponentsView``. ``analyses`` is the contract's (``component_names``,
+    ``components``) or this SDK's ``Analyses``."""
+
+    __slots__ = ("_analyses", "_row")
+
+    def __init__(self, analyses: Any, row: int) -> None:
+        self._analyses = analyses
+        self._row = row
+
+    def entries(self) -> List[Tuple[str, float]]:
+        """``(name, value)`` pairs of the defined values (NaN ones are left out)."""
+        names = self._analyses.component_names
+        values = self._analyses.components
+        start = self._row * len(names)
+        return [
+            (name, values[start + j])
+            for j, name in enumerate(names)
+            if start + j < len(values) and math.isfinite(values[start + j])
+        ]
 
 
 class CacheEntry(NamedTuple):
