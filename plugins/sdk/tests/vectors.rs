@@ -2,9 +2,9 @@
 //! every case bit for bit. The JavaScript and Python SDKs run the same file, and the `vectors`
 //! fixture plugin runs `runner` inside the daemon's sandbox.
 //!
-//! The file is written from this SDK by `cargo test -p pulse-sdk --test vectors -- --ignored
-//! write_vectors` (with the host's target), and only on purpose: a change that moves any
-//! output must say why in its commit, and the other two SDKs must follow it.
+//! The file is written from this SDK by `PULSE_WRITE_VECTORS=1 cargo test -p pulse-sdk --test
+//! vectors` (with the host's target), and only on purpose: a change that moves any output must
+//! say why in its commit, and the other two SDKs must follow it.
 
 #[path = "vectors/runner.rs"]
 mod runner;
@@ -241,9 +241,8 @@ fn cases() -> Vec<Value> {
     cases
 }
 
-#[test]
-#[ignore = "writes the vector file: run on purpose"]
-fn write_vectors() {
+/// The whole vector file as this SDK writes it: the inputs above, and its outputs for them.
+fn generated() -> Value {
     let series: serde_json::Map<String, Value> = series()
         .into_iter()
         .map(|(name, values)| (name, json!(values.iter().map(|&v| hex(v)).collect::<Vec<_>>())))
@@ -265,11 +264,26 @@ fn write_vectors() {
             .collect();
         case["outputs"] = Value::Object(outputs);
     }
-    let file = json!({
+    json!({
         "format": "pulse-indicator-vectors/1",
-        "about": "Inputs and expected outputs of the Pulse SDKs' indicators, checked bit for bit by the Rust, JavaScript and Python SDKs. Every number is the 16 hex digits of its IEEE-754 binary64 bits; any NaN matches any NaN. Written by plugins/sdk/tests/vectors.rs (write_vectors); docs/plugins/indicators.md defines each indicator.",
+        "about": "Inputs and expected outputs of the Pulse SDKs' indicators, checked bit for bit by the Rust, JavaScript and Python SDKs. Every number is the 16 hex digits of its IEEE-754 binary64 bits; any NaN matches any NaN. Written by plugins/sdk/tests/vectors.rs (PULSE_WRITE_VECTORS=1); docs/plugins/indicators.md defines each indicator.",
         "series": series,
         "cases": cases,
-    });
-    std::fs::write(FILE, serde_json::to_string(&file).unwrap() + "\n").unwrap();
+    })
+}
+
+/// The file is exactly what the generator writes (so its inputs cannot drift from the code
+/// that made them). `PULSE_WRITE_VECTORS=1` rewrites it first: on purpose only, saying why in
+/// the commit, with the other two SDKs following.
+#[test]
+fn the_file_is_what_the_generator_writes() {
+    let generated = generated();
+    if std::env::var("PULSE_WRITE_VECTORS").as_deref() == Ok("1") {
+        std::fs::write(FILE, serde_json::to_string(&generated).unwrap() + "\n").unwrap();
+    }
+    let file: Value = serde_json::from_str(&std::fs::read_to_string(FILE).expect("the vector file")).unwrap();
+    assert!(
+        file == generated,
+        "{FILE} is not what the generator writes: rerun with PULSE_WRITE_VECTORS=1 if the change is meant"
+    );
 }

@@ -69,6 +69,9 @@ impl Analyzer for Volatility {
             ],
             market.len(),
         );
+        // One indicator per length of hour handed over (nearly every symbol has the same), reset
+        // for each symbol rather than made anew: no allocation per symbol each cycle.
+        let mut by_returns: Option<(usize, RealisedVolatility)> = None;
         for i in 0..market.len() {
             let (high, low, price) = (market.high_24h[i], market.low_24h[i], market.price[i]);
             let range_position = if high > low {
@@ -79,8 +82,16 @@ impl Analyzer for Volatility {
             let minutes = market.candles(Timeframe::M1, i);
             let closed = minutes.closed();
             // Over every return of the hour handed over (at least two).
-            let vol = (closed.close.len() >= 3)
-                .then(|| RealisedVolatility::new(closed.close.len() - 1).last(closed.close))
+            let returns = closed.close.len().saturating_sub(1);
+            let vol = (returns >= 2)
+                .then(|| {
+                    let volatility = match &mut by_returns {
+                        Some((n, v)) if *n == returns => v,
+                        slot => &mut slot.insert((returns, RealisedVolatility::new(returns))).1,
+                    };
+                    volatility.reset();
+                    volatility.last(closed.close)
+                })
                 .filter(|v| !v.is_nan());
             let atr = Atr::new(config.atr_period).last(closed.high, closed.low, closed.close);
             let atr_pct = Some(atr / price * 100.0).filter(|_| !atr.is_nan());
