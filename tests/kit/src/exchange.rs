@@ -1,9 +1,8 @@
 //! A loopback exchange speaking Bybit v5's or Binance's public APIs as documented (see
 //! `docs/sources.md`): REST tickers and klines, and a WebSocket endpoint that answers
 //! subscriptions and heartbeats and pushes tickers (Bybit linear: a snapshot, then deltas of the
-//! changed fields every 100 ms; Binance: the whole ticker every second) and one-minute candles
-//! (`exchange/candles.rs`). Its market
-//! walks on its own; a test can drop every connection, stall them, lose an update silently,
+//! changed fields every 100 ms; Bybit spot: snapshots every 50 ms; Binance: the whole ticker
+//! every second) and one-minute candles (`exchange/candles.rs`). Its market walks on its own; a test can drop every connection, stall them, lose an update silently,
 //! send a malformed message, list and delist symbols, and read the log of what clients sent
 //! (connections opened and requests, with their times) to check the exchange's limits.
 
@@ -23,6 +22,9 @@ use tungstenite::{Message, WebSocket};
 pub enum Dialect {
     /// Bybit v5 linear perpetuals: `tickers.{symbol}` snapshots then deltas.
     Bybit,
+    /// Bybit v5 spot: `tickers.{symbol}` snapshots every 50 ms, and at most 10 topics in a
+    /// subscription request (a longer one is refused, as Bybit refuses it).
+    BybitSpot,
     /// Binance spot: `<symbol>@ticker`, whole every second.
     Binance,
 }
@@ -32,7 +34,22 @@ impl Dialect {
     pub fn push_interval(self) -> Duration {
         match self {
             Self::Bybit => Duration::from_millis(100),
+            Self::BybitSpot => Duration::from_millis(50),
             Self::Binance => Duration::from_secs(1),
+        }
+    }
+
+    /// Bybit's protocol, linear or spot.
+    fn bybit(self) -> bool {
+        matches!(self, Self::Bybit | Self::BybitSpot)
+    }
+
+    /// Bybit's market category.
+    fn category(self) -> &'static str {
+        if self == Self::BybitSpot {
+            "spot"
+        } else {
+            "linear"
         }
     }
 }
@@ -180,6 +197,7 @@ impl LoopbackExchange {
     pub fn args(&self) -> Vec<String> {
         let source = match self.inner.dialect {
             Dialect::Bybit => "bybit",
+            Dialect::BybitSpot => "bybit:spot",
             Dialect::Binance => "binance",
         };
         [
@@ -321,19 +339,18 @@ fn answer_rest(inner: &Inner, path: &str) -> (u16, String) {
     let market = inner.market.lock().unwrap().clone();
     let now = now_ms();
     match inner.dialect {
-        Dialect::Bybit if path.starts_with("/v5/market/tickers") => {
+        Dialect::Bybit | Dialect::BybitSpot if path.starts_with("/v5/market/tickers") => {
             let list: Vec<Value> = market.iter().map(|(s, (r, _))| bybit_ticker(s, r)).collect();
+            let category = inner.dialect.category();
             let body =
-                json!({"retCode": 0, "retMsg": "OK", "result": {"category": "linear", "list": list}, "time": now});
+                json!({"retCode": 0, "retMsg": "OK", "result": {"category": category, "list": list}, "time": now});
             (200, body.to_string())
         }
         Dialect::Binance if path.starts_with("/api/v3/ticker/24hr") => {
             let list: Vec<Value> = market.iter().map(|(s, (r, _))| binance_ticker(s, r, now)).collect();
             (200, Value::Array(list).to_string())
         }
-        Dialect::Bybit | Dialect::Binance
-            if path.starts_with("/v5/market/kline") || path.starts_with("/api/v3/klines") =>
-        {
+        _ if path.starts_with("/v5/market/kline") || path.starts_with("/api/v3/klines") => {
             let query = candles::query(path);
             let (symbol, interval) = (
                 query.get("symbol").copied().unwrap_or(""),
@@ -347,9 +364,10 @@ fn answer_rest(inner: &Inner, path: &str) -> (u16, String) {
                 "1" | "1m" => inner.candles.lock().unwrap().newest(symbol, limit),
                 _ => Vec::new(),
             };
-            match inner.dialect {
-                Dialect::Bybit => (200, candles::bybit_rows(&rows, now)),
-                Dialect::Binance => (200, candles::binance_rows(&rows)),
+            if inner.dialect.bybit() {
+                (200, candles::bybit_rows(&rows, inner.dialect.category(), now))
+            } else {
+                (200, candles::binance_rows(&rows))
             }
         }
         _ => (404, format!("no such endpoint: {path}")),
@@ -493,7 +511,7 @@ fn answer(
 ) -> Option<String> {
     let message: Value = serde_json::from_str(text).ok()?;
     let (subscribe, topics, id) = match inner.dialect {
-        Dialect::Bybit => {
+        Dialect::Bybit | Dialect::BybitSpot => {
             let op = message["op"].as_str()?;
             if op == "ping" {
                 log(Logged::Ping);
@@ -519,6 +537,13 @@ fn answer(
     } else {
         Logged::Unsubscribe(topics.len())
     });
+    if inner.dialect == Dialect::BybitSpot && topics.len() > 10 {
+        let op = if subscribe { "subscribe" } else { "unsubscribe" };
+        return Some(
+            json!({"success": false, "ret_msg": "args size >10", "conn_id": "loopback", "req_id": id, "op": op})
+                .to_string(),
+        );
+    }
     for topic in topics.iter().filter_map(Value::as_str) {
         if subscribe {
             sent.insert(topic.to_string(), None);
@@ -527,7 +552,7 @@ fn answer(
         }
     }
     Some(match inner.dialect {
-        Dialect::Bybit => {
+        Dialect::Bybit | Dialect::BybitSpot => {
             let op = if subscribe { "subscribe" } else { "unsubscribe" };
             json!({"success": true, "ret_msg": "", "conn_id": "loopback", "req_id": id, "op": op}).to_string()
         }
@@ -544,7 +569,7 @@ fn push_klines(
     closes: &mut BTreeMap<String, i64>,
     forming: bool,
 ) -> tungstenite::Result<()> {
-    let bybit = inner.dialect == Dialect::Bybit;
+    let bybit = inner.dialect.bybit();
     let now = now_ms();
     let mut texts = Vec::new();
     {
@@ -552,7 +577,7 @@ fn push_klines(
         closes.retain(|topic, _| sent.contains_key(topic));
         for topic in sent.keys() {
             let symbol = match inner.dialect {
-                Dialect::Bybit => topic.strip_prefix("kline.1."),
+                Dialect::Bybit | Dialect::BybitSpot => topic.strip_prefix("kline.1."),
                 Dialect::Binance => topic.strip_suffix("@kline_1m"),
             };
             let Some(symbol) = symbol.map(str::to_ascii_uppercase) else {
@@ -594,7 +619,7 @@ fn push(
         let market = inner.market.lock().unwrap();
         for (topic, last) in sent.iter_mut() {
             let symbol = match inner.dialect {
-                Dialect::Bybit => topic.strip_prefix("tickers."),
+                Dialect::Bybit | Dialect::BybitSpot => topic.strip_prefix("tickers."),
                 Dialect::Binance => topic.strip_suffix("@ticker"),
             };
             let Some(symbol) = symbol.map(str::to_ascii_uppercase) else {
@@ -636,7 +661,9 @@ fn ticker_text(
     use std::fmt::Write;
     let mut out = String::with_capacity(256);
     match dialect {
-        Dialect::Bybit => {
+        Dialect::Bybit | Dialect::BybitSpot => {
+            // Spot pushes whole snapshots only.
+            let last = last.filter(|_| dialect == Dialect::Bybit);
             let fields = [
                 ("lastPrice", row.price, last.map(|l| l.price)),
                 ("price24hPcnt", row.change_fraction(), last.map(|l| l.change_fraction())),

@@ -104,7 +104,7 @@ pub(super) fn query(path: &str) -> BTreeMap<&str, &str> {
 }
 
 /// Bybit's kline answer: rows newest first, every field a string.
-pub(super) fn bybit_rows(candles: &[Minute], now: i64) -> String {
+pub(super) fn bybit_rows(candles: &[Minute], category: &str, now: i64) -> String {
     let rows: Vec<String> = candles
         .iter()
         .rev()
@@ -116,7 +116,7 @@ pub(super) fn bybit_rows(candles: &[Minute], now: i64) -> String {
         })
         .collect();
     format!(
-        r#"{{"retCode":0,"retMsg":"OK","result":{{"category":"linear","list":[{}]}},"time":{now}}}"#,
+        r#"{{"retCode":0,"retMsg":"OK","result":{{"category":"{category}","list":[{}]}},"time":{now}}}"#,
         rows.join(",")
     )
 }
