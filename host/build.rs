@@ -3,6 +3,8 @@
 //! - The commit is `PULSE_COMMIT` when set (a package built from a source archive), else what
 //!   `git` says of the checkout, else "unknown".
 //! - The wasmtime version is read from the workspace's `Cargo.lock`, which pins it.
+//!
+//! It also asks for a rebuild when a file is added to an SDK that `pulse new` carries.
 
 use std::path::Path;
 use std::process::Command;
@@ -24,6 +26,16 @@ fn main() {
             watched.push(format!(".git/{branch}"));
         }
     }
+    // `pulse new` carries the SDKs' sources (scaffold/sdk.rs embeds these folders whole): a
+    // file added to one is carried only once the host is built again.
+    watched.extend(
+        [
+            "plugins/sdk/src",
+            "plugins/sdk-js/src",
+            "plugins/sdk-python/src/pulse_sdk",
+        ]
+        .map(str::to_string),
+    );
     for path in watched.iter().map(|w| root.join(w)).filter(|p| p.exists()) {
         println!("cargo:rerun-if-changed={}", path.display());
     }

@@ -70,8 +70,8 @@ pub fn create(template: Template, lang: Lang, name: &str, dir: &Path) -> Result<
     };
     let next_steps = match lang {
         Lang::Rust => rust::write(&project, dir)?,
-        Lang::Js => js::write(&project)?,
-        Lang::Python => python::write(&project)?,
+        Lang::Js => js::write(&project, dir)?,
+        Lang::Python => python::write(&project, dir)?,
     };
     if template == Template::Aggregator {
         project.write(&[("pulse.toml", include_str!("scaffold/grant.toml.tmpl"))], &[])?;

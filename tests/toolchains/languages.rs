@@ -1,5 +1,6 @@
 //! Plugins in JavaScript (componentize-js) and Python (componentize-py), each the author's way:
-//! `pulse new --lang` for an analyzer and an aggregator, their native tests, the builds,
+//! `pulse new --lang` for an analyzer (on the language's SDK and its SMA) and an aggregator,
+//! their native tests, the builds,
 //! `pulse check`, and serving in the daemon beside the bundled Rust plugins: the analyzer's
 //! verdicts in `analysis:breakdown:<SYMBOL>`, the aggregator's key under its granted prefix.
 
@@ -144,7 +145,13 @@ fn python_plugins_are_scaffolded_built_checked_and_served() {
     let mut built = Vec::new();
     for (kind, name, tests) in [("analyzer", "py-signal", 3), ("aggregator", "py-top", 3)] {
         let project = scaffold(dir.path(), kind, name, "python");
-        let out = run(&project, "python3", &["-m", "unittest"], "install python3");
+        // The tests run with the SDK pulse new wrote beside the project on the path.
+        let out = run(
+            &project,
+            "./build.sh",
+            &["test"],
+            "build.sh is written executable by pulse new",
+        );
         assert!(
             out.contains(&format!("Ran {tests} tests")) && out.contains("OK"),
             "{out}"

@@ -1,14 +1,21 @@
-//! The JavaScript template: a module built into a component with componentize-js, its npm
-//! packages pinned by the lockfile this binary carries (the versions its tests built with), its
-//! JSDoc types checked by TypeScript (`npm run typecheck`).
+//! The JavaScript template: a module on the JavaScript SDK (written beside the project, a
+//! `file:` dependency), bundled by esbuild and built into a component with componentize-js, its
+//! npm packages pinned by the lockfile this binary carries (the versions its tests built with),
+//! its JSDoc types checked by TypeScript (`npm run typecheck`).
 
-use anyhow::Result;
+use std::path::Path;
+
+use anyhow::{Context, Result};
 
 use super::{sdk, Project, Template};
 
 /// Writes the project: package.json and its lockfile, the WIT, the logic, the component's
-/// entry, a native test and the type checker's config.
-pub(super) fn write(project: &Project) -> Result<Vec<String>> {
+/// entry, a native test and the type checker's config; and the SDK beside it unless that
+/// version is already there.
+pub(super) fn write(project: &Project, dir: &Path) -> Result<Vec<String>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let sdk = sdk::Sdk::javascript();
+    sdk.install(dir)?;
     let (logic, entry, test, logic_file, test_file) = match project.kind {
         Template::Analyzer => (
             include_str!("js/analyzer.js.tmpl"),
@@ -38,7 +45,7 @@ pub(super) fn write(project: &Project) -> Result<Vec<String>> {
             ("src/plugin.js", entry),
             (test_file, test),
         ],
-        &[("{{logic}}", logic_file.to_string())],
+        &[("{{logic}}", logic_file.to_string()), ("{{sdk_folder}}", sdk.folder)],
     )?;
     Ok(vec![
         "npm ci".into(),

@@ -1,11 +1,18 @@
-//! The Python template: a module built into a component with componentize-py.
+//! The Python template: a module on the Python SDK (written beside the project, put on the
+//! path by build.sh), built into a component with componentize-py.
+
+use std::path::Path;
 
 use anyhow::{Context, Result};
 
 use super::{sdk, Project, Template};
 
-/// Writes the project: the WIT, the logic, the component's entry, a native test and build.sh.
-pub(super) fn write(project: &Project) -> Result<Vec<String>> {
+/// Writes the project: the WIT, the logic, the component's entry, a native test and build.sh;
+/// and the SDK beside it unless that version is already there.
+pub(super) fn write(project: &Project, dir: &Path) -> Result<Vec<String>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let sdk = sdk::Sdk::python();
+    sdk.install(dir)?;
     let (logic, app, test, logic_file) = match project.kind {
         Template::Analyzer => (
             include_str!("python/analyzer.py.tmpl"),
@@ -31,7 +38,7 @@ pub(super) fn write(project: &Project) -> Result<Vec<String>> {
             // unittest's discovery finds test_*.py.
             (&format!("test_{logic_file}.py"), test),
         ],
-        &[("{{logic}}", logic_file.to_string())],
+        &[("{{logic}}", logic_file.to_string()), ("{{sdk_folder}}", sdk.folder)],
     )?;
     #[cfg(unix)]
     {
@@ -41,7 +48,7 @@ pub(super) fn write(project: &Project) -> Result<Vec<String>> {
             .with_context(|| format!("cannot make {} executable", build.display()))?;
     }
     Ok(vec![
-        "python3 -m unittest".into(),
+        "./build.sh test".into(),
         "./build.sh".into(),
         project.check_step(&format!("{}.wasm", project.file_stem())),
     ])

@@ -9,8 +9,9 @@ use super::{sdk, Project, Template};
 /// Writes the crate, and the SDK beside it unless that version is already there.
 pub(super) fn write(project: &Project, dir: &Path) -> Result<Vec<String>> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    sdk::install(dir)?;
-    let folder = sdk::folder_name();
+    let sdk = sdk::Sdk::rust();
+    sdk.install(dir)?;
+    let folder = sdk.folder;
     let source = match project.kind {
         Template::Analyzer => include_str!("rust/analyzer.rs.tmpl"),
         Template::Aggregator => include_str!("rust/aggregator.rs.tmpl"),

@@ -76,8 +76,26 @@ function part(column, start, end) {
 }
 
 /**
+ * How many of `column`'s rows fall in `start..end`, or `n` if more.
+ * @param {ArrayLike<unknown> | undefined} column
+ * @param {number} start
+ * @param {number} end
+ * @param {number} n
+ */
+function rows(column, start, end, n) {
+  if (column === undefined || column.length === 0) {
+    return n;
+  }
+  const to = end < column.length ? end : column.length;
+  const count = to > start ? to - start : 0;
+  return count > n ? count : n;
+}
+
+/**
  * One symbol's candles of one time frame, oldest first. Every column the plugin asked for has
- * the same length; the others are empty.
+ * the same length; the others are empty. A column is cut from the market's when it is read
+ * (without a copy for typed arrays): componentize-js interprets JavaScript, where cutting the
+ * seven columns of every symbol up front costs more than most analyses.
  */
 export class CandleSeries {
   /**
@@ -87,15 +105,6 @@ export class CandleSeries {
    * @param {boolean} forming
    */
   constructor(columns, start, end, forming) {
-    /** Candle open times, milliseconds since the Unix epoch. */
-    this.startMs = part(columns?.startMs, start, end);
-    this.open = part(columns?.open, start, end);
-    this.high = part(columns?.high, start, end);
-    this.low = part(columns?.low, start, end);
-    /** Closing prices (the last price, for a forming candle). */
-    this.close = part(columns?.close, start, end);
-    this.volume = part(columns?.volume, start, end);
-    this.turnover = part(columns?.turnover, start, end);
     /** Whether the last candle is still forming. */
     this.forming = forming;
     /** @private */
@@ -106,16 +115,59 @@ export class CandleSeries {
     this.end = end;
   }
 
+  /** Candle open times, milliseconds since the Unix epoch. */
+  get startMs() {
+    return part(this.columns?.startMs, this.start, this.end);
+  }
+
+  /** Opening prices. */
+  get open() {
+    return part(this.columns?.open, this.start, this.end);
+  }
+
+  /** Highest prices. */
+  get high() {
+    return part(this.columns?.high, this.start, this.end);
+  }
+
+  /** Lowest prices. */
+  get low() {
+    return part(this.columns?.low, this.start, this.end);
+  }
+
+  /** Closing prices (the last price, for a forming candle). */
+  get close() {
+    return part(this.columns?.close, this.start, this.end);
+  }
+
+  /** Base-asset volumes. */
+  get volume() {
+    return part(this.columns?.volume, this.start, this.end);
+  }
+
+  /** Quote-asset turnovers. */
+  get turnover() {
+    return part(this.columns?.turnover, this.start, this.end);
+  }
+
   /**
    * Number of candles, the forming one included, as the columns asked for hold them (0 when the
    * request named no column), as the Rust SDK counts them.
    */
   get length() {
-    let n = this.startMs.length;
-    for (const c of [this.open, this.high, this.low, this.close, this.volume, this.turnover]) {
-      n = c.length > n ? c.length : n;
+    const c = this.columns;
+    if (c === undefined) {
+      return 0;
     }
-    return n;
+    const start = this.start;
+    const end = this.end;
+    let n = rows(c.startMs, start, end, 0);
+    n = rows(c.open, start, end, n);
+    n = rows(c.high, start, end, n);
+    n = rows(c.low, start, end, n);
+    n = rows(c.close, start, end, n);
+    n = rows(c.volume, start, end, n);
+    return rows(c.turnover, start, end, n);
   }
 
   /** The closed candles only: without the forming last candle, if there is one. */
@@ -179,7 +231,8 @@ export class MarketView {
    */
   history(i) {
     const h = this.market.history;
-    const [start, end] = [this.historyOffsets[i] ?? 0, this.historyOffsets[i + 1] ?? 0];
+    const start = this.historyOffsets[i] ?? 0;
+    const end = this.historyOffsets[i + 1] ?? 0;
     return {
       price: part(h?.price, start, end),
       volume24h: part(h?.volume24h, start, end),

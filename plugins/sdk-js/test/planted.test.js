@@ -16,11 +16,17 @@ test('a planted reordering fails the vectors', () => {
     for (const name of ['vectors.test.js', 'vectors.js']) {
       cpSync(fileURLToPath(new URL(`./${name}`, import.meta.url)), join(dir, 'test', name));
     }
-    const window = join(dir, 'src', 'indicators', 'window.js');
-    const text = readFileSync(window, 'utf8');
-    const planted = text.replace('(sum - ring[this.pos]) + x', 'sum + (x - ring[this.pos])');
-    assert.notEqual(planted, text, 'the operation to reorder is in window.js');
-    writeFileSync(window, planted);
+    // The streaming form's window (window.js) and the batch form's loop (sma.js).
+    for (const [file, from, to] of [
+      ['window.js', '(sum - ring[this.pos]) + x', 'sum + (x - ring[this.pos])'],
+      ['sma.js', '(sum - ring[pos]) + value', 'sum + (value - ring[pos])'],
+    ]) {
+      const path = join(dir, 'src', 'indicators', file);
+      const text = readFileSync(path, 'utf8');
+      const planted = text.replace(from, to);
+      assert.notEqual(planted, text, `the operation to reorder is in ${file}`);
+      writeFileSync(path, planted);
+    }
     const vectors = fileURLToPath(new URL('../../vectors/indicators.json', import.meta.url));
     // Without NODE_TEST_CONTEXT, which would make the inner run report to this one instead.
     const { NODE_TEST_CONTEXT: _, ...env } = process.env;

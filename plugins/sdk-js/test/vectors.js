@@ -1,7 +1,8 @@
 // @ts-nocheck
 // Runs the shared indicator vectors (plugins/vectors/indicators.json) against this SDK: every
 // case's expected outputs, bit for bit, from the batch functions and from the streaming classes
-// (`peek` of another value, `peek` and `update` at every value, and again after `reset`).
+// (`peek` of another value, `peek` and `update` at every value, again after `reset`, and `last`
+// over the whole column).
 // vectors.test.js runs it in node; the `vectors-js` fixture plugin runs it inside the daemon's
 // sandbox (so it uses nothing of node's), as plugins/sdk/tests/vectors/runner.rs does for Rust.
 import * as ind from '../src/indicators/index.js';
@@ -82,6 +83,14 @@ function runCase(c, series) {
       if (!same(again[k], out[t])) throw new Error(`${c.name} after reset, value ${t}`);
     });
   }
+  // `last` over the whole column, on a fresh indicator: the batch's last output.
+  const [fresh] = indicator(c.indicator, c.params, columns);
+  const lastOut = outputsOf(c.indicator, fresh.last(...columns));
+  batch.forEach((out, k) => {
+    if (!same(lastOut[k], length === 0 ? NaN : out[length - 1])) {
+      throw new Error(`${c.name}, output ${k}: last ${lastOut[k]}, batch ${out[length - 1]}`);
+    }
+  });
   return batch;
 }
 

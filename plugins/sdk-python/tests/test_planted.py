@@ -14,11 +14,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def test_a_planted_reordering_fails_the_vectors(tmp_path):
     shutil.copytree(os.path.join(HERE, "..", "src", "pulse_sdk"), tmp_path / "pulse_sdk")
-    window = tmp_path / "pulse_sdk" / "indicators" / "window.py"
-    text = window.read_text()
-    planted = text.replace("(total - old) + x", "total + (x - old)")
-    assert planted != text, "the operation to reorder is in window.py"
-    window.write_text(planted)
+    # The streaming form's window (window.py) and the batch form's loop (sma.py).
+    for name, before, after in [
+        ("window.py", "(total - old) + x", "total + (x - old)"),
+        ("sma.py", "(total - ring[pos]) + value", "total + (value - ring[pos])"),
+    ]:
+        path = tmp_path / "pulse_sdk" / "indicators" / name
+        text = path.read_text()
+        planted = text.replace(before, after)
+        assert planted != text, f"the operation to reorder is in {name}"
+        path.write_text(planted)
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "pythonpath=",
          os.path.join(HERE, "test_vectors.py")],

@@ -1,6 +1,7 @@
 """Runs the shared indicator vectors (plugins/vectors/indicators.json) against this SDK: every
 case's expected outputs, bit for bit, from the batch functions and from the streaming classes
-(``peek`` of another value, ``peek`` and ``update`` at every value, and again after ``reset``).
+(``peek`` of another value, ``peek`` and ``update`` at every value, again after ``reset``, and
+``last`` over the whole column).
 ``test_vectors.py`` runs it natively; the ``vectors-python`` fixture plugin runs it inside the
 daemon's sandbox, as ``plugins/sdk/tests/vectors/runner.rs`` does for Rust."""
 
@@ -99,6 +100,12 @@ def run_case(case, series):
         for k, out in enumerate(batch):
             if not same(again[k], out[t]):
                 raise Mismatch(f"{label} after reset, value {t}")
+    # ``last`` over the whole column, on a fresh indicator: the batch's last output.
+    fresh, _ = indicator(case["indicator"], case["params"], [[] for _ in columns])
+    final = outputs_of(fresh.indicator.last(*columns))
+    for k, out in enumerate(batch):
+        if not same(final[k], out[-1] if out else float("nan")):
+            raise Mismatch(f"{label}, output {k}: last {final[k]!r}, batch {out[-1]!r}")
     return batch
 
 

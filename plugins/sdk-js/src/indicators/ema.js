@@ -1,6 +1,6 @@
 // @ts-check
 /** Exponential moving average. @module */
-import { Indicator, checkPeriod, column } from './window.js';
+import { Indicator, checkPeriod } from './window.js';
 
 /**
  * `e = x[0]`, then `e += α·(x − e)` with `α = 2 / (period + 1)`. First value at the
@@ -52,6 +52,37 @@ export class Ema extends Indicator {
     return value - value === 0 && this.count + 1 >= this.period ? this.next(value) : NaN;
   }
 
+  /**
+   * See `Indicator.run`.
+   * @internal
+   * @param {ArrayLike<number>} values
+   * @param {Float64Array | null} out
+   * @returns {number}
+   */
+  run(values, out) {
+    const n = this.period;
+    const alpha = this.alpha;
+    let value = this.value;
+    let count = this.count;
+    let last = NaN;
+    for (let i = 0; i < values.length; i++) {
+      const x = values[i];
+      if (!(x - x === 0)) {
+        last = NaN;
+      } else {
+        value = count === 0 ? x : value + alpha * (x - value);
+        last = count + 1 >= n ? value : NaN;
+        count = count < n ? count + 1 : n;
+      }
+      if (out !== null) {
+        out[i] = last;
+      }
+    }
+    this.value = value;
+    this.count = count;
+    return last;
+  }
+
   /** Forgets every value taken. */
   reset() {
     this.value = 0;
@@ -65,6 +96,7 @@ export class Ema extends Indicator {
  * @param {number} period
  */
 export function ema(values, period) {
-  const e = new Ema(period);
-  return column((v) => e.update(v), values);
+  const out = new Float64Array(values.length);
+  new Ema(period).run(values, out);
+  return out;
 }

@@ -1,6 +1,6 @@
 // @ts-check
 /** Wilder's relative strength index. @module */
-import { Indicator, checkPeriod, column } from './window.js';
+import { Indicator, checkPeriod } from './window.js';
 
 /** Wilder's RSI over `period` changes, 0 to 100. First value at the `period + 1`-th value. */
 export class Rsi extends Indicator {
@@ -97,6 +97,66 @@ export class Rsi extends Indicator {
     return this.step(value);
   }
 
+  /**
+   * See `Indicator.run`.
+   * @internal
+   * @param {ArrayLike<number>} values
+   * @param {Float64Array | null} out
+   * @returns {number}
+   */
+  run(values, out) {
+    const n = this.period;
+    let prev = this.prev;
+    let count = this.count;
+    let gain = this.gain;
+    let loss = this.loss;
+    let last = NaN;
+    for (let i = 0; i < values.length; i++) {
+      const value = values[i];
+      if (!(value - value === 0)) {
+        last = NaN;
+      } else if (prev !== prev) {
+        prev = value;
+        last = NaN;
+      } else {
+        // Rsi.step, written out.
+        const d = value - prev;
+        const next = count + 1;
+        if (next <= n) {
+          if (d > 0) {
+            gain = gain + d;
+          } else {
+            loss = loss - d;
+          }
+          if (next === n) {
+            gain = gain / n;
+            loss = loss / n;
+          }
+        } else {
+          gain = (gain * (n - 1) + (d >= 0 ? d : 0)) / n;
+          loss = (loss * (n - 1) + (-d >= 0 ? -d : 0)) / n;
+        }
+        if (next < n) {
+          last = NaN;
+        } else if (loss === 0) {
+          last = gain === 0 ? 50 : 100;
+        } else {
+          last = 100 - 100 / (1 + gain / loss);
+        }
+        prev = value;
+        count = count <= n ? count + 1 : n + 1;
+      }
+      if (out !== null) {
+        out[i] = last;
+      }
+    }
+    this.prev = prev;
+    this.count = count;
+    this.gain = gain;
+    this.loss = loss;
+    return last;
+  }
+
   /** Forgets every value taken. */
   reset() {
     this.prev = NaN;
@@ -112,6 +172,7 @@ export class Rsi extends Indicator {
  * @param {number} period
  */
 export function rsi(values, period) {
-  const r = new Rsi(period);
-  return column((v) => r.update(v), values);
+  const out = new Float64Array(values.length);
+  new Rsi(period).run(values, out);
+  return out;
 }

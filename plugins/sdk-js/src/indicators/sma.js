@@ -1,6 +1,6 @@
 // @ts-check
 /** Simple moving average. @module */
-import { Indicator, Window, checkPeriod, column } from './window.js';
+import { Indicator, Window, checkPeriod } from './window.js';
 
 /** The mean of the last `period` values. First value at the `period`-th value. */
 export class Sma extends Indicator {
@@ -51,6 +51,54 @@ export class Sma extends Indicator {
     return value - value === 0 ? this.step(value) : NaN;
   }
 
+  /**
+   * See `Indicator.run`.
+   * @internal
+   * @param {ArrayLike<number>} values
+   * @param {Float64Array | null} out
+   * @returns {number}
+   */
+  run(values, out) {
+    const w = this.window;
+    const ring = w.ring;
+    const n = ring.length;
+    let pos = w.pos;
+    let count = w.count;
+    let sum = this.sum;
+    let last = NaN;
+    for (let i = 0; i < values.length; i++) {
+      const value = values[i];
+      if (!(value - value === 0)) {
+        pos = 0;
+        count = 0;
+        sum = 0;
+        last = NaN;
+      } else {
+        if (pos + 1 === n) {
+          // The window's sum afresh once a lap, as Window.sumWith.
+          let total = 0;
+          for (let k = 0; k < n; k++) {
+            total = total + (k === pos ? value : ring[k]);
+          }
+          sum = total;
+        } else {
+          sum = count === n ? (sum - ring[pos]) + value : sum + value;
+        }
+        last = count + 1 >= n ? sum / n : NaN;
+        ring[pos] = value;
+        pos = pos + 1 === n ? 0 : pos + 1;
+        count = count + 1 < n ? count + 1 : n;
+      }
+      if (out !== null) {
+        out[i] = last;
+      }
+    }
+    w.pos = pos;
+    w.count = count;
+    this.sum = sum;
+    return last;
+  }
+
   /** Forgets every value taken. */
   reset() {
     this.window.clear();
@@ -64,6 +112,7 @@ export class Sma extends Indicator {
  * @param {number} period
  */
 export function sma(values, period) {
-  const s = new Sma(period);
-  return column((v) => s.update(v), values);
+  const out = new Float64Array(values.length);
+  new Sma(period).run(values, out);
+  return out;
 }

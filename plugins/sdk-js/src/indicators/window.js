@@ -183,6 +183,22 @@ export class Indicator {
   }
 
   /**
+   * `update` down `values`, its outputs into `out` when given; returns the last output (NaN for
+   * no values), or `undefined` for an indicator without this loop (`last` then calls `update`
+   * per value). `Sma`, `Ema` and `Rsi` have it: the same operations as `update`, with the state
+   * in local variables, because componentize-js interprets JavaScript, where each field read or
+   * call costs many times the arithmetic. The shared vectors check it (the batch form) and
+   * `update` apart.
+   * @internal
+   * @param {ArrayLike<number>} _values
+   * @param {Float64Array | null} _out
+   * @returns {number | undefined}
+   */
+  run(_values, _out) {
+    return undefined;
+  }
+
+  /**
    * Takes every value in turn and gives the last one's output (NaN, or NaN in every field,
    * for none). ATR and true range take three columns: high, low and close (as long as the
    * shortest).
@@ -190,6 +206,12 @@ export class Indicator {
    * @returns {ReturnType<this['update']>}
    */
   last(...columns) {
+    if (columns.length === 1) {
+      const fast = this.run(columns[0], null);
+      if (fast !== undefined) {
+        return /** @type {ReturnType<this['update']>} */ (fast);
+      }
+    }
     let out = this.peek(NaN, NaN, NaN);
     const a = columns[0];
     const b = columns[1];

@@ -36,31 +36,73 @@ class Series(NamedTuple):
     timestamp_ms: Sequence[int]
 
 
+def _rows(column: Any, start: int, end: int, n: int) -> int:
+    """How many of ``column``'s rows fall in ``start..end``, or ``n`` if more."""
+    if column is None or len(column) == 0:
+        return n
+    count = min(end, len(column)) - start
+    return count if count > n else n
+
+
+_COLUMNS = ("start_ms", "open", "high", "low", "close", "volume", "turnover")
+
+
 class CandleSeries:
     """One symbol's candles of one time frame, oldest first. Every column the plugin asked for
-    has the same length; the others are empty."""
+    has the same length; the others are empty. A column is cut from the market's when it is read:
+    cutting the seven columns of every symbol up front costs more than most analyses."""
 
-    __slots__ = ("start_ms", "open", "high", "low", "close", "volume", "turnover", "forming", "_columns", "_start", "_end")
+    __slots__ = ("forming", "_columns", "_start", "_end")
 
     def __init__(self, columns: Any, start: int, end: int, forming: bool) -> None:
-        get = lambda name: _part(getattr(columns, name, None), start, end)
-        self.start_ms = get("start_ms")
-        self.open = get("open")
-        self.high = get("high")
-        self.low = get("low")
-        self.close = get("close")
-        self.volume = get("volume")
-        self.turnover = get("turnover")
+        # Whether the last candle is still forming.
         self.forming = forming
         self._columns, self._start, self._end = columns, start, end
+
+    def _column(self, name: str) -> Sequence[Any]:
+        return _part(getattr(self._columns, name, None), self._start, self._end)
+
+    @property
+    def start_ms(self) -> Sequence[int]:
+        """Candle open times, milliseconds since the Unix epoch."""
+        return self._column("start_ms")
+
+    @property
+    def open(self) -> Sequence[float]:
+        """Opening prices."""
+        return self._column("open")
+
+    @property
+    def high(self) -> Sequence[float]:
+        """Highest prices."""
+        return self._column("high")
+
+    @property
+    def low(self) -> Sequence[float]:
+        """Lowest prices."""
+        return self._column("low")
+
+    @property
+    def close(self) -> Sequence[float]:
+        """Closing prices (the last price, for a forming candle)."""
+        return self._column("close")
+
+    @property
+    def volume(self) -> Sequence[float]:
+        """Base-asset volumes."""
+        return self._column("volume")
+
+    @property
+    def turnover(self) -> Sequence[float]:
+        """Quote-asset turnovers."""
+        return self._column("turnover")
 
     def __len__(self) -> int:
         """Number of candles, the forming one included, as the columns asked for hold them (0
         when the request named no column), as the Rust SDK counts them."""
-        columns = (self.start_ms, self.open, self.high, self.low, self.close, self.volume, self.turnover)
         n = 0
-        for c in columns:
-            n = len(c) if len(c) > n else n
+        for name in _COLUMNS:
+            n = _rows(getattr(self._columns, name, None), self._start, self._end, n)
         return n
 
     def closed(self) -> "CandleSeries":

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
-from ._common import Indicator, NAN, check_period, column, finite
+from ._common import Indicator, NAN, check_period, finite
 
 
 class Ema(Indicator):
@@ -41,6 +41,24 @@ class Ema(Indicator):
             return self._next(value)
         return NAN
 
+    def _run(self, values: Sequence[float], out: Optional[List[float]]) -> float:
+        """See ``Indicator._run``."""
+        n, alpha = self._period, self._alpha
+        value, count = self._value, self._count
+        last = NAN
+        for x in values:
+            x = float(x)
+            if not x - x == 0.0:
+                last = NAN
+            else:
+                value = x if count == 0 else value + alpha * (x - value)
+                last = value if count + 1 >= n else NAN
+                count = count + 1 if count < n else n
+            if out is not None:
+                out.append(last)
+        self._value, self._count = value, count
+        return last
+
     def reset(self) -> None:
         """Forgets every value taken."""
         self._value = 0.0
@@ -49,4 +67,6 @@ class Ema(Indicator):
 
 def ema(values: Sequence[float], period: int) -> List[float]:
     """``Ema`` down a column."""
-    return column(Ema(period).update, values)
+    out: List[float] = []
+    Ema(period)._run(values, out)
+    return out

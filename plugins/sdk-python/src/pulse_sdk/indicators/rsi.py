@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 from ..math import larger
-from ._common import Indicator, NAN, check_period, column, finite
+from ._common import Indicator, NAN, check_period, finite
 
 
 class Rsi(Indicator):
@@ -62,6 +62,45 @@ class Rsi(Indicator):
             return NAN
         return self._step(value)[2]
 
+    def _run(self, values: Sequence[float], out: Optional[List[float]]) -> float:
+        """See ``Indicator._run``."""
+        period = self._period
+        n = float(period)
+        prev, count, gain, loss = self._prev, self._count, self._gain, self._loss
+        last = NAN
+        for value in values:
+            value = float(value)
+            if not value - value == 0.0:
+                last = NAN
+            elif prev != prev:
+                prev, last = value, NAN
+            else:
+                # Rsi._step, written out; `larger(d, 0.0)` as its definition reads for a number.
+                d = value - prev
+                following = count + 1
+                if following <= period:
+                    if d > 0.0:
+                        gain = gain + d
+                    else:
+                        loss = loss - d
+                    if following == period:
+                        gain, loss = gain / n, loss / n
+                else:
+                    gain = (gain * (n - 1.0) + (d if d >= 0.0 else 0.0)) / n
+                    loss = (loss * (n - 1.0) + (-d if -d >= 0.0 else 0.0)) / n
+                if following < period:
+                    last = NAN
+                elif loss == 0.0:
+                    last = 50.0 if gain == 0.0 else 100.0
+                else:
+                    last = 100.0 - 100.0 / (1.0 + gain / loss)
+                prev = value
+                count = following if count <= period else period + 1
+            if out is not None:
+                out.append(last)
+        self._prev, self._count, self._gain, self._loss = prev, count, gain, loss
+        return last
+
     def reset(self) -> None:
         """Forgets every value taken."""
         self._prev = NAN
@@ -72,4 +111,6 @@ class Rsi(Indicator):
 
 def rsi(values: Sequence[float], period: int) -> List[float]:
     """``Rsi`` down a column."""
-    return column(Rsi(period).update, values)
+    out: List[float] = []
+    Rsi(period)._run(values, out)
+    return out
