@@ -49,6 +49,34 @@ export function verdict(score) {
   return { score: clamped, signal };
 }
 
+/**
+ * The signal's name in cache values (`STRONG_BUY`), as the Rust SDK's `Signal::as_str`.
+ * @param {Signal} signal
+ */
+export function signalName(signal) {
+  const found = SIGNALS.find(([s]) => s === signal);
+  if (found === undefined) {
+    throw new RangeError(`not a signal of the contract: ${String(signal)}`);
+  }
+  return found[1];
+}
+
+/**
+ * True for buy and strong buy.
+ * @param {Signal} signal
+ */
+export function isBuy(signal) {
+  return signal === 'buy' || signal === 'strong-buy';
+}
+
+/**
+ * True for sell and strong sell.
+ * @param {Signal} signal
+ */
+export function isSell(signal) {
+  return signal === 'sell' || signal === 'strong-sell';
+}
+
 /** Builds an analyzer's output one symbol at a time, in the market's order. */
 export class AnalysesBuilder {
   /**

@@ -7,7 +7,7 @@
  */
 export * from './indicators/index.js';
 export { exp, larger, ln, smaller } from './math.js';
-export { AnalysesBuilder, SIGNALS, verdict } from './analyses.js';
+export { AnalysesBuilder, SIGNALS, isBuy, isSell, signalName, verdict } from './analyses.js';
 export { HeldSignals, decodeState, encodeState, heldVerdict } from './held.js';
 export { CacheEntry, ComponentsView, toJson } from './output.js';
 export * as log from './log.js';

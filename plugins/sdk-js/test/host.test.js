@@ -4,7 +4,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { AnalysesBuilder, CacheEntry, ComponentsView, HeldSignals, MarketView, verdict } from '../src/index.js';
+import {
+  AnalysesBuilder,
+  CacheEntry,
+  ComponentsView,
+  HeldSignals,
+  MarketView,
+  isBuy,
+  isSell,
+  signalName,
+  verdict,
+} from '../src/index.js';
 
 const MARKET = {
   symbols: { text: 'BTCUSDTETHUSDT', ends: new Uint32Array([7, 14]) },
@@ -103,4 +113,18 @@ test('a series without columns has no candles, and components read by name', () 
   built.push(verdict(50), [2, 3]);
   assert.deepEqual(new ComponentsView(built.finish(), 1).entries(), [['a', 2], ['b', 3]]);
   assert.deepEqual(new ComponentsView(built.finish(), 0).entries(), [['a', 1]]);
+});
+
+test('signals have their cache names and sides, as the Rust SDK gives them', () => {
+  assert.deepEqual(
+    ['strong-buy', 'buy', 'neutral', 'sell', 'strong-sell'].map((s) => [signalName(s), isBuy(s), isSell(s)]),
+    [
+      ['STRONG_BUY', true, false],
+      ['BUY', true, false],
+      ['NEUTRAL', false, false],
+      ['SELL', false, true],
+      ['STRONG_SELL', false, true],
+    ],
+  );
+  assert.throws(() => signalName(/** @type {any} */ ('hold')), RangeError);
 });

@@ -5,7 +5,12 @@ test/host.test.js checks the same behaviour under the same names."""
 import math
 from types import SimpleNamespace
 
-from pulse_sdk import AnalysesBuilder, CacheEntry, ComponentsView, HeldSignals, MarketView, encode_state, indicators, verdict
+import pytest
+
+from pulse_sdk import (
+    AnalysesBuilder, CacheEntry, ComponentsView, HeldSignals, MarketView, encode_state, indicators, is_buy, is_sell,
+    signal_name, verdict,
+)
 
 MARKET = SimpleNamespace(
     symbols=SimpleNamespace(text="BTCUSDTETHUSDT", ends=[7, 14]),
@@ -95,3 +100,16 @@ def test_a_series_without_columns_has_no_candles_and_components_read_by_name():
     built.push(verdict(50), [2.0, 3.0])
     assert ComponentsView(built.finish(), 1).entries() == [("a", 2.0), ("b", 3.0)]
     assert ComponentsView(built.finish(), 0).entries() == [("a", 1.0)]
+
+
+def test_signals_have_their_cache_names_and_sides_as_the_rust_sdk_gives_them():
+    signals = ["strong-buy", "buy", "neutral", "sell", "strong-sell"]
+    assert [(signal_name(s), is_buy(s), is_sell(s)) for s in signals] == [
+        ("STRONG_BUY", True, False),
+        ("BUY", True, False),
+        ("NEUTRAL", False, False),
+        ("SELL", False, True),
+        ("STRONG_SELL", False, True),
+    ]
+    with pytest.raises(ValueError):
+        signal_name("hold")

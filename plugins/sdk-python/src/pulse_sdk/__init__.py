@@ -4,7 +4,7 @@ and the host's interface as a plugin sees it: the market (``MarketView``), verdi
 analyses, cache entries, the log (``pulse_sdk.log``) and held signals for state."""
 
 from . import indicators, log, math
-from .analyses import SIGNALS, Analyses, AnalysesBuilder, Verdict, verdict
+from .analyses import SIGNALS, Analyses, AnalysesBuilder, Verdict, is_buy, is_sell, signal_name, verdict
 from .held import HeldSignals, decode_state, encode_state, held_verdict
 from .market import CandleSeries, MarketView, Series
 from .output import CacheEntry, ComponentsView
@@ -14,5 +14,5 @@ __version__ = "0.4.0"
 __all__ = [
     "SIGNALS", "Analyses", "AnalysesBuilder", "CacheEntry", "CandleSeries", "ComponentsView", "HeldSignals",
     "MarketView", "Series", "Verdict", "decode_state", "encode_state", "held_verdict",
-    "indicators", "log", "math", "verdict",
+    "indicators", "is_buy", "is_sell", "log", "math", "signal_name", "verdict",
 ]

@@ -17,6 +17,25 @@ SIGNALS = (
 """The signals from strong sell to strong buy, with their names in cache values (``BUY``)."""
 
 
+def signal_name(signal: str) -> str:
+    """The signal's name in cache values (``STRONG_BUY``), as the Rust SDK's ``Signal::as_str``;
+    ``ValueError`` for a string that is not one of the contract's signals."""
+    for given, name in SIGNALS:
+        if given == signal:
+            return name
+    raise ValueError(f"not a signal of the contract: {signal!r}")
+
+
+def is_buy(signal: str) -> bool:
+    """True for buy and strong buy."""
+    return signal in ("buy", "strong-buy")
+
+
+def is_sell(signal: str) -> bool:
+    """True for sell and strong sell."""
+    return signal in ("sell", "strong-sell")
+
+
 class Verdict(NamedTuple):
     """A score from 0 to 100 and its signal."""
 
