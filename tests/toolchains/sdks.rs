@@ -135,6 +135,10 @@ fn build_python(dir: &Path, fixture: &str) -> PathBuf {
     std::fs::create_dir_all(&data).unwrap();
     std::fs::write(data.join("vectors_data.py"), data_module("python")).unwrap();
     let plugins = repo_root().join("plugins");
+    // A copy of the SDK: componentize-py writes bytecode beside what it imports, and the `pulse`
+    // binary embeds the repository's SDK folder whole.
+    let sdk = dir.join("py-sdk");
+    copy(&plugins.join("sdk-python/src/pulse_sdk"), &sdk.join("pulse_sdk"));
     let wasm = dir.join(format!("{}.wasm", fixture.replace('-', "_")));
     let path = |p: &str| plugins.join(p).to_str().unwrap().to_string();
     run(
@@ -150,7 +154,7 @@ fn build_python(dir: &Path, fixture: &str) -> PathBuf {
             "-p",
             &path(&format!("fixtures/{fixture}")),
             "-p",
-            &path("sdk-python/src"),
+            sdk.to_str().unwrap(),
             "-p",
             &path("sdk-python/tests"),
             "-p",

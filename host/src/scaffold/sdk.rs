@@ -233,11 +233,8 @@ mod tests {
                 .filter(|path| path.starts_with("src/"))
                 .collect();
             carried.sort();
-            // A file added since the last build of the host is not carried until it is rebuilt.
-            assert_eq!(
-                carried, on_disk,
-                "{folder}: touch host/src/scaffold/sdk.rs and build again"
-            );
+            // build.rs asks for a rebuild when a file is added; a file of another kind is not carried.
+            assert_eq!(carried, on_disk, "{folder}: the carried sources differ from the SDK's");
         }
     }
 
@@ -269,6 +266,19 @@ mod tests {
         assert_eq!(python["project"]["version"].as_str(), Some(version()));
         let init = text_of(&Sdk::python(), "src/pulse_sdk/__init__.py");
         assert!(init.contains(&format!("__version__ = \"{}\"", version())), "{init}");
+    }
+
+    /// The JavaScript template's lockfile names the carried SDK as it is: its version and its
+    /// devDependencies (else `npm ci` refuses the lock as out of date).
+    #[test]
+    fn the_javascript_lockfile_matches_the_carried_sdk() {
+        let lock = include_str!("js/package-lock.json.tmpl").replace("{{wit_version}}", version());
+        let lock: serde_json::Value = serde_json::from_str(&lock).unwrap();
+        let entry = &lock["packages"]["../{{sdk_folder}}"];
+        let npm: serde_json::Value = serde_json::from_str(text_of(&Sdk::javascript(), "package.json")).unwrap();
+        for field in ["name", "version", "devDependencies", "engines", "license"] {
+            assert_eq!(entry[field], npm[field], "{field}");
+        }
     }
 
     #[test]

@@ -156,7 +156,7 @@ export class CandleSeries {
    */
   get length() {
     const c = this.columns;
-    if (c === undefined) {
+    if (c === undefined || c === null) {
       return 0;
     }
     const start = this.start;

@@ -83,14 +83,24 @@ function runCase(c, series) {
       if (!same(again[k], out[t])) throw new Error(`${c.name} after reset, value ${t}`);
     });
   }
-  // `last` over the whole column, on a fresh indicator: the batch's last output.
+  // `last` over the whole column on a fresh indicator, and over the rest of it on the one the
+  // run after `reset` left part way: the batch's last output both times.
+  const taken = Math.min(length, 40);
   const [fresh] = indicator(c.indicator, c.params, columns);
-  const lastOut = outputsOf(c.indicator, fresh.last(...columns));
-  batch.forEach((out, k) => {
-    if (!same(lastOut[k], length === 0 ? NaN : out[length - 1])) {
-      throw new Error(`${c.name}, output ${k}: last ${lastOut[k]}, batch ${out[length - 1]}`);
-    }
-  });
+  const runs = [
+    ['fresh', fresh, columns],
+    ['after the first values', stream, columns.map((col) => col.slice(taken))],
+  ];
+  for (const [how, ind, cols] of runs) {
+    if (how !== 'fresh' && taken === length) continue;
+    const lastOut = outputsOf(c.indicator, ind.last(...cols));
+    batch.forEach((out, k) => {
+      const expected = length === 0 ? NaN : out[length - 1];
+      if (!same(lastOut[k], expected)) {
+        throw new Error(`${c.name}, output ${k}: last (${how}) ${lastOut[k]}, batch ${expected}`);
+      }
+    });
+  }
   return batch;
 }
 

@@ -1,6 +1,6 @@
 """Loaded by pytest before the tests import the SDK: no bytecode is written beside the SDK's
-sources, which the `pulse` binary embeds from `src/` (it carries the `.py` files only, but a
-changed `__pycache__` would rebuild it)."""
+sources. The `pulse` binary embeds `src/pulse_sdk` whole (`pulse new` writes only its `.py` files
+and `py.typed`), so a `__pycache__` there would grow the binary and rebuild it."""
 
 import sys
 

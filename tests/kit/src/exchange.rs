@@ -223,7 +223,8 @@ impl LoopbackExchange {
     }
 
     /// Moves `symbol`'s price to `price` and freezes it there, and loses the update: no
-    /// connection sends it, as if the message were dropped; REST answers show it.
+    /// connection sends it, as if the message were dropped; REST answers show it. (Bybit linear
+    /// only: a dialect that pushes whole tickers sends the new price with its next push.)
     pub fn lose_update(&self, symbol: &str, price: f64) {
         let mut market = self.inner.market.lock().unwrap();
         let (row, frozen) = market.get_mut(symbol).expect("a listed symbol");
@@ -234,7 +235,8 @@ impl LoopbackExchange {
         self.inner.lost.lock().unwrap().insert(symbol.to_string(), *row);
     }
 
-    /// Stops `symbol`'s price: the exchange sends no change of it any more (a quiet market).
+    /// Stops `symbol`'s price: the exchange sends no change of it any more (a quiet market;
+    /// Bybit spot and Binance still push its whole, unchanged ticker).
     pub fn freeze(&self, symbol: &str) {
         self.inner
             .market
@@ -604,8 +606,8 @@ fn push_klines(
     socket.flush()
 }
 
-/// Pushes every subscribed ticker that changed since this connection last sent it (Bybit: a
-/// snapshot first, then the changed fields; Binance: whole, every push). Messages are written
+/// Pushes every subscribed ticker (Bybit linear: a snapshot first, then the changed fields,
+/// nothing when none changed; Bybit spot and Binance: whole, every push). Messages are written
 /// as text directly, so the exchange can push 10,000 symbols ten times a second.
 fn push(
     inner: &Inner,
