@@ -44,6 +44,7 @@ fn every_scenario_runs_and_reports_json() {
     let native = results.iter().find(|r| r["scenario"] == "wasm-vs-native").unwrap();
     assert!(native["ratio_wasm_to_native"].as_f64().unwrap() > 0.0, "{native}");
     assert!(native["ratio_analysis_wasm_to_native"].as_f64().is_some(), "{native}");
+    assert!(native["native_analysis_ms_p50"].as_f64().unwrap() > 0.0, "{native}");
     let many = results.iter().find(|r| r["scenario"] == "many-plugins").unwrap();
     assert_eq!(many["plugins_served"], 22, "20 analyzers and 2 aggregators: {many}");
     assert!(many["keys_written_per_cycle"].as_f64().unwrap() > 30.0, "{many}");

@@ -80,8 +80,14 @@ fn series() -> Vec<(String, Vec<f64>)> {
     let mut gappy_high: Vec<f64> = out.iter().find(|(n, _)| n == "walk-high").unwrap().1[..100].to_vec();
     gappy_high[40] = f64::NAN;
     gappy_high[70] = f64::INFINITY;
+    // A column that ends in a gap, as a series of the last call may (the indicator's value at
+    // its end is NaN, whatever came before).
+    let mut gap_last = walk[..50].to_vec();
+    gap_last[20] = f64::NAN;
+    gap_last[49] = f64::NAN;
     out.push(("gappy".into(), gappy));
     out.push(("gappy-high".into(), gappy_high));
+    out.push(("gap-last".into(), gap_last));
     // Extreme magnitudes, signed zeros and ties.
     out.push((
         "extremes".into(),
@@ -183,7 +189,7 @@ fn series() -> Vec<(String, Vec<f64>)> {
 /// The cases: indicators by name, their parameters, and the series they run on.
 fn cases() -> Vec<Value> {
     let single = [
-        "ramp", "constant", "short", "walk", "gappy", "extremes", "ties", "overflow",
+        "ramp", "constant", "short", "walk", "gappy", "gap-last", "extremes", "ties", "overflow",
     ];
     let candles = [
         ["walk-high", "walk-low", "walk"],

@@ -57,14 +57,8 @@ impl Rsi {
         };
         let out = if count < self.period {
             f64::NAN
-        } else if loss == 0.0 {
-            if gain == 0.0 {
-                50.0
-            } else {
-                100.0
-            }
         } else {
-            100.0 - 100.0 / (1.0 + gain / loss)
+            strength(gain, loss)
         };
         (gain, loss, out)
     }
@@ -99,6 +93,65 @@ impl Indicator for Rsi {
 
     fn reset(&mut self) {
         *self = Self::new(self.period);
+    }
+
+    /// As [`Indicator::last`]: the same operations in the same order, so the same bits. The
+    /// first values, until the first averages, are taken by `update`; the rest in one loop with
+    /// the averages in locals, and only the last value's output is worked out.
+    // Out of line: inlined into a large analysis, its averages went through memory at every
+    // value in WebAssembly (BENCHMARKS.md, issue 36).
+    #[inline(never)]
+    fn last(&mut self, values: &[f64]) -> f64 {
+        let mut out = f64::NAN;
+        let mut rest = values;
+        while self.count < self.period {
+            let Some((&first, tail)) = rest.split_first() else {
+                return out;
+            };
+            out = self.update(first);
+            rest = tail;
+        }
+        let Some(&newest) = rest.last() else {
+            return out;
+        };
+        let n = self.period as f64;
+        let (mut prev, mut gain, mut loss, mut moved) = (self.prev, self.gain, self.loss, false);
+        let mut step = |x: f64| {
+            if x.is_finite() {
+                let d = x - prev;
+                gain = (gain * (n - 1.0) + larger(d, 0.0)) / n;
+                loss = (loss * (n - 1.0) + larger(-d, 0.0)) / n;
+                prev = x;
+                moved = true;
+            }
+        };
+        // Four values a turn, as `Ema::last` (docs/plugins/indicators.md).
+        let mut quads = rest.chunks_exact(4);
+        for quad in &mut quads {
+            quad.iter().for_each(|&x| step(x));
+        }
+        quads.remainder().iter().for_each(|&x| step(x));
+        (self.prev, self.gain, self.loss) = (prev, gain, loss);
+        if moved {
+            self.count = self.period + 1;
+        }
+        match newest.is_finite() {
+            true => strength(gain, loss),
+            false => f64::NAN,
+        }
+    }
+}
+
+/// RSI from Wilder's average gain and loss.
+fn strength(gain: f64, loss: f64) -> f64 {
+    if loss == 0.0 {
+        if gain == 0.0 {
+            50.0
+        } else {
+            100.0
+        }
+    } else {
+        100.0 - 100.0 / (1.0 + gain / loss)
     }
 }
 

@@ -69,6 +69,8 @@ trait Stream {
     fn update(&mut self, inputs: &[f64]) -> Vec<f64>;
     fn peek(&self, inputs: &[f64]) -> Vec<f64>;
     fn reset(&mut self);
+    /// `last` over `columns` (one, or high, low and close).
+    fn last(&mut self, columns: &[&[f64]]) -> Vec<f64>;
 }
 
 /// Outputs as a list, in the file's order.
@@ -106,6 +108,9 @@ where
     fn reset(&mut self) {
         self.0.reset();
     }
+    fn last(&mut self, columns: &[&[f64]]) -> Vec<f64> {
+        self.0.last(columns[0]).list()
+    }
 }
 
 impl Stream for TrueRange {
@@ -118,6 +123,9 @@ impl Stream for TrueRange {
     fn reset(&mut self) {
         TrueRange::reset(self);
     }
+    fn last(&mut self, c: &[&[f64]]) -> Vec<f64> {
+        vec![TrueRange::last(self, c[0], c[1], c[2])]
+    }
 }
 
 impl Stream for Atr {
@@ -129,6 +137,9 @@ impl Stream for Atr {
     }
     fn reset(&mut self) {
         Atr::reset(self);
+    }
+    fn last(&mut self, c: &[&[f64]]) -> Vec<f64> {
+        vec![Atr::last(self, c[0], c[1], c[2])]
     }
 }
 
@@ -196,7 +207,9 @@ pub fn same(a: f64, b: f64) -> bool {
 
 /// Every case's outputs, from the batch form, checked against the streaming form on the way:
 /// at each step a `peek` of another value, a `peek` of the value and `update` all agree with
-/// the batch output; after `reset`, the first values give the same again.
+/// the batch output; after `reset`, the first values give the same again; `last` gives the
+/// batch's last output over the whole column on a fresh indicator, and over the rest of it on
+/// the one the run after `reset` left part way.
 pub fn run_case(case: &Value, series: &Value) -> Result<Vec<Vec<f64>>, String> {
     let columns: Vec<Vec<f64>> = case["inputs"]
         .as_array()
@@ -244,11 +257,30 @@ pub fn run_case(case: &Value, series: &Value) -> Result<Vec<Vec<f64>>, String> {
         }
     }
     stream.reset();
-    for t in 0..len.min(40) {
+    let taken = len.min(40);
+    for t in 0..taken {
         let again = stream.update(&at(t));
         for (k, out) in batch.iter().enumerate() {
             if !same(again[k], out[t]) {
                 return Err(format!("{label} after reset, value {t}"));
+            }
+        }
+    }
+    let whole: Vec<&[f64]> = columns.iter().map(Vec::as_slice).collect();
+    let rest: Vec<&[f64]> = columns.iter().map(|c| &c[taken..]).collect();
+    let (mut fresh, _) = indicator(name, &params, &columns);
+    let mut runs = vec![("fresh", fresh.last(&whole))];
+    if taken < len {
+        runs.push(("after the first values", stream.last(&rest)));
+    }
+    for (how, got) in runs {
+        for (k, out) in batch.iter().enumerate() {
+            let expected = out.last().copied().unwrap_or(f64::NAN);
+            if !same(got[k], expected) {
+                return Err(format!(
+                    "{label}, output {k}: last ({how}) {:e}, batch {expected:e}",
+                    got[k]
+                ));
             }
         }
     }
