@@ -41,6 +41,13 @@ fn every_scenario_runs_and_reports_json() {
     }
     let cycle = results.iter().find(|r| r["scenario"] == "cycle").unwrap();
     assert!(cycle["cycle_ms_p99"].as_f64().unwrap() > 0.0 && cycle["keys_written_per_cycle"].as_f64().unwrap() > 30.0);
+    // The steps come from the cycle's spans: each one that ran took time.
+    for step in ["cycle", "snapshot", "analyzers", "aggregators", "write"] {
+        assert!(
+            cycle["steps"][step]["ms_p50"].as_f64().unwrap() > 0.0,
+            "{step}: {cycle}"
+        );
+    }
     let native = results.iter().find(|r| r["scenario"] == "wasm-vs-native").unwrap();
     assert!(native["ratio_wasm_to_native"].as_f64().unwrap() > 0.0, "{native}");
     assert!(native["ratio_analysis_wasm_to_native"].as_f64().is_some(), "{native}");
@@ -49,6 +56,7 @@ fn every_scenario_runs_and_reports_json() {
     assert_eq!(many["plugins_served"], 22, "20 analyzers and 2 aggregators: {many}");
     assert!(many["keys_written_per_cycle"].as_f64().unwrap() > 30.0, "{many}");
     assert_eq!(many["entries_dropped_per_cycle"], 0.0, "{many}");
+    assert!(many["steps"]["aggregators"]["ms_p99"].as_f64().unwrap() > 0.0, "{many}");
     let alternative = results.iter().find(|r| r["scenario"] == "alternative").unwrap();
     assert!(
         alternative["python_keys_written_per_cycle"].as_f64().unwrap() > 30.0

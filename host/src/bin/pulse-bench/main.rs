@@ -4,6 +4,7 @@
 //! text goes to stderr. See BENCHMARKS.md.
 
 mod alternative;
+mod breakdown;
 mod cache_write;
 mod cold_start;
 mod cycle;
@@ -112,6 +113,10 @@ pub struct Options {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
+    // The cycles' steps are timed by their spans; a `traces` variant brings its own subscriber.
+    if !cli.trace_variant {
+        breakdown::install()?;
+    }
     // The key of the benchmark's compile cache, made now, so in-process scenarios share the
     // cache from the first run as the daemons they start do, whatever order they run in.
     pulse::plugin::HostKey::open_or_create(&pulse_testkit::Caches::Bench.host_key())?;

@@ -9,6 +9,7 @@ use anyhow::Result;
 use pulse::config::PluginSandbox;
 use serde_json::{json, Value};
 
+use crate::breakdown::Steps;
 use crate::cycle::{bench_config, run_cycles};
 use crate::harness::{bench_analyzers, bench_analyzers_of, fixture_wasm, plugin_wasm, repo_root};
 use crate::Options;
@@ -32,7 +33,9 @@ pub fn run(options: &Options) -> Result<Vec<Value>> {
             ..PluginSandbox::default()
         },
     );
-    let (mut result, (p50, p99, _)) = run_cycles(&config, cycles)?.report();
+    let mut run = run_cycles(&config, cycles)?;
+    let steps = Steps::line(&run.steps);
+    let (mut result, (p50, p99, _)) = run.report();
 
     let first = pulse::startup::stager(&config)?
         .stage(
@@ -63,7 +66,7 @@ pub fn run(options: &Options) -> Result<Vec<Value>> {
     }
     eprintln!(
         "many plugins ({ANALYZERS} analyzers, 2 aggregators) at {symbols} symbols: cycle p50 {p50:.2} ms, p99 {p99:.2} ms; \
-         one analyzer call {call_ms:.3} ms of which analysis {analysis_ms:.3} ms, fixed {fixed_ms:.3} ms; \
+         {steps}; one analyzer call {call_ms:.3} ms of which analysis {analysis_ms:.3} ms, fixed {fixed_ms:.3} ms; \
          its parts: {parts}; the same parts built for contract 0.3.0: {parts_0_3}"
     );
     Ok(vec![result])
