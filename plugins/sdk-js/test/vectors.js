@@ -83,19 +83,29 @@ function runCase(c, series) {
       if (!same(again[k], out[t])) throw new Error(`${c.name} after reset, value ${t}`);
     });
   }
-  // `last` over the whole column on a fresh indicator, and over the rest of it on the one the
-  // run after `reset` left part way: the batch's last output both times.
+  // `last` over the whole column on a fresh indicator; over the rest of it on the one the run
+  // after `reset` left part way; and on a fresh one in three parts (the first 5 values, all but
+  // the last 3, the last 3), so what `last` leaves is what `update` would, even mid warm-up:
+  // each time the batch's output at the last value taken.
   const taken = Math.min(length, 40);
+  const head = Math.min(length, 5);
+  const tail = Math.max(head, length - 3);
   const [fresh] = indicator(c.indicator, c.params, columns);
+  const [parted] = indicator(c.indicator, c.params, columns);
+  const cut = (from, to) => columns.map((col) => col.slice(from, to));
   const runs = [
-    ['fresh', fresh, columns],
-    ['after the first values', stream, columns.map((col) => col.slice(taken))],
+    ['fresh', fresh, columns, length],
+    ['after the first values', stream, cut(taken, length), length],
+    ...[[0, head], [head, tail], [tail, length]].map(([from, to]) => [
+      `on values ${from} to ${to} after the first`, parted, cut(from, to), to,
+    ]),
   ];
-  for (const [how, ind, cols] of runs) {
-    if (how !== 'fresh' && taken === length) continue;
+  for (const [how, ind, cols, upto] of runs) {
+    // Over nothing, `last` gives no value, not the last one taken.
+    if (cols[0].length === 0 && how !== 'fresh') continue;
     const lastOut = outputsOf(c.indicator, ind.last(...cols));
     batch.forEach((out, k) => {
-      const expected = length === 0 ? NaN : out[length - 1];
+      const expected = upto === 0 ? NaN : out[upto - 1];
       if (!same(lastOut[k], expected)) {
         throw new Error(`${c.name}, output ${k}: last (${how}) ${lastOut[k]}, batch ${expected}`);
       }

@@ -1,7 +1,7 @@
 """Runs the shared indicator vectors (plugins/vectors/indicators.json) against this SDK: every
 case's expected outputs, bit for bit, from the batch functions and from the streaming classes
 (``peek`` of another value, ``peek`` and ``update`` at every value, again after ``reset``, and
-``last`` over the whole column).
+``last`` over whole columns and parts of them).
 ``test_vectors.py`` runs it natively; the ``vectors-python`` fixture plugin runs it inside the
 daemon's sandbox, as ``plugins/sdk/tests/vectors/runner.rs`` does for Rust."""
 
@@ -100,17 +100,26 @@ def run_case(case, series):
         for k, out in enumerate(batch):
             if not same(again[k], out[t]):
                 raise Mismatch(f"{label} after reset, value {t}")
-    # ``last`` over the whole column on a fresh indicator, and over the rest of it on the one the
-    # run after ``reset`` left part way: the batch's last output both times.
+    # ``last`` over the whole column on a fresh indicator; over the rest of it on the one the run
+    # after ``reset`` left part way; and on a fresh one in three parts (the first 5 values, all
+    # but the last 3, the last 3), so what ``last`` leaves is what ``update`` would, even mid
+    # warm-up: each time the batch's output at the last value taken.
     taken = min(length, 40)
     fresh, _ = indicator(case["indicator"], case["params"], [[] for _ in columns])
-    runs = [("fresh", fresh, columns)]
+    parted, _ = indicator(case["indicator"], case["params"], [[] for _ in columns])
+    head = min(length, 5)
+    tail = max(head, length - 3)
+    runs = [("fresh", fresh, columns, length)]
     if taken < length:
-        runs.append(("after the first values", stream, [c[taken:] for c in columns]))
-    for how, ind_, cols in runs:
+        runs.append(("after the first values", stream, [c[taken:] for c in columns], length))
+    for start, stop in ((0, head), (head, tail), (tail, length)):
+        if start < stop:
+            cols = [c[start:stop] for c in columns]
+            runs.append((f"on values {start} to {stop} after the first", parted, cols, stop))
+    for how, ind_, cols, upto in runs:
         final = outputs_of(ind_.indicator.last(*cols))
         for k, out in enumerate(batch):
-            expected = out[-1] if out else float("nan")
+            expected = out[upto - 1] if upto else float("nan")
             if not same(final[k], expected):
                 raise Mismatch(f"{label}, output {k}: last ({how}) {final[k]!r}, batch {expected!r}")
     return batch

@@ -88,6 +88,14 @@ fn series() -> Vec<(String, Vec<f64>)> {
     out.push(("gappy".into(), gappy));
     out.push(("gappy-high".into(), gappy_high));
     out.push(("gap-last".into(), gap_last));
+    // Columns that open with gaps, and one that is nothing but gaps.
+    let mut gap_first = vec![f64::NAN, f64::NEG_INFINITY, f64::NAN];
+    gap_first.extend_from_slice(&walk[..40]);
+    out.push(("gap-first".into(), gap_first));
+    out.push((
+        "all-gaps".into(),
+        vec![f64::NAN, f64::INFINITY, f64::NAN, f64::NEG_INFINITY],
+    ));
     // Extreme magnitudes, signed zeros and ties.
     out.push((
         "extremes".into(),
@@ -189,7 +197,17 @@ fn series() -> Vec<(String, Vec<f64>)> {
 /// The cases: indicators by name, their parameters, and the series they run on.
 fn cases() -> Vec<Value> {
     let single = [
-        "ramp", "constant", "short", "walk", "gappy", "gap-last", "extremes", "ties", "overflow",
+        "ramp",
+        "constant",
+        "short",
+        "walk",
+        "gappy",
+        "gap-last",
+        "gap-first",
+        "all-gaps",
+        "extremes",
+        "ties",
+        "overflow",
     ];
     let candles = [
         ["walk-high", "walk-low", "walk"],

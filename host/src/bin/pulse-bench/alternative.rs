@@ -36,7 +36,7 @@ pub fn run(options: &Options) -> Result<Vec<Value>> {
                 _ => 5,
             };
             let python = python_cycles(&script, symbols, cycles, &options.memcached)?;
-            let mut pulse = run_cycles(&bench_config(options, symbols, plugins.path()), cycles)?;
+            let mut pulse = run_cycles(&bench_config(options, symbols, plugins.path()), cycles, 0)?;
             let (pulse_p50, pulse_p99, _) = percentiles(&mut pulse.times_ms);
             let python_p50 = python["cycle_ms_p50"].as_f64().context("no cycle_ms_p50 from python")?;
             let python_p99 = python["cycle_ms_p99"].as_f64().context("no cycle_ms_p99 from python")?;

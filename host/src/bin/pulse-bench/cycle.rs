@@ -111,7 +111,7 @@ impl Cycles {
     /// p99 and max (ms) for the scenario's own line.
     pub fn report(&mut self) -> (Value, (f64, f64, f64)) {
         let (p50, p99, max) = percentiles(&mut self.times_ms);
-        let fields = json!({
+        let mut fields = json!({
             "cycles": self.times_ms.len(),
             "plugins_served": self.plugins_served,
             "cycle_ms_p50": p50,
@@ -121,14 +121,23 @@ impl Cycles {
             "entries_dropped_per_cycle": self.dropped,
             "writes_failed_per_cycle": self.failed,
             "peak_rss_bytes": peak_rss_bytes(),
-            "steps": Steps::report(&self.steps),
         });
+        if !self.steps.is_empty() {
+            fields["steps"] = Steps::report(&self.steps);
+        }
         (fields, (p50, p99, max))
     }
 }
 
-/// Runs the pipeline under `config` for `cycles` cycles, timing each.
-pub fn run_cycles(config: &Config, cycles: usize) -> Result<Cycles> {
+/// Cycles cut into their steps after `cycles` timed ones: a fifth as many (at least 3). Their
+/// p99 is near their maximum when they are few (20 at 10,000 symbols).
+pub fn step_cycles(cycles: usize) -> usize {
+    (cycles / 5).max(3)
+}
+
+/// Runs the pipeline under `config` for `cycles` cycles, timing each, then `step_cycles` more,
+/// each cut into its steps.
+pub fn run_cycles(config: &Config, cycles: usize, step_cycles: usize) -> Result<Cycles> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let source = Source::from_config(config)?;
@@ -150,10 +159,9 @@ pub fn run_cycles(config: &Config, cycles: usize) -> Result<Cycles> {
             dropped += summary.facts.dropped;
             failed += summary.write.report.failed;
         }
-        // Then a fifth as many cycles again, each cut into its steps.
-        breakdown::timing(true);
-        let mut steps = Vec::new();
-        for _ in 0..(cycles / 5).max(3) {
+        breakdown::timing(step_cycles > 0);
+        let mut steps = Vec::with_capacity(step_cycles);
+        for _ in 0..step_cycles {
             let started = Instant::now();
             pipeline.run_cycle().await;
             steps.push(Steps::take(started.elapsed().as_secs_f64() * 1000.0));
@@ -180,7 +188,11 @@ fn measure(options: &Options, symbols: usize) -> Result<Value> {
         (false, _) => 100,
     };
     let plugins = bundled_plugins()?;
-    let mut run = run_cycles(&bench_config(options, symbols, plugins.path()), cycles)?;
+    let mut run = run_cycles(
+        &bench_config(options, symbols, plugins.path()),
+        cycles,
+        step_cycles(cycles),
+    )?;
     let (mut result, (p50, p99, max)) = run.report();
     result["scenario"] = json!("cycle");
     result["symbols"] = json!(symbols);

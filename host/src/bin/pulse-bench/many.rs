@@ -10,7 +10,7 @@ use pulse::config::PluginSandbox;
 use serde_json::{json, Value};
 
 use crate::breakdown::Steps;
-use crate::cycle::{bench_config, run_cycles};
+use crate::cycle::{bench_config, run_cycles, step_cycles};
 use crate::harness::{bench_analyzers, bench_analyzers_of, fixture_wasm, plugin_wasm, repo_root};
 use crate::Options;
 
@@ -33,7 +33,7 @@ pub fn run(options: &Options) -> Result<Vec<Value>> {
             ..PluginSandbox::default()
         },
     );
-    let mut run = run_cycles(&config, cycles)?;
+    let mut run = run_cycles(&config, cycles, step_cycles(cycles))?;
     let steps = Steps::line(&run.steps);
     let (mut result, (p50, p99, _)) = run.report();
 

@@ -74,7 +74,7 @@ pub fn measure(options: &Options, symbols: usize, endpoint: Option<&str>) -> Res
     let traces = Traces::start(&config)?;
     // The daemon's subscriber: its log lines (here written nowhere) and the export's layer.
     pulse::logging::init(LogFormat::Text, false, std::io::sink, traces.as_ref());
-    let mut run = run_cycles(&config, cycles)?;
+    let mut run = run_cycles(&config, cycles, 0)?;
     let (mut result, (p50, p99, max)) = run.report();
     let counts = TRACE_EXPORT.counts();
     if let Some(traces) = traces {

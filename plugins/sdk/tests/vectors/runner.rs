@@ -1,6 +1,7 @@
 //! Runs the shared indicator vectors (`plugins/vectors/indicators.json`) against this SDK: every
 //! case's expected outputs, bit for bit, from the batch functions and from the streaming types
-//! (`peek` of another value, `peek` and `update` at every value, and again after `reset`).
+//! (`peek` of another value, `peek` and `update` at every value, and again after `reset`), and
+//! `last` over whole columns and parts of them.
 //! The SDK's `vectors` test runs it natively; the `vectors` fixture plugin runs it inside the
 //! daemon's sandbox, so it reports mismatches as errors rather than panics.
 
@@ -182,6 +183,17 @@ fn indicator(name: &str, p: &[f64], columns: &[Vec<f64>]) -> (Box<dyn Stream>, V
     }
 }
 
+/// A column of `len` values cut in three for `last`: the first 5, up to the last 3, the last 3
+/// (those that are not empty).
+fn parts(len: usize) -> Vec<(usize, usize)> {
+    let head = len.min(5);
+    let tail = len.saturating_sub(3).max(head);
+    [(0, head), (head, tail), (tail, len)]
+        .into_iter()
+        .filter(|(from, to)| from < to)
+        .collect()
+}
+
 /// The output names of an indicator, in the file's order.
 pub fn output_names(name: &str) -> &'static [&'static str] {
     match name {
@@ -266,16 +278,27 @@ pub fn run_case(case: &Value, series: &Value) -> Result<Vec<Vec<f64>>, String> {
             }
         }
     }
-    let whole: Vec<&[f64]> = columns.iter().map(Vec::as_slice).collect();
-    let rest: Vec<&[f64]> = columns.iter().map(|c| &c[taken..]).collect();
+    // `last` over the whole column on a fresh indicator; over the rest of it on the one the run
+    // after `reset` left part way; and on a fresh one in three parts (the first 5 values, all
+    // but the last 3, the last 3), so what `last` leaves is what `update` would, even mid
+    // warm-up: each time the batch's output at the last value taken.
+    let part = |from: usize, to: usize| columns.iter().map(|c| &c[from..to]).collect::<Vec<&[f64]>>();
     let (mut fresh, _) = indicator(name, &params, &columns);
-    let mut runs = vec![("fresh", fresh.last(&whole))];
+    let mut runs = vec![("fresh".to_string(), fresh.last(&part(0, len)), len)];
     if taken < len {
-        runs.push(("after the first values", stream.last(&rest)));
+        runs.push(("after the first values".into(), stream.last(&part(taken, len)), len));
     }
-    for (how, got) in runs {
+    let (mut parted, _) = indicator(name, &params, &columns);
+    for (from, to) in parts(len) {
+        runs.push((
+            format!("on values {from} to {to} after the first"),
+            parted.last(&part(from, to)),
+            to,
+        ));
+    }
+    for (how, got, upto) in runs {
         for (k, out) in batch.iter().enumerate() {
-            let expected = out.last().copied().unwrap_or(f64::NAN);
+            let expected = upto.checked_sub(1).map_or(f64::NAN, |t| out[t]);
             if !same(got[k], expected) {
                 return Err(format!(
                     "{label}, output {k}: last ({how}) {:e}, batch {expected:e}",
