@@ -33,7 +33,8 @@ fn every_scenario_runs_and_reports_json() {
             "evaluation",
             "signal-flips",
             "streaming",
-            "traces"
+            "traces",
+            "warm-state"
         ])
     );
     for r in &results {
@@ -79,6 +80,13 @@ fn every_scenario_runs_and_reports_json() {
             .unwrap_or_else(|| panic!("no failover on SIG{signal}"));
         assert!(failover["max_ms"].as_f64().unwrap() > 0.0, "{failover}");
     }
+    let state = results.iter().find(|r| r["scenario"] == "warm-state").unwrap();
+    assert!(state["file_bytes"].as_f64().unwrap() > 0.0, "{state}");
+    assert!(state["saves"][0]["write_ms"].as_f64().unwrap() > 0.0, "{state}");
+    assert!(
+        state["warm_load_ms"].as_f64().is_some(),
+        "the restart took the file back: {state}"
+    );
     let warm = results
         .iter()
         .find(|r| r["scenario"] == "first-whole" && r["start"] == "warm")

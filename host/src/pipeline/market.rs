@@ -223,6 +223,7 @@ impl Market {
         let dir = dir.filter(|_| self.source.resumable())?;
         let warm = WarmState::new(&dir, self.source.name());
         let taken_at_ms = now_ms();
+        let loading = std::time::Instant::now();
         let taken = match warm.load(&mut self.history, &mut self.candles, taken_at_ms, interval) {
             Ok(r) => {
                 let (history, candles) = (&self.history, &self.candles);
@@ -233,9 +234,11 @@ impl Market {
                     candles: candles.saved(),
                     plugin_states,
                 });
+                let load_ms = loading.elapsed().as_secs_f64() * 1000.0;
                 info!(
                     file = %quoted_path(warm.path()),
-                    "warm start: took back the history of {} symbols ({} left out) and {} candle series ({} candles refused)",
+                    load_ms,
+                    "warm start: took back the history of {} symbols ({} left out) and {} candle series ({} candles refused) in {load_ms:.0} ms",
                     r.history_symbols,
                     r.left_out,
                     r.candle_series,
@@ -285,9 +288,21 @@ impl Market {
             return;
         }
         let saved = (evaluation.saved(), generation.saved_states());
-        if let Err(e) = warm.save((&self.history, &self.candles), saved, now_ms()).await {
-            if let Some(due) = self.repeats.admit("saving the state") {
-                warn!("cannot save the state for a warm restart: {e:#}{due}");
+        match warm.save((&self.history, &self.candles), saved, now_ms()).await {
+            Ok(cost) => info!(
+                file = %quoted_path(warm.path()),
+                bytes = cost.bytes,
+                copy_ms = cost.copied.as_secs_f64() * 1000.0,
+                write_ms = cost.written.as_secs_f64() * 1000.0,
+                "saved the state for a warm restart: {} bytes, copied in {:.1} ms, written in {:.1} ms",
+                cost.bytes,
+                cost.copied.as_secs_f64() * 1000.0,
+                cost.written.as_secs_f64() * 1000.0
+            ),
+            Err(e) => {
+                if let Some(due) = self.repeats.admit("saving the state") {
+                    warn!("cannot save the state for a warm restart: {e:#}{due}");
+                }
             }
         }
     }

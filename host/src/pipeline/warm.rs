@@ -155,13 +155,13 @@ impl WarmState {
     }
 
     /// Saves `history`, `candles`, `evaluation` and `plugin_states` atomically (a temporary
-    /// file renamed over the last), off the async runtime's threads.
+    /// file renamed over the last), off the async runtime's threads; returns what it cost.
     pub(super) async fn save(
         &mut self,
         (history, candles): (&History, &CandleStore),
         (evaluation, plugin_states): (SavedEvaluation, Vec<SavedVersionState>),
         now_ms: i64,
-    ) -> Result<()> {
+    ) -> Result<SaveCost> {
         self.last_saved = Instant::now();
         let state = SavedState {
             version: VERSION,
@@ -172,11 +172,30 @@ impl WarmState {
             evaluation: Some(evaluation),
             plugin_states,
         };
+        let copied = self.last_saved.elapsed();
         let path = self.path.clone();
-        tokio::task::spawn_blocking(move || write_atomically(&path, &state))
-            .await
-            .context("the save task failed")?
+        let (bytes, written) = tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            write_atomically(&path, &state)?;
+            let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
+            anyhow::Ok((bytes, started.elapsed()))
+        })
+        .await
+        .context("the save task failed")??;
+        Ok(SaveCost { bytes, copied, written })
     }
+}
+
+/// What a save cost, for the log: the state's size, and the time taken to copy it on the
+/// cycle's thread and to encode and write it on another.
+#[derive(Debug)]
+pub(super) struct SaveCost {
+    /// The file's size.
+    pub(super) bytes: u64,
+    /// Copying the history and candles, between cycles.
+    pub(super) copied: Duration,
+    /// Encoding and writing the file, off the runtime's threads.
+    pub(super) written: Duration,
 }
 
 /// What a load took back.
@@ -263,13 +282,19 @@ mod tests {
             format: "counter/1".into(),
             state: "e30=".into(),
         };
-        warm.save(
-            (&history, &candles),
-            (evaluation.saved(), vec![state.clone()]),
-            saved_at,
-        )
-        .await
-        .unwrap();
+        let cost = warm
+            .save(
+                (&history, &candles),
+                (evaluation.saved(), vec![state.clone()]),
+                saved_at,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            cost.bytes,
+            std::fs::metadata(warm.path()).unwrap().len(),
+            "the size said is the file's"
+        );
 
         let interval = Duration::from_secs(2);
         let (mut h, mut c) = (History::default(), CandleStore::default());

@@ -14,11 +14,13 @@ mod faults;
 mod first_whole;
 mod flips;
 mod harness;
+mod loopback_bybit;
 mod many;
 mod native;
 mod streaming;
 mod swap;
 mod traces;
+mod warm_state;
 
 use anyhow::Result;
 use clap::{Parser, ValueEnum};
@@ -95,6 +97,10 @@ enum Scenario {
     /// The full cycle at 30 and 1,000 symbols (or `--symbols`) with traces off, exported to a
     /// loopback OTLP receiver, and sent to a collector that never answers: what traces cost.
     Traces,
+    /// A daemon on a loopback Bybit at 1,000 and 10,000 symbols (or `--symbols`), past its first
+    /// periodic save, stopped and started again on it: the state file's size, each save's cost,
+    /// the cycles around the save, and the restart.
+    WarmState,
 }
 
 /// Options every scenario sees.
@@ -154,6 +160,7 @@ fn main() -> Result<()> {
             Scenario::Evaluation => evaluation::run(&options)?,
             Scenario::SignalFlips => flips::run(&options)?,
             Scenario::Streaming => streaming::run(&options)?,
+            Scenario::WarmState => warm_state::run(&options)?,
             Scenario::Traces => match (cli.trace_variant, cli.symbols) {
                 (true, Some(symbols)) => vec![traces::measure(&options, symbols, cli.trace_to.as_deref())?],
                 _ => traces::run(&options)?,
