@@ -1,9 +1,9 @@
 //! What the warm state costs at scale: a daemon polling a loopback Bybit (`loopback_bybit`) at
 //! N symbols, with the bundled plugins (candles for `trend` and `volatility`, `trend`'s held
-//! signals as its state, the verdicts scored as evidence), run until every symbol is whole and
-//! past its first periodic save (a minute after start), then stopped (a save) and started again
+//! signals as its state, the verdicts scored as evidence), run until its first and last symbols
+//! (by turnover) are whole and past its first periodic save (a minute after start), then stopped (a save) and started again
 //! on the file. Reported: the file's size; each save's time to copy the state between cycles and
-//! to encode and write it (from the daemon's log); the cycles around the periodic save (their
+//! to encode and write it (from the daemon's log); the cycles around a periodic save (their
 //! duration, and how late the next one started); the stop; and the restart's time to its first
 //! push, to its first whole push, and to load the file.
 
@@ -28,7 +28,13 @@ pub fn run(options: &Options) -> Result<Vec<Value>> {
     sizes.into_iter().map(|n| measure(options, n)).collect()
 }
 
+/// The daemon's interval (its default), which the cycles' starts are measured against.
+const INTERVAL_MS: i64 = 2_000;
+
 fn measure(options: &Options, symbols: usize) -> Result<Value> {
+    if symbols == 0 {
+        bail!("warm-state needs at least one symbol");
+    }
     let url = loopback_bybit::start(symbols)?;
     let plugins = bundled_plugins()?;
     let state = tempfile::tempdir()?;
@@ -39,8 +45,7 @@ fn measure(options: &Options, symbols: usize) -> Result<Value> {
         "[market]\nkline_requests_per_second = 1000\nkline_in_flight = 16\n",
     )?;
     let path = |p: &Path| p.to_str().map(str::to_string).context("temp path is not UTF-8");
-    let mut args: Vec<String> = Vec::new();
-    args.extend([
+    let args: Vec<String> = vec![
         "--source".into(),
         "bybit".into(),
         "--stream".into(),
@@ -57,7 +62,7 @@ fn measure(options: &Options, symbols: usize) -> Result<Value> {
         path(state.path())?,
         "--symbols".into(),
         symbols.to_string(),
-    ]);
+    ];
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let client = client(&options.memcached)?;
     let watched = [symbol(0), symbol(symbols - 1)];
@@ -137,10 +142,12 @@ fn measure(options: &Options, symbols: usize) -> Result<Value> {
     Ok(result)
 }
 
-/// The cycles from a few before the daemon's first periodic save (logged in `log`) to a few
+/// The cycles from a few before the daemon's next periodic save (logged in `log`) to a few
 /// after it, read from `pulse:status`: their durations, and how much later than the interval
 /// each started after the one before.
 fn around_the_save(client: &MetaClient, log: &Path) -> Result<Value> {
+    // A save logged before the watch began is not the one watched.
+    let earlier = saves(&std::fs::read_to_string(log)?).len();
     let mut cycles: Vec<(u64, i64, f64)> = Vec::new();
     let mut saved_at_cycle = None;
     let deadline = Instant::now() + Duration::from_secs(150);
@@ -158,7 +165,7 @@ fn around_the_save(client: &MetaClient, log: &Path) -> Result<Value> {
                 cycles.push((cycle, at, status["cycle_duration_ms"].as_f64().unwrap_or_default()));
             }
         }
-        if saved_at_cycle.is_none() && !saves(&std::fs::read_to_string(log)?).is_empty() {
+        if saved_at_cycle.is_none() && saves(&std::fs::read_to_string(log)?).len() > earlier {
             saved_at_cycle = cycles.last().map(|&(cycle, ..)| cycle);
         }
         if saved_at_cycle.is_some_and(|saved| cycles.last().is_some_and(|&(last, ..)| last >= saved + 3)) {
@@ -171,7 +178,7 @@ fn around_the_save(client: &MetaClient, log: &Path) -> Result<Value> {
     };
     let mut durations: Vec<f64> = cycles.iter().map(|&(.., ms)| ms).collect();
     let (p50, p99, max) = percentiles(&mut durations);
-    let late = |pair: &[(u64, i64, f64)]| (pair[1].1 - pair[0].1 - 2_000) as f64;
+    let late = |pair: &[(u64, i64, f64)]| (pair[1].1 - pair[0].1 - INTERVAL_MS) as f64;
     let after_save = cycles
         .windows(2)
         .find(|pair| pair[0].0 == saved && pair[1].0 == saved + 1)
