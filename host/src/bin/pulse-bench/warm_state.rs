@@ -163,10 +163,12 @@ fn around_the_save(client: &MetaClient, log: &Path) -> Result<Value> {
             if cycles.last().is_none_or(|&(last, ..)| cycle > last) {
                 let at = status["timestamp_ms"].as_i64().unwrap_or_default();
                 cycles.push((cycle, at, status["cycle_duration_ms"].as_f64().unwrap_or_default()));
+                // A save comes between cycles: the log is read again once a cycle, and a save
+                // new since the last read followed the cycle before this one.
+                if saved_at_cycle.is_none() && saves(&std::fs::read_to_string(log)?).len() > earlier {
+                    saved_at_cycle = cycles.len().checked_sub(2).map(|i| cycles[i].0);
+                }
             }
-        }
-        if saved_at_cycle.is_none() && saves(&std::fs::read_to_string(log)?).len() > earlier {
-            saved_at_cycle = cycles.last().map(|&(cycle, ..)| cycle);
         }
         if saved_at_cycle.is_some_and(|saved| cycles.last().is_some_and(|&(last, ..)| last >= saved + 3)) {
             break;
